@@ -1,0 +1,71 @@
+#include "autograd/module.h"
+
+namespace sra {
+
+void Module::check_name(const std::string& name) const {
+  SRA_CHECK(!name.empty() && name.find('.') == std::string::npos, "[module] invalid name '", name, "'");
+  for (const auto& [n, t] : params_) SRA_CHECK(n != name, "[module] name '", name, "' registered twice");
+  for (const auto& [n, t] : buffers_) SRA_CHECK(n != name, "[module] name '", name, "' registered twice");
+  for (const auto& [n, m] : children_) SRA_CHECK(n != name, "[module] name '", name, "' registered twice");
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor t) {
+  check_name(name);
+  t.set_requires_grad(true);
+  params_.emplace_back(name, t);
+  return t;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
+  check_name(name);
+  buffers_.emplace_back(name, t);
+  return t;
+}
+
+void Module::collect(const std::string& prefix, bool params, NamedTensors& out) const {
+  for (const auto& [n, t] : params ? params_ : buffers_) out.emplace_back(prefix + n, t);
+  for (const auto& [n, m] : children_) m->collect(prefix + n + ".", params, out);
+}
+
+NamedTensors Module::named_parameters(const std::string& prefix) const {
+  NamedTensors out;
+  collect(prefix.empty() ? "" : prefix + ".", true, out);
+  return out;
+}
+
+NamedTensors Module::named_buffers(const std::string& prefix) const {
+  NamedTensors out;
+  collect(prefix.empty() ? "" : prefix + ".", false, out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (auto& [name, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+void Module::zero_grad() {
+  for (auto& [n, t] : named_parameters()) t.zero_grad();
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [n, m] : children_) m->train(on);
+}
+
+Tensor Module::find(const std::string& name) const {
+  for (auto& [n, t] : named_parameters())
+    if (n == name) return t;
+  for (auto& [n, t] : named_buffers())
+    if (n == name) return t;
+  throw Error("[module] no parameter or buffer named '" + name + "'");
+}
+
+}  // namespace sra

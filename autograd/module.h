@@ -1,0 +1,52 @@
+// Module: a node of the model tree that owns named parameters, buffers and child modules.
+// named_parameters() walks the tree and joins names with '.', giving Hugging Face style names such as
+// "model.layers.0.self_attn.q_proj.weight" — the names the optimizer, checkpoints and the HF importer
+// use. Buffers (e.g. running router thresholds) are state without gradients that checkpoints save.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sra {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  NamedTensors named_parameters(const std::string& prefix = "") const;
+  NamedTensors named_buffers(const std::string& prefix = "") const;
+  std::vector<Tensor> parameters() const;
+  int64_t num_parameters() const;
+  void zero_grad();
+  void train(bool on = true);  // recursively
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  // Looks a parameter or buffer up by its full name; throws "[module] no tensor named ..." when absent.
+  Tensor find(const std::string& name) const;
+
+ protected:
+  Tensor register_parameter(const std::string& name, Tensor t);  // sets requires_grad
+  Tensor register_buffer(const std::string& name, Tensor t);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    check_name(name);
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  void check_name(const std::string& name) const;
+  void collect(const std::string& prefix, bool params, NamedTensors& out) const;
+
+  NamedTensors params_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace sra

@@ -1,0 +1,111 @@
+// The differentiable ops. Each is one function in autograd/ops/<group>.cpp: shape checks, dispatch to
+// the raw-pointer kernel in kernels/<op>/, then (when an input requires grad) record() with the
+// backward closure right under the forward. Shape errors throw "[op] ..." naming both shapes.
+// Floating ops run in f32 or f64 (inputs of one op share a dtype); index tensors are i64 or i32.
+#pragma once
+#include <utility>
+#include <vector>
+
+#include "autograd/tape.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+namespace sra {
+
+// ---- elementwise binary, with NumPy broadcasting (ops/elementwise.cpp) -------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double s);
+Tensor mul(const Tensor& a, double s);
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+
+// ---- elementwise unary (ops/elementwise.cpp) ------------------------------------------------
+Tensor neg(const Tensor& x);
+Tensor pow(const Tensor& x, double p);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor silu(const Tensor& x);
+Tensor gelu(const Tensor& x);  // exact: x·Φ(x)
+Tensor relu(const Tensor& x);
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+
+// ---- reductions (ops/reduce.cpp) ------------------------------------------------------------
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor sum(const Tensor& x);  // all elements → scalar
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+// max over one dim: values (differentiable; the gradient goes to the first maximum) and i64 indices.
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
+
+// ---- softmax family (ops/softmax.cpp) -------------------------------------------------------
+Tensor softmax(const Tensor& x, int64_t dim = -1);
+Tensor log_softmax(const Tensor& x, int64_t dim = -1);
+// logits (N, V), targets (N) i64/i32; mean over targets != ignore_index (0 when none are kept).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
+
+// ---- linear algebra (ops/matmul.cpp) --------------------------------------------------------
+// (…, M, K) @ (…, K, N) → (…, M, N), batch dims broadcast; 1-D operands as in NumPy are not accepted.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x (…, in) · wᵀ with w (out, in) [+ bias (out)] → (…, out): Hugging Face / PyTorch Linear layout.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());
+
+// ---- layers (ops/nn.cpp) --------------------------------------------------------------------
+// weight (V, C), ids (…) integer → (…, C); backward scatter-adds rows.
+Tensor embedding(const Tensor& weight, const Tensor& ids);
+// x (…, C), weight (C): x / sqrt(mean(x²) + eps) · weight.
+Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps = 1e-6);
+// Rotary embedding, Hugging Face Llama layout ("rotate_half"): x (B, H, T, D) with D even,
+// positions (T) or (B, T) integer; out = x·cos + rotate_half(x)·sin, angle = pos · theta^(-2i/D).
+Tensor rope(const Tensor& x, const Tensor& positions, double theta = 10000.0);
+// Causal attention softmax(QKᵀ·scale + causal mask)·V. q (B, H, T, D); k, v (B, Hkv, S, D), H a
+// multiple of Hkv (grouped-query); query t sits at key position t + S − T. scale 0 → 1/√D.
+// Never builds a T×S buffer: tiles with an online softmax; backward recomputes the tiles.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = true, double scale = 0.0);
+// Inverted dropout: zeroes with probability p, scales the rest by 1/(1-p). Identity when !training.
+Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true);
+
+// ---- shape and movement (ops/view.cpp, ops/index.cpp) ---------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+Tensor expand(const Tensor& x, const Shape& shape);
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+Tensor contiguous(const Tensor& x);
+Tensor cast(const Tensor& x, DType dtype);  // float↔float is differentiable
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);       // index (n) integer
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);             // out[..i..] = x[..index[..i..]..]
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);  // x + scattered src
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);  // mask u8, broadcast to x
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);      // cond u8, broadcast
+// k largest along dim, sorted descending (ties: lower index first): values (differentiable), i64 indices.
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1);
+Tensor cumsum(const Tensor& x, int64_t dim);
+
+// ---- comparisons (not differentiable; u8 results) --------------------------------------------
+Tensor gt(const Tensor& a, double s);
+Tensor eq(const Tensor& a, const Tensor& b);
+
+// ---- random factories (no history; counter-based, see core/rng.h) -----------------------------
+Tensor rand_uniform(const Shape& shape, Generator& gen, DType dtype = DType::f32);  // (0, 1)
+Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
+Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype = DType::f32);    // -log(-log u)
+Tensor logistic_noise(const Shape& shape, Generator& gen, DType dtype = DType::f32);  // log u - log(1-u)
+
+}  // namespace sra

@@ -1,0 +1,80 @@
+// attention: q (B, H, T, D), k and v (B, Hkv, S, D) → out (B, H, T, D) with
+//   out_t = Σ_j P_tj v_j,  P_t = softmax_j(q_t·k_j·scale) over the keys j ≤ t + S − T (causal) or all keys,
+// query head h reading kv head h / (H / Hkv) (grouped-query attention); scale 0 means 1/√D.
+// Backward, with Δ_t = Σ_d dout_td·out_td and dS = P∘(dout·vᵀ − Δ)·scale:
+//   dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dout  (dk, dv summed over the query heads sharing a kv head).
+// The kernel (kernels/attention) tiles with an online softmax and saves lse (B, H, T); backward recomputes
+// P tile by tile from it, so no T×S buffer exists in either direction.
+#include <cmath>
+
+#include "autograd/ops/common.h"
+#include "kernels/attention/attention.h"
+
+namespace sra {
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale) {
+  const char* op = "attention";
+  detail::require_float(op, q, "q");
+  detail::require_float(op, k, "k");
+  detail::require_float(op, v, "v");
+  detail::require_cpu(op, {&q, &k, &v});
+  SRA_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype(), "[attention] dtype mismatch: q ",
+            dtype_name(q.dtype()), ", k ", dtype_name(k.dtype()), ", v ", dtype_name(v.dtype()));
+  SRA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
+            "[attention] q must be (B, H, T, D) and k, v (B, Hkv, S, D); got q ", shape_str(q.shape()),
+            ", k ", shape_str(k.shape()), ", v ", shape_str(v.shape()));
+  SRA_CHECK(k.shape() == v.shape(), "[attention] k ", shape_str(k.shape()), " and v ", shape_str(v.shape()),
+            " must have the same shape");
+  SRA_CHECK(q.size(0) == k.size(0) && q.size(3) == k.size(3), "[attention] q ", shape_str(q.shape()),
+            " does not match k ", shape_str(k.shape()), " (batch and head dim must agree)");
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1), S = k.size(2);
+  SRA_CHECK(Hkv > 0 && H % Hkv == 0, "[attention] q heads ", H, " are not a multiple of kv heads ", Hkv,
+            ": q ", shape_str(q.shape()), ", k ", shape_str(k.shape()));
+  SRA_CHECK(D > 0, "[attention] head dim is 0: q ", shape_str(q.shape()));
+  SRA_CHECK(!causal || S >= T,
+            "[attention] causal attention needs at least as many keys as queries (S >= T): q ",
+            shape_str(q.shape()), ", k ", shape_str(k.shape()));
+  SRA_CHECK(S > 0 || T == 0, "[attention] no keys to attend to: q ", shape_str(q.shape()), ", k ",
+            shape_str(k.shape()));
+  SRA_CHECK(std::isfinite(scale), "[attention] scale must be finite, got ", scale);
+
+  kern::AttentionDims dims;
+  dims.batch = B, dims.heads = H, dims.kv_heads = Hkv, dims.t = T, dims.s = S, dims.d = D;
+  dims.causal = causal;
+  dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
+
+  Tensor qc, kc, vc;
+  {
+    NoGradGuard guard;  // the contiguous copies are internal; gradients flow to q, k, v directly
+    qc = q.is_contiguous() ? q : contiguous(q);
+    kc = k.is_contiguous() ? k : contiguous(k);
+    vc = v.is_contiguous() ? v : contiguous(v);
+  }
+  Tensor out = Tensor::empty(q.shape(), q.dtype());
+  Tensor lse = Tensor::empty({B, H, T}, q.dtype());
+  detail::dispatch_float(q.dtype(), op, [&](auto tag) {
+    using F = decltype(tag);
+    kern::attention_forward_cpu<F>(out.data<F>(), lse.data<F>(), qc.data<F>(), kc.data<F>(), vc.data<F>(),
+                                   dims);
+  });
+
+  if (needs_grad({q, k, v})) {
+    record("attention", {q, k, v}, {out}, {qc, kc, vc, out, lse},
+           [qc, kc, vc, out, lse, dims](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor gout = g[0].is_contiguous() ? g[0] : contiguous(g[0]);
+             Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
+             Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
+             Tensor dv = Tensor::empty(vc.shape(), vc.dtype());
+             detail::dispatch_float(qc.dtype(), "attention", [&](auto tag) {
+               using F = decltype(tag);
+               kern::attention_backward_cpu<F>(dq.data<F>(), dk.data<F>(), dv.data<F>(), gout.data<F>(),
+                                               qc.data<F>(), kc.data<F>(), vc.data<F>(), out.data<F>(),
+                                               lse.data<F>(), dims);
+             });
+             return {dq, dk, dv};
+           });
+  }
+  return out;
+}
+
+}  // namespace sra

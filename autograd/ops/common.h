@@ -1,0 +1,27 @@
+// Helpers shared by the op files: device and dtype checks, float dispatch.
+#pragma once
+#include <string>
+
+#include "autograd/ops.h"
+#include "core/check.h"
+
+namespace sra::detail {
+
+// Throws "[op] ..." unless every defined tensor is on the CPU. (The CUDA kernels arrive with the CUDA
+// backend issue; until then every op runs on the CPU and says so for other devices.)
+void require_cpu(const char* op, std::initializer_list<const Tensor*> ts);
+// Throws unless t is f32 or f64.
+void require_float(const char* op, const Tensor& t, const char* what = "input");
+// Throws unless a and b share a floating dtype.
+void require_same_float(const char* op, const Tensor& a, const Tensor& b);
+void require_index(const char* op, const Tensor& t, const char* what = "index");
+
+// Calls f(float{}) or f(double{}) by dtype.
+template <typename F>
+auto dispatch_float(DType dt, const char* op, F&& f) {
+  if (dt == DType::f32) return f(float{});
+  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported (f32 or f64)");
+  return f(double{});
+}
+
+}  // namespace sra::detail

@@ -1,0 +1,173 @@
+// Elementwise ops: broadcasting binary arithmetic and unary functions (math in
+// kernels/elementwise/elementwise.h). Backward of a broadcast operand sums over the broadcast dims.
+#include "autograd/ops/common.h"
+#include "kernels/elementwise/elementwise.h"
+
+namespace sra {
+
+using detail::dispatch_float;
+using kern::BinaryOp;
+using kern::UnaryOp;
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t x = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t y = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    SRA_CHECK(x == y || x == 1 || y == 1, "[", op, "] shapes ", shape_str(a), " and ", shape_str(b),
+              " cannot be broadcast together");
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+namespace {
+
+// Strides of x read as `shape` (broadcast dims get stride 0).
+Shape broadcast_strides(const Tensor& x, const Shape& shape) {
+  Shape st(shape.size(), 0);
+  size_t lead = shape.size() - size_t(x.dim());
+  for (size_t i = 0; i < size_t(x.dim()); ++i) st[lead + i] = x.size(int64_t(i)) == 1 ? 0 : x.stride(int64_t(i));
+  return st;
+}
+
+Tensor binary_forward(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b) {
+  detail::require_same_float(op, a, b);
+  detail::require_cpu(op, {&a, &b});
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = Tensor::empty(shape, a.dtype());
+  Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  dispatch_float(a.dtype(), op, [&](auto t) {
+    using T = decltype(t);
+    kern::binary_cpu<T>(kind, out.data<T>(), a.data<T>(), sa, b.data<T>(), sb, shape);
+  });
+  return out;
+}
+
+Tensor unary_forward(const char* op, UnaryOp kind, const Tensor& x, double p = 0.0) {
+  detail::require_float(op, x);
+  detail::require_cpu(op, {&x});
+  Tensor xc = x.is_contiguous() ? x : contiguous(x);
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), op, [&](auto t) {
+    using T = decltype(t);
+    kern::unary_cpu<T>(kind, y.data<T>(), xc.data<T>(), y.numel(), p);
+  });
+  return y;
+}
+
+// gx = gy · f'(x), recorded for unary ops; `x` and `y` are the saved forward input and output.
+Tensor unary_grad(const char* op, UnaryOp kind, const Tensor& gy, const Tensor& x, const Tensor& y, double p) {
+  Tensor g = gy.is_contiguous() ? gy : contiguous(gy);
+  Tensor xc = x.is_contiguous() ? x : contiguous(x);
+  Tensor gx = Tensor::empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), op, [&](auto t) {
+    using T = decltype(t);
+    kern::unary_backward_cpu<T>(kind, gx.data<T>(), g.data<T>(), xc.data<T>(), y.data<T>(), gx.numel(), p);
+  });
+  return gx;
+}
+
+Tensor unary(const char* op, UnaryOp kind, const Tensor& x, double p = 0.0) {
+  Tensor y = unary_forward(op, kind, x, p);
+  if (needs_grad({x})) {
+    record(op, {x}, {y}, {x, y}, [op, kind, x, y, p](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+      return {unary_grad(op, kind, g[0], x, y, p)};
+    });
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward("add", BinaryOp::add, a, b);
+  if (needs_grad({a, b})) {
+    Shape sa = a.shape(), sb = b.shape();
+    record("add", {a, b}, {out}, {}, [sa, sb](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+      return {sum_to(g[0], sa), sum_to(g[0], sb)};
+    });
+  }
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward("sub", BinaryOp::sub, a, b);
+  if (needs_grad({a, b})) {
+    Shape sa = a.shape(), sb = b.shape();
+    record("sub", {a, b}, {out}, {}, [sa, sb](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+      return {sum_to(g[0], sa), sum_to(neg(g[0]), sb)};
+    });
+  }
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward("mul", BinaryOp::mul, a, b);
+  if (needs_grad({a, b})) {
+    record("mul", {a, b}, {out}, {a, b}, [a, b](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+      return {a.requires_grad() ? sum_to(mul(g[0], b), a.shape()) : Tensor(),
+              b.requires_grad() ? sum_to(mul(g[0], a), b.shape()) : Tensor()};
+    });
+  }
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward("div", BinaryOp::div, a, b);
+  if (needs_grad({a, b})) {
+    record("div", {a, b}, {out}, {b, out}, [a, b, out](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+      Tensor ga = div(g[0], b);  // d(a/b)/da = 1/b
+      return {a.requires_grad() ? sum_to(ga, a.shape()) : Tensor(),
+              b.requires_grad() ? sum_to(neg(mul(ga, out)), b.shape()) : Tensor()};  // -a/b² = -(1/b)·out
+    });
+  }
+  return out;
+}
+
+Tensor add(const Tensor& a, double s) { return unary("add_scalar", UnaryOp::add_scalar, a, s); }
+Tensor mul(const Tensor& a, double s) { return unary("scale", UnaryOp::scale, a, s); }
+Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::neg, x); }
+Tensor pow(const Tensor& x, double p) { return unary("pow", UnaryOp::pow, x, p); }
+Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::exp, x); }
+Tensor log(const Tensor& x) { return unary("log", UnaryOp::log, x); }
+Tensor sqrt(const Tensor& x) { return unary("sqrt", UnaryOp::sqrt, x); }
+Tensor rsqrt(const Tensor& x) { return unary("rsqrt", UnaryOp::rsqrt, x); }
+Tensor tanh(const Tensor& x) { return unary("tanh", UnaryOp::tanh, x); }
+Tensor sigmoid(const Tensor& x) { return unary("sigmoid", UnaryOp::sigmoid, x); }
+Tensor silu(const Tensor& x) { return unary("silu", UnaryOp::silu, x); }
+Tensor gelu(const Tensor& x) { return unary("gelu", UnaryOp::gelu, x); }
+Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, x); }
+
+// ---- in-place members (not recorded) ----------------------------------------------------------
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  detail::require_same_float("add_", *this, other);
+  detail::require_cpu("add_", {this, &other});
+  SRA_CHECK(!(requires_grad() && is_leaf() && grad_enabled()), "[add_] in-place update of a leaf that requires "
+            "grad; wrap it in NoGradGuard");
+  Shape shape = broadcast_shapes(this->shape(), other.shape(), "add_");
+  SRA_CHECK(shape == this->shape(), "[add_] cannot broadcast ", shape_str(other.shape()), " into ",
+            shape_str(this->shape()));
+  Shape so = broadcast_strides(other, shape);
+  dispatch_float(dtype(), "add_", [&](auto t) {
+    using T = decltype(t);
+    kern::axpy_strided_cpu<T>(data<T>(), strides(), other.data<T>(), so, shape, alpha);
+  });
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(double s) {
+  detail::require_float("mul_", *this);
+  detail::require_cpu("mul_", {this});
+  SRA_CHECK(is_contiguous(), "[mul_] needs a contiguous tensor");
+  dispatch_float(dtype(), "mul_", [&](auto t) {
+    using T = decltype(t);
+    kern::unary_cpu<T>(UnaryOp::scale, data<T>(), data<T>(), numel(), s);
+  });
+  bump_version();
+  return *this;
+}
+
+}  // namespace sra

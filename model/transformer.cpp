@@ -1,0 +1,101 @@
+#include "model/transformer.h"
+
+#include <cmath>
+
+namespace sra {
+
+void TransformerConfig::validate() const {
+  SRA_CHECK(vocab_size > 0, "[model] vocab_size must be > 0, got ", vocab_size);
+  SRA_CHECK(d_model > 0 && n_layers > 0 && n_heads > 0 && n_kv_heads > 0 && d_ff > 0 && max_seq_len > 0,
+            "[model] d_model, n_layers, n_heads, n_kv_heads, d_ff and max_seq_len must be > 0");
+  SRA_CHECK(d_model % n_heads == 0, "[model] d_model ", d_model, " is not a multiple of n_heads ", n_heads);
+  SRA_CHECK(head_dim() % 2 == 0, "[model] head dim ", head_dim(), " must be even for rotary embeddings");
+  SRA_CHECK(n_heads % n_kv_heads == 0, "[model] n_heads ", n_heads, " is not a multiple of n_kv_heads ",
+            n_kv_heads);
+}
+
+SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
+    : n_heads_(c.n_heads), n_kv_heads_(c.n_kv_heads), head_dim_(c.head_dim()), rope_theta_(c.rope_theta) {
+  int64_t kv = c.n_kv_heads * c.head_dim();
+  q_proj = register_module("q_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, c.init_std, gen));
+  k_proj = register_module("k_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen));
+  v_proj = register_module("v_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen));
+  double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
+  o_proj = register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen));
+}
+
+Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions) const {
+  int64_t B = x.size(0), T = x.size(1);
+  Tensor q = q_proj->forward(x).reshape({B, T, n_heads_, head_dim_}).transpose(1, 2);
+  Tensor k = k_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
+  Tensor v = v_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
+  q = rope(q, positions, rope_theta_);
+  k = rope(k, positions, rope_theta_);
+  Tensor o = attention(q, k, v, /*causal=*/true);  // (B, H, T, D)
+  return o_proj->forward(o.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_}));
+}
+
+SwiGLU::SwiGLU(const TransformerConfig& c, Generator& gen) {
+  gate_proj = register_module("gate_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen));
+  up_proj = register_module("up_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen));
+  double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
+  down_proj = register_module("down_proj", std::make_shared<Linear>(c.d_ff, c.d_model, false, out_std, gen));
+}
+
+Tensor SwiGLU::forward(const Tensor& x) const {
+  return down_proj->forward(mul(silu(gate_proj->forward(x)), up_proj->forward(x)));
+}
+
+DecoderLayer::DecoderLayer(const TransformerConfig& c, Generator& gen) {
+  self_attn = register_module("self_attn", std::make_shared<SelfAttention>(c, gen));
+  mlp = register_module("mlp", std::make_shared<SwiGLU>(c, gen));
+  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps));
+}
+
+Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions) const {
+  Tensor a = add(h, self_attn->forward(input_layernorm->forward(h), positions));
+  return add(a, mlp->forward(post_attention_layernorm->forward(a)));
+}
+
+DecoderStack::DecoderStack(const TransformerConfig& c, Generator& gen) {
+  embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.d_model, c.init_std, gen));
+  auto list = register_module("layers", std::make_shared<LayerList>());
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    layers.push_back(std::make_shared<DecoderLayer>(c, gen));
+    list->add(layers.back());
+  }
+  norm = register_module("norm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps));
+}
+
+Transformer::Transformer(const TransformerConfig& c) : config_(c) {
+  c.validate();
+  Generator gen(c.seed, /*stream=*/0x5eed);
+  model = register_module("model", std::make_shared<DecoderStack>(c, gen));
+  if (!c.tie_embeddings) {
+    lm_head = register_module("lm_head", std::make_shared<Linear>(c.d_model, c.vocab_size, false, c.init_std, gen));
+  }
+}
+
+Tensor Transformer::forward(const Tensor& ids, const Tensor& positions) const {
+  SRA_CHECK(ids.dim() == 2, "[model] ids must be (B, T), got ", shape_str(ids.shape()));
+  int64_t T = ids.size(1);
+  SRA_CHECK(T <= config_.max_seq_len, "[model] sequence length ", T, " exceeds max_seq_len ", config_.max_seq_len);
+  Tensor pos = positions.defined() ? positions : Tensor::arange(T);
+  Tensor h = model->embed_tokens->forward(ids);
+  for (const auto& layer : model->layers) h = layer->forward(h, pos);
+  h = model->norm->forward(h);
+  return lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
+}
+
+Tensor Transformer::loss(const Tensor& ids) const {
+  int64_t T = ids.size(1) - 1;
+  SRA_CHECK(T >= 1, "[model] loss needs at least 2 tokens per row, got ", shape_str(ids.shape()));
+  Tensor inputs = ids.slice(1, 0, T).contiguous();
+  Tensor targets = ids.slice(1, 1, T + 1).contiguous().reshape({-1});
+  Tensor logits = forward(inputs);
+  return cross_entropy(logits.reshape({-1, config_.vocab_size}), targets);
+}
+
+}  // namespace sra

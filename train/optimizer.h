@@ -1,0 +1,53 @@
+// AdamW with decoupled weight decay over named parameters (math in kernels/adamw/adamw.h).
+// By default no decay on norms, embeddings and 1-D parameters (biases, norm gains).
+// clip_grad_norm computes the global L2 norm of all gradients (fixed order, in double) and returns it;
+// the optimizer applies the clip factor inside its update, so no extra pass over the gradients.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "autograd/module.h"
+#include "kernels/adamw/adamw.h"
+
+namespace sra {
+
+struct AdamWConfig {
+  double lr = 3e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;
+};
+
+// True for parameters that get weight decay: ≥ 2-D and not a norm or an embedding.
+bool default_decays(const std::string& name, const Tensor& p);
+
+class AdamW {
+ public:
+  AdamW(NamedTensors params, AdamWConfig cfg,
+        std::function<bool(const std::string&, const Tensor&)> decays = default_decays);
+  // One update with learning rate lr; gradients are scaled by grad_scale (1 = no clipping).
+  // Parameters without a gradient are skipped.
+  void step(double lr, double grad_scale = 1.0);
+  void zero_grad();
+  int64_t steps() const { return t_; }
+  const AdamWConfig& config() const { return cfg_; }
+  // Optimizer state by parameter name ("<name>.exp_avg", "<name>.exp_avg_sq"), for checkpoints.
+  NamedTensors state() const;
+  void set_steps(int64_t t) { t_ = t; }
+
+ private:
+  struct Slot {
+    std::string name;
+    Tensor p, m, v;
+    bool decay;
+  };
+  std::vector<Slot> slots_;
+  AdamWConfig cfg_;
+  int64_t t_ = 0;
+};
+
+// Global L2 norm of the gradients; returns it and the scale min(1, max_norm / norm) (1 when max_norm ≤ 0).
+std::pair<double, double> clip_grad_norm(const NamedTensors& params, double max_norm);
+
+}  // namespace sra
