@@ -9,7 +9,7 @@
 namespace sra {
 
 int num_threads();
-void set_num_threads(int n);  // also sets OpenBLAS's thread count
+void set_num_threads(int n);
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace sra

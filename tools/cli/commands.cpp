@@ -2,9 +2,14 @@
 
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <vector>
 
 #include "core/check.h"
+#include "data/data_dir.h"
+#include "eval/score.h"
+#include "tools/cli/bench.h"
+#include "train/demo.h"
 
 namespace sra::cli {
 
@@ -17,10 +22,80 @@ std::vector<Command>& commands() {
   static std::vector<Command> c;
   return c;
 }
+
+void add_demo(CLI::App& app) {
+  auto opt = std::make_shared<TextDemoOptions>();
+  auto data_dir = std::make_shared<std::string>();
+  auto text = std::make_shared<std::string>();
+  CLI::App* c = app.add_subcommand("demo", "Train a small model on CPU on tinyshakespeare bytes, printing the loss");
+  c->footer("Example: sra demo --seconds 60 --data-dir ../shared/data");
+  c->add_option("--seconds", opt->seconds, "Wall-clock training budget")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--data-dir", *data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
+  c->add_option("--text", *text, "Train on this text file instead of tinyshakespeare/input.txt");
+  c->add_option("--batch", opt->batch, "Sequences per step")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--seq-len", opt->seq_len, "Tokens per sequence")->capture_default_str()->check(CLI::Range(2, 4096));
+  c->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--seed", opt->seed, "Seed for weights and batches")->capture_default_str();
+  c->add_option("--d-model", opt->model.d_model, "Model width")->capture_default_str();
+  c->add_option("--layers", opt->model.n_layers, "Decoder layers")->capture_default_str();
+  opt->model.d_model = 128;
+  opt->model.n_layers = 4;
+  opt->model.n_heads = opt->model.n_kv_heads = 4;
+  opt->model.d_ff = 344;
+  commands().push_back({c, [opt, data_dir, text]() {
+                          opt->model.d_ff = opt->model.d_model * 8 / 3 / 8 * 8;
+                          opt->text_path = text->empty() ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt"
+                                                         : *text;
+                          run_text_demo(*opt, std::cout);
+                          return 0;
+                        }});
+}
+
+void add_bench(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  auto opt = std::make_shared<BenchCpuOptions>();
+  CLI::App* c = bench->add_subcommand("cpu", "sgemm GFLOP/s vs a tiny transformer training step, same run");
+  c->footer("Example: sra bench cpu --steps 10");
+  c->add_option("--d-model", opt->d_model)->capture_default_str();
+  c->add_option("--layers", opt->n_layers)->capture_default_str();
+  c->add_option("--heads", opt->n_heads)->capture_default_str();
+  c->add_option("--d-ff", opt->d_ff)->capture_default_str();
+  c->add_option("--seq-len", opt->seq_len)->capture_default_str();
+  c->add_option("--batch", opt->batch)->capture_default_str();
+  c->add_option("--vocab", opt->vocab)->capture_default_str();
+  c->add_option("--steps", opt->steps)->capture_default_str();
+  c->add_option("--threads", opt->threads, "0 = all cores")->capture_default_str();
+  commands().push_back({c, [opt]() { return run_bench_cpu(*opt, std::cout); }});
+}
+
+void add_eval(CLI::App& app) {
+  CLI::App* ev = app.add_subcommand("eval", "Evaluation: score answers on GSM8K / MATH");
+  ev->require_subcommand(1);
+  auto opt = std::make_shared<eval::EvalScoreOptions>();
+  CLI::App* c = ev->add_subcommand("score", "Score given model outputs (no model needed)");
+  c->footer("Example: sra eval score --dataset gsm8k --predictions preds.jsonl --out runs/score\n"
+            "         sra eval score --dataset math500 --references");
+  c->add_option("--dataset", opt->dataset, "gsm8k, math or math500")
+      ->required()
+      ->check(CLI::IsMember({"gsm8k", "math", "math500"}));
+  auto* preds = c->add_option("--predictions", opt->predictions, "JSONL lines {\"index\": i, \"output\": \"...\"}");
+  auto* refs = c->add_flag("--references", opt->references, "Score the dataset's reference solutions");
+  preds->excludes(refs);
+  c->add_option("--out", opt->out_dir, "Write summary.json and samples.jsonl here");
+  c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
+  commands().push_back({c, [opt]() {
+                          if (opt->predictions.empty() && !opt->references)
+                            throw CLI::RequiredError("--predictions or --references");
+                          return eval::run_eval_score(*opt, std::cout);
+                        }});
+}
 }  // namespace
 
 void register_commands(CLI::App& app) {
-  (void)app;
+  add_demo(app);
+  add_bench(app);
+  add_eval(app);
 }
 
 int run_selected(CLI::App& app) {
@@ -28,6 +103,9 @@ int run_selected(CLI::App& app) {
     if (!c.app->parsed()) continue;
     try {
       return c.run();
+    } catch (const CLI::Error& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return 2;
     } catch (const sra::Error& e) {
       std::cerr << "error: " << e.what() << "\n";
       return 1;
