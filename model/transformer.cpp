@@ -10,6 +10,7 @@ void TransformerConfig::validate() const {
             "[model] d_model, n_layers, n_heads, n_kv_heads, d_ff and max_seq_len must be > 0");
   SRA_CHECK(d_model % n_heads == 0, "[model] d_model ", d_model, " is not a multiple of n_heads ", n_heads);
   SRA_CHECK(head_dim() % 2 == 0, "[model] head dim ", head_dim(), " must be even for rotary embeddings");
+  SRA_CHECK(dtype == DType::f32 || dtype == DType::f64, "[model] dtype must be f32 or f64, got ", dtype_name(dtype));
   SRA_CHECK(n_heads % n_kv_heads == 0, "[model] n_heads ", n_heads, " is not a multiple of n_kv_heads ",
             n_kv_heads);
 }
@@ -17,11 +18,11 @@ void TransformerConfig::validate() const {
 SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
     : n_heads_(c.n_heads), n_kv_heads_(c.n_kv_heads), head_dim_(c.head_dim()), rope_theta_(c.rope_theta) {
   int64_t kv = c.n_kv_heads * c.head_dim();
-  q_proj = register_module("q_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, c.init_std, gen));
-  k_proj = register_module("k_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen));
-  v_proj = register_module("v_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen));
+  q_proj = register_module("q_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, c.init_std, gen, c.dtype));
+  k_proj = register_module("k_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
+  v_proj = register_module("v_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
   double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
-  o_proj = register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen));
+  o_proj = register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen, c.dtype));
 }
 
 Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions) const {
@@ -36,10 +37,10 @@ Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions) const {
 }
 
 SwiGLU::SwiGLU(const TransformerConfig& c, Generator& gen) {
-  gate_proj = register_module("gate_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen));
-  up_proj = register_module("up_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen));
+  gate_proj = register_module("gate_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen, c.dtype));
+  up_proj = register_module("up_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen, c.dtype));
   double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
-  down_proj = register_module("down_proj", std::make_shared<Linear>(c.d_ff, c.d_model, false, out_std, gen));
+  down_proj = register_module("down_proj", std::make_shared<Linear>(c.d_ff, c.d_model, false, out_std, gen, c.dtype));
 }
 
 Tensor SwiGLU::forward(const Tensor& x) const {
@@ -49,9 +50,9 @@ Tensor SwiGLU::forward(const Tensor& x) const {
 DecoderLayer::DecoderLayer(const TransformerConfig& c, Generator& gen) {
   self_attn = register_module("self_attn", std::make_shared<SelfAttention>(c, gen));
   mlp = register_module("mlp", std::make_shared<SwiGLU>(c, gen));
-  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps));
+  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
   post_attention_layernorm =
-      register_module("post_attention_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps));
+      register_module("post_attention_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
 }
 
 Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions) const {
@@ -60,13 +61,13 @@ Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions) const {
 }
 
 DecoderStack::DecoderStack(const TransformerConfig& c, Generator& gen) {
-  embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.d_model, c.init_std, gen));
+  embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.d_model, c.init_std, gen, c.dtype));
   auto list = register_module("layers", std::make_shared<LayerList>());
   for (int64_t i = 0; i < c.n_layers; ++i) {
     layers.push_back(std::make_shared<DecoderLayer>(c, gen));
     list->add(layers.back());
   }
-  norm = register_module("norm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps));
+  norm = register_module("norm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
 }
 
 Transformer::Transformer(const TransformerConfig& c) : config_(c) {
@@ -74,7 +75,7 @@ Transformer::Transformer(const TransformerConfig& c) : config_(c) {
   Generator gen(c.seed, /*stream=*/0x5eed);
   model = register_module("model", std::make_shared<DecoderStack>(c, gen));
   if (!c.tie_embeddings) {
-    lm_head = register_module("lm_head", std::make_shared<Linear>(c.d_model, c.vocab_size, false, c.init_std, gen));
+    lm_head = register_module("lm_head", std::make_shared<Linear>(c.d_model, c.vocab_size, false, c.init_std, gen, c.dtype));
   }
 }
 

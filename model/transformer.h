@@ -29,6 +29,7 @@ struct TransformerConfig {
   bool tie_embeddings = true;
   double init_std = 0.02;
   uint64_t seed = 0;
+  DType dtype = DType::f32;  // f64 for gradchecks
   void validate() const;  // throws "[model] ..." naming the bad field
   int64_t head_dim() const { return d_model / n_heads; }
 };

@@ -1,5 +1,5 @@
-// OpenBLAS runs single-threaded (see core/parallel.cpp); we split C into blocks of rows (or columns)
-// whose count depends only on the shape, and run one single-threaded GEMM per block on our pool.
+// OpenBLAS runs single-threaded (see core/parallel.cpp); we split C into a grid of blocks whose
+// count depends only on the shape, and run one single-threaded GEMM per block on our pool.
 // Every C element is then computed by one call over the full K, in the same order whatever the
 // thread count: bitwise reproducible, and no second thread pool fighting OpenMP for the cores.
 #include <cblas.h>
@@ -24,12 +24,20 @@ void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const
               alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
-// Number of blocks for an (m, n, k) product: about one per 2^23 multiply-adds, at most 16, each at
-// least 128 rows/columns wide (each block repacks the shared operand, so blocks must stay large).
-int64_t blocks_for(int64_t m, int64_t n, int64_t k, int64_t split_dim) {
-  double work = double(m) * double(n) * double(k);
-  int64_t by_work = int64_t(work / double(1 << 23)) + 1;
-  return std::clamp<int64_t>(std::min(by_work, split_dim / 128), 1, 16);
+// A grid of nr × nc blocks of C for an (m, n, k) product, from the shape alone: blocks at least 256
+// wide each way, at least 2^24 multiply-adds each (each block repacks its panels of A and B, so they
+// must stay large), at most 64 blocks.
+std::pair<int64_t, int64_t> grid_for(int64_t m, int64_t n, int64_t k) {
+  int64_t nr = std::max<int64_t>(1, m / 256), nc = std::max<int64_t>(1, n / 256);
+  auto work = [&](int64_t r, int64_t c) { return double(m) / double(r) * double(n) / double(c) * double(k); };
+  while (nr * nc > 1 && (nr * nc > 64 || work(nr, nc) < double(1 << 24))) {
+    if (nr >= nc) {
+      nr = (nr + 1) / 2;
+    } else {
+      nc = (nc + 1) / 2;
+    }
+  }
+  return {nr, nc};
 }
 
 }  // namespace
@@ -37,25 +45,16 @@ int64_t blocks_for(int64_t m, int64_t n, int64_t k, int64_t split_dim) {
 template <typename T>
 void gemm_cpu(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
               int64_t ldb, T beta, T* c, int64_t ldc) {
-  if (m >= n) {  // split rows of C: rows of op(A)
-    int64_t nb = blocks_for(m, n, k, m);
-    parallel_for(nb, 1, [&](int64_t bb, int64_t be) {
-      for (int64_t blk = bb; blk < be; ++blk) {
-        int64_t r0 = m * blk / nb, r1 = m * (blk + 1) / nb;
-        const T* ab = ta ? a + r0 : a + r0 * lda;
-        blas(ta, tb, r1 - r0, n, k, alpha, ab, lda, b, ldb, beta, c + r0 * ldc, ldc);
-      }
-    });
-  } else {  // split columns of C: columns of op(B)
-    int64_t nb = blocks_for(m, n, k, n);
-    parallel_for(nb, 1, [&](int64_t bb, int64_t be) {
-      for (int64_t blk = bb; blk < be; ++blk) {
-        int64_t c0 = n * blk / nb, c1 = n * (blk + 1) / nb;
-        const T* bbp = tb ? b + c0 * ldb : b + c0;
-        blas(ta, tb, m, c1 - c0, k, alpha, a, lda, bbp, ldb, beta, c + c0, ldc);
-      }
-    });
-  }
+  auto [nr, nc] = grid_for(m, n, k);
+  parallel_for(nr * nc, 1, [&](int64_t bb, int64_t be) {
+    for (int64_t blk = bb; blk < be; ++blk) {
+      int64_t i = blk / nc, j = blk % nc;
+      int64_t r0 = m * i / nr, r1 = m * (i + 1) / nr, c0 = n * j / nc, c1 = n * (j + 1) / nc;
+      const T* ab = ta ? a + r0 : a + r0 * lda;    // rows r0.. of op(A)
+      const T* bp = tb ? b + c0 * ldb : b + c0;   // columns c0.. of op(B)
+      blas(ta, tb, r1 - r0, c1 - c0, k, alpha, ab, lda, bp, ldb, beta, c + r0 * ldc + c0, ldc);
+    }
+  });
 }
 
 template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,

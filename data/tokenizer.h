@@ -1,0 +1,90 @@
+// Sentencepiece tokenizer: training from text files and a thin encode/decode wrapper.
+//   train_tokenizer(opt)  — trains a unigram or BPE model on opt.inputs (plain text, one sentence per
+//                           line) and writes <model_prefix>.model and <model_prefix>.vocab; returns
+//                           the .model path. Ids are fixed: pad 0, unk 1, bos 2, eos 3 (PAD is a real
+//                           id, so padded rows never alias a word). The defaults make the tokenizer
+//                           lossless, decode(encode(s)) == s for any UTF-8 s: identity normalisation,
+//                           no dummy "▁" prefix, whitespace kept as it is, and byte fallback (256
+//                           <0xNN> pieces) for characters outside the learned vocabulary.
+//   Tokenizer::load(path) — reads a .model file; "[tokenizer] ..." errors for a missing, empty or
+//                           corrupt file.
+//   hash()                — FNV-1a 64 of the model file's bytes as 16 lower-case hex digits; checkpoints
+//                           and token shards store it to refuse a mismatched tokenizer.
+// Works with sentencepiece 0.1.97 (Debian 12) and 0.2.0 (Ubuntu 24.04): only API present in both.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace sra {
+
+struct TokenizerTrainOptions {
+  std::vector<std::string> inputs;  // text files; paths must not contain ',' (sentencepiece splits there)
+  std::string model_prefix;         // writes <prefix>.model and <prefix>.vocab (parent dirs created)
+  int64_t vocab_size = 8000;
+  std::string model_type = "unigram";  // "unigram" | "bpe"
+  double character_coverage = 0.9995;  // fraction of characters that get their own piece
+  int64_t max_sentence_length = 4192;  // bytes; longer lines are skipped by the trainer
+  int64_t input_sentence_size = 0;     // 0: every line; else a random sample of this many lines
+  std::optional<uint32_t> seed;        // seeds sentencepiece's sampler (input_sentence_size > 0)
+  bool byte_fallback = true;           // needs vocab_size > 256 + 4 + the number of kept characters
+  std::string normalization = "identity";  // or "nmt_nfkc", "nfkc", ... (sentencepiece rule names)
+  bool add_dummy_prefix = false;           // true: encode(s) starts as if s began with a space
+  bool remove_extra_whitespaces = false;   // true: strip and collapse runs of spaces
+  int num_threads = 2;
+};
+
+// Trains and returns "<model_prefix>.model". Throws "[tokenizer] ..." for bad options, unreadable
+// inputs or a failed training run (sentencepiece's message included).
+std::string train_tokenizer(const TokenizerTrainOptions& opt);
+
+// One token of encode_with_offsets: its id and the bytes [begin, end) of the input it covers.
+// Byte-fallback pieces of one multi-byte character: the first ones are empty (begin == end), the last
+// covers the whole character.
+struct TokenSpan {
+  int32_t id = 0;
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+class Tokenizer {
+ public:
+  static Tokenizer load(const std::string& path);
+  Tokenizer() = default;
+
+  bool loaded() const { return sp_ != nullptr; }
+  std::vector<int32_t> encode(std::string_view text) const;
+  std::vector<TokenSpan> encode_with_offsets(std::string_view text) const;
+  // Control ids (pad, bos, eos) decode to nothing; ids outside [0, vocab_size) are an error.
+  std::string decode(const std::vector<int32_t>& ids) const;
+  std::string piece(int32_t id) const;  // the piece's text, e.g. "▁the" or "<0x0A>"
+
+  int64_t vocab_size() const;
+  int32_t pad_id() const;  // -1 when the model has none (models not trained by train_tokenizer)
+  int32_t unk_id() const;
+  int32_t bos_id() const;
+  int32_t eos_id() const;
+  const std::string& hash() const { return hash_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  void require_loaded(const char* what) const;
+
+  std::shared_ptr<const sentencepiece::SentencePieceProcessor> sp_;  // shared: copies are cheap
+  std::string hash_;
+  std::string path_;
+};
+
+// FNV-1a 64-bit (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
+uint64_t fnv1a64(std::string_view bytes);
+// 16 lower-case hex digits, most significant first.
+std::string hex64(uint64_t v);
+
+}  // namespace sra

@@ -1,0 +1,106 @@
+// Checkpoints: HDF5 files (C API, 1.10 file format) holding named tensors of any dtype, string metadata
+// and the step; written atomically, every byte covered by a checksum that load_checkpoint verifies.
+//
+// File layout (format "sra-checkpoint", version 1):
+//   /                   attributes: format = "sra-checkpoint" (string), format_version = 1 (int64),
+//                       step (int64), manifest_crc32c (uint32: CRC-32C of the /manifest bytes).
+//   /manifest           scalar string dataset, JSON: {"step": N, "tensors": [{"name", "dtype", "shape",
+//                       "crc32c"}, ...] in the Checkpoint's order, "meta": {"key": crc32c, ...}} — the
+//                       names and checksums of everything else, so the manifest checksum covers the file.
+//   /tensors/<name>     one contiguous, unfiltered dataset per tensor; a '/' in the name makes groups
+//                       ("model/model.norm.weight" → /tensors/model/model.norm.weight). File types:
+//                       f32 IEEE_F32LE, f64 IEEE_F64LE, bf16 STD_U16LE (the raw bits), i32 STD_I32LE,
+//                       i64 STD_I64LE, u8 STD_U8LE. 0-d tensors have a scalar dataspace, empty tensors a
+//                       zero extent. Attributes: dtype (string "f32", "bf16", ...), shape (int64[ndim]; a
+//                       null dataspace when ndim = 0), crc32c (uint32, of the raw little-endian bytes).
+//   /meta/<key>         one scalar string dataset per metadata entry (datasets, not attributes, so that
+//                       values over 64 KiB such as resolved configs fit); attribute crc32c of the value.
+// Checksum: CRC-32C (Castagnoli; reflected polynomial 0x82F63B78, init and final xor 0xFFFFFFFF; check
+// value crc32c("123456789") = 0xE3069283), with the SSE4.2 instruction when compiled for it.
+//
+// save_checkpoint writes path + ".tmp-<pid>", flushes and closes it, fsyncs it, renames it over `path`
+// and fsyncs the directory; on any failure the temporary file is removed, `path` keeps its old content
+// and sra::Error "[checkpoint] <path>: cannot save: <reason>" is thrown. load_checkpoint turns any HDF5
+// error (missing, truncated or non-HDF5 file), missing object, inconsistent attribute or checksum
+// mismatch into sra::Error "[checkpoint] <path>: <reason>"; HDF5's own error printing is silenced.
+//
+// Directory management: checkpoints are dir/ckpt-<step, zero-padded to 8 digits>.h5, ordered by step.
+// load_into copies checkpoint tensors into existing tensors (parameters, optimizer moments, buffers) in
+// place, all or nothing. The Module/AdamW/Generator helpers fix the naming used by the trainer:
+// "model/<parameter or buffer name>", "optim/state/<name>.exp_avg|.exp_avg_sq", "optim/steps" (0-d i64).
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/module.h"
+#include "core/json.h"
+#include "core/rng.h"
+#include "train/optimizer.h"
+
+namespace sra {
+
+struct Checkpoint {
+  // Names are '/'-separated paths without empty, "." or ".." components, unique; tensors may alias
+  // live parameters (save_checkpoint copies them to the file, so save before the next update).
+  NamedTensors tensors;
+  // Keys: non-empty, no '/', not "." or ".."; values: any bytes (configs, hashes, JSON states).
+  std::map<std::string, std::string> meta;
+  int64_t step = 0;
+
+  const Tensor* find(const std::string& name) const;  // nullptr when absent
+};
+
+void save_checkpoint(const Checkpoint& ckpt, const std::string& path);
+Checkpoint load_checkpoint(const std::string& path);  // CPU tensors, contiguous
+
+// ---- checkpoint directories -------------------------------------------------------------------------
+std::string checkpoint_path(const std::string& dir, int64_t step);  // dir/ckpt-00000042.h5
+// Paths of dir/ckpt-<digits>.h5, highest step first; empty when dir does not exist.
+std::vector<std::string> list_checkpoints(const std::string& dir);
+// Tries the checkpoints newest first, writing "warning: skipping <path>: <reason>\n" to `warn` for each
+// one that fails to load; nullopt when none loads. The second form returns the loaded checkpoint too,
+// so that resuming reads the file once.
+std::optional<std::string> newest_valid_checkpoint(const std::string& dir, std::ostream& warn);
+std::optional<std::pair<std::string, Checkpoint>> load_newest_valid_checkpoint(const std::string& dir,
+                                                                               std::ostream& warn);
+// Deletes all but the k (≥ 1) newest checkpoints of dir, and temporary files of saves that died
+// (ckpt-*.h5.tmp-<pid> whose process is gone or is this one).
+void keep_last(const std::string& dir, int64_t k);
+
+// ---- applying checkpoints ---------------------------------------------------------------------------
+// Copies ckpt's tensors named prefix + name into dst's tensors (in place, bumping versions). Every dst
+// name must be present with the same shape and dtype, and every checkpoint name under `prefix` must be
+// in dst; otherwise throws one sra::Error listing every mismatch, e.g. "[checkpoint] 3 mismatched tensors
+// under 'model/': missing: a [2, 3]; unexpected: b [4]; shape: c checkpoint [4] vs model [5]", and
+// copies nothing.
+void load_into(const NamedTensors& dst, const Checkpoint& ckpt, const std::string& prefix);
+// Appends src as prefix + name (aliasing, no copy).
+void add_tensors(Checkpoint& ckpt, const NamedTensors& src, const std::string& prefix);
+
+// A module's parameters then buffers (router thresholds and other non-gradient state).
+NamedTensors module_state(const Module& m);
+void add_module(Checkpoint& ckpt, const Module& m, const std::string& prefix = "model/");
+void load_module(const Module& m, const Checkpoint& ckpt, const std::string& prefix = "model/");
+
+// prefix + "state/" + AdamW::state() names, and prefix + "steps" (0-d i64, the bias-correction count).
+void add_optimizer(Checkpoint& ckpt, const AdamW& optim, const std::string& prefix = "optim/");
+void load_optimizer(AdamW& optim, const Checkpoint& ckpt, const std::string& prefix = "optim/");
+
+// {"seed": s, "stream": st, "offset": o}; values above INT64_MAX are written as decimal strings.
+Json generator_state(const Generator& gen);
+// Restores seed, stream and offset; throws "[checkpoint] bad generator state ..." on a malformed value.
+void set_generator_state(Generator& gen, const Json& state);
+
+// ---- checksums --------------------------------------------------------------------------------------
+// CRC-32C of n bytes; pass a previous result as `crc` to continue a running checksum.
+uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
+uint32_t crc32c_portable(const void* data, size_t n, uint32_t crc = 0);  // table version, same result
+// CRC-32C of a whole file (e.g. the tokenizer's hash in meta); throws "[checkpoint] cannot read <path>".
+uint32_t file_crc32c(const std::string& path);
+
+}  // namespace sra
