@@ -98,6 +98,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);      // cond
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1);
 Tensor cumsum(const Tensor& x, int64_t dim);
 
+// ---- straight-through (ops/gate.cpp) --------------------------------------------------------
+// Forward value `hard`, backward gradient passed unchanged to `soft` (same shape and dtype): the
+// straight-through estimator of the router's Gumbel-sigmoid gate.
+Tensor straight_through(const Tensor& hard, const Tensor& soft);
+
 // ---- comparisons (not differentiable; u8 results) --------------------------------------------
 Tensor gt(const Tensor& a, double s);
 Tensor eq(const Tensor& a, const Tensor& b);

@@ -9,7 +9,9 @@
 //   Tokenizer::load(path) — reads a .model file; "[tokenizer] ..." errors for a missing, empty or
 //                           corrupt file.
 //   hash()                — FNV-1a 64 of the model file's bytes as 16 lower-case hex digits; checkpoints
-//                           and token shards store it to refuse a mismatched tokenizer.
+//                           and token shards store it to refuse a mismatched tokenizer. The file holds
+//                           the training spec too (input paths, model_prefix): copies of one model share
+//                           a hash, the same model retrained under another prefix does not.
 // Works with sentencepiece 0.1.97 (Debian 12) and 0.2.0 (Ubuntu 24.04): only API present in both.
 #pragma once
 #include <cstdint>
@@ -26,15 +28,16 @@ class SentencePieceProcessor;
 namespace sra {
 
 struct TokenizerTrainOptions {
-  std::vector<std::string> inputs;  // text files; paths must not contain ',' (sentencepiece splits there)
+  // Paths must not contain ',' or whitespace: sentencepiece's argument parser splits there.
+  std::vector<std::string> inputs;  // text files
   std::string model_prefix;         // writes <prefix>.model and <prefix>.vocab (parent dirs created)
   int64_t vocab_size = 8000;
-  std::string model_type = "unigram";  // "unigram" | "bpe"
-  double character_coverage = 0.9995;  // fraction of characters that get their own piece
-  int64_t max_sentence_length = 4192;  // bytes; longer lines are skipped by the trainer
-  int64_t input_sentence_size = 0;     // 0: every line; else a random sample of this many lines
-  std::optional<uint32_t> seed;        // seeds sentencepiece's sampler (input_sentence_size > 0)
-  bool byte_fallback = true;           // needs vocab_size > 256 + 4 + the number of kept characters
+  std::string model_type = "unigram";      // "unigram" | "bpe"
+  double character_coverage = 0.9995;      // fraction of characters that get their own piece
+  int64_t max_sentence_length = 4192;      // bytes; longer lines are skipped by the trainer
+  int64_t input_sentence_size = 0;         // 0: every line; else a random sample of this many lines
+  std::optional<uint32_t> seed;            // seeds sentencepiece's sampler (input_sentence_size > 0)
+  bool byte_fallback = true;               // needs vocab_size > 256 + 4 + the number of kept characters
   std::string normalization = "identity";  // or "nmt_nfkc", "nfkc", ... (sentencepiece rule names)
   bool add_dummy_prefix = false;           // true: encode(s) starts as if s began with a space
   bool remove_extra_whitespaces = false;   // true: strip and collapse runs of spaces

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "autograd/sparse_attention.h"
+
 namespace sra {
 
 void TransformerConfig::validate() const {
@@ -11,12 +13,32 @@ void TransformerConfig::validate() const {
   SRA_CHECK(d_model % n_heads == 0, "[model] d_model ", d_model, " is not a multiple of n_heads ", n_heads);
   SRA_CHECK(head_dim() % 2 == 0, "[model] head dim ", head_dim(), " must be even for rotary embeddings");
   SRA_CHECK(dtype == DType::f32 || dtype == DType::f64, "[model] dtype must be f32 or f64, got ", dtype_name(dtype));
+  SRA_CHECK(attention == "dense" || attention == "sra", "[model] attention must be 'dense' or 'sra', got '",
+            attention, "'");
+  for (int64_t l : dense_layers)
+    SRA_CHECK(l >= -n_layers && l < n_layers, "[model] dense_layers entry ", l, " out of range for ", n_layers,
+              " layers");
+  SRA_CHECK(window >= 1, "[model] window must be >= 1, got ", window);
+  SRA_CHECK(sinks >= 0, "[model] sinks must be >= 0, got ", sinks);
+  if (attention == "sra") router.validate();
   SRA_CHECK(n_heads % n_kv_heads == 0, "[model] n_heads ", n_heads, " is not a multiple of n_kv_heads ",
             n_kv_heads);
 }
 
+bool TransformerConfig::is_sra_layer(int64_t layer) const {
+  if (attention != "sra") return false;
+  for (int64_t l : dense_layers)
+    if ((l < 0 ? l + n_layers : l) == layer) return false;
+  return true;
+}
+
 SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
-    : n_heads_(c.n_heads), n_kv_heads_(c.n_kv_heads), head_dim_(c.head_dim()), rope_theta_(c.rope_theta) {
+    : n_heads_(c.n_heads),
+      n_kv_heads_(c.n_kv_heads),
+      head_dim_(c.head_dim()),
+      window_(c.window),
+      sinks_(c.sinks),
+      rope_theta_(c.rope_theta) {
   int64_t kv = c.n_kv_heads * c.head_dim();
   q_proj = register_module("q_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, c.init_std, gen, c.dtype));
   k_proj = register_module("k_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
@@ -25,14 +47,15 @@ SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
   o_proj = register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen, c.dtype));
 }
 
-Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions) const {
+Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions, const Selection* sel) const {
   int64_t B = x.size(0), T = x.size(1);
   Tensor q = q_proj->forward(x).reshape({B, T, n_heads_, head_dim_}).transpose(1, 2);
   Tensor k = k_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
   Tensor v = v_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
   q = rope(q, positions, rope_theta_);
   k = rope(k, positions, rope_theta_);
-  Tensor o = attention(q, k, v, /*causal=*/true);  // (B, H, T, D)
+  Tensor o = sel ? sparse_attention(q, k, v, sel->selected, sel->gate, window_, sinks_)
+                 : attention(q, k, v, /*causal=*/true);  // (B, H, T, D)
   return o_proj->forward(o.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_}));
 }
 
@@ -47,16 +70,19 @@ Tensor SwiGLU::forward(const Tensor& x) const {
   return down_proj->forward(mul(silu(gate_proj->forward(x)), up_proj->forward(x)));
 }
 
-DecoderLayer::DecoderLayer(const TransformerConfig& c, Generator& gen) {
+DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen) : sra_(sra) {
   self_attn = register_module("self_attn", std::make_shared<SelfAttention>(c, gen));
   mlp = register_module("mlp", std::make_shared<SwiGLU>(c, gen));
   input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
   post_attention_layernorm =
       register_module("post_attention_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
+  if (sra && own_router) {
+    router = register_module("router", std::make_shared<Router>(c.d_model, c.router, c.norm_eps, c.init_std, gen, c.dtype));
+  }
 }
 
-Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions) const {
-  Tensor a = add(h, self_attn->forward(input_layernorm->forward(h), positions));
+Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions, const Selection* sel) const {
+  Tensor a = add(h, self_attn->forward(input_layernorm->forward(h), positions, sel));
   return add(a, mlp->forward(post_attention_layernorm->forward(a)));
 }
 
@@ -64,13 +90,16 @@ DecoderStack::DecoderStack(const TransformerConfig& c, Generator& gen) {
   embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.d_model, c.init_std, gen, c.dtype));
   auto list = register_module("layers", std::make_shared<LayerList>());
   for (int64_t i = 0; i < c.n_layers; ++i) {
-    layers.push_back(std::make_shared<DecoderLayer>(c, gen));
+    layers.push_back(std::make_shared<DecoderLayer>(c, c.is_sra_layer(i), !c.shared_router, gen));
     list->add(layers.back());
   }
   norm = register_module("norm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
+  if (c.attention == "sra" && c.shared_router) {
+    router = register_module("router", std::make_shared<Router>(c.d_model, c.router, c.norm_eps, c.init_std, gen, c.dtype));
+  }
 }
 
-Transformer::Transformer(const TransformerConfig& c) : config_(c) {
+Transformer::Transformer(const TransformerConfig& c) : config_(c), router_gen_(c.seed, /*stream=*/0x50e7) {
   c.validate();
   Generator gen(c.seed, /*stream=*/0x5eed);
   model = register_module("model", std::make_shared<DecoderStack>(c, gen));
@@ -79,24 +108,64 @@ Transformer::Transformer(const TransformerConfig& c) : config_(c) {
   }
 }
 
-Tensor Transformer::forward(const Tensor& ids, const Tensor& positions) const {
+Router* Transformer::router_of(size_t layer) const {
+  const auto& l = model->layers[layer];
+  if (!l->is_sra()) return nullptr;
+  return l->router ? l->router.get() : model->router.get();
+}
+
+ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions) {
   SRA_CHECK(ids.dim() == 2, "[model] ids must be (B, T), got ", shape_str(ids.shape()));
   int64_t T = ids.size(1);
   SRA_CHECK(T <= config_.max_seq_len, "[model] sequence length ", T, " exceeds max_seq_len ", config_.max_seq_len);
   Tensor pos = positions.defined() ? positions : Tensor::arange(T);
+  ForwardOutput out;
   Tensor h = model->embed_tokens->forward(ids);
-  for (const auto& layer : model->layers) h = layer->forward(h, pos);
+  std::vector<double> ratios;
+  for (size_t i = 0; i < model->layers.size(); ++i) {
+    Router* r = router_of(i);
+    if (!r) {
+      h = model->layers[i]->forward(h, pos);
+      continue;
+    }
+    Selection sel = r->select(h, router_gen_);
+    h = model->layers[i]->forward(h, pos, &sel);
+    Tensor b = r->budget_loss(sel);
+    out.budget_loss = out.budget_loss.defined() ? add(out.budget_loss, b) : b;
+    ratios.push_back(sel.ratio);
+    out.selections.push_back(std::move(sel));
+  }
   h = model->norm->forward(h);
-  return lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
+  out.logits = lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
+  for (double r : ratios) out.selected_ratio += r / double(ratios.size());
+  if (is_training()) last_ratios_ = ratios;
+  last_ratio_ = out.selected_ratio;
+  return out;
 }
 
-Tensor Transformer::loss(const Tensor& ids) const {
+Tensor Transformer::loss(const Tensor& ids) {
   int64_t T = ids.size(1) - 1;
-  SRA_CHECK(T >= 1, "[model] loss needs at least 2 tokens per row, got ", shape_str(ids.shape()));
+  SRA_CHECK(ids.dim() == 2 && T >= 1, "[model] loss needs (B, T+1) ids with T >= 1, got ", shape_str(ids.shape()));
   Tensor inputs = ids.slice(1, 0, T).contiguous();
   Tensor targets = ids.slice(1, 1, T + 1).contiguous().reshape({-1});
-  Tensor logits = forward(inputs);
-  return cross_entropy(logits.reshape({-1, config_.vocab_size}), targets);
+  ForwardOutput out = run(inputs);
+  Tensor ce = cross_entropy(out.logits.reshape({-1, config_.vocab_size}), targets);
+  return out.budget_loss.defined() ? add(ce, out.budget_loss) : ce;
+}
+
+void Transformer::update_thresholds() {
+  if (model->router && !last_ratios_.empty()) {  // one shared router: one update with the mean ratio
+    double m = 0;
+    for (double r : last_ratios_) m += r / double(last_ratios_.size());
+    model->router->update_threshold(m);
+    last_ratios_.clear();
+    return;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < model->layers.size() && k < last_ratios_.size(); ++i) {
+    if (Router* r = router_of(i)) r->update_threshold(last_ratios_[k++]);
+  }
+  last_ratios_.clear();
 }
 
 }  // namespace sra

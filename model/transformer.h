@@ -1,7 +1,7 @@
-// A Llama-style decoder (dense causal attention for now; the SRA router and sparse attention join in
-// model/ with the model issue):
+// A Llama-style decoder whose attention layers are dense (causal) or SRA (sparse, docs/sra.md):
 //   h = embed_tokens[ids]                                   ids (B, T) → (B, T, C)
 //   per layer: h += o_proj(attn(rope(q_proj(n1(h))), rope(k_proj(n1(h))), v_proj(n1(h))))
+//              (SRA layers: attn = sparse_attention with the router's selection made from h)
 //              h += down_proj(silu(gate_proj(n2(h))) ⊙ up_proj(n2(h)))
 //   logits = lm_head(norm(h))                               (B, T, V); lm_head tied to embed_tokens
 // q: H heads of D = C/H; k, v: Hkv heads (grouped-query). Names follow Hugging Face Llama:
@@ -10,9 +10,11 @@
 // model.norm.weight, lm_head.weight (untied only).
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "model/layers.h"
+#include "model/router.h"
 
 namespace sra {
 
@@ -30,6 +32,15 @@ struct TransformerConfig {
   double init_std = 0.02;
   uint64_t seed = 0;
   DType dtype = DType::f32;  // f64 for gradchecks
+  // SRA: attention "dense" or "sra"; with "sra", the layers listed in dense_layers stay dense
+  // (negative indices count from the end, e.g. {0, -1}: the first and the last).
+  std::string attention = "dense";
+  std::vector<int64_t> dense_layers = {0, -1};
+  int64_t window = 64;   // local window w (tokens up to and including the query)
+  int64_t sinks = 4;     // first tokens every query attends to
+  bool shared_router = false;
+  RouterConfig router;
+  bool is_sra_layer(int64_t layer) const;
   void validate() const;  // throws "[model] ..." naming the bad field
   int64_t head_dim() const { return d_model / n_heads; }
 };
@@ -37,11 +48,12 @@ struct TransformerConfig {
 class SelfAttention : public Module {
  public:
   SelfAttention(const TransformerConfig& c, Generator& gen);
-  Tensor forward(const Tensor& x, const Tensor& positions) const;  // x (B, T, C)
+  // x (B, T, C). With a selection (SRA layers) attention is sparse over sinks ∪ window ∪ critical.
+  Tensor forward(const Tensor& x, const Tensor& positions, const Selection* sel = nullptr) const;
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, o_proj;
 
  private:
-  int64_t n_heads_, n_kv_heads_, head_dim_;
+  int64_t n_heads_, n_kv_heads_, head_dim_, window_, sinks_;
   double rope_theta_;
 };
 
@@ -54,11 +66,16 @@ class SwiGLU : public Module {
 
 class DecoderLayer : public Module {
  public:
-  DecoderLayer(const TransformerConfig& c, Generator& gen);
-  Tensor forward(const Tensor& h, const Tensor& positions) const;
+  DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen);
+  Tensor forward(const Tensor& h, const Tensor& positions, const Selection* sel = nullptr) const;
+  bool is_sra() const { return sra_; }
   std::shared_ptr<RMSNorm> input_layernorm, post_attention_layernorm;
   std::shared_ptr<SelfAttention> self_attn;
   std::shared_ptr<SwiGLU> mlp;
+  std::shared_ptr<Router> router;  // this layer's own router (null when dense or shared)
+
+ private:
+  bool sra_;
 };
 
 class DecoderStack : public Module {  // Hugging Face's "model." prefix
@@ -67,6 +84,7 @@ class DecoderStack : public Module {  // Hugging Face's "model." prefix
   std::shared_ptr<Embedding> embed_tokens;
   std::vector<std::shared_ptr<DecoderLayer>> layers;
   std::shared_ptr<RMSNorm> norm;
+  std::shared_ptr<Router> router;  // the shared router (shared_router only)
 };
 
 class LayerList : public Module {
@@ -77,19 +95,38 @@ class LayerList : public Module {
   int64_t count_ = 0;
 };
 
+struct ForwardOutput {
+  Tensor logits;                    // (B, T, V)
+  std::vector<Selection> selections;  // one per SRA layer, in layer order
+  Tensor budget_loss;               // Σ of the routers' budget losses (0-d)
+  double selected_ratio = 0;        // mean over SRA layers (0 for a dense model)
+};
+
 class Transformer : public Module {
  public:
   explicit Transformer(const TransformerConfig& c);
-  // ids (B, T) integer → logits (B, T, V). positions (T) default 0..T-1.
-  Tensor forward(const Tensor& ids, const Tensor& positions = Tensor()) const;
-  // Mean next-token cross-entropy of ids (B, T+1): inputs ids[:, :T], targets ids[:, 1:].
-  Tensor loss(const Tensor& ids) const;
+  // ids (B, T) integer → logits and the SRA layers' selections. positions (T) default 0..T-1.
+  // In training mode the routers sample with logistic noise from router_generator().
+  ForwardOutput run(const Tensor& ids, const Tensor& positions = Tensor());
+  Tensor forward(const Tensor& ids, const Tensor& positions = Tensor()) { return run(ids, positions).logits; }
+  // Mean next-token cross-entropy of ids (B, T+1) (inputs ids[:, :T], targets ids[:, 1:]) plus the
+  // routers' budget losses; remembers the selected ratios for update_thresholds().
+  Tensor loss(const Tensor& ids);
+  // After an optimizer step: moves each router's threshold toward its target ratio using the ratios
+  // of the last loss()/run() in training mode.
+  void update_thresholds();
+  double last_selected_ratio() const { return last_ratio_; }
   const TransformerConfig& config() const { return config_; }
+  Generator& router_generator() { return router_gen_; }
   std::shared_ptr<DecoderStack> model;
   std::shared_ptr<Linear> lm_head;  // null when tied
 
  private:
+  Router* router_of(size_t layer) const;
   TransformerConfig config_;
+  Generator router_gen_;
+  std::vector<double> last_ratios_;  // per SRA layer
+  double last_ratio_ = 0;
 };
 
 }  // namespace sra

@@ -1,5 +1,6 @@
 // The op table: one line per op case. It drives the finite-difference gradchecks
 // (tests/test_gradcheck.cpp) and, with the CUDA backend, CPU-vs-CUDA parity. Adding an op = one line.
+#include "autograd/sparse_attention.h"
 #include "tests/gradcheck.h"
 
 namespace sra::test {
@@ -137,6 +138,22 @@ const std::vector<OpCase>& op_cases() {
        [](V x) { return attention(x[0], x[1], x[2]); }},
       {"attention/fused_backward", {F({4, 4, 3, 4}), F({4, 4, 4, 4}), F({4, 4, 4, 4})},
        [](V x) { return attention(x[0], x[1], x[2]); }},
+      {"sparse_attention", {F({1, 2, 7, 4}), F({1, 2, 7, 4}), F({1, 2, 7, 4}), Pos({1, 7})}, [](V x) {
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{0, 1, 1, 0, 1, 0, 1}, {1, 7});
+         return sparse_attention(x[0], x[1], x[2], sel, x[3], 2, 1);
+       }},
+      {"sparse_attention/gqa", {F({2, 4, 6, 4}), F({2, 2, 6, 4}), F({2, 2, 6, 4}), Pos({2, 6})}, [](V x) {
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0}, {2, 6});
+         return sparse_attention(x[0], x[1], x[2], sel, x[3], 2, 0, 0.7);
+       }},
+      {"sparse_attention/sinks", {F({1, 1, 9, 3}), F({1, 1, 9, 3}), F({1, 1, 9, 3}), Pos({1, 9})}, [](V x) {
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{1, 0, 0, 1, 0, 1, 1, 0, 1}, {1, 9});
+         return sparse_attention(x[0], x[1], x[2], sel, x[3], 3, 2);
+       }},
+      {"sparse_attention/window_1", {F({1, 1, 6, 2}), F({1, 1, 6, 2}), F({1, 1, 6, 2}), Pos({1, 6})}, [](V x) {
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{0, 1, 0, 1, 1, 0}, {1, 6});
+         return sparse_attention(x[0], x[1], x[2], sel, x[3], 1, 1);
+       }},
       // (section ATTENTION: insert lines above this marker)
   };
   return cases;

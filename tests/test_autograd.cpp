@@ -146,3 +146,21 @@ TEST_CASE("shape errors name the op and both shapes") {
   CHECK_THROWS_WITH_AS(sum(a, {2}), "[sum] dim 2 out of range for a tensor of 2 dims", Error);
   CHECK_THROWS_WITH_AS(add(a, Tensor::zeros({2, 3}, DType::f64)), "[add] dtype mismatch: f32 and f64", Error);
 }
+
+TEST_CASE("straight_through: forward is the hard value, backward the soft gradient") {
+  // Not finite-difference checkable by design (the value does not depend on soft).
+  tape_clear();
+  Tensor s = param({-1.0, 0.5, 2.0}, {3});
+  Tensor soft = sigmoid(s);
+  Tensor hard = Tensor::from_vector(std::vector<double>{0, 1, 1}, {3});
+  Tensor y = straight_through(hard, soft);
+  CHECK(y.to_vector<double>() == std::vector<double>{0, 1, 1});
+  backward(sum(mul(y, Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}))));
+  std::vector<double> g = s.grad().to_vector<double>();
+  for (int i = 0; i < 3; ++i) {
+    double x = std::vector<double>{-1.0, 0.5, 2.0}[i], sg = 1 / (1 + std::exp(-x));
+    CHECK(g[i] == doctest::Approx((i + 1) * sg * (1 - sg)));
+  }
+  CHECK_THROWS_WITH_AS(straight_through(hard, Tensor::zeros({2}, DType::f64)),
+                       "[straight_through] shapes [3] and [2] differ", Error);
+}

@@ -1,0 +1,110 @@
+// sparse_attention: q (B, H, T, D), k and v (B, Hkv, T, D), selected (B, T) u8, gate (B, T) → out
+// (B, H, T, D). Query i attends to A(i) = sinks(i) ∪ window(i) ∪ crit(i) (see autograd/sparse_attention.h)
+// with weights a_ij = w_ij·e_ij, e_ij = exp(q_i·k_j·scale), w_ij = gate_j for crit(i) and 1 otherwise:
+//   out_i = Σ_j a_ij v_j / Z_i,  Z_i = Σ_j a_ij,  P_ij = a_ij / Z_i;  query head h reads kv head h / (H /
+//   Hkv).
+// Backward, with Δ_i = dout_i·out_i and dS_ij = P_ij (dout_i·v_j − Δ_i)·scale:
+//   dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dout  (dk, dv summed over the query heads sharing a kv head),
+//   dgate_j = Σ_{h, i : j ∈ crit(i)} (e_ij / Z_i)(dout_i·v_j − Δ_i)  (0 for tokens in no crit(i)).
+// The kernel (kernels/sparse_attention) gathers the far keys (sinks, critical tokens) per batch row, runs
+// an online softmax over them and the window, and saves lse (B, H, T) for the backward.
+#include "autograd/sparse_attention.h"
+
+#include <cmath>
+
+#include "autograd/ops/common.h"
+#include "kernels/sparse_attention/sparse_attention.h"
+
+namespace sra {
+
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& selected,
+                        const Tensor& gate, int64_t window, int64_t n_sinks, double scale) {
+  const char* op = "sparse_attention";
+  detail::require_float(op, q, "q");
+  detail::require_float(op, k, "k");
+  detail::require_float(op, v, "v");
+  detail::require_float(op, gate, "gate");
+  SRA_CHECK(selected.defined(), "[sparse_attention] selected is undefined");
+  detail::require_cpu(op, {&q, &k, &v, &selected, &gate});
+  SRA_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype(), "[sparse_attention] dtype mismatch: q ",
+            dtype_name(q.dtype()), ", k ", dtype_name(k.dtype()), ", v ", dtype_name(v.dtype()));
+  SRA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
+            "[sparse_attention] q must be (B, H, T, D) and k, v (B, Hkv, T, D); got q ", shape_str(q.shape()),
+            ", k ", shape_str(k.shape()), ", v ", shape_str(v.shape()));
+  SRA_CHECK(k.shape() == v.shape(), "[sparse_attention] k ", shape_str(k.shape()), " and v ",
+            shape_str(v.shape()), " must have the same shape");
+  SRA_CHECK(q.size(0) == k.size(0) && q.size(2) == k.size(2) && q.size(3) == k.size(3),
+            "[sparse_attention] q ", shape_str(q.shape()), " does not match k ", shape_str(k.shape()),
+            " (batch, positions and head dim must agree)");
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1);
+  SRA_CHECK(Hkv > 0 && H % Hkv == 0, "[sparse_attention] q heads ", H, " are not a multiple of kv heads ",
+            Hkv, ": q ", shape_str(q.shape()), ", k ", shape_str(k.shape()));
+  SRA_CHECK(D > 0, "[sparse_attention] head dim is 0: q ", shape_str(q.shape()));
+  const Shape bt{B, T};
+  SRA_CHECK(selected.dtype() == DType::u8 && selected.shape() == bt,
+            "[sparse_attention] selected must be u8 ", shape_str(bt), " (B, T) for q ", shape_str(q.shape()),
+            "; got ", dtype_name(selected.dtype()), " ", shape_str(selected.shape()));
+  SRA_CHECK(gate.shape() == bt, "[sparse_attention] gate must be ", shape_str(bt), " (B, T) for q ",
+            shape_str(q.shape()), "; got ", shape_str(gate.shape()));
+  SRA_CHECK(gate.dtype() == q.dtype(), "[sparse_attention] gate has dtype ", dtype_name(gate.dtype()),
+            " but q has ", dtype_name(q.dtype()), "; they must match");
+  SRA_CHECK(window >= 1, "[sparse_attention] window must be >= 1, got ", window);
+  SRA_CHECK(n_sinks >= 0, "[sparse_attention] n_sinks must be >= 0, got ", n_sinks);
+  SRA_CHECK(std::isfinite(scale), "[sparse_attention] scale must be finite, got ", scale);
+
+  kern::SparseAttentionDims dims;
+  dims.batch = B, dims.heads = H, dims.kv_heads = Hkv, dims.t = T, dims.d = D;
+  dims.window = window, dims.n_sinks = n_sinks;
+  dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
+
+  Tensor qc, kc, vc, sc, gc;
+  {
+    NoGradGuard guard;  // the contiguous copies are internal; gradients flow to the inputs directly
+    qc = q.is_contiguous() ? q : contiguous(q);
+    kc = k.is_contiguous() ? k : contiguous(k);
+    vc = v.is_contiguous() ? v : contiguous(v);
+    sc = selected.is_contiguous() ? selected : contiguous(selected);
+    gc = gate.is_contiguous() ? gate : contiguous(gate);
+  }
+  // The gate of a critical key multiplies a softmax weight: it must be a finite weight.
+  detail::dispatch_float(q.dtype(), op, [&](auto tag) {
+    using F = decltype(tag);
+    const uint8_t* s = sc.data<uint8_t>();
+    const F* g = gc.data<F>();
+    for (int64_t i = 0; i < B * T; ++i) {
+      if (s[i] == 0 || i % T < n_sinks) continue;
+      SRA_CHECK(std::isfinite(g[i]) && g[i] >= F(0),
+                "[sparse_attention] the gate of a selected token must be finite and >= 0; got ", g[i],
+                " at [", i / T, ", ", i % T, "]");
+    }
+  });
+  Tensor out = Tensor::empty(q.shape(), q.dtype());
+  Tensor lse = Tensor::empty({B, H, T}, q.dtype());
+  detail::dispatch_float(q.dtype(), op, [&](auto tag) {
+    using F = decltype(tag);
+    kern::sparse_attention_forward_cpu<F>(out.data<F>(), lse.data<F>(), qc.data<F>(), kc.data<F>(),
+                                          vc.data<F>(), sc.data<uint8_t>(), gc.data<F>(), dims);
+  });
+
+  if (needs_grad({q, k, v, gate})) {
+    record("sparse_attention", {q, k, v, selected, gate}, {out}, {qc, kc, vc, sc, gc, out, lse},
+           [qc, kc, vc, sc, gc, out, lse, dims](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor gout = g[0].is_contiguous() ? g[0] : contiguous(g[0]);
+             Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
+             Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
+             Tensor dv = Tensor::empty(vc.shape(), vc.dtype());
+             Tensor dgate = Tensor::empty(gc.shape(), gc.dtype());
+             detail::dispatch_float(qc.dtype(), "sparse_attention", [&](auto tag) {
+               using F = decltype(tag);
+               kern::sparse_attention_backward_cpu<F>(dq.data<F>(), dk.data<F>(), dv.data<F>(),
+                                                      dgate.data<F>(), gout.data<F>(), qc.data<F>(),
+                                                      kc.data<F>(), vc.data<F>(), sc.data<uint8_t>(),
+                                                      gc.data<F>(), out.data<F>(), lse.data<F>(), dims);
+             });
+             return {dq, dk, dv, Tensor(), dgate};
+           });
+  }
+  return out;
+}
+
+}  // namespace sra

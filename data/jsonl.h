@@ -1,0 +1,39 @@
+// JSONL reading: one JSON value per line, parsed with core/json, streamed line by line.
+//   for_each_jsonl(path, fn, opt) — calls fn(value, line) for each non-blank line (line counts from 1;
+//       a trailing '\r' and a leading UTF-8 BOM are dropped; lines of only spaces/tabs are skipped).
+//       A line that does not parse, or for which fn throws sra::Error (a record with missing fields),
+//       is bad: by default the first bad line throws "[data] FILE:LINE: <what>" (a "[data] " tag at the
+//       start of fn's message moves in front of the location; "[json] ..." stays as it is); with
+//       opt.skip_bad_lines it is counted and its message kept in the stats (the first
+//       kMaxReportedErrors of them), and reading goes on.
+//   read_jsonl(path, opt, stats) — every good line's value, in file order.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+
+namespace sra {
+
+struct JsonlOptions {
+  bool skip_bad_lines = false;
+};
+
+struct JsonlStats {
+  static constexpr size_t kMaxReportedErrors = 20;
+  int64_t lines = 0;  // non-blank lines seen
+  int64_t good = 0;
+  int64_t bad = 0;
+  std::vector<std::string> errors;  // "[data] FILE:LINE: ..." for the first bad lines
+  // "" when nothing was bad, else "[data] FILE: skipped N bad line(s) of M; first: <error>".
+  std::string summary(const std::string& path) const;
+};
+
+JsonlStats for_each_jsonl(const std::string& path, const std::function<void(const Json&, int64_t)>& fn,
+                          const JsonlOptions& opt = {});
+std::vector<Json> read_jsonl(const std::string& path, const JsonlOptions& opt = {},
+                             JsonlStats* stats = nullptr);
+
+}  // namespace sra

@@ -1,0 +1,70 @@
+#include "model/router.h"
+
+#include <cmath>
+
+namespace sra {
+
+void RouterConfig::validate() const {
+  SRA_CHECK(hidden > 0, "[router] hidden must be > 0, got ", hidden);
+  SRA_CHECK(target_ratio > 0 && target_ratio <= 1, "[router] target_ratio must be in (0, 1], got ", target_ratio);
+  SRA_CHECK(temperature > 0, "[router] temperature must be > 0, got ", temperature);
+  SRA_CHECK(threshold_lr >= 0, "[router] threshold_lr must be >= 0, got ", threshold_lr);
+  SRA_CHECK(budget_weight >= 0, "[router] budget_weight must be >= 0, got ", budget_weight);
+  SRA_CHECK(std::isfinite(init_threshold), "[router] init_threshold must be finite");
+}
+
+Router::Router(int64_t d_model, const RouterConfig& c, double norm_eps, double init_std, Generator& gen, DType dtype)
+    : config_(c) {
+  c.validate();
+  norm = register_module("norm", std::make_shared<RMSNorm>(d_model, norm_eps, dtype));
+  up_proj = register_module("up_proj", std::make_shared<Linear>(d_model, c.hidden, true, init_std, gen, dtype));
+  down_proj = register_module("down_proj", std::make_shared<Linear>(c.hidden, 1, true, init_std, gen, dtype));
+  threshold_ = register_buffer("threshold", Tensor::full({1}, c.init_threshold, DType::f64));
+}
+
+Tensor Router::scores(const Tensor& h) const {
+  SRA_CHECK(h.dim() == 3, "[router] hidden states must be (B, T, C), got ", shape_str(h.shape()));
+  Tensor s = down_proj->forward(silu(up_proj->forward(norm->forward(h))));  // (B, T, 1)
+  return s.squeeze(-1);
+}
+
+double Router::threshold() const { return threshold_.data<double>()[0]; }
+
+void Router::update_threshold(double observed_ratio) {
+  threshold_.data<double>()[0] += config_.threshold_lr * (observed_ratio - config_.target_ratio);
+  threshold_.bump_version();
+}
+
+Selection Router::select(const Tensor& h, Generator& gen) const {
+  Selection sel;
+  sel.scores = scores(h);
+  const double theta = threshold();
+  if (is_training()) {
+    Tensor noise = logistic_noise(sel.scores.shape(), gen, sel.scores.dtype());
+    sel.soft = sigmoid(mul(add(add(sel.scores, noise), -theta), 1.0 / config_.temperature));
+    Tensor hard;
+    {
+      NoGradGuard g;
+      sel.selected = gt(sel.soft, 0.5);
+      hard = cast(sel.selected, sel.scores.dtype());
+    }
+    sel.gate = straight_through(hard, sel.soft);
+  } else {
+    NoGradGuard g;
+    sel.selected = gt(sel.scores, theta);
+    sel.gate = cast(sel.selected, sel.scores.dtype());
+  }
+  const std::vector<uint8_t> z = sel.selected.to_vector<uint8_t>();
+  int64_t n = 0;
+  for (uint8_t v : z) n += v;
+  sel.ratio = z.empty() ? 0.0 : double(n) / double(z.size());
+  return sel;
+}
+
+Tensor Router::budget_loss(const Selection& s) const {
+  if (config_.budget_weight <= 0 || !s.soft.defined()) return Tensor::zeros({}, s.scores.dtype());
+  Tensor d = add(mean(s.soft), -config_.target_ratio);
+  return mul(mul(d, d), config_.budget_weight);
+}
+
+}  // namespace sra

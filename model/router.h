@@ -1,0 +1,55 @@
+// The SRA router and its selection (see docs/sra.md for the full math).
+//   score      s_j = w2 · silu(W1 · RMSNorm(h_j) + b1) + b2          h (B, T, C) → s (B, T)
+//   training   soft g_j = σ((s_j + ℓ_j − θ) / τ), ℓ_j ~ Logistic(0, 1)  (binary Gumbel-softmax)
+//              hard z_j = 1[g_j > 0.5] = 1[s_j + ℓ_j > θ]; gate = straight_through(z, g)
+//   evaluation z_j = 1[s_j > θ] (no noise), gate = 1
+// θ is a buffer ("threshold"), not a function of the sequence, so z_j depends only on tokens ≤ j:
+// selection is causal. After each optimizer step, update_threshold() moves θ toward the target ratio
+// ρ: θ ← θ + η·(observed ratio − ρ) — a running quantile, saved in checkpoints with the parameters.
+// An optional budget loss w·(mean g − ρ)² pulls the soft gates toward ρ as well.
+#pragma once
+#include "model/layers.h"
+
+namespace sra {
+
+struct RouterConfig {
+  int64_t hidden = 64;          // router MLP width (32–128)
+  double target_ratio = 0.10;   // ρ: fraction of tokens selected
+  double temperature = 1.0;     // τ (scheduled by the trainer)
+  double threshold_lr = 0.05;   // η of the running-quantile threshold update
+  double budget_weight = 0.0;   // w of the budget loss (0 = off)
+  double init_threshold = 2.2;  // θ₀ ≈ logit(1 − ρ) for scores near 0 under logistic noise
+  void validate() const;        // throws "[router] ..." naming the bad field
+};
+
+struct Selection {
+  Tensor scores;    // (B, T) router scores (differentiable)
+  Tensor selected;  // (B, T) u8, 1 = critical
+  Tensor gate;      // (B, T) float, value = selected; in training its gradient is the soft gate's
+  Tensor soft;      // (B, T) float soft gate g (training) — undefined in evaluation
+  double ratio = 0; // fraction of selected tokens
+};
+
+class Router : public Module {
+ public:
+  Router(int64_t d_model, const RouterConfig& c, double norm_eps, double init_std, Generator& gen,
+         DType dtype = DType::f32);
+  Tensor scores(const Tensor& h) const;  // (B, T, C) → (B, T)
+  // Training (stochastic, straight-through) when is_training(), else deterministic hard selection.
+  Selection select(const Tensor& h, Generator& gen) const;
+  // Budget loss w·(mean g − ρ)² of a training selection (0-d tensor; zero when w = 0).
+  Tensor budget_loss(const Selection& s) const;
+  void update_threshold(double observed_ratio);
+  double threshold() const;
+  RouterConfig& config() { return config_; }
+  const RouterConfig& config() const { return config_; }
+
+  std::shared_ptr<RMSNorm> norm;
+  std::shared_ptr<Linear> up_proj, down_proj;
+
+ private:
+  RouterConfig config_;
+  Tensor threshold_;  // buffer (1), f64
+};
+
+}  // namespace sra

@@ -1,0 +1,748 @@
+// HDF5 checkpoints (layout, checksum and atomic-save protocol in train/checkpoint.h).
+// Every HDF5 object lives in an RAII Hid so that an error path closes everything before the temporary
+// file is removed. HDF5 failures are turned into sra::Error with the innermost message of HDF5's error
+// stack (e.g. "truncated file: eof = 100, ...") while automatic error printing is off.
+#include "train/checkpoint.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <regex>
+#include <set>
+
+#include "autograd/tape.h"
+#include "core/cuda_runtime.h"
+
+#if defined(__SSE4_2__)
+#include <nmmintrin.h>
+#endif
+
+namespace sra {
+
+namespace fs = std::filesystem;
+
+// ---- CRC-32C ----------------------------------------------------------------------------------------
+
+namespace {
+
+std::array<uint32_t, 256> make_crc_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+
+}  // namespace
+
+uint32_t crc32c_portable(const void* data, size_t n, uint32_t crc) {
+  static const std::array<uint32_t, 256> table = make_crc_table();
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint32_t c = ~crc;
+  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return ~c;
+}
+
+uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
+#if defined(__SSE4_2__)
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint64_t c = uint32_t(~crc);
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    c = _mm_crc32_u64(c, w);
+  }
+  uint32_t c32 = uint32_t(c);
+  for (; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
+  return ~c32;
+#else
+  return crc32c_portable(data, n, crc);
+#endif
+}
+
+uint32_t file_crc32c(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SRA_CHECK(in, "[checkpoint] cannot read ", path, ": ", std::strerror(errno));
+  std::vector<char> buf(1 << 20);
+  uint32_t crc = 0;
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    crc = crc32c(buf.data(), size_t(in.gcount()), crc);
+  }
+  SRA_CHECK(in.eof(), "[checkpoint] cannot read ", path);
+  return crc;
+}
+
+// ---- HDF5 plumbing ----------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kFormat = "sra-checkpoint";
+constexpr int64_t kFormatVersion = 1;
+
+// Turns HDF5's automatic error printing off for its scope (restoring the previous handler).
+class QuietHdf5 {
+ public:
+  QuietHdf5() {
+    H5Eget_auto2(H5E_DEFAULT, &fn_, &data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, fn_, data_); }
+  QuietHdf5(const QuietHdf5&) = delete;
+  QuietHdf5& operator=(const QuietHdf5&) = delete;
+
+ private:
+  H5E_auto2_t fn_ = nullptr;
+  void* data_ = nullptr;
+};
+
+herr_t innermost_error(unsigned n, const H5E_error2_t* err, void* out) {
+  if (n == 0 && err->desc) *static_cast<std::string*>(out) = err->desc;
+  return 0;
+}
+
+// " (<innermost HDF5 error>)" or "", clearing the error stack.
+std::string hdf5_reason() {
+  std::string desc;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, &desc);
+  H5Eclear2(H5E_DEFAULT);
+  desc.erase(std::remove(desc.begin(), desc.end(), '\n'), desc.end());
+  return desc.empty() ? "" : " (" + desc + ")";
+}
+
+// Throws sra::Error(what + reason) from inside save/load; the callers add "[checkpoint] <path>: ".
+[[noreturn]] void fail(const std::string& what) {
+  throw Error(what + hdf5_reason());
+}
+
+class Hid {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Hid(hid_t id, Closer close, const std::string& what) : id_(id), close_(close) {
+    if (id_ < 0) fail(what);
+  }
+  ~Hid() {
+    if (id_ >= 0) close_(id_);
+  }
+  Hid(Hid&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  Hid& operator=(Hid&&) = delete;
+  operator hid_t() const { return id_; }
+  // Closes now, reporting failure (file closes flush data: a full disk shows up here).
+  void close(const std::string& what) {
+    hid_t id = id_;
+    id_ = -1;
+    if (close_(id) < 0) fail(what);
+  }
+
+ private:
+  hid_t id_;
+  Closer close_;
+};
+
+void check(herr_t status, const std::string& what) {
+  if (status < 0) fail(what);
+}
+
+hid_t file_type(DType t) {
+  switch (t) {
+    case DType::f32:
+      return H5T_IEEE_F32LE;
+    case DType::f64:
+      return H5T_IEEE_F64LE;
+    case DType::bf16:
+      return H5T_STD_U16LE;
+    case DType::i32:
+      return H5T_STD_I32LE;
+    case DType::i64:
+      return H5T_STD_I64LE;
+    case DType::u8:
+      return H5T_STD_U8LE;
+  }
+  return -1;
+}
+
+hid_t memory_type(DType t) {
+  switch (t) {
+    case DType::f32:
+      return H5T_NATIVE_FLOAT;
+    case DType::f64:
+      return H5T_NATIVE_DOUBLE;
+    case DType::bf16:
+      return H5T_NATIVE_UINT16;
+    case DType::i32:
+      return H5T_NATIVE_INT32;
+    case DType::i64:
+      return H5T_NATIVE_INT64;
+    case DType::u8:
+      return H5T_NATIVE_UINT8;
+  }
+  return -1;
+}
+
+Hid string_type(size_t size, H5T_str_t pad) {
+  Hid t(H5Tcopy(H5T_C_S1), H5Tclose, "cannot make a string type");
+  check(H5Tset_size(t, size), "cannot make a string type");
+  check(H5Tset_strpad(t, pad), "cannot make a string type");
+  return t;
+}
+
+// ---- attributes ----
+
+void write_attr(hid_t obj, const char* name, hid_t ftype, hid_t mtype, hid_t space, const void* value) {
+  std::string what = std::string("cannot write attribute '") + name + "'";
+  Hid a(H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, what);
+  if (value) check(H5Awrite(a, mtype, value), what);
+}
+
+void write_int_attr(hid_t obj, const char* name, int64_t v) {
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose, "cannot make a dataspace");
+  write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space, &v);
+}
+
+void write_crc_attr(hid_t obj, uint32_t crc) {
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose, "cannot make a dataspace");
+  write_attr(obj, "crc32c", H5T_STD_U32LE, H5T_NATIVE_UINT32, space, &crc);
+}
+
+void write_string_attr(hid_t obj, const char* name, const std::string& v) {
+  Hid type = string_type(std::max<size_t>(v.size(), 1), H5T_STR_NULLPAD);
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose, "cannot make a dataspace");
+  std::string buf = v.empty() ? std::string(1, '\0') : v;
+  write_attr(obj, name, type, type, space, buf.data());
+}
+
+void write_shape_attr(hid_t obj, const Shape& shape) {
+  if (shape.empty()) {
+    Hid space(H5Screate(H5S_NULL), H5Sclose, "cannot make a dataspace");
+    write_attr(obj, "shape", H5T_STD_I64LE, H5T_NATIVE_INT64, space, nullptr);
+    return;
+  }
+  hsize_t n = shape.size();
+  Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot make a dataspace");
+  write_attr(obj, "shape", H5T_STD_I64LE, H5T_NATIVE_INT64, space, shape.data());
+}
+
+Hid open_attr(hid_t obj, const std::string& where, const char* name) {
+  return Hid(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose, where + ": missing attribute '" + name + "'");
+}
+
+template <typename T>
+T read_int_attr(hid_t obj, const std::string& where, const char* name) {
+  Hid a = open_attr(obj, where, name);
+  std::string what = where + ": bad attribute '" + name + "'";
+  Hid type(H5Aget_type(a), H5Tclose, what);
+  Hid space(H5Aget_space(a), H5Sclose, what);
+  if (H5Tget_class(type) != H5T_INTEGER || H5Sget_simple_extent_npoints(space) != 1) throw Error(what);
+  T v{};
+  check(H5Aread(a, std::is_same_v<T, int64_t> ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT32, &v), what);
+  return v;
+}
+
+std::string read_string_attr(hid_t obj, const std::string& where, const char* name) {
+  Hid a = open_attr(obj, where, name);
+  std::string what = where + ": bad attribute '" + name + "'";
+  Hid ftype(H5Aget_type(a), H5Tclose, what);
+  if (H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) != 0) throw Error(what);
+  size_t size = H5Tget_size(ftype);
+  Hid mtype = string_type(size, H5T_STR_NULLPAD);
+  std::string v(size, '\0');
+  check(H5Aread(a, mtype, v.data()), what);
+  while (!v.empty() && v.back() == '\0') v.pop_back();
+  return v;
+}
+
+Shape read_shape_attr(hid_t obj, const std::string& where) {
+  Hid a = open_attr(obj, where, "shape");
+  std::string what = where + ": bad attribute 'shape'";
+  Hid space(H5Aget_space(a), H5Sclose, what);
+  H5S_class_t cls = H5Sget_simple_extent_type(space);
+  if (cls == H5S_NULL) return {};
+  if (cls != H5S_SIMPLE || H5Sget_simple_extent_ndims(space) != 1) throw Error(what);
+  Shape shape(size_t(H5Sget_simple_extent_npoints(space)));
+  check(H5Aread(a, H5T_NATIVE_INT64, shape.data()), what);
+  return shape;
+}
+
+// ---- string datasets (manifest, meta) ----
+
+void write_string_dataset(hid_t parent, const std::string& name, const std::string& v, uint32_t crc) {
+  std::string what = "cannot write dataset '" + name + "'";
+  Hid type = string_type(v.size() + 1, H5T_STR_NULLTERM);
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose, what);
+  Hid d(H5Dcreate2(parent, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose, what);
+  std::string buf = v + '\0';
+  check(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), what);
+  write_crc_attr(d, crc);
+}
+
+// Reads the value and checks it against `crc` (the manifest's) and the dataset's own crc32c attribute.
+std::string read_string_dataset(hid_t parent, const std::string& name, const std::string& where,
+                                uint32_t crc) {
+  Hid d(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose, "missing " + where);
+  std::string what = "cannot read " + where;
+  Hid ftype(H5Dget_type(d), H5Tclose, what);
+  Hid space(H5Dget_space(d), H5Sclose, what);
+  if (H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) != 0 ||
+      H5Sget_simple_extent_type(space) != H5S_SCALAR)
+    throw Error(where + " is not a scalar fixed-length string");
+  size_t size = H5Tget_size(ftype);
+  Hid mtype = string_type(size, H5T_STR_NULLTERM);
+  std::string buf(size, '\0');
+  check(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), what);
+  buf.resize(size - 1);
+  uint32_t attr = read_int_attr<uint32_t>(d, where, "crc32c");
+  uint32_t actual = crc32c(buf.data(), buf.size());
+  if (actual != crc || attr != crc)
+    throw Error("checksum mismatch in " + where + " (data " + std::to_string(actual) + ", attribute " +
+                std::to_string(attr) + ", manifest " + std::to_string(crc) + ")");
+  return buf;
+}
+
+// ---- names ----
+
+void check_tensor_name(const std::string& name) {
+  bool ok = !name.empty() && name.front() != '/' && name.back() != '/';
+  size_t start = 0;
+  while (ok && start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    std::string part = name.substr(start, end - start);
+    ok = !part.empty() && part != "." && part != "..";
+    start = end + 1;
+  }
+  SRA_CHECK(ok, "invalid tensor name '", name, "' (need '/'-separated non-empty parts, not '.' or '..')");
+}
+
+void check_meta_key(const std::string& key) {
+  SRA_CHECK(!key.empty() && key.find('/') == std::string::npos && key != "." && key != "..",
+            "invalid meta key '", key, "' (need a non-empty name without '/')");
+}
+
+Json shape_json(const Shape& s) {
+  Json::Array a;
+  for (int64_t d : s) a.push_back(Json(d));
+  return Json(std::move(a));
+}
+
+// ---- writing ----
+
+void write_file(const Checkpoint& ckpt, const std::string& tmp) {
+  QuietHdf5 quiet;
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot make a property list");
+  check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "cannot set the close degree");
+  check(H5Pset_file_locking(fapl, true, true), "cannot set file locking");
+  Hid file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose, "cannot create " + tmp);
+
+  Hid lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "cannot make a property list");
+  check(H5Pset_create_intermediate_group(lcpl, 1), "cannot set intermediate groups");
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot make a property list");
+  check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set the fill time");
+
+  Json tensors = Json::array();
+  {
+    Hid group(H5Gcreate2(file, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+              "cannot create group /tensors");
+    NoGradGuard no_grad;
+    for (const auto& [name, t] : ckpt.tensors) {
+      Tensor c = t.detach().to(Device::cpu()).contiguous();
+      size_t nbytes = size_t(c.numel()) * dtype_size(c.dtype());
+      uint32_t crc = crc32c(c.raw(), nbytes);
+      std::vector<hsize_t> dims(c.shape().begin(), c.shape().end());
+      std::string what = "cannot write tensor '" + name + "'";
+      Hid space(
+          dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+          H5Sclose, what);
+      Hid d(H5Dcreate2(group, name.c_str(), file_type(c.dtype()), space, lcpl, dcpl, H5P_DEFAULT), H5Dclose,
+            what);
+      if (nbytes > 0)
+        check(H5Dwrite(d, memory_type(c.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, c.raw()), what);
+      write_string_attr(d, "dtype", dtype_name(c.dtype()));
+      write_shape_attr(d, c.shape());
+      write_crc_attr(d, crc);
+      tensors.push_back(Json::object({{"name", name},
+                                      {"dtype", dtype_name(c.dtype())},
+                                      {"shape", shape_json(c.shape())},
+                                      {"crc32c", int64_t(crc)}}));
+    }
+  }
+  Json meta = Json::object();
+  {
+    Hid group(H5Gcreate2(file, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+              "cannot create group /meta");
+    for (const auto& [key, value] : ckpt.meta) {
+      uint32_t crc = crc32c(value.data(), value.size());
+      write_string_dataset(group, key, value, crc);
+      meta.set(key, int64_t(crc));
+    }
+  }
+  Json manifest = Json::object({{"step", ckpt.step}, {"tensors", tensors}, {"meta", meta}});
+  std::string text = manifest.dump();
+  uint32_t manifest_crc = crc32c(text.data(), text.size());
+  write_string_dataset(file, "manifest", text, manifest_crc);
+  write_string_attr(file, "format", kFormat);
+  write_int_attr(file, "format_version", kFormatVersion);
+  write_int_attr(file, "step", ckpt.step);
+  {
+    Hid space(H5Screate(H5S_SCALAR), H5Sclose, "cannot make a dataspace");
+    write_attr(file, "manifest_crc32c", H5T_STD_U32LE, H5T_NATIVE_UINT32, space, &manifest_crc);
+  }
+  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "cannot flush " + tmp);
+  file.close("cannot close " + tmp);
+}
+
+void fsync_path(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  SRA_CHECK(fd >= 0, "cannot open ", path, " to fsync: ", std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  // Some file systems cannot fsync directories (EINVAL); the rename is still atomic there.
+  SRA_CHECK(rc == 0 || (directory && err == EINVAL), "fsync of ", path, " failed: ", std::strerror(err));
+}
+
+std::string strip_prefix(const std::string& msg, const std::string& prefix) {
+  return msg.compare(0, prefix.size(), prefix) == 0 ? msg.substr(prefix.size()) : msg;
+}
+
+// ---- reading ----
+
+Checkpoint read_file(const std::string& path) {
+  QuietHdf5 quiet;
+  std::error_code ec;
+  SRA_CHECK(fs::is_regular_file(path, ec), fs::exists(path, ec) ? "not a regular file" : "no such file");
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot make a property list");
+  check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "cannot set the close degree");
+  check(H5Pset_file_locking(fapl, true, true), "cannot set file locking");
+  Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, "cannot open as HDF5");
+
+  if (H5Aexists(file, "format") <= 0 || read_string_attr(file, "file", "format") != kFormat)
+    throw Error("not an SRA checkpoint (no format = \"sra-checkpoint\" attribute)");
+  int64_t version = read_int_attr<int64_t>(file, "file", "format_version");
+  SRA_CHECK(version == kFormatVersion, "unsupported format_version ", version, " (this build reads ",
+            kFormatVersion, ")");
+  uint32_t manifest_crc = read_int_attr<uint32_t>(file, "file", "manifest_crc32c");
+  Json manifest;
+  try {
+    manifest = Json::parse(read_string_dataset(file, "manifest", "the manifest", manifest_crc));
+  } catch (const Error& e) {
+    throw Error(std::string("corrupt manifest: ") + e.what());
+  }
+
+  Checkpoint ckpt;
+  try {
+    ckpt.step = manifest["step"].as_int();
+    int64_t attr_step = read_int_attr<int64_t>(file, "file", "step");
+    SRA_CHECK(attr_step == ckpt.step, "step attribute ", attr_step, " differs from the manifest's ",
+              ckpt.step);
+    Hid group(H5Gopen2(file, "tensors", H5P_DEFAULT), H5Gclose, "missing group /tensors");
+    for (const Json& e : manifest["tensors"].as_array()) {
+      const std::string& name = e["name"].as_string();
+      DType dtype = dtype_from_name(e["dtype"].as_string());
+      Shape shape;
+      for (const Json& d : e["shape"].as_array()) shape.push_back(d.as_int());
+      uint32_t crc = uint32_t(e["crc32c"].as_int());
+      std::string where = "tensor '" + name + "'";
+      Hid d(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose, "missing dataset for " + where);
+      std::string attr_dtype = read_string_attr(d, where, "dtype");
+      SRA_CHECK(attr_dtype == dtype_name(dtype), where, ": dtype attribute '", attr_dtype,
+                "' differs from the manifest's ", dtype_name(dtype));
+      Shape attr_shape = read_shape_attr(d, where);
+      SRA_CHECK(attr_shape == shape, where, ": shape attribute ", shape_str(attr_shape),
+                " differs from the manifest's ", shape_str(shape));
+      Hid ftype(H5Dget_type(d), H5Tclose, "cannot read " + where);
+      SRA_CHECK(H5Tequal(ftype, file_type(dtype)) > 0, where, ": stored element type does not match dtype ",
+                dtype_name(dtype));
+      Hid space(H5Dget_space(d), H5Sclose, "cannot read " + where);
+      Shape dims;
+      if (H5Sget_simple_extent_type(space) == H5S_SIMPLE) {
+        std::vector<hsize_t> hd(size_t(std::max(0, H5Sget_simple_extent_ndims(space))));
+        H5Sget_simple_extent_dims(space, hd.data(), nullptr);
+        dims.assign(hd.begin(), hd.end());
+        SRA_CHECK(!dims.empty(), where, ": bad dataspace");
+      } else {
+        SRA_CHECK(H5Sget_simple_extent_type(space) == H5S_SCALAR, where, ": bad dataspace");
+      }
+      SRA_CHECK(dims == shape, where, ": dataset extent ", shape_str(dims), " differs from the manifest's ",
+                shape_str(shape));
+      Tensor t = Tensor::empty(shape, dtype);
+      size_t nbytes = size_t(t.numel()) * dtype_size(dtype);
+      if (nbytes > 0)
+        check(H5Dread(d, memory_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()), "cannot read " + where);
+      uint32_t attr_crc = read_int_attr<uint32_t>(d, where, "crc32c");
+      uint32_t actual = crc32c(t.raw(), nbytes);
+      SRA_CHECK(actual == crc && attr_crc == crc, "checksum mismatch in ", where, " (data ", actual,
+                ", attribute ", attr_crc, ", manifest ", crc, ")");
+      ckpt.tensors.emplace_back(name, t);
+    }
+    Hid meta(H5Gopen2(file, "meta", H5P_DEFAULT), H5Gclose, "missing group /meta");
+    for (const auto& [key, crc] : manifest["meta"].as_object())
+      ckpt.meta[key] = read_string_dataset(meta, key, "meta '" + key + "'", uint32_t(crc.as_int()));
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    // a manifest that passed its checksum but has the wrong structure
+    if (msg.rfind("[json]", 0) == 0 || msg.rfind("[dtype]", 0) == 0)
+      throw Error("malformed manifest: " + msg);
+    throw;
+  }
+  file.close("cannot close the file");
+  return ckpt;
+}
+
+}  // namespace
+
+// ---- public API -------------------------------------------------------------------------------------
+
+const Tensor* Checkpoint::find(const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
+  const std::string head = "[checkpoint] " + path + ": cannot save: ";
+  std::set<std::string> seen;
+  for (const auto& [name, t] : ckpt.tensors) {
+    try {
+      check_tensor_name(name);
+    } catch (const Error& e) {
+      throw Error(head + e.what());
+    }
+    SRA_CHECK(seen.insert(name).second, head, "tensor name '", name, "' appears twice");
+    SRA_CHECK(t.defined(), head, "tensor '", name, "' is undefined");
+  }
+  for (const auto& [key, value] : ckpt.meta) {
+    try {
+      check_meta_key(key);
+    } catch (const Error& e) {
+      throw Error(head + e.what());
+    }
+  }
+
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  try {
+    write_file(ckpt, tmp);
+    fsync_path(tmp, false);
+    SRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ",
+              std::strerror(errno));
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    throw Error(head + e.what());
+  }
+  fs::path dir = fs::path(path).parent_path();
+  try {
+    fsync_path(dir.empty() ? "." : dir.string(), true);
+  } catch (const Error& e) {
+    throw Error("[checkpoint] " + path + ": saved, but " + e.what());
+  }
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const Error& e) {
+    throw Error("[checkpoint] " + path + ": " + e.what());
+  }
+}
+
+std::string checkpoint_path(const std::string& dir, int64_t step) {
+  SRA_CHECK(step >= 0, "[checkpoint] negative step ", step);
+  char name[48];
+  std::snprintf(name, sizeof name, "ckpt-%08lld.h5", (long long)step);
+  return (fs::path(dir) / name).string();
+}
+
+std::vector<std::string> list_checkpoints(const std::string& dir) {
+  static const std::regex pattern(R"(ckpt-(\d{8,18})\.h5)");
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return {};
+  fs::directory_iterator it(dir, ec);
+  SRA_CHECK(!ec, "[checkpoint] cannot list ", dir, ": ", ec.message());
+  for (const fs::directory_entry& e : it) {
+    std::string name = e.path().filename().string();
+    std::smatch m;
+    if (std::regex_match(name, m, pattern) && e.is_regular_file(ec))
+      found.emplace_back(std::stoll(m[1].str()), e.path().string());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (auto& [step, p] : found) out.push_back(p);
+  return out;
+}
+
+std::optional<std::pair<std::string, Checkpoint>> load_newest_valid_checkpoint(const std::string& dir,
+                                                                               std::ostream& warn) {
+  for (const std::string& p : list_checkpoints(dir)) {
+    try {
+      return std::make_pair(p, load_checkpoint(p));
+    } catch (const Error& e) {
+      warn << "warning: skipping " << p << ": " << strip_prefix(e.what(), "[checkpoint] " + p + ": ") << "\n";
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> newest_valid_checkpoint(const std::string& dir, std::ostream& warn) {
+  auto found = load_newest_valid_checkpoint(dir, warn);
+  if (!found) return std::nullopt;
+  return found->first;
+}
+
+void keep_last(const std::string& dir, int64_t k) {
+  SRA_CHECK(k >= 1, "[checkpoint] keep_last needs k ≥ 1 (got ", k, ")");
+  std::vector<std::string> all = list_checkpoints(dir);
+  std::vector<std::string> doomed(all.begin() + std::min<int64_t>(k, int64_t(all.size())), all.end());
+  static const std::regex tmp_pattern(R"(ckpt-\d{8,18}\.h5\.tmp-(\d{1,9}))");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      std::smatch m;
+      if (!std::regex_match(name, m, tmp_pattern)) continue;
+      pid_t pid = pid_t(std::stol(m[1].str()));
+      if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) doomed.push_back(e.path().string());
+    }
+  }
+  for (const std::string& p : doomed) {
+    fs::remove(p, ec);
+    SRA_CHECK(!ec, "[checkpoint] cannot delete ", p, ": ", ec.message());
+  }
+}
+
+// ---- applying ---------------------------------------------------------------------------------------
+
+void load_into(const NamedTensors& dst, const Checkpoint& ckpt, const std::string& prefix) {
+  std::map<std::string, const Tensor*> src;
+  for (const auto& [name, t] : ckpt.tensors)
+    if (name.compare(0, prefix.size(), prefix) == 0) src.emplace(name.substr(prefix.size()), &t);
+
+  std::vector<std::string> missing, unexpected, mismatched;
+  std::set<std::string> wanted;
+  for (const auto& [name, t] : dst) {
+    wanted.insert(name);
+    auto it = src.find(name);
+    if (it == src.end()) {
+      missing.push_back("missing: " + name + " " + shape_str(t.shape()));
+      continue;
+    }
+    const Tensor& s = *it->second;
+    if (s.shape() != t.shape())
+      mismatched.push_back("shape: " + name + " checkpoint " + shape_str(s.shape()) + " vs model " +
+                           shape_str(t.shape()));
+    else if (s.dtype() != t.dtype())
+      mismatched.push_back("dtype: " + name + " checkpoint " + dtype_name(s.dtype()) + " vs model " +
+                           dtype_name(t.dtype()));
+  }
+  for (const auto& [name, t] : ckpt.tensors)
+    if (name.compare(0, prefix.size(), prefix) == 0 && !wanted.count(name.substr(prefix.size())))
+      unexpected.push_back("unexpected: " + name.substr(prefix.size()) + " " + shape_str(t.shape()));
+  std::vector<std::string> all = missing;
+  all.insert(all.end(), unexpected.begin(), unexpected.end());
+  all.insert(all.end(), mismatched.begin(), mismatched.end());
+  if (!all.empty()) {
+    std::string msg = "[checkpoint] " + std::to_string(all.size()) + " mismatched tensor" +
+                      (all.size() == 1 ? "" : "s") + " under '" + prefix + "': ";
+    for (size_t i = 0; i < all.size(); ++i) msg += (i ? "; " : "") + all[i];
+    throw Error(msg);
+  }
+
+  NoGradGuard no_grad;
+  for (const auto& [name, t] : dst) {
+    Tensor s = src.at(name)->detach().to(Device::cpu()).contiguous();
+    size_t nbytes = size_t(s.numel()) * dtype_size(s.dtype());
+    if (t.is_contiguous() && t.device().is_cpu()) {
+      if (nbytes > 0) std::memcpy(t.raw(), s.raw(), nbytes);
+      t.bump_version();
+    } else if (t.is_contiguous()) {
+      if (nbytes > 0) cuda::memcpy_h2d(t.raw(), s.raw(), nbytes, t.device().index);
+      t.bump_version();
+    } else {
+      Tensor(t).copy_(s);
+    }
+  }
+}
+
+void add_tensors(Checkpoint& ckpt, const NamedTensors& src, const std::string& prefix) {
+  for (const auto& [name, t] : src) ckpt.tensors.emplace_back(prefix + name, t);
+}
+
+NamedTensors module_state(const Module& m) {
+  NamedTensors out = m.named_parameters();
+  NamedTensors buffers = m.named_buffers();
+  out.insert(out.end(), buffers.begin(), buffers.end());
+  return out;
+}
+
+void add_module(Checkpoint& ckpt, const Module& m, const std::string& prefix) {
+  add_tensors(ckpt, module_state(m), prefix);
+}
+
+void load_module(const Module& m, const Checkpoint& ckpt, const std::string& prefix) {
+  load_into(module_state(m), ckpt, prefix);
+}
+
+void add_optimizer(Checkpoint& ckpt, const AdamW& optim, const std::string& prefix) {
+  add_tensors(ckpt, optim.state(), prefix + "state/");
+  ckpt.tensors.emplace_back(prefix + "steps", Tensor::from_vector(std::vector<int64_t>{optim.steps()}, {}));
+}
+
+void load_optimizer(AdamW& optim, const Checkpoint& ckpt, const std::string& prefix) {
+  const Tensor* steps = ckpt.find(prefix + "steps");
+  SRA_CHECK(steps && steps->dtype() == DType::i64 && steps->numel() == 1, "[checkpoint] no 0-d i64 tensor '",
+            prefix, "steps' (the optimizer step count)");
+  load_into(optim.state(), ckpt, prefix + "state/");
+  optim.set_steps(steps->to_vector<int64_t>()[0]);
+}
+
+namespace {
+
+Json u64_json(uint64_t v) {
+  return v <= uint64_t(INT64_MAX) ? Json(int64_t(v)) : Json(std::to_string(v));
+}
+
+uint64_t u64_from_json(const Json& state, const char* key) {
+  const Json* v = state.is_object() ? state.find(key) : nullptr;
+  SRA_CHECK(v, "[checkpoint] bad generator state ", state.dump(), ": missing '", key, "'");
+  if (v->is_int() && v->as_int() >= 0) return uint64_t(v->as_int());
+  if (v->is_string()) {
+    const std::string& s = v->as_string();
+    bool digits = !s.empty() && s.size() <= 20 && std::all_of(s.begin(), s.end(), ::isdigit);
+    errno = 0;
+    uint64_t x = digits ? std::strtoull(s.c_str(), nullptr, 10) : 0;
+    if (digits && errno == 0) return x;
+  }
+  throw Error("[checkpoint] bad generator state " + state.dump() + ": '" + key +
+              "' is not an unsigned 64-bit integer");
+}
+
+}  // namespace
+
+Json generator_state(const Generator& gen) {
+  return Json::object({{"seed", u64_json(gen.seed())},
+                       {"stream", u64_json(gen.stream())},
+                       {"offset", u64_json(gen.offset())}});
+}
+
+void set_generator_state(Generator& gen, const Json& state) {
+  uint64_t seed = u64_from_json(state, "seed");
+  uint64_t stream = u64_from_json(state, "stream");
+  uint64_t offset = u64_from_json(state, "offset");
+  gen = Generator(seed, stream);
+  gen.set_state(seed, offset);
+}
+
+}  // namespace sra
