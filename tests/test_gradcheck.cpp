@@ -23,7 +23,7 @@ TEST_CASE("gradcheck: the table covers every differentiable op") {
   const char* required[] = {
       "add", "sub", "mul", "div", "add_scalar", "mul_scalar", "neg", "pow", "exp", "log", "sqrt", "rsqrt", "tanh",
       "sigmoid", "silu", "gelu", "relu", "sum", "mean", "max", "softmax", "log_softmax", "cross_entropy", "matmul",
-      "linear", "embedding", "rmsnorm", "rope", "attention", "dropout", "reshape", "transpose", "permute", "slice",
+      "linear", "embedding", "rmsnorm", "rope", "attention", "sparse_attention", "dropout", "reshape", "transpose", "permute", "slice",
       "expand", "concat", "stack", "contiguous", "cast", "index_select", "gather", "scatter_add", "masked_fill",
       "where", "topk", "cumsum", "gumbel_noise", "logistic_noise"};
   std::set<std::string> have;
