@@ -229,7 +229,7 @@ TEST_CASE("checkpoint: truncated, non-HDF5 and missing files are errors naming t
   write_bytes(bad, bytes.substr(0, size_t(size / 2)));
   CHECK(contains(error_of([&] { load_checkpoint(bad); }), "truncated"));
   write_bytes(bad, "this is not an HDF5 file\n");
-  CHECK(contains(error_of([&] { load_checkpoint(bad); }), "[checkpoint] " + bad + ": cannot open as HDF5"));
+  CHECK(error_of([&] { load_checkpoint(bad); }) == "[checkpoint] " + bad + ": not an SRA checkpoint (no seal)");
   CHECK(error_of([&] { load_checkpoint(dir.file("missing.h5")); }) ==
         "[checkpoint] " + dir.file("missing.h5") + ": no such file");
   CHECK(error_of([&] { load_checkpoint(dir.path.string()); }) ==
@@ -237,6 +237,14 @@ TEST_CASE("checkpoint: truncated, non-HDF5 and missing files are errors naming t
   // an HDF5 file that is not a checkpoint
   hid_t f = H5Fcreate(bad.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   H5Fclose(f);
+  CHECK(error_of([&] { load_checkpoint(bad); }) == "[checkpoint] " + bad + ": not an SRA checkpoint (no seal)");
+  // ... even when it carries a valid seal: HDF5 opens it and the format attribute is missing
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  H5Pset_userblock(fcpl, 512);
+  f = H5Fcreate(bad.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  H5Fclose(f);
+  H5Pclose(fcpl);
+  seal_checkpoint_file(bad);
   CHECK(error_of([&] { load_checkpoint(bad); }) ==
         "[checkpoint] " + bad + ": not an SRA checkpoint (no format = \"sra-checkpoint\" attribute)");
   CHECK(same_checkpoint(load_checkpoint(good), small_checkpoint(3)));
@@ -255,6 +263,10 @@ TEST_CASE("checkpoint: a flipped byte in tensor data, metadata or the manifest i
     CAPTURE(tg.dataset);
     save_checkpoint(small_checkpoint(1), path);
     flip_byte(path, data_offset(path, tg.dataset) + 5);
+    CHECK(error_of([&] { load_checkpoint(path); }) ==
+          "[checkpoint] " + path + ": file checksum mismatch (the file is corrupt)");
+    // behind the seal, each dataset's own checksum catches the same flip
+    seal_checkpoint_file(path);
     std::string err = error_of([&] { load_checkpoint(path); });
     CHECK(contains(err, "[checkpoint] " + path + ": " + tg.message));
   }
@@ -321,7 +333,7 @@ TEST_CASE("checkpoint: directories — paths, listing, newest valid, keep_last")
   CHECK(found->second.step == 100);
   std::string w = warn2.str();
   CHECK(w.rfind("warning: skipping " + newest + ": ", 0) == 0);
-  CHECK(contains(w, "\nwarning: skipping " + second + ": checksum mismatch in tensor 'model/b'"));
+  CHECK(contains(w, "\nwarning: skipping " + second + ": file checksum mismatch (the file is corrupt)"));
   CHECK(std::count(w.begin(), w.end(), '\n') == 2);
   std::ostringstream warn3;
   CHECK(newest_valid_checkpoint(d, warn3) == checkpoint_path(d, 100));

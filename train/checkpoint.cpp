@@ -91,6 +91,7 @@ namespace {
 
 constexpr const char* kFormat = "sra-checkpoint";
 constexpr int64_t kFormatVersion = 1;
+constexpr uint64_t kSealBytes = 512;  // HDF5 user block holding the seal (a power of 2, >= 512)
 
 // Turns HDF5's automatic error printing off for its scope (restoring the previous handler).
 class QuietHdf5 {
@@ -338,14 +339,75 @@ Json shape_json(const Shape& s) {
   return Json(std::move(a));
 }
 
+// ---- the seal: a CRC of the whole file, checked before HDF5 parses anything ----
+// HDF5 ignores the user block at the start of the file. After HDF5 has closed the file we write there
+// "SRACKPT1", the file size (u64 LE) and the CRC-32C of every byte after the block (u32 LE). A load
+// verifies the seal first, so a truncated or corrupted file is rejected without ever reaching HDF5's
+// parser (which can crash on some corrupt files).
+
+}  // namespace
+
+void seal_checkpoint_file(const std::string& path) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  SRA_CHECK(f, "cannot reopen ", path, " to seal it");
+  std::vector<char> buf(1 << 20);
+  f.seekg(std::streamoff(kSealBytes));
+  uint32_t crc = 0;
+  uint64_t size = kSealBytes;
+  while (f) {
+    f.read(buf.data(), std::streamsize(buf.size()));
+    crc = crc32c(buf.data(), size_t(f.gcount()), crc);
+    size += uint64_t(f.gcount());
+  }
+  f.clear();
+  char head[20] = {'S', 'R', 'A', 'C', 'K', 'P', 'T', '1'};
+  std::memcpy(head + 8, &size, 8);
+  std::memcpy(head + 16, &crc, 4);
+  f.seekp(0);
+  f.write(head, sizeof head);
+  f.flush();
+  SRA_CHECK(f, "cannot write the seal of ", path);
+}
+
+namespace {
+
+void verify_seal(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  SRA_CHECK(f, "cannot read: ", std::strerror(errno));
+  char head[20] = {};
+  f.read(head, sizeof head);
+  SRA_CHECK(f.gcount() == std::streamsize(sizeof head) && std::memcmp(head, "SRACKPT1", 8) == 0,
+            "not an SRA checkpoint (no seal)");
+  uint64_t size;
+  uint32_t want;
+  std::memcpy(&size, head + 8, 8);
+  std::memcpy(&want, head + 16, 4);
+  std::vector<char> buf(1 << 20);
+  f.seekg(std::streamoff(kSealBytes));
+  uint32_t crc = 0;
+  uint64_t have = kSealBytes;
+  while (f) {
+    f.read(buf.data(), std::streamsize(buf.size()));
+    crc = crc32c(buf.data(), size_t(f.gcount()), crc);
+    have += uint64_t(f.gcount());
+  }
+  SRA_CHECK(have == size, "truncated or extended file: ", have, " bytes, the seal says ", size);
+  SRA_CHECK(crc == want, "file checksum mismatch (the file is corrupt)");
+}
+
 // ---- writing ----
 
-void write_file(const Checkpoint& ckpt, const std::string& tmp) {
+// Builds the whole file in memory (HDF5's core driver, no backing store) and returns its bytes, so that
+// HDF5 never writes to disk: disk errors (full disk, file size limit, permissions) happen in our own
+// POSIX writes, where they are reported cleanly and leave no HDF5 state behind.
+std::string build_file_image(const Checkpoint& ckpt, const std::string& tmp) {
   QuietHdf5 quiet;
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot make a property list");
   check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "cannot set the close degree");
-  check(H5Pset_file_locking(fapl, true, true), "cannot set file locking");
-  Hid file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose, "cannot create " + tmp);
+  check(H5Pset_fapl_core(fapl, size_t(1) << 20, /*backing_store=*/false), "cannot use the in-memory driver");
+  Hid fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "cannot make a property list");
+  check(H5Pset_userblock(fcpl, kSealBytes), "cannot reserve the seal block");
+  Hid file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl, fapl), H5Fclose, "cannot create " + tmp);
 
   Hid lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "cannot make a property list");
   check(H5Pset_create_intermediate_group(lcpl, 1), "cannot set intermediate groups");
@@ -401,7 +463,47 @@ void write_file(const Checkpoint& ckpt, const std::string& tmp) {
     write_attr(file, "manifest_crc32c", H5T_STD_U32LE, H5T_NATIVE_UINT32, space, &manifest_crc);
   }
   check(H5Fflush(file, H5F_SCOPE_GLOBAL), "cannot flush " + tmp);
-  file.close("cannot close " + tmp);
+  ssize_t size = H5Fget_file_image(file, nullptr, 0);
+  SRA_CHECK(size > 0, "cannot get the file image");
+  std::string image(size_t(size), '\0');
+  SRA_CHECK(H5Fget_file_image(file, image.data(), size_t(size)) == size, "cannot get the file image");
+  file.close("cannot close the in-memory file");
+  // The image may or may not carry the user block (HDF5 versions differ): make sure it does.
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  if (image.size() >= 8 && std::memcmp(image.data(), kSignature, 8) == 0) image.insert(0, kSealBytes, '\0');
+  SRA_CHECK(image.size() > kSealBytes && std::memcmp(image.data() + kSealBytes, kSignature, 8) == 0,
+            "unexpected HDF5 file image layout");
+  return image;
+}
+
+// Seal: "SRACKPT1", the file size (u64 LE), CRC-32C of the bytes after the user block (u32 LE).
+void seal_image(std::string& image) {
+  uint64_t size = image.size();
+  uint32_t crc = crc32c(image.data() + kSealBytes, image.size() - kSealBytes);
+  std::memset(image.data(), 0, kSealBytes);
+  std::memcpy(image.data(), "SRACKPT1", 8);
+  std::memcpy(image.data() + 8, &size, 8);
+  std::memcpy(image.data() + 16, &crc, 4);
+}
+
+// Writes the bytes to `path` (created or truncated) and fsyncs; errors carry errno's text.
+void write_bytes_synced(const std::string& path, const std::string& bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  SRA_CHECK(fd >= 0, "cannot create ", path, ": ", std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      throw Error("cannot write " + path + ": " + std::strerror(n < 0 ? err : ENOSPC));
+    }
+    done += size_t(n);
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  SRA_CHECK(::close(fd) == 0 && rc == 0, "cannot sync ", path, ": ", std::strerror(rc ? err : errno));
 }
 
 void fsync_path(const std::string& path, bool directory) {
@@ -424,6 +526,7 @@ Checkpoint read_file(const std::string& path) {
   QuietHdf5 quiet;
   std::error_code ec;
   SRA_CHECK(fs::is_regular_file(path, ec), fs::exists(path, ec) ? "not a regular file" : "no such file");
+  verify_seal(path);
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot make a property list");
   check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "cannot set the close degree");
   check(H5Pset_file_locking(fapl, true, true), "cannot set file locking");
@@ -534,8 +637,9 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
 
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {
-    write_file(ckpt, tmp);
-    fsync_path(tmp, false);
+    std::string image = build_file_image(ckpt, tmp);
+    seal_image(image);
+    write_bytes_synced(tmp, image);
     SRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ",
               std::strerror(errno));
   } catch (const std::exception& e) {

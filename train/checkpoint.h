@@ -2,6 +2,9 @@
 // and the step; written atomically, every byte covered by a checksum that load_checkpoint verifies.
 //
 // File layout (format "sra-checkpoint", version 1):
+//   bytes 0..511        the HDF5 user block, holding the seal: "SRACKPT1", the file size (u64 LE) and the
+//                       CRC-32C of every byte after the block (u32 LE). load_checkpoint verifies it before
+//                       HDF5 opens the file, so corrupt or truncated files never reach HDF5's parser.
 //   /                   attributes: format = "sra-checkpoint" (string), format_version = 1 (int64),
 //                       step (int64), manifest_crc32c (uint32: CRC-32C of the /manifest bytes).
 //   /manifest           scalar string dataset, JSON: {"step": N, "tensors": [{"name", "dtype", "shape",
@@ -57,6 +60,9 @@ struct Checkpoint {
 
 void save_checkpoint(const Checkpoint& ckpt, const std::string& path);
 Checkpoint load_checkpoint(const std::string& path);  // CPU tensors, contiguous
+// Rewrites the seal (whole-file CRC) of a checkpoint file. save_checkpoint calls it; tests use it to
+// reach the per-dataset checksums behind the seal.
+void seal_checkpoint_file(const std::string& path);
 
 // ---- checkpoint directories -------------------------------------------------------------------------
 std::string checkpoint_path(const std::string& dir, int64_t step);  // dir/ckpt-00000042.h5
