@@ -1,0 +1,204 @@
+// Run configuration: one YAML file per run, strictly validated against a schema.
+//
+// Sections: model, router, data (with data.synthetic), optimizer, schedule, train, logging,
+// distributed, and the top-level scalars precision and device. Every key is declared once in the
+// schema (train/config_schema.cpp) with its type, range or allowed values and a one-line doc; its
+// default is the initializer of the matching RunConfig field below. configs/reference.yaml lists
+// every key with its default and doc (tests keep it equal to reference_yaml()).
+//
+//   load_config(path, overrides)  — RunConfig{} (the defaults), then the file's keys, then each
+//                                   "--set" override "a.b=c" in order, then the cross-field checks.
+//   Errors throw sra::Error, always starting "[config] ":
+//     "[config] run.yaml:3: unknown key 'model.d_modle' (did you mean 'model.d_model'?)"
+//     "[config] run.yaml:3: model.d_model: expected an integer, got 'abc'"
+//     "[config] run.yaml:3: model.d_model: must be > 0, got -1"
+//     "[config] run.yaml:7: model.attention: must be one of dense, sra, got 'sparse'"
+//     "[config] run.yaml:4: model.d_model (100) must be a multiple of model.n_heads (12)"  (cross-field:
+//                                   the location of the first named key that was set, else the file)
+//     "[config] run.yaml:5: invalid YAML: <yaml-cpp's message> (column 9)"
+//     "[config] config file 'x.yaml' does not exist" (or "is not a regular file", "cannot read ...")
+//     "[config] --set model.d_modle=512: unknown key 'model.d_modle' (did you mean 'model.d_model'?)"
+//   Values: int = a plain decimal integer; float = a decimal or exponent number (finite); bool = true or
+//   false; string = any scalar; enum = one of the listed words; int list = a YAML sequence of ints,
+//   e.g. [0, -1]. A section written with no keys (`router:`) keeps its defaults; a duplicated key is an
+//   error. Override values are parsed as YAML (`--set model.dense_layers=[0,1]`); an empty override
+//   value sets a string key to "".
+//   dump_resolved_yaml(cfg)       — every key with its value, in schema order; load_config_string of the
+//                                   result gives back an equal RunConfig. The trainer writes it into the
+//                                   run directory (write_resolved_config) and into every checkpoint.
+// Works with yaml-cpp 0.7 (Debian 12) and 0.8 (Ubuntu 24.04): only API present in both.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/synthetic.h"
+#include "model/router.h"
+#include "model/transformer.h"
+#include "train/optimizer.h"
+
+namespace sra {
+
+struct ModelSection {
+  int64_t vocab_size = 256;
+  int64_t d_model = 256;
+  int64_t n_layers = 4;
+  int64_t n_heads = 4;
+  int64_t n_kv_heads = 4;
+  int64_t d_ff = 688;
+  int64_t max_seq_len = 256;
+  double rope_theta = 10000.0;
+  double norm_eps = 1e-5;
+  bool tie_embeddings = true;
+  double init_std = 0.02;
+  int64_t seed = 0;
+  std::string attention = "dense";  // "dense" | "sra"
+  std::vector<int64_t> dense_layers = {0, -1};
+  int64_t window = 64;
+  int64_t sinks = 4;
+  bool shared_router = false;
+  bool operator==(const ModelSection&) const = default;
+};
+
+struct RouterSection {
+  int64_t hidden = 64;
+  double target_ratio = 0.10;
+  double temperature = 1.0;
+  double temperature_final = 1.0;
+  double threshold_lr = 0.05;
+  double budget_weight = 0.0;
+  double init_threshold = 2.2;
+  bool operator==(const RouterSection&) const = default;
+};
+
+struct SyntheticSection {
+  int64_t min_hops = 2;
+  int64_t max_hops = 6;
+  int64_t min_distractors = 4;
+  int64_t max_distractors = 12;
+  int64_t context_chars = 0;  // > 0: more distractors until the context has this many bytes
+  bool operator==(const SyntheticSection&) const = default;
+};
+
+struct DataSection {
+  std::string dataset = "synthetic";  // "text" | "gsm8k" | "math" | "synthetic"
+  std::string path;                   // input file or directory; required unless dataset is synthetic
+  std::string tokenizer;              // sentencepiece .model; "" = bytes (ids 0..255)
+  int64_t seq_len = 256;
+  int64_t seed = 0;
+  bool skip_bad_lines = false;
+  SyntheticSection synthetic;
+  bool operator==(const DataSection&) const = default;
+};
+
+struct OptimizerSection {
+  double lr = 3e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;
+  double grad_clip = 1.0;  // global gradient-norm clip; 0 = off
+  bool operator==(const OptimizerSection&) const = default;
+};
+
+struct ScheduleSection {
+  std::string kind = "cosine";  // "cosine" | "constant"
+  int64_t warmup_steps = 100;
+  double min_lr_ratio = 0.1;
+  bool operator==(const ScheduleSection&) const = default;
+};
+
+struct TrainSection {
+  int64_t batch_size = 8;
+  int64_t grad_accum = 1;
+  int64_t steps = 1000;
+  int64_t eval_every = 100;  // 0 = never
+  int64_t eval_batches = 10;
+  int64_t checkpoint_every = 500;  // 0 = only at the end
+  int64_t keep_last = 3;           // 0 = keep every checkpoint
+  int64_t seed = 1;
+  bool operator==(const TrainSection&) const = default;
+};
+
+struct DistributedSection {
+  std::string backend = "none";  // "none" | "nccl" | "gloo"
+  int64_t world_size = 1;
+  bool operator==(const DistributedSection&) const = default;
+};
+
+struct LoggingSection {
+  int64_t log_every = 10;
+  std::string metrics_file = "metrics.jsonl";
+  std::string progress = "auto";  // "auto" | "on" | "off"
+  bool operator==(const LoggingSection&) const = default;
+};
+
+struct RunConfig {
+  ModelSection model;
+  RouterSection router;
+  DataSection data;
+  OptimizerSection optimizer;
+  ScheduleSection schedule;
+  TrainSection train;
+  std::string precision = "f32";  // "f32" | "bf16"
+  std::string device = "cpu";     // "cpu" | "cuda"
+  DistributedSection distributed;
+  LoggingSection logging;
+  bool operator==(const RunConfig&) const = default;
+};
+
+// ---- schema ----------------------------------------------------------------------------------------
+enum class ConfigType { kInt, kFloat, kBool, kString, kEnum, kIntList };
+
+struct ConfigKey {
+  std::string key;  // dotted path, e.g. "model.d_model"
+  ConfigType type = ConfigType::kInt;
+  std::string doc;
+  std::vector<std::string> choices;  // kEnum: the allowed values
+  // Bounds of kInt / kFloat values (and of kIntList entries): value > min (min_open) or >= min, etc.
+  bool has_min = false, min_open = false, has_max = false, max_open = false;
+  double min = 0, max = 0;
+  // The field, by type (exactly one is set, matching `type`; kEnum uses string_field).
+  int64_t& (*int_field)(RunConfig&) = nullptr;
+  double& (*float_field)(RunConfig&) = nullptr;
+  bool& (*bool_field)(RunConfig&) = nullptr;
+  std::string& (*string_field)(RunConfig&) = nullptr;
+  std::vector<int64_t>& (*list_field)(RunConfig&) = nullptr;
+};
+
+// Every key, grouped by section, in the order dump_resolved_yaml and reference.yaml write them.
+const std::vector<ConfigKey>& config_schema();
+const ConfigKey* find_config_key(const std::string& key);  // nullptr when not in the schema
+// "expected an integer" / "a float" / ... and the bound text, e.g. "must be > 0", "must be in (0, 1]".
+std::string config_type_name(ConfigType t);
+std::string config_range_text(const ConfigKey& k);  // "" when unbounded
+
+// ---- loading -------------------------------------------------------------------------------------
+// origins (optional): for each key set by the file or an override, where: "FILE:LINE" or
+// "--set KEY=VALUE".
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {},
+                      std::map<std::string, std::string>* origins = nullptr);
+// The same from YAML text; `source` names it in messages (e.g. the checkpoint file it came from).
+RunConfig load_config_string(const std::string& yaml, const std::string& source,
+                             const std::vector<std::string>& overrides = {},
+                             std::map<std::string, std::string>* origins = nullptr);
+// Applies one "a.b=c" override to cfg (same checks as a file value, no cross-field checks).
+void apply_override(RunConfig& cfg, const std::string& assignment);
+// Per-key ranges and cross-field checks; throws "[config] ..." naming the keys.
+void validate_config(const RunConfig& cfg);
+
+// ---- writing -------------------------------------------------------------------------------------
+std::string dump_resolved_yaml(const RunConfig& cfg);
+// Writes dump_resolved_yaml(cfg) to path (parent directories created), via path.tmp + rename.
+void write_resolved_config(const RunConfig& cfg, const std::string& path);
+// The text of configs/reference.yaml: every key with its default and a comment.
+std::string reference_yaml();
+
+// ---- conversions -----------------------------------------------------------------------------------
+RouterConfig to_router_config(const RunConfig& cfg);
+TransformerConfig to_transformer_config(const RunConfig& cfg);  // dtype f32 (bf16 is a compute precision)
+AdamWConfig to_adamw_config(const RunConfig& cfg);
+SyntheticOptions to_synthetic_options(const RunConfig& cfg);
+
+}  // namespace sra

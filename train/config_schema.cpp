@@ -1,0 +1,244 @@
+// The run-config schema: every key once, with its type, bounds or allowed values and a one-line doc.
+// Defaults are the initializers of the RunConfig fields (train/config.h).
+#include <limits>
+
+#include "train/config.h"
+
+namespace sra {
+
+namespace {
+
+// Bounds: GT(x) value > x, GE(x) value >= x, LE / LT likewise for the upper end.
+struct Bound {
+  bool set = false, open = false;
+  double v = 0;
+};
+Bound gt(double v) {
+  return {true, true, v};
+}
+Bound ge(double v) {
+  return {true, false, v};
+}
+Bound lt(double v) {
+  return {true, true, v};
+}
+Bound le(double v) {
+  return {true, false, v};
+}
+Bound none() {
+  return {};
+}
+
+void set_bounds(ConfigKey& k, Bound lo, Bound hi) {
+  k.has_min = lo.set;
+  k.min_open = lo.open;
+  k.min = lo.v;
+  k.has_max = hi.set;
+  k.max_open = hi.open;
+  k.max = hi.v;
+}
+
+ConfigKey int_key(const char* key, int64_t& (*f)(RunConfig&), Bound lo, Bound hi, const char* doc) {
+  ConfigKey k;
+  k.key = key;
+  k.type = ConfigType::kInt;
+  k.int_field = f;
+  k.doc = doc;
+  set_bounds(k, lo, hi);
+  return k;
+}
+
+ConfigKey float_key(const char* key, double& (*f)(RunConfig&), Bound lo, Bound hi, const char* doc) {
+  ConfigKey k;
+  k.key = key;
+  k.type = ConfigType::kFloat;
+  k.float_field = f;
+  k.doc = doc;
+  set_bounds(k, lo, hi);
+  return k;
+}
+
+ConfigKey bool_key(const char* key, bool& (*f)(RunConfig&), const char* doc) {
+  ConfigKey k;
+  k.key = key;
+  k.type = ConfigType::kBool;
+  k.bool_field = f;
+  k.doc = doc;
+  return k;
+}
+
+ConfigKey string_key(const char* key, std::string& (*f)(RunConfig&), const char* doc) {
+  ConfigKey k;
+  k.key = key;
+  k.type = ConfigType::kString;
+  k.string_field = f;
+  k.doc = doc;
+  return k;
+}
+
+ConfigKey enum_key(const char* key, std::string& (*f)(RunConfig&), std::vector<std::string> choices,
+                   const char* doc) {
+  ConfigKey k;
+  k.key = key;
+  k.type = ConfigType::kEnum;
+  k.string_field = f;
+  k.choices = std::move(choices);
+  k.doc = doc;
+  return k;
+}
+
+ConfigKey list_key(const char* key, std::vector<int64_t>& (*f)(RunConfig&), const char* doc) {
+  ConfigKey k;
+  k.key = key;
+  k.type = ConfigType::kIntList;
+  k.list_field = f;
+  k.doc = doc;
+  return k;
+}
+
+#define SRA_FIELD(T, member) [](RunConfig& c) -> T& { return c.member; }
+
+std::vector<ConfigKey> build_schema() {
+  std::vector<ConfigKey> s;
+  // model
+  s.push_back(int_key("model.vocab_size", SRA_FIELD(int64_t, model.vocab_size), gt(0), none(),
+                      "Vocabulary size (256 for bytes; the tokenizer's size otherwise)."));
+  s.push_back(int_key("model.d_model", SRA_FIELD(int64_t, model.d_model), gt(0), none(), "Model width."));
+  s.push_back(int_key("model.n_layers", SRA_FIELD(int64_t, model.n_layers), gt(0), none(),
+                      "Number of Transformer blocks."));
+  s.push_back(int_key("model.n_heads", SRA_FIELD(int64_t, model.n_heads), gt(0), none(),
+                      "Attention (query) heads; d_model must be a multiple, with an even head dim."));
+  s.push_back(int_key("model.n_kv_heads", SRA_FIELD(int64_t, model.n_kv_heads), gt(0), none(),
+                      "Key/value heads (grouped-query attention); must divide n_heads."));
+  s.push_back(int_key("model.d_ff", SRA_FIELD(int64_t, model.d_ff), gt(0), none(), "SwiGLU hidden size."));
+  s.push_back(int_key("model.max_seq_len", SRA_FIELD(int64_t, model.max_seq_len), gt(0), none(),
+                      "Longest sequence the model accepts (>= data.seq_len)."));
+  s.push_back(float_key("model.rope_theta", SRA_FIELD(double, model.rope_theta), gt(0), none(),
+                        "Rotary embedding base."));
+  s.push_back(
+      float_key("model.norm_eps", SRA_FIELD(double, model.norm_eps), gt(0), none(), "RMSNorm epsilon."));
+  s.push_back(bool_key("model.tie_embeddings", SRA_FIELD(bool, model.tie_embeddings),
+                       "Share the token embedding with the output projection."));
+  s.push_back(float_key("model.init_std", SRA_FIELD(double, model.init_std), gt(0), none(),
+                        "Standard deviation of the normal weight initialisation."));
+  s.push_back(
+      int_key("model.seed", SRA_FIELD(int64_t, model.seed), ge(0), none(), "Seed of the initialisation."));
+  s.push_back(enum_key("model.attention", SRA_FIELD(std::string, model.attention), {"dense", "sra"},
+                       "Attention kind: dense everywhere, or SRA (sinks + window + routed tokens)."));
+  s.push_back(list_key("model.dense_layers", SRA_FIELD(std::vector<int64_t>, model.dense_layers),
+                       "With sra: layers kept dense (negative indices count from the end)."));
+  s.push_back(int_key("model.window", SRA_FIELD(int64_t, model.window), ge(1), none(),
+                      "SRA local window: tokens up to and including the query."));
+  s.push_back(int_key("model.sinks", SRA_FIELD(int64_t, model.sinks), ge(0), none(),
+                      "SRA sinks: first tokens every query attends to."));
+  s.push_back(bool_key("model.shared_router", SRA_FIELD(bool, model.shared_router),
+                       "One router shared by all SRA layers (else one per layer)."));
+  // router
+  s.push_back(
+      int_key("router.hidden", SRA_FIELD(int64_t, router.hidden), gt(0), none(), "Router MLP width."));
+  s.push_back(float_key("router.target_ratio", SRA_FIELD(double, router.target_ratio), gt(0), le(1),
+                        "Fraction of tokens the router selects (rho)."));
+  s.push_back(float_key("router.temperature", SRA_FIELD(double, router.temperature), gt(0), none(),
+                        "Gate temperature at the start of training."));
+  s.push_back(float_key("router.temperature_final", SRA_FIELD(double, router.temperature_final), gt(0),
+                        none(), "Gate temperature at the end of training (annealed from temperature)."));
+  s.push_back(float_key("router.threshold_lr", SRA_FIELD(double, router.threshold_lr), ge(0), none(),
+                        "Step size of the running-quantile threshold update."));
+  s.push_back(float_key("router.budget_weight", SRA_FIELD(double, router.budget_weight), ge(0), none(),
+                        "Weight of the budget loss (0 = off)."));
+  s.push_back(float_key("router.init_threshold", SRA_FIELD(double, router.init_threshold), none(), none(),
+                        "Initial selection threshold (about logit(1 - target_ratio))."));
+  // data
+  s.push_back(
+      enum_key("data.dataset", SRA_FIELD(std::string, data.dataset), {"text", "gsm8k", "math", "synthetic"},
+               "Training data: a text corpus, GSM8K or MATH JSONL, or generated multi-hop problems."));
+  s.push_back(string_key(
+      "data.path", SRA_FIELD(std::string, data.path),
+      "Input file or directory, relative to the data dir (required unless dataset is synthetic)."));
+  s.push_back(string_key("data.tokenizer", SRA_FIELD(std::string, data.tokenizer),
+                         "Sentencepiece .model file; empty = bytes (needs vocab_size >= 256)."));
+  s.push_back(int_key("data.seq_len", SRA_FIELD(int64_t, data.seq_len), gt(0), none(),
+                      "Tokens per training row (T)."));
+  s.push_back(int_key("data.seed", SRA_FIELD(int64_t, data.seed), ge(0), none(),
+                      "Seed of the data order and of synthetic problems."));
+  s.push_back(bool_key("data.skip_bad_lines", SRA_FIELD(bool, data.skip_bad_lines),
+                       "Skip (and count) malformed JSONL lines instead of failing."));
+  s.push_back(int_key("data.synthetic.min_hops", SRA_FIELD(int64_t, data.synthetic.min_hops), ge(1), le(200),
+                      "Fewest reasoning hops per synthetic problem."));
+  s.push_back(int_key("data.synthetic.max_hops", SRA_FIELD(int64_t, data.synthetic.max_hops), ge(1), le(200),
+                      "Most reasoning hops per synthetic problem."));
+  s.push_back(int_key("data.synthetic.min_distractors", SRA_FIELD(int64_t, data.synthetic.min_distractors),
+                      ge(0), le(100000), "Fewest distractor sentences per synthetic problem."));
+  s.push_back(int_key("data.synthetic.max_distractors", SRA_FIELD(int64_t, data.synthetic.max_distractors),
+                      ge(0), le(100000), "Most distractor sentences per synthetic problem."));
+  s.push_back(int_key("data.synthetic.context_chars", SRA_FIELD(int64_t, data.synthetic.context_chars), ge(0),
+                      le(100000000),
+                      "When > 0, add distractors until the context has at least this many bytes."));
+  // optimizer
+  s.push_back(
+      float_key("optimizer.lr", SRA_FIELD(double, optimizer.lr), gt(0), none(), "Peak learning rate."));
+  s.push_back(float_key("optimizer.beta1", SRA_FIELD(double, optimizer.beta1), ge(0), lt(1), "AdamW beta1."));
+  s.push_back(float_key("optimizer.beta2", SRA_FIELD(double, optimizer.beta2), ge(0), lt(1), "AdamW beta2."));
+  s.push_back(float_key("optimizer.eps", SRA_FIELD(double, optimizer.eps), gt(0), none(), "AdamW epsilon."));
+  s.push_back(float_key("optimizer.weight_decay", SRA_FIELD(double, optimizer.weight_decay), ge(0), none(),
+                        "Decoupled weight decay (matrices only, not norms or embeddings)."));
+  s.push_back(float_key("optimizer.grad_clip", SRA_FIELD(double, optimizer.grad_clip), ge(0), none(),
+                        "Clip the global gradient norm to this (0 = off)."));
+  // schedule
+  s.push_back(enum_key("schedule.kind", SRA_FIELD(std::string, schedule.kind), {"cosine", "constant"},
+                       "Learning-rate shape after warmup."));
+  s.push_back(int_key("schedule.warmup_steps", SRA_FIELD(int64_t, schedule.warmup_steps), ge(0), none(),
+                      "Linear warmup steps (<= train.steps)."));
+  s.push_back(float_key("schedule.min_lr_ratio", SRA_FIELD(double, schedule.min_lr_ratio), ge(0), le(1),
+                        "Cosine floor as a fraction of optimizer.lr."));
+  // train
+  s.push_back(int_key("train.batch_size", SRA_FIELD(int64_t, train.batch_size), gt(0), none(),
+                      "Rows per micro-batch (per rank)."));
+  s.push_back(int_key("train.grad_accum", SRA_FIELD(int64_t, train.grad_accum), gt(0), none(),
+                      "Micro-batches accumulated per optimizer step."));
+  s.push_back(int_key("train.steps", SRA_FIELD(int64_t, train.steps), gt(0), none(), "Optimizer steps."));
+  s.push_back(int_key("train.eval_every", SRA_FIELD(int64_t, train.eval_every), ge(0), none(),
+                      "Evaluate every this many steps (0 = never)."));
+  s.push_back(int_key("train.eval_batches", SRA_FIELD(int64_t, train.eval_batches), gt(0), none(),
+                      "Batches per evaluation."));
+  s.push_back(int_key("train.checkpoint_every", SRA_FIELD(int64_t, train.checkpoint_every), ge(0), none(),
+                      "Checkpoint every this many steps (0 = only at the end)."));
+  s.push_back(int_key("train.keep_last", SRA_FIELD(int64_t, train.keep_last), ge(0), none(),
+                      "Checkpoints kept on disk (0 = all)."));
+  s.push_back(int_key("train.seed", SRA_FIELD(int64_t, train.seed), ge(0), none(),
+                      "Seed of training randomness (router noise)."));
+  // top-level
+  s.push_back(enum_key("precision", SRA_FIELD(std::string, precision), {"f32", "bf16"},
+                       "Compute precision (bf16 needs device cuda; master weights stay f32)."));
+  s.push_back(enum_key("device", SRA_FIELD(std::string, device), {"cpu", "cuda"}, "Where training runs."));
+  // distributed
+  s.push_back(enum_key("distributed.backend", SRA_FIELD(std::string, distributed.backend),
+                       {"none", "nccl", "gloo"}, "Collective backend (nccl needs device cuda)."));
+  s.push_back(int_key("distributed.world_size", SRA_FIELD(int64_t, distributed.world_size), ge(1), none(),
+                      "Number of ranks (> 1 needs a backend)."));
+  // logging
+  s.push_back(int_key("logging.log_every", SRA_FIELD(int64_t, logging.log_every), gt(0), none(),
+                      "Print and record metrics every this many steps."));
+  s.push_back(string_key("logging.metrics_file", SRA_FIELD(std::string, logging.metrics_file),
+                         "JSONL metrics file, relative to the run directory."));
+  s.push_back(enum_key("logging.progress", SRA_FIELD(std::string, logging.progress), {"auto", "on", "off"},
+                       "Progress bar: auto = only on a terminal."));
+  return s;
+}
+
+#undef SRA_FIELD
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_schema() {
+  static const std::vector<ConfigKey> schema = build_schema();
+  return schema;
+}
+
+const ConfigKey* find_config_key(const std::string& key) {
+  for (const ConfigKey& k : config_schema())
+    if (k.key == key) return &k;
+  return nullptr;
+}
+
+}  // namespace sra
