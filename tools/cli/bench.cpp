@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <ostream>
 #include <vector>
 
 #include <cblas.h>
 
+#include "autograd/sparse_attention.h"
 #include "core/parallel.h"
 #include "kernels/matmul/matmul.h"
 #include "model/transformer.h"
@@ -120,6 +122,53 @@ int run_bench_cpu(const BenchCpuOptions& o, std::ostream& out) {
   out << line;
   std::snprintf(line, sizeof line, "ratio: train step / best sgemm %lld^3 = %.1f%%  (goal >= 40%%)\n",
                 (long long)g, 100.0 * gf / gemm_sq);
+  out << line;
+  return 0;
+}
+
+int run_bench_attention(const BenchAttentionOptions& o, std::ostream& out) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  Generator gen(3);
+  const int64_t B = o.batch, H = o.heads, T = o.seq_len, D = o.head_dim;
+  Tensor q = randn({B, H, T, D}, gen), k = randn({B, H, T, D}, gen), v = randn({B, H, T, D}, gen);
+  std::vector<uint8_t> sel(static_cast<size_t>(B * T));
+  int64_t selected = 0;
+  for (auto& z : sel) selected += z = gen.next_uniform() < o.ratio;
+  Tensor selected_t = Tensor::from_vector(sel, {B, T});
+  Tensor gate = Tensor::ones({B, T});
+  for (Tensor* t : {&q, &k, &v, &gate}) t->set_requires_grad(true);
+  auto time_it = [&](const std::function<Tensor()>& f, bool with_backward) {
+    double best = 1e30;
+    for (int64_t r = 0; r <= o.reps; ++r) {
+      tape_clear();
+      double a = now_s();
+      Tensor y = f();
+      if (with_backward) backward(sum(y));
+      double t = now_s() - a;
+      if (r > 0) best = std::min(best, t);  // the first run warms up
+    }
+    tape_clear();
+    return best;
+  };
+  auto dense = [&] { return attention(q, k, v, true); };
+  auto sparse = [&] { return sparse_attention(q, k, v, selected_t, gate, o.window, o.sinks); };
+  double df = 0, sf = 0;
+  {
+    NoGradGuard g;
+    df = time_it(dense, false);
+    sf = time_it(sparse, false);
+  }
+  double dfb = time_it(dense, true), sfb = time_it(sparse, true);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "sra bench attention: %d threads, B=%lld H=%lld T=%lld D=%lld, window %lld, sinks %lld, "
+                "%lld critical (%.1f%%)\n"
+                "dense causal: fwd %.1f ms, fwd+bwd %.1f ms\n"
+                "sparse (SRA): fwd %.1f ms, fwd+bwd %.1f ms\n"
+                "speed-up: fwd %.2fx, fwd+bwd %.2fx\n",
+                num_threads(), (long long)B, (long long)H, (long long)T, (long long)D, (long long)o.window,
+                (long long)o.sinks, (long long)selected, 100.0 * double(selected) / double(B * T), df * 1e3,
+                dfb * 1e3, sf * 1e3, sfb * 1e3, df / sf, dfb / sfb);
   out << line;
   return 0;
 }

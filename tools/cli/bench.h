@@ -1,5 +1,6 @@
 // `sra bench cpu`: OpenBLAS sgemm GFLOP/s and a tiny-transformer training step's model GFLOP/s,
-// measured in the same run, with their ratio (goal: step ≥ 40% of sgemm for d=256, 4 layers, T=256).
+// measured in the same run, with their ratio (goal: step ≥ 40% of sgemm for d=256, 4 layers, T=256),
+// and dense vs sparse attention timings.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -14,5 +15,16 @@ struct BenchCpuOptions {
 };
 
 int run_bench_cpu(const BenchCpuOptions& opt, std::ostream& out);
+
+// `sra bench attention`: dense causal attention vs SRA sparse attention (sinks + window + a random
+// `ratio` of critical tokens), forward and forward+backward, f32 CPU, same run.
+struct BenchAttentionOptions {
+  int64_t batch = 1, heads = 4, seq_len = 4096, head_dim = 64, window = 256, sinks = 4;
+  double ratio = 0.10;
+  int64_t reps = 5;
+  int threads = 0;
+};
+
+int run_bench_attention(const BenchAttentionOptions& opt, std::ostream& out);
 
 }  // namespace sra::cli

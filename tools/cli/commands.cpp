@@ -67,6 +67,20 @@ void add_bench(CLI::App& app) {
   c->add_option("--steps", opt->steps)->capture_default_str();
   c->add_option("--threads", opt->threads, "0 = all cores")->capture_default_str();
   commands().push_back({c, [opt]() { return run_bench_cpu(*opt, std::cout); }});
+
+  auto aopt = std::make_shared<BenchAttentionOptions>();
+  CLI::App* a = bench->add_subcommand("attention", "Dense causal vs SRA sparse attention on CPU, same run");
+  a->footer("Example: sra bench attention --seq-len 4096 --window 256 --ratio 0.1");
+  a->add_option("--batch", aopt->batch)->capture_default_str()->check(CLI::PositiveNumber);
+  a->add_option("--heads", aopt->heads)->capture_default_str()->check(CLI::PositiveNumber);
+  a->add_option("--seq-len", aopt->seq_len)->capture_default_str()->check(CLI::PositiveNumber);
+  a->add_option("--head-dim", aopt->head_dim)->capture_default_str()->check(CLI::PositiveNumber);
+  a->add_option("--window", aopt->window)->capture_default_str()->check(CLI::PositiveNumber);
+  a->add_option("--sinks", aopt->sinks)->capture_default_str()->check(CLI::NonNegativeNumber);
+  a->add_option("--ratio", aopt->ratio, "Fraction of critical tokens")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  a->add_option("--reps", aopt->reps)->capture_default_str()->check(CLI::PositiveNumber);
+  a->add_option("--threads", aopt->threads, "0 = all cores")->capture_default_str();
+  commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
 }
 
 void add_eval(CLI::App& app) {
