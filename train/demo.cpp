@@ -36,9 +36,12 @@ TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
   Generator data_gen(opt.seed, /*stream=*/1);
 
   char line[256];
-  std::snprintf(line, sizeof line, "demo: %lld parameters (d=%lld, layers=%lld, heads=%lld), batch %lld x %lld bytes, %.0f s\n",
+  std::snprintf(line, sizeof line,
+                "demo: %lld parameters (d=%lld, layers=%lld, heads=%lld, attention %s, window %lld, sinks %lld, "
+                "target ratio %.2f), batch %lld x %lld bytes, %.0f s\n",
                 (long long)model.num_parameters(), (long long)mc.d_model, (long long)mc.n_layers,
-                (long long)mc.n_heads, (long long)opt.batch, (long long)opt.seq_len, opt.seconds);
+                (long long)mc.n_heads, mc.attention.c_str(), (long long)mc.window, (long long)mc.sinks,
+                mc.router.target_ratio, (long long)opt.batch, (long long)opt.seq_len, opt.seconds);
   out << line << std::flush;
 
   TextDemoResult res;
@@ -60,6 +63,8 @@ TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
     auto [norm, scale] = clip_grad_norm(model.named_parameters(), 1.0);
     optim.step(lr, scale);
     optim.zero_grad();
+    double ratio = model.last_selected_ratio();
+    model.update_thresholds();
     double l = loss.item();
     if (step == 0) res.first_loss = l, avg = l;
     avg = 0.9 * avg + 0.1 * l;
@@ -67,8 +72,10 @@ TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
     ++res.steps;
     if (res.steps % opt.log_every == 0 || res.steps == 1) {
       double el = now_s() - t0;
-      std::snprintf(line, sizeof line, "step %5lld  loss %.4f  (avg %.4f)  lr %.2e  |g| %.2f  %.0f tok/s  %.0fs\n",
-                    (long long)res.steps, l, avg, lr, norm, double(res.steps * opt.batch * opt.seq_len) / el, el);
+      std::snprintf(line, sizeof line,
+                    "step %5lld  loss %.4f  (avg %.4f)  lr %.2e  |g| %.2f  selected %.3f  %.0f tok/s  %.0fs\n",
+                    (long long)res.steps, l, avg, lr, norm, ratio, double(res.steps * opt.batch * opt.seq_len) / el,
+                    el);
       out << line << std::flush;
     }
   }

@@ -41,7 +41,13 @@ void add_demo(CLI::App& app) {
   opt->model.d_model = 128;
   opt->model.n_layers = 4;
   opt->model.n_heads = opt->model.n_kv_heads = 4;
-  opt->model.d_ff = 344;
+  opt->model.attention = "sra";  // layers 1 and 2 sparse; the first and last stay dense
+  opt->model.window = 32;
+  opt->model.router.threshold_lr = 0.5;  // track the target ratio closely in a short run
+  c->add_option("--attention", opt->model.attention, "dense or sra")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dense", "sra"}));
+  c->add_option("--window", opt->model.window, "SRA local window")->capture_default_str()->check(CLI::PositiveNumber);
   commands().push_back({c, [opt, data_dir, text]() {
                           opt->model.d_ff = opt->model.d_model * 8 / 3 / 8 * 8;
                           opt->text_path = text->empty() ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt"
