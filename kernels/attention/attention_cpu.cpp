@@ -16,6 +16,7 @@
 #include "core/check.h"
 #include "core/parallel.h"
 #include "kernels/attention/attention.h"
+#include "kernels/common/simd.h"
 
 namespace sra::kern {
 
@@ -24,35 +25,13 @@ namespace {
 constexpr int64_t kTile = 64;  // queries per query tile and keys per key tile
 constexpr int kMr = 4;         // micro-kernel rows
 
+using namespace simd;
+
 template <typename T>
-struct VecOf {
-  typedef T type __attribute__((vector_size(32)));
-};
-template <typename T>
-using Vec = typename VecOf<T>::type;
-template <typename T>
-constexpr int64_t kW = int64_t(32 / sizeof(T));  // lanes per vector
+constexpr int64_t kW = kLanes<T>;   // lanes per vector
 template <typename T>
 constexpr int64_t kNr = 2 * kW<T>;  // micro-kernel columns (two vectors)
 
-template <typename T>
-inline Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T>
-inline void store(T* p, Vec<T> v) {
-  std::memcpy(p, &v, sizeof v);
-}
-template <typename T>
-inline Vec<T> splat(T x) {
-  return Vec<T>{} + x;
-}
-
-inline int64_t round_up(int64_t x, int64_t m) {
-  return (x + m - 1) / m * m;
-}
 
 // parallel_for grain for tasks of about `work` multiply-adds each: small problems run inline rather
 // than paying for a parallel region.
@@ -124,72 +103,19 @@ void tile_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T
   for (; i < m; ++i) block(i, std::integral_constant<int, 1>{});
 }
 
-// e^x for 8 floats: Cephes-style range reduction x = n·ln2 + r and a degree-5 polynomial (≈1 ulp).
-// Below −87.3 (−inf included) the result is 0; NaN stays NaN. The argument is clamped to [−88, 88]
-// (NaN to −88) before the float → int conversion so that the conversion is always in range.
-inline Vec<float> exp_vec(Vec<float> x) {
-  typedef int32_t VecI __attribute__((vector_size(32)));
-  const Vec<float> zero{};
-  Vec<float> xc = x > splat(88.0f) ? splat(88.0f) : x;
-  xc = xc >= splat(-88.0f) ? xc : splat(-88.0f);
-  const Vec<float> n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  const Vec<float> r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
-  Vec<float> p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const Vec<float> y = (p * (r * r) + r) + 1.0f;
-  const VecI bits = (__builtin_convertvector(n, VecI) + 127) << 23;
-  const Vec<float> res = y * (Vec<float>)bits;  // 2^n: same-size vector cast reinterprets the bits
-  return x == x ? (x < splat(-87.3f) ? zero : res) : x;
-}
-
-template <typename T>
-inline Vec<T> exp_v(Vec<T> x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return exp_vec(x);
-  } else {
-    for (int64_t l = 0; l < kW<T>; ++l) x[l] = std::exp(x[l]);
-    return x;
-  }
-}
-
-// {0, 1, …, W−1} as T: lane indices for masking by column (exact: tiles are 64 wide).
-template <typename T>
-inline Vec<T> iota() {
-  Vec<T> v;
-  for (int64_t l = 0; l < kW<T>; ++l) v[l] = T(l);
-  return v;
-}
-
-template <typename T>
-inline T hmax(Vec<T> v) {
-  T r = v[0];
-  for (int64_t l = 1; l < kW<T>; ++l) r = std::max(r, T(v[l]));
-  return r;
-}
-template <typename T>
-inline T hsum(Vec<T> v) {
-  T r = v[0];
-  for (int64_t l = 1; l < kW<T>; ++l) r += v[l];
-  return r;
-}
-
 // Row pieces of the softmax; n is a multiple of the vector width and lanes are combined in a fixed order.
 // row[c] ← c < vis ? row[c]·scale : −inf; returns the row's max.
 template <typename T>
 T scale_mask_max(T* row, int64_t n, int64_t vis, T scale) {
   const Vec<T> ninf = splat(-std::numeric_limits<T>::infinity()), lim = splat(T(vis));
-  Vec<T> idx = iota<T>(), m = ninf;
+  Vec<T> idx = lane_index<T>(), m = ninf;
   for (int64_t c = 0; c < n; c += kW<T>, idx += T(kW<T>)) {
     Vec<T> x = load(row + c) * scale;
     x = idx < lim ? x : ninf;
     store(row + c, x);
     m = x > m ? x : m;
   }
-  return hmax<T>(m);
+  return lanes_max<T>(m);
 }
 // row[c] ← e^(row[c] − sub); returns Σ_c row[c].
 template <typename T>
@@ -200,7 +126,7 @@ T exp_sum(T* row, int64_t n, T sub) {
     store(row + c, e);
     acc += e;
   }
-  return hsum<T>(acc);
+  return lanes_sum<T>(acc);
 }
 // For columns c in [lo, hi): s[c] ← P = e^(s[c]·scale − lse), d[c] ← dS = P·(d[c] − Δ)·scale; both 0
 // elsewhere (whatever s and d held there). lse and Δ are per column (arrays of n) when PerColumn, else
@@ -209,7 +135,7 @@ template <typename T, bool PerColumn>
 void probs_and_grads(T* s, T* d, int64_t n, int64_t lo, int64_t hi, const T* lse, const T* delta, T scale) {
   const Vec<T> ninf = splat(-std::numeric_limits<T>::infinity()), zero{};
   const Vec<T> vlo = splat(T(lo)), vhi = splat(T(hi));
-  Vec<T> idx = iota<T>();
+  Vec<T> idx = lane_index<T>();
   for (int64_t c = 0; c < n; c += kW<T>, idx += T(kW<T>)) {
     const Vec<T> l = PerColumn ? load(lse + c) : splat(*lse);
     const Vec<T> dl = PerColumn ? load(delta + c) : splat(*delta);
