@@ -2,6 +2,11 @@
 
 namespace sra::detail {
 
+Tensor dense(const Tensor& t) {
+  NoGradGuard g;
+  return contiguous(t);
+}
+
 void require_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts) {
     if (!t->defined()) continue;

@@ -16,6 +16,9 @@ void require_float(const char* op, const Tensor& t, const char* what = "input");
 void require_same_float(const char* op, const Tensor& a, const Tensor& b);
 void require_index(const char* op, const Tensor& t, const char* what = "index");
 
+// A contiguous copy of t (or t itself when already contiguous) that never records on the tape.
+Tensor dense(const Tensor& t);
+
 // Calls f(float{}) or f(double{}) by dtype.
 template <typename F>
 auto dispatch_float(DType dt, const char* op, F&& f) {

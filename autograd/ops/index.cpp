@@ -24,15 +24,10 @@
 
 namespace sra {
 
+using detail::dense;
 using detail::dispatch_float;
 
 namespace {
-
-// A contiguous copy (or t itself) that never records.
-Tensor dense(const Tensor& t) {
-  NoGradGuard g;
-  return contiguous(t);
-}
 
 // index → contiguous i64, every value checked against [0, limit).
 Tensor checked_index(const char* op, const Tensor& index, int64_t limit) {

@@ -16,14 +16,10 @@
 
 namespace sra {
 
+using detail::dense;
 using detail::dispatch_float;
 
 namespace {
-
-Tensor dense(const Tensor& t) {
-  NoGradGuard g;
-  return contiguous(t);
-}
 
 }  // namespace
 

@@ -13,14 +13,10 @@
 
 namespace sra {
 
+using detail::dense;
 using detail::dispatch_float;
 
 namespace {
-
-Tensor dense(const Tensor& t) {
-  NoGradGuard g;
-  return contiguous(t);
-}
 
 struct Lines {
   int64_t outer = 1, r = 1, inner = 1;
