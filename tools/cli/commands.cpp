@@ -10,6 +10,9 @@
 #include "eval/score.h"
 #include "tools/cli/bench.h"
 #include "train/demo.h"
+#include "train/generate_run.h"
+
+#include <unistd.h>
 
 namespace sra::cli {
 
@@ -89,6 +92,37 @@ void add_bench(CLI::App& app) {
   commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
 }
 
+void add_generate(CLI::App& app) {
+  auto opt = std::make_shared<GenerateRunOptions>();
+  auto colour = std::make_shared<std::string>("auto");
+  CLI::App* c = app.add_subcommand("generate", "Generate from a checkpoint (or a freshly initialised model)");
+  c->footer("Examples: sra generate --checkpoint runs/x/ckpt-00001000.h5 --prompt \"Let x = 3.\" --show-selection\n"
+            "          sra generate --config configs/tiny-cpu.yaml --prompt \"ROMEO:\" --show-selection --html sel.html");
+  auto* ck = c->add_option("--checkpoint", opt->checkpoint, "A checkpoint written by sra train");
+  auto* cf = c->add_option("--config", opt->config, "A run config: generate from a randomly initialised model");
+  ck->excludes(cf);
+  c->add_option("--set", opt->overrides, "Override a config key (with --config): a.b=c");
+  c->add_option("--prompt", opt->prompt, "The prompt text")->required();
+  c->add_option("--max-new-tokens", opt->gen.max_new_tokens)->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--temperature", opt->gen.sampling.temperature, "0 = greedy")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--top-k", opt->gen.sampling.top_k, "0 = off")->capture_default_str()->check(CLI::NonNegativeNumber);
+  c->add_option("--top-p", opt->gen.sampling.top_p, "1 = off")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  c->add_option("--seed", opt->gen.sampling.seed)->capture_default_str();
+  c->add_option("--stop", opt->gen.stop_strings, "Stop when the answer contains this string");
+  c->add_flag("--show-selection", opt->show_selection, "Print the text with critical tokens highlighted");
+  c->add_option("--color", *colour, "Highlight with colour: auto (on a terminal), always, never")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  c->add_option("--html", opt->html, "Write the selection as an HTML page");
+  commands().push_back({c, [opt, colour]() {
+                          if (opt->checkpoint.empty() && opt->config.empty())
+                            throw CLI::RequiredError("--checkpoint or --config");
+                          opt->colour = *colour == "always" || (*colour == "auto" && ::isatty(1));
+                          return run_generate(*opt, std::cout);
+                        }});
+}
+
 void add_eval(CLI::App& app) {
   CLI::App* ev = app.add_subcommand("eval", "Evaluation: score answers on GSM8K / MATH");
   ev->require_subcommand(1);
@@ -115,6 +149,7 @@ void add_eval(CLI::App& app) {
 void register_commands(CLI::App& app) {
   add_demo(app);
   add_bench(app);
+  add_generate(app);
   add_eval(app);
 }
 

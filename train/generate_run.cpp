@@ -1,0 +1,91 @@
+#include "train/generate_run.h"
+
+#include <fstream>
+#include <ostream>
+
+#include "data/tokenizer.h"
+#include "model/flops.h"
+#include "model/selection_view.h"
+#include "train/model_io.h"
+
+namespace sra {
+
+int run_generate(const GenerateRunOptions& opt, std::ostream& out) {
+  SRA_CHECK(opt.checkpoint.empty() != opt.config.empty(), "[generate] give exactly one of --checkpoint or --config");
+  SRA_CHECK(!opt.prompt.empty(), "[generate] the prompt is empty");
+  LoadedModel lm = opt.checkpoint.empty() ? model_from_config(load_config(opt.config, opt.overrides))
+                                          : load_model(opt.checkpoint);
+  Transformer& m = *lm.model;
+  const std::string& tok_path = lm.config.data.tokenizer;
+  Tokenizer tok;
+  if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
+
+  std::vector<int64_t> prompt;
+  if (tok.loaded()) {
+    prompt.push_back(tok.bos_id());
+    for (int32_t id : tok.encode(opt.prompt)) prompt.push_back(id);
+  } else {
+    for (unsigned char c : opt.prompt) prompt.push_back(int64_t(c));
+  }
+  for (int64_t id : prompt)
+    SRA_CHECK(id < m.config().vocab_size, "[generate] token id ", id, " >= the model's vocab_size ",
+              m.config().vocab_size, " (a byte-level prompt needs vocab_size >= 256)");
+  auto text_of = [&](const std::vector<int64_t>& ids) {
+    if (tok.loaded()) return tok.decode(std::vector<int32_t>(ids.begin(), ids.end()));
+    std::string s;
+    for (int64_t id : ids) s += id < 256 ? char(id) : '?';
+    return s;
+  };
+  GenerateConfig gc = opt.gen;
+  if (tok.loaded() && gc.eos_id < 0) gc.eos_id = tok.eos_id();
+  if (!gc.stop_strings.empty()) gc.decode = text_of;
+  SequenceResult r = generate(m, {prompt}, gc)[0];
+  out << text_of(prompt) << text_of(r.ids) << "\n";
+  if (!opt.show_selection && opt.html.empty()) return 0;
+
+  // the audit trail: every fed token has its routers' decisions; the last generated token was never fed
+  std::vector<int64_t> all = prompt;
+  all.insert(all.end(), r.ids.begin(), r.ids.end());
+  std::vector<TokenView> views;
+  size_t n_sra = 0, n_critical = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    TokenView v;
+    v.text = tok.loaded() ? tok.decode({int32_t(all[i])}) : text_of({all[i]});
+    v.position = int64_t(i);
+    v.generated = i >= prompt.size();
+    if (i < r.audit.size()) {
+      v.critical = r.audit[i].critical;
+      v.scores = r.audit[i].scores;
+      n_sra = v.critical.size();
+      n_critical += v.is_critical();
+    }
+    views.push_back(std::move(v));
+  }
+  // the same prefill + decode with every layer dense: the fed tokens, logits for the last prompt token
+  // and for each decode step
+  const int64_t fed = int64_t(r.audit.size()), logits_steps = int64_t(r.ids.size());
+  const int64_t head = dense_sequence_macs(m.config(), 1, true).lm_head;
+  MacCount dense = dense_sequence_macs(m.config(), fed, false);
+  dense.lm_head += (logits_steps - 1) * head;
+  double ours = double(r.prefill_macs.total() + r.decode_macs.total());
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "%zu tokens (%zu prompt + %zu generated, %s), %zu SRA layers; critical in any layer: %zu; "
+                "KV cache %lld bytes; multiply-adds %.3g (dense model of the same shape: %.3g, %.2fx)",
+                all.size(), prompt.size(), r.ids.size(), r.finish_reason.c_str(), n_sra, n_critical,
+                (long long)r.cache_bytes, ours, double(dense.total()), double(dense.total()) / ours);
+  if (opt.show_selection) {
+    out << "\n" << render_selection_text(views, opt.colour) << "\n\n" << line << "\n";
+  }
+  if (!opt.html.empty()) {
+    std::ofstream f(opt.html);
+    SRA_CHECK(f, "[generate] cannot write ", opt.html);
+    f << render_selection_html(views, "SRA selection: " + (opt.checkpoint.empty() ? opt.config : opt.checkpoint),
+                               line);
+    SRA_CHECK(f.good(), "[generate] cannot write ", opt.html);
+    out << "wrote " << opt.html << "\n";
+  }
+  return 0;
+}
+
+}  // namespace sra
