@@ -1,5 +1,6 @@
 // Devices: "cpu" or "cuda:N". Tensors carry one; ops dispatch on it.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace sra {

@@ -3,6 +3,7 @@
 // (plain); HTML: one <span> per token, critical ones highlighted, with a tooltip giving position, layers
 // and router scores.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
