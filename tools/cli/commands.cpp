@@ -11,6 +11,7 @@
 #include "tools/cli/bench.h"
 #include "train/demo.h"
 #include "train/generate_run.h"
+#include "train/trainer.h"
 
 #include <unistd.h>
 
@@ -92,6 +93,20 @@ void add_bench(CLI::App& app) {
   commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
 }
 
+void add_train(CLI::App& app) {
+  auto opt = std::make_shared<TrainOptions>();
+  CLI::App* c = app.add_subcommand("train", "Train a model from a YAML run config");
+  c->footer("Example: sra train --config configs/tiny-cpu.yaml --set train.steps=200 --out runs/tiny\n"
+            "         sra train --config configs/tiny-cpu.yaml --out runs/tiny --resume auto");
+  c->add_option("--config", opt->config, "Run config (see configs/reference.yaml)")->required();
+  c->add_option("--set", opt->overrides, "Override a config key: a.b=c (repeatable)");
+  c->add_option("--out", opt->out_dir, "Run directory: config.yaml, metrics.jsonl, checkpoints")->required();
+  c->add_option("--resume", opt->resume, "auto (newest valid checkpoint in --out) or a checkpoint path");
+  c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
+  c->add_option("--max-steps", opt->max_steps, "Stop after this step (the schedule still spans train.steps)");
+  commands().push_back({c, [opt]() { return run_train(*opt, std::cout); }});
+}
+
 void add_generate(CLI::App& app) {
   auto opt = std::make_shared<GenerateRunOptions>();
   auto colour = std::make_shared<std::string>("auto");
@@ -149,6 +164,7 @@ void add_eval(CLI::App& app) {
 void register_commands(CLI::App& app) {
   add_demo(app);
   add_bench(app);
+  add_train(app);
   add_generate(app);
   add_eval(app);
 }
@@ -163,7 +179,7 @@ int run_selected(CLI::App& app) {
       return 2;
     } catch (const sra::Error& e) {
       std::cerr << "error: " << e.what() << "\n";
-      return 1;
+      return std::string(e.what()).rfind("[config]", 0) == 0 ? 2 : 1;  // config errors are usage errors
     } catch (const std::exception& e) {
       std::cerr << "error: " << e.what() << "\n";
       return 1;

@@ -1,0 +1,264 @@
+// Trainer: exact resume (one run of 6 steps vs 3 + resume to 6: bitwise equal final checkpoints and
+// equal per-step losses), metrics file contents, config errors naming file and line, resume past a
+// corrupt newest checkpoint, trainer checkpoints read by load_model, the byte-level text dataset (path
+// relative to the data directory) and synthetic data through a sentencepiece tokenizer.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "autograd/tape.h"
+#include "core/json.h"
+#include "data_test_util.h"
+#include "train/checkpoint.h"
+#include "train/model_io.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TrainerTempDir {
+  fs::path path;
+  TrainerTempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("sra_trainer_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TrainerTempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+const char* kTinyConfig = R"(model:
+  vocab_size: 256
+  d_model: 32
+  n_layers: 2
+  n_heads: 2
+  n_kv_heads: 2
+  d_ff: 64
+  max_seq_len: 64
+  attention: sra
+  dense_layers: [0]
+  window: 8
+  sinks: 2
+router:
+  hidden: 16
+  temperature: 1.0
+  temperature_final: 0.5
+  budget_weight: 0.01
+data:
+  dataset: synthetic
+  seq_len: 64
+  synthetic:
+    min_hops: 2
+    max_hops: 3
+    min_distractors: 1
+    max_distractors: 2
+optimizer:
+  lr: 0.003
+schedule:
+  kind: cosine
+  warmup_steps: 2
+train:
+  batch_size: 4
+  grad_accum: 2
+  steps: 6
+  eval_every: 3
+  eval_batches: 2
+  checkpoint_every: 3
+  keep_last: 3
+logging:
+  log_every: 1
+)";
+
+std::string write_file(const TrainerTempDir& d, const std::string& name, const std::string& text) {
+  std::string p = d.file(name);
+  std::ofstream(p) << text;
+  return p;
+}
+
+std::vector<sra::Json> read_metrics(const std::string& dir) {
+  std::vector<sra::Json> out;
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(sra::Json::parse(line));
+  return out;
+}
+
+// Every tensor (name, dtype, shape, bytes), the step and the metadata are equal.
+void check_bitwise_equal(const sra::Checkpoint& a, const sra::Checkpoint& b) {
+  CHECK(a.step == b.step);
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const auto& [na, ta] = a.tensors[i];
+    const auto& [nb, tb] = b.tensors[i];
+    INFO(na);
+    REQUIRE(na == nb);
+    REQUIRE(ta.dtype() == tb.dtype());
+    REQUIRE(ta.shape() == tb.shape());
+    size_t n = size_t(ta.numel()) * sra::dtype_size(ta.dtype());
+    CHECK(std::memcmp(ta.raw(), tb.raw(), n) == 0);
+  }
+  CHECK(a.meta == b.meta);
+}
+
+}  // namespace
+
+TEST_CASE("trainer: resume is exact (6 steps == 3 steps + resume auto to 6)") {
+  TrainerTempDir d;
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  std::ostringstream log_a, log_b1, log_b2;
+
+  sra::TrainOptions a{cfg, {}, d.file("a"), "", "", -1};
+  REQUIRE(sra::run_train(a, log_a) == 0);
+  CHECK(fs::exists(d.file("a/config.yaml")));
+  CHECK(sra::list_checkpoints(d.file("a")).size() == 2);
+  CHECK_THROWS_WITH_AS(sra::run_train(a, log_a), doctest::Contains("already holds checkpoints"), sra::Error);
+
+  sra::TrainOptions b{cfg, {}, d.file("b"), "auto", "", 3};
+  REQUIRE(sra::run_train(b, log_b1) == 0);
+  CHECK(log_b1.str().find("no checkpoint in") != std::string::npos);
+  CHECK(sra::list_checkpoints(d.file("b")).size() == 1);
+  CHECK(read_metrics(d.file("b")).size() == 3);
+  b.max_steps = -1;
+  REQUIRE(sra::run_train(b, log_b2) == 0);
+  CHECK(log_b2.str().find("resumed from") != std::string::npos);
+
+  sra::Checkpoint ca = sra::load_checkpoint(sra::checkpoint_path(d.file("a"), 6));
+  sra::Checkpoint cb = sra::load_checkpoint(sra::checkpoint_path(d.file("b"), 6));
+  check_bitwise_equal(ca, cb);
+  CHECK(ca.find("optim/steps") != nullptr);
+  CHECK(ca.meta.at("code_version") == sra::kCodeVersion);
+  CHECK(ca.meta.at("tokenizer").empty());
+  CHECK(sra::Json::parse(ca.meta.at("data_cursor")).contains("epoch"));
+  CHECK(sra::Json::parse(ca.meta.at("rng")).contains("offset"));
+
+  std::vector<sra::Json> ma = read_metrics(d.file("a")), mb = read_metrics(d.file("b"));
+  REQUIRE(ma.size() == 6);
+  REQUIRE(mb.size() == 6);
+  for (size_t i = 0; i < 6; ++i) {
+    INFO("step " << i + 1);
+    CHECK(ma[i]["step"].as_int() == int64_t(i + 1));
+    CHECK(mb[i]["step"].as_int() == int64_t(i + 1));
+    CHECK(ma[i]["loss"].as_double() == mb[i]["loss"].as_double());
+    CHECK(ma[i]["lr"].as_double() == mb[i]["lr"].as_double());
+    CHECK(ma[i]["grad_norm"].as_double() == mb[i]["grad_norm"].as_double());
+    CHECK(ma[i]["selected_ratio"].as_double() == mb[i]["selected_ratio"].as_double());
+    CHECK(ma[i].contains("tokens_per_s"));
+    CHECK(ma[i].contains("val_loss") == ((i + 1) % 3 == 0));
+    if ((i + 1) % 3 == 0) CHECK(ma[i]["val_loss"].as_double() == mb[i]["val_loss"].as_double());
+  }
+  // The schedule: linear warmup over 2 steps, then cosine to 0.1 · lr.
+  CHECK(ma[0]["lr"].as_double() == doctest::Approx(0.0015));
+  CHECK(ma[1]["lr"].as_double() == doctest::Approx(0.003));
+  CHECK(ma[5]["lr"].as_double() < ma[2]["lr"].as_double());
+  // Training makes progress on the byte-level synthetic data.
+  CHECK(ma[5]["loss"].as_double() < ma[0]["loss"].as_double());
+
+  SUBCASE("resume auto skips a corrupt newest checkpoint and still reproduces the run") {
+    std::string newest = sra::checkpoint_path(d.file("b"), 6);
+    {
+      std::fstream f(newest, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(2000);
+      f.put('\x5a');
+    }
+    std::ostringstream log_c;
+    REQUIRE(sra::run_train(b, log_c) == 0);
+    CHECK(log_c.str().find("warning: skipping " + newest) != std::string::npos);
+    CHECK(log_c.str().find("resumed from " + sra::checkpoint_path(d.file("b"), 3)) != std::string::npos);
+    check_bitwise_equal(ca, sra::load_checkpoint(newest));
+    CHECK(read_metrics(d.file("b")).size() == 6);
+  }
+
+  SUBCASE("load_model reads a trainer checkpoint") {
+    sra::LoadedModel lm = sra::load_model(sra::checkpoint_path(d.file("a"), 6));
+    CHECK(lm.step == 6);
+    CHECK(lm.config.model.d_model == 32);
+    sra::NamedTensors state = sra::module_state(*lm.model);
+    for (const auto& [name, t] : state) {
+      INFO(name);
+      const sra::Tensor* saved = ca.find("model/" + name);
+      REQUIRE(saved != nullptr);
+      CHECK(t.to_vector<float>() == saved->to_vector<float>());
+    }
+    sra::NoGradGuard g;
+    lm.model->eval();
+    sra::Tensor logits =
+        lm.model->forward(sra::Tensor::from_vector(std::vector<int64_t>{76, 101, 116, 32}, {1, 4}));
+    CHECK(logits.shape() == sra::Shape{1, 4, 256});
+  }
+
+  SUBCASE("resume from an explicit path at the end only saves nothing new and keeps the metrics") {
+    sra::TrainOptions c{cfg, {}, d.file("a"), sra::checkpoint_path(d.file("a"), 6), "", -1};
+    std::ostringstream log_c;
+    REQUIRE(sra::run_train(c, log_c) == 0);
+    CHECK(read_metrics(d.file("a")).size() == 6);
+    check_bitwise_equal(ca, sra::load_checkpoint(sra::checkpoint_path(d.file("a"), 6)));
+  }
+}
+
+TEST_CASE("trainer: config errors name the file and line") {
+  TrainerTempDir d;
+  std::string text = kTinyConfig;
+  text.replace(text.find("d_model"), 7, "d_modle");
+  std::string cfg = write_file(d, "bad.yaml", text);
+  std::ostringstream log;
+  sra::TrainOptions o{cfg, {}, d.file("out"), "", "", -1};
+  CHECK_THROWS_WITH_AS(sra::run_train(o, log), doctest::Contains("bad.yaml:3: unknown key 'model.d_modle'"),
+                       sra::Error);
+  std::string good = write_file(d, "run.yaml", kTinyConfig);
+  sra::TrainOptions o2{good, {"data.dataset=gsm8k", "data.path=x"}, d.file("out"), "", "", -1};
+  CHECK_THROWS_WITH_AS(sra::run_train(o2, log), doctest::Contains("[train] data.dataset 'gsm8k'"),
+                       sra::Error);
+  sra::TrainOptions o3{good, {}, "", "", "", -1};
+  CHECK_THROWS_WITH_AS(sra::run_train(o3, log), "[train] no output directory given", sra::Error);
+}
+
+TEST_CASE("trainer: byte-level text dataset") {
+  TrainerTempDir d;
+  std::string corpus;
+  for (int i = 0; i < 200; ++i)
+    corpus += "the quick brown fox jumps over the lazy dog " + std::to_string(i) + ".\n";
+  write_file(d, "corpus.txt", corpus);
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  std::ostringstream log;
+  // data.path is relative: found in the data directory given by --data-dir.
+  sra::TrainOptions o{cfg,
+                      {"data.dataset=text", "data.path=corpus.txt", "train.steps=2", "train.grad_accum=1"},
+                      d.file("out"),
+                      "",
+                      d.path.string(),
+                      -1};
+  REQUIRE(sra::run_train(o, log) == 0);
+  std::vector<sra::Json> m = read_metrics(d.file("out"));
+  REQUIRE(m.size() == 2);
+  CHECK(m[1]["step"].as_int() == 2);
+  CHECK(std::isfinite(m[1]["loss"].as_double()));
+  CHECK(sra::list_checkpoints(d.file("out")).size() == 1);
+}
+
+TEST_CASE("trainer: synthetic data through a sentencepiece tokenizer") {
+  TrainerTempDir d;
+  const std::string& spm = sra::testing::bpe_model_path();  // vocab 400
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  std::ostringstream log;
+  sra::TrainOptions o{
+      cfg, {"data.tokenizer=" + spm, "model.vocab_size=512", "train.steps=2"}, d.file("out"), "", "", -1};
+  REQUIRE(sra::run_train(o, log) == 0);
+  sra::Checkpoint c = sra::load_checkpoint(sra::checkpoint_path(d.file("out"), 2));
+  CHECK(c.meta.at("tokenizer") == spm);
+  CHECK(c.meta.at("tokenizer_hash") == sra::Tokenizer::load(spm).hash());
+  CHECK(read_metrics(d.file("out")).size() == 2);
+  // A model too small for the tokenizer's ids is refused.
+  sra::TrainOptions small{cfg, {"data.tokenizer=" + spm, "model.vocab_size=256"}, d.file("out2"), "", "", -1};
+  CHECK_THROWS_WITH_AS(sra::run_train(small, log), doctest::Contains("[train] tokenizer"), sra::Error);
+}

@@ -1,0 +1,337 @@
+// The training loop: see train/trainer.h for data, schedule, logging, checkpoint and resume semantics.
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+#include "autograd/ops.h"
+#include "core/check.h"
+#include "core/json.h"
+#include "data/data_dir.h"
+#include "data/example.h"
+#include "data/packing.h"
+#include "data/synthetic.h"
+#include "data/text_dataset.h"
+#include "data/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/model_io.h"
+#include "train/optimizer.h"
+
+namespace sra {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+double now_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+struct TrainData {
+  std::unique_ptr<PackedRows> train;
+  std::unique_ptr<PackedRows> val;
+  std::string tokenizer_path;  // "" for bytes
+  std::string tokenizer_hash;
+};
+
+// Byte-level form of a prompt/target example: ids = bytes, mask 1 on the target bytes.
+TokenizedExample byte_example(const TextExample& ex) {
+  TokenizedExample t;
+  for (unsigned char c : ex.prompt) t.ids.push_back(int32_t(c)), t.mask.push_back(0);
+  for (unsigned char c : ex.target) t.ids.push_back(int32_t(c)), t.mask.push_back(1);
+  return t;
+}
+
+std::unique_ptr<PackedRows> pack_synthetic(const RunConfig& cfg, const Tokenizer* tok, Split split,
+                                           uint64_t count) {
+  SyntheticOptions so = to_synthetic_options(cfg);
+  std::vector<TokenizedExample> examples;
+  examples.reserve(count);
+  for (const SyntheticProblem& p : generate_synthetic_range(so, split, 0, count)) {
+    TextExample ex = p.example(SyntheticForm::kStepByStep);
+    examples.push_back(tok ? tokenize_example(*tok, ex) : byte_example(ex));
+  }
+  int32_t eos = tok ? tok->eos_id() : 0;
+  int32_t pad = tok ? (tok->pad_id() >= 0 ? tok->pad_id() : eos) : 0;
+  return std::make_unique<PackedRows>(pack_examples(examples, cfg.data.seq_len, eos, pad));
+}
+
+std::unique_ptr<PackedRows> pack_bytes(const std::vector<int64_t>& bytes, int64_t seq_len) {
+  auto stream = std::make_shared<TokenStream>();
+  stream->ids.reserve(bytes.size());
+  for (int64_t b : bytes) stream->ids.push_back(int32_t(b));
+  stream->mask.assign(bytes.size(), 1);
+  return std::make_unique<PackedRows>(stream, seq_len, /*pad_id=*/0);
+}
+
+TrainData load_data(const RunConfig& cfg, const TrainOptions& opt) {
+  TrainData d;
+  const DataSection& ds = cfg.data;
+  if (ds.dataset == "synthetic") {
+    Tokenizer tok;
+    if (!ds.tokenizer.empty()) {
+      tok = Tokenizer::load(ds.tokenizer);
+      SRA_CHECK(tok.vocab_size() <= cfg.model.vocab_size, "[train] tokenizer '", ds.tokenizer, "' has ",
+                tok.vocab_size(), " ids but model.vocab_size is ", cfg.model.vocab_size);
+      d.tokenizer_path = ds.tokenizer;
+      d.tokenizer_hash = tok.hash();
+    } else {
+      SRA_CHECK(cfg.model.vocab_size >= 256, "[train] byte-level data needs model.vocab_size >= 256, got ",
+                cfg.model.vocab_size);
+    }
+    const Tokenizer* tp = ds.tokenizer.empty() ? nullptr : &tok;
+    int64_t n_train =
+        std::clamp<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64, 4096);
+    int64_t n_val = std::max<int64_t>(8, cfg.train.eval_batches * cfg.train.batch_size);
+    d.train = pack_synthetic(cfg, tp, Split::kTrain, uint64_t(n_train));
+    d.val = pack_synthetic(cfg, tp, Split::kVal, uint64_t(n_val));
+  } else if (ds.dataset == "text") {
+    SRA_CHECK(ds.tokenizer.empty(),
+              "[train] data.dataset text reads bytes; data.tokenizer must be empty, got '", ds.tokenizer,
+              "'");
+    SRA_CHECK(cfg.model.vocab_size >= 256, "[train] byte-level data needs model.vocab_size >= 256, got ",
+              cfg.model.vocab_size);
+    SRA_CHECK(!ds.path.empty(), "[train] data.dataset text needs data.path");
+    fs::path p(ds.path);
+    if (p.is_relative() && !fs::exists(p)) p = fs::path(resolve_data_dir(opt.data_dir)) / p;
+    ByteText text = ByteText::load(p.string());
+    auto [tr, va] = text.split(0.9);
+    SRA_CHECK(tr.size() >= 2 && va.size() >= 2, "[train] text '", p.string(), "' is too short to split (",
+              text.size(), " bytes)");
+    d.train = pack_bytes(tr.tokens(), ds.seq_len);
+    d.val = pack_bytes(va.tokens(), ds.seq_len);
+  } else {
+    throw Error("[train] data.dataset '" + ds.dataset +
+                "' is not supported by the trainer (use synthetic or text)");
+  }
+  SRA_CHECK(d.train->num_rows() >= cfg.train.batch_size, "[train] the training data has ",
+            d.train->num_rows(), " rows of ", ds.seq_len, " tokens, fewer than train.batch_size ",
+            cfg.train.batch_size);
+  SRA_CHECK(d.val->num_rows() >= 1, "[train] the validation data is empty");
+  return d;
+}
+
+// Masked next-token cross-entropy plus the routers' budget losses (training: remembers the ratios).
+Tensor batch_loss(Transformer& model, const Batch& b) {
+  ForwardOutput out = model.run(b.inputs);
+  int64_t V = model.config().vocab_size;
+  Tensor ce = cross_entropy(out.logits.reshape({-1, V}), b.targets.reshape({-1}), -100);
+  return out.budget_loss.defined() ? add(ce, out.budget_loss) : ce;
+}
+
+double learning_rate(const RunConfig& cfg, int64_t s) {
+  const ScheduleSection& sc = cfg.schedule;
+  double base = cfg.optimizer.lr;
+  if (s < sc.warmup_steps) return base * double(s + 1) / double(sc.warmup_steps);
+  if (sc.kind == "constant") return base;
+  double span = double(std::max<int64_t>(1, cfg.train.steps - sc.warmup_steps));
+  double progress = std::min(1.0, double(s - sc.warmup_steps) / span);
+  return base * (sc.min_lr_ratio + (1.0 - sc.min_lr_ratio) * 0.5 * (1.0 + std::cos(M_PI * progress)));
+}
+
+void set_router_temperature(Transformer& model, double tau) {
+  if (model.model->router) model.model->router->config().temperature = tau;
+  for (const auto& layer : model.model->layers) {
+    if (layer->router) layer->router->config().temperature = tau;
+  }
+}
+
+double validation_loss(Transformer& model, const PackedRows& val, int64_t batch_size, int64_t eval_batches) {
+  NoGradGuard g;
+  model.eval();
+  int64_t rows = std::min(val.num_rows(), batch_size * eval_batches);
+  double sum = 0;
+  int64_t n = 0;
+  for (int64_t first = 0; first < rows; first += batch_size) {
+    std::vector<int64_t> idx;
+    for (int64_t r = first; r < std::min(rows, first + batch_size); ++r) idx.push_back(r);
+    sum += batch_loss(model, make_batch(val, idx)).item();
+    ++n;
+  }
+  model.train();
+  return sum / double(n);
+}
+
+// Keeps the metrics lines with step <= last_step (all of them dropped when last_step is 0).
+void truncate_metrics(const std::string& path, int64_t last_step) {
+  std::string kept;
+  if (last_step > 0) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      Json j;
+      try {
+        j = Json::parse(line);
+      } catch (const Error&) {
+        continue;  // a line cut short by a crash
+      }
+      const Json* st = j.is_object() ? j.find("step") : nullptr;
+      if (st && st->is_number() && st->as_int() <= last_step) kept += line + "\n";
+    }
+  }
+  std::ofstream out(path, std::ios::trunc);
+  SRA_CHECK(out.good(), "[train] cannot write ", path);
+  out << kept;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+int run_train(const TrainOptions& opt, std::ostream& log) {
+  SRA_CHECK(!opt.config.empty(), "[train] no config file given");
+  SRA_CHECK(!opt.out_dir.empty(), "[train] no output directory given");
+  RunConfig cfg = load_config(opt.config, opt.overrides);
+  SRA_CHECK(cfg.device == "cpu", "[train] device '", cfg.device, "' is not supported yet (use cpu)");
+  SRA_CHECK(cfg.precision == "f32", "[train] precision '", cfg.precision, "' is not supported yet (use f32)");
+  SRA_CHECK(cfg.distributed.world_size == 1 && cfg.distributed.backend == "none",
+            "[train] distributed training is not supported yet (distributed.world_size must be 1)");
+  SRA_CHECK(cfg.data.seq_len <= cfg.model.max_seq_len, "[train] data.seq_len ", cfg.data.seq_len,
+            " exceeds model.max_seq_len ", cfg.model.max_seq_len);
+
+  fs::create_directories(opt.out_dir);
+  write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  const std::string metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
+  const std::string resolved = dump_resolved_yaml(cfg);
+
+  TrainData data = load_data(cfg, opt);
+  LoadedModel lm = model_from_config(cfg);
+  Transformer& model = *lm.model;
+  model.train();
+  NamedTensors params = model.named_parameters();
+  AdamW optim(params, to_adamw_config(cfg));
+  SequenceSampler sampler(data.train->num_rows(), uint64_t(cfg.data.seed));
+
+  // ---- resume ----
+  int64_t start = 0;
+  std::optional<std::pair<std::string, Checkpoint>> resumed;
+  if (opt.resume.empty()) {
+    std::vector<std::string> existing = list_checkpoints(opt.out_dir);
+    SRA_CHECK(existing.empty(), "[train] ", opt.out_dir, " already holds checkpoints (", existing.front(),
+              "); resume with \"auto\" or a checkpoint path, or use another output directory");
+  } else if (opt.resume == "auto") {
+    resumed = load_newest_valid_checkpoint(opt.out_dir, log);
+    if (!resumed) log << "no checkpoint in " << opt.out_dir << ": starting from step 0\n";
+  } else if (!opt.resume.empty()) {
+    resumed.emplace(opt.resume, load_checkpoint(opt.resume));
+  }
+  if (resumed) {
+    const std::string& path = resumed->first;
+    const Checkpoint& ck = resumed->second;
+    for (const char* key : {"data_cursor", "rng"}) {
+      SRA_CHECK(ck.meta.count(key), "[train] ", path, ": no '", key,
+                "' metadata (not a trainer checkpoint?)");
+    }
+    auto cit = ck.meta.find("config");
+    if (cit != ck.meta.end() && cit->second != resolved) {
+      log << "warning: the config differs from the one saved in " << path << "\n";
+    }
+    auto tit = ck.meta.find("tokenizer_hash");
+    SRA_CHECK(tit == ck.meta.end() || tit->second == data.tokenizer_hash, "[train] ", path,
+              ": tokenizer hash '", tit->second, "' does not match the current tokenizer's '",
+              data.tokenizer_hash, "'");
+    load_module(model, ck);
+    load_optimizer(optim, ck);
+    sampler.load_state(Json::parse(ck.meta.at("data_cursor")));
+    set_generator_state(model.router_generator(), Json::parse(ck.meta.at("rng")));
+    start = ck.step;
+    SRA_CHECK(start >= 0 && start <= cfg.train.steps, "[train] ", path, ": step ", start,
+              " is outside [0, train.steps = ", cfg.train.steps, "]");
+    log << "resumed from " << path << " at step " << start << "\n";
+  }
+  truncate_metrics(metrics_path, start);
+
+  int64_t end = cfg.train.steps;
+  if (opt.max_steps >= 0) end = std::min(end, std::max(start, opt.max_steps));
+
+  auto save = [&](int64_t step) {
+    Checkpoint ck;
+    ck.step = step;
+    add_module(ck, model);
+    add_optimizer(ck, optim);
+    ck.meta["config"] = resolved;
+    ck.meta["data_cursor"] = sampler.state().dump();
+    ck.meta["rng"] = generator_state(model.router_generator()).dump();
+    ck.meta["code_version"] = kCodeVersion;
+    ck.meta["tokenizer"] = data.tokenizer_path;
+    ck.meta["tokenizer_hash"] = data.tokenizer_hash;
+    std::string path = checkpoint_path(opt.out_dir, step);
+    save_checkpoint(ck, path);
+    if (cfg.train.keep_last > 0) keep_last(opt.out_dir, cfg.train.keep_last);
+    log << "saved " << path << "\n";
+  };
+
+  log << "train: " << model.num_parameters() << " parameters, " << data.train->num_rows()
+      << " train rows and " << data.val->num_rows() << " val rows of " << cfg.data.seq_len
+      << " tokens, steps " << start << " -> " << end << " of " << cfg.train.steps << "\n";
+
+  std::ofstream metrics(metrics_path, std::ios::app);
+  SRA_CHECK(metrics.good(), "[train] cannot write ", metrics_path);
+  const int64_t B = cfg.train.batch_size, accum = cfg.train.grad_accum;
+  const double tau0 = cfg.router.temperature, tau1 = cfg.router.temperature_final;
+  int64_t last_saved = resumed ? start : -1;
+  for (int64_t s = start; s < end; ++s) {
+    const double t0 = now_s();
+    double lr = learning_rate(cfg, s);
+    double frac = cfg.train.steps > 1 ? double(s) / double(cfg.train.steps - 1) : 0.0;
+    set_router_temperature(model, tau0 + (tau1 - tau0) * frac);
+    double loss_sum = 0, ratio_sum = 0;
+    for (int64_t m = 0; m < accum; ++m) {
+      Batch b = make_batch(*data.train, sampler.next_batch(B));
+      Tensor loss = batch_loss(model, b);
+      ratio_sum += model.last_selected_ratio();
+      loss_sum += loss.item();
+      backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)));
+    }
+    auto [norm, scale] = clip_grad_norm(params, cfg.optimizer.grad_clip);
+    optim.step(lr, scale);
+    optim.zero_grad();
+    model.update_thresholds();
+    const int64_t step = s + 1;
+    const double loss = loss_sum / double(accum), ratio = ratio_sum / double(accum);
+    const double tok_s = double(B * accum * cfg.data.seq_len) / std::max(now_s() - t0, 1e-9);
+    std::optional<double> val;
+    if (cfg.train.eval_every > 0 && step % cfg.train.eval_every == 0) {
+      val = validation_loss(model, *data.val, B, cfg.train.eval_batches);
+    }
+    Json line = Json::object({{"step", step},
+                              {"loss", loss},
+                              {"lr", lr},
+                              {"grad_norm", norm},
+                              {"selected_ratio", ratio},
+                              {"tokens_per_s", tok_s}});
+    if (val) line["val_loss"] = *val;
+    metrics << line.dump() << "\n" << std::flush;
+    if ((cfg.logging.log_every > 0 && step % cfg.logging.log_every == 0) || val) {
+      log << "step " << step << "  loss " << fmt("%.4f", loss) << "  lr " << fmt("%.2e", lr) << "  |g| "
+          << fmt("%.3f", norm) << "  selected " << fmt("%.3f", ratio) << "  " << fmt("%.0f", tok_s)
+          << " tok/s";
+      if (val) log << "  val " << fmt("%.4f", *val);
+      log << "\n" << std::flush;
+    }
+    if ((cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0) || step == end) {
+      save(step);
+      last_saved = step;
+    }
+  }
+  if (last_saved != end) save(end);  // nothing to run (already at the end): still leave the final state
+  log << "done: step " << end << " of " << cfg.train.steps << "\n";
+  return 0;
+}
+
+}  // namespace sra

@@ -1,0 +1,66 @@
+// The training loop behind `sra train`: config → data → model → AdamW steps, with validation, metrics,
+// checkpoints and exact resume.
+//
+// Data (data.dataset):
+//   synthetic  train problems 0..N-1 of the synthetic generator's train split (N = clamp(batch_size ·
+//              grad_accum · steps, 64, 4096)), step-by-step form. Tokens: with data.tokenizer empty, the
+//              bytes of prompt + target (ids 0..255), loss mask on the target bytes only, examples
+//              joined with byte 0 as end-of-text (the model learns to emit it after the target; pad = 0);
+//              else tokenize_example with the sentencepiece model (its EOS; pad = its pad id or EOS).
+//              Validation: val-split problems 0..M-1 (M = max(8, eval_batches · batch_size)).
+//   text       the bytes of data.path (relative paths resolve against the data directory, see
+//              data/data_dir.h), mask 1 everywhere; the first 90% trains, the rest validates.
+//   Rows of seq_len + 1 tokens (pack_examples / PackedRows); training batches come from a
+//   SequenceSampler(rows, seed = data.seed) whose cursor is checkpointed; validation uses the first
+//   eval_batches · batch_size val rows (fewer when the split is smaller) in fixed order.
+//
+// Step s = 0 .. train.steps - 1 (logged and checkpointed as s + 1):
+//   lr      warmup (s + 1) / warmup_steps · lr, then cosine down to min_lr_ratio · lr over the remaining
+//           steps (kind cosine) or constant;
+//   τ       router.temperature → router.temperature_final linearly (s / (steps - 1)), set on every router;
+//   grad_accum micro-batches of batch_size rows: loss = masked next-token cross-entropy + the routers'
+//           budget losses, backward(loss / grad_accum); clip at optimizer.grad_clip; AdamW step;
+//           zero_grad; update_thresholds().
+//   Every logging.log_every steps a plain line "step N  loss L  lr X  |g| G  selected R  T tok/s" (plus
+//   "val V" when evaluated); every step one JSON line in out_dir/<logging.metrics_file>: {"step", "loss",
+//   "lr", "grad_norm", "selected_ratio", "tokens_per_s"[, "val_loss"]}; val_loss every train.eval_every
+//   steps (mean masked loss over the validation batches, eval mode, no gradients).
+//
+// out_dir: config.yaml (the resolved config) at start; checkpoint_path(out_dir, step) every
+//   train.checkpoint_every steps and at the end of the run (train.steps or max_steps), then
+//   keep_last(out_dir, train.keep_last) when keep_last > 0. A checkpoint holds "model/" (parameters and
+//   buffers, the naming of train/model_io.h, so load_model reads it), "optim/" (add_optimizer), the step,
+//   and meta: config (dump_resolved_yaml), data_cursor (SequenceSampler::state() JSON), rng (the model's
+//   router generator, generator_state JSON), code_version (kCodeVersion), tokenizer and tokenizer_hash
+//   (empty for bytes).
+//
+// Resume: "auto" → the newest checkpoint of out_dir that loads (corrupt ones are skipped with a
+//   warning; none → a fresh start, logged); otherwise the checkpoint at that path. Model, optimizer, step,
+//   sampler cursor and router generator are restored, so the continued run is bitwise identical to an
+//   uninterrupted one. The metrics file keeps its lines with step <= the resumed step and is appended
+//   to; a fresh start empties it. A fresh start (resume "") refuses an out_dir that already holds
+//   checkpoints.
+// Errors: sra::Error "[train] ..." (and "[config] ...", "[checkpoint] ...", "[data] ..." from below).
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace sra {
+
+inline constexpr const char* kCodeVersion = "sra 0.1";
+
+struct TrainOptions {
+  std::string config;                  // run YAML (required)
+  std::vector<std::string> overrides;  // "a.b=c", applied after the file
+  std::string out_dir;                 // required
+  std::string resume;                  // "", "auto" or a checkpoint path
+  std::string data_dir;                // --data-dir (see resolve_data_dir)
+  int64_t max_steps = -1;              // >= 0: stop after this step (the run's last checkpoint is there)
+};
+
+// Runs (or continues) training; returns 0.
+int run_train(const TrainOptions& opt, std::ostream& log);
+
+}  // namespace sra
