@@ -8,6 +8,7 @@
 #include <hdf5.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -605,4 +606,43 @@ TEST_CASE("checkpoint: module state includes buffers (SRA router thresholds) and
     CHECK(sb[i].first == state[i].first);
     CHECK(bitwise_equal(sb[i].second, state[i].second));
   }
+}
+
+TEST_CASE("checkpoint: a process killed while saving leaves the previous checkpoint loadable") {
+  TempDir dir;
+  std::string path = checkpoint_path(dir.path.string(), 1);
+  Checkpoint old = small_checkpoint(1);
+  save_checkpoint(old, path);
+  Checkpoint big = small_checkpoint(2);  // built before fork: the child touches no thread pool
+  big.tensors.emplace_back("model/big", Tensor::ones({1024, 1024}));
+  // A child saves a 4 MB checkpoint over the same path again and again; the parent SIGKILLs it at a few
+  // points in time. Whenever it dies, `path` must hold a complete, valid checkpoint: the old one or the
+  // child's (the rename is atomic), never a torn file.
+  int saw_new = 0;
+  for (int delay_ms : {1, 7, 23, 61, 150}) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      for (;;) save_checkpoint(big, path);
+    }
+    ::usleep(useconds_t(delay_ms) * 1000);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    Checkpoint now = load_checkpoint(path);  // throws on a torn file
+    CHECK((now.step == 1 || now.step == 2));
+    if (now.step == 1) CHECK(same_checkpoint(now, old));
+    if (now.step == 2) CHECK(same_checkpoint(now, big));
+    saw_new += now.step == 2;
+  }
+  INFO("kills after which the child's checkpoint was in place: " << saw_new);
+  // the killed writers' temporary files are removed by keep_last; the checkpoint is found as valid
+  keep_last(dir.path.string(), 1);
+  int files = 0;
+  for (auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
+  CHECK(files == 1);
+  std::ostringstream warn;
+  CHECK(newest_valid_checkpoint(dir.path.string(), warn) == path);
+  CHECK(warn.str().empty());
 }
