@@ -285,6 +285,23 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   const int64_t B = cfg.train.batch_size, accum = cfg.train.grad_accum;
   const double tau0 = cfg.router.temperature, tau1 = cfg.router.temperature_final;
   int64_t last_saved = resumed ? start : -1;
+  // a progress bar redrawn in place on a terminal (logging.progress: auto = when the log is a terminal)
+  const bool bar = cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal);
+  const double loop_t0 = now_s();
+  auto clear_bar = [&] {
+    if (bar) log << "\r\x1b[K";
+  };
+  auto draw_bar = [&](int64_t step, double loss, double ratio, double tok_s) {
+    if (!bar) return;
+    const int width = 24;
+    int filled = int(double(width) * double(step) / double(std::max<int64_t>(cfg.train.steps, 1)));
+    double per_step = (now_s() - loop_t0) / double(std::max<int64_t>(step - start, 1));
+    double eta = per_step * double(end - step);
+    log << "\r\x1b[K" << step << "/" << cfg.train.steps << " [" << std::string(size_t(filled), '#')
+        << std::string(size_t(width - filled), '.') << "] loss " << fmt("%.4f", loss) << "  sel "
+        << fmt("%.3f", ratio) << "  " << fmt("%.0f", tok_s) << " tok/s  ETA " << fmt("%.0f", eta) << "s"
+        << std::flush;
+  };
   for (int64_t s = start; s < end; ++s) {
     const double t0 = now_s();
     double lr = learning_rate(cfg, s);
@@ -318,6 +335,7 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
     if (val) line["val_loss"] = *val;
     metrics << line.dump() << "\n" << std::flush;
     if ((cfg.logging.log_every > 0 && step % cfg.logging.log_every == 0) || val) {
+      clear_bar();
       log << "step " << step << "  loss " << fmt("%.4f", loss) << "  lr " << fmt("%.2e", lr) << "  |g| "
           << fmt("%.3f", norm) << "  selected " << fmt("%.3f", ratio) << "  " << fmt("%.0f", tok_s)
           << " tok/s";
@@ -325,10 +343,13 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
       log << "\n" << std::flush;
     }
     if ((cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0) || step == end) {
+      clear_bar();
       save(step);
       last_saved = step;
     }
+    draw_bar(step, loss, ratio, tok_s);
   }
+  clear_bar();
   if (last_saved != end) save(end);  // nothing to run (already at the end): still leave the final state
   log << "done: step " << end << " of " << cfg.train.steps << "\n";
   return 0;

@@ -58,6 +58,7 @@ struct TrainOptions {
   std::string resume;                  // "", "auto" or a checkpoint path
   std::string data_dir;                // --data-dir (see resolve_data_dir)
   int64_t max_steps = -1;              // >= 0: stop after this step (the run's last checkpoint is there)
+  bool terminal = false;               // the log is a terminal: logging.progress auto draws a progress bar
 };
 
 // Runs (or continues) training; returns 0.

@@ -104,7 +104,10 @@ void add_train(CLI::App& app) {
   c->add_option("--resume", opt->resume, "auto (newest valid checkpoint in --out) or a checkpoint path");
   c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--max-steps", opt->max_steps, "Stop after this step (the schedule still spans train.steps)");
-  commands().push_back({c, [opt]() { return run_train(*opt, std::cout); }});
+  commands().push_back({c, [opt]() {
+                          opt->terminal = ::isatty(1);
+                          return run_train(*opt, std::cout);
+                        }});
 }
 
 void add_generate(CLI::App& app) {
