@@ -117,17 +117,6 @@ T scale_mask_max(T* row, int64_t n, int64_t vis, T scale) {
   }
   return lanes_max<T>(m);
 }
-// row[c] ← e^(row[c] − sub); returns Σ_c row[c].
-template <typename T>
-T exp_sum(T* row, int64_t n, T sub) {
-  Vec<T> acc{};
-  for (int64_t c = 0; c < n; c += kW<T>) {
-    const Vec<T> e = exp_v<T>(load(row + c) - sub);
-    store(row + c, e);
-    acc += e;
-  }
-  return lanes_sum<T>(acc);
-}
 // For columns c in [lo, hi): s[c] ← P = e^(s[c]·scale − lse), d[c] ← dS = P·(d[c] − Δ)·scale; both 0
 // elsewhere (whatever s and d held there). lse and Δ are per column (arrays of n) when PerColumn, else
 // one value for the row.

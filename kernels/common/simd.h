@@ -84,6 +84,18 @@ inline Vec<T> exp_v(Vec<T> x) {
   }
 }
 
+// row[c] ← e^(row[c] − sub) for c < n (n a multiple of kLanes); returns Σ_c row[c] (fixed lane order).
+template <typename T>
+T exp_sum(T* row, int64_t n, T sub) {
+  Vec<T> acc{};
+  for (int64_t c = 0; c < n; c += kLanes<T>) {
+    const Vec<T> e = exp_v<T>(load(row + c) - sub);
+    store(row + c, e);
+    acc += e;
+  }
+  return lanes_sum<T>(acc);
+}
+
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 }  // namespace sra::kern::simd

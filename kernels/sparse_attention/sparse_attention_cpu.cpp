@@ -110,18 +110,6 @@ T mask_max(T* row, int64_t n, int64_t lo, int64_t hi, const T* bias, T scale) {
   return lanes_max<T>(m);
 }
 
-// row[c] ← e^(row[c] − sub); returns Σ_c row[c].
-template <typename T>
-T exp_sum(T* row, int64_t n, T sub) {
-  Vec<T> acc{};
-  for (int64_t c = 0; c < n; c += kLanes<T>) {
-    const Vec<T> e = exp_v<T>(load(row + c) - sub);
-    store(row + c, e);
-    acc += e;
-  }
-  return lanes_sum<T>(acc);
-}
-
 // A query row against a key tile: for columns c in [lo, hi), s[c] ← P = e^(s[c]·scale + bias[c] − lse)
 // and d[c] ← dS = P·(d[c] − Δ)·scale; both 0 elsewhere (whatever they held).
 template <typename T>
