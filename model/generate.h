@@ -5,7 +5,15 @@
 // layers, its eval-mode selection z = 1[s > θ] from the router applied to the layer's input) to the cache,
 // and attends to the cached set: all earlier tokens (dense) or sinks ∪ window ∪ critical (SRA, gate = 1).
 // Selection is causal (docs/sra.md), so the logits equal those of one full forward pass at every position.
-// prefill feeds a prompt token by token through the same step (logits only for the last token).
+// decode_batch does the same for B sequences at once, each with its own cache and position: the
+// matrix products (projections, MLP, router, lm_head) run over B rows, attention per sequence; every
+// row equals decode_step on that sequence up to float rounding.
+// prefill feeds a prompt and returns the last token's step (with logits). On an empty cache and without
+// a SelectionFn it runs one full forward pass over the prompt (the ops of Transformer::run, eval mode)
+// and fills the cache from its k, v and selections: the same logits, audit and MAC counts as feeding
+// the prompt token by token through decode_step, up to float rounding (a router score within rounding
+// of θ may decide differently). With a SelectionFn, or on a non-empty cache, it feeds the prompt token
+// by token through decode_step (the hook is called position by position, SRA layers in order).
 //
 // Sampling: temperature 0 = greedy (argmax, lowest id on ties); else softmax(logits / temperature),
 // then top-k (k largest, 0 = off), then top-p (the smallest set of most likely tokens whose probability
@@ -14,8 +22,12 @@
 // Stopping: eos_id; stop_sequences (token-id sequences matched at the end of the generated ids);
 // stop_strings, checked on decode(generated ids) when a decoder is given (stop strings without a
 // decoder are an error). The token that stops generation is kept in `ids`.
-// Batches: each sequence has its own cache and is generated on its own (a loop), so a prompt gives the
-// same result alone or in a batch (same stream index).
+// Batches: generate() takes the prompts in groups of cfg.batch (0 = all at once): each prompt is
+// prefilled on its own cache, then the group's unfinished sequences are decoded together, one
+// decode_batch per step. A prompt gives the same result alone or in a batch (same stream index; equal
+// up to float rounding of the batched products). With cfg.select set (and not select_stateless), every
+// sequence is generated on its own, token by token: the hook sees sequence 0 to the end, then sequence 1,
+// ..., each token's SRA layers in order.
 #pragma once
 #include <functional>
 #include <string>
@@ -34,6 +46,20 @@ struct SamplingConfig {
   uint64_t seed = 0;
 };
 
+// Selection policy hook: decides z for one token in one SRA layer (default, no hook: z = 1[s > θ]).
+// The RL stage samples z ~ Bernoulli(σ((s − θ)/τ)) here. `sequence` is the prompt's index in the batch
+// given to generate() (for decode_step / prefill called directly: their `sequence` argument, default 0;
+// decode_batch: sequences[b], default b).
+struct SelectionContext {
+  size_t sequence = 0;
+  size_t sra_layer = 0;  // index among the SRA layers (0 = the first SRA layer)
+  int64_t position = 0;
+  double score = 0;        // router score s
+  double threshold = 0;    // the router's θ
+  double temperature = 1;  // the router's τ
+};
+using SelectionFn = std::function<bool(const SelectionContext&)>;
+
 struct GenerateConfig {
   SamplingConfig sampling;
   int64_t max_new_tokens = 32;
@@ -41,6 +67,13 @@ struct GenerateConfig {
   std::vector<std::vector<int64_t>> stop_sequences;
   std::vector<std::string> stop_strings;
   std::function<std::string(const std::vector<int64_t>&)> decode;  // needed by stop_strings
+  SelectionFn select;                                              // empty: deterministic z = 1[s > θ]
+
+  // true: `select` answers from its SelectionContext alone (e.g. counter-based random draws), so the calls
+  // may come in any order: generate then prefills in one pass (the hook called layer by layer, positions
+  // ascending) and decodes the sequences together, as without a hook.
+  bool select_stateless = false;
+  int64_t batch = 8;  // sequences decoded together (0 = all prompts at once); results do not depend on it
 };
 
 // What the routers decided for one fed token (the audit trail): one entry per SRA layer, in layer order.
@@ -64,14 +97,24 @@ struct SequenceResult {
   std::string finish_reason;      // "eos", "stop" or "length"
   int64_t cache_bytes = 0;        // at the end
   MacCount prefill_macs, decode_macs;
+  double prefill_ms = 0;  // wall time of this sequence's prefill
+  double decode_ms = 0;   // wall time of the decode steps (shared by its group) up to its last token
 };
 
 // One token at position cache.length(). The model must be in eval mode.
-StepResult decode_step(Transformer& m, KVCache& cache, int64_t token, bool want_logits = true);
+StepResult decode_step(Transformer& m, KVCache& cache, int64_t token, bool want_logits = true,
+                       const SelectionFn* select = nullptr, size_t sequence = 0);
+// tokens[b] at position caches[b]->length() for every b (B >= 1 distinct caches); sequences[b] (optional,
+// default b) is the index the SelectionFn sees. Returns one step per sequence.
+std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>& caches,
+                                     const std::vector<int64_t>& tokens, bool want_logits = true,
+                                     const SelectionFn* select = nullptr,
+                                     const std::vector<size_t>* sequences = nullptr);
 // Feeds the prompt (non-empty); returns the last token's step (with logits); appends every token's
-// audit to `audit` when given.
+// audit to `audit` and adds the prompt's multiply-adds to `macs` when given.
 StepResult prefill(Transformer& m, KVCache& cache, const std::vector<int64_t>& prompt,
-                   std::vector<TokenAudit>* audit = nullptr, MacCount* macs = nullptr);
+                   std::vector<TokenAudit>* audit = nullptr, MacCount* macs = nullptr,
+                   const SelectionFn* select = nullptr, size_t sequence = 0);
 
 // The distribution sampled from (after temperature, top-k, top-p; zeros outside the kept set).
 // temperature must be > 0.

@@ -1,6 +1,10 @@
 // KV cache for incremental decoding (see kv_cache.h): dense layers keep every token, SRA layers keep the
-// sinks, the critical tokens that left the window and a ring of the last `window` tokens.
+// sinks, the critical tokens that left the window and a ring of the last `window` tokens, all in
+// position order in one (Hkv, capacity, D) buffer for k and one for v.
 #include "model/kv_cache.h"
+
+#include <algorithm>
+#include <cstring>
 
 #include "autograd/ops.h"
 #include "model/transformer.h"
@@ -13,69 +17,98 @@ LayerKVCache::LayerKVCache(bool sra, int64_t window, int64_t n_sinks)
             " and ", n_sinks);
 }
 
-void LayerKVCache::append(int64_t pos, const Tensor& k, const Tensor& v, bool critical) {
-  SRA_CHECK(pos == next_pos_, "[kv_cache] expected position ", next_pos_, ", got ", pos);
-  SRA_CHECK(k.dim() == 4 && k.size(0) == 1 && k.size(2) == 1 && k.shape() == v.shape(),
-            "[kv_cache] k and v must be (1, Hkv, 1, D), got ", shape_str(k.shape()), " and ",
-            shape_str(v.shape()));
-  ++next_pos_;
-  Entry e{pos, k.contiguous(), v.contiguous(), critical};
-  if (!sra_) {
-    all_.push_back(std::move(e));
-    return;
-  }
-  if (pos < n_sinks_) {
-    sinks_.push_back(std::move(e));
-    return;
-  }
-  ring_.push_back(std::move(e));
-  if (int64_t(ring_.size()) > window_) {  // token pos − window leaves the window
-    if (ring_.front().critical) crit_.push_back(std::move(ring_.front()));
-    ring_.pop_front();
-  }
+void LayerKVCache::reserve(int64_t capacity) {
+  if (capacity <= capacity_) return;
+  int64_t cap = std::max<int64_t>(capacity, std::max<int64_t>(16, 2 * capacity_));
+  auto grow = [&](std::vector<unsigned char>& buf) {
+    std::vector<unsigned char> next(size_t(heads_ * cap) * row_bytes_);
+    for (int64_t h = 0; h < heads_; ++h)
+      if (size() > 0)
+        std::memcpy(next.data() + size_t(h * cap) * row_bytes_,
+                    buf.data() + size_t(h * capacity_) * row_bytes_, size_t(size()) * row_bytes_);
+    buf.swap(next);
+  };
+  grow(k_);
+  grow(v_);
+  capacity_ = cap;
 }
 
-int64_t LayerKVCache::size() const {
-  return sra_ ? int64_t(sinks_.size() + crit_.size() + ring_.size()) : int64_t(all_.size());
+void LayerKVCache::erase(int64_t index) {
+  const int64_t n = size();
+  for (std::vector<unsigned char>* buf : {&k_, &v_})
+    for (int64_t h = 0; h < heads_; ++h) {
+      unsigned char* base = buf->data() + size_t(h * capacity_) * row_bytes_;
+      std::memmove(base + size_t(index) * row_bytes_, base + size_t(index + 1) * row_bytes_,
+                   size_t(n - index - 1) * row_bytes_);
+    }
+  pos_.erase(pos_.begin() + index);
+  crit_flag_.erase(crit_flag_.begin() + index);
+}
+
+void LayerKVCache::append(int64_t pos, const Tensor& k, const Tensor& v, bool critical) {
+  SRA_CHECK(pos == next_pos_, "[kv_cache] expected position ", next_pos_, ", got ", pos);
+  SRA_CHECK(
+      k.dim() == 4 && k.size(0) == 1 && k.size(2) == 1 && k.shape() == v.shape() && k.dtype() == v.dtype(),
+      "[kv_cache] k and v must be (1, Hkv, 1, D) of one dtype, got ", shape_str(k.shape()), " and ",
+      shape_str(v.shape()));
+  if (next_pos_ == 0) {
+    heads_ = k.size(1);
+    head_dim_ = k.size(3);
+    dtype_ = k.dtype();
+    row_bytes_ = size_t(head_dim_) * dtype_size(dtype_);
+  }
+  SRA_CHECK(k.size(1) == heads_ && k.size(3) == head_dim_ && k.dtype() == dtype_,
+            "[kv_cache] k and v must be ", shape_str({1, heads_, 1, head_dim_}), " ", dtype_name(dtype_),
+            " like the first entry, got ", shape_str(k.shape()), " ", dtype_name(k.dtype()));
+  ++next_pos_;
+  reserve(size() + 1);
+  Tensor kc = k.is_contiguous() ? k : k.contiguous(), vc = v.is_contiguous() ? v : v.contiguous();
+  const int64_t slot = size();
+  for (int64_t h = 0; h < heads_; ++h) {
+    std::memcpy(k_.data() + size_t(h * capacity_ + slot) * row_bytes_,
+                static_cast<const unsigned char*>(kc.raw()) + size_t(h) * row_bytes_, row_bytes_);
+    std::memcpy(v_.data() + size_t(h * capacity_ + slot) * row_bytes_,
+                static_cast<const unsigned char*>(vc.raw()) + size_t(h) * row_bytes_, row_bytes_);
+  }
+  pos_.push_back(pos);
+  crit_flag_.push_back(critical ? 1 : 0);
+  if (!sra_) return;
+  if (pos < n_sinks_) {
+    ++n_sink_;
+    return;
+  }
+  const int64_t ring = size() - n_sink_ - n_crit_;
+  if (ring > window_) {  // token pos − window (the ring's first entry) leaves the window
+    const int64_t leaving = n_sink_ + n_crit_;
+    if (crit_flag_[size_t(leaving)]) {
+      ++n_crit_;  // already in place: the last critical entry
+    } else {
+      erase(leaving);
+    }
+  }
 }
 
 std::vector<int64_t> LayerKVCache::positions() const {
-  std::vector<int64_t> p;
-  if (!sra_) {
-    for (const Entry& e : all_) p.push_back(e.pos);
-    return p;
-  }
-  for (const Entry& e : sinks_) p.push_back(e.pos);
-  for (const Entry& e : crit_) p.push_back(e.pos);
-  for (const Entry& e : ring_) p.push_back(e.pos);
-  return p;
+  return pos_;
 }
 
 std::pair<Tensor, Tensor> LayerKVCache::keys_values() const {
   SRA_CHECK(size() > 0, "[kv_cache] the cache is empty");
-  std::vector<Tensor> ks, vs;
-  auto take = [&](const Entry& e) {
-    ks.push_back(e.k);
-    vs.push_back(e.v);
-  };
-  if (!sra_) {
-    for (const Entry& e : all_) take(e);
-  } else {
-    for (const Entry& e : sinks_) take(e);
-    for (const Entry& e : crit_) take(e);
-    for (const Entry& e : ring_) take(e);
+  const int64_t S = size();
+  Tensor K = Tensor::empty({1, heads_, S, head_dim_}, dtype_),
+         V = Tensor::empty({1, heads_, S, head_dim_}, dtype_);
+  unsigned char* kp = static_cast<unsigned char*>(K.raw());
+  unsigned char* vp = static_cast<unsigned char*>(V.raw());
+  const size_t head_bytes = size_t(S) * row_bytes_;
+  for (int64_t h = 0; h < heads_; ++h) {
+    std::memcpy(kp + size_t(h) * head_bytes, k_.data() + size_t(h * capacity_) * row_bytes_, head_bytes);
+    std::memcpy(vp + size_t(h) * head_bytes, v_.data() + size_t(h * capacity_) * row_bytes_, head_bytes);
   }
-  return {concat(ks, 2), concat(vs, 2)};
+  return {K, V};
 }
 
 int64_t LayerKVCache::bytes() const {
-  int64_t per = 0;
-  const Entry* any = !all_.empty()     ? &all_[0]
-                     : !sinks_.empty() ? &sinks_[0]
-                     : !ring_.empty()  ? &ring_[0]
-                                       : nullptr;
-  if (any) per = 2 * any->k.numel() * int64_t(dtype_size(any->k.dtype()));
-  return per * size();
+  return 2 * int64_t(row_bytes_) * heads_ * size();
 }
 
 KVCache::KVCache(const TransformerConfig& c) {

@@ -7,10 +7,15 @@
 //                crit    tokens j ≥ n_sinks with z_j = 1 that left the ring (j ≤ t − window).
 //                A token leaving the ring is dropped unless it is critical: O(n_sinks + K + w) memory.
 // keys_values() returns the attended set of the latest query as (1, Hkv, S, D) tensors in the order
-// sinks, critical (ascending), window (ascending); positions() gives the matching token positions.
+// sinks, critical (ascending), window (ascending) — that is, by ascending position; positions() gives the
+// matching token positions.
+// Storage: per layer one buffer for k and one for v, laid out (Hkv, capacity, D) with the S kept tokens
+// in position order at [0, S) of each head (capacity doubles when full). A token leaving the ring either
+// stays where it is (critical: it becomes the last crit entry) or is removed by moving the ring's
+// remaining w − 1 entries down one slot, so an append costs O(Hkv·w·D) bytes moved and keys_values()
+// one copy per head.
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <utility>
 #include <vector>
 
@@ -23,29 +28,36 @@ struct TransformerConfig;
 class LayerKVCache {
  public:
   LayerKVCache(bool sra, int64_t window, int64_t n_sinks);
-  // Adds token `pos` (must be the next position: 0, 1, 2, ...); k, v (1, Hkv, 1, D); `critical` is z_pos
-  // (ignored by dense layers).
+  // Adds token `pos` (must be the next position: 0, 1, 2, ...); k, v (1, Hkv, 1, D), the same shape and
+  // dtype at every call; `critical` is z_pos (ignored by dense layers).
   void append(int64_t pos, const Tensor& k, const Tensor& v, bool critical);
-  std::pair<Tensor, Tensor> keys_values() const;  // (1, Hkv, S, D) each
+  std::pair<Tensor, Tensor> keys_values() const;  // (1, Hkv, S, D) each, contiguous
   std::vector<int64_t> positions() const;         // the S cached positions, in keys_values() order
-  int64_t size() const;                           // S: keys the next query (the latest token) attends to
-  int64_t n_critical() const { return int64_t(crit_.size()); }
+  int64_t size() const {
+    return int64_t(pos_.size());
+  }  // S: keys the next query (the latest token) attends to
+  int64_t n_critical() const { return n_crit_; }
   int64_t bytes() const;  // bytes of the cached k and v
   bool is_sra() const { return sra_; }
 
  private:
-  struct Entry {
-    int64_t pos;
-    Tensor k, v;
-    bool critical;
-  };
+  void reserve(int64_t capacity);
+  void erase(int64_t index);  // removes entry `index`, moving the later ones down one slot
+
   bool sra_;
   int64_t window_, n_sinks_;
   int64_t next_pos_ = 0;
-  std::vector<Entry> all_;    // dense: every token
-  std::vector<Entry> sinks_;  // SRA: j < n_sinks
-  std::vector<Entry> crit_;   // SRA: critical tokens that left the window
-  std::deque<Entry> ring_;    // SRA: the last `window` tokens with j ≥ n_sinks
+  // entry i of [0, size()): position pos_[i], critical flag crit_flag_[i]; SRA: [0, n_sink_) sinks,
+  // [n_sink_, n_sink_ + n_crit_) critical tokens that left the window, then the ring.
+  std::vector<int64_t> pos_;
+  std::vector<uint8_t> crit_flag_;
+  int64_t n_sink_ = 0, n_crit_ = 0;
+  // k and v bytes, (Hkv, capacity_, D) each
+  std::vector<unsigned char> k_, v_;
+  int64_t capacity_ = 0;
+  int64_t heads_ = 0, head_dim_ = 0;
+  DType dtype_ = DType::f32;
+  size_t row_bytes_ = 0;  // bytes of one token in one head: D · dtype size
 };
 
 class KVCache {

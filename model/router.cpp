@@ -61,6 +61,21 @@ Selection Router::select(const Tensor& h, Generator& gen) const {
   return sel;
 }
 
+Selection Router::forced_select(const Tensor& h, const Tensor& z) const {
+  Selection sel;
+  sel.scores = scores(h);
+  SRA_CHECK(z.dtype() == DType::u8 && z.shape() == sel.scores.shape(), "[router] forced selection must be ",
+            shape_str(sel.scores.shape()), " u8, got ", shape_str(z.shape()), " ", dtype_name(z.dtype()));
+  NoGradGuard g;
+  sel.selected = z;
+  sel.gate = cast(z, sel.scores.dtype());
+  const std::vector<uint8_t> v = z.to_vector<uint8_t>();
+  int64_t n = 0;
+  for (uint8_t x : v) n += x != 0;
+  sel.ratio = v.empty() ? 0.0 : double(n) / double(v.size());
+  return sel;
+}
+
 Tensor Router::budget_loss(const Selection& s) const {
   if (config_.budget_weight <= 0 || !s.soft.defined()) return Tensor::zeros({}, s.scores.dtype());
   Tensor d = add(mean(s.soft), -config_.target_ratio);

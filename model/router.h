@@ -37,6 +37,9 @@ class Router : public Module {
   Tensor scores(const Tensor& h) const;  // (B, T, C) → (B, T)
   // Training (stochastic, straight-through) when is_training(), else deterministic hard selection.
   Selection select(const Tensor& h, Generator& gen) const;
+  // Given decisions z (B, T) u8 (e.g. sampled by the RL stage): scores (differentiable), selected = z,
+  // gate = z as a constant (no gradient), soft undefined.
+  Selection forced_select(const Tensor& h, const Tensor& z) const;
   // Budget loss w·(mean g − ρ)² of a training selection (0-d tensor; zero when w = 0).
   Tensor budget_loss(const Selection& s) const;
   void update_threshold(double observed_ratio);

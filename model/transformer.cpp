@@ -114,7 +114,7 @@ Router* Transformer::router_of(size_t layer) const {
   return l->router ? l->router.get() : model->router.get();
 }
 
-ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions) {
+ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions, const std::vector<Tensor>* forced) {
   SRA_CHECK(ids.dim() == 2, "[model] ids must be (B, T), got ", shape_str(ids.shape()));
   int64_t T = ids.size(1);
   SRA_CHECK(T <= config_.max_seq_len, "[model] sequence length ", T, " exceeds max_seq_len ", config_.max_seq_len);
@@ -122,19 +122,30 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions) {
   ForwardOutput out;
   Tensor h = model->embed_tokens->forward(ids);
   std::vector<double> ratios;
+  size_t sra_index = 0;
   for (size_t i = 0; i < model->layers.size(); ++i) {
     Router* r = router_of(i);
     if (!r) {
       h = model->layers[i]->forward(h, pos);
       continue;
     }
-    Selection sel = r->select(h, router_gen_);
+    Selection sel;
+    if (forced) {
+      SRA_CHECK(sra_index < forced->size(), "[model] forced selections: ", forced->size(),
+                " given, the model has more SRA layers");
+      sel = r->forced_select(h, (*forced)[sra_index]);
+    } else {
+      sel = r->select(h, router_gen_);
+    }
+    ++sra_index;
     h = model->layers[i]->forward(h, pos, &sel);
     Tensor b = r->budget_loss(sel);
     out.budget_loss = out.budget_loss.defined() ? add(out.budget_loss, b) : b;
     ratios.push_back(sel.ratio);
     out.selections.push_back(std::move(sel));
   }
+  SRA_CHECK(!forced || forced->size() == sra_index, "[model] forced selections: ", forced ? forced->size() : 0,
+            " given for ", sra_index, " SRA layers");
   h = model->norm->forward(h);
   out.logits = lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
   for (double r : ratios) out.selected_ratio += r / double(ratios.size());

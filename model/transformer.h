@@ -107,7 +107,10 @@ class Transformer : public Module {
   explicit Transformer(const TransformerConfig& c);
   // ids (B, T) integer → logits and the SRA layers' selections. positions (T) default 0..T-1.
   // In training mode the routers sample with logistic noise from router_generator().
-  ForwardOutput run(const Tensor& ids, const Tensor& positions = Tensor());
+  // forced (optional): one (B, T) u8 decision tensor per SRA layer, in layer order, used instead of the
+  // routers' own selection (Router::forced_select; the RL stage replays sampled rollouts with it).
+  ForwardOutput run(const Tensor& ids, const Tensor& positions = Tensor(),
+                    const std::vector<Tensor>* forced = nullptr);
   Tensor forward(const Tensor& ids, const Tensor& positions = Tensor()) { return run(ids, positions).logits; }
   // Mean next-token cross-entropy of ids (B, T+1) (inputs ids[:, :T], targets ids[:, 1:]) plus the
   // routers' budget losses; remembers the selected ratios for update_thresholds().

@@ -403,3 +403,123 @@ TEST_CASE("flops: multiply-adds against a hand computation") {
       }
   CHECK_THROWS_WITH_AS(sequence_macs(c, 5, {}, false), "[flops] 0 selections for 1 SRA layers", Error);
 }
+
+TEST_CASE("generate: prefill's one-pass forward equals feeding the prompt token by token") {
+  std::vector<int64_t> ids = random_tokens(30, 24, 21);
+  for (DType dt : {DType::f64, DType::f32}) {
+    const double tol = dt == DType::f64 ? 1e-9 : 1e-4;
+    for (const char* attention : {"dense", "sra"}) {
+      TransformerConfig c = gen_config(attention, dt);
+      if (c.attention == "sra") c = median_threshold_config(c, ids);
+      Transformer m(c);
+      m.eval();
+      KVCache fast(c), slow(c);
+      std::vector<TokenAudit> fa, sa;
+      MacCount fm, sm;
+      StepResult f = prefill(m, fast, ids, &fa, &fm);  // one pass
+      StepResult s;
+      for (size_t i = 0; i < ids.size(); ++i) {  // token by token
+        s = decode_step(m, slow, ids[i], i + 1 == ids.size());
+        sa.push_back(s.audit);
+        sm += s.macs;
+      }
+      REQUIRE(f.logits.size() == s.logits.size());
+      for (size_t v = 0; v < f.logits.size(); ++v) CHECK(std::fabs(f.logits[v] - s.logits[v]) < tol);
+      CHECK(fm == sm);
+      CHECK(f.macs == s.macs);
+      CHECK(fast.length() == slow.length());
+      CHECK(fast.bytes() == slow.bytes());
+      REQUIRE(fa.size() == sa.size());
+      int64_t n_crit = 0;
+      for (size_t t = 0; t < fa.size(); ++t) {
+        CHECK(fa[t].position == sa[t].position);
+        CHECK(fa[t].token == sa[t].token);
+        CHECK(fa[t].critical == sa[t].critical);
+        for (size_t k = 0; k < fa[t].scores.size(); ++k) CHECK(std::fabs(fa[t].scores[k] - sa[t].scores[k]) < tol);
+        for (uint8_t z : fa[t].critical) n_crit += z;
+      }
+      if (c.attention == "sra") CHECK(n_crit > 5);
+      for (size_t l = 0; l < fast.n_layers(); ++l) {
+        CHECK(fast.layer(l).positions() == slow.layer(l).positions());
+        auto [fk, fv] = fast.layer(l).keys_values();
+        auto [sk, sv] = slow.layer(l).keys_values();
+        std::vector<double> a = fk.to_vector<double>(), b = sk.to_vector<double>();
+        double worst = 0;
+        for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+        CHECK(worst < tol);
+      }
+      // the caches continue alike
+      StepResult fn = decode_step(m, fast, 5), sn = decode_step(m, slow, 5);
+      for (size_t v = 0; v < fn.logits.size(); ++v) CHECK(std::fabs(fn.logits[v] - sn.logits[v]) < tol);
+    }
+  }
+}
+
+TEST_CASE("generate: decode_batch runs several sequences at their own positions like decode_step") {
+  TransformerConfig c = median_threshold_config(gen_config("sra", DType::f64), random_tokens(40, 24, 22));
+  Transformer m(c);
+  m.eval();
+  std::vector<std::vector<int64_t>> prompts = {random_tokens(3, 24, 23), random_tokens(11, 24, 24),
+                                               random_tokens(7, 24, 25)};
+  std::vector<KVCache> batch, alone;
+  for (const auto& p : prompts) {
+    batch.emplace_back(c);
+    alone.emplace_back(c);
+    prefill(m, batch.back(), p);
+    prefill(m, alone.back(), p);
+  }
+  std::vector<KVCache*> ptrs = {&batch[0], &batch[1], &batch[2]};
+  for (int step = 0; step < 12; ++step) {
+    std::vector<int64_t> toks = {int64_t(step % 24), int64_t((3 * step + 1) % 24), int64_t((5 * step + 2) % 24)};
+    std::vector<StepResult> rb = decode_batch(m, ptrs, toks);
+    REQUIRE(rb.size() == 3);
+    for (size_t b = 0; b < 3; ++b) {
+      StepResult ra = decode_step(m, alone[b], toks[b]);
+      CHECK(rb[b].audit.position == ra.audit.position);
+      CHECK(rb[b].audit.critical == ra.audit.critical);
+      CHECK(rb[b].macs == ra.macs);
+      double worst = 0;
+      for (size_t v = 0; v < ra.logits.size(); ++v) worst = std::max(worst, std::fabs(rb[b].logits[v] - ra.logits[v]));
+      CHECK(worst < 1e-9);
+    }
+  }
+  for (size_t b = 0; b < 3; ++b) CHECK(batch[b].layer(1).positions() == alone[b].layer(1).positions());
+  CHECK_THROWS_WITH_AS(decode_batch(m, {&batch[0], &batch[0]}, {1, 2}),
+                       "[generate] decode_batch: the same cache is given twice", Error);
+}
+
+TEST_CASE("generate: a SelectionFn decides z; it is called in order unless declared stateless") {
+  TransformerConfig c = gen_config("sra", DType::f32);
+  Transformer m(c);
+  std::vector<std::vector<int64_t>> prompts = {random_tokens(5, 24, 31), random_tokens(8, 24, 32)};
+  std::vector<SelectionContext> calls;
+  GenerateConfig g;
+  g.max_new_tokens = 6;
+  g.select = [&calls](const SelectionContext& ctx) {
+    calls.push_back(ctx);
+    return (ctx.position + int64_t(ctx.sra_layer) + int64_t(ctx.sequence)) % 3 == 0;  // a function of ctx
+  };
+  std::vector<SequenceResult> ordered = generate(m, prompts, g);
+  // in order: sequence 0 then 1; per sequence positions ascending, SRA layers in order within a token
+  REQUIRE(calls.size() == 2 * (ordered[0].audit.size() + ordered[1].audit.size()));
+  size_t i = 0;
+  for (size_t b = 0; b < 2; ++b)
+    for (int64_t t = 0; t < int64_t(ordered[b].audit.size()); ++t)
+      for (size_t k = 0; k < 2; ++k, ++i) {
+        CHECK(calls[i].sequence == b);
+        CHECK(calls[i].position == t);
+        CHECK(calls[i].sra_layer == k);
+        CHECK(ordered[b].audit[size_t(t)].critical[k] == ((t + int64_t(k) + int64_t(b)) % 3 == 0 ? 1 : 0));
+      }
+  // stateless: other call order (one-pass prefill, batched decode), the same decisions and text
+  calls.clear();
+  g.select_stateless = true;
+  std::vector<SequenceResult> fast = generate(m, prompts, g);
+  CHECK(calls.size() == 2 * (fast[0].audit.size() + fast[1].audit.size()));
+  CHECK(calls[1].position == 1);  // the first layer's decisions for the whole prompt come first
+  for (size_t b = 0; b < 2; ++b) {
+    CHECK(fast[b].ids == ordered[b].ids);
+    REQUIRE(fast[b].audit.size() == ordered[b].audit.size());
+    for (size_t t = 0; t < fast[b].audit.size(); ++t) CHECK(fast[b].audit[t].critical == ordered[b].audit[t].critical);
+  }
+}
