@@ -216,8 +216,8 @@ TEST_CASE("trainer: config errors name the file and line") {
   CHECK_THROWS_WITH_AS(sra::run_train(o, log), doctest::Contains("bad.yaml:3: unknown key 'model.d_modle'"),
                        sra::Error);
   std::string good = write_file(d, "run.yaml", kTinyConfig);
-  sra::TrainOptions o2{good, {"data.dataset=gsm8k", "data.path=x"}, d.file("out"), "", "", -1};
-  CHECK_THROWS_WITH_AS(sra::run_train(o2, log), doctest::Contains("[train] data.dataset 'gsm8k'"),
+  sra::TrainOptions o2{good, {"data.dataset=gsm8k", "data.path=x"}, d.file("out"), "", d.path.string(), -1};
+  CHECK_THROWS_WITH_AS(sra::run_train(o2, log), doctest::Contains("[data] data.path 'x' does not exist"),
                        sra::Error);
   sra::TrainOptions o3{good, {}, "", "", "", -1};
   CHECK_THROWS_WITH_AS(sra::run_train(o3, log), "[train] no output directory given", sra::Error);

@@ -15,14 +15,10 @@
 #include "autograd/ops.h"
 #include "core/check.h"
 #include "core/json.h"
-#include "data/data_dir.h"
-#include "data/example.h"
 #include "data/packing.h"
-#include "data/synthetic.h"
-#include "data/text_dataset.h"
-#include "data/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
+#include "train/data_prep.h"
 #include "train/model_io.h"
 #include "train/optimizer.h"
 
@@ -44,76 +40,25 @@ struct TrainData {
   std::string tokenizer_hash;
 };
 
-// Byte-level form of a prompt/target example: ids = bytes, mask 1 on the target bytes.
-TokenizedExample byte_example(const TextExample& ex) {
-  TokenizedExample t;
-  for (unsigned char c : ex.prompt) t.ids.push_back(int32_t(c)), t.mask.push_back(0);
-  for (unsigned char c : ex.target) t.ids.push_back(int32_t(c)), t.mask.push_back(1);
-  return t;
-}
-
-std::unique_ptr<PackedRows> pack_synthetic(const RunConfig& cfg, const Tokenizer* tok, Split split,
-                                           uint64_t count) {
-  SyntheticOptions so = to_synthetic_options(cfg);
-  std::vector<TokenizedExample> examples;
-  examples.reserve(count);
-  for (const SyntheticProblem& p : generate_synthetic_range(so, split, 0, count)) {
-    TextExample ex = p.example(SyntheticForm::kStepByStep);
-    examples.push_back(tok ? tokenize_example(*tok, ex) : byte_example(ex));
-  }
-  int32_t eos = tok ? tok->eos_id() : 0;
-  int32_t pad = tok ? (tok->pad_id() >= 0 ? tok->pad_id() : eos) : 0;
-  return std::make_unique<PackedRows>(pack_examples(examples, cfg.data.seq_len, eos, pad));
-}
-
-std::unique_ptr<PackedRows> pack_bytes(const std::vector<int64_t>& bytes, int64_t seq_len) {
-  auto stream = std::make_shared<TokenStream>();
-  stream->ids.reserve(bytes.size());
-  for (int64_t b : bytes) stream->ids.push_back(int32_t(b));
-  stream->mask.assign(bytes.size(), 1);
-  return std::make_unique<PackedRows>(stream, seq_len, /*pad_id=*/0);
-}
-
-TrainData load_data(const RunConfig& cfg, const TrainOptions& opt) {
-  TrainData d;
+// The config's data (train/data_prep.h, shared with `sra data prepare`) as rows of seq_len + 1 tokens.
+TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream& log) {
   const DataSection& ds = cfg.data;
-  if (ds.dataset == "synthetic") {
-    Tokenizer tok;
-    if (!ds.tokenizer.empty()) {
-      tok = Tokenizer::load(ds.tokenizer);
-      SRA_CHECK(tok.vocab_size() <= cfg.model.vocab_size, "[train] tokenizer '", ds.tokenizer, "' has ",
-                tok.vocab_size(), " ids but model.vocab_size is ", cfg.model.vocab_size);
-      d.tokenizer_path = ds.tokenizer;
-      d.tokenizer_hash = tok.hash();
-    } else {
-      SRA_CHECK(cfg.model.vocab_size >= 256, "[train] byte-level data needs model.vocab_size >= 256, got ",
-                cfg.model.vocab_size);
-    }
-    const Tokenizer* tp = ds.tokenizer.empty() ? nullptr : &tok;
-    int64_t n_train =
-        std::clamp<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64, 4096);
-    int64_t n_val = std::max<int64_t>(8, cfg.train.eval_batches * cfg.train.batch_size);
-    d.train = pack_synthetic(cfg, tp, Split::kTrain, uint64_t(n_train));
-    d.val = pack_synthetic(cfg, tp, Split::kVal, uint64_t(n_val));
-  } else if (ds.dataset == "text") {
-    SRA_CHECK(ds.tokenizer.empty(),
-              "[train] data.dataset text reads bytes; data.tokenizer must be empty, got '", ds.tokenizer,
-              "'");
-    SRA_CHECK(cfg.model.vocab_size >= 256, "[train] byte-level data needs model.vocab_size >= 256, got ",
-              cfg.model.vocab_size);
-    SRA_CHECK(!ds.path.empty(), "[train] data.dataset text needs data.path");
-    fs::path p(ds.path);
-    if (p.is_relative() && !fs::exists(p)) p = fs::path(resolve_data_dir(opt.data_dir)) / p;
-    ByteText text = ByteText::load(p.string());
-    auto [tr, va] = text.split(0.9);
-    SRA_CHECK(tr.size() >= 2 && va.size() >= 2, "[train] text '", p.string(), "' is too short to split (",
-              text.size(), " bytes)");
-    d.train = pack_bytes(tr.tokens(), ds.seq_len);
-    d.val = pack_bytes(va.tokens(), ds.seq_len);
-  } else {
-    throw Error("[train] data.dataset '" + ds.dataset +
-                "' is not supported by the trainer (use synthetic or text)");
-  }
+  TrainingData td = load_training_data(cfg, opt.data_dir);
+  if (!td.bad_lines_summary.empty()) log << "warning: " << td.bad_lines_summary << "\n";
+  const std::string where = td.source.empty() ? ds.dataset + " data" : td.source;
+  check_token_ids(*td.train, cfg.model.vocab_size, where + " (train)");
+  check_token_ids(*td.val, cfg.model.vocab_size, where + " (validation)");
+  TrainData d;
+  d.train = std::make_unique<PackedRows>(td.train, ds.seq_len, td.pad_id);
+  d.val = std::make_unique<PackedRows>(td.val, ds.seq_len, td.pad_id);
+  d.tokenizer_path = td.tokenizer_path;
+  d.tokenizer_hash = td.tokenizer_hash;
+  log << "data: " << ds.dataset << (td.source.empty() ? "" : " from " + td.source) << ", "
+      << (td.tokenizer_path.empty() ? std::string("bytes") : "tokenizer " + td.tokenizer_path) << ", "
+      << td.train->size() << " train and " << td.val->size() << " val tokens";
+  if (td.train_examples > 0) log << " (" << td.train_examples << " and " << td.val_examples << " examples)";
+  if (td.bad_lines > 0) log << ", " << td.bad_lines << " bad lines skipped";
+  log << "\n";
   SRA_CHECK(d.train->num_rows() >= cfg.train.batch_size, "[train] the training data has ",
             d.train->num_rows(), " rows of ", ds.seq_len, " tokens, fewer than train.batch_size ",
             cfg.train.batch_size);
@@ -209,7 +154,7 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   const std::string metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
   const std::string resolved = dump_resolved_yaml(cfg);
 
-  TrainData data = load_data(cfg, opt);
+  TrainData data = load_data(cfg, opt, log);
   LoadedModel lm = model_from_config(cfg);
   Transformer& model = *lm.model;
   model.train();

@@ -1,16 +1,26 @@
 // The training loop behind `sra train`: config → data → model → AdamW steps, with validation, metrics,
 // checkpoints and exact resume.
 //
-// Data (data.dataset):
+// Data: load_training_data (train/data_prep.h, the code `sra data prepare` runs too) gives a train and a
+//   validation token stream per data.dataset:
 //   synthetic  train problems 0..N-1 of the synthetic generator's train split (N = clamp(batch_size ·
-//              grad_accum · steps, 64, 4096)), step-by-step form. Tokens: with data.tokenizer empty, the
-//              bytes of prompt + target (ids 0..255), loss mask on the target bytes only, examples
-//              joined with byte 0 as end-of-text (the model learns to emit it after the target; pad = 0);
-//              else tokenize_example with the sentencepiece model (its EOS; pad = its pad id or EOS).
-//              Validation: val-split problems 0..M-1 (M = max(8, eval_batches · batch_size)).
-//   text       the bytes of data.path (relative paths resolve against the data directory, see
-//              data/data_dir.h), mask 1 everywhere; the first 90% trains, the rest validates.
-//   Rows of seq_len + 1 tokens (pack_examples / PackedRows); training batches come from a
+//              grad_accum · steps, 64, 4096)), step-by-step form; validation: val-split problems 0..M-1
+//              (M = max(8, eval_batches · batch_size)).
+//   gsm8k,     data.path = the train JSONL (load_gsm8k / load_math); round(n · data.val_fraction) of its n
+//   math       rows (at least 1, at most n - 1), spread evenly through the file, validate; the rest train.
+//              A malformed line is a fatal "[data] FILE:LINE: ..." error unless data.skip_bad_lines, which
+//              skips it; the count (and the first error) is logged.
+//   text       data.path = a text file, mask 1 everywhere; the first 90% trains, the rest validates (with
+//              a tokenizer: cut at the next line end, each line encoded on its own).
+//   shards     data.path = a directory from `sra data prepare` (train.tok, val.tok); its tokenizer hash
+//              must equal data.tokenizer's ("" for bytes) and its vocab size must be <= model.vocab_size.
+//   Relative data.path values not found from the working directory resolve against the data directory
+//   (data/data_dir.h). Examples are prompt + target: with data.tokenizer empty, the bytes (ids 0..255),
+//   loss mask on the target bytes only, examples joined with byte 0 as end-of-text (the model learns to
+//   emit it after the target; pad = 0); else tokenize_example with the sentencepiece model (prompt
+//   masked out, its EOS; pad = its pad id or EOS), whose vocab_size must be <= model.vocab_size. Every
+//   token id must be < model.vocab_size ("[data] FILE ...: token id X ... is >= vocab size V").
+//   Rows of seq_len + 1 tokens (PackedRows); training batches come from a
 //   SequenceSampler(rows, seed = data.seed) whose cursor is checkpointed; validation uses the first
 //   eval_batches · batch_size val rows (fewer when the split is smaller) in fixed order.
 //
