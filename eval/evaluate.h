@@ -1,0 +1,176 @@
+// Model-based evaluation (`sra eval --checkpoint` / `--compare`): prompts a model on GSM8K, MATH,
+// MATH-500 or the synthetic task, generates greedily, scores the answers, and measures the cost.
+//
+// Model and tokenizer (load_eval_model): the checkpoint's parameters and resolved config
+// (train/model_io.h); the tokenizer is meta "tokenizer" (else the config's data.tokenizer): a
+// sentencepiece model whose hash must equal meta "tokenizer_hash" when the checkpoint has one
+// ("[eval] ... tokenizer hash ..." otherwise), or bytes when empty. Token ids of a prompt: sentencepiece
+// [BOS] encode(prompt) (tokenize_example's layout); bytes: byte 0 (the end-of-text the trainer puts
+// between examples) then the prompt's bytes. End of text: the tokenizer's EOS, byte 0 for bytes.
+//
+// Generation: greedy (temperature 0), model/generate.h with the SRA KV cache, `batch` prompts decoded
+// together; stops at end-of-text, at max_new_tokens, or when the decoded answer contains a stop string
+// of the prompt format (eval/prompts.h). The answer text ("output") is the decoded tokens without the
+// end-of-text, cut before the earliest stop string. max_new_tokens 0 picks the default: gsm8k 256,
+// math / math500 512, synthetic max(64, 16 + the longest step-by-step reference among the evaluated
+// problems in the model's tokens).
+//
+// Scoring (score_output; the RL stage calls it per rollout):
+//   gsm8k      strict-match and flexible-extract against the gold number (eval/answer_gsm8k.h)
+//   math(500)  answer extraction + equivalence (eval/answer_math.h)
+//   synthetic  as gsm8k, against the chain's answer ("#### N" is strict)
+//
+// Per sample: index, prompt, output, extracted, gold, correct (+ extracted_flexible, correct_flexible for
+// gsm8k / synthetic; reason for math), prompt_tokens (fed prompt ids), answer_tokens (generated ids,
+// end-of-text or stop token included), finish_reason ("eos", "stop", "length"), selected_ratio
+// (Σ critical decisions / (fed tokens × SRA layers) over the audit trail: every prompt token and
+// every generated token but the last; 0 for a dense model), flops = 2 × the exact multiply-adds of
+// prefill + decode (model/flops.h: a forward of the fed tokens with logits at the last prompt token and
+// at every decode step), latency_ms = the sample's prefill time + the wall time of the batched decode
+// steps up to its last token (with batch 1: its end-to-end generation time).
+// Summary: n; accuracy (gsm8k / synthetic: strict and flexible; math: one); mean selected ratio;
+// FLOPs per query (mean of flops) and, with a baseline evaluated on the same problems, relative to its
+// FLOPs per query; latency mean and p95 (nearest rank); tokens/s = Σ answer_tokens / generation wall
+// time; items/s; prefill seconds and prompt tokens/s of the prefill; mean prompt and answer tokens;
+// prompts_over_max_seq_len (prompt + max_new_tokens beyond the model's max_seq_len: RoPE positions past
+// training, reported, not refused).
+//
+// run_eval (CLI): every model (and the --baseline) is evaluated on the same problems and exemplars, those
+// of the first checkpoint (synthetic: generated from its data.synthetic options and data.seed). FLOPs
+// are relative to --baseline when given, else (--compare) to the first row.
+// Outputs of run_eval: the Markdown table on `out` always (one row per model, the columns of
+// markdown_table); with out_dir: DIR/summary.md, DIR/summary.json and DIR/samples.jsonl (one model), or
+// for --compare DIR/summary.md, DIR/summary.json {"dataset", "rows": [summary, ...]} and
+// DIR/<label>/samples.jsonl + summary.json per model (label with characters other than [A-Za-z0-9._-]
+// replaced by '_', a repeated one suffixed _2, _3, ...). Progress lines go to `log`.
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.h"
+#include "data/tokenizer.h"
+#include "eval/prompts.h"
+#include "model/transformer.h"
+#include "train/config.h"
+
+namespace sra::eval {
+
+// ---- scoring one answer --------------------------------------------------------------------------
+struct OutputScore {
+  bool correct = false;                  // gsm8k / synthetic: strict-match; math: equivalent
+  bool correct_flexible = false;         // gsm8k / synthetic: flexible-extract (math: = correct)
+  std::optional<std::string> extracted;  // gsm8k / synthetic: strict ("[invalid]" if none); math: none
+  std::string extracted_flexible;        // gsm8k / synthetic
+  std::string reason;                    // math: the rule that decided
+};
+OutputScore score_output(const std::string& dataset, std::string_view output, std::string_view gold);
+inline bool output_correct(const std::string& dataset, std::string_view output, std::string_view gold) {
+  return score_output(dataset, output, gold).correct;
+}
+
+// ---- model, tokenizer, task ------------------------------------------------------------------------
+struct EvalModel {
+  std::string checkpoint;
+  RunConfig config;
+  int64_t step = 0;
+  std::unique_ptr<Transformer> model;
+  Tokenizer tokenizer;  // not loaded: bytes
+};
+EvalModel load_eval_model(const std::string& checkpoint);
+
+// Prompt ids and answer text for a model with this tokenizer (unloaded: bytes), as described above.
+std::vector<int64_t> encode_prompt(const Tokenizer& tok, const std::string& text);
+std::string decode_answer(const Tokenizer& tok, const std::vector<int64_t>& ids);  // drops end-of-text ids
+int64_t end_of_text_id(const Tokenizer& tok);
+
+struct EvalOptions {
+  std::string dataset;         // gsm8k | math | math500 | synthetic
+  int64_t limit = -1;          // problems 0 .. limit − 1; < 0: all (synthetic: kSyntheticDefaultLimit)
+  int64_t shots = 0;           // few-shot exemplars (0: zero-shot, the training format)
+  bool cot = true;             // few-shot targets with reasoning (false: --direct)
+  int64_t max_new_tokens = 0;  // 0: the dataset's default
+  int64_t batch = 8;           // prompts decoded together
+  std::string data_dir;        // "" → resolve_data_dir
+};
+inline constexpr int64_t kSyntheticDefaultLimit = 500;
+
+struct EvalTask {
+  std::string dataset;
+  std::vector<EvalProblem> problems;
+  std::vector<EvalProblem> exemplars;  // the first `shots` of the exemplar file / train split
+  PromptFormat format;
+};
+// Loads the problems and exemplars (synthetic: from `synthetic`, the model's data.synthetic options).
+EvalTask make_eval_task(const EvalOptions& opt, const SyntheticOptions& synthetic);
+
+// ---- results ----------------------------------------------------------------------------------------
+struct EvalSample {
+  int64_t index = 0;
+  std::string prompt, output, gold;
+  OutputScore score;
+  int64_t prompt_tokens = 0, answer_tokens = 0;
+  std::string finish_reason;
+  double selected_ratio = 0;
+  double flops = 0;
+  double latency_ms = 0;
+  Json to_json(const std::string& dataset) const;
+};
+
+struct EvalResult {
+  std::string dataset, label, checkpoint;
+  int64_t step = 0;
+  int64_t shots = 0;
+  bool cot = true;
+  std::string attention;  // "dense" or "sra"
+  int64_t max_new_tokens = 0, batch = 0;
+  int64_t n = 0, correct = 0, correct_flexible = 0;
+  double selected_ratio = 0;             // mean over samples
+  double flops_per_query = 0;            // mean
+  std::optional<double> baseline_flops;  // the baseline's FLOPs per query on the same problems
+  std::string baseline_label;
+  double latency_mean_ms = 0, latency_p95_ms = 0;
+  double seconds = 0;               // generation wall time
+  double prefill_seconds = 0;       // of which prefill (the rest decodes)
+  double prefill_tokens_per_s = 0;  // Σ prompt_tokens / prefill_seconds
+  double tokens_per_s = 0, items_per_s = 0;
+  double prompt_tokens_mean = 0, answer_tokens_mean = 0;
+  int64_t prompts_over_max_seq_len = 0;
+  std::vector<EvalSample> samples;
+
+  double accuracy() const { return n == 0 ? 0.0 : double(correct) / double(n); }
+  double accuracy_flexible() const { return n == 0 ? 0.0 : double(correct_flexible) / double(n); }
+  bool has_flexible() const { return dataset == "gsm8k" || dataset == "synthetic"; }
+  std::optional<double> flops_relative() const;
+  Json summary() const;
+};
+
+// Evaluates an in-memory model (switched to eval mode for the call) on the task's problems.
+// max_new_tokens 0 → the default; batch >= 1. Progress lines go to `log` when given.
+EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, int64_t max_new_tokens,
+                    int64_t batch, std::ostream* log = nullptr);
+
+// The Markdown table: | Model | n | <DS> accuracy [| flexible] | Selected ratio | FLOPs per query |
+// FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s |, one row per result.
+std::string markdown_table(const std::vector<EvalResult>& rows);
+void write_eval_result(const EvalResult& r, const std::string& dir);  // samples.jsonl, summary.json, .md
+
+// ---- the CLI's entry point ------------------------------------------------------------------------
+struct EvalRunOptions {
+  EvalOptions eval;
+  std::string checkpoint;            // one model, or
+  std::vector<std::string> compare;  // several, one table row each
+  std::vector<std::string> labels;   // row labels (default: run dir/checkpoint name (attention, mode))
+  std::vector<std::string> modes;    // --compare: per-checkpoint "cot" or "direct" (default: eval.cot)
+  std::string baseline;              // FLOPs relative to this checkpoint's, evaluated on the same problems
+  std::string out_dir;
+};
+// Runs the evaluation(s) and returns the results (baseline not included); errors throw sra::Error
+// ("[config] ..." for inconsistent options).
+std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, std::ostream& log);
+
+}  // namespace sra::eval
