@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Plots a run's metrics.jsonl (written by `sra train`) into PNGs: loss (train and validation), learning
-rate, selected ratio and throughput. Uses Debian's python3-matplotlib (apt-get install python3-matplotlib).
+"""Plots a run's metrics.jsonl into PNGs. `sra train`: loss (train and validation), learning rate, selected
+ratio and throughput. `sra rl`: reward, accuracy and selected ratio (rollouts and held-out evaluations),
+advantage std, KL to the initial router and decision entropy. Uses Debian's python3-matplotlib
+(apt-get install python3-matplotlib).
 
 usage: tools/plot.py RUN_DIR [--out DIR]      (reads RUN_DIR/metrics.jsonl, writes DIR/*.png, default RUN_DIR)
 """
@@ -49,12 +51,25 @@ def main():
         pts = [(r["step"], r[key]) for r in rows if key in r]
         return [p[0] for p in pts], [p[1] for p in pts]
 
-    plots = [
-        ("loss.png", "loss", [("loss", "train"), ("val_loss", "validation")]),
-        ("lr.png", "learning rate", [("lr", "lr")]),
-        ("selected_ratio.png", "selected ratio (SRA layers)", [("selected_ratio", "selected")]),
-        ("throughput.png", "tokens / s", [("tokens_per_s", "tokens/s")]),
-    ]
+    if any("reward" in r for r in rows):  # an `sra rl` run
+        plots = [
+            ("reward.png", "reward", [("reward", "reward (sampled policy)")]),
+            ("accuracy.png", "accuracy", [("accuracy", "rollouts (sampled policy)"),
+                                          ("eval_accuracy", "held-out test (deterministic)")]),
+            ("selected_ratio.png", "selected ratio (SRA layers)",
+             [("selected_ratio", "rollouts (sampled policy)"),
+              ("eval_selected_ratio", "held-out test (deterministic)")]),
+            ("adv_std.png", "advantage std", [("adv_std", "adv_std")]),
+            ("kl.png", "KL to the initial router (per decision)", [("kl", "kl")]),
+            ("entropy.png", "decision entropy (per decision)", [("entropy", "entropy")]),
+        ]
+    else:
+        plots = [
+            ("loss.png", "loss", [("loss", "train"), ("val_loss", "validation")]),
+            ("lr.png", "learning rate", [("lr", "lr")]),
+            ("selected_ratio.png", "selected ratio (SRA layers)", [("selected_ratio", "selected")]),
+            ("throughput.png", "tokens / s", [("tokens_per_s", "tokens/s")]),
+        ]
     written = []
     for name, title, keys in plots:
         fig, ax = plt.subplots(figsize=(7, 4))

@@ -644,6 +644,8 @@ SyntheticOptions to_synthetic_options(const RunConfig& cfg) {
   o.min_distractors = int(cfg.data.synthetic.min_distractors);
   o.max_distractors = int(cfg.data.synthetic.max_distractors);
   o.context_chars = cfg.data.synthetic.context_chars;
+  o.unused_variables = int(cfg.data.synthetic.unused_variables);
+  o.max_value = int(cfg.data.synthetic.max_value);
   o.seed = uint64_t(cfg.data.seed);
   return o;
 }

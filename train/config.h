@@ -1,10 +1,11 @@
 // Run configuration: one YAML file per run, strictly validated against a schema.
 //
 // Sections: model, router, data (with data.synthetic), optimizer, schedule, train, logging,
-// distributed, and the top-level scalars precision and device. Every key is declared once in the
-// schema (train/config_schema.cpp) with its type, range or allowed values and a one-line doc; its
-// default is the initializer of the matching RunConfig field below. configs/reference.yaml lists
-// every key with its default and doc (tests keep it equal to reference_yaml()).
+// distributed, rl (the `sra rl` stage), and the top-level scalars precision and device. Every key is
+// declared once in the schema (train/config_schema.cpp) with its type, range or allowed values and a
+// one-line doc; its default is the initializer of the matching RunConfig field below.
+// configs/reference.yaml lists every key with its default and doc (tests keep it equal to
+// reference_yaml()).
 //
 //   load_config(path, overrides)  — RunConfig{} (the defaults), then the file's keys, then each
 //                                   "--set" override "a.b=c" in order, then the cross-field checks.
@@ -78,16 +79,19 @@ struct SyntheticSection {
   int64_t min_distractors = 4;
   int64_t max_distractors = 12;
   int64_t context_chars = 0;  // > 0: more distractors until the context has this many bytes
+  int64_t unused_variables = 3;
+  int64_t max_value = 99;
   bool operator==(const SyntheticSection&) const = default;
 };
 
 struct DataSection {
-  std::string dataset = "synthetic";  // "text" | "gsm8k" | "math" | "synthetic"
+  std::string dataset = "synthetic";  // "text" | "gsm8k" | "math" | "synthetic" | "shards"
   std::string path;                   // input file or directory; required unless dataset is synthetic
   std::string tokenizer;              // sentencepiece .model; "" = bytes (ids 0..255)
   int64_t seq_len = 256;
   int64_t seed = 0;
   bool skip_bad_lines = false;
+  double val_fraction = 0.05;  // gsm8k / math: share of the train file held out for validation
   SyntheticSection synthetic;
   bool operator==(const DataSection&) const = default;
 };
@@ -134,6 +138,33 @@ struct LoggingSection {
   bool operator==(const LoggingSection&) const = default;
 };
 
+// `sra rl` (rl/rl_trainer.h): REINFORCE tuning of the router from a supervised checkpoint.
+struct RlSection {
+  int64_t steps = 200;
+  int64_t prompts_per_step = 4;
+  int64_t group_size = 8;
+  double lambda = 1.0;
+  double lambda_final = -1.0;  // < 0: same as lambda (constant)
+  std::string baseline = "rloo";  // "rloo" | "mean"
+  bool train_lm = false;
+  double kl_weight = 0.0;
+  double entropy_weight = 0.0;
+  double adv_clip = 0.0;  // 0 = off
+  double format_reward = 0.0;
+  bool sample_answers = false;
+  double temperature = 1.0;         // answer sampling temperature (sample_answers)
+  double router_temperature = 0.0;  // policy tau; 0 = the checkpoint's router.temperature_final
+  int64_t max_new_tokens = 160;
+  std::string dataset = "synthetic";  // "synthetic" | "gsm8k"
+  int64_t eval_every = 50;
+  int64_t eval_problems = 100;
+  int64_t warmup_steps = 0;
+  int64_t seed = 0;
+  int64_t checkpoint_every = 50;
+  int64_t keep_last = 3;
+  bool operator==(const RlSection&) const = default;
+};
+
 struct RunConfig {
   ModelSection model;
   RouterSection router;
@@ -145,6 +176,7 @@ struct RunConfig {
   std::string device = "cpu";     // "cpu" | "cuda"
   DistributedSection distributed;
   LoggingSection logging;
+  RlSection rl;
   bool operator==(const RunConfig&) const = default;
 };
 

@@ -150,11 +150,13 @@ std::vector<ConfigKey> build_schema() {
                         "Initial selection threshold (about logit(1 - target_ratio))."));
   // data
   s.push_back(
-      enum_key("data.dataset", SRA_FIELD(std::string, data.dataset), {"text", "gsm8k", "math", "synthetic"},
-               "Training data: a text corpus, GSM8K or MATH JSONL, or generated multi-hop problems."));
-  s.push_back(string_key(
-      "data.path", SRA_FIELD(std::string, data.path),
-      "Input file or directory, relative to the data dir (required unless dataset is synthetic)."));
+      enum_key("data.dataset", SRA_FIELD(std::string, data.dataset),
+               {"text", "gsm8k", "math", "synthetic", "shards"},
+               "Training data: a text corpus, GSM8K or MATH JSONL, generated multi-hop problems, or the "
+               "token shards of `sra data prepare`."));
+  s.push_back(string_key("data.path", SRA_FIELD(std::string, data.path),
+                         "Text file, train JSONL, or prepared-shards directory; relative paths not found "
+                         "here resolve against the data dir (required unless dataset is synthetic)."));
   s.push_back(string_key("data.tokenizer", SRA_FIELD(std::string, data.tokenizer),
                          "Sentencepiece .model file; empty = bytes (needs vocab_size >= 256)."));
   s.push_back(int_key("data.seq_len", SRA_FIELD(int64_t, data.seq_len), gt(0), none(),
@@ -163,6 +165,8 @@ std::vector<ConfigKey> build_schema() {
                       "Seed of the data order and of synthetic problems."));
   s.push_back(bool_key("data.skip_bad_lines", SRA_FIELD(bool, data.skip_bad_lines),
                        "Skip (and count) malformed JSONL lines instead of failing."));
+  s.push_back(float_key("data.val_fraction", SRA_FIELD(double, data.val_fraction), gt(0), le(0.5),
+                        "gsm8k / math: share of the train file's examples held out for validation."));
   s.push_back(int_key("data.synthetic.min_hops", SRA_FIELD(int64_t, data.synthetic.min_hops), ge(1), le(200),
                       "Fewest reasoning hops per synthetic problem."));
   s.push_back(int_key("data.synthetic.max_hops", SRA_FIELD(int64_t, data.synthetic.max_hops), ge(1), le(200),
@@ -174,6 +178,10 @@ std::vector<ConfigKey> build_schema() {
   s.push_back(int_key("data.synthetic.context_chars", SRA_FIELD(int64_t, data.synthetic.context_chars), ge(0),
                       le(100000000),
                       "When > 0, add distractors until the context has at least this many bytes."));
+  s.push_back(int_key("data.synthetic.unused_variables", SRA_FIELD(int64_t, data.synthetic.unused_variables),
+                      ge(0), le(200), "Variable assignments off the reasoning chain, per synthetic problem."));
+  s.push_back(int_key("data.synthetic.max_value", SRA_FIELD(int64_t, data.synthetic.max_value), ge(2),
+                      le(1000000), "Every synthetic value (constants and results) lies in [0, max_value]."));
   // optimizer
   s.push_back(
       float_key("optimizer.lr", SRA_FIELD(double, optimizer.lr), gt(0), none(), "Peak learning rate."));
@@ -223,6 +231,50 @@ std::vector<ConfigKey> build_schema() {
                          "JSONL metrics file, relative to the run directory."));
   s.push_back(enum_key("logging.progress", SRA_FIELD(std::string, logging.progress), {"auto", "on", "off"},
                        "Progress bar: auto = only on a terminal."));
+  // rl (sra rl; rl/rl_trainer.h)
+  s.push_back(int_key("rl.steps", SRA_FIELD(int64_t, rl.steps), gt(0), none(), "RL optimizer steps."));
+  s.push_back(int_key("rl.prompts_per_step", SRA_FIELD(int64_t, rl.prompts_per_step), gt(0), none(),
+                      "Prompts per RL step."));
+  s.push_back(int_key("rl.group_size", SRA_FIELD(int64_t, rl.group_size), ge(2), none(),
+                      "Rollouts per prompt (G), the group of the baseline."));
+  s.push_back(float_key("rl.lambda", SRA_FIELD(double, rl.lambda), ge(0), none(),
+                        "Reward = correct - lambda * selected / total decisions (at the first step)."));
+  s.push_back(float_key("rl.lambda_final", SRA_FIELD(double, rl.lambda_final), none(), none(),
+                        "Lambda at the last step, linear in between; < 0 = same as lambda."));
+  s.push_back(enum_key("rl.baseline", SRA_FIELD(std::string, rl.baseline), {"rloo", "mean"},
+                       "Advantage baseline: leave-one-out group mean (RLOO) or group mean (Dr. GRPO)."));
+  s.push_back(bool_key("rl.train_lm", SRA_FIELD(bool, rl.train_lm),
+                       "Train the LM too (answer tokens' log-probs join the loss); needs sample_answers."));
+  s.push_back(float_key("rl.kl_weight", SRA_FIELD(double, rl.kl_weight), ge(0), none(),
+                        "Weight of the per-decision KL to the initial router (0 = off)."));
+  s.push_back(float_key("rl.entropy_weight", SRA_FIELD(double, rl.entropy_weight), ge(0), none(),
+                        "Weight of the decision entropy bonus (0 = off)."));
+  s.push_back(float_key("rl.adv_clip", SRA_FIELD(double, rl.adv_clip), ge(0), none(),
+                        "Clip advantages to [-adv_clip, adv_clip] (0 = off)."));
+  s.push_back(float_key("rl.format_reward", SRA_FIELD(double, rl.format_reward), ge(0), none(),
+                        "Reward added when the answer contains '####' (0 = off)."));
+  s.push_back(bool_key("rl.sample_answers", SRA_FIELD(bool, rl.sample_answers),
+                       "Sample answer tokens at rl.temperature (else greedy)."));
+  s.push_back(float_key("rl.temperature", SRA_FIELD(double, rl.temperature), gt(0), none(),
+                        "Answer sampling temperature (with sample_answers)."));
+  s.push_back(float_key("rl.router_temperature", SRA_FIELD(double, rl.router_temperature), ge(0), none(),
+                        "Policy tau: p = sigmoid((s - theta) / tau); 0 = checkpoint's temperature_final."));
+  s.push_back(int_key("rl.max_new_tokens", SRA_FIELD(int64_t, rl.max_new_tokens), gt(0), none(),
+                      "Rollout answer length limit; prompts over max_seq_len minus this are skipped."));
+  s.push_back(enum_key("rl.dataset", SRA_FIELD(std::string, rl.dataset), {"synthetic", "gsm8k"},
+                       "Prompts: synthetic train/test splits, or GSM8K train.jsonl/test.jsonl."));
+  s.push_back(int_key("rl.eval_every", SRA_FIELD(int64_t, rl.eval_every), ge(0), none(),
+                      "Held-out eval at the start, every this many steps and at the end (0 = never)."));
+  s.push_back(int_key("rl.eval_problems", SRA_FIELD(int64_t, rl.eval_problems), gt(0), none(),
+                      "Test-split problems per evaluation (greedy answers, deterministic selection)."));
+  s.push_back(int_key("rl.warmup_steps", SRA_FIELD(int64_t, rl.warmup_steps), ge(0), none(),
+                      "Linear learning-rate warmup steps (then constant optimizer.lr)."));
+  s.push_back(int_key("rl.seed", SRA_FIELD(int64_t, rl.seed), ge(0), none(),
+                      "Seed of the prompt order, the decision and the answer sampling."));
+  s.push_back(int_key("rl.checkpoint_every", SRA_FIELD(int64_t, rl.checkpoint_every), ge(0), none(),
+                      "Checkpoint every this many RL steps (0 = only at the end)."));
+  s.push_back(int_key("rl.keep_last", SRA_FIELD(int64_t, rl.keep_last), ge(0), none(),
+                      "RL checkpoints kept on disk (0 = all)."));
   return s;
 }
 

@@ -7,7 +7,6 @@
 
 #include "core/check.h"
 #include "data/data_dir.h"
-#include "eval/score.h"
 #include "tools/cli/bench.h"
 #include "train/demo.h"
 #include "train/generate_run.h"
@@ -141,35 +140,18 @@ void add_generate(CLI::App& app) {
                         }});
 }
 
-void add_eval(CLI::App& app) {
-  CLI::App* ev = app.add_subcommand("eval", "Evaluation: score answers on GSM8K / MATH");
-  ev->require_subcommand(1);
-  auto opt = std::make_shared<eval::EvalScoreOptions>();
-  CLI::App* c = ev->add_subcommand("score", "Score given model outputs (no model needed)");
-  c->footer("Example: sra eval score --dataset gsm8k --predictions preds.jsonl --out runs/score\n"
-            "         sra eval score --dataset math500 --references");
-  c->add_option("--dataset", opt->dataset, "gsm8k, math or math500")
-      ->required()
-      ->check(CLI::IsMember({"gsm8k", "math", "math500"}));
-  auto* preds = c->add_option("--predictions", opt->predictions, "JSONL lines {\"index\": i, \"output\": \"...\"}");
-  auto* refs = c->add_flag("--references", opt->references, "Score the dataset's reference solutions");
-  preds->excludes(refs);
-  c->add_option("--out", opt->out_dir, "Write summary.json and samples.jsonl here");
-  c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
-  commands().push_back({c, [opt]() {
-                          if (opt->predictions.empty() && !opt->references)
-                            throw CLI::RequiredError("--predictions or --references");
-                          return eval::run_eval_score(*opt, std::cout);
-                        }});
-}
 }  // namespace
+
+void add_command(CLI::App* sub, std::function<int()> run) { commands().push_back({sub, std::move(run)}); }
 
 void register_commands(CLI::App& app) {
   add_demo(app);
   add_bench(app);
   add_train(app);
   add_generate(app);
-  add_eval(app);
+  add_eval_commands(app);
+  add_data_commands(app);
+  add_rl_command(app);
 }
 
 int run_selected(CLI::App& app) {

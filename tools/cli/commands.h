@@ -4,9 +4,25 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <functional>
+
 namespace sra::cli {
 
 void register_commands(CLI::App& app);
 int run_selected(CLI::App& app);
+
+// Registers a parsed subcommand's action (run_selected calls the one whose app was parsed). Subcommands
+// living in their own file (tools/cli/<name>_cmd.cpp) call this from their add_<name>(app), which
+// register_commands() calls.
+void add_command(CLI::App* sub, std::function<int()> run);
+
+// `sra eval --checkpoint/--compare` and `sra eval score` (tools/cli/eval_cmd.cpp).
+void add_eval_commands(CLI::App& app);
+
+// `sra tokenizer train`, `sra data prepare` (tools/cli/data_cmd.cpp).
+void add_data_commands(CLI::App& app);
+
+// `sra rl` (tools/cli/rl_cmd.cpp).
+void add_rl_command(CLI::App& app);
 
 }  // namespace sra::cli
