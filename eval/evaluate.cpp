@@ -240,6 +240,7 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
       }
       s.selected_ratio = decisions == 0 ? 0.0 : double(critical) / double(decisions);
       s.flops = 2.0 * double((q.prefill_macs + q.decode_macs).total());
+      s.attention_flops = 2.0 * double((q.prefill_macs + q.decode_macs).attention);
       s.latency_ms = q.prefill_ms + q.decode_ms;
       r.prefill_seconds += q.prefill_ms / 1000;
       r.correct += s.score.correct;
@@ -265,6 +266,7 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
     for (const EvalSample& s : r.samples) {
       r.selected_ratio += s.selected_ratio / double(N);
       r.flops_per_query += s.flops / double(N);
+      r.attention_flops_per_query += s.attention_flops / double(N);
       r.latency_mean_ms += s.latency_ms / double(N);
       lat.push_back(s.latency_ms);
       answer_tokens += s.answer_tokens;
@@ -300,6 +302,7 @@ Json EvalSample::to_json(const std::string& dataset) const {
   j.set("finish_reason", finish_reason);
   j.set("selected_ratio", selected_ratio);
   j.set("flops", flops);
+  j.set("attention_flops", attention_flops);
   j.set("latency_ms", latency_ms);
   return j;
 }
@@ -307,6 +310,11 @@ Json EvalSample::to_json(const std::string& dataset) const {
 std::optional<double> EvalResult::flops_relative() const {
   if (!baseline_flops || *baseline_flops <= 0) return std::nullopt;
   return flops_per_query / *baseline_flops;
+}
+
+std::optional<double> EvalResult::attention_flops_relative() const {
+  if (!baseline_attention_flops || *baseline_attention_flops <= 0) return std::nullopt;
+  return attention_flops_per_query / *baseline_attention_flops;
 }
 
 Json EvalResult::summary() const {
@@ -330,6 +338,9 @@ Json EvalResult::summary() const {
   j.set("flops_relative", rel ? Json(*rel) : Json());
   j.set("baseline", baseline_flops ? Json(baseline_label) : Json());
   j.set("baseline_flops_per_query", baseline_flops ? Json(*baseline_flops) : Json());
+  j.set("attention_flops_per_query", attention_flops_per_query);
+  std::optional<double> arel = attention_flops_relative();
+  j.set("attention_flops_relative", arel ? Json(*arel) : Json());
   j.set("latency_ms", Json::object({{"mean", latency_mean_ms}, {"p95", latency_p95_ms}}));
   j.set("tokens_per_s", tokens_per_s);
   j.set("items_per_s", items_per_s);
@@ -350,9 +361,9 @@ std::string markdown_table(const std::vector<EvalResult>& rows) {
   std::string s = "| Model | n | ";
   s.append(ds).append(" accuracy |");
   if (flexible) s.append(" ").append(ds).append(" accuracy (flexible) |");
-  s += " Selected ratio | FLOPs per query | FLOPs per query (relative) | Latency (ms) | Latency p95 (ms) | "
-       "Tokens/s |\n";
-  s += flexible ? "|---|---|---|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|---|---|---|\n";
+  s += " Selected ratio | FLOPs per query | FLOPs per query (relative) | Attention FLOPs (relative) | "
+       "Latency (ms) | Latency p95 (ms) | Tokens/s |\n";
+  s += flexible ? "|---|---|---|---|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const EvalResult& r : rows) {
     std::string label = r.label;
     for (char& ch : label)
@@ -365,6 +376,8 @@ std::string markdown_table(const std::vector<EvalResult>& rows) {
     cells.push_back(format_double("%.3f", r.selected_ratio));
     cells.push_back(format_double("%.3g", r.flops_per_query));
     cells.push_back(rel ? format_double("%.2fx", *rel) : "—");
+    std::optional<double> arel = r.attention_flops_relative();
+    cells.push_back(arel ? format_double("%.2fx", *arel) : "—");
     cells.push_back(format_double("%.1f", r.latency_mean_ms));
     cells.push_back(format_double("%.1f", r.latency_p95_ms));
     cells.push_back(format_double("%.1f", r.tokens_per_s));
@@ -439,11 +452,13 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     std::string label = default_label(opt.baseline, b.attention, b.shots, b.cot);
     for (EvalResult& r : rows) {
       r.baseline_flops = b.flops_per_query;
+      r.baseline_attention_flops = b.attention_flops_per_query;
       r.baseline_label = label;
     }
   } else if (rows.size() > 1) {
     for (EvalResult& r : rows) {
       r.baseline_flops = rows[0].flops_per_query;
+      r.baseline_attention_flops = rows[0].attention_flops_per_query;
       r.baseline_label = rows[0].label;
     }
   }

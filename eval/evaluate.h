@@ -26,11 +26,12 @@
 // (Σ critical decisions / (fed tokens × SRA layers) over the audit trail: every prompt token and
 // every generated token but the last; 0 for a dense model), flops = 2 × the exact multiply-adds of
 // prefill + decode (model/flops.h: a forward of the fed tokens with logits at the last prompt token and
-// at every decode step), latency_ms = the sample's prefill time + the wall time of the batched decode
+// at every decode step), attention_flops = the part of flops spent in the q·k and p·v products (what
+// sparse attention cuts), latency_ms = the sample's prefill time + the wall time of the batched decode
 // steps up to its last token (with batch 1: its end-to-end generation time).
 // Summary: n; accuracy (gsm8k / synthetic: strict and flexible; math: one); mean selected ratio;
 // FLOPs per query (mean of flops) and, with a baseline evaluated on the same problems, relative to its
-// FLOPs per query; latency mean and p95 (nearest rank); tokens/s = Σ answer_tokens / generation wall
+// FLOPs per query, and the same for attention FLOPs; latency mean and p95 (nearest rank); tokens/s = Σ answer_tokens / generation wall
 // time; items/s; prefill seconds and prompt tokens/s of the prefill; mean prompt and answer tokens;
 // prompts_over_max_seq_len (prompt + max_new_tokens beyond the model's max_seq_len: RoPE positions past
 // training, reported, not refused).
@@ -117,6 +118,7 @@ struct EvalSample {
   std::string finish_reason;
   double selected_ratio = 0;
   double flops = 0;
+  double attention_flops = 0;  // of flops: the q·k and p·v products (what sparse attention cuts)
   double latency_ms = 0;
   Json to_json(const std::string& dataset) const;
 };
@@ -132,6 +134,8 @@ struct EvalResult {
   double selected_ratio = 0;             // mean over samples
   double flops_per_query = 0;            // mean
   std::optional<double> baseline_flops;  // the baseline's FLOPs per query on the same problems
+  double attention_flops_per_query = 0;            // mean
+  std::optional<double> baseline_attention_flops;  // the baseline's, on the same problems
   std::string baseline_label;
   double latency_mean_ms = 0, latency_p95_ms = 0;
   double seconds = 0;               // generation wall time
@@ -146,6 +150,7 @@ struct EvalResult {
   double accuracy_flexible() const { return n == 0 ? 0.0 : double(correct_flexible) / double(n); }
   bool has_flexible() const { return dataset == "gsm8k" || dataset == "synthetic"; }
   std::optional<double> flops_relative() const;
+  std::optional<double> attention_flops_relative() const;
   Json summary() const;
 };
 
@@ -155,7 +160,7 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
                     int64_t batch, std::ostream* log = nullptr);
 
 // The Markdown table: | Model | n | <DS> accuracy [| flexible] | Selected ratio | FLOPs per query |
-// FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s |, one row per result.
+// FLOPs (relative) | Attention FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s |, one row per result.
 std::string markdown_table(const std::vector<EvalResult>& rows);
 void write_eval_result(const EvalResult& r, const std::string& dir);  // samples.jsonl, summary.json, .md
 

@@ -46,13 +46,14 @@ std::vector<EvalProblem> load_eval_problems(const std::string& dataset, const st
                                             const std::string& data_dir, int64_t first, int64_t count,
                                             const SyntheticOptions& synthetic) {
   check_eval_dataset(dataset);
-  SRA_CHECK(split == "test" || split == "train", "[eval] split must be test or train, got '", split, "'");
+  SRA_CHECK(split == "test" || split == "train" || (split == "val" && dataset == "synthetic"),
+            "[eval] split must be test or train (or val for synthetic), got '", split, "'");
   SRA_CHECK(first >= 0, "[eval] first problem must be >= 0, got ", first);
   std::vector<EvalProblem> out;
   if (count == 0) return out;
   if (dataset == "synthetic") {
     SRA_CHECK(count > 0, "[eval] the synthetic dataset needs a problem count");
-    Split s = split == "train" ? Split::kTrain : Split::kTest;
+    Split s = split_from_name(split);
     for (const SyntheticProblem& sp :
          generate_synthetic_range(synthetic, s, uint64_t(first), uint64_t(count))) {
       EvalProblem p;

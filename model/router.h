@@ -1,7 +1,9 @@
 // The SRA router and its selection (see docs/sra.md for the full math).
 //   score      s_j = w2 · silu(W1 · RMSNorm(h_j) + b1) + b2          h (B, T, C) → s (B, T)
-//   training   soft g_j = σ((s_j + ℓ_j − θ) / τ), ℓ_j ~ Logistic(0, 1)  (binary Gumbel-softmax)
-//              hard z_j = 1[g_j > 0.5] = 1[s_j + ℓ_j > θ]; gate = straight_through(z, g)
+//   training   soft g_j = σ((s_j − θ) / τ + ℓ_j), ℓ_j ~ Logistic(0, 1)  (binary Gumbel-softmax)
+//              hard z_j = 1[g_j > 0.5] = 1[s_j + τ·ℓ_j > θ] ~ Bernoulli(σ((s_j − θ)/τ));
+//              gate = straight_through(z, g). Annealing τ → 0 turns training selection into the
+//              evaluation rule.
 //   evaluation z_j = 1[s_j > θ] (no noise), gate = 1
 // θ is a buffer ("threshold"), not a function of the sequence, so z_j depends only on tokens ≤ j:
 // selection is causal. After each optimizer step, update_threshold() moves θ toward the target ratio

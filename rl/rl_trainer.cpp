@@ -407,6 +407,11 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
     if (!first_eval) first_eval = run_eval(ref, 0);
     first_eval->label = "step 0 (init)";
     last_eval->label = "step " + std::to_string(end) + " (rl)";
+    for (eval::EvalResult* r : {&*first_eval, &*last_eval}) {  // relative to the initial policy
+      r->baseline_flops = first_eval->flops_per_query;
+      r->baseline_attention_flops = first_eval->attention_flops_per_query;
+      r->baseline_label = first_eval->label;
+    }
     const std::string table = eval::markdown_table({*first_eval, *last_eval});
     std::ofstream((fs::path(opt.out_dir) / "eval_table.md").string()) << table;
     log << table;

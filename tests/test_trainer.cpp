@@ -262,3 +262,36 @@ TEST_CASE("trainer: synthetic data through a sentencepiece tokenizer") {
   sra::TrainOptions small{cfg, {"data.tokenizer=" + spm, "model.vocab_size=256"}, d.file("out2"), "", "", -1};
   CHECK_THROWS_WITH_AS(sra::run_train(small, log), doctest::Contains("[train] tokenizer"), sra::Error);
 }
+
+TEST_CASE("trainer: train.eval_problems logs val-split task accuracy and selected ratio") {
+  TrainerTempDir d;
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  sra::TrainOptions o{cfg,
+                      {"model.max_seq_len=1024", "train.steps=2", "train.eval_every=2", "train.eval_problems=3",
+                       "train.checkpoint_every=0"},
+                      d.file("run"),
+                      "",
+                      "",
+                      -1};
+  std::ostringstream log;
+  REQUIRE(sra::run_train(o, log) == 0);
+  std::vector<sra::Json> m = read_metrics(d.file("run"));
+  REQUIRE(m.size() == 2);
+  CHECK(m[0].find("val_accuracy") == nullptr);
+  REQUIRE(m[1].find("val_accuracy") != nullptr);
+  double acc = m[1]["val_accuracy"].as_double(), sel = m[1]["val_selected_ratio"].as_double();
+  CHECK(acc >= 0.0);
+  CHECK(acc <= 1.0);
+  CHECK(sel >= 0.0);
+  CHECK(sel <= 1.0);
+  CHECK(log.str().find("val acc ") != std::string::npos);
+
+  // Only synthetic data has val-split problems to answer.
+  sra::TrainOptions t = o;
+  t.out_dir = d.file("text");
+  t.overrides.push_back("data.dataset=text");
+  t.overrides.push_back("data.path=tinyshakespeare/input.txt");
+  std::ostringstream log_t;
+  CHECK_THROWS_WITH_AS(sra::run_train(t, log_t), doctest::Contains("train.eval_problems needs data.dataset synthetic"),
+                       sra::Error);
+}

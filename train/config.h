@@ -119,6 +119,7 @@ struct TrainSection {
   int64_t steps = 1000;
   int64_t eval_every = 100;  // 0 = never
   int64_t eval_batches = 10;
+  int64_t eval_problems = 0;  // synthetic: greedy val-split answers per evaluation (0 = off)
   int64_t checkpoint_every = 500;  // 0 = only at the end
   int64_t keep_last = 3;           // 0 = keep every checkpoint
   int64_t seed = 1;

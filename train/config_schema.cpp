@@ -209,6 +209,9 @@ std::vector<ConfigKey> build_schema() {
                       "Evaluate every this many steps (0 = never)."));
   s.push_back(int_key("train.eval_batches", SRA_FIELD(int64_t, train.eval_batches), gt(0), none(),
                       "Batches per evaluation."));
+  s.push_back(int_key("train.eval_problems", SRA_FIELD(int64_t, train.eval_problems), ge(0), none(),
+                      "Synthetic data: also answer this many val-split problems greedily at each evaluation "
+                      "and log their accuracy and selected ratio (0 = off)."));
   s.push_back(int_key("train.checkpoint_every", SRA_FIELD(int64_t, train.checkpoint_every), ge(0), none(),
                       "Checkpoint every this many steps (0 = only at the end)."));
   s.push_back(int_key("train.keep_last", SRA_FIELD(int64_t, train.keep_last), ge(0), none(),

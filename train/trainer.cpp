@@ -16,6 +16,9 @@
 #include "core/check.h"
 #include "core/json.h"
 #include "data/packing.h"
+#include "data/tokenizer.h"
+#include "eval/evaluate.h"
+#include "eval/prompts.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/data_prep.h"
@@ -225,6 +228,20 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
       << " train rows and " << data.val->num_rows() << " val rows of " << cfg.data.seq_len
       << " tokens, steps " << start << " -> " << end << " of " << cfg.train.steps << "\n";
 
+  // Task accuracy on val-split synthetic problems (greedy, deterministic selection), when asked for.
+  std::optional<eval::EvalTask> val_task;
+  Tokenizer val_tokenizer;
+  if (cfg.train.eval_problems > 0) {
+    SRA_CHECK(cfg.data.dataset == "synthetic", "[train] train.eval_problems needs data.dataset synthetic, got ",
+              cfg.data.dataset);
+    if (!data.tokenizer_path.empty()) val_tokenizer = Tokenizer::load(data.tokenizer_path);
+    eval::EvalTask t;
+    t.dataset = "synthetic";
+    t.problems = eval::load_eval_problems("synthetic", "val", "", 0, cfg.train.eval_problems,
+                                          to_synthetic_options(cfg));
+    t.format = eval::make_prompt_format("synthetic", {}, true);
+    val_task = std::move(t);
+  }
   std::ofstream metrics(metrics_path, std::ios::app);
   SRA_CHECK(metrics.good(), "[train] cannot write ", metrics_path);
   const int64_t B = cfg.train.batch_size, accum = cfg.train.grad_accum;
@@ -267,9 +284,14 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
     const int64_t step = s + 1;
     const double loss = loss_sum / double(accum), ratio = ratio_sum / double(accum);
     const double tok_s = double(B * accum * cfg.data.seq_len) / std::max(now_s() - t0, 1e-9);
-    std::optional<double> val;
+    std::optional<double> val, val_acc, val_sel;
     if (cfg.train.eval_every > 0 && step % cfg.train.eval_every == 0) {
       val = validation_loss(model, *data.val, B, cfg.train.eval_batches);
+      if (val_task) {
+        eval::EvalResult er = eval::evaluate(model, val_tokenizer, *val_task, 0, 16);
+        val_acc = er.accuracy();
+        val_sel = er.selected_ratio;
+      }
     }
     Json line = Json::object({{"step", step},
                               {"loss", loss},
@@ -278,6 +300,7 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
                               {"selected_ratio", ratio},
                               {"tokens_per_s", tok_s}});
     if (val) line["val_loss"] = *val;
+    if (val_acc) line["val_accuracy"] = *val_acc, line["val_selected_ratio"] = *val_sel;
     metrics << line.dump() << "\n" << std::flush;
     if ((cfg.logging.log_every > 0 && step % cfg.logging.log_every == 0) || val) {
       clear_bar();
@@ -285,6 +308,7 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
           << fmt("%.3f", norm) << "  selected " << fmt("%.3f", ratio) << "  " << fmt("%.0f", tok_s)
           << " tok/s";
       if (val) log << "  val " << fmt("%.4f", *val);
+      if (val_acc) log << "  val acc " << fmt("%.3f", *val_acc) << " (selected " << fmt("%.3f", *val_sel) << ")";
       log << "\n" << std::flush;
     }
     if ((cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0) || step == end) {

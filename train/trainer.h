@@ -34,7 +34,10 @@
 //   Every logging.log_every steps a plain line "step N  loss L  lr X  |g| G  selected R  T tok/s" (plus
 //   "val V" when evaluated); every step one JSON line in out_dir/<logging.metrics_file>: {"step", "loss",
 //   "lr", "grad_norm", "selected_ratio", "tokens_per_s"[, "val_loss"]}; val_loss every train.eval_every
-//   steps (mean masked loss over the validation batches, eval mode, no gradients).
+//   steps (mean masked loss over the validation batches, eval mode, no gradients). With
+//   train.eval_problems > 0 (synthetic data only) each evaluation also answers val-split problems
+//   0..eval_problems-1 greedily with the eval harness (eval/evaluate.h, zero-shot, deterministic
+//   selection) and logs "val_accuracy" (strict "#### N") and "val_selected_ratio".
 //
 // out_dir: config.yaml (the resolved config) at start; checkpoint_path(out_dir, step) every
 //   train.checkpoint_every steps and at the end of the run (train.steps or max_steps), then
