@@ -81,6 +81,7 @@ struct SyntheticSection {
   int64_t context_chars = 0;  // > 0: more distractors until the context has this many bytes
   int64_t unused_variables = 3;
   int64_t max_value = 99;
+  int64_t train_problems = 0;  // 0: batch_size * grad_accum * steps (at least 64)
   bool operator==(const SyntheticSection&) const = default;
 };
 

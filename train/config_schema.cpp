@@ -182,6 +182,11 @@ std::vector<ConfigKey> build_schema() {
                       ge(0), le(200), "Variable assignments off the reasoning chain, per synthetic problem."));
   s.push_back(int_key("data.synthetic.max_value", SRA_FIELD(int64_t, data.synthetic.max_value), ge(2),
                       le(1000000), "Every synthetic value (constants and results) lies in [0, max_value]."));
+  s.push_back(int_key("data.synthetic.train_problems", SRA_FIELD(int64_t, data.synthetic.train_problems), ge(0),
+                      le(100000000),
+                      "Train-split problems generated for the run; 0 = batch_size * grad_accum * steps (at least "
+                      "64): one problem per row the run reads, so each is seen only a few times. A run resumed with a "
+                      "larger train.steps must set it to the first run's count (the sampler checks it)."));
   // optimizer
   s.push_back(
       float_key("optimizer.lr", SRA_FIELD(double, optimizer.lr), gt(0), none(), "Peak learning rate."));

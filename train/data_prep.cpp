@@ -197,8 +197,9 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
   }
   if (ds.dataset == "synthetic") {
     SyntheticOptions so = to_synthetic_options(cfg);
-    int64_t n_train =
-        std::clamp<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64, 4096);
+    int64_t n_train = cfg.data.synthetic.train_problems > 0
+                          ? cfg.data.synthetic.train_problems
+                          : std::max<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64);
     int64_t n_val = std::max<int64_t>(8, cfg.train.eval_batches * cfg.train.batch_size);
     d.train = example_stream(synthetic_examples(so, Split::kTrain, uint64_t(n_train)), tok, d.eos_id);
     d.val = example_stream(synthetic_examples(so, Split::kVal, uint64_t(n_val)), tok, d.eos_id);
