@@ -1,5 +1,6 @@
 #include "model/router.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace sra {
@@ -8,7 +9,10 @@ void RouterConfig::validate() const {
   SRA_CHECK(hidden > 0, "[router] hidden must be > 0, got ", hidden);
   SRA_CHECK(target_ratio > 0 && target_ratio <= 1, "[router] target_ratio must be in (0, 1], got ", target_ratio);
   SRA_CHECK(temperature > 0, "[router] temperature must be > 0, got ", temperature);
-  SRA_CHECK(threshold_lr >= 0, "[router] threshold_lr must be >= 0, got ", threshold_lr);
+  SRA_CHECK(threshold_update == "quantile" || threshold_update == "ratio",
+            "[router] threshold_update must be quantile or ratio, got '", threshold_update, "'");
+  SRA_CHECK(threshold_lr >= 0 && (threshold_update == "ratio" || threshold_lr <= 1), "[router] threshold_lr must be ",
+            threshold_update == "ratio" ? ">= 0" : "in [0, 1] with threshold_update quantile", ", got ", threshold_lr);
   SRA_CHECK(budget_weight >= 0, "[router] budget_weight must be >= 0, got ", budget_weight);
   SRA_CHECK(std::isfinite(init_threshold), "[router] init_threshold must be finite");
 }
@@ -30,8 +34,13 @@ Tensor Router::scores(const Tensor& h) const {
 
 double Router::threshold() const { return threshold_.data<double>()[0]; }
 
-void Router::update_threshold(double observed_ratio) {
-  threshold_.data<double>()[0] += config_.threshold_lr * (observed_ratio - config_.target_ratio);
+void Router::update_threshold(double observed_ratio, double quantile) {
+  double& theta = threshold_.data<double>()[0];
+  if (config_.threshold_update == "quantile") {
+    theta += config_.threshold_lr * (quantile - theta);
+  } else {
+    theta += config_.threshold_lr * (observed_ratio - config_.target_ratio);
+  }
   threshold_.bump_version();
 }
 
@@ -50,6 +59,15 @@ Selection Router::select(const Tensor& h, Generator& gen) const {
       hard = cast(sel.selected, sel.scores.dtype());
     }
     sel.gate = straight_through(hard, sel.soft);
+    // u_j = s_j + τ·ℓ_j, compared with θ above; its (1 − ρ)-quantile is where θ would select ρ.
+    std::vector<double> u = cast(sel.scores, DType::f64).to_vector<double>();
+    const std::vector<double> l = cast(noise, DType::f64).to_vector<double>();
+    for (size_t i = 0; i < u.size(); ++i) u[i] += config_.temperature * l[i];
+    if (!u.empty()) {
+      size_t k = std::min(u.size() - 1, size_t(double(u.size()) * (1.0 - config_.target_ratio)));
+      std::nth_element(u.begin(), u.begin() + std::ptrdiff_t(k), u.end());
+      sel.quantile = u[k];
+    }
   } else {
     NoGradGuard g;
     sel.selected = gt(sel.scores, theta);

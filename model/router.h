@@ -6,8 +6,10 @@
 //              evaluation rule.
 //   evaluation z_j = 1[s_j > θ] (no noise), gate = 1
 // θ is a buffer ("threshold"), not a function of the sequence, so z_j depends only on tokens ≤ j:
-// selection is causal. After each optimizer step, update_threshold() moves θ toward the target ratio
-// ρ: θ ← θ + η·(observed ratio − ρ) — a running quantile, saved in checkpoints with the parameters.
+// selection is causal. After each optimizer step, update_threshold() moves θ: by default toward the
+// (1 − ρ)-quantile q of the step's perturbed scores u_j = s_j + τ·ℓ_j (the values compared with θ),
+// θ ← θ + η·(q − θ), an exponential moving average that follows the scores wherever training moves
+// them; or (threshold_update "ratio") θ ← θ + η·(observed ratio − ρ). Saved in checkpoints.
 // An optional budget loss w·(mean g − ρ)² pulls the soft gates toward ρ as well.
 #pragma once
 #include "model/layers.h"
@@ -18,7 +20,8 @@ struct RouterConfig {
   int64_t hidden = 64;          // router MLP width (32–128)
   double target_ratio = 0.10;   // ρ: fraction of tokens selected
   double temperature = 1.0;     // τ (scheduled by the trainer)
-  double threshold_lr = 0.05;   // η of the running-quantile threshold update
+  double threshold_lr = 0.05;   // η of the threshold update (in [0, 1] for "quantile")
+  std::string threshold_update = "quantile";  // "quantile" (EMA of the batch quantile) | "ratio"
   double budget_weight = 0.0;   // w of the budget loss (0 = off)
   double init_threshold = 2.2;  // θ₀ ≈ logit(1 − ρ) for scores near 0 under logistic noise
   void validate() const;        // throws "[router] ..." naming the bad field
@@ -30,6 +33,7 @@ struct Selection {
   Tensor gate;      // (B, T) float, value = selected; in training its gradient is the soft gate's
   Tensor soft;      // (B, T) float soft gate g (training) — undefined in evaluation
   double ratio = 0; // fraction of selected tokens
+  double quantile = 0;  // training: the (1 − ρ)-quantile of s_j + τ·ℓ_j over the batch (for θ's update)
 };
 
 class Router : public Module {
@@ -44,7 +48,8 @@ class Router : public Module {
   Selection forced_select(const Tensor& h, const Tensor& z) const;
   // Budget loss w·(mean g − ρ)² of a training selection (0-d tensor; zero when w = 0).
   Tensor budget_loss(const Selection& s) const;
-  void update_threshold(double observed_ratio);
+  // After an optimizer step, from a training selection's ratio and quantile (see the top of this file).
+  void update_threshold(double observed_ratio, double quantile);
   double threshold() const;
   RouterConfig& config() { return config_; }
   const RouterConfig& config() const { return config_; }

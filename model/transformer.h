@@ -128,7 +128,8 @@ class Transformer : public Module {
   Router* router_of(size_t layer) const;
   TransformerConfig config_;
   Generator router_gen_;
-  std::vector<double> last_ratios_;  // per SRA layer
+  std::vector<double> last_ratios_;     // per SRA layer
+  std::vector<double> last_quantiles_;  // per SRA layer (Selection::quantile)
   double last_ratio_ = 0;
 };
 

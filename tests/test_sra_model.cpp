@@ -141,3 +141,41 @@ TEST_CASE("sra model: the router learns key-value retrieval; window and sinks al
   CHECK(local.ratio == 0.0);
   CHECK(local.accuracy < 0.35);  // chance over the 6 values is 1/6
 }
+
+// θ must follow the scores wherever training moves them. Here every score drops by 0.1 per step (the
+// router's bias is moved by hand, as the LM loss's straight-through gradient did in a real run): the
+// quantile update keeps the training ratio near ρ (an EMA lags a ramp by drift·(1 − η)/η); the
+// ratio-error update, whose step is bounded by η·ρ, falls behind and selection collapses — the failure that made it no longer the default.
+TEST_CASE("sra router: the quantile threshold update keeps the selected ratio at its target under score drift") {
+  auto run = [](const std::string& mode, double lr) {
+    RouterConfig c;
+    c.hidden = 8;
+    c.target_ratio = 0.2;
+    c.temperature = 0.5;
+    c.threshold_lr = lr;
+    c.threshold_update = mode;
+    c.init_threshold = 0.0;
+    Generator init(5), noise(6), data(7);
+    Router r(8, c, 1e-6, 0.5, init);
+    r.train();
+    Tensor h = randn({4, 64, 8}, data);
+    double late = 0;
+    for (int step = 0; step < 60; ++step) {
+      r.down_proj->bias.data<float>()[0] -= 0.1f;
+      r.down_proj->bias.bump_version();
+      Selection s = r.select(h, noise);
+      r.update_threshold(s.ratio, s.quantile);
+      if (step >= 40) late += s.ratio / 20.0;
+    }
+    return late;
+  };
+  // η as in configs/demo-sra.yaml (0.2) for both, and 0.5 for the quantile EMA (lag ≈ drift·(1 − η)/η)
+  const double quantile = run("quantile", 0.5), quantile_slow = run("quantile", 0.2), ratio = run("ratio", 0.2);
+  CHECK(quantile > 0.15);
+  CHECK(quantile < 0.25);
+  CHECK(quantile_slow > 0.1);
+  CHECK(ratio < 0.05);
+  RouterConfig bad;
+  bad.threshold_lr = 1.5;
+  CHECK_THROWS_WITH(bad.validate(), doctest::Contains("threshold_lr must be in [0, 1]"));
+}

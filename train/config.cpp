@@ -280,6 +280,10 @@ bool cross_check(const RunConfig& c, Issue& issue) {
     issue.message = std::move(msg);
     return true;
   };
+  if (c.router.threshold_update == "quantile" && c.router.threshold_lr > 1)
+    return bad({"router.threshold_lr", "router.threshold_update"},
+               detail::concat("router.threshold_lr (", c.router.threshold_lr,
+                              ") must be in [0, 1] with router.threshold_update quantile (it is an EMA rate)"));
   const ModelSection& m = c.model;
   if (m.d_model % m.n_heads != 0)
     return bad({"model.d_model", "model.n_heads"},
@@ -597,6 +601,7 @@ RouterConfig to_router_config(const RunConfig& cfg) {
   r.target_ratio = cfg.router.target_ratio;
   r.temperature = cfg.router.temperature;
   r.threshold_lr = cfg.router.threshold_lr;
+  r.threshold_update = cfg.router.threshold_update;
   r.budget_weight = cfg.router.budget_weight;
   r.init_threshold = cfg.router.init_threshold;
   return r;

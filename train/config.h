@@ -68,6 +68,7 @@ struct RouterSection {
   double temperature = 1.0;
   double temperature_final = 1.0;
   double threshold_lr = 0.05;
+  std::string threshold_update = "quantile";  // "quantile" | "ratio" (model/router.h)
   double budget_weight = 0.0;
   double init_threshold = 2.2;
   bool operator==(const RouterSection&) const = default;

@@ -143,7 +143,13 @@ std::vector<ConfigKey> build_schema() {
   s.push_back(float_key("router.temperature_final", SRA_FIELD(double, router.temperature_final), gt(0),
                         none(), "Gate temperature at the end of training (annealed from temperature)."));
   s.push_back(float_key("router.threshold_lr", SRA_FIELD(double, router.threshold_lr), ge(0), none(),
-                        "Step size of the running-quantile threshold update."));
+                        "Step size of the threshold update: the EMA rate (in [0, 1]) toward each step's quantile, or "
+                        "the step per unit of ratio error."));
+  s.push_back(enum_key("router.threshold_update", SRA_FIELD(std::string, router.threshold_update),
+                       {"quantile", "ratio"},
+                       "How theta follows the target ratio after each step: quantile = EMA toward the (1 - "
+                       "target_ratio)-quantile of the step's noisy scores s + tau*noise (robust to score drift); "
+                       "ratio = theta += threshold_lr * (selected ratio - target_ratio)."));
   s.push_back(float_key("router.budget_weight", SRA_FIELD(double, router.budget_weight), ge(0), none(),
                         "Weight of the budget loss (0 = off)."));
   s.push_back(float_key("router.init_threshold", SRA_FIELD(double, router.init_threshold), none(), none(),
