@@ -7,21 +7,26 @@ namespace sra {
 
 void RouterConfig::validate() const {
   SRA_CHECK(hidden > 0, "[router] hidden must be > 0, got ", hidden);
-  SRA_CHECK(target_ratio > 0 && target_ratio <= 1, "[router] target_ratio must be in (0, 1], got ", target_ratio);
+  SRA_CHECK(target_ratio > 0 && target_ratio <= 1, "[router] target_ratio must be in (0, 1], got ",
+            target_ratio);
   SRA_CHECK(temperature > 0, "[router] temperature must be > 0, got ", temperature);
   SRA_CHECK(threshold_update == "quantile" || threshold_update == "ratio",
             "[router] threshold_update must be quantile or ratio, got '", threshold_update, "'");
-  SRA_CHECK(threshold_lr >= 0 && (threshold_update == "ratio" || threshold_lr <= 1), "[router] threshold_lr must be ",
-            threshold_update == "ratio" ? ">= 0" : "in [0, 1] with threshold_update quantile", ", got ", threshold_lr);
+  SRA_CHECK(threshold_lr >= 0 && (threshold_update == "ratio" || threshold_lr <= 1),
+            "[router] threshold_lr must be ",
+            threshold_update == "ratio" ? ">= 0" : "in [0, 1] with threshold_update quantile", ", got ",
+            threshold_lr);
   SRA_CHECK(budget_weight >= 0, "[router] budget_weight must be >= 0, got ", budget_weight);
   SRA_CHECK(std::isfinite(init_threshold), "[router] init_threshold must be finite");
 }
 
-Router::Router(int64_t d_model, const RouterConfig& c, double norm_eps, double init_std, Generator& gen, DType dtype)
+Router::Router(int64_t d_model, const RouterConfig& c, double norm_eps, double init_std, Generator& gen,
+               DType dtype)
     : config_(c) {
   c.validate();
   norm = register_module("norm", std::make_shared<RMSNorm>(d_model, norm_eps, dtype));
-  up_proj = register_module("up_proj", std::make_shared<Linear>(d_model, c.hidden, true, init_std, gen, dtype));
+  up_proj =
+      register_module("up_proj", std::make_shared<Linear>(d_model, c.hidden, true, init_std, gen, dtype));
   down_proj = register_module("down_proj", std::make_shared<Linear>(c.hidden, 1, true, init_std, gen, dtype));
   threshold_ = register_buffer("threshold", Tensor::full({1}, c.init_threshold, DType::f64));
 }
@@ -32,7 +37,9 @@ Tensor Router::scores(const Tensor& h) const {
   return s.squeeze(-1);
 }
 
-double Router::threshold() const { return threshold_.data<double>()[0]; }
+double Router::threshold() const {
+  return threshold_.data<double>()[0];
+}
 
 void Router::update_threshold(double observed_ratio, double quantile) {
   double& theta = threshold_.data<double>()[0];

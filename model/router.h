@@ -17,22 +17,22 @@
 namespace sra {
 
 struct RouterConfig {
-  int64_t hidden = 64;          // router MLP width (32–128)
-  double target_ratio = 0.10;   // ρ: fraction of tokens selected
-  double temperature = 1.0;     // τ (scheduled by the trainer)
-  double threshold_lr = 0.05;   // η of the threshold update (in [0, 1] for "quantile")
+  int64_t hidden = 64;                        // router MLP width (32–128)
+  double target_ratio = 0.10;                 // ρ: fraction of tokens selected
+  double temperature = 1.0;                   // τ (scheduled by the trainer)
+  double threshold_lr = 0.05;                 // η of the threshold update (in [0, 1] for "quantile")
   std::string threshold_update = "quantile";  // "quantile" (EMA of the batch quantile) | "ratio"
-  double budget_weight = 0.0;   // w of the budget loss (0 = off)
+  double budget_weight = 0.0;                 // w of the budget loss (0 = off)
   double init_threshold = 2.2;  // θ₀ ≈ logit(1 − ρ) for scores near 0 under logistic noise
   void validate() const;        // throws "[router] ..." naming the bad field
 };
 
 struct Selection {
-  Tensor scores;    // (B, T) router scores (differentiable)
-  Tensor selected;  // (B, T) u8, 1 = critical
-  Tensor gate;      // (B, T) float, value = selected; in training its gradient is the soft gate's
-  Tensor soft;      // (B, T) float soft gate g (training) — undefined in evaluation
-  double ratio = 0; // fraction of selected tokens
+  Tensor scores;        // (B, T) router scores (differentiable)
+  Tensor selected;      // (B, T) u8, 1 = critical
+  Tensor gate;          // (B, T) float, value = selected; in training its gradient is the soft gate's
+  Tensor soft;          // (B, T) float soft gate g (training) — undefined in evaluation
+  double ratio = 0;     // fraction of selected tokens
   double quantile = 0;  // training: the (1 − ρ)-quantile of s_j + τ·ℓ_j over the batch (for θ's update)
 };
 

@@ -145,8 +145,10 @@ TEST_CASE("sra model: the router learns key-value retrieval; window and sinks al
 // θ must follow the scores wherever training moves them. Here every score drops by 0.1 per step (the
 // router's bias is moved by hand, as the LM loss's straight-through gradient did in a real run): the
 // quantile update keeps the training ratio near ρ (an EMA lags a ramp by drift·(1 − η)/η); the
-// ratio-error update, whose step is bounded by η·ρ, falls behind and selection collapses — the failure that made it no longer the default.
-TEST_CASE("sra router: the quantile threshold update keeps the selected ratio at its target under score drift") {
+// ratio-error update, whose step is bounded by η·ρ, falls behind and selection collapses — the failure that
+// made it no longer the default.
+TEST_CASE(
+    "sra router: the quantile threshold update keeps the selected ratio at its target under score drift") {
   auto run = [](const std::string& mode, double lr) {
     RouterConfig c;
     c.hidden = 8;
@@ -170,7 +172,8 @@ TEST_CASE("sra router: the quantile threshold update keeps the selected ratio at
     return late;
   };
   // η as in configs/demo-sra.yaml (0.2) for both, and 0.5 for the quantile EMA (lag ≈ drift·(1 − η)/η)
-  const double quantile = run("quantile", 0.5), quantile_slow = run("quantile", 0.2), ratio = run("ratio", 0.2);
+  const double quantile = run("quantile", 0.5), quantile_slow = run("quantile", 0.2),
+               ratio = run("ratio", 0.2);
   CHECK(quantile > 0.15);
   CHECK(quantile < 0.25);
   CHECK(quantile_slow > 0.1);
