@@ -520,3 +520,19 @@ TEST_CASE("data pipeline: text with a tokenizer encodes line by line and decodes
   CHECK(tb.train->size() == int64_t(double(text.size()) * 0.9));
   CHECK(tb.train->size() + tb.val->size() == int64_t(text.size()));
 }
+
+TEST_CASE(
+    "data pipeline: synthetic training problems: one per row the run reads, or "
+    "data.synthetic.train_problems") {
+  fs::path dir = temp_dir("syn_count");
+  const std::string cfg = tiny_setup(dir);
+  auto count = [&](std::vector<std::string> sets) {
+    sets.insert(sets.begin(),
+                {"data.dataset=synthetic", "data.path=", "model.max_seq_len=512", "data.seq_len=512"});
+    return sra::load_training_data(sra::load_config(cfg, sets), dir.string()).train_examples;
+  };
+  CHECK(count({}) == 64);                       // 4 rows x 2 steps, at least 64
+  CHECK(count({"train.steps=3000"}) == 12000);  // no hidden cap: a long run does not cycle a small set
+  CHECK(count({"train.steps=100", "train.grad_accum=2"}) == 800);
+  CHECK(count({"data.synthetic.train_problems=100", "train.steps=3000"}) == 100);
+}

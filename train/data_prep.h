@@ -10,8 +10,8 @@
 //   them with EOS after each.
 //   data.dataset:
 //     synthetic  train problems 0..N-1 of the generator's train split, step-by-step form (N =
-//                data.synthetic.train_problems, or max(64, batch_size · grad_accum · steps) when 0); val = val-split problems 0..M-1 (M = max(8,
-//                eval_batches · batch_size)).
+//                data.synthetic.train_problems, or max(64, batch_size · grad_accum · steps) when 0);
+//                val = val-split problems 0..M-1 (M = max(8, eval_batches · batch_size)).
 //     gsm8k,     data.path is the train JSONL (load_gsm8k / load_math; data.skip_bad_lines honoured:
 //     math       off, the first bad line throws "[data] FILE:LINE: ..."; on, bad lines are counted in
 //                bad_lines / bad_lines_summary). Of the n good rows, k = clamp(round(n · val_fraction), 1,
