@@ -67,10 +67,10 @@ Selection Router::select(const Tensor& h, Generator& gen) const {
     }
     sel.gate = straight_through(hard, sel.soft);
     // u_j = s_j + τ·ℓ_j, compared with θ above; its (1 − ρ)-quantile is where θ would select ρ.
-    std::vector<double> u = cast(sel.scores, DType::f64).to_vector<double>();
-    const std::vector<double> l = cast(noise, DType::f64).to_vector<double>();
-    for (size_t i = 0; i < u.size(); ++i) u[i] += config_.temperature * l[i];
-    if (!u.empty()) {
+    if (config_.threshold_update == "quantile" && sel.scores.numel() > 0) {
+      std::vector<double> u = cast(sel.scores, DType::f64).to_vector<double>();
+      const std::vector<double> l = cast(noise, DType::f64).to_vector<double>();
+      for (size_t i = 0; i < u.size(); ++i) u[i] += config_.temperature * l[i];
       size_t k = std::min(u.size() - 1, size_t(double(u.size()) * (1.0 - config_.target_ratio)));
       std::nth_element(u.begin(), u.begin() + std::ptrdiff_t(k), u.end());
       sel.quantile = u[k];

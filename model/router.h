@@ -33,7 +33,7 @@ struct Selection {
   Tensor gate;          // (B, T) float, value = selected; in training its gradient is the soft gate's
   Tensor soft;          // (B, T) float soft gate g (training) — undefined in evaluation
   double ratio = 0;     // fraction of selected tokens
-  double quantile = 0;  // training: the (1 − ρ)-quantile of s_j + τ·ℓ_j over the batch (for θ's update)
+  double quantile = 0;  // training, threshold_update quantile: the (1 − ρ)-quantile of s_j + τ·ℓ_j
 };
 
 class Router : public Module {

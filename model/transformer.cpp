@@ -121,7 +121,7 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions, const
   Tensor pos = positions.defined() ? positions : Tensor::arange(T);
   ForwardOutput out;
   Tensor h = model->embed_tokens->forward(ids);
-  std::vector<double> ratios, quantiles;
+  std::vector<ThresholdStats> stats;  // per SRA layer
   size_t sra_index = 0;
   for (size_t i = 0; i < model->layers.size(); ++i) {
     Router* r = router_of(i);
@@ -141,19 +141,15 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions, const
     h = model->layers[i]->forward(h, pos, &sel);
     Tensor b = r->budget_loss(sel);
     out.budget_loss = out.budget_loss.defined() ? add(out.budget_loss, b) : b;
-    ratios.push_back(sel.ratio);
-    quantiles.push_back(sel.quantile);
+    stats.push_back({sel.ratio, sel.quantile});
     out.selections.push_back(std::move(sel));
   }
   SRA_CHECK(!forced || forced->size() == sra_index, "[model] forced selections: ", forced ? forced->size() : 0,
             " given for ", sra_index, " SRA layers");
   h = model->norm->forward(h);
   out.logits = lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
-  for (double r : ratios) out.selected_ratio += r / double(ratios.size());
-  if (is_training()) {
-    last_ratios_ = ratios;
-    last_quantiles_ = quantiles;
-  }
+  for (const ThresholdStats& st : stats) out.selected_ratio += st.ratio / double(stats.size());
+  if (is_training()) last_stats_ = std::move(stats);
   last_ratio_ = out.selected_ratio;
   return out;
 }
@@ -169,25 +165,23 @@ Tensor Transformer::loss(const Tensor& ids) {
 }
 
 void Transformer::update_thresholds() {
-  SRA_ASSERT(last_ratios_.size() == last_quantiles_.size());
-  if (model->router && !last_ratios_.empty()) {  // one shared router: one update with the means
-    double m = 0, q = 0;
-    for (size_t i = 0; i < last_ratios_.size(); ++i) {
-      m += last_ratios_[i] / double(last_ratios_.size());
-      q += last_quantiles_[i] / double(last_ratios_.size());
+  if (model->router && !last_stats_.empty()) {  // one shared router: one update with the means
+    ThresholdStats mean;
+    for (const ThresholdStats& st : last_stats_) {
+      mean.ratio += st.ratio / double(last_stats_.size());
+      mean.quantile += st.quantile / double(last_stats_.size());
     }
-    model->router->update_threshold(m, q);
+    model->router->update_threshold(mean.ratio, mean.quantile);
   } else {
     size_t k = 0;
-    for (size_t i = 0; i < model->layers.size() && k < last_ratios_.size(); ++i) {
+    for (size_t i = 0; i < model->layers.size() && k < last_stats_.size(); ++i) {
       if (Router* r = router_of(i)) {
-        r->update_threshold(last_ratios_[k], last_quantiles_[k]);
+        r->update_threshold(last_stats_[k].ratio, last_stats_[k].quantile);
         ++k;
       }
     }
   }
-  last_ratios_.clear();
-  last_quantiles_.clear();
+  last_stats_.clear();
 }
 
 }  // namespace sra

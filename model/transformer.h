@@ -113,10 +113,10 @@ class Transformer : public Module {
                     const std::vector<Tensor>* forced = nullptr);
   Tensor forward(const Tensor& ids, const Tensor& positions = Tensor()) { return run(ids, positions).logits; }
   // Mean next-token cross-entropy of ids (B, T+1) (inputs ids[:, :T], targets ids[:, 1:]) plus the
-  // routers' budget losses; remembers the selected ratios for update_thresholds().
+  // routers' budget losses; remembers the selected ratios and quantiles for update_thresholds().
   Tensor loss(const Tensor& ids);
-  // After an optimizer step: moves each router's threshold toward its target ratio using the ratios
-  // of the last loss()/run() in training mode.
+  // After an optimizer step: moves each router's threshold (Router::update_threshold) using the ratios
+  // and quantiles of the last loss()/run() in training mode.
   void update_thresholds();
   double last_selected_ratio() const { return last_ratio_; }
   const TransformerConfig& config() const { return config_; }
@@ -128,8 +128,10 @@ class Transformer : public Module {
   Router* router_of(size_t layer) const;
   TransformerConfig config_;
   Generator router_gen_;
-  std::vector<double> last_ratios_;     // per SRA layer
-  std::vector<double> last_quantiles_;  // per SRA layer (Selection::quantile)
+  struct ThresholdStats {
+    double ratio = 0, quantile = 0;  // Selection::ratio, Selection::quantile
+  };
+  std::vector<ThresholdStats> last_stats_;  // per SRA layer, from the last training forward
   double last_ratio_ = 0;
 };
 
