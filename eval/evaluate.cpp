@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <sstream>
 
 #include "core/check.h"
 #include "data/data_dir.h"
@@ -37,12 +38,28 @@ std::string mode_name(int64_t shots, bool cot) {
 }
 
 std::string default_label(const std::string& checkpoint, const std::string& attention, int64_t shots,
-                          bool cot) {
+                          bool cot, double threshold_offset) {
   std::filesystem::path p(checkpoint);
   std::string name = p.stem().string();
   std::string parent = p.parent_path().filename().string();
   if (!parent.empty()) name = parent + "/" + name;
-  return name + " (" + attention + ", " + mode_name(shots, cot) + ")";
+  std::string offset;
+  if (threshold_offset != 0 && attention == "sra") {
+    std::ostringstream os;
+    os << (threshold_offset > 0 ? ", θ+" : ", θ") << threshold_offset;
+    offset = os.str();
+  }
+  return name + " (" + attention + ", " + mode_name(shots, cot) + offset + ")";
+}
+
+// Adds `offset` to the threshold of every distinct SRA router (a shared router once).
+void shift_thresholds(Transformer& m, double offset) {
+  std::vector<Router*> done;
+  for (Router* r : m.sra_routers()) {
+    if (std::find(done.begin(), done.end(), r) != done.end()) continue;
+    r->set_threshold(r->threshold() + offset);
+    done.push_back(r);
+  }
 }
 
 std::string safe_name(const std::string& label) {
@@ -320,6 +337,7 @@ std::optional<double> EvalResult::attention_flops_relative() const {
 Json EvalResult::summary() const {
   Json j = Json::object({{"dataset", dataset}, {"label", label}, {"checkpoint", checkpoint}, {"step", step}});
   j.set("attention", attention);
+  j.set("threshold_offset", threshold_offset);
   j.set("shots", shots);
   j.set("mode", shots == 0 ? "zero-shot" : cot ? "cot" : "direct");
   j.set("max_new_tokens", max_new_tokens);
@@ -423,6 +441,11 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     SRA_CHECK(mode == "cot" || mode == "direct", "[config] --modes entries must be cot or direct, got '",
               mode, "'");
   for (const std::string& p : paths) SRA_CHECK(!p.empty(), "[config] empty checkpoint path");
+  SRA_CHECK(opt.threshold_offsets.size() <= 1 || opt.threshold_offsets.size() == paths.size(),
+            "[config] --threshold-offset has ", opt.threshold_offsets.size(), " values for ", paths.size(),
+            " checkpoints (give one, or one per checkpoint)");
+  for (double d : opt.threshold_offsets)
+    SRA_CHECK(std::isfinite(d), "[config] --threshold-offset values must be finite, got ", d);
 
   // Every row (and the baseline) runs on the same problems: those of the first checkpoint's task.
   std::optional<EvalTask> task;
@@ -432,13 +455,18 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     log << "[eval] loading " << paths[i] << "\n";
     EvalModel em = load_eval_model(paths[i]);
     if (!task) task = make_eval_task(eo, to_synthetic_options(em.config));
+    const double offset = opt.threshold_offsets.empty()        ? 0.0
+                          : opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0]
+                                                              : opt.threshold_offsets[i];
+    if (offset != 0) shift_thresholds(*em.model, offset);
     EvalTask t = *task;
     bool cot = opt.modes.empty() ? eo.cot : opt.modes[i] == "cot";
     if (cot != t.format.cot) t.format = make_prompt_format(t.dataset, t.exemplars, cot);
     EvalResult r = evaluate(*em.model, em.tokenizer, t, eo.max_new_tokens, eo.batch, &log);
     r.checkpoint = paths[i];
     r.step = em.step;
-    r.label = opt.labels.empty() ? default_label(paths[i], r.attention, r.shots, r.cot) : opt.labels[i];
+    r.threshold_offset = offset;
+    r.label = opt.labels.empty() ? default_label(paths[i], r.attention, r.shots, r.cot, offset) : opt.labels[i];
     std::string dir_name = safe_name(r.label);
     for (int k = 2; std::find(used.begin(), used.end(), dir_name) != used.end(); ++k)
       dir_name = safe_name(r.label) + "_" + std::to_string(k);
@@ -448,8 +476,11 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   if (!opt.baseline.empty()) {
     log << "[eval] loading baseline " << opt.baseline << "\n";
     EvalModel em = load_eval_model(opt.baseline);
+    if (opt.threshold_offsets.size() == 1 && opt.threshold_offsets[0] != 0)
+      shift_thresholds(*em.model, opt.threshold_offsets[0]);
     EvalResult b = evaluate(*em.model, em.tokenizer, *task, eo.max_new_tokens, eo.batch, &log);
-    std::string label = default_label(opt.baseline, b.attention, b.shots, b.cot);
+    std::string label = default_label(opt.baseline, b.attention, b.shots, b.cot,
+                                      opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0] : 0.0);
     for (EvalResult& r : rows) {
       r.baseline_flops = b.flops_per_query;
       r.baseline_attention_flops = b.attention_flops_per_query;

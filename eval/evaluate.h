@@ -38,7 +38,8 @@
 //
 // run_eval (CLI): every model (and the --baseline) is evaluated on the same problems and exemplars, those
 // of the first checkpoint (synthetic: generated from its data.synthetic options and data.seed). FLOPs
-// are relative to --baseline when given, else (--compare) to the first row.
+// are relative to --baseline when given, else (--compare) to the first row. A row with a non-zero
+// threshold offset gets " θ+D" in its default label and "threshold_offset" in its summary.
 // Outputs of run_eval: the Markdown table on `out` always (one row per model, the columns of
 // markdown_table); with out_dir: DIR/summary.md, DIR/summary.json and DIR/samples.jsonl (one model), or
 // for --compare DIR/summary.md, DIR/summary.json {"dataset", "rows": [summary, ...]} and
@@ -129,6 +130,7 @@ struct EvalResult {
   int64_t shots = 0;
   bool cot = true;
   std::string attention;  // "dense" or "sra"
+  double threshold_offset = 0;  // added to every SRA router's θ for this evaluation (run_eval)
   int64_t max_new_tokens = 0, batch = 0;
   int64_t n = 0, correct = 0, correct_flexible = 0;
   double selected_ratio = 0;             // mean over samples
@@ -172,6 +174,11 @@ struct EvalRunOptions {
   std::vector<std::string> labels;   // row labels (default: run dir/checkpoint name (attention, mode))
   std::vector<std::string> modes;    // --compare: per-checkpoint "cot" or "direct" (default: eval.cot)
   std::string baseline;              // FLOPs relative to this checkpoint's, evaluated on the same problems
+  // Added to the threshold θ of every SRA router (z = 1[s > θ + offset]): one value for every model, or
+  // one per checkpoint (--compare; the same checkpoint may appear twice with different offsets). A
+  // positive offset selects fewer tokens: an inference-time budget knob, and the baseline that RL router
+  // tuning has to beat at equal selected ratio (docs/results.md). Dense models ignore it.
+  std::vector<double> threshold_offsets;
   std::string out_dir;
 };
 // Runs the evaluation(s) and returns the results (baseline not included); errors throw sra::Error

@@ -41,6 +41,12 @@ double Router::threshold() const {
   return threshold_.data<double>()[0];
 }
 
+void Router::set_threshold(double theta) {
+  SRA_CHECK(std::isfinite(theta), "[router] the threshold must be finite, got ", theta);
+  threshold_.data<double>()[0] = theta;
+  threshold_.bump_version();
+}
+
 void Router::update_threshold(double observed_ratio, double quantile) {
   double& theta = threshold_.data<double>()[0];
   if (config_.threshold_update == "quantile") {

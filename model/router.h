@@ -51,6 +51,7 @@ class Router : public Module {
   // After an optimizer step, from a training selection's ratio and quantile (see the top of this file).
   void update_threshold(double observed_ratio, double quantile);
   double threshold() const;
+  void set_threshold(double theta);  // e.g. sra eval --threshold-offset (inference-time budget)
   RouterConfig& config() { return config_; }
   const RouterConfig& config() const { return config_; }
 

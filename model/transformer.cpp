@@ -114,6 +114,13 @@ Router* Transformer::router_of(size_t layer) const {
   return l->router ? l->router.get() : model->router.get();
 }
 
+std::vector<Router*> Transformer::sra_routers() const {
+  std::vector<Router*> out;
+  for (size_t i = 0; i < model->layers.size(); ++i)
+    if (Router* r = router_of(i)) out.push_back(r);
+  return out;
+}
+
 ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions, const std::vector<Tensor>* forced) {
   SRA_CHECK(ids.dim() == 2, "[model] ids must be (B, T), got ", shape_str(ids.shape()));
   int64_t T = ids.size(1);

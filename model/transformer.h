@@ -119,6 +119,8 @@ class Transformer : public Module {
   // and quantiles of the last loss()/run() in training mode.
   void update_thresholds();
   double last_selected_ratio() const { return last_ratio_; }
+  // The router of each SRA layer, in layer order (a shared router appears once per SRA layer).
+  std::vector<Router*> sra_routers() const;
   const TransformerConfig& config() const { return config_; }
   Generator& router_generator() { return router_gen_; }
   std::shared_ptr<DecoderStack> model;

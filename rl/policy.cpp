@@ -33,18 +33,9 @@ SelectionFn sampling_policy(uint64_t key, size_t n_sra_layers) {
   };
 }
 
-std::vector<Router*> sra_routers(Transformer& m) {
-  std::vector<Router*> out;
-  for (const auto& layer : m.model->layers) {
-    if (!layer->is_sra()) continue;
-    out.push_back(layer->router ? layer->router.get() : m.model->router.get());
-  }
-  return out;
-}
-
 void set_router_temperature(Transformer& m, double tau) {
   SRA_CHECK(tau > 0, "[rl] the policy temperature must be > 0, got ", tau);
-  for (Router* r : sra_routers(m)) r->config().temperature = tau;
+  for (Router* r : m.sra_routers()) r->config().temperature = tau;
 }
 
 Tensor log_sigmoid(const Tensor& x) {
@@ -119,7 +110,7 @@ namespace {
 
 // (s − θ)/τ for each SRA layer's scores.
 std::vector<Tensor> policy_logits(Transformer& m, const ForwardOutput& out, double tau) {
-  std::vector<Router*> routers = sra_routers(m);
+  std::vector<Router*> routers = m.sra_routers();
   SRA_ASSERT(routers.size() == out.selections.size(), routers.size(), " routers, ", out.selections.size(),
              " selections");
   std::vector<Tensor> xs;
@@ -141,8 +132,8 @@ Replay replay_rollout(Transformer& policy, Transformer* ref, const SequenceResul
   const std::vector<int64_t> ids = fed_tokens(r);
   const int64_t T = int64_t(ids.size());
   const std::vector<Tensor> forced = rollout_decisions(r);
-  SRA_CHECK(forced.size() == sra_routers(policy).size(), "[rl] the rollout has decisions for ", forced.size(),
-            " SRA layers, the model has ", sra_routers(policy).size());
+  SRA_CHECK(forced.size() == policy.sra_routers().size(), "[rl] the rollout has decisions for ", forced.size(),
+            " SRA layers, the model has ", policy.sra_routers().size());
   const Tensor input = Tensor::from_vector(ids, {1, T});
 
   Replay rp;

@@ -48,8 +48,6 @@ double decision_probability(const SelectionContext& ctx);
 // from its SelectionContext alone, so GenerateConfig::select_stateless may be set (one-pass prefill).
 SelectionFn sampling_policy(uint64_t key, size_t n_sra_layers);
 
-// The router of each SRA layer, in layer order (a shared router appears once per SRA layer).
-std::vector<Router*> sra_routers(Transformer& m);
 // Sets τ on every router (the value SelectionContext::temperature reports during generation).
 void set_router_temperature(Transformer& m, double tau);
 

@@ -164,7 +164,7 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
   const RlSection& rc = cfg.rl;
   Transformer &model = *policy_em.model, &ref = *ref_em.model;
   const Tokenizer& tok = policy_em.tokenizer;
-  const size_t n_sra = sra_routers(model).size();
+  const size_t n_sra = model.sra_routers().size();
   SRA_CHECK(n_sra > 0, "[rl] ", opt.init, ": the model has no SRA layers (model.attention ",
             cfg.model.attention, "): there is no router to tune");
   const double tau = rc.router_temperature > 0 ? rc.router_temperature : cfg.router.temperature_final;

@@ -384,3 +384,52 @@ TEST_CASE("eval: --compare gives one row per checkpoint; usage and runtime error
   CHECK(run_sra("eval score --dataset gsm8k --predictions " + dir + "/none.jsonl", &o, dir) == 1);
   CHECK(run_sra("eval score --dataset gsm8k", &o, dir) == 2);
 }
+
+TEST_CASE("eval: --threshold-offset raises or lowers every SRA router's threshold, per checkpoint or for all") {
+  const std::string dir = temp_dir("eval_offset").string();
+  const std::string sra_ck = save_tiny(dir, "sra"), dense_ck = save_tiny(dir, "dense");
+  EvalRunOptions opt;
+  opt.compare = {sra_ck, sra_ck, sra_ck, dense_ck};
+  opt.threshold_offsets = {0, 100, -100, 100};
+  opt.eval.dataset = "synthetic";
+  opt.eval.limit = 2;
+  opt.eval.max_new_tokens = 4;
+  opt.out_dir = dir + "/cmp";
+  std::ostringstream out, log;
+  std::vector<EvalResult> rows = run_eval(opt, out, log);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].selected_ratio > 0.05);  // the threshold at a median score
+  CHECK(rows[0].selected_ratio < 0.95);
+  CHECK(rows[1].selected_ratio == 0.0);  // θ + 100: nothing is critical
+  CHECK(rows[2].selected_ratio == 1.0);  // θ − 100: everything is
+  CHECK(rows[1].attention_flops_per_query < rows[0].attention_flops_per_query);
+  CHECK(rows[0].attention_flops_per_query < rows[2].attention_flops_per_query);
+  CHECK(rows[0].label.ends_with("/sra (sra, zero-shot)"));
+  CHECK(rows[1].label.ends_with("/sra (sra, zero-shot, θ+100)"));
+  CHECK(rows[2].label.ends_with("/sra (sra, zero-shot, θ-100)"));
+  CHECK(rows[3].label.ends_with("/dense (dense, zero-shot)"));  // dense models have no threshold
+  Json summary = Json::parse(slurp(dir + "/cmp/summary.json"));
+  CHECK(summary["rows"][1]["threshold_offset"].as_double() == 100.0);
+  // the checkpoint itself is unchanged: a plain evaluation selects as row 0 did
+  opt.compare.clear();
+  opt.checkpoint = sra_ck;
+  opt.threshold_offsets.clear();
+  opt.out_dir.clear();
+  CHECK(run_eval(opt, out, log)[0].selected_ratio == rows[0].selected_ratio);
+  // one value applies to every model
+  opt.threshold_offsets = {100};
+  CHECK(run_eval(opt, out, log)[0].selected_ratio == 0.0);
+
+  EvalRunOptions bad = opt;
+  bad.checkpoint.clear();
+  bad.compare = {sra_ck, sra_ck, sra_ck};
+  bad.threshold_offsets = {0, 1};
+  CHECK(error_of([&] { run_eval(bad, out, log); }) ==
+        "[config] --threshold-offset has 2 values for 3 checkpoints (give one, or one per checkpoint)");
+  std::string o;
+  CHECK(run_sra("eval --compare " + sra_ck + " " + sra_ck +
+                    " --threshold-offset 0,100 --dataset synthetic --limit 1 --max-new-tokens 2",
+                &o, dir) == 0);
+  CHECK(o.find("θ+100)") != std::string::npos);
+  CHECK(run_sra("eval --checkpoint " + sra_ck + " --threshold-offset x --dataset synthetic", &o, dir) == 2);
+}

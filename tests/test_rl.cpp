@@ -101,7 +101,7 @@ SequenceResult sampled_rollout(Transformer& m, const std::vector<int64_t>& promp
   rl::set_router_temperature(m, 0.7);
   GenerateConfig gc;
   gc.max_new_tokens = 10;
-  gc.select = rl::sampling_policy(key, rl::sra_routers(m).size());
+  gc.select = rl::sampling_policy(key, m.sra_routers().size());
   gc.select_stateless = true;  // as sra rl generates: one-pass prefill, batched decode
   return generate(m, {prompt}, gc)[0];
 }
@@ -294,7 +294,7 @@ TEST_CASE("rl: log pi, entropy and KL of a replay match a hand computation and f
     std::vector<Tensor> forced = rl::rollout_decisions(r);
     ro = ref.run(Tensor::from_vector(rl::fed_tokens(r), {1, T}), Tensor(), &forced);
   }
-  std::vector<Router*> routers = rl::sra_routers(m), ref_routers = rl::sra_routers(ref);
+  std::vector<Router*> routers = m.sra_routers(), ref_routers = ref.sra_routers();
   double lp = 0, h = 0, kl = 0;
   int64_t selected = 0;
   for (size_t l = 0; l < 2; ++l) {

@@ -24,6 +24,7 @@ void add_eval_commands(CLI::App& app) {
       "          sra eval --compare dense.h5 dense.h5 sra.h5 --modes direct,cot,cot --labels "
       "Standard,CoT,SRA "
       "--dataset gsm8k --shots 5\n"
+      "          sra eval --compare sra.h5 sra.h5 rl.h5 --threshold-offset 0,0.5,0 --dataset synthetic\n"
       "          sra eval score --dataset gsm8k --predictions preds.jsonl");
   auto* ck = ev->add_option("--checkpoint", opt->checkpoint, "A checkpoint written by sra train");
   auto* cmp =
@@ -52,6 +53,10 @@ void add_eval_commands(CLI::App& app) {
   ev->add_option("--baseline", opt->baseline, "FLOPs relative to this checkpoint's, on the same problems");
   ev->add_option("--labels", opt->labels, "Row labels, comma-separated (--compare)")->delimiter(',');
   ev->add_option("--modes", opt->modes, "Per-checkpoint cot or direct, comma-separated (--compare)")
+      ->delimiter(',');
+  ev->add_option("--threshold-offset", opt->threshold_offsets,
+                 "Add D to every SRA router's threshold (fewer critical tokens when D > 0): one value, or one "
+                 "per checkpoint, comma-separated (--compare)")
       ->delimiter(',');
 
   auto sopt = std::make_shared<eval::EvalScoreOptions>();
