@@ -61,6 +61,10 @@ Tensor bernoulli_entropy(const Tensor& x) {
   return sum(add(neg(log_sigmoid(x)), mul(one_minus_p, x)));
 }
 
+Tensor bernoulli_expected_count(const Tensor& x) {
+  return sum(sigmoid(x));
+}
+
 Tensor bernoulli_kl(const Tensor& x, const Tensor& x_ref) {
   SRA_CHECK(x.shape() == x_ref.shape(), "[rl] KL: shapes ", shape_str(x.shape()), " and ",
             shape_str(x_ref.shape()), " differ");
@@ -150,6 +154,7 @@ Replay replay_rollout(Transformer& policy, Transformer* ref, const SequenceResul
     rp.scores.push_back(out.selections[l].scores);
     rp.log_prob = add_or_set(rp.log_prob, bernoulli_log_prob(xs[l], forced[l]));
     rp.entropy = add_or_set(rp.entropy, bernoulli_entropy(xs[l]));
+    rp.expected_selected = add_or_set(rp.expected_selected, bernoulli_expected_count(xs[l]));
     if (ref) rp.kl = add_or_set(rp.kl, bernoulli_kl(xs[l], xs_ref[l]));
     rp.decisions += T;
   }
@@ -164,6 +169,7 @@ Replay replay_rollout(Transformer& policy, Transformer* ref, const SequenceResul
   }
   if (!rp.log_prob.defined()) rp.log_prob = Tensor::zeros({}, out.logits.dtype());
   if (!rp.entropy.defined()) rp.entropy = Tensor::zeros({}, out.logits.dtype());
+  if (!rp.expected_selected.defined()) rp.expected_selected = Tensor::zeros({}, out.logits.dtype());
   return rp;
 }
 

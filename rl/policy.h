@@ -56,6 +56,7 @@ Tensor log_sigmoid(const Tensor& x);
 // Σ over all elements; x the logits (s − θ)/τ, z u8 decisions of the same shape; 0-d results.
 Tensor bernoulli_log_prob(const Tensor& x, const Tensor& z);
 Tensor bernoulli_entropy(const Tensor& x);
+Tensor bernoulli_expected_count(const Tensor& x);  // Σ σ(x): the expected number of selected decisions
 Tensor bernoulli_kl(const Tensor& x, const Tensor& x_ref);  // KL(σ(x) ‖ σ(x_ref)); x_ref no gradient
 
 // The fed tokens of a generated sequence (from its audit trail) and its decisions: one (1, T) u8 tensor
@@ -75,6 +76,7 @@ struct Replay {
   Tensor log_prob;             // 0-d: log π of the decisions (+ answer tokens with answer_log_prob)
   Tensor entropy;              // 0-d: Σ of the per-decision entropies
   Tensor kl;                   // 0-d: Σ of the per-decision KL to the reference (undefined without one)
+  Tensor expected_selected;    // 0-d: Σ of the decisions' probabilities p = σ(x)
   Tensor logits;               // (1, T, V)
   std::vector<Tensor> scores;  // per SRA layer, (1, T)
   int64_t decisions = 0;       // SRA layers × T

@@ -53,7 +53,8 @@ RewardParts score_rollout(const std::string& dataset, const std::string& output,
 }
 
 Tensor rollout_loss(const Tensor& log_prob, double advantage, const Tensor& kl, double kl_weight,
-                    const Tensor& entropy, double entropy_weight, double scale) {
+                    const Tensor& entropy, double entropy_weight, const Tensor& expected_selected,
+                    double penalty_weight, double scale) {
   Tensor loss;
   auto add_term = [&](const Tensor& t, double w) {
     if (w == 0 || !t.defined() || !t.requires_grad()) return;
@@ -63,6 +64,7 @@ Tensor rollout_loss(const Tensor& log_prob, double advantage, const Tensor& kl, 
   add_term(log_prob, -advantage);
   add_term(kl, kl_weight);
   add_term(entropy, -entropy_weight);
+  add_term(expected_selected, penalty_weight);
   return loss;
 }
 

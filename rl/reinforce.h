@@ -14,6 +14,15 @@
 // Loss of one step over R = prompts · G rollouts (each term a sum over the rollout's decisions):
 //   L = (1/R) Σ_i [ −A_i·log π_i + β·KL_i − η·H_i ]
 // so ∇L = −(1/R) Σ_i A_i ∇log π_i + ..., the REINFORCE estimate of −∇E[r] (β = η = 0).
+//
+// rl.penalty_gradient "expected" (default "reinforce" above): the advantages come from the rewards
+// without the λ term, and the penalty enters the loss through its expectation over the decisions,
+//   L_i += (λ/N_i)·Σ_j p_j          (E[Σ_j z_j] = Σ_j p_j, p_j = σ(x_j) on the rollout's states)
+// so its gradient (λ/N)·Σ_j ∇p_j is exact instead of sampled: no variance from the penalty, which
+// otherwise gives every one of the rollout's ~N decisions the same noisy ±λ·(ratio − baseline)
+// credit. It leaves out how a decision moves later tokens' scores (through the hidden states): a
+// second-order path the score-function estimate would include; with it gone the penalty term pushes
+// each score down in proportion to σ'(x_j), hardest on the tokens nearest the threshold.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -43,9 +52,12 @@ struct RewardParts {
 RewardParts score_rollout(const std::string& dataset, const std::string& output, const std::string& gold,
                           int64_t selected, int64_t decisions, double lambda, double format_reward);
 
-// scale·(−advantage·log_prob + kl_weight·kl − entropy_weight·entropy); kl / entropy may be undefined
-// when their weight is 0. Returns an undefined tensor when nothing in it depends on a parameter.
+// scale·(−advantage·log_prob + kl_weight·kl − entropy_weight·entropy + penalty_weight·expected_selected);
+// kl / entropy / expected_selected may be undefined when their weight is 0 (penalty_weight = λ/N for
+// penalty_gradient "expected", else 0). Returns an undefined tensor when nothing in it depends on a
+// parameter.
 Tensor rollout_loss(const Tensor& log_prob, double advantage, const Tensor& kl, double kl_weight,
-                    const Tensor& entropy, double entropy_weight, double scale);
+                    const Tensor& entropy, double entropy_weight, const Tensor& expected_selected,
+                    double penalty_weight, double scale);
 
 }  // namespace sra::rl

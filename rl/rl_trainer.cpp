@@ -293,6 +293,7 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
   }
 
   const Baseline baseline = baseline_from_name(rc.baseline);
+  const bool expected_penalty = rc.penalty_gradient == "expected";
   const int64_t P = rc.prompts_per_step, G = rc.group_size, R = P * G;
   const uint64_t seed = uint64_t(rc.seed);
   int64_t last_saved = resumed ? start : -1;
@@ -319,7 +320,7 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
     const std::vector<SequenceResult> rollouts = generate(model, batch, gc);
     const double t1 = now_s();
 
-    std::vector<double> rewards(size_t(R), 0.0);
+    std::vector<double> rewards(size_t(R), 0.0), adv_rewards(size_t(R), 0.0);
     double correct = 0, ratio = 0, formatted = 0, answer_tokens = 0;
     for (int64_t b = 0; b < R; ++b) {
       const SequenceResult& r = rollouts[size_t(b)];
@@ -328,12 +329,14 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
       RewardParts rp = score_rollout(rc.dataset, output, problems[size_t(b / G)]->gold, sel, total, lambda,
                                      rc.format_reward);
       rewards[size_t(b)] = rp.reward;
+      // "expected": the penalty's gradient is taken exactly in the loss below, not through the advantage
+      adv_rewards[size_t(b)] = expected_penalty ? rp.reward + lambda * rp.selected_ratio : rp.reward;
       correct += rp.correct;
       ratio += rp.selected_ratio;
       formatted += rp.formatted;
       answer_tokens += double(r.ids.size());
     }
-    const std::vector<double> adv = group_advantages(rewards, G, baseline, rc.adv_clip);
+    const std::vector<double> adv = group_advantages(adv_rewards, G, baseline, rc.adv_clip);
 
     ReplayOptions ro;
     ro.tau = tau;
@@ -345,8 +348,9 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
       kl_sum += rp.kl.item();
       entropy_sum += rp.entropy.item();
       decisions += double(rp.decisions);
+      const double penalty_weight = expected_penalty ? lambda / double(rp.decisions) : 0.0;
       Tensor loss = rollout_loss(rp.log_prob, adv[size_t(b)], rp.kl, rc.kl_weight, rp.entropy,
-                                 rc.entropy_weight, 1.0 / double(R));
+                                 rc.entropy_weight, rp.expected_selected, penalty_weight, 1.0 / double(R));
       if (loss.defined()) {
         loss_sum += loss.item();
         backward(loss);

@@ -38,28 +38,44 @@ double sigmoid_d(double x) {
 // The toy: two tokens with policy logits θ = (a, b), p = σ(θ); token 0 is needed, token 1 is not.
 // r(z) = z₀ − λ·(z₀ + z₁)/2, so E[r] = p₀ − λ(p₀ + p₁)/2 and
 // ∇_a E[r] = p₀(1 − p₀)(1 − λ/2), ∇_b E[r] = −(λ/2)·p₁(1 − p₁). For λ < 2 the optimum is p₀ = 1, p₁ = 0.
+// With needed = false and n tokens: r(z) = 1 − λ·Σz/n (the answer right whatever is kept), so
+// ∇_k E[r] = −(λ/n)·p_k(1 − p_k).
 struct Toy {
   double lambda = 0.5;
-  double reward(const std::vector<uint8_t>& z) const { return z[0] - lambda * (z[0] + z[1]) / 2.0; }
+  size_t n = 2;
+  bool needed = true;
+  double accuracy(const std::vector<uint8_t>& z) const { return needed ? double(z[0]) : 1.0; }
+  double reward(const std::vector<uint8_t>& z) const {
+    double kept = 0;
+    for (uint8_t v : z) kept += v;
+    return accuracy(z) - lambda * kept / double(n);
+  }
 };
+
+// The penalty's gradient: through the advantages (rl.penalty_gradient reinforce) or exactly (expected).
+enum class Penalty { kReinforce, kExpected };
 
 // One REINFORCE step's gradient of the loss (= −estimate of ∇E[r]) over `groups` groups of G, accumulated
 // into theta.grad by the library's advantage and loss functions.
 void toy_backward(const Toy& toy, const Tensor& theta, int64_t groups, int64_t G, rl::Baseline b,
-                  Generator& gen) {
+                  Generator& gen, Penalty penalty = Penalty::kReinforce) {
+  const bool expected = penalty == Penalty::kExpected;
   const std::vector<double> th = theta.to_vector<double>();
+  REQUIRE(th.size() == toy.n);
   std::vector<std::vector<uint8_t>> zs;
   std::vector<double> rewards;
   for (int64_t i = 0; i < groups * G; ++i) {
-    std::vector<uint8_t> z(2);
-    for (size_t k = 0; k < 2; ++k) z[k] = gen.next_uniform() < sigmoid_d(th[k]) ? 1 : 0;
-    rewards.push_back(toy.reward(z));
+    std::vector<uint8_t> z(toy.n);
+    for (size_t k = 0; k < toy.n; ++k) z[k] = gen.next_uniform() < sigmoid_d(th[k]) ? 1 : 0;
+    // expected: the advantage sees the reward without the penalty
+    rewards.push_back(expected ? toy.accuracy(z) : toy.reward(z));
     zs.push_back(z);
   }
   std::vector<double> adv = rl::group_advantages(rewards, G, b);
   for (size_t i = 0; i < zs.size(); ++i) {
-    Tensor lp = rl::bernoulli_log_prob(theta, Tensor::from_vector(zs[i], {2}));
-    Tensor loss = rl::rollout_loss(lp, adv[i], Tensor(), 0, Tensor(), 0, 1.0 / double(zs.size()));
+    Tensor lp = rl::bernoulli_log_prob(theta, Tensor::from_vector(zs[i], {int64_t(toy.n)}));
+    Tensor loss = rl::rollout_loss(lp, adv[i], Tensor(), 0, Tensor(), 0, rl::bernoulli_expected_count(theta),
+                                   expected ? toy.lambda / double(toy.n) : 0.0, 1.0 / double(zs.size()));
     if (loss.defined()) {
       backward(loss);
     } else {
@@ -252,15 +268,72 @@ TEST_CASE("rl: the estimator on a two-token toy matches the analytic expected gr
   }
 }
 
+TEST_CASE("rl: the expected penalty gradient: same expected gradient, no sampling noise from the penalty") {
+  {  // the two-token toy: the estimate's mean matches the closed form, as with the penalty in the reward
+    const Toy toy;
+    const double a = 0.3, b = -0.2;
+    const double p0 = sigmoid_d(a), p1 = sigmoid_d(b);
+    const double ga = p0 * (1 - p0) * (1 - toy.lambda / 2), gb = -(toy.lambda / 2) * p1 * (1 - p1);
+    Tensor theta = Tensor::from_vector(std::vector<double>{a, b}, {2});
+    theta.set_requires_grad(true);
+    Generator gen(7, 3);
+    toy_backward(toy, theta, 6000, 4, rl::Baseline::kRloo, gen, Penalty::kExpected);
+    std::vector<double> est = theta.grad().to_vector<double>();
+    INFO("estimate " << -est[0] << ", " << -est[1] << " vs " << ga << ", " << gb);
+    CHECK(std::fabs(-est[0] - ga) < 0.012);
+    CHECK(std::fabs(-est[1] - gb) < 0.012);
+  }
+  // Every answer right, 8 tokens: the only signal is the penalty. One 2-group estimate is the exact
+  // gradient with "expected"; with "reinforce" single estimates scatter around it (their mean matches).
+  Toy toy;
+  toy.needed = false;
+  toy.n = 8;
+  std::vector<double> th0(8);
+  for (size_t k = 0; k < 8; ++k) th0[k] = -1.0 + 0.25 * double(k);
+  for (Penalty pen : {Penalty::kExpected, Penalty::kReinforce}) {
+    Generator gen(11);
+    const int trials = pen == Penalty::kExpected ? 3 : 2000;
+    std::vector<double> mean(8, 0.0);
+    double worst_single = 0;
+    for (int t = 0; t < trials; ++t) {
+      Tensor theta = Tensor::from_vector(th0, {8});
+      theta.set_requires_grad(true);
+      toy_backward(toy, theta, 2, 4, rl::Baseline::kRloo, gen, pen);
+      std::vector<double> g = theta.grad().to_vector<double>();
+      for (size_t k = 0; k < 8; ++k) {
+        const double pk = sigmoid_d(th0[k]), exact = -(toy.lambda / 8.0) * pk * (1 - pk);
+        mean[k] += -g[k] / double(trials);
+        worst_single = std::max(worst_single, std::fabs(-g[k] - exact));
+      }
+    }
+    double worst_mean = 0;
+    for (size_t k = 0; k < 8; ++k) {
+      const double pk = sigmoid_d(th0[k]);
+      worst_mean = std::max(worst_mean, std::fabs(mean[k] + (toy.lambda / 8.0) * pk * (1 - pk)));
+    }
+    INFO((pen == Penalty::kExpected ? "expected" : "reinforce") << ": worst single-estimate error "
+                                                                 << worst_single << ", of the mean " << worst_mean);
+    if (pen == Penalty::kExpected) {
+      CHECK(worst_single < 1e-12);
+    } else {
+      CHECK(worst_single > 0.01);  // exact gradients are at most λ/8 · 1/4 ≈ 0.016
+      CHECK(worst_mean < 0.003);   // standard error ≈ 0.0006
+    }
+  }
+}
+
 TEST_CASE("rl: a few hundred REINFORCE steps on the toy keep the needed token and drop the other") {
   const Toy toy;
-  for (rl::Baseline base : {rl::Baseline::kRloo, rl::Baseline::kMean}) {
+  const std::vector<std::pair<rl::Baseline, Penalty>> runs = {{rl::Baseline::kRloo, Penalty::kReinforce},
+                                                              {rl::Baseline::kMean, Penalty::kReinforce},
+                                                              {rl::Baseline::kRloo, Penalty::kExpected}};
+  for (auto [base, pen] : runs) {
     Tensor theta = Tensor::zeros({2}, DType::f64);
     theta.set_requires_grad(true);
     AdamW opt({{"theta", theta}}, AdamWConfig{0.1, 0.9, 0.99, 1e-8, 0.0});
     Generator gen(3);
     for (int step = 0; step < 300; ++step) {
-      toy_backward(toy, theta, 2, 8, base, gen);
+      toy_backward(toy, theta, 2, 8, base, gen, pen);
       opt.step(0.1);
       opt.zero_grad();
     }
@@ -498,6 +571,46 @@ TEST_CASE("rl: router + LM mode trains the LM too") {
   REQUIRE(ref != nullptr);
   CHECK(same_bytes(*w0, *ref));
   CHECK(b.find("optim/state/model.embed_tokens.weight.exp_avg") != nullptr);
+}
+
+TEST_CASE("rl: penalty_gradient expected changes only how the penalty reaches the routers") {
+  RlTempDir d;
+  const std::string init = init_checkpoint(d);
+  const std::string cfg = d.write("rl.yaml", kRl);
+  auto run = [&](const std::string& name, const std::string& penalty, const std::string& lambda) {
+    std::ostringstream log;
+    rl::RlOptions o{cfg,
+                    init,
+                    {"rl.penalty_gradient=" + penalty, "rl.lambda=" + lambda, "rl.lambda_final=" + lambda,
+                     "rl.steps=2", "rl.eval_every=0", "rl.checkpoint_every=2"},
+                    d.file(name),
+                    "",
+                    "",
+                    -1};
+    REQUIRE(rl::run_rl(o, log) == 0);
+    return load_checkpoint(checkpoint_path(d.file(name), 2));
+  };
+  auto router_bytes_equal = [](const Checkpoint& a, const Checkpoint& b) {
+    int64_t n = 0;
+    for (const auto& [name, t] : a.tensors) {
+      if (name.rfind("model/", 0) != 0 || name.find(".router.") == std::string::npos) continue;
+      const Tensor* u = b.find(name);
+      REQUIRE(u != nullptr);
+      if (!same_bytes(t, *u)) return false;
+      ++n;
+    }
+    REQUIRE(n > 0);
+    return true;
+  };
+  // λ = 0: no penalty, so the two modes are the same computation, bit for bit
+  CHECK(router_bytes_equal(run("r0", "reinforce", "0"), run("e0", "expected", "0")));
+  // λ = 1: different gradients (same first-step rollouts and logged rewards)
+  CHECK_FALSE(router_bytes_equal(run("r1", "reinforce", "1"), run("e1", "expected", "1")));
+  std::vector<Json> mr = read_metrics(d.file("r1")), me = read_metrics(d.file("e1"));
+  REQUIRE(mr.size() == 2);
+  REQUIRE(me.size() == 2);
+  CHECK(mr[0]["reward"].as_double() == me[0]["reward"].as_double());
+  CHECK(mr[0]["selected_ratio"].as_double() == me[0]["selected_ratio"].as_double());
 }
 
 TEST_CASE("rl: GSM8K train prompts in the eval harness's format, too long ones skipped") {

@@ -149,6 +149,7 @@ struct RlSection {
   double lambda = 1.0;
   double lambda_final = -1.0;  // < 0: same as lambda (constant)
   std::string baseline = "rloo";  // "rloo" | "mean"
+  std::string penalty_gradient = "reinforce";  // "reinforce" | "expected" (rl/reinforce.h)
   bool train_lm = false;
   double kl_weight = 0.0;
   double entropy_weight = 0.0;
