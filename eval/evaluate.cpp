@@ -455,7 +455,7 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     log << "[eval] loading " << paths[i] << "\n";
     EvalModel em = load_eval_model(paths[i]);
     if (!task) task = make_eval_task(eo, to_synthetic_options(em.config));
-    const double offset = opt.threshold_offsets.empty()        ? 0.0
+    const double offset = opt.threshold_offsets.empty()       ? 0.0
                           : opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0]
                                                               : opt.threshold_offsets[i];
     if (offset != 0) shift_thresholds(*em.model, offset);
@@ -466,7 +466,8 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     r.checkpoint = paths[i];
     r.step = em.step;
     r.threshold_offset = offset;
-    r.label = opt.labels.empty() ? default_label(paths[i], r.attention, r.shots, r.cot, offset) : opt.labels[i];
+    r.label =
+        opt.labels.empty() ? default_label(paths[i], r.attention, r.shots, r.cot, offset) : opt.labels[i];
     std::string dir_name = safe_name(r.label);
     for (int k = 2; std::find(used.begin(), used.end(), dir_name) != used.end(); ++k)
       dir_name = safe_name(r.label) + "_" + std::to_string(k);

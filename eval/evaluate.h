@@ -31,10 +31,10 @@
 // steps up to its last token (with batch 1: its end-to-end generation time).
 // Summary: n; accuracy (gsm8k / synthetic: strict and flexible; math: one); mean selected ratio;
 // FLOPs per query (mean of flops) and, with a baseline evaluated on the same problems, relative to its
-// FLOPs per query, and the same for attention FLOPs; latency mean and p95 (nearest rank); tokens/s = Σ answer_tokens / generation wall
-// time; items/s; prefill seconds and prompt tokens/s of the prefill; mean prompt and answer tokens;
-// prompts_over_max_seq_len (prompt + max_new_tokens beyond the model's max_seq_len: RoPE positions past
-// training, reported, not refused).
+// FLOPs per query, and the same for attention FLOPs; latency mean and p95 (nearest rank); tokens/s = Σ
+// answer_tokens / generation wall time; items/s; prefill seconds and prompt tokens/s of the prefill; mean
+// prompt and answer tokens; prompts_over_max_seq_len (prompt + max_new_tokens beyond the model's max_seq_len:
+// RoPE positions past training, reported, not refused).
 //
 // run_eval (CLI): every model (and the --baseline) is evaluated on the same problems and exemplars, those
 // of the first checkpoint (synthetic: generated from its data.synthetic options and data.seed). FLOPs

@@ -136,8 +136,8 @@ Replay replay_rollout(Transformer& policy, Transformer* ref, const SequenceResul
   const std::vector<int64_t> ids = fed_tokens(r);
   const int64_t T = int64_t(ids.size());
   const std::vector<Tensor> forced = rollout_decisions(r);
-  SRA_CHECK(forced.size() == policy.sra_routers().size(), "[rl] the rollout has decisions for ", forced.size(),
-            " SRA layers, the model has ", policy.sra_routers().size());
+  SRA_CHECK(forced.size() == policy.sra_routers().size(), "[rl] the rollout has decisions for ",
+            forced.size(), " SRA layers, the model has ", policy.sra_routers().size());
   const Tensor input = Tensor::from_vector(ids, {1, T});
 
   Replay rp;

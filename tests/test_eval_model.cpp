@@ -385,7 +385,8 @@ TEST_CASE("eval: --compare gives one row per checkpoint; usage and runtime error
   CHECK(run_sra("eval score --dataset gsm8k", &o, dir) == 2);
 }
 
-TEST_CASE("eval: --threshold-offset raises or lowers every SRA router's threshold, per checkpoint or for all") {
+TEST_CASE(
+    "eval: --threshold-offset raises or lowers every SRA router's threshold, per checkpoint or for all") {
   const std::string dir = temp_dir("eval_offset").string();
   const std::string sra_ck = save_tiny(dir, "sra"), dense_ck = save_tiny(dir, "dense");
   EvalRunOptions opt;

@@ -311,8 +311,8 @@ TEST_CASE("rl: the expected penalty gradient: same expected gradient, no samplin
       const double pk = sigmoid_d(th0[k]);
       worst_mean = std::max(worst_mean, std::fabs(mean[k] + (toy.lambda / 8.0) * pk * (1 - pk)));
     }
-    INFO((pen == Penalty::kExpected ? "expected" : "reinforce") << ": worst single-estimate error "
-                                                                 << worst_single << ", of the mean " << worst_mean);
+    INFO((pen == Penalty::kExpected ? "expected" : "reinforce")
+         << ": worst single-estimate error " << worst_single << ", of the mean " << worst_mean);
     if (pen == Penalty::kExpected) {
       CHECK(worst_single < 1e-12);
     } else {

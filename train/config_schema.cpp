@@ -257,10 +257,10 @@ std::vector<ConfigKey> build_schema() {
                         "Lambda at the last step, linear in between; < 0 = same as lambda."));
   s.push_back(enum_key("rl.baseline", SRA_FIELD(std::string, rl.baseline), {"rloo", "mean"},
                        "Advantage baseline: leave-one-out group mean (RLOO) or group mean (Dr. GRPO)."));
-  s.push_back(enum_key("rl.penalty_gradient", SRA_FIELD(std::string, rl.penalty_gradient),
-                       {"reinforce", "expected"},
-                       "How the lambda penalty reaches the gradient: in the advantages (REINFORCE) or exactly, "
-                       "as lambda/N times the sum of the decisions' probabilities (rl/reinforce.h)."));
+  s.push_back(
+      enum_key("rl.penalty_gradient", SRA_FIELD(std::string, rl.penalty_gradient), {"reinforce", "expected"},
+               "How the lambda penalty reaches the gradient: in the advantages (REINFORCE) or exactly, "
+               "as lambda/N times the sum of the decisions' probabilities (rl/reinforce.h)."));
   s.push_back(bool_key("rl.train_lm", SRA_FIELD(bool, rl.train_lm),
                        "Train the LM too (answer tokens' log-probs join the loss); needs sample_answers."));
   s.push_back(float_key("rl.kl_weight", SRA_FIELD(double, rl.kl_weight), ge(0), none(),

@@ -54,9 +54,10 @@ void add_eval_commands(CLI::App& app) {
   ev->add_option("--labels", opt->labels, "Row labels, comma-separated (--compare)")->delimiter(',');
   ev->add_option("--modes", opt->modes, "Per-checkpoint cot or direct, comma-separated (--compare)")
       ->delimiter(',');
-  ev->add_option("--threshold-offset", opt->threshold_offsets,
-                 "Add D to every SRA router's threshold (fewer critical tokens when D > 0): one value, or one "
-                 "per checkpoint, comma-separated (--compare)")
+  ev->add_option(
+        "--threshold-offset", opt->threshold_offsets,
+        "Add D to every SRA router's threshold (fewer critical tokens when D > 0): one value, or one "
+        "per checkpoint, comma-separated (--compare)")
       ->delimiter(',');
 
   auto sopt = std::make_shared<eval::EvalScoreOptions>();
