@@ -59,11 +59,11 @@ TEST_CASE("generate: a checkpoint with its config rebuilds the model and generat
 
 TEST_CASE("generate: the selection view marks critical tokens and escapes HTML") {
   std::vector<TokenView> v(3);
-  v[0].text = "a<";
-  v[1].text = "b";
+  v[0].text = std::string("a<");
+  v[1].text = std::string("b");
   v[1].critical = {0, 1};
   v[1].scores = {0.1, 2.5};
-  v[2].text = "c";
+  v[2].text = std::string("c");
   v[2].generated = true;
   CHECK(render_selection_text(v, false) == "a<[b]|c");
   CHECK(render_selection_text(v, true) == "a<\x1b[7mb\x1b[0m\x1b[2m|\x1b[0mc");
