@@ -54,6 +54,7 @@ std::string default_label(const std::string& checkpoint, const std::string& atte
 
 // Adds `offset` to the threshold of every distinct SRA router (a shared router once).
 void shift_thresholds(Transformer& m, double offset) {
+  if (offset == 0) return;
   std::vector<Router*> done;
   for (Router* r : m.sra_routers()) {
     if (std::find(done.begin(), done.end(), r) != done.end()) continue;
@@ -447,6 +448,9 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   for (double d : opt.threshold_offsets)
     SRA_CHECK(std::isfinite(d), "[config] --threshold-offset values must be finite, got ", d);
 
+  // The offset of every model when one value is given (the --baseline's in any case).
+  const double common_offset = opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0] : 0.0;
+
   // Every row (and the baseline) runs on the same problems: those of the first checkpoint's task.
   std::optional<EvalTask> task;
   std::vector<EvalResult> rows;
@@ -455,10 +459,8 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     log << "[eval] loading " << paths[i] << "\n";
     EvalModel em = load_eval_model(paths[i]);
     if (!task) task = make_eval_task(eo, to_synthetic_options(em.config));
-    const double offset = opt.threshold_offsets.empty()       ? 0.0
-                          : opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0]
-                                                              : opt.threshold_offsets[i];
-    if (offset != 0) shift_thresholds(*em.model, offset);
+    const double offset = opt.threshold_offsets.size() > 1 ? opt.threshold_offsets[i] : common_offset;
+    shift_thresholds(*em.model, offset);
     EvalTask t = *task;
     bool cot = opt.modes.empty() ? eo.cot : opt.modes[i] == "cot";
     if (cot != t.format.cot) t.format = make_prompt_format(t.dataset, t.exemplars, cot);
@@ -477,11 +479,9 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   if (!opt.baseline.empty()) {
     log << "[eval] loading baseline " << opt.baseline << "\n";
     EvalModel em = load_eval_model(opt.baseline);
-    if (opt.threshold_offsets.size() == 1 && opt.threshold_offsets[0] != 0)
-      shift_thresholds(*em.model, opt.threshold_offsets[0]);
+    shift_thresholds(*em.model, common_offset);
     EvalResult b = evaluate(*em.model, em.tokenizer, *task, eo.max_new_tokens, eo.batch, &log);
-    std::string label = default_label(opt.baseline, b.attention, b.shots, b.cot,
-                                      opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0] : 0.0);
+    std::string label = default_label(opt.baseline, b.attention, b.shots, b.cot, common_offset);
     for (EvalResult& r : rows) {
       r.baseline_flops = b.flops_per_query;
       r.baseline_attention_flops = b.attention_flops_per_query;

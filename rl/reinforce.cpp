@@ -48,7 +48,8 @@ RewardParts score_rollout(const std::string& dataset, const std::string& output,
   p.correct = eval::score_output(dataset, output, gold).correct;
   p.formatted = output.find("####") != std::string::npos;
   p.selected_ratio = decisions > 0 ? double(selected) / double(decisions) : 0.0;
-  p.reward = (p.correct ? 1.0 : 0.0) - lambda * p.selected_ratio + (p.formatted ? format_reward : 0.0);
+  p.task_reward = (p.correct ? 1.0 : 0.0) + (p.formatted ? format_reward : 0.0);
+  p.reward = p.task_reward - lambda * p.selected_ratio;
   return p;
 }
 

@@ -330,7 +330,7 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
                                      rc.format_reward);
       rewards[size_t(b)] = rp.reward;
       // "expected": the penalty's gradient is taken exactly in the loss below, not through the advantage
-      adv_rewards[size_t(b)] = expected_penalty ? rp.reward + lambda * rp.selected_ratio : rp.reward;
+      adv_rewards[size_t(b)] = expected_penalty ? rp.task_reward : rp.reward;
       correct += rp.correct;
       ratio += rp.selected_ratio;
       formatted += rp.formatted;
