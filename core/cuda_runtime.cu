@@ -1,60 +1,126 @@
-// CUDA entry points of core/: device discovery, allocation and copies (see core/cuda_runtime.h).
+// CUDA entry points of core/: device discovery, the current stream per device, copies, launch checks
+// (contract in core/cuda_runtime.h; the allocator is core/cuda_allocator.cu).
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
 #include "core/cuda_check.h"
+#include "core/cuda_internal.h"
 #include "core/cuda_runtime.h"
 
 namespace sra::cuda {
 
 namespace {
-struct DeviceGuard {
-  int prev = 0;
-  explicit DeviceGuard(int d) {
-    SRA_CUDA_CHECK(cudaGetDevice(&prev));
-    if (prev != d) SRA_CUDA_CHECK(cudaSetDevice(d));
-  }
-  ~DeviceGuard() { cudaSetDevice(prev); }
+
+constexpr int kMaxDevices = 64;
+
+struct DeviceState {
+  std::once_flag stream_once;
+  cudaStream_t stream = nullptr;
+  std::atomic<uint64_t> host_syncs{0};
 };
+
+DeviceState& state(int device) {
+  static auto* states = new DeviceState[kMaxDevices];  // never destroyed (see cuda_allocator.cu)
+  SRA_ASSERT(device >= 0 && device < kMaxDevices, "device ", device);
+  return states[device];
+}
+
+void count_sync(int device) { state(device).host_syncs.fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace
 
 bool built_with_cuda() { return true; }
 
 int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no device" error
-    return 0;
-  }
+  static const int n = [] {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky "no device" error
+      return 0;
+    }
+    return count;
+  }();
   return n;
 }
 
 bool available() { return device_count() > 0; }
 
-void* malloc(size_t nbytes, int device) {
-  DeviceGuard g(device);
-  void* p = nullptr;
-  SRA_CUDA_CHECK(cudaMalloc(&p, nbytes == 0 ? 1 : nbytes));
-  return p;
+void* stream_of(int device) {
+  DeviceState& s = state(device);
+  std::call_once(s.stream_once, [&] {
+    DeviceGuard g(device);
+    SRA_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+  });
+  return s.stream;
 }
 
-void free(void* p, int device) {
+uint64_t host_sync_count(int device) { return state(device).host_syncs.load(std::memory_order_relaxed); }
+
+Stream current_stream(int device) { return stream_of(device); }
+
+void synchronize(int device) {
   DeviceGuard g(device);
-  SRA_CUDA_CHECK(cudaFree(p));
+  count_sync(device);
+  SRA_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_of(device))));
 }
 
 void memcpy_h2d(void* dst, const void* src, size_t n, int device) {
+  if (n == 0) return;
   DeviceGuard g(device);
-  SRA_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
+  auto s = static_cast<cudaStream_t>(stream_of(device));
+  SRA_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, s));
+  // From pageable memory the call returns once `src` is staged; from pinned memory it may not, so wait
+  // for pinned sources (the caller may free or overwrite them next).
+  cudaPointerAttributes attr{};
+  SRA_CUDA_CHECK(cudaPointerGetAttributes(&attr, src));
+  if (attr.type == cudaMemoryTypeHost) {
+    count_sync(device);
+    SRA_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
 }
+
 void memcpy_d2h(void* dst, const void* src, size_t n, int device) {
+  if (n == 0) return;
   DeviceGuard g(device);
-  SRA_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
+  auto s = static_cast<cudaStream_t>(stream_of(device));
+  count_sync(device);
+  SRA_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, s));
+  SRA_CUDA_CHECK(cudaStreamSynchronize(s));
 }
+
 void memcpy_d2d(void* dst, const void* src, size_t n, int device) {
+  if (n == 0) return;
   DeviceGuard g(device);
-  SRA_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice));
+  auto s = static_cast<cudaStream_t>(stream_of(device));
+  SRA_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, s));
 }
+
 void memset_zero(void* p, size_t n, int device) {
+  if (n == 0) return;
   DeviceGuard g(device);
-  SRA_CUDA_CHECK(cudaMemset(p, 0, n));
+  SRA_CUDA_CHECK(cudaMemsetAsync(p, 0, n, static_cast<cudaStream_t>(stream_of(device))));
+}
+
+bool sync_each_op() {
+  static const bool on = [] {
+    const char* v = std::getenv("SRA_CUDA_SYNC");
+    return v && std::strcmp(v, "0") != 0 && *v;
+  }();
+  return on;
+}
+
+void check_launch(const char* op, int device) {
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess && sync_each_op()) {
+    DeviceGuard g(device);
+    count_sync(device);
+    err = cudaStreamSynchronize(static_cast<cudaStream_t>(stream_of(device)));
+  }
+  if (err != cudaSuccess)
+    throw Error(detail::concat("[cuda] ", op, " on cuda:", device, " failed: ", cudaGetErrorString(err),
+                               sync_each_op() ? "" : " (set SRA_CUDA_SYNC=1 to name the op that faulted)"));
 }
 
 }  // namespace sra::cuda

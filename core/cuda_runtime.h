@@ -1,19 +1,62 @@
-// The CUDA entry points that core/ needs. Implemented in core/cuda_runtime.cu when SRA is built with
-// CUDA; otherwise core/no_cuda.cpp implements them: available() is false and the rest throw
-// "[cuda] built without CUDA".
+// The CUDA entry points that core/ and the kernels' dispatchers need, with no CUDA header: streams are
+// opaque pointers (cudaStream_t). Implemented in core/cuda_runtime.cu and core/cuda_allocator.cu when SRA
+// is built with CUDA; otherwise core/no_cuda.cpp implements them: available() is false and the rest
+// throw "[cuda] ... built without CUDA".
+//
+// Memory: malloc/free go through a caching, stream-ordered allocator (core/cuda_allocator.cu): a freed
+// block returns to a free list of its size class and the next allocation of that class on the same
+// device reuses it without cudaMalloc. All work on a device runs on that device's current stream, so a
+// block freed after its last use is only reused by work queued behind that use (stream order).
+//
+// Host syncs: every call that waits for the device (d2h copies, synchronize) counts one in stats(), so
+// a test can assert that a steady-state training step makes none.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace sra::cuda {
 
 bool built_with_cuda();
 int device_count();  // 0 without CUDA or without a visible GPU
 bool available();    // built with CUDA and at least one device
-void* malloc(size_t nbytes, int device);
-void free(void* p, int device);
-void memcpy_h2d(void* dst, const void* src, size_t nbytes, int device);
-void memcpy_d2h(void* dst, const void* src, size_t nbytes, int device);
-void memcpy_d2d(void* dst, const void* src, size_t nbytes, int device);
-void memset_zero(void* p, size_t nbytes, int device);
+
+// ---- streams -------------------------------------------------------------------------------------
+using Stream = void*;  // cudaStream_t
+// The stream every op on `device` is queued on (created once per device, non-blocking).
+Stream current_stream(int device);
+void synchronize(int device);  // waits for the current stream; counts a host sync
+
+// ---- memory --------------------------------------------------------------------------------------
+void* malloc(size_t nbytes, int device);  // from the cache when a block of the size class is free
+void free(void* p, int device);           // back to the cache (no cudaFree)
+void empty_cache(int device);             // cudaFree every cached block (after a synchronize)
+
+struct Stats {
+  uint64_t device_mallocs = 0;  // cudaMalloc calls
+  uint64_t device_frees = 0;    // cudaFree calls
+  uint64_t cache_hits = 0;      // allocations served from a free list
+  uint64_t host_syncs = 0;      // device-to-host copies and synchronizations
+  uint64_t bytes_in_use = 0;    // blocks handed out (size-class bytes)
+  uint64_t bytes_cached = 0;    // blocks in free lists
+  uint64_t peak_bytes_in_use = 0;
+};
+Stats stats(int device);
+void reset_peak(int device);
+
+// Size class of a request: multiples of 512 bytes up to 1 MiB, then four classes per power of two
+// (at most 25% over the request). Exposed for tests.
+size_t size_class(size_t nbytes);
+
+// ---- copies (on the current stream) --------------------------------------------------------------
+void memcpy_h2d(void* dst, const void* src, size_t nbytes, int device);  // returns once src is read
+void memcpy_d2h(void* dst, const void* src, size_t nbytes, int device);  // waits: a host sync
+void memcpy_d2d(void* dst, const void* src, size_t nbytes, int device);  // asynchronous
+void memset_zero(void* p, size_t nbytes, int device);                    // asynchronous
+
+// ---- launches --------------------------------------------------------------------------------------
+// After every kernel launch (kernels/*_cuda.cu): throws "[cuda] <op>: <error>" when the launch failed;
+// with SRA_CUDA_SYNC=1 in the environment it also synchronises, so a fault names the op that caused it.
+void check_launch(const char* op, int device);
+bool sync_each_op();  // SRA_CUDA_SYNC=1
 
 }  // namespace sra::cuda

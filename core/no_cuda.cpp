@@ -14,11 +14,19 @@ namespace {
 bool built_with_cuda() { return false; }
 int device_count() { return 0; }
 bool available() { return false; }
+Stream current_stream(int) { no_cuda("current_stream"); }
+void synchronize(int) { no_cuda("synchronize"); }
 void* malloc(size_t, int) { no_cuda("malloc"); }
 void free(void*, int) { no_cuda("free"); }
+void empty_cache(int) { no_cuda("empty_cache"); }
+Stats stats(int) { no_cuda("stats"); }
+void reset_peak(int) { no_cuda("reset_peak"); }
+size_t size_class(size_t) { no_cuda("size_class"); }
 void memcpy_h2d(void*, const void*, size_t, int) { no_cuda("memcpy"); }
 void memcpy_d2h(void*, const void*, size_t, int) { no_cuda("memcpy"); }
 void memcpy_d2d(void*, const void*, size_t, int) { no_cuda("memcpy"); }
 void memset_zero(void*, size_t, int) { no_cuda("memset"); }
+void check_launch(const char*, int) { no_cuda("launch"); }
+bool sync_each_op() { return false; }
 
 }  // namespace sra::cuda

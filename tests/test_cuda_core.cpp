@@ -1,0 +1,82 @@
+// CUDA core: the caching allocator (size classes, reuse without cudaMalloc, counters), the current
+// stream, host copies and the host-sync counter. Skipped (reported as skipped) without a GPU.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "core/cuda_runtime.h"
+#include "core/tensor.h"
+
+using namespace sra;
+
+namespace {
+bool no_gpu() { return !cuda::available(); }
+}  // namespace
+
+TEST_CASE("cuda: size classes" * doctest::skip(!cuda::built_with_cuda())) {
+  CHECK(cuda::size_class(0) == 512);
+  CHECK(cuda::size_class(1) == 512);
+  CHECK(cuda::size_class(512) == 512);
+  CHECK(cuda::size_class(513) == 1024);
+  CHECK(cuda::size_class(size_t(1) << 20) == (size_t(1) << 20));
+  // above 1 MiB: four classes per power of two, never more than 25% over the request
+  for (size_t n : {size_t(1 << 20) + 1, size_t(3) << 20, size_t(5000000), size_t(1) << 30, size_t(123456789)}) {
+    size_t c = cuda::size_class(n);
+    CHECK(c >= n);
+    CHECK(double(c) <= 1.25 * double(n) + 1);
+  }
+}
+
+TEST_CASE("cuda: a freed block is reused without cudaMalloc" * doctest::skip(no_gpu())) {
+  const int dev = 0;
+  { Tensor warm = Tensor::empty({1000, 1000}, DType::f32, Device::cuda(dev)); }
+  cuda::Stats s0 = cuda::stats(dev);
+  for (int i = 0; i < 10; ++i) {
+    Tensor a = Tensor::empty({1000, 1000}, DType::f32, Device::cuda(dev));
+    Tensor b = Tensor::empty({999, 1000}, DType::f32, Device::cuda(dev));  // a's size class too
+  }
+  cuda::Stats s1 = cuda::stats(dev);
+  CHECK(s1.device_mallocs - s0.device_mallocs == 1);  // a second block of the class, once
+  CHECK(s1.cache_hits - s0.cache_hits >= 19);
+  CHECK(s1.device_frees == s0.device_frees);
+  CHECK(s1.bytes_in_use == s0.bytes_in_use);
+}
+
+TEST_CASE("cuda: copies round-trip and only device-to-host copies sync" * doctest::skip(no_gpu())) {
+  const int dev = 0;
+  std::vector<float> v(1 << 20);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i % 977) - 3.5f;
+  Tensor x = Tensor::from_vector(v, {int64_t(v.size())});
+  uint64_t syncs0 = cuda::stats(dev).host_syncs;
+  Tensor g = x.to(Device::cuda(dev));
+  Tensor z = Tensor::zeros({7, 9}, DType::f32, Device::cuda(dev));
+  CHECK(cuda::stats(dev).host_syncs == syncs0);  // pageable h2d and memset queue without waiting
+  Tensor back = g.to(Device::cpu());
+  CHECK(cuda::stats(dev).host_syncs == syncs0 + 1);
+  CHECK(back.to_vector<float>() == v);
+  CHECK(z.to(Device::cpu()).to_vector<float>() == std::vector<float>(63, 0.0f));
+}
+
+TEST_CASE("cuda: peak and in-use bytes follow tensors' lifetimes" * doctest::skip(no_gpu())) {
+  const int dev = 0;
+  cuda::reset_peak(dev);
+  uint64_t base = cuda::stats(dev).bytes_in_use;
+  {
+    Tensor a = Tensor::empty({4 << 20}, DType::f32, Device::cuda(dev));  // 16 MiB
+    CHECK(cuda::stats(dev).bytes_in_use == base + cuda::size_class(size_t(16) << 20));
+  }
+  cuda::Stats s = cuda::stats(dev);
+  CHECK(s.bytes_in_use == base);
+  CHECK(s.peak_bytes_in_use >= base + (size_t(16) << 20));
+  CHECK(s.bytes_cached >= (size_t(16) << 20));
+  cuda::empty_cache(dev);
+  CHECK(cuda::stats(dev).bytes_cached == 0);
+}
+
+TEST_CASE("cuda: an impossible allocation is an error, not a crash" * doctest::skip(no_gpu())) {
+  CHECK_THROWS_WITH_AS(Tensor::empty({int64_t(1) << 50}, DType::f32, Device::cuda(0)),
+                       doctest::Contains("[alloc] out of GPU memory"), Error);
+  // the device still works afterwards
+  Tensor ok = Tensor::full({3}, 2.0).to(Device::cuda(0));
+  CHECK(ok.to(Device::cpu()).to_vector<float>() == std::vector<float>{2, 2, 2});
+}
