@@ -36,6 +36,7 @@ void record(const char* op, const std::vector<Tensor>& inputs, const std::vector
     node->output_ids.push_back(o.id());
     node->output_shapes.push_back(o.shape());
     node->output_dtypes.push_back(o.dtype());
+    node->output_devices.push_back(o.device());
   }
   for (const Tensor& s : saved) {
     node->saved.push_back(s);
@@ -67,7 +68,7 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   if (!seed.defined()) {
     SRA_CHECK(root.numel() == 1, "[backward] implicit gradient needs a scalar, got shape ",
               shape_str(root.shape()), "; pass grad");
-    seed = Tensor::ones(root.shape(), root.dtype());
+    seed = Tensor::ones(root.shape(), root.dtype(), root.device());
   }
   SRA_CHECK(seed.shape() == root.shape(), "[backward] grad shape ", shape_str(seed.shape()),
             " does not match ", shape_str(root.shape()));
@@ -115,7 +116,7 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
                 ", expected ", node.saved_versions[k], ")");
     }
     for (size_t k = 0; k < gout.size(); ++k) {
-      if (!gout[k].defined()) gout[k] = Tensor::zeros(node.output_shapes[k], node.output_dtypes[k]);
+      if (!gout[k].defined()) gout[k] = Tensor::zeros(node.output_shapes[k], node.output_dtypes[k], node.output_devices[k]);
     }
     std::vector<Tensor> gin = node.backward(gout);
     SRA_ASSERT(gin.size() == node.inputs.size(), "op ", node.op);

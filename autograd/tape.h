@@ -25,6 +25,7 @@ struct Node {
   std::vector<uint64_t> output_ids;   // TensorImpl ids of the outputs
   std::vector<Shape> output_shapes;
   std::vector<DType> output_dtypes;
+  std::vector<Device> output_devices;
   std::vector<Tensor> saved;           // checked against saved_versions before backward
   std::vector<uint64_t> saved_versions;
   BackwardFn backward;

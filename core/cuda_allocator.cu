@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/cuda_check.h"
-#include "core/cuda_internal.h"
+#include "core/cuda_launch.h"
 #include "core/cuda_runtime.h"
 
 namespace sra::cuda {

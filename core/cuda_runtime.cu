@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "core/cuda_check.h"
-#include "core/cuda_internal.h"
+#include "core/cuda_launch.h"
 #include "core/cuda_runtime.h"
 
 namespace sra::cuda {

@@ -13,6 +13,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
 
 namespace sra::cuda {
 
@@ -52,6 +55,15 @@ void memcpy_h2d(void* dst, const void* src, size_t nbytes, int device);  // retu
 void memcpy_d2h(void* dst, const void* src, size_t nbytes, int device);  // waits: a host sync
 void memcpy_d2d(void* dst, const void* src, size_t nbytes, int device);  // asynchronous
 void memset_zero(void* p, size_t nbytes, int device);                    // asynchronous
+
+// ---- strided copy and fill (core/strided_copy_cuda.cu; the CPU's strided copy is the oracle) ------------
+// dst[i] = convert<dst dtype>(src[i]) over `shape`, pointers at element 0 on `device`, strides in elements
+// (0 broadcasts); same-dtype dense copies become one cudaMemcpyAsync.
+void copy_strided(void* dst, DType dst_dtype, const std::vector<int64_t>& dst_strides, const void* src,
+                  DType src_dtype, const std::vector<int64_t>& src_strides, const std::vector<int64_t>& shape,
+                  int device);
+void fill_strided(void* dst, DType dtype, const std::vector<int64_t>& strides, const std::vector<int64_t>& shape,
+                  double value, int device);
 
 // ---- launches --------------------------------------------------------------------------------------
 // After every kernel launch (kernels/*_cuda.cu): throws "[cuda] <op>: <error>" when the launch failed;

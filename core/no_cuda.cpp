@@ -27,6 +27,13 @@ void memcpy_d2h(void*, const void*, size_t, int) { no_cuda("memcpy"); }
 void memcpy_d2d(void*, const void*, size_t, int) { no_cuda("memcpy"); }
 void memset_zero(void*, size_t, int) { no_cuda("memset"); }
 void check_launch(const char*, int) { no_cuda("launch"); }
+void copy_strided(void*, DType, const std::vector<int64_t>&, const void*, DType, const std::vector<int64_t>&,
+                  const std::vector<int64_t>&, int) {
+  no_cuda("copy");
+}
+void fill_strided(void*, DType, const std::vector<int64_t>&, const std::vector<int64_t>&, double, int) {
+  no_cuda("fill");
+}
 bool sync_each_op() { return false; }
 
 }  // namespace sra::cuda

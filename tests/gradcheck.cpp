@@ -53,12 +53,10 @@ std::vector<Tensor> make_inputs(const OpCase& c, uint64_t seed, DType fdt) {
   return xs;
 }
 
-namespace {
 bool differentiable(const InputSpec& s) {
   return s.kind == InKind::normal || s.kind == InKind::positive || s.kind == InKind::away ||
          s.kind == InKind::distinct;
 }
-}  // namespace
 
 GradcheckResult gradcheck(const OpCase& c, uint64_t seed) {
   GradcheckResult res;

@@ -47,6 +47,9 @@ struct OpCase {
 
 const std::vector<OpCase>& op_cases();
 
+// True for the specs whose input gets a gradient (normal, positive, away, distinct).
+bool differentiable(const InputSpec& s);
+
 // Builds the inputs of a case (f64 for floating specs) from `seed`.
 std::vector<Tensor> make_inputs(const OpCase& c, uint64_t seed, DType float_dtype = DType::f64);
 

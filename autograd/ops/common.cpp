@@ -15,6 +15,19 @@ void require_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
   }
 }
 
+void require_same_device(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!first) {
+      first = t;
+      continue;
+    }
+    SRA_CHECK(t->device() == first->device(), "[", op, "] inputs are on different devices: ",
+              first->device().str(), " and ", t->device().str());
+  }
+}
+
 void require_float(const char* op, const Tensor& t, const char* what) {
   SRA_CHECK(t.defined(), "[", op, "] ", what, " is undefined");
   SRA_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::f64, "[", op, "] ", what, " has dtype ",

@@ -10,6 +10,8 @@ namespace sra::detail {
 // Throws "[op] ..." unless every defined tensor is on the CPU. (The CUDA kernels arrive with the CUDA
 // backend issue; until then every op runs on the CPU and says so for other devices.)
 void require_cpu(const char* op, std::initializer_list<const Tensor*> ts);
+// Throws "[op] inputs are on different devices: cpu and cuda:0" unless every defined tensor shares one.
+void require_same_device(const char* op, std::initializer_list<const Tensor*> ts);
 // Throws unless t is f32 or f64.
 void require_float(const char* op, const Tensor& t, const char* what = "input");
 // Throws unless a and b share a floating dtype.

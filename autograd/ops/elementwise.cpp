@@ -5,7 +5,6 @@
 
 namespace sra {
 
-using detail::dispatch_float;
 using kern::BinaryOp;
 using kern::UnaryOp;
 
@@ -34,38 +33,29 @@ Shape broadcast_strides(const Tensor& x, const Shape& shape) {
 
 Tensor binary_forward(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b) {
   detail::require_same_float(op, a, b);
-  detail::require_cpu(op, {&a, &b});
+  detail::require_same_device(op, {&a, &b});
   Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::empty(shape, a.dtype());
-  Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
-  dispatch_float(a.dtype(), op, [&](auto t) {
-    using T = decltype(t);
-    kern::binary_cpu<T>(kind, out.data<T>(), a.data<T>(), sa, b.data<T>(), sb, shape);
-  });
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  kern::binary(a.device(), {kind, a.dtype(), out.raw(), a.raw(), broadcast_strides(a, shape), b.raw(),
+                            broadcast_strides(b, shape), shape});
   return out;
 }
 
 Tensor unary_forward(const char* op, UnaryOp kind, const Tensor& x, double p = 0.0) {
   detail::require_float(op, x);
-  detail::require_cpu(op, {&x});
   Tensor xc = x.is_contiguous() ? x : contiguous(x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto t) {
-    using T = decltype(t);
-    kern::unary_cpu<T>(kind, y.data<T>(), xc.data<T>(), y.numel(), p);
-  });
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  kern::unary(x.device(), {kind, x.dtype(), y.raw(), xc.raw(), y.numel(), p});
   return y;
 }
 
 // gx = gy · f'(x), recorded for unary ops; `x` and `y` are the saved forward input and output.
 Tensor unary_grad(const char* op, UnaryOp kind, const Tensor& gy, const Tensor& x, const Tensor& y, double p) {
+  detail::require_same_device(op, {&gy, &x});
   Tensor g = gy.is_contiguous() ? gy : contiguous(gy);
   Tensor xc = x.is_contiguous() ? x : contiguous(x);
-  Tensor gx = Tensor::empty(x.shape(), x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto t) {
-    using T = decltype(t);
-    kern::unary_backward_cpu<T>(kind, gx.data<T>(), g.data<T>(), xc.data<T>(), y.data<T>(), gx.numel(), p);
-  });
+  Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  kern::unary_backward(x.device(), {kind, x.dtype(), gx.raw(), g.raw(), xc.raw(), y.raw(), gx.numel(), p});
   return gx;
 }
 
@@ -143,29 +133,21 @@ Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, x); }
 // ---- in-place members (not recorded) ----------------------------------------------------------
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   detail::require_same_float("add_", *this, other);
-  detail::require_cpu("add_", {this, &other});
+  detail::require_same_device("add_", {this, &other});
   SRA_CHECK(!(requires_grad() && is_leaf() && grad_enabled()), "[add_] in-place update of a leaf that requires "
             "grad; wrap it in NoGradGuard");
   Shape shape = broadcast_shapes(this->shape(), other.shape(), "add_");
   SRA_CHECK(shape == this->shape(), "[add_] cannot broadcast ", shape_str(other.shape()), " into ",
             shape_str(this->shape()));
-  Shape so = broadcast_strides(other, shape);
-  dispatch_float(dtype(), "add_", [&](auto t) {
-    using T = decltype(t);
-    kern::axpy_strided_cpu<T>(data<T>(), strides(), other.data<T>(), so, shape, alpha);
-  });
+  kern::axpy_strided(device(), {dtype(), raw(), strides(), other.raw(), broadcast_strides(other, shape), shape, alpha});
   bump_version();
   return *this;
 }
 
 Tensor& Tensor::mul_(double s) {
   detail::require_float("mul_", *this);
-  detail::require_cpu("mul_", {this});
   SRA_CHECK(is_contiguous(), "[mul_] needs a contiguous tensor");
-  dispatch_float(dtype(), "mul_", [&](auto t) {
-    using T = decltype(t);
-    kern::unary_cpu<T>(UnaryOp::scale, data<T>(), data<T>(), numel(), s);
-  });
+  kern::unary(device(), {UnaryOp::scale, dtype(), raw(), raw(), numel(), s});
   bump_version();
   return *this;
 }

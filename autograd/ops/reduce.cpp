@@ -7,8 +7,6 @@
 
 namespace sra {
 
-using detail::dispatch_float;
-
 namespace {
 
 // x's shape with the reduced dims set to 1, and their element count.
@@ -66,18 +64,10 @@ ReduceLayout reduce_layout(const char* op, const Tensor& x, std::vector<int64_t>
 Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool is_mean) {
   const char* op = is_mean ? "mean" : "sum";
   detail::require_float(op, x);
-  detail::require_cpu(op, {&x});
   NoGradGuard inner_guard;  // the helpers below must not record
   ReduceLayout L = reduce_layout(op, x, dims, keepdim);
-  Tensor out = Tensor::empty(L.out_shape, x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto t) {
-    using T = decltype(t);
-    if (L.r == 0) {
-      out.fill_(0.0);
-    } else {
-      kern::sum_cpu<T>(out.data<T>(), L.x.data<T>(), L.outer, L.r, L.inner);
-    }
-  });
+  Tensor out = Tensor::empty(L.out_shape, x.dtype(), x.device());
+  kern::sum(x.device(), {x.dtype(), out.raw(), L.x.raw(), L.outer, L.r, L.inner});
   if (is_mean) {
     SRA_CHECK(L.r > 0, "[mean] over an empty dim");
     out.mul_(1.0 / double(L.r));
@@ -126,7 +116,6 @@ Tensor mean(const Tensor& x) {
 
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   detail::require_float("max", x);
-  detail::require_cpu("max", {&x});
   int64_t d = wrap_dim(dim, x.dim(), "max");
   SRA_CHECK(x.dim() == 0 || x.size(d) > 0, "[max] over an empty dim of shape ", shape_str(x.shape()));
   ReduceLayout L;
@@ -134,19 +123,16 @@ std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
     NoGradGuard g;
     L = reduce_layout("max", x, {d}, keepdim);
   }
-  Tensor values = Tensor::empty(L.out_shape, x.dtype());
-  Tensor idx = Tensor::empty(L.out_shape, DType::i64);
-  dispatch_float(x.dtype(), "max", [&](auto t) {
-    using T = decltype(t);
-    kern::max_cpu<T>(values.data<T>(), idx.data<int64_t>(), L.x.data<T>(), L.outer, L.r, L.inner);
-  });
+  Tensor values = Tensor::empty(L.out_shape, x.dtype(), x.device());
+  Tensor idx = Tensor::empty(L.out_shape, DType::i64, x.device());
+  kern::max(x.device(), {x.dtype(), values.raw(), L.x.raw(), L.outer, L.r, L.inner}, static_cast<int64_t*>(idx.raw()));
   if (needs_grad({x})) {
     Shape xs = x.shape(), ks = L.keep_shape;
     int64_t dd = x.dim() == 0 ? 0 : d;
     bool scalar = x.dim() == 0;
     record("max", {x}, {values}, {}, [xs, ks, dd, idx, scalar](const std::vector<Tensor>& g) -> std::vector<Tensor> {
       if (scalar) return {g[0]};
-      Tensor zeros = Tensor::zeros(xs, g[0].dtype());
+      Tensor zeros = Tensor::zeros(xs, g[0].dtype(), g[0].device());
       return {scatter_add(zeros, dd, reshape(idx, ks), reshape(g[0], ks))};
     });
   }

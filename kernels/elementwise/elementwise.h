@@ -1,4 +1,6 @@
-// Elementwise kernels (CPU reference; T = float or double).
+// Elementwise kernels. Callers use the dispatchers (binary, unary, unary_backward, axpy_strided: one
+// args struct each, elementwise.cpp picks the device); the _cpu templates (T = float or double) are the
+// reference and the _cuda entries (elementwise_cuda.cu) follow them.
 //   binary:  out[i] = a[i] ∘ b[i] over a broadcast N-d shape (a, b strided; out contiguous)
 //   unary:   y = f(x; p) over n contiguous elements
 //   unary_backward: gx = gy · f'(x) (using y = f(x) where that is cheaper)
@@ -16,6 +18,59 @@ namespace sra::kern {
 
 enum class BinaryOp { add, sub, mul, div };
 enum class UnaryOp { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, silu, gelu, relu, pow, scale, add_scalar };
+
+// Pointers are element 0 of each view, on the device the call names; strides in elements; dtype f32|f64.
+struct BinaryArgs {
+  BinaryOp op;
+  DType dtype;
+  void* out;  // contiguous over shape
+  const void* a;
+  Shape a_strides;
+  const void* b;
+  Shape b_strides;
+  Shape shape;
+};
+struct UnaryArgs {
+  UnaryOp op;
+  DType dtype;
+  void* y;
+  const void* x;
+  int64_t n;
+  double p;
+};
+struct UnaryBackwardArgs {
+  UnaryOp op;
+  DType dtype;
+  void* gx;
+  const void* gy;
+  const void* x;
+  const void* y;
+  int64_t n;
+  double p;
+};
+struct AxpyArgs {  // out[i] += alpha·b[i], out strided (never a broadcast view)
+  DType dtype;
+  void* out;
+  Shape out_strides;
+  const void* b;
+  Shape b_strides;
+  Shape shape;
+  double alpha;
+};
+
+// ---- dispatchers (elementwise.cpp): the one place that picks the device ------------------------------
+void binary(Device device, const BinaryArgs& args);
+void unary(Device device, const UnaryArgs& args);
+void unary_backward(Device device, const UnaryBackwardArgs& args);
+void axpy_strided(Device device, const AxpyArgs& args);
+
+// ---- CUDA (elementwise_cuda.cu; kernels/no_cuda.cpp in a build without CUDA) -----------------------
+void binary_cuda(const BinaryArgs& args, int device);
+void unary_cuda(const UnaryArgs& args, int device);
+void unary_backward_cuda(const UnaryBackwardArgs& args, int device);
+void axpy_strided_cuda(const AxpyArgs& args, int device);
+
+// ---- CPU reference (elementwise_cpu.cpp) ----------------------------------------------------------
 
 template <typename T>
 void binary_cpu(BinaryOp op, T* out, const T* a, const Shape& a_strides, const T* b, const Shape& b_strides,

@@ -1,0 +1,42 @@
+// The reduction dispatchers: the one switch from a device to its kernel (contracts in reduce.h).
+#include "kernels/reduce/reduce.h"
+
+#include <cstring>
+
+#include "core/check.h"
+#include "core/cuda_runtime.h"
+
+namespace sra::kern {
+
+namespace {
+template <typename F>
+void cpu_dtype(DType dt, const char* op, F&& f) {
+  if (dt == DType::f32) return f(float{});
+  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on cpu (f32 or f64)");
+  f(double{});
+}
+}  // namespace
+
+void sum(Device d, const ReduceArgs& a) {
+  if (a.r == 0) {  // an empty sum is 0
+    size_t bytes = size_t(a.outer * a.inner) * dtype_size(a.dtype);
+    if (d.is_cuda()) return cuda::memset_zero(a.out, bytes, d.index);
+    std::memset(a.out, 0, bytes);
+    return;
+  }
+  if (d.is_cuda()) return sum_cuda(a, d.index);
+  cpu_dtype(a.dtype, "sum", [&](auto t) {
+    using T = decltype(t);
+    sum_cpu<T>(static_cast<T*>(a.out), static_cast<const T*>(a.x), a.outer, a.r, a.inner);
+  });
+}
+
+void max(Device d, const ReduceArgs& a, int64_t* idx) {
+  if (d.is_cuda()) return max_cuda(a, idx, d.index);
+  cpu_dtype(a.dtype, "max", [&](auto t) {
+    using T = decltype(t);
+    max_cpu<T>(static_cast<T*>(a.out), idx, static_cast<const T*>(a.x), a.outer, a.r, a.inner);
+  });
+}
+
+}  // namespace sra::kern

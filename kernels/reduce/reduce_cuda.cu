@@ -1,0 +1,100 @@
+// Reductions on CUDA over the middle axis of a contiguous (outer, R, inner) view (math in reduce.h; the
+// CPU kernel reduce_cpu.cpp is the oracle).
+//   sum: float inputs accumulate in double, as on the CPU. inner == 1: one block per row, each thread
+//        sums a fixed stride of r, then a fixed-shape tree in shared memory (deterministic: the order
+//        depends only on R and the block size). inner > 1: one thread per (o, i) output, r in order.
+//   max: one thread per (o, i), r in order; the first index attaining the max wins, NaN wins.
+#include "core/cuda_launch.h"
+#include "kernels/reduce/reduce.h"
+
+namespace sra::kern {
+
+namespace {
+
+constexpr int kRowThreads = 256;
+
+template <typename T>
+__global__ void sum_rows_kernel(T* out, const T* x, int64_t r) {  // inner == 1; grid = outer
+  __shared__ double part[kRowThreads];
+  const T* row = x + int64_t(blockIdx.x) * r;
+  double acc = 0;
+  for (int64_t k = threadIdx.x; k < r; k += kRowThreads) acc += double(row[k]);
+  part[threadIdx.x] = acc;
+  __syncthreads();
+  for (int s = kRowThreads / 2; s > 0; s /= 2) {
+    if (int(threadIdx.x) < s) part[threadIdx.x] += part[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = T(part[0]);
+}
+
+template <typename T>
+__global__ void sum_inner_kernel(T* out, const T* x, int64_t outer, int64_t r, int64_t inner) {
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < outer * inner;
+       j += int64_t(gridDim.x) * blockDim.x) {
+    int64_t o = j / inner, i = j % inner;
+    const T* p = x + o * r * inner + i;
+    double acc = 0;
+    for (int64_t k = 0; k < r; ++k) acc += double(p[k * inner]);
+    out[j] = T(acc);
+  }
+}
+
+template <typename T>
+__global__ void max_kernel(T* out, int64_t* idx, const T* x, int64_t outer, int64_t r, int64_t inner) {
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < outer * inner;
+       j += int64_t(gridDim.x) * blockDim.x) {
+    int64_t o = j / inner, i = j % inner;
+    const T* p = x + o * r * inner + i;
+    T best = p[0];
+    int64_t arg = 0;
+    for (int64_t k = 1; k < r && best == best; ++k) {  // stops at the first NaN
+      T v = p[k * inner];
+      if (v > best || v != v) best = v, arg = k;
+    }
+    out[j] = best;
+    idx[j] = arg;
+  }
+}
+
+template <typename F>
+void by_dtype(DType dt, const char* op, F&& f) {
+  if (dt == DType::f32) return f(float{});
+  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on CUDA (f32 or f64)");
+  f(double{});
+}
+
+}  // namespace
+
+void sum_cuda(const ReduceArgs& a, int device) {
+  int64_t n_out = a.outer * a.inner;
+  if (n_out == 0) return;
+  cuda::DeviceGuard guard(device);
+  by_dtype(a.dtype, "sum", [&](auto t) {
+    using T = decltype(t);
+    auto* out = static_cast<T*>(a.out);
+    auto* x = static_cast<const T*>(a.x);
+    if (a.inner == 1) {
+      SRA_CHECK(a.outer <= int64_t(INT32_MAX), "[sum] too many rows for one launch: ", a.outer);
+      sum_rows_kernel<T><<<unsigned(a.outer), kRowThreads, 0, cuda::stream(device)>>>(out, x, a.r);
+    } else {
+      sum_inner_kernel<T><<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(out, x, a.outer, a.r,
+                                                                                            a.inner);
+    }
+  });
+  cuda::check_launch("sum", device);
+}
+
+void max_cuda(const ReduceArgs& a, int64_t* idx, int device) {
+  int64_t n_out = a.outer * a.inner;
+  if (n_out == 0) return;
+  cuda::DeviceGuard guard(device);
+  by_dtype(a.dtype, "max", [&](auto t) {
+    using T = decltype(t);
+    max_kernel<T><<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(
+        static_cast<T*>(a.out), idx, static_cast<const T*>(a.x), a.outer, a.r, a.inner);
+  });
+  cuda::check_launch("max", device);
+}
+
+}  // namespace sra::kern
