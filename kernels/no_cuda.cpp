@@ -2,6 +2,7 @@
 // only reach them from the cuda device, which such a build cannot create, so these name the bug if hit.
 #include "core/check.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/matmul/matmul.h"
 #include "kernels/reduce/reduce.h"
 
 namespace sra::kern {
@@ -16,6 +17,7 @@ void binary_cuda(const BinaryArgs&, int) { no_cuda("binary"); }
 void unary_cuda(const UnaryArgs&, int) { no_cuda("unary"); }
 void unary_backward_cuda(const UnaryBackwardArgs&, int) { no_cuda("unary_backward"); }
 void axpy_strided_cuda(const AxpyArgs&, int) { no_cuda("add_"); }
+void gemm_cuda(const GemmArgs&, int) { no_cuda("matmul"); }
 void sum_cuda(const ReduceArgs&, int) { no_cuda("sum"); }
 void max_cuda(const ReduceArgs&, int64_t*, int) { no_cuda("max"); }
 

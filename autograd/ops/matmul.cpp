@@ -31,7 +31,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   if (out.numel() == 0) return out;
   if (k == 0) return out.zero_();
   MatView va = mat_view(a), vb = mat_view(b);
@@ -48,16 +48,13 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
     }
     return off;
   };
-  detail::dispatch_float(a.dtype(), "matmul", [&](auto tag) {
-    using T = decltype(tag);
-    const T* pa = va.t.template data<T>();
-    const T* pb = vb.t.template data<T>();
-    T* pc = out.data<T>();
-    for (int64_t i = 0; i < nb; ++i) {
-      kern::gemm_cpu<T>(va.trans, vb.trans, m, n, k, T(1), pa + batch_offset(va.t, i), va.ld, pb + batch_offset(vb.t, i),
-                        vb.ld, T(0), pc + i * m * n, n);
-    }
-  });
+  const size_t esize = dtype_size(a.dtype());
+  auto at = [esize](const Tensor& t, int64_t elems) { return static_cast<const char*>(t.raw()) + elems * esize; };
+  for (int64_t i = 0; i < nb; ++i) {
+    kern::gemm(a.device(), {a.dtype(), va.trans, vb.trans, m, n, k, 1.0, at(va.t, batch_offset(va.t, i)), va.ld,
+                            at(vb.t, batch_offset(vb.t, i)), vb.ld, 0.0,
+                            static_cast<char*>(out.raw()) + i * m * n * esize, n});
+  }
   return out;
 }
 
@@ -65,7 +62,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::require_same_float("matmul", a, b);
-  detail::require_cpu("matmul", {&a, &b});
+  detail::require_same_device("matmul", {&a, &b});
   SRA_CHECK(a.dim() >= 2 && b.dim() >= 2, "[matmul] operands need at least 2 dims, got ", shape_str(a.shape()),
             " and ", shape_str(b.shape()));
   SRA_CHECK(a.size(-1) == b.size(-2), "[matmul] inner dimensions differ: ", shape_str(a.shape()), " @ ",
