@@ -65,4 +65,12 @@ std::vector<Json> read_jsonl(const std::string& path, const JsonlOptions& opt, J
   return out;
 }
 
+const std::string& string_field(const Json& row, const char* key) {
+  SRA_CHECK(row.is_object(), "[data] expected a JSON object, got ", Json::type_name(row.type()));
+  const Json* v = row.find(key);
+  SRA_CHECK(v != nullptr, "[data] missing string field '", key, "'");
+  SRA_CHECK(v->is_string(), "[data] '", key, "' must be a string, got ", Json::type_name(v->type()));
+  return v->as_string();
+}
+
 }  // namespace sra

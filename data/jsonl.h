@@ -7,6 +7,8 @@
 //       opt.skip_bad_lines it is counted and its message kept in the stats (the first
 //       kMaxReportedErrors of them), and reading goes on.
 //   read_jsonl(path, opt, stats) — every good line's value, in file order.
+//   string_field(row, key) — row[key] as a string, for fn: "[data] expected a JSON object, got T",
+//       "[data] missing string field 'K'", "[data] 'K' must be a string, got T".
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -35,5 +37,6 @@ JsonlStats for_each_jsonl(const std::string& path, const std::function<void(cons
                           const JsonlOptions& opt = {});
 std::vector<Json> read_jsonl(const std::string& path, const JsonlOptions& opt = {},
                              JsonlStats* stats = nullptr);
+const std::string& string_field(const Json& row, const char* key);
 
 }  // namespace sra

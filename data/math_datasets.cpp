@@ -2,25 +2,12 @@
 #include "data/math_datasets.h"
 
 #include "core/check.h"
+#include "core/strings.h"
+#include "data/jsonl.h"
 
 namespace sra {
 
 namespace {
-
-const std::string& string_field(const Json& row, const char* key) {
-  SRA_CHECK(row.is_object(), "[data] expected a JSON object, got ", Json::type_name(row.type()));
-  const Json* v = row.find(key);
-  SRA_CHECK(v != nullptr, "[data] missing string field '", key, "'");
-  SRA_CHECK(v->is_string(), "[data] '", key, "' must be a string, got ", Json::type_name(v->type()));
-  return v->as_string();
-}
-
-std::string strip(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\n' || s[e - 1] == '\r')) --e;
-  return std::string(s.substr(b, e - b));
-}
 
 LoadedExamples load_with(const std::string& path, const JsonlOptions& opt,
                          TextExample (*convert)(const Json&)) {
@@ -40,7 +27,7 @@ TextExample gsm8k_example(const Json& row) {
   TextExample ex;
   ex.prompt = "Question: " + question + "\nAnswer:";
   ex.target = " " + answer;
-  ex.answer = strip(std::string_view(answer).substr(hashes + 4));
+  ex.answer = trim(std::string_view(answer).substr(hashes + 4), " \t\n\r");
   SRA_CHECK(!ex.answer.empty(), "[data] GSM8K answer has nothing after '####'");
   return ex;
 }

@@ -9,6 +9,8 @@
 //            on a match continue after it, else advance one byte; the last match wins.
 #include "eval/answer_gsm8k.h"
 
+#include "core/strings.h"
+
 namespace sra::eval {
 
 namespace {
@@ -21,16 +23,6 @@ bool is_num_char(char c) {
 }
 bool is_flex_char(char c) {
   return is_num_char(c) || c == '$';
-}
-bool is_py_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string strip(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_py_space(s[b])) ++b;
-  while (e > b && is_py_space(s[e - 1])) --e;
-  return std::string(s.substr(b, e - b));
 }
 
 }  // namespace
@@ -45,7 +37,7 @@ std::string gsm8k_extract_strict(std::string_view output) {
     if (p < output.size() && output[p] == '-') ++p;
     size_t run = p;
     while (run < output.size() && is_num_char(output[run])) ++run;
-    if (run > p) return strip(output.substr(start, run - start));
+    if (run > p) return trim(output.substr(start, run - start));
     from = at + 1;
   }
 }
@@ -81,13 +73,13 @@ std::string gsm8k_extract_flexible(std::string_view output) {
     ++i;
   }
   if (!found) return kGsm8kInvalid;
-  return strip(last);
+  return trim(last);
 }
 
 std::string gsm8k_gold_answer(std::string_view reference_answer) {
   size_t at = reference_answer.rfind("####");
   if (at == std::string_view::npos) return "";
-  return strip(reference_answer.substr(at + 4));
+  return trim(reference_answer.substr(at + 4));
 }
 
 std::string gsm8k_normalize(std::string_view s) {

@@ -15,8 +15,8 @@
 #include "eval/answer_gsm8k.h"
 #include "eval/answer_math.h"
 #include "model/generate.h"
-#include "train/checkpoint.h"
-#include "train/model_io.h"
+#include "run/checkpoint.h"
+#include "run/model_io.h"
 
 namespace sra::eval {
 
@@ -382,7 +382,8 @@ std::string markdown_table(const std::vector<EvalResult>& rows) {
   if (flexible) s.append(" ").append(ds).append(" accuracy (flexible) |");
   s += " Selected ratio | FLOPs per query | FLOPs per query (relative) | Attention FLOPs (relative) | "
        "Latency (ms) | Latency p95 (ms) | Tokens/s |\n";
-  s += flexible ? "|---|---|---|---|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|---|---|---|---|\n";
+  s += flexible ? "|---|---|---|---|---|---|---|---|---|---|---|\n"
+                : "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const EvalResult& r : rows) {
     std::string label = r.label;
     for (char& ch : label)

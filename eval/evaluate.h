@@ -2,7 +2,7 @@
 // MATH-500 or the synthetic task, generates greedily, scores the answers, and measures the cost.
 //
 // Model and tokenizer (load_eval_model): the checkpoint's parameters and resolved config
-// (train/model_io.h); the tokenizer is meta "tokenizer" (else the config's data.tokenizer): a
+// (run/model_io.h); the tokenizer is meta "tokenizer" (else the config's data.tokenizer): a
 // sentencepiece model whose hash must equal meta "tokenizer_hash" when the checkpoint has one
 // ("[eval] ... tokenizer hash ..." otherwise), or bytes when empty. Token ids of a prompt: sentencepiece
 // [BOS] encode(prompt) (tokenize_example's layout); bytes: byte 0 (the end-of-text the trainer puts
@@ -58,7 +58,7 @@
 #include "data/tokenizer.h"
 #include "eval/prompts.h"
 #include "model/transformer.h"
-#include "train/config.h"
+#include "run/config.h"
 
 namespace sra::eval {
 
@@ -129,13 +129,13 @@ struct EvalResult {
   int64_t step = 0;
   int64_t shots = 0;
   bool cot = true;
-  std::string attention;  // "dense" or "sra"
+  std::string attention;        // "dense" or "sra"
   double threshold_offset = 0;  // added to every SRA router's θ for this evaluation (run_eval)
   int64_t max_new_tokens = 0, batch = 0;
   int64_t n = 0, correct = 0, correct_flexible = 0;
-  double selected_ratio = 0;             // mean over samples
-  double flops_per_query = 0;            // mean
-  std::optional<double> baseline_flops;  // the baseline's FLOPs per query on the same problems
+  double selected_ratio = 0;                       // mean over samples
+  double flops_per_query = 0;                      // mean
+  std::optional<double> baseline_flops;            // the baseline's FLOPs per query on the same problems
   double attention_flops_per_query = 0;            // mean
   std::optional<double> baseline_attention_flops;  // the baseline's, on the same problems
   std::string baseline_label;
@@ -162,7 +162,8 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
                     int64_t batch, std::ostream* log = nullptr);
 
 // The Markdown table: | Model | n | <DS> accuracy [| flexible] | Selected ratio | FLOPs per query |
-// FLOPs (relative) | Attention FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s |, one row per result.
+// FLOPs (relative) | Attention FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s |, one row per
+// result.
 std::string markdown_table(const std::vector<EvalResult>& rows);
 void write_eval_result(const EvalResult& r, const std::string& dir);  // samples.jsonl, summary.json, .md
 

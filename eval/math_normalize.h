@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/strings.h"
+
 namespace sra::eval {
 
 std::string math_normalize_hendrycks(std::string_view answer);
@@ -28,8 +30,8 @@ bool is_numeric_fraction(std::string_view k);
 
 // Small text helpers shared with answer_math.cpp.
 namespace text {
-bool is_space(char c);
-std::string trim(std::string_view s);
+using sra::is_space;  // core/strings.h: Python's whitespace
+using sra::trim;
 bool starts_with(std::string_view s, std::string_view p);
 bool ends_with(std::string_view s, std::string_view p);
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to);

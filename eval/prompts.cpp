@@ -10,14 +10,6 @@ namespace sra::eval {
 
 namespace {
 
-const std::string& string_field(const Json& row, const char* key) {
-  SRA_CHECK(row.is_object(), "[data] expected a JSON object, got ", Json::type_name(row.type()));
-  const Json* v = row.find(key);
-  SRA_CHECK(v != nullptr, "[data] missing string field '", key, "'");
-  SRA_CHECK(v->is_string(), "[data] '", key, "' must be a string, got ", Json::type_name(v->type()));
-  return v->as_string();
-}
-
 std::string problem_file(const std::string& dataset, const std::string& split) {
   if (dataset == "gsm8k") return split == "train" ? "gsm8k/train.jsonl" : "gsm8k/test.jsonl";
   if (split == "train") return "math/train.jsonl";

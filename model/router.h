@@ -25,6 +25,7 @@ struct RouterConfig {
   double budget_weight = 0.0;                 // w of the budget loss (0 = off)
   double init_threshold = 2.2;  // θ₀ ≈ logit(1 − ρ) for scores near 0 under logistic noise
   void validate() const;        // throws "[router] ..." naming the bad field
+  bool operator==(const RouterConfig&) const = default;
 };
 
 struct Selection {

@@ -30,19 +30,20 @@ struct TransformerConfig {
   double norm_eps = 1e-5;
   bool tie_embeddings = true;
   double init_std = 0.02;
-  uint64_t seed = 0;
+  int64_t seed = 0;          // >= 0 (the Generator seed)
   DType dtype = DType::f32;  // f64 for gradchecks
   // SRA: attention "dense" or "sra"; with "sra", the layers listed in dense_layers stay dense
   // (negative indices count from the end, e.g. {0, -1}: the first and the last).
   std::string attention = "dense";
   std::vector<int64_t> dense_layers = {0, -1};
-  int64_t window = 64;   // local window w (tokens up to and including the query)
-  int64_t sinks = 4;     // first tokens every query attends to
+  int64_t window = 64;  // local window w (tokens up to and including the query)
+  int64_t sinks = 4;    // first tokens every query attends to
   bool shared_router = false;
   RouterConfig router;
   bool is_sra_layer(int64_t layer) const;
   void validate() const;  // throws "[model] ..." naming the bad field
   int64_t head_dim() const { return d_model / n_heads; }
+  bool operator==(const TransformerConfig&) const = default;
 };
 
 class SelfAttention : public Module {
@@ -96,10 +97,10 @@ class LayerList : public Module {
 };
 
 struct ForwardOutput {
-  Tensor logits;                    // (B, T, V)
+  Tensor logits;                      // (B, T, V)
   std::vector<Selection> selections;  // one per SRA layer, in layer order
-  Tensor budget_loss;               // Σ of the routers' budget losses (0-d)
-  double selected_ratio = 0;        // mean over SRA layers (0 for a dense model)
+  Tensor budget_loss;                 // Σ of the routers' budget losses (0-d)
+  double selected_ratio = 0;          // mean over SRA layers (0 for a dense model)
 };
 
 class Transformer : public Module {

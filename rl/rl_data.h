@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "data/tokenizer.h"
-#include "train/config.h"
+#include "run/config.h"
 
 namespace sra::rl {
 

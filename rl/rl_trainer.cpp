@@ -2,12 +2,12 @@
 #include "rl/rl_trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <ostream>
@@ -17,30 +17,19 @@
 #include "core/json.h"
 #include "eval/evaluate.h"
 #include "eval/prompts.h"
+#include "model/optimizer.h"
 #include "rl/policy.h"
 #include "rl/reinforce.h"
 #include "rl/rl_data.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/optimizer.h"
-#include "train/trainer.h"
+#include "run/checkpoint.h"
+#include "run/config.h"
+#include "run/run_log.h"
 
 namespace sra::rl {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 // True when one '.'-separated component of the name is "router".
 bool is_router_parameter(const std::string& name) {
@@ -109,29 +98,6 @@ class PromptOrder {
   std::vector<size_t> order_;
 };
 
-// Keeps the metrics lines with step <= last_step (none when last_step < 0).
-void truncate_metrics(const std::string& path, int64_t last_step) {
-  std::string kept;
-  if (last_step >= 0) {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      Json j;
-      try {
-        j = Json::parse(line);
-      } catch (const Error&) {
-        continue;  // a line cut short by a crash
-      }
-      const Json* st = j.is_object() ? j.find("step") : nullptr;
-      if (st && st->is_number() && st->as_int() <= last_step) kept += line + "\n";
-    }
-  }
-  std::ofstream out(path, std::ios::trunc);
-  SRA_CHECK(out.good(), "[rl] cannot write ", path);
-  out << kept;
-}
-
 void add_eval(Json& line, const eval::EvalResult& e) {
   line["eval_accuracy"] = e.accuracy();
   line["eval_selected_ratio"] = e.selected_ratio;
@@ -152,275 +118,350 @@ std::string step_dir(int64_t step) {
   return buf;
 }
 
-}  // namespace
-
-int run_rl(const RlOptions& opt, std::ostream& log) {
-  SRA_CHECK(!opt.config.empty(), "[rl] no config file given (--config)");
-  SRA_CHECK(!opt.init.empty(), "[rl] no initial checkpoint given (--init)");
-  SRA_CHECK(!opt.out_dir.empty(), "[rl] no output directory given (--out)");
-  // The policy and the reference (the initial model), with the checkpoint's tokenizer (hash checked).
-  eval::EvalModel policy_em = eval::load_eval_model(opt.init), ref_em = eval::load_eval_model(opt.init);
-  const RunConfig cfg = merged_config(policy_em.config, opt);
-  const RlSection& rc = cfg.rl;
-  Transformer &model = *policy_em.model, &ref = *ref_em.model;
-  const Tokenizer& tok = policy_em.tokenizer;
-  const size_t n_sra = model.sra_routers().size();
-  SRA_CHECK(n_sra > 0, "[rl] ", opt.init, ": the model has no SRA layers (model.attention ",
-            cfg.model.attention, "): there is no router to tune");
-  const double tau = rc.router_temperature > 0 ? rc.router_temperature : cfg.router.temperature_final;
-  set_router_temperature(model, tau);
-  set_router_temperature(ref, tau);
-  model.eval();
-  ref.eval();
+// One run: the policy and the reference model, what is trained, the prompts, and the steps it covers.
+struct RlRun {
+  RlRun(const RlOptions& o, eval::EvalModel policy, eval::EvalModel reference)
+      : opt(o), policy_em(std::move(policy)), ref_em(std::move(reference)) {}
+  const RlOptions& opt;
+  eval::EvalModel policy_em, ref_em;
+  RunConfig cfg;
+  std::string resolved;  // dump_resolved_yaml(cfg), saved in every checkpoint
+  size_t n_sra = 0;
+  double tau = 0;
   NamedTensors trainable, ref_trainable;
+  int64_t n_trained = 0;
+  std::unique_ptr<AdamW> optim;
+  ProblemSet train;
+  eval::PromptFormat format;
+  std::optional<eval::EvalTask> test;
+  std::unique_ptr<PromptOrder> order;
+  int64_t start = 0, end = 0;
+  bool resumed = false;
+  Transformer& model() { return *policy_em.model; }
+  Transformer& ref() { return *ref_em.model; }
+  const Tokenizer& tok() const { return policy_em.tokenizer; }
+};
+
+// The router parameters (and the LM's with rl.train_lm) train; the rest, and all of the reference, freeze.
+void choose_trainable(RlRun& run) {
   std::set<std::string> trained_names;
-  for (auto& [name, p] : model.named_parameters()) {
-    if (rc.train_lm || is_router_parameter(name)) {
-      trainable.emplace_back(name, p);
+  for (auto& [name, p] : run.model().named_parameters()) {
+    if (run.cfg.rl.train_lm || is_router_parameter(name)) {
+      run.trainable.emplace_back(name, p);
       trained_names.insert(name);
     } else {
       p.set_requires_grad(false);
     }
   }
-  for (auto& [name, p] : ref.named_parameters()) {
+  for (auto& [name, p] : run.ref().named_parameters()) {
     p.set_requires_grad(false);
-    if (trained_names.count(name)) ref_trainable.emplace_back(name, p);
+    if (trained_names.count(name)) run.ref_trainable.emplace_back(name, p);
   }
-  int64_t n_trained = 0;
-  for (const auto& [name, p] : trainable) n_trained += p.numel();
-  AdamW optim(trainable, to_adamw_config(cfg));
+  for (const auto& [name, p] : run.trainable) run.n_trained += p.numel();
+}
 
-  // ---- prompts: the train pool, the held-out test task (the eval harness's, as sra eval --limit) ----
+// The train pool and the held-out test task (the eval harness's, as sra eval --limit).
+void load_prompts(RlRun& run) {
+  const RunConfig& cfg = run.cfg;
+  const RlSection& rc = cfg.rl;
   const int64_t max_prompt = cfg.model.max_seq_len - rc.max_new_tokens;
   SRA_CHECK(max_prompt > 0, "[rl] rl.max_new_tokens (", rc.max_new_tokens,
             ") leaves no room for a prompt within model.max_seq_len (", cfg.model.max_seq_len, ")");
   const int64_t pool = rc.dataset == "gsm8k" ? -1 : std::max<int64_t>(256, rc.steps * rc.prompts_per_step);
-  const ProblemSet train = load_train_problems(cfg, tok, pool, max_prompt, opt.data_dir);
-  SRA_CHECK(!train.problems.empty(), "[rl] none of the ", train.considered, " ", rc.dataset,
+  run.train = load_train_problems(cfg, run.tok(), pool, max_prompt, run.opt.data_dir);
+  SRA_CHECK(!run.train.problems.empty(), "[rl] none of the ", run.train.considered, " ", rc.dataset,
             " train prompts fits: prompt tokens + rl.max_new_tokens (", rc.max_new_tokens,
             ") must be <= model.max_seq_len (", cfg.model.max_seq_len, ")");
-  const eval::PromptFormat format = eval::make_prompt_format(rc.dataset, {}, /*cot=*/true);
-  std::optional<eval::EvalTask> test;
+  run.format = eval::make_prompt_format(rc.dataset, {}, /*cot=*/true);
   if (rc.eval_every > 0) {
     eval::EvalOptions eo;
     eo.dataset = rc.dataset;
     eo.limit = rc.eval_problems;
-    eo.data_dir = opt.data_dir;
-    test = eval::make_eval_task(eo, to_synthetic_options(cfg));
+    eo.data_dir = run.opt.data_dir;
+    run.test = eval::make_eval_task(eo, to_synthetic_options(cfg));
   }
-  PromptOrder order(train.problems.size(), mix_key(uint64_t(rc.seed), 1));
+  run.order = std::make_unique<PromptOrder>(run.train.problems.size(), mix_key(uint64_t(rc.seed), 1));
+}
 
-  // ---- output directory, resume ----
+// Restores the policy, the reference's trained copy and the optimizer; returns the checkpoint's step.
+int64_t restore(RlRun& run, const std::string& path, const Checkpoint& ck, std::ostream& log) {
+  auto st = ck.meta.find("stage");
+  SRA_CHECK(st != ck.meta.end() && st->second == "rl", "[rl] ", path, ": not an sra rl checkpoint");
+  auto c2 = ck.meta.find("config");
+  if (c2 != ck.meta.end() && c2->second != run.resolved)
+    log << "warning: the config differs from the one saved in " << path << "\n";
+  load_module(run.model(), ck);
+  load_module(run.ref(), ck);
+  load_into(run.ref_trainable, ck, "ref/");
+  load_optimizer(*run.optim, ck);
+  const int64_t start = ck.step;
+  SRA_CHECK(start >= 0 && start <= run.cfg.rl.steps, "[rl] ", path, ": step ", start,
+            " is outside [0, rl.steps = ", run.cfg.rl.steps, "]");
+  log << "resumed from " << path << " at step " << start << "\n";
+  return start;
+}
+
+// Models, config, trainable parameters, prompts, output directory and the resumed state, if any.
+RlRun start_run(const RlOptions& opt, std::ostream& log) {
+  SRA_CHECK(!opt.config.empty(), "[rl] no config file given (--config)");
+  SRA_CHECK(!opt.init.empty(), "[rl] no initial checkpoint given (--init)");
+  SRA_CHECK(!opt.out_dir.empty(), "[rl] no output directory given (--out)");
+  // The policy and the reference (the initial model), with the checkpoint's tokenizer (hash checked).
+  RlRun run{opt, eval::load_eval_model(opt.init), eval::load_eval_model(opt.init)};
+  run.cfg = merged_config(run.policy_em.config, opt);
+  const RlSection& rc = run.cfg.rl;
+  run.n_sra = run.model().sra_routers().size();
+  SRA_CHECK(run.n_sra > 0, "[rl] ", opt.init, ": the model has no SRA layers (model.attention ",
+            run.cfg.model.attention, "): there is no router to tune");
+  run.tau = rc.router_temperature > 0 ? rc.router_temperature : run.cfg.router.temperature_final;
+  set_router_temperature(run.model(), run.tau);
+  set_router_temperature(run.ref(), run.tau);
+  run.model().eval();
+  run.ref().eval();
+  choose_trainable(run);
+  run.optim = std::make_unique<AdamW>(run.trainable, to_adamw_config(run.cfg));
+  load_prompts(run);
+
   fs::create_directories(opt.out_dir);
-  write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  write_resolved_config(run.cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  run.resolved = dump_resolved_yaml(run.cfg);
+  auto resumed = checkpoint_to_resume(opt.out_dir, opt.resume, log, "rl");
+  if (resumed) run.start = restore(run, resumed->first, resumed->second, log);
+  run.resumed = resumed.has_value();
+  run.end = rc.steps;
+  if (opt.max_steps >= 0) run.end = std::min(run.end, std::max(run.start, opt.max_steps));
+  return run;
+}
+
+void save(RlRun& run, int64_t step, std::ostream& log) {
+  const Tokenizer& tok = run.tok();
+  Checkpoint ck;
+  ck.step = step;
+  add_module(ck, run.model());
+  add_optimizer(ck, *run.optim);
+  add_tensors(ck, run.ref_trainable, "ref/");
+  ck.meta["config"] = run.resolved;
+  ck.meta["code_version"] = kCodeVersion;
+  ck.meta["tokenizer"] = tok.loaded() ? tok.path() : "";
+  ck.meta["tokenizer_hash"] = tok.loaded() ? tok.hash() : "";
+  ck.meta["stage"] = "rl";
+  ck.meta["init_checkpoint"] = run.opt.init;
+  const std::string path = checkpoint_path(run.opt.out_dir, step);
+  save_checkpoint(ck, path);
+  if (run.cfg.rl.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.rl.keep_last);
+  log << "saved " << path << "\n";
+}
+
+// Held-out evaluation of `m` (greedy, deterministic selection), written to out_dir/eval/step-N/.
+eval::EvalResult run_eval(RlRun& run, Transformer& m, int64_t step, std::ostream& log) {
+  eval::EvalResult e = eval::evaluate(m, run.tok(), *run.test, /*max_new_tokens=*/0, /*batch=*/8);
+  e.label = "step " + std::to_string(step);
+  e.checkpoint = step == 0 ? run.opt.init : checkpoint_path(run.opt.out_dir, step);
+  e.step = step;
+  eval::write_eval_result(e, (fs::path(run.opt.out_dir) / "eval" / step_dir(step)).string());
+  log << eval_text(e) << std::flush;
+  return e;
+}
+
+// The sums and means one step logs.
+struct StepStats {
+  int64_t step = 0;
+  double lambda = 0, lr = 0, norm = 0, loss_sum = 0;
+  double reward_mean = 0, correct = 0, ratio = 0, formatted = 0, answer_tokens = 0;  // sums over rollouts
+  double adv_std = 0, kl_sum = 0, entropy_sum = 0, decisions = 0;
+  double t0 = 0, t1 = 0, t2 = 0;  // start, rollouts done, update done
+};
+
+// Rollouts of step s: G sampled answers (with sampled selections) for each of the step's P prompts.
+std::vector<SequenceResult> rollouts(RlRun& run, int64_t s, std::vector<const RlProblem*>& problems) {
+  const RlSection& rc = run.cfg.rl;
+  const Tokenizer& tok = run.tok();
+  const uint64_t seed = uint64_t(rc.seed);
+  std::vector<std::vector<int64_t>> batch;
+  for (int64_t k = 0; k < rc.prompts_per_step; ++k) {
+    problems.push_back(&run.train.problems[run.order->at(s * rc.prompts_per_step + k)]);
+    for (int64_t g = 0; g < rc.group_size; ++g) batch.push_back(problems.back()->ids);
+  }
+  GenerateConfig gc;
+  gc.max_new_tokens = rc.max_new_tokens;
+  gc.eos_id = eval::end_of_text_id(tok);
+  gc.stop_strings = run.format.stop_strings;
+  gc.decode = [&tok](const std::vector<int64_t>& ids) { return eval::decode_answer(tok, ids); };
+  gc.sampling.temperature = rc.sample_answers ? rc.temperature : 0.0;
+  gc.sampling.seed = mix_key(mix_key(seed, 3), uint64_t(s));
+  gc.select = sampling_policy(mix_key(mix_key(seed, 2), uint64_t(s)), run.n_sra);
+  gc.select_stateless = true;  // keyed draws: one-pass prefill, sequences decoded together
+  return generate(run.model(), batch, gc);
+}
+
+// Rewards of the rollouts (into st) and their group advantages.
+std::vector<double> advantages(const RlRun& run, const std::vector<SequenceResult>& rollouts,
+                               const std::vector<const RlProblem*>& problems, StepStats& st) {
+  const RlSection& rc = run.cfg.rl;
+  const int64_t G = rc.group_size, R = int64_t(rollouts.size());
+  const bool expected_penalty = rc.penalty_gradient == "expected";
+  std::vector<double> adv_rewards(size_t(R), 0.0);
+  for (int64_t b = 0; b < R; ++b) {
+    const SequenceResult& r = rollouts[size_t(b)];
+    auto [sel, total] = decision_counts(r);
+    const std::string output =
+        eval::cut_at_stop(eval::decode_answer(run.tok(), r.ids), run.format.stop_strings);
+    RewardParts rp = score_rollout(rc.dataset, output, problems[size_t(b / G)]->gold, sel, total, st.lambda,
+                                   rc.format_reward);
+    st.reward_mean += rp.reward / double(R);
+    // "expected": the penalty's gradient is taken exactly in the loss below, not through the advantage
+    adv_rewards[size_t(b)] = expected_penalty ? rp.task_reward : rp.reward;
+    st.correct += rp.correct;
+    st.ratio += rp.selected_ratio;
+    st.formatted += rp.formatted;
+    st.answer_tokens += double(r.ids.size());
+  }
+  return group_advantages(adv_rewards, G, baseline_from_name(rc.baseline), rc.adv_clip);
+}
+
+// Replays every rollout against the reference, backpropagates the loss, clips and steps the optimizer.
+void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::vector<double>& adv,
+            StepStats& st) {
+  const RlSection& rc = run.cfg.rl;
+  const int64_t R = int64_t(rollouts.size());
+  const bool expected_penalty = rc.penalty_gradient == "expected";
+  ReplayOptions ro;
+  ro.tau = run.tau;
+  ro.answer_log_prob = rc.train_lm;
+  ro.answer_temperature = rc.temperature;
+  for (int64_t b = 0; b < R; ++b) {
+    Replay rp = replay_rollout(run.model(), &run.ref(), rollouts[size_t(b)], ro);
+    st.kl_sum += rp.kl.item();
+    st.entropy_sum += rp.entropy.item();
+    st.decisions += double(rp.decisions);
+    const double penalty_weight = expected_penalty ? st.lambda / double(rp.decisions) : 0.0;
+    Tensor loss = rollout_loss(rp.log_prob, adv[size_t(b)], rp.kl, rc.kl_weight, rp.entropy,
+                               rc.entropy_weight, rp.expected_selected, penalty_weight, 1.0 / double(R));
+    if (loss.defined()) {
+      st.loss_sum += loss.item();
+      backward(loss);
+    } else {
+      tape_clear();
+    }
+  }
+  auto [norm, scale] = clip_grad_norm(run.trainable, run.cfg.optimizer.grad_clip);
+  st.norm = norm;
+  run.optim->step(st.lr, scale);
+  run.optim->zero_grad();
+}
+
+// Update s (0-based): rollouts, rewards and advantages, then the policy-gradient update.
+StepStats rl_step(RlRun& run, int64_t s) {
+  const RlSection& rc = run.cfg.rl;
+  StepStats st;
+  st.t0 = now_s();
+  st.lambda = lambda_at(s, rc.steps, rc.lambda, rc.lambda_final);
+  const double warm = rc.warmup_steps > 0 ? std::min(1.0, double(s + 1) / double(rc.warmup_steps)) : 1.0;
+  st.lr = run.cfg.optimizer.lr * warm;
+  std::vector<const RlProblem*> problems;
+  const std::vector<SequenceResult> rolled = rollouts(run, s, problems);
+  st.t1 = now_s();
+  const std::vector<double> adv = advantages(run, rolled, problems, st);
+  update(run, rolled, adv, st);
+  st.t2 = now_s();
+  const double R = double(rolled.size());
+  double adv_mean = 0, adv_var = 0;
+  for (double a : adv) adv_mean += a / R;
+  for (double a : adv) adv_var += (a - adv_mean) * (a - adv_mean) / R;
+  st.adv_std = std::sqrt(adv_var);
+  st.step = s + 1;
+  return st;
+}
+
+Json metrics_line(const StepStats& st, double R) {
+  return Json::object({{"step", st.step},
+                       {"reward", st.reward_mean},
+                       {"accuracy", st.correct / R},
+                       {"selected_ratio", st.ratio / R},
+                       {"adv_std", st.adv_std},
+                       {"kl", st.kl_sum / st.decisions},
+                       {"entropy", st.entropy_sum / st.decisions},
+                       {"lambda", st.lambda},
+                       {"lr", st.lr},
+                       {"grad_norm", st.norm},
+                       {"loss", st.loss_sum},
+                       {"formatted", st.formatted / R},
+                       {"answer_tokens", st.answer_tokens / R},
+                       {"rollout_s", st.t1 - st.t0},
+                       {"update_s", st.t2 - st.t1},
+                       {"step_s", st.t2 - st.t0}});
+}
+
+void log_step(const StepStats& st, double R, int64_t steps, std::ostream& log) {
+  log << "step " << st.step << "/" << steps << "  reward " << fmt("%.4f", st.reward_mean) << "  acc "
+      << fmt("%.3f", st.correct / R) << "  selected " << fmt("%.4f", st.ratio / R) << "  adv_std "
+      << fmt("%.4f", st.adv_std) << "  kl " << fmt("%.2e", st.kl_sum / st.decisions) << "  H "
+      << fmt("%.4f", st.entropy_sum / st.decisions) << "  lambda " << fmt("%.3f", st.lambda) << "  |g| "
+      << fmt("%.3g", st.norm) << "  " << fmt("%.1f", st.t2 - st.t0) << "s (rollouts "
+      << fmt("%.1f", st.t1 - st.t0) << "s)\n"
+      << std::flush;
+}
+
+// The before/after table once the run is complete: the initial model is the reference policy (routers
+// only: the initial routers on the unchanged LM), so a resumed run re-evaluates it.
+void final_table(RlRun& run, std::optional<eval::EvalResult> first_eval, eval::EvalResult last_eval,
+                 std::ostream& log) {
+  if (!first_eval) first_eval = run_eval(run, run.ref(), 0, log);
+  first_eval->label = "step 0 (init)";
+  last_eval.label = "step " + std::to_string(run.end) + " (rl)";
+  for (eval::EvalResult* r : {&*first_eval, &last_eval}) {  // relative to the initial policy
+    r->baseline_flops = first_eval->flops_per_query;
+    r->baseline_attention_flops = first_eval->attention_flops_per_query;
+    r->baseline_label = first_eval->label;
+  }
+  const std::string table = eval::markdown_table({*first_eval, last_eval});
+  std::ofstream((fs::path(run.opt.out_dir) / "eval_table.md").string()) << table;
+  log << table;
+}
+
+}  // namespace
+
+int run_rl(const RlOptions& opt, std::ostream& log) {
+  RlRun run = start_run(opt, log);
+  const RunConfig& cfg = run.cfg;
+  const RlSection& rc = cfg.rl;
   const std::string metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
-  const std::string resolved = dump_resolved_yaml(cfg);
-  int64_t start = 0;
-  std::optional<std::pair<std::string, Checkpoint>> resumed;
-  if (opt.resume.empty()) {
-    std::vector<std::string> existing = list_checkpoints(opt.out_dir);
-    SRA_CHECK(existing.empty(), "[rl] ", opt.out_dir, " already holds checkpoints (", existing.front(),
-              "); resume with \"auto\" or a checkpoint path, or use another output directory");
-  } else if (opt.resume == "auto") {
-    resumed = load_newest_valid_checkpoint(opt.out_dir, log);
-    if (!resumed) log << "no checkpoint in " << opt.out_dir << ": starting from step 0\n";
-  } else {
-    resumed.emplace(opt.resume, load_checkpoint(opt.resume));
-  }
-  if (resumed) {
-    const auto& [path, ck] = *resumed;
-    auto st = ck.meta.find("stage");
-    SRA_CHECK(st != ck.meta.end() && st->second == "rl", "[rl] ", path, ": not an sra rl checkpoint");
-    auto c2 = ck.meta.find("config");
-    if (c2 != ck.meta.end() && c2->second != resolved)
-      log << "warning: the config differs from the one saved in " << path << "\n";
-    load_module(model, ck);
-    load_module(ref, ck);
-    load_into(ref_trainable, ck, "ref/");
-    load_optimizer(optim, ck);
-    start = ck.step;
-    SRA_CHECK(start >= 0 && start <= rc.steps, "[rl] ", path, ": step ", start,
-              " is outside [0, rl.steps = ", rc.steps, "]");
-    log << "resumed from " << path << " at step " << start << "\n";
-  }
-  truncate_metrics(metrics_path, resumed ? start : -1);
-  int64_t end = rc.steps;
-  if (opt.max_steps >= 0) end = std::min(end, std::max(start, opt.max_steps));
-
-  auto save = [&](int64_t step) {
-    Checkpoint ck;
-    ck.step = step;
-    add_module(ck, model);
-    add_optimizer(ck, optim);
-    add_tensors(ck, ref_trainable, "ref/");
-    ck.meta["config"] = resolved;
-    ck.meta["code_version"] = kCodeVersion;
-    ck.meta["tokenizer"] = tok.loaded() ? tok.path() : "";
-    ck.meta["tokenizer_hash"] = tok.loaded() ? tok.hash() : "";
-    ck.meta["stage"] = "rl";
-    ck.meta["init_checkpoint"] = opt.init;
-    const std::string path = checkpoint_path(opt.out_dir, step);
-    save_checkpoint(ck, path);
-    if (rc.keep_last > 0) keep_last(opt.out_dir, rc.keep_last);
-    log << "saved " << path << "\n";
-  };
-  // Held-out evaluation of `m` (greedy, deterministic selection), written to out_dir/eval/step-N/.
-  auto run_eval = [&](Transformer& m, int64_t step) {
-    eval::EvalResult e = eval::evaluate(m, tok, *test, /*max_new_tokens=*/0, /*batch=*/8);
-    e.label = "step " + std::to_string(step);
-    e.checkpoint = step == 0 ? opt.init : checkpoint_path(opt.out_dir, step);
-    e.step = step;
-    eval::write_eval_result(e, (fs::path(opt.out_dir) / "eval" / step_dir(step)).string());
-    log << eval_text(e) << std::flush;
-    return e;
-  };
-
-  log << "rl: " << n_trained << " trained parameters (" << (rc.train_lm ? "router + LM" : "routers only")
-      << ", " << n_sra << " SRA layers, tau " << fmt("%g", tau) << "), " << train.problems.size() << " "
-      << rc.dataset << " train prompts (" << train.skipped << " of " << train.considered << " too long), "
-      << (test ? test->problems.size() : 0) << " test problems; " << rc.prompts_per_step << " prompts x "
-      << rc.group_size << " rollouts per step, steps " << start << " -> " << end << " of " << rc.steps
-      << "\n";
-
-  std::ofstream metrics(metrics_path, std::ios::app);
-  SRA_CHECK(metrics.good(), "[rl] cannot write ", metrics_path);
+  truncate_metrics(metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "rl");
+  log << "rl: " << run.n_trained << " trained parameters (" << (rc.train_lm ? "router + LM" : "routers only")
+      << ", " << run.n_sra << " SRA layers, tau " << fmt("%g", run.tau) << "), " << run.train.problems.size()
+      << " " << rc.dataset << " train prompts (" << run.train.skipped << " of " << run.train.considered
+      << " too long), " << (run.test ? run.test->problems.size() : 0) << " test problems; "
+      << rc.prompts_per_step << " prompts x " << rc.group_size << " rollouts per step, steps " << run.start
+      << " -> " << run.end << " of " << rc.steps << "\n";
+  MetricsWriter metrics(metrics_path, "rl");
   std::optional<eval::EvalResult> first_eval, last_eval;
-  if (!resumed && test && start < end) {
-    first_eval = run_eval(model, 0);
+  if (!run.resumed && run.test && run.start < run.end) {
+    first_eval = run_eval(run, run.model(), 0, log);
     Json line = Json::object({{"step", 0}});
     add_eval(line, *first_eval);
-    metrics << line.dump() << "\n" << std::flush;
+    metrics.write(line);
   }
-
-  const Baseline baseline = baseline_from_name(rc.baseline);
-  const bool expected_penalty = rc.penalty_gradient == "expected";
-  const int64_t P = rc.prompts_per_step, G = rc.group_size, R = P * G;
-  const uint64_t seed = uint64_t(rc.seed);
-  int64_t last_saved = resumed ? start : -1;
-  for (int64_t s = start; s < end; ++s) {
-    const double t0 = now_s();
-    const double lambda = lambda_at(s, rc.steps, rc.lambda, rc.lambda_final);
-    const double warm = rc.warmup_steps > 0 ? std::min(1.0, double(s + 1) / double(rc.warmup_steps)) : 1.0;
-    const double lr = cfg.optimizer.lr * warm;
-    std::vector<const RlProblem*> problems;
-    std::vector<std::vector<int64_t>> batch;
-    for (int64_t k = 0; k < P; ++k) {
-      problems.push_back(&train.problems[order.at(s * P + k)]);
-      for (int64_t g = 0; g < G; ++g) batch.push_back(problems.back()->ids);
-    }
-    GenerateConfig gc;
-    gc.max_new_tokens = rc.max_new_tokens;
-    gc.eos_id = eval::end_of_text_id(tok);
-    gc.stop_strings = format.stop_strings;
-    gc.decode = [&tok](const std::vector<int64_t>& ids) { return eval::decode_answer(tok, ids); };
-    gc.sampling.temperature = rc.sample_answers ? rc.temperature : 0.0;
-    gc.sampling.seed = mix_key(mix_key(seed, 3), uint64_t(s));
-    gc.select = sampling_policy(mix_key(mix_key(seed, 2), uint64_t(s)), n_sra);
-    gc.select_stateless = true;  // keyed draws: one-pass prefill, sequences decoded together
-    const std::vector<SequenceResult> rollouts = generate(model, batch, gc);
-    const double t1 = now_s();
-
-    std::vector<double> rewards(size_t(R), 0.0), adv_rewards(size_t(R), 0.0);
-    double correct = 0, ratio = 0, formatted = 0, answer_tokens = 0;
-    for (int64_t b = 0; b < R; ++b) {
-      const SequenceResult& r = rollouts[size_t(b)];
-      auto [sel, total] = decision_counts(r);
-      const std::string output = eval::cut_at_stop(eval::decode_answer(tok, r.ids), format.stop_strings);
-      RewardParts rp = score_rollout(rc.dataset, output, problems[size_t(b / G)]->gold, sel, total, lambda,
-                                     rc.format_reward);
-      rewards[size_t(b)] = rp.reward;
-      // "expected": the penalty's gradient is taken exactly in the loss below, not through the advantage
-      adv_rewards[size_t(b)] = expected_penalty ? rp.task_reward : rp.reward;
-      correct += rp.correct;
-      ratio += rp.selected_ratio;
-      formatted += rp.formatted;
-      answer_tokens += double(r.ids.size());
-    }
-    const std::vector<double> adv = group_advantages(adv_rewards, G, baseline, rc.adv_clip);
-
-    ReplayOptions ro;
-    ro.tau = tau;
-    ro.answer_log_prob = rc.train_lm;
-    ro.answer_temperature = rc.temperature;
-    double kl_sum = 0, entropy_sum = 0, decisions = 0, loss_sum = 0;
-    for (int64_t b = 0; b < R; ++b) {
-      Replay rp = replay_rollout(model, &ref, rollouts[size_t(b)], ro);
-      kl_sum += rp.kl.item();
-      entropy_sum += rp.entropy.item();
-      decisions += double(rp.decisions);
-      const double penalty_weight = expected_penalty ? lambda / double(rp.decisions) : 0.0;
-      Tensor loss = rollout_loss(rp.log_prob, adv[size_t(b)], rp.kl, rc.kl_weight, rp.entropy,
-                                 rc.entropy_weight, rp.expected_selected, penalty_weight, 1.0 / double(R));
-      if (loss.defined()) {
-        loss_sum += loss.item();
-        backward(loss);
-      } else {
-        tape_clear();
-      }
-    }
-    auto [norm, scale] = clip_grad_norm(trainable, cfg.optimizer.grad_clip);
-    optim.step(lr, scale);
-    optim.zero_grad();
-    const double t2 = now_s();
-
-    double adv_mean = 0, adv_var = 0, reward_mean = 0;
-    for (double a : adv) adv_mean += a / double(R);
-    for (double a : adv) adv_var += (a - adv_mean) * (a - adv_mean) / double(R);
-    for (double r : rewards) reward_mean += r / double(R);
-    const int64_t step = s + 1;
-    Json line = Json::object({{"step", step},
-                              {"reward", reward_mean},
-                              {"accuracy", correct / double(R)},
-                              {"selected_ratio", ratio / double(R)},
-                              {"adv_std", std::sqrt(adv_var)},
-                              {"kl", kl_sum / decisions},
-                              {"entropy", entropy_sum / decisions},
-                              {"lambda", lambda},
-                              {"lr", lr},
-                              {"grad_norm", norm},
-                              {"loss", loss_sum},
-                              {"formatted", formatted / double(R)},
-                              {"answer_tokens", answer_tokens / double(R)},
-                              {"rollout_s", t1 - t0},
-                              {"update_s", t2 - t1},
-                              {"step_s", t2 - t0}});
-    const bool log_now = (cfg.logging.log_every > 0 && step % cfg.logging.log_every == 0) || step == end;
-    if (log_now) {
-      log << "step " << step << "/" << rc.steps << "  reward " << fmt("%.4f", reward_mean) << "  acc "
-          << fmt("%.3f", correct / double(R)) << "  selected " << fmt("%.4f", ratio / double(R))
-          << "  adv_std " << fmt("%.4f", std::sqrt(adv_var)) << "  kl " << fmt("%.2e", kl_sum / decisions)
-          << "  H " << fmt("%.4f", entropy_sum / decisions) << "  lambda " << fmt("%.3f", lambda) << "  |g| "
-          << fmt("%.3g", norm) << "  " << fmt("%.1f", t2 - t0) << "s (rollouts " << fmt("%.1f", t1 - t0)
-          << "s)\n"
-          << std::flush;
-    }
-    if (test && (step % rc.eval_every == 0 || step == rc.steps)) {
-      last_eval = run_eval(model, step);
+  const double R = double(rc.prompts_per_step * rc.group_size);
+  int64_t last_saved = run.resumed ? run.start : -1;
+  for (int64_t s = run.start; s < run.end; ++s) {
+    const StepStats st = rl_step(run, s);
+    Json line = metrics_line(st, R);
+    if ((cfg.logging.log_every > 0 && st.step % cfg.logging.log_every == 0) || st.step == run.end)
+      log_step(st, R, rc.steps, log);
+    if (run.test && (st.step % rc.eval_every == 0 || st.step == rc.steps)) {
+      last_eval = run_eval(run, run.model(), st.step, log);
       add_eval(line, *last_eval);
     }
-    metrics << line.dump() << "\n" << std::flush;
-    if ((rc.checkpoint_every > 0 && step % rc.checkpoint_every == 0) || step == end) {
-      save(step);
-      last_saved = step;
+    metrics.write(line);
+    if ((rc.checkpoint_every > 0 && st.step % rc.checkpoint_every == 0) || st.step == run.end) {
+      save(run, st.step, log);
+      last_saved = st.step;
     }
   }
-  if (last_saved != end) save(end);
-  // The before/after table once the run is complete: the initial model is the reference policy (routers
-  // only: the initial routers on the unchanged LM), so a resumed run re-evaluates it.
-  if (test && end == rc.steps && last_eval && last_eval->step == end) {
-    if (!first_eval) first_eval = run_eval(ref, 0);
-    first_eval->label = "step 0 (init)";
-    last_eval->label = "step " + std::to_string(end) + " (rl)";
-    for (eval::EvalResult* r : {&*first_eval, &*last_eval}) {  // relative to the initial policy
-      r->baseline_flops = first_eval->flops_per_query;
-      r->baseline_attention_flops = first_eval->attention_flops_per_query;
-      r->baseline_label = first_eval->label;
-    }
-    const std::string table = eval::markdown_table({*first_eval, *last_eval});
-    std::ofstream((fs::path(opt.out_dir) / "eval_table.md").string()) << table;
-    log << table;
-  }
-  log << "done: step " << end << " of " << rc.steps << "\n";
+  if (last_saved != run.end) save(run, run.end, log);
+  if (run.test && run.end == rc.steps && last_eval && last_eval->step == run.end)
+    final_table(run, first_eval, *last_eval, log);
+  log << "done: step " << run.end << " of " << rc.steps << "\n";
   return 0;
 }
 

@@ -1,4 +1,4 @@
-// Tests for train/checkpoint: CRC-32C values, bitwise round trips of every dtype (0-d, empty, NaN
+// Tests for run/checkpoint: CRC-32C values, bitwise round trips of every dtype (0-d, empty, NaN
 // payloads, non-contiguous sources) and of metadata, detection of truncated files, flipped bytes and
 // non-HDF5 files, checkpoint directories (newest valid, keep_last, stale temporary files), failed saves
 // that leave the previous checkpoint intact (bad paths, bad names, a full disk via RLIMIT_FSIZE),
@@ -23,7 +23,7 @@
 
 #include "autograd/ops.h"
 #include "model/transformer.h"
-#include "train/checkpoint.h"
+#include "run/checkpoint.h"
 
 using namespace sra;
 namespace fs = std::filesystem;
@@ -230,7 +230,8 @@ TEST_CASE("checkpoint: truncated, non-HDF5 and missing files are errors naming t
   write_bytes(bad, bytes.substr(0, size_t(size / 2)));
   CHECK(contains(error_of([&] { load_checkpoint(bad); }), "truncated"));
   write_bytes(bad, "this is not an HDF5 file\n");
-  CHECK(error_of([&] { load_checkpoint(bad); }) == "[checkpoint] " + bad + ": not an SRA checkpoint (no seal)");
+  CHECK(error_of([&] { load_checkpoint(bad); }) ==
+        "[checkpoint] " + bad + ": not an SRA checkpoint (no seal)");
   CHECK(error_of([&] { load_checkpoint(dir.file("missing.h5")); }) ==
         "[checkpoint] " + dir.file("missing.h5") + ": no such file");
   CHECK(error_of([&] { load_checkpoint(dir.path.string()); }) ==
@@ -238,7 +239,8 @@ TEST_CASE("checkpoint: truncated, non-HDF5 and missing files are errors naming t
   // an HDF5 file that is not a checkpoint
   hid_t f = H5Fcreate(bad.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   H5Fclose(f);
-  CHECK(error_of([&] { load_checkpoint(bad); }) == "[checkpoint] " + bad + ": not an SRA checkpoint (no seal)");
+  CHECK(error_of([&] { load_checkpoint(bad); }) ==
+        "[checkpoint] " + bad + ": not an SRA checkpoint (no seal)");
   // ... even when it carries a valid seal: HDF5 opens it and the format attribute is missing
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   H5Pset_userblock(fcpl, 512);

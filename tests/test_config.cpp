@@ -1,4 +1,4 @@
-// Run configs (train/config.h): schema defaults, every error message, overrides, the resolved dump's
+// Run configs (run/config.h): schema defaults, every error message, overrides, the resolved dump's
 // round trip, configs/reference.yaml in sync with the schema, and every shipped config loading.
 #include <doctest/doctest.h>
 
@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <set>
 
+#include "run/config.h"
 #include "tests/data_test_util.h"
-#include "train/config.h"
 
 namespace {
 
@@ -202,9 +202,10 @@ TEST_CASE("config: cross-field checks name the keys and where the last of them w
         "[config] F:2: model.n_heads (4) must be a multiple of model.n_kv_heads (3)");
   CHECK(load_error("model:\n  dense_layers: [0, 4]\n") ==
         "[config] F:2: model.dense_layers entry 4 is out of range for model.n_layers (4)");
-  CHECK(load_error("router:\n  threshold_lr: 2\n") ==
-        "[config] F:2: router.threshold_lr (2) must be in [0, 1] with router.threshold_update quantile (it is "
-        "an EMA rate)");
+  CHECK(
+      load_error("router:\n  threshold_lr: 2\n") ==
+      "[config] F:2: router.threshold_lr (2) must be in [0, 1] with router.threshold_update quantile (it is "
+      "an EMA rate)");
   CHECK_NOTHROW(sra::load_config(yaml_file("router:\n  threshold_lr: 2\n  threshold_update: ratio\n")));
   CHECK(load_error("data:\n  seq_len: 512\n") ==
         "[config] F:2: data.seq_len (512) must be <= model.max_seq_len (256)");

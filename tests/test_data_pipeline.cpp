@@ -1,6 +1,6 @@
 // The data pipeline: `sra tokenizer train` and `sra data prepare` (run as the real binary, which sits next
 // to sra_tests in the build directory), the trainer's gsm8k / math / text / shards datasets
-// (train/data_prep.h), the held-out validation slice, bad JSONL lines, and shards refused for a
+// (run/data_prep.h), the held-out validation slice, bad JSONL lines, and shards refused for a
 // mismatched tokenizer or vocabulary. GSM8K and MATH fixtures are the first rows of the shared train files.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
@@ -18,9 +18,9 @@
 #include "data/packing.h"
 #include "data/synthetic.h"
 #include "data_test_util.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/data_prep.h"
+#include "run/checkpoint.h"
+#include "run/config.h"
+#include "run/data_prep.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;

@@ -16,8 +16,8 @@
 #include "eval/evaluate.h"
 #include "model/flops.h"
 #include "model/generate.h"
-#include "train/checkpoint.h"
-#include "train/model_io.h"
+#include "run/checkpoint.h"
+#include "run/model_io.h"
 
 using namespace sra;
 using namespace sra::eval;

@@ -1,23 +1,24 @@
 // sra generate's library side: a model saved with its resolved config loads back identically, and
 // generation from the checkpoint equals generation from the config; the audit trail renders.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
 
-#include <unistd.h>
-
 #include "model/selection_view.h"
-#include "train/generate_run.h"
-#include "train/model_io.h"
+#include "run/model_io.h"
+#include "tools/cli/generate_run.h"
 
 using namespace sra;
 
 TEST_CASE("generate: a checkpoint with its config rebuilds the model and generates the same text") {
-  std::string dir = (std::filesystem::temp_directory_path() / ("sra_gen_" + std::to_string(::getpid()))).string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("sra_gen_" + std::to_string(::getpid()))).string();
   std::filesystem::create_directories(dir);
-  const std::vector<std::string> sets = {"model.d_model=64", "model.n_layers=3", "model.d_ff=128",
-                                         "router.init_threshold=-0.01", "model.window=8", "model.sinks=2"};
+  const std::vector<std::string> sets = {"model.d_model=64", "model.n_layers=3",
+                                         "model.d_ff=128",   "router.init_threshold=-0.01",
+                                         "model.window=8",   "model.sinks=2"};
   RunConfig cfg = load_config("configs/tiny-cpu.yaml", sets);
   LoadedModel a = model_from_config(cfg);
   std::string path = dir + "/ckpt-00000007.h5";
@@ -25,7 +26,8 @@ TEST_CASE("generate: a checkpoint with its config rebuilds the model and generat
   LoadedModel b = load_model(path);
   CHECK(b.step == 7);
   CHECK(b.config == cfg);
-  for (auto& [name, t] : a.model->named_parameters()) CHECK(b.model->find(name).to_vector<float>() == t.to_vector<float>());
+  for (auto& [name, t] : a.model->named_parameters())
+    CHECK(b.model->find(name).to_vector<float>() == t.to_vector<float>());
 
   GenerateRunOptions from_cfg;
   from_cfg.config = "configs/tiny-cpu.yaml";
@@ -42,7 +44,7 @@ TEST_CASE("generate: a checkpoint with its config rebuilds the model and generat
   run_generate(from_cfg, o1);
   run_generate(from_ckpt, o2);
   std::string s1 = o1.str(), s2 = o2.str();
-  CHECK(s2.substr(0, s1.size()) == s1);  // same text and audit; the second also reports the HTML file
+  CHECK(s2.substr(0, s1.size()) == s1);      // same text and audit; the second also reports the HTML file
   CHECK(s1.find("[") != std::string::npos);  // some critical tokens, in brackets
   CHECK(s1.find("critical in any layer") != std::string::npos);
   CHECK(std::filesystem::file_size(dir + "/sel.html") > 200);
@@ -51,9 +53,9 @@ TEST_CASE("generate: a checkpoint with its config rebuilds the model and generat
   Checkpoint bare = model_checkpoint(cfg, *a.model, 1);
   bare.meta.erase("config");
   save_checkpoint(bare, dir + "/bare.h5");
-  CHECK_THROWS_WITH_AS(load_model(dir + "/bare.h5"),
-                       ("[checkpoint] " + dir + "/bare.h5: no 'config' metadata (not written by sra train?)").c_str(),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      load_model(dir + "/bare.h5"),
+      ("[checkpoint] " + dir + "/bare.h5: no 'config' metadata (not written by sra train?)").c_str(), Error);
   std::filesystem::remove_all(dir);
 }
 

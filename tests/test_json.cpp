@@ -1,6 +1,7 @@
 // Tests for core/json: parsing (types, int64 exactness, escapes, surrogate pairs, errors with byte
 // offsets, depth limit, duplicate keys), writing (escaping, UTF-8 passthrough, invalid UTF-8, doubles),
-// access errors naming the key, builders and insertion order, and round trips.
+// access errors naming the key, builders and insertion order, and round trips; core/strings (trim,
+// is_space) and data/jsonl string_field.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -8,6 +9,8 @@
 
 #include "core/check.h"
 #include "core/json.h"
+#include "core/strings.h"
+#include "data/jsonl.h"
 
 using sra::Json;
 
@@ -143,4 +146,21 @@ TEST_CASE("json: builders and round trips") {
   }
   CHECK(Json(1) == Json(1.0));
   CHECK(Json("1") != Json(1));
+}
+
+TEST_CASE("strings: trim, is_space and string_field") {
+  CHECK(sra::trim("  a b\t\n") == "a b");
+  CHECK(sra::trim("\f\v x \r") == "x");                 // Python's str.strip() whitespace
+  CHECK(sra::trim("\f x \v", " \t\n\r") == "\f x \v");  // only the given characters
+  CHECK(sra::trim(" \t ").empty());
+  CHECK(sra::trim("").empty());
+  CHECK(sra::is_space('\v'));
+  CHECK_FALSE(sra::is_space('\0'));
+  CHECK_FALSE(sra::is_space('x'));
+  Json row = Json::parse(R"({"q": "text", "n": 3})");
+  CHECK(sra::string_field(row, "q") == "text");
+  CHECK_THROWS_WITH_AS(sra::string_field(row, "a"), "[data] missing string field 'a'", sra::Error);
+  CHECK_THROWS_WITH_AS(sra::string_field(row, "n"), "[data] 'n' must be a string, got int", sra::Error);
+  CHECK_THROWS_WITH_AS(sra::string_field(Json::parse("[1]"), "q"), "[data] expected a JSON object, got array",
+                       sra::Error);
 }

@@ -6,9 +6,9 @@
 
 #include "core/parallel.h"
 #include "kernels/matmul/matmul.h"
+#include "model/optimizer.h"
 #include "model/transformer.h"
 #include "tests/gradcheck.h"
-#include "train/optimizer.h"
 
 using namespace sra;
 
@@ -119,7 +119,8 @@ TEST_CASE("model: a tiny decoder learns a toy task (reverse a sequence)") {
     }
     return Tensor::from_vector(v, {b, 13});
   };
-  for (int step = 0; step < 300; ++step) train_step(m, opt, make_batch(32), step < 20 ? 3e-3 * (step + 1) / 20 : 3e-3);
+  for (int step = 0; step < 300; ++step)
+    train_step(m, opt, make_batch(32), step < 20 ? 3e-3 * (step + 1) / 20 : 3e-3);
   // accuracy on the reversed half of fresh rows, greedy
   NoGradGuard g;
   Tensor batch = make_batch(64);
@@ -145,7 +146,8 @@ TEST_CASE("model: training steps are bitwise identical with 1 and 2 threads") {
     AdamW opt(m.named_parameters(), AdamWConfig{});
     Generator gen(7);
     std::vector<double> losses;
-    for (int s = 0; s < 3; ++s) losses.push_back(train_step(m, opt, random_ids(4, 65, c.vocab_size, gen), 1e-3));
+    for (int s = 0; s < 3; ++s)
+      losses.push_back(train_step(m, opt, random_ids(4, 65, c.vocab_size, gen), 1e-3));
     std::vector<float> params;
     for (auto& [n, p] : m.named_parameters()) {
       auto v = p.to_vector<float>();
@@ -169,14 +171,15 @@ TEST_CASE("matmul: BLAS blocks agree with a naive product, all transpose combina
       Tensor a = randn(ta ? Shape{k, m} : Shape{m, k}, gen, DType::f64);
       Tensor b = randn(tb ? Shape{n, k} : Shape{k, n}, gen, DType::f64);
       Tensor c = Tensor::zeros({m, n}, DType::f64);
-      kern::gemm_cpu<double>(ta, tb, m, n, k, 1.0, a.data<double>(), ta ? m : k, b.data<double>(), tb ? k : n, 0.0,
-                             c.data<double>(), n);
+      kern::gemm_cpu<double>(ta, tb, m, n, k, 1.0, a.data<double>(), ta ? m : k, b.data<double>(), tb ? k : n,
+                             0.0, c.data<double>(), n);
       const double *pa = a.data<double>(), *pb = b.data<double>(), *pc = c.data<double>();
       double worst = 0;
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
           double s = 0;
-          for (int64_t q = 0; q < k; ++q) s += (ta ? pa[q * m + i] : pa[i * k + q]) * (tb ? pb[j * k + q] : pb[q * n + j]);
+          for (int64_t q = 0; q < k; ++q)
+            s += (ta ? pa[q * m + i] : pa[i * k + q]) * (tb ? pb[j * k + q] : pb[q * n + j]);
           worst = std::max(worst, std::fabs(s - pc[i * n + j]));
         }
       CHECK(worst < 1e-10);

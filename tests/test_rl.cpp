@@ -17,14 +17,14 @@
 #include "autograd/tape.h"
 #include "core/json.h"
 #include "model/generate.h"
+#include "model/optimizer.h"
 #include "rl/policy.h"
 #include "rl/reinforce.h"
 #include "rl/rl_data.h"
 #include "rl/rl_trainer.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/model_io.h"
-#include "train/optimizer.h"
+#include "run/checkpoint.h"
+#include "run/config.h"
+#include "run/model_io.h"
 
 using namespace sra;
 namespace fs = std::filesystem;

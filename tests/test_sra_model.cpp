@@ -4,8 +4,8 @@
 
 #include <cmath>
 
+#include "model/optimizer.h"
 #include "model/transformer.h"
-#include "train/optimizer.h"
 
 using namespace sra;
 

@@ -1,7 +1,8 @@
 // Trainer: exact resume (one run of 6 steps vs 3 + resume to 6: bitwise equal final checkpoints and
 // equal per-step losses), metrics file contents, config errors naming file and line, resume past a
 // corrupt newest checkpoint, trainer checkpoints read by load_model, the byte-level text dataset (path
-// relative to the data directory) and synthetic data through a sentencepiece tokenizer.
+// relative to the data directory) and synthetic data through a sentencepiece tokenizer; the run log
+// (run/run_log.h): metrics truncation on resume, fmt, the progress bar.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -14,8 +15,10 @@
 #include "autograd/tape.h"
 #include "core/json.h"
 #include "data_test_util.h"
-#include "train/checkpoint.h"
-#include "train/model_io.h"
+#include "run/checkpoint.h"
+#include "run/model_io.h"
+#include "run/run_log.h"
+#include "tools/cli/train_validation.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -267,12 +270,13 @@ TEST_CASE("trainer: train.eval_problems logs val-split task accuracy and selecte
   TrainerTempDir d;
   std::string cfg = write_file(d, "run.yaml", kTinyConfig);
   sra::TrainOptions o{cfg,
-                      {"model.max_seq_len=1024", "train.steps=2", "train.eval_every=2", "train.eval_problems=3",
-                       "train.checkpoint_every=0"},
+                      {"model.max_seq_len=1024", "train.steps=2", "train.eval_every=2",
+                       "train.eval_problems=3", "train.checkpoint_every=0"},
                       d.file("run"),
                       "",
                       "",
                       -1};
+  o.task_validator = sra::cli::synthetic_task_validator;  // what `sra train` wires
   std::ostringstream log;
   REQUIRE(sra::run_train(o, log) == 0);
   std::vector<sra::Json> m = read_metrics(d.file("run"));
@@ -292,6 +296,68 @@ TEST_CASE("trainer: train.eval_problems logs val-split task accuracy and selecte
   t.overrides.push_back("data.dataset=text");
   t.overrides.push_back("data.path=tinyshakespeare/input.txt");
   std::ostringstream log_t;
-  CHECK_THROWS_WITH_AS(sra::run_train(t, log_t), doctest::Contains("train.eval_problems needs data.dataset synthetic"),
-                       sra::Error);
+  CHECK_THROWS_WITH_AS(sra::run_train(t, log_t),
+                       doctest::Contains("train.eval_problems needs data.dataset synthetic"), sra::Error);
+}
+
+TEST_CASE("run log: truncate_metrics keeps exactly the lines the resumed checkpoint covers") {
+  TrainerTempDir d;
+  const std::string path = d.file("metrics.jsonl");
+  auto write = [&] {
+    std::ofstream(path) << "{\"step\": 0, \"eval_accuracy\": 0.5}\n"
+                        << "{\"step\": 1, \"loss\": 2.0}\n"
+                        << "\n"
+                        << "{\"step\": 2, \"loss\": 1.5}\n"
+                        << "{\"loss\": 9}\n"  // no step: dropped
+                        << "[3]\n"            // not an object: dropped
+                        << "{\"step\": 3, \"loss\": 1.2}\n"
+                        << "{\"step\": 4, \"lo";  // cut short by a crash
+  };
+  auto steps = [&] {
+    std::vector<int64_t> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) out.push_back(sra::Json::parse(line)["step"].as_int());
+    return out;
+  };
+  write();
+  sra::truncate_metrics(path, 2, "train");
+  CHECK(steps() == std::vector<int64_t>{0, 1, 2});
+  write();
+  sra::truncate_metrics(path, 0, "rl");  // a checkpoint at step 0 covers the step-0 evaluation
+  CHECK(steps() == std::vector<int64_t>{0});
+  write();
+  sra::truncate_metrics(path, 10, "train");
+  CHECK(steps() == std::vector<int64_t>{0, 1, 2, 3});
+  write();
+  sra::truncate_metrics(path, std::nullopt, "train");  // a fresh start
+  CHECK(steps().empty());
+  CHECK(fs::file_size(path) == 0);
+  sra::truncate_metrics(d.file("new.jsonl"), 5, "rl");  // a missing file is created empty
+  CHECK(fs::exists(d.file("new.jsonl")));
+  CHECK_THROWS_WITH_AS(sra::truncate_metrics(d.file("no/such/dir/m.jsonl"), std::nullopt, "rl"),
+                       doctest::Contains("[rl] cannot write "), sra::Error);
+
+  sra::MetricsWriter w(path, "train");
+  w.write(sra::Json::object({{"step", 1}}));
+  w.write(sra::Json::object({{"step", 2}}));
+  CHECK(steps() == std::vector<int64_t>{1, 2});  // flushed line by line
+}
+
+TEST_CASE("run log: fmt and the progress bar") {
+  CHECK(sra::fmt("%.3f", 2.0 / 3.0) == "0.667");
+  CHECK(sra::fmt("%.2e", 12345.0) == "1.23e+04");
+  std::ostringstream off;
+  sra::ProgressBar none(off, false, 10, 0, 10);
+  none.draw(5, "loss 1");
+  none.clear();
+  CHECK(off.str().empty());
+  std::ostringstream on;
+  sra::ProgressBar bar(on, true, 8, 0, 8);
+  bar.draw(2, "loss 1.0000");
+  const std::string s = on.str();
+  CHECK(s.rfind("\r\x1b[K2/8 [######..................] loss 1.0000  ETA ", 0) == 0);
+  CHECK(s.back() == 's');
+  bar.clear();
+  CHECK(on.str().substr(s.size()) == "\r\x1b[K");
 }

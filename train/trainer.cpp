@@ -2,39 +2,28 @@
 #include "train/trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <ostream>
-#include <sstream>
 
 #include "autograd/ops.h"
 #include "core/check.h"
 #include "core/json.h"
 #include "data/packing.h"
-#include "data/tokenizer.h"
-#include "eval/evaluate.h"
-#include "eval/prompts.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/data_prep.h"
-#include "train/model_io.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
+#include "run/checkpoint.h"
+#include "run/config.h"
+#include "run/data_prep.h"
+#include "run/model_io.h"
+#include "run/run_log.h"
 
 namespace sra {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 struct TrainData {
   std::unique_ptr<PackedRows> train;
@@ -43,7 +32,7 @@ struct TrainData {
   std::string tokenizer_hash;
 };
 
-// The config's data (train/data_prep.h, shared with `sra data prepare`) as rows of seq_len + 1 tokens.
+// The config's data (run/data_prep.h, shared with `sra data prepare`) as rows of seq_len + 1 tokens.
 TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream& log) {
   const DataSection& ds = cfg.data;
   TrainingData td = load_training_data(cfg, opt.data_dir);
@@ -110,38 +99,23 @@ double validation_loss(Transformer& model, const PackedRows& val, int64_t batch_
   return sum / double(n);
 }
 
-// Keeps the metrics lines with step <= last_step (all of them dropped when last_step is 0).
-void truncate_metrics(const std::string& path, int64_t last_step) {
-  std::string kept;
-  if (last_step > 0) {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      Json j;
-      try {
-        j = Json::parse(line);
-      } catch (const Error&) {
-        continue;  // a line cut short by a crash
-      }
-      const Json* st = j.is_object() ? j.find("step") : nullptr;
-      if (st && st->is_number() && st->as_int() <= last_step) kept += line + "\n";
-    }
-  }
-  std::ofstream out(path, std::ios::trunc);
-  SRA_CHECK(out.good(), "[train] cannot write ", path);
-  out << kept;
-}
+// One run: the resolved config, data, model, optimizer and sampler, and the steps it covers.
+struct TrainRun {
+  TrainRun(const TrainOptions& o, RunConfig c) : opt(o), cfg(std::move(c)) {}
+  const TrainOptions& opt;
+  RunConfig cfg;
+  std::string resolved;  // dump_resolved_yaml(cfg), saved in every checkpoint
+  TrainData data;
+  LoadedModel lm;
+  NamedTensors params;
+  std::unique_ptr<AdamW> optim;
+  std::unique_ptr<SequenceSampler> sampler;
+  int64_t start = 0, end = 0;
+  bool resumed = false;
+  Transformer& model() { return *lm.model; }
+};
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-}  // namespace
-
-int run_train(const TrainOptions& opt, std::ostream& log) {
+RunConfig checked_config(const TrainOptions& opt) {
   SRA_CHECK(!opt.config.empty(), "[train] no config file given");
   SRA_CHECK(!opt.out_dir.empty(), "[train] no output directory given");
   RunConfig cfg = load_config(opt.config, opt.overrides);
@@ -151,176 +125,184 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
             "[train] distributed training is not supported yet (distributed.world_size must be 1)");
   SRA_CHECK(cfg.data.seq_len <= cfg.model.max_seq_len, "[train] data.seq_len ", cfg.data.seq_len,
             " exceeds model.max_seq_len ", cfg.model.max_seq_len);
+  return cfg;
+}
 
-  fs::create_directories(opt.out_dir);
-  write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
-  const std::string metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
-  const std::string resolved = dump_resolved_yaml(cfg);
-
-  TrainData data = load_data(cfg, opt, log);
-  LoadedModel lm = model_from_config(cfg);
-  Transformer& model = *lm.model;
-  model.train();
-  NamedTensors params = model.named_parameters();
-  AdamW optim(params, to_adamw_config(cfg));
-  SequenceSampler sampler(data.train->num_rows(), uint64_t(cfg.data.seed));
-
-  // ---- resume ----
-  int64_t start = 0;
-  std::optional<std::pair<std::string, Checkpoint>> resumed;
-  if (opt.resume.empty()) {
-    std::vector<std::string> existing = list_checkpoints(opt.out_dir);
-    SRA_CHECK(existing.empty(), "[train] ", opt.out_dir, " already holds checkpoints (", existing.front(),
-              "); resume with \"auto\" or a checkpoint path, or use another output directory");
-  } else if (opt.resume == "auto") {
-    resumed = load_newest_valid_checkpoint(opt.out_dir, log);
-    if (!resumed) log << "no checkpoint in " << opt.out_dir << ": starting from step 0\n";
-  } else if (!opt.resume.empty()) {
-    resumed.emplace(opt.resume, load_checkpoint(opt.resume));
+// Restores model, optimizer, sampler cursor and router generator from a trainer checkpoint; returns its step.
+int64_t restore(TrainRun& run, const std::string& path, const Checkpoint& ck, std::ostream& log) {
+  for (const char* key : {"data_cursor", "rng"}) {
+    SRA_CHECK(ck.meta.count(key), "[train] ", path, ": no '", key, "' metadata (not a trainer checkpoint?)");
   }
-  if (resumed) {
-    const std::string& path = resumed->first;
-    const Checkpoint& ck = resumed->second;
-    for (const char* key : {"data_cursor", "rng"}) {
-      SRA_CHECK(ck.meta.count(key), "[train] ", path, ": no '", key,
-                "' metadata (not a trainer checkpoint?)");
-    }
-    auto cit = ck.meta.find("config");
-    if (cit != ck.meta.end() && cit->second != resolved) {
-      log << "warning: the config differs from the one saved in " << path << "\n";
-    }
-    auto tit = ck.meta.find("tokenizer_hash");
-    SRA_CHECK(tit == ck.meta.end() || tit->second == data.tokenizer_hash, "[train] ", path,
-              ": tokenizer hash '", tit->second, "' does not match the current tokenizer's '",
-              data.tokenizer_hash, "'");
-    load_module(model, ck);
-    load_optimizer(optim, ck);
-    sampler.load_state(Json::parse(ck.meta.at("data_cursor")));
-    set_generator_state(model.router_generator(), Json::parse(ck.meta.at("rng")));
-    start = ck.step;
-    SRA_CHECK(start >= 0 && start <= cfg.train.steps, "[train] ", path, ": step ", start,
-              " is outside [0, train.steps = ", cfg.train.steps, "]");
-    log << "resumed from " << path << " at step " << start << "\n";
+  auto cit = ck.meta.find("config");
+  if (cit != ck.meta.end() && cit->second != run.resolved) {
+    log << "warning: the config differs from the one saved in " << path << "\n";
   }
-  truncate_metrics(metrics_path, start);
+  auto tit = ck.meta.find("tokenizer_hash");
+  SRA_CHECK(tit == ck.meta.end() || tit->second == run.data.tokenizer_hash, "[train] ", path,
+            ": tokenizer hash '", tit->second, "' does not match the current tokenizer's '",
+            run.data.tokenizer_hash, "'");
+  load_module(run.model(), ck);
+  load_optimizer(*run.optim, ck);
+  run.sampler->load_state(Json::parse(ck.meta.at("data_cursor")));
+  set_generator_state(run.model().router_generator(), Json::parse(ck.meta.at("rng")));
+  const int64_t start = ck.step;
+  SRA_CHECK(start >= 0 && start <= run.cfg.train.steps, "[train] ", path, ": step ", start,
+            " is outside [0, train.steps = ", run.cfg.train.steps, "]");
+  log << "resumed from " << path << " at step " << start << "\n";
+  return start;
+}
 
-  int64_t end = cfg.train.steps;
-  if (opt.max_steps >= 0) end = std::min(end, std::max(start, opt.max_steps));
+void save(TrainRun& run, int64_t step, std::ostream& log) {
+  Checkpoint ck;
+  ck.step = step;
+  add_module(ck, run.model());
+  add_optimizer(ck, *run.optim);
+  ck.meta["config"] = run.resolved;
+  ck.meta["data_cursor"] = run.sampler->state().dump();
+  ck.meta["rng"] = generator_state(run.model().router_generator()).dump();
+  ck.meta["code_version"] = kCodeVersion;
+  ck.meta["tokenizer"] = run.data.tokenizer_path;
+  ck.meta["tokenizer_hash"] = run.data.tokenizer_hash;
+  std::string path = checkpoint_path(run.opt.out_dir, step);
+  save_checkpoint(ck, path);
+  if (run.cfg.train.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.train.keep_last);
+  log << "saved " << path << "\n";
+}
 
-  auto save = [&](int64_t step) {
-    Checkpoint ck;
-    ck.step = step;
-    add_module(ck, model);
-    add_optimizer(ck, optim);
-    ck.meta["config"] = resolved;
-    ck.meta["data_cursor"] = sampler.state().dump();
-    ck.meta["rng"] = generator_state(model.router_generator()).dump();
-    ck.meta["code_version"] = kCodeVersion;
-    ck.meta["tokenizer"] = data.tokenizer_path;
-    ck.meta["tokenizer_hash"] = data.tokenizer_hash;
-    std::string path = checkpoint_path(opt.out_dir, step);
-    save_checkpoint(ck, path);
-    if (cfg.train.keep_last > 0) keep_last(opt.out_dir, cfg.train.keep_last);
-    log << "saved " << path << "\n";
-  };
+// What one step measured (val, val_acc and val_sel only on evaluation steps).
+struct StepResult {
+  int64_t step = 0;
+  double loss = 0, lr = 0, norm = 0, ratio = 0, tok_s = 0;
+  std::optional<double> val, val_acc, val_sel;
+};
 
-  log << "train: " << model.num_parameters() << " parameters, " << data.train->num_rows()
-      << " train rows and " << data.val->num_rows() << " val rows of " << cfg.data.seq_len
-      << " tokens, steps " << start << " -> " << end << " of " << cfg.train.steps << "\n";
-
-  // Task accuracy on val-split synthetic problems (greedy, deterministic selection), when asked for.
-  std::optional<eval::EvalTask> val_task;
-  Tokenizer val_tokenizer;
-  if (cfg.train.eval_problems > 0) {
-    SRA_CHECK(cfg.data.dataset == "synthetic", "[train] train.eval_problems needs data.dataset synthetic, got ",
-              cfg.data.dataset);
-    if (!data.tokenizer_path.empty()) val_tokenizer = Tokenizer::load(data.tokenizer_path);
-    eval::EvalTask t;
-    t.dataset = "synthetic";
-    t.problems = eval::load_eval_problems("synthetic", "val", "", 0, cfg.train.eval_problems,
-                                          to_synthetic_options(cfg));
-    t.format = eval::make_prompt_format("synthetic", {}, true);
-    val_task = std::move(t);
-  }
-  std::ofstream metrics(metrics_path, std::ios::app);
-  SRA_CHECK(metrics.good(), "[train] cannot write ", metrics_path);
+// Update s (0-based): schedule, grad_accum micro-batches, clip, AdamW, thresholds; then validation.
+StepResult train_step(TrainRun& run, int64_t s, const TaskValidator& validate_task) {
+  const RunConfig& cfg = run.cfg;
+  Transformer& model = run.model();
   const int64_t B = cfg.train.batch_size, accum = cfg.train.grad_accum;
   const double tau0 = cfg.router.temperature, tau1 = cfg.router.temperature_final;
-  int64_t last_saved = resumed ? start : -1;
-  // a progress bar redrawn in place on a terminal (logging.progress: auto = when the log is a terminal)
-  const bool bar = cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal);
-  const double loop_t0 = now_s();
-  auto clear_bar = [&] {
-    if (bar) log << "\r\x1b[K";
-  };
-  auto draw_bar = [&](int64_t step, double loss, double ratio, double tok_s) {
-    if (!bar) return;
-    const int width = 24;
-    int filled = int(double(width) * double(step) / double(std::max<int64_t>(cfg.train.steps, 1)));
-    double per_step = (now_s() - loop_t0) / double(std::max<int64_t>(step - start, 1));
-    double eta = per_step * double(end - step);
-    log << "\r\x1b[K" << step << "/" << cfg.train.steps << " [" << std::string(size_t(filled), '#')
-        << std::string(size_t(width - filled), '.') << "] loss " << fmt("%.4f", loss) << "  sel "
-        << fmt("%.3f", ratio) << "  " << fmt("%.0f", tok_s) << " tok/s  ETA " << fmt("%.0f", eta) << "s"
-        << std::flush;
-  };
-  for (int64_t s = start; s < end; ++s) {
-    const double t0 = now_s();
-    double lr = learning_rate(cfg, s);
-    double frac = cfg.train.steps > 1 ? double(s) / double(cfg.train.steps - 1) : 0.0;
-    set_router_temperature(model, tau0 + (tau1 - tau0) * frac);
-    double loss_sum = 0, ratio_sum = 0;
-    for (int64_t m = 0; m < accum; ++m) {
-      Batch b = make_batch(*data.train, sampler.next_batch(B));
-      Tensor loss = batch_loss(model, b);
-      ratio_sum += model.last_selected_ratio();
-      loss_sum += loss.item();
-      backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)));
-    }
-    auto [norm, scale] = clip_grad_norm(params, cfg.optimizer.grad_clip);
-    optim.step(lr, scale);
-    optim.zero_grad();
-    model.update_thresholds();
-    const int64_t step = s + 1;
-    const double loss = loss_sum / double(accum), ratio = ratio_sum / double(accum);
-    const double tok_s = double(B * accum * cfg.data.seq_len) / std::max(now_s() - t0, 1e-9);
-    std::optional<double> val, val_acc, val_sel;
-    if (cfg.train.eval_every > 0 && step % cfg.train.eval_every == 0) {
-      val = validation_loss(model, *data.val, B, cfg.train.eval_batches);
-      if (val_task) {
-        eval::EvalResult er = eval::evaluate(model, val_tokenizer, *val_task, 0, 16);
-        val_acc = er.accuracy();
-        val_sel = er.selected_ratio;
-      }
-    }
-    Json line = Json::object({{"step", step},
-                              {"loss", loss},
-                              {"lr", lr},
-                              {"grad_norm", norm},
-                              {"selected_ratio", ratio},
-                              {"tokens_per_s", tok_s}});
-    if (val) line["val_loss"] = *val;
-    if (val_acc) line["val_accuracy"] = *val_acc, line["val_selected_ratio"] = *val_sel;
-    metrics << line.dump() << "\n" << std::flush;
-    if ((cfg.logging.log_every > 0 && step % cfg.logging.log_every == 0) || val) {
-      clear_bar();
-      log << "step " << step << "  loss " << fmt("%.4f", loss) << "  lr " << fmt("%.2e", lr) << "  |g| "
-          << fmt("%.3f", norm) << "  selected " << fmt("%.3f", ratio) << "  " << fmt("%.0f", tok_s)
-          << " tok/s";
-      if (val) log << "  val " << fmt("%.4f", *val);
-      if (val_acc) log << "  val acc " << fmt("%.3f", *val_acc) << " (selected " << fmt("%.3f", *val_sel) << ")";
-      log << "\n" << std::flush;
-    }
-    if ((cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0) || step == end) {
-      clear_bar();
-      save(step);
-      last_saved = step;
-    }
-    draw_bar(step, loss, ratio, tok_s);
+  const double t0 = now_s();
+  StepResult r;
+  r.lr = learning_rate(cfg, s);
+  double frac = cfg.train.steps > 1 ? double(s) / double(cfg.train.steps - 1) : 0.0;
+  set_router_temperature(model, tau0 + (tau1 - tau0) * frac);
+  double loss_sum = 0, ratio_sum = 0;
+  for (int64_t m = 0; m < accum; ++m) {
+    Batch b = make_batch(*run.data.train, run.sampler->next_batch(B));
+    Tensor loss = batch_loss(model, b);
+    ratio_sum += model.last_selected_ratio();
+    loss_sum += loss.item();
+    backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)));
   }
-  clear_bar();
-  if (last_saved != end) save(end);  // nothing to run (already at the end): still leave the final state
-  log << "done: step " << end << " of " << cfg.train.steps << "\n";
+  auto [norm, scale] = clip_grad_norm(run.params, cfg.optimizer.grad_clip);
+  run.optim->step(r.lr, scale);
+  run.optim->zero_grad();
+  model.update_thresholds();
+  r.step = s + 1;
+  r.norm = norm;
+  r.loss = loss_sum / double(accum), r.ratio = ratio_sum / double(accum);
+  r.tok_s = double(B * accum * cfg.data.seq_len) / std::max(now_s() - t0, 1e-9);
+  if (cfg.train.eval_every > 0 && r.step % cfg.train.eval_every == 0) {
+    r.val = validation_loss(model, *run.data.val, B, cfg.train.eval_batches);
+    if (validate_task) {
+      TaskScore ts = validate_task(model);
+      r.val_acc = ts.accuracy;
+      r.val_sel = ts.selected_ratio;
+    }
+  }
+  return r;
+}
+
+Json metrics_line(const StepResult& r) {
+  Json line = Json::object({{"step", r.step},
+                            {"loss", r.loss},
+                            {"lr", r.lr},
+                            {"grad_norm", r.norm},
+                            {"selected_ratio", r.ratio},
+                            {"tokens_per_s", r.tok_s}});
+  if (r.val) line["val_loss"] = *r.val;
+  if (r.val_acc) line["val_accuracy"] = *r.val_acc, line["val_selected_ratio"] = *r.val_sel;
+  return line;
+}
+
+void log_step(const StepResult& r, std::ostream& log) {
+  log << "step " << r.step << "  loss " << fmt("%.4f", r.loss) << "  lr " << fmt("%.2e", r.lr) << "  |g| "
+      << fmt("%.3f", r.norm) << "  selected " << fmt("%.3f", r.ratio) << "  " << fmt("%.0f", r.tok_s)
+      << " tok/s";
+  if (r.val) log << "  val " << fmt("%.4f", *r.val);
+  if (r.val_acc)
+    log << "  val acc " << fmt("%.3f", *r.val_acc) << " (selected " << fmt("%.3f", *r.val_sel) << ")";
+  log << "\n" << std::flush;
+}
+
+// The task validator for train.eval_problems > 0 (synthetic data only), else an empty function.
+TaskValidator make_task_validator(const TrainRun& run) {
+  const RunConfig& cfg = run.cfg;
+  if (cfg.train.eval_problems <= 0) return {};
+  SRA_CHECK(cfg.data.dataset == "synthetic", "[train] train.eval_problems needs data.dataset synthetic, got ",
+            cfg.data.dataset);
+  SRA_CHECK(run.opt.task_validator != nullptr,
+            "[train] train.eval_problems needs a task validator (TrainOptions::task_validator)");
+  return run.opt.task_validator(cfg, run.data.tokenizer_path);
+}
+
+// Config, data, model, optimizer and sampler; then the resumed state, if any, and the steps to run.
+TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
+  TrainRun run{opt, checked_config(opt)};
+  const RunConfig& cfg = run.cfg;
+  fs::create_directories(opt.out_dir);
+  write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  run.resolved = dump_resolved_yaml(cfg);
+  run.data = load_data(cfg, opt, log);
+  run.lm = model_from_config(cfg);
+  run.model().train();
+  run.params = run.model().named_parameters();
+  run.optim = std::make_unique<AdamW>(run.params, to_adamw_config(cfg));
+  run.sampler = std::make_unique<SequenceSampler>(run.data.train->num_rows(), uint64_t(cfg.data.seed));
+  auto resumed = checkpoint_to_resume(opt.out_dir, opt.resume, log, "train");
+  if (resumed) run.start = restore(run, resumed->first, resumed->second, log);
+  run.resumed = resumed.has_value();
+  run.end = cfg.train.steps;
+  if (opt.max_steps >= 0) run.end = std::min(run.end, std::max(run.start, opt.max_steps));
+  return run;
+}
+
+}  // namespace
+
+int run_train(const TrainOptions& opt, std::ostream& log) {
+  TrainRun run = start_run(opt, log);
+  const RunConfig& cfg = run.cfg;
+  const std::string metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
+  truncate_metrics(metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "train");
+  log << "train: " << run.model().num_parameters() << " parameters, " << run.data.train->num_rows()
+      << " train rows and " << run.data.val->num_rows() << " val rows of " << cfg.data.seq_len
+      << " tokens, steps " << run.start << " -> " << run.end << " of " << cfg.train.steps << "\n";
+  const TaskValidator validate_task = make_task_validator(run);
+  MetricsWriter metrics(metrics_path, "train");
+  int64_t last_saved = run.resumed ? run.start : -1;
+  // a progress bar redrawn in place on a terminal (logging.progress: auto = when the log is a terminal)
+  ProgressBar bar(log, cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal),
+                  cfg.train.steps, run.start, run.end);
+  for (int64_t s = run.start; s < run.end; ++s) {
+    const StepResult r = train_step(run, s, validate_task);
+    metrics.write(metrics_line(r));
+    if ((cfg.logging.log_every > 0 && r.step % cfg.logging.log_every == 0) || r.val) {
+      bar.clear();
+      log_step(r, log);
+    }
+    if ((cfg.train.checkpoint_every > 0 && r.step % cfg.train.checkpoint_every == 0) || r.step == run.end) {
+      bar.clear();
+      save(run, r.step, log);
+      last_saved = r.step;
+    }
+    bar.draw(r.step, "loss " + fmt("%.4f", r.loss) + "  sel " + fmt("%.3f", r.ratio) + "  " +
+                         fmt("%.0f", r.tok_s) + " tok/s");
+  }
+  bar.clear();
+  if (last_saved != run.end)
+    save(run, run.end, log);  // nothing to run (already at the end): still leave the final state
+  log << "done: step " << run.end << " of " << cfg.train.steps << "\n";
   return 0;
 }
 

@@ -1,11 +1,12 @@
 // The training loop behind `sra train`: config → data → model → AdamW steps, with validation, metrics,
 // checkpoints and exact resume.
 //
-// Data: load_training_data (train/data_prep.h, the code `sra data prepare` runs too) gives a train and a
+// Data: load_training_data (run/data_prep.h, the code `sra data prepare` runs too) gives a train and a
 //   validation token stream per data.dataset:
-//   synthetic  train problems 0..N-1 of the synthetic generator's train split (N = data.synthetic.train_problems,
-//              or max(64, batch_size · grad_accum · steps) when 0), step-by-step form; validation: val-split problems 0..M-1
-//              (M = max(8, eval_batches · batch_size)).
+//   synthetic  train problems 0..N-1 of the synthetic generator's train split (N =
+//   data.synthetic.train_problems,
+//              or max(64, batch_size · grad_accum · steps) when 0), step-by-step form; validation: val-split
+//              problems 0..M-1 (M = max(8, eval_batches · batch_size)).
 //   gsm8k,     data.path = the train JSONL (load_gsm8k / load_math); round(n · data.val_fraction) of its n
 //   math       rows (at least 1, at most n - 1), spread evenly through the file, validate; the rest train.
 //              A malformed line is a fatal "[data] FILE:LINE: ..." error unless data.skip_bad_lines, which
@@ -35,14 +36,15 @@
 //   "val V" when evaluated); every step one JSON line in out_dir/<logging.metrics_file>: {"step", "loss",
 //   "lr", "grad_norm", "selected_ratio", "tokens_per_s"[, "val_loss"]}; val_loss every train.eval_every
 //   steps (mean masked loss over the validation batches, eval mode, no gradients). With
-//   train.eval_problems > 0 (synthetic data only) each evaluation also answers val-split problems
-//   0..eval_problems-1 greedily with the eval harness (eval/evaluate.h, zero-shot, deterministic
-//   selection) and logs "val_accuracy" (strict "#### N") and "val_selected_ratio".
+//   train.eval_problems > 0 (synthetic data only) each evaluation also calls the task validator made by
+//   TrainOptions::task_validator and logs its "val_accuracy" and "val_selected_ratio" (the sra CLI wires
+//   tools/cli/train_validation.h: val-split problems 0..eval_problems-1 answered greedily with the eval
+//   harness, zero-shot, deterministic selection, strict "#### N"). The trainer never includes eval/.
 //
 // out_dir: config.yaml (the resolved config) at start; checkpoint_path(out_dir, step) every
 //   train.checkpoint_every steps and at the end of the run (train.steps or max_steps), then
 //   keep_last(out_dir, train.keep_last) when keep_last > 0. A checkpoint holds "model/" (parameters and
-//   buffers, the naming of train/model_io.h, so load_model reads it), "optim/" (add_optimizer), the step,
+//   buffers, the naming of run/model_io.h, so load_model reads it), "optim/" (add_optimizer), the step,
 //   and meta: config (dump_resolved_yaml), data_cursor (SequenceSampler::state() JSON), rng (the model's
 //   router generator, generator_state JSON), code_version (kCodeVersion), tokenizer and tokenizer_hash
 //   (empty for bytes).
@@ -51,18 +53,30 @@
 //   warning; none → a fresh start, logged); otherwise the checkpoint at that path. Model, optimizer, step,
 //   sampler cursor and router generator are restored, so the continued run is bitwise identical to an
 //   uninterrupted one. The metrics file keeps its lines with step <= the resumed step and is appended
-//   to; a fresh start empties it. A fresh start (resume "") refuses an out_dir that already holds
-//   checkpoints.
+//   to; a fresh start empties it (truncate_metrics, run/run_log.h). A fresh start (resume "") refuses an
+//   out_dir that already holds checkpoints.
 // Errors: sra::Error "[train] ..." (and "[config] ...", "[checkpoint] ...", "[data] ..." from below).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "model/transformer.h"
+#include "run/config.h"
+
 namespace sra {
 
-inline constexpr const char* kCodeVersion = "sra 0.1";
+// Task accuracy of the model during training (train.eval_problems > 0), from whoever wires it.
+struct TaskScore {
+  double accuracy = 0;        // fraction of the validation problems answered correctly
+  double selected_ratio = 0;  // mean fraction of keys the SRA layers selected while answering
+};
+using TaskValidator = std::function<TaskScore(Transformer& model)>;
+// Made once per run from the resolved config and the run's tokenizer path ("" for bytes).
+using TaskValidatorFactory =
+    std::function<TaskValidator(const RunConfig& cfg, const std::string& tokenizer_path)>;
 
 struct TrainOptions {
   std::string config;                  // run YAML (required)
@@ -72,6 +86,7 @@ struct TrainOptions {
   std::string data_dir;                // --data-dir (see resolve_data_dir)
   int64_t max_steps = -1;              // >= 0: stop after this step (the run's last checkpoint is there)
   bool terminal = false;               // the log is a terminal: logging.progress auto draws a progress bar
+  TaskValidatorFactory task_validator = nullptr;  // needed when train.eval_problems > 0
 };
 
 // Runs (or continues) training; returns 0.

@@ -4,28 +4,24 @@
 // Recomputation inside the attention backward is not counted (it is overhead, not model work).
 #include "tools/cli/bench.h"
 
+#include <cblas.h>
+
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <ostream>
 #include <vector>
 
-#include <cblas.h>
-
 #include "autograd/sparse_attention.h"
 #include "core/parallel.h"
 #include "kernels/matmul/matmul.h"
+#include "model/optimizer.h"
 #include "model/transformer.h"
-#include "train/optimizer.h"
+#include "run/run_log.h"
 
 namespace sra::cli {
 
 namespace {
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -36,8 +32,8 @@ double openblas_gflops(int64_t m, int64_t n, int64_t k, int reps) {
   double best = 1e30;
   for (int r = 0; r <= reps; ++r) {
     double t = now_s();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.f, a.data(), int(k), b.data(),
-                int(n), 0.f, c.data(), int(n));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.f, a.data(), int(k),
+                b.data(), int(n), 0.f, c.data(), int(n));
     if (r > 0) best = std::min(best, now_s() - t);
   }
   openblas_set_num_threads(1);
@@ -69,11 +65,12 @@ int run_bench_cpu(const BenchCpuOptions& o, std::ostream& out) {
   double gemm_sq = std::max(blas_sq, ours_sq);  // the reference: the better of the two
   int64_t tokens = o.batch * o.seq_len;
   double gemm_model = sgemm_gflops(tokens, o.d_ff, o.d_model, 10);
-  std::snprintf(line, sizeof line,
-                "sgemm %lldx%lldx%lld: OpenBLAS threaded %.1f GFLOP/s, ours (blocked over the pool) %.1f GFLOP/s; "
-                "model-shaped %lldx%lldx%lld (ours): %.1f GFLOP/s\n",
-                (long long)g, (long long)g, (long long)g, blas_sq, ours_sq, (long long)tokens, (long long)o.d_ff,
-                (long long)o.d_model, gemm_model);
+  std::snprintf(
+      line, sizeof line,
+      "sgemm %lldx%lldx%lld: OpenBLAS threaded %.1f GFLOP/s, ours (blocked over the pool) %.1f GFLOP/s; "
+      "model-shaped %lldx%lldx%lld (ours): %.1f GFLOP/s\n",
+      (long long)g, (long long)g, (long long)g, blas_sq, ours_sq, (long long)tokens, (long long)o.d_ff,
+      (long long)o.d_model, gemm_model);
   out << line;
 
   TransformerConfig c;
@@ -90,11 +87,12 @@ int run_bench_cpu(const BenchCpuOptions& o, std::ostream& out) {
   for (auto& x : ids) x = int64_t(gen.next_below(uint64_t(o.vocab)));
   Tensor batch = Tensor::from_vector(ids, {o.batch, o.seq_len + 1});
 
-  double per_layer_w = double(2 * o.d_model * o.d_model + 2 * o.d_model * (o.d_model / o.n_heads * o.n_heads) +
-                              3 * o.d_model * o.d_ff);
-  double linear_flops = 6.0 * double(tokens) * (double(o.n_layers) * per_layer_w + double(o.vocab * o.d_model));
-  double attn_flops = 3.0 * double(o.n_layers) * 2.0 * double(o.batch) * double(o.seq_len) * double(o.seq_len) *
-                      double(o.d_model);
+  double per_layer_w = double(2 * o.d_model * o.d_model +
+                              2 * o.d_model * (o.d_model / o.n_heads * o.n_heads) + 3 * o.d_model * o.d_ff);
+  double linear_flops =
+      6.0 * double(tokens) * (double(o.n_layers) * per_layer_w + double(o.vocab * o.d_model));
+  double attn_flops = 3.0 * double(o.n_layers) * 2.0 * double(o.batch) * double(o.seq_len) *
+                      double(o.seq_len) * double(o.d_model);
   double flops = linear_flops + attn_flops;
 
   double t_fwd = 0, t_bwd = 0, t_opt = 0;

@@ -1,5 +1,7 @@
 #include "tools/cli/commands.h"
 
+#include <unistd.h>
+
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -8,11 +10,10 @@
 #include "core/check.h"
 #include "data/data_dir.h"
 #include "tools/cli/bench.h"
-#include "train/demo.h"
-#include "train/generate_run.h"
+#include "tools/cli/demo.h"
+#include "tools/cli/generate_run.h"
+#include "tools/cli/train_validation.h"
 #include "train/trainer.h"
-
-#include <unistd.h>
 
 namespace sra::cli {
 
@@ -30,13 +31,20 @@ void add_demo(CLI::App& app) {
   auto opt = std::make_shared<TextDemoOptions>();
   auto data_dir = std::make_shared<std::string>();
   auto text = std::make_shared<std::string>();
-  CLI::App* c = app.add_subcommand("demo", "Train a small model on CPU on tinyshakespeare bytes, printing the loss");
+  CLI::App* c =
+      app.add_subcommand("demo", "Train a small model on CPU on tinyshakespeare bytes, printing the loss");
   c->footer("Example: sra demo --seconds 60 --data-dir ../shared/data");
-  c->add_option("--seconds", opt->seconds, "Wall-clock training budget")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--seconds", opt->seconds, "Wall-clock training budget")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   c->add_option("--data-dir", *data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--text", *text, "Train on this text file instead of tinyshakespeare/input.txt");
-  c->add_option("--batch", opt->batch, "Sequences per step")->capture_default_str()->check(CLI::PositiveNumber);
-  c->add_option("--seq-len", opt->seq_len, "Tokens per sequence")->capture_default_str()->check(CLI::Range(2, 4096));
+  c->add_option("--batch", opt->batch, "Sequences per step")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  c->add_option("--seq-len", opt->seq_len, "Tokens per sequence")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 4096));
   c->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_option("--seed", opt->seed, "Seed for weights and batches")->capture_default_str();
   c->add_option("--d-model", opt->model.d_model, "Model width")->capture_default_str();
@@ -50,11 +58,14 @@ void add_demo(CLI::App& app) {
   c->add_option("--attention", opt->model.attention, "dense or sra")
       ->capture_default_str()
       ->check(CLI::IsMember({"dense", "sra"}));
-  c->add_option("--window", opt->model.window, "SRA local window")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--window", opt->model.window, "SRA local window")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   commands().push_back({c, [opt, data_dir, text]() {
                           opt->model.d_ff = opt->model.d_model * 8 / 3 / 8 * 8;
-                          opt->text_path = text->empty() ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt"
-                                                         : *text;
+                          opt->text_path = text->empty()
+                                               ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt"
+                                               : *text;
                           run_text_demo(*opt, std::cout);
                           return 0;
                         }});
@@ -86,7 +97,9 @@ void add_bench(CLI::App& app) {
   a->add_option("--head-dim", aopt->head_dim)->capture_default_str()->check(CLI::PositiveNumber);
   a->add_option("--window", aopt->window)->capture_default_str()->check(CLI::PositiveNumber);
   a->add_option("--sinks", aopt->sinks)->capture_default_str()->check(CLI::NonNegativeNumber);
-  a->add_option("--ratio", aopt->ratio, "Fraction of critical tokens")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  a->add_option("--ratio", aopt->ratio, "Fraction of critical tokens")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   a->add_option("--reps", aopt->reps)->capture_default_str()->check(CLI::PositiveNumber);
   a->add_option("--threads", aopt->threads, "0 = all cores")->capture_default_str();
   commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
@@ -95,8 +108,9 @@ void add_bench(CLI::App& app) {
 void add_train(CLI::App& app) {
   auto opt = std::make_shared<TrainOptions>();
   CLI::App* c = app.add_subcommand("train", "Train a model from a YAML run config");
-  c->footer("Example: sra train --config configs/tiny-cpu.yaml --set train.steps=200 --out runs/tiny\n"
-            "         sra train --config configs/tiny-cpu.yaml --out runs/tiny --resume auto");
+  c->footer(
+      "Example: sra train --config configs/tiny-cpu.yaml --set train.steps=200 --out runs/tiny\n"
+      "         sra train --config configs/tiny-cpu.yaml --out runs/tiny --resume auto");
   c->add_option("--config", opt->config, "Run config (see configs/reference.yaml)")->required();
   c->add_option("--set", opt->overrides, "Override a config key: a.b=c (repeatable)");
   c->add_option("--out", opt->out_dir, "Run directory: config.yaml, metrics.jsonl, checkpoints")->required();
@@ -105,6 +119,7 @@ void add_train(CLI::App& app) {
   c->add_option("--max-steps", opt->max_steps, "Stop after this step (the schedule still spans train.steps)");
   commands().push_back({c, [opt]() {
                           opt->terminal = ::isatty(1);
+                          opt->task_validator = synthetic_task_validator;
                           return run_train(*opt, std::cout);
                         }});
 }
@@ -113,18 +128,28 @@ void add_generate(CLI::App& app) {
   auto opt = std::make_shared<GenerateRunOptions>();
   auto colour = std::make_shared<std::string>("auto");
   CLI::App* c = app.add_subcommand("generate", "Generate from a checkpoint (or a freshly initialised model)");
-  c->footer("Examples: sra generate --checkpoint runs/x/ckpt-00001000.h5 --prompt \"Let x = 3.\" --show-selection\n"
-            "          sra generate --config configs/tiny-cpu.yaml --prompt \"ROMEO:\" --show-selection --html sel.html");
+  c->footer(
+      "Examples: sra generate --checkpoint runs/x/ckpt-00001000.h5 --prompt \"Let x = 3.\" --show-selection\n"
+      "          sra generate --config configs/tiny-cpu.yaml --prompt \"ROMEO:\" --show-selection --html "
+      "sel.html");
   auto* ck = c->add_option("--checkpoint", opt->checkpoint, "A checkpoint written by sra train");
-  auto* cf = c->add_option("--config", opt->config, "A run config: generate from a randomly initialised model");
+  auto* cf =
+      c->add_option("--config", opt->config, "A run config: generate from a randomly initialised model");
   ck->excludes(cf);
   c->add_option("--set", opt->overrides, "Override a config key (with --config): a.b=c");
   c->add_option("--prompt", opt->prompt, "The prompt text")->required();
-  c->add_option("--max-new-tokens", opt->gen.max_new_tokens)->capture_default_str()->check(CLI::PositiveNumber);
-  c->add_option("--temperature", opt->gen.sampling.temperature, "0 = greedy")->capture_default_str()
+  c->add_option("--max-new-tokens", opt->gen.max_new_tokens)
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  c->add_option("--temperature", opt->gen.sampling.temperature, "0 = greedy")
+      ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  c->add_option("--top-k", opt->gen.sampling.top_k, "0 = off")->capture_default_str()->check(CLI::NonNegativeNumber);
-  c->add_option("--top-p", opt->gen.sampling.top_p, "1 = off")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  c->add_option("--top-k", opt->gen.sampling.top_k, "0 = off")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--top-p", opt->gen.sampling.top_p, "1 = off")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   c->add_option("--seed", opt->gen.sampling.seed)->capture_default_str();
   c->add_option("--stop", opt->gen.stop_strings, "Stop when the answer contains this string");
   c->add_flag("--show-selection", opt->show_selection, "Print the text with critical tokens highlighted");
@@ -142,7 +167,9 @@ void add_generate(CLI::App& app) {
 
 }  // namespace
 
-void add_command(CLI::App* sub, std::function<int()> run) { commands().push_back({sub, std::move(run)}); }
+void add_command(CLI::App* sub, std::function<int()> run) {
+  commands().push_back({sub, std::move(run)});
+}
 
 void register_commands(CLI::App& app) {
   add_demo(app);

@@ -1,6 +1,6 @@
 // `sra tokenizer train` and `sra data prepare`: the data pipeline's commands.
 //   tokenizer train  — a sentencepiece model (data/tokenizer.h) from plain-text files (--input) or from a
-//                      corpus written first from a dataset (--dataset, train/data_prep.h write_corpus) to
+//                      corpus written first from a dataset (--dataset, run/data_prep.h write_corpus) to
 //                      PREFIX.corpus.txt; prints the files written, the vocab size and the model's hash.
 //   data prepare     — the config's data, tokenized exactly as the trainer does (load_training_data), as
 //                      DIR/train.tok, DIR/val.tok and DIR/manifest.json; train on it with
@@ -14,9 +14,9 @@
 
 #include "core/check.h"
 #include "data/tokenizer.h"
+#include "run/config.h"
+#include "run/data_prep.h"
 #include "tools/cli/commands.h"
-#include "train/config.h"
-#include "train/data_prep.h"
 
 namespace sra::cli {
 

@@ -1,21 +1,16 @@
-#include "train/demo.h"
+#include "tools/cli/demo.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ostream>
 
 #include "data/text_dataset.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
+#include "run/run_log.h"
 
 namespace sra {
 
 namespace {
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
 std::string printable(const std::vector<int64_t>& toks) {
   std::string s;
   for (int64_t t : toks) s += (t == '\n' || (t >= 32 && t < 127)) ? char(t) : '?';
@@ -24,7 +19,8 @@ std::string printable(const std::vector<int64_t>& toks) {
 }  // namespace
 
 TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
-  SRA_CHECK(opt.seconds > 0 && opt.batch > 0 && opt.seq_len > 1, "[demo] seconds, batch and seq_len must be > 0");
+  SRA_CHECK(opt.seconds > 0 && opt.batch > 0 && opt.seq_len > 1,
+            "[demo] seconds, batch and seq_len must be > 0");
   ByteText text = ByteText::load(opt.text_path);
   auto [train, val] = text.split(0.9);
   TransformerConfig mc = opt.model;
@@ -36,12 +32,13 @@ TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
   Generator data_gen(opt.seed, /*stream=*/1);
 
   char line[256];
-  std::snprintf(line, sizeof line,
-                "demo: %lld parameters (d=%lld, layers=%lld, heads=%lld, attention %s, window %lld, sinks %lld, "
-                "target ratio %.2f), batch %lld x %lld bytes, %.0f s\n",
-                (long long)model.num_parameters(), (long long)mc.d_model, (long long)mc.n_layers,
-                (long long)mc.n_heads, mc.attention.c_str(), (long long)mc.window, (long long)mc.sinks,
-                mc.router.target_ratio, (long long)opt.batch, (long long)opt.seq_len, opt.seconds);
+  std::snprintf(
+      line, sizeof line,
+      "demo: %lld parameters (d=%lld, layers=%lld, heads=%lld, attention %s, window %lld, sinks %lld, "
+      "target ratio %.2f), batch %lld x %lld bytes, %.0f s\n",
+      (long long)model.num_parameters(), (long long)mc.d_model, (long long)mc.n_layers, (long long)mc.n_heads,
+      mc.attention.c_str(), (long long)mc.window, (long long)mc.sinks, mc.router.target_ratio,
+      (long long)opt.batch, (long long)opt.seq_len, opt.seconds);
   out << line << std::flush;
 
   TextDemoResult res;
@@ -72,10 +69,11 @@ TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
     ++res.steps;
     if (res.steps % opt.log_every == 0 || res.steps == 1) {
       double el = now_s() - t0;
-      std::snprintf(line, sizeof line,
-                    "step %5lld  loss %.4f  (avg %.4f)  lr %.2e  |g| %.2f  selected %.3f  %.0f tok/s  %.0fs\n",
-                    (long long)res.steps, l, avg, lr, norm, ratio, double(res.steps * opt.batch * opt.seq_len) / el,
-                    el);
+      std::snprintf(
+          line, sizeof line,
+          "step %5lld  loss %.4f  (avg %.4f)  lr %.2e  |g| %.2f  selected %.3f  %.0f tok/s  %.0fs\n",
+          (long long)res.steps, l, avg, lr, norm, ratio, double(res.steps * opt.batch * opt.seq_len) / el,
+          el);
       out << line << std::flush;
     }
   }
@@ -92,8 +90,10 @@ TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
     for (int i = 0; i < evals; ++i) s += model.loss(val.sample_batch(opt.batch, opt.seq_len, val_gen)).item();
     res.val_loss = s / evals;
   }
-  std::snprintf(line, sizeof line, "done: %lld steps in %.0f s, train loss %.4f -> %.4f, held-out loss %.4f, %.0f tok/s\n",
-                (long long)res.steps, train_time, res.first_loss, res.last_loss, res.val_loss, res.tokens_per_second);
+  std::snprintf(line, sizeof line,
+                "done: %lld steps in %.0f s, train loss %.4f -> %.4f, held-out loss %.4f, %.0f tok/s\n",
+                (long long)res.steps, train_time, res.first_loss, res.last_loss, res.val_loss,
+                res.tokens_per_second);
   out << line;
 
   // a short sample (temperature 0.8), recomputing the window each token

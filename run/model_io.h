@@ -6,8 +6,8 @@
 #include <string>
 
 #include "model/transformer.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
+#include "run/checkpoint.h"
+#include "run/config.h"
 
 namespace sra {
 

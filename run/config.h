@@ -2,7 +2,7 @@
 //
 // Sections: model, router, data (with data.synthetic), optimizer, schedule, train, logging,
 // distributed, rl (the `sra rl` stage), and the top-level scalars precision and device. Every key is
-// declared once in the schema (train/config_schema.cpp) with its type, range or allowed values and a
+// declared once in the schema (run/config_schema.cpp) with its type, range or allowed values and a
 // one-line doc; its default is the initializer of the matching RunConfig field below.
 // configs/reference.yaml lists every key with its default and doc (tests keep it equal to
 // reference_yaml()).
@@ -35,42 +35,22 @@
 #include <vector>
 
 #include "data/synthetic.h"
+#include "model/optimizer.h"
 #include "model/router.h"
 #include "model/transformer.h"
-#include "train/optimizer.h"
 
 namespace sra {
 
-struct ModelSection {
-  int64_t vocab_size = 256;
-  int64_t d_model = 256;
-  int64_t n_layers = 4;
-  int64_t n_heads = 4;
-  int64_t n_kv_heads = 4;
-  int64_t d_ff = 688;
-  int64_t max_seq_len = 256;
-  double rope_theta = 10000.0;
-  double norm_eps = 1e-5;
-  bool tie_embeddings = true;
-  double init_std = 0.02;
-  int64_t seed = 0;
-  std::string attention = "dense";  // "dense" | "sra"
-  std::vector<int64_t> dense_layers = {0, -1};
-  int64_t window = 64;
-  int64_t sinks = 4;
-  bool shared_router = false;
+// The model and router sections are the runtime configs themselves (model/transformer.h, model/router.h):
+// a new setting is one field there plus one schema line (run/config_schema.cpp). ModelSection's router
+// and dtype are not keys: to_transformer_config takes them from the router section and f32.
+struct ModelSection : TransformerConfig {
   bool operator==(const ModelSection&) const = default;
 };
 
-struct RouterSection {
-  int64_t hidden = 64;
-  double target_ratio = 0.10;
-  double temperature = 1.0;
+// RouterConfig plus the end of the trainer's temperature schedule.
+struct RouterSection : RouterConfig {
   double temperature_final = 1.0;
-  double threshold_lr = 0.05;
-  std::string threshold_update = "quantile";  // "quantile" | "ratio" (model/router.h)
-  double budget_weight = 0.0;
-  double init_threshold = 2.2;
   bool operator==(const RouterSection&) const = default;
 };
 
@@ -98,12 +78,8 @@ struct DataSection {
   bool operator==(const DataSection&) const = default;
 };
 
-struct OptimizerSection {
-  double lr = 3e-4;
-  double beta1 = 0.9;
-  double beta2 = 0.95;
-  double eps = 1e-8;
-  double weight_decay = 0.1;
+// AdamWConfig (model/optimizer.h) plus gradient clipping.
+struct OptimizerSection : AdamWConfig {
   double grad_clip = 1.0;  // global gradient-norm clip; 0 = off
   bool operator==(const OptimizerSection&) const = default;
 };
@@ -121,7 +97,7 @@ struct TrainSection {
   int64_t steps = 1000;
   int64_t eval_every = 100;  // 0 = never
   int64_t eval_batches = 10;
-  int64_t eval_problems = 0;  // synthetic: greedy val-split answers per evaluation (0 = off)
+  int64_t eval_problems = 0;       // synthetic: greedy val-split answers per evaluation (0 = off)
   int64_t checkpoint_every = 500;  // 0 = only at the end
   int64_t keep_last = 3;           // 0 = keep every checkpoint
   int64_t seed = 1;
@@ -147,8 +123,8 @@ struct RlSection {
   int64_t prompts_per_step = 4;
   int64_t group_size = 8;
   double lambda = 1.0;
-  double lambda_final = -1.0;  // < 0: same as lambda (constant)
-  std::string baseline = "rloo";  // "rloo" | "mean"
+  double lambda_final = -1.0;                  // < 0: same as lambda (constant)
+  std::string baseline = "rloo";               // "rloo" | "mean"
   std::string penalty_gradient = "reinforce";  // "reinforce" | "expected" (rl/reinforce.h)
   bool train_lm = false;
   double kl_weight = 0.0;

@@ -1,6 +1,6 @@
 // Run configs: YAML → RunConfig with strict, located errors; overrides; resolved dump; conversions.
-// See train/config.h for the formats and messages.
-#include "train/config.h"
+// See run/config.h for the formats and messages.
+#include "run/config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -281,9 +281,10 @@ bool cross_check(const RunConfig& c, Issue& issue) {
     return true;
   };
   if (c.router.threshold_update == "quantile" && c.router.threshold_lr > 1)
-    return bad({"router.threshold_lr", "router.threshold_update"},
-               detail::concat("router.threshold_lr (", c.router.threshold_lr,
-                              ") must be in [0, 1] with router.threshold_update quantile (it is an EMA rate)"));
+    return bad(
+        {"router.threshold_lr", "router.threshold_update"},
+        detail::concat("router.threshold_lr (", c.router.threshold_lr,
+                       ") must be in [0, 1] with router.threshold_update quantile (it is an EMA rate)"));
   const ModelSection& m = c.model;
   if (m.d_model % m.n_heads != 0)
     return bad({"model.d_model", "model.n_heads"},
@@ -586,7 +587,7 @@ void write_resolved_config(const RunConfig& cfg, const std::string& path) {
 std::string reference_yaml() {
   std::ostringstream os;
   os << "# Reference run config: every key, with its default value and a one-line doc [type, range].\n"
-        "# Generated from the schema in train/config_schema.cpp; tests/test_config.cpp keeps it in sync\n"
+        "# Generated from the schema in run/config_schema.cpp; tests/test_config.cpp keeps it in sync\n"
         "# (regenerate: SRA_REGEN_REFERENCE=1 ./build/sra_tests -tc='config reference*').\n"
         "# A run config sets only the keys it changes; `--set section.key=value` overrides any key.\n\n";
   emit(os, RunConfig{}, true);
@@ -596,50 +597,18 @@ std::string reference_yaml() {
 // ---- conversions ---------------------------------------------------------------------------------------
 
 RouterConfig to_router_config(const RunConfig& cfg) {
-  RouterConfig r;
-  r.hidden = cfg.router.hidden;
-  r.target_ratio = cfg.router.target_ratio;
-  r.temperature = cfg.router.temperature;
-  r.threshold_lr = cfg.router.threshold_lr;
-  r.threshold_update = cfg.router.threshold_update;
-  r.budget_weight = cfg.router.budget_weight;
-  r.init_threshold = cfg.router.init_threshold;
-  return r;
+  return cfg.router;
 }
 
 TransformerConfig to_transformer_config(const RunConfig& cfg) {
-  const ModelSection& m = cfg.model;
-  TransformerConfig t;
-  t.vocab_size = m.vocab_size;
-  t.d_model = m.d_model;
-  t.n_layers = m.n_layers;
-  t.n_heads = m.n_heads;
-  t.n_kv_heads = m.n_kv_heads;
-  t.d_ff = m.d_ff;
-  t.max_seq_len = m.max_seq_len;
-  t.rope_theta = m.rope_theta;
-  t.norm_eps = m.norm_eps;
-  t.tie_embeddings = m.tie_embeddings;
-  t.init_std = m.init_std;
-  t.seed = uint64_t(m.seed);
+  TransformerConfig t = cfg.model;
   t.dtype = DType::f32;
-  t.attention = m.attention;
-  t.dense_layers = m.dense_layers;
-  t.window = m.window;
-  t.sinks = m.sinks;
-  t.shared_router = m.shared_router;
   t.router = to_router_config(cfg);
   return t;
 }
 
 AdamWConfig to_adamw_config(const RunConfig& cfg) {
-  AdamWConfig a;
-  a.lr = cfg.optimizer.lr;
-  a.beta1 = cfg.optimizer.beta1;
-  a.beta2 = cfg.optimizer.beta2;
-  a.eps = cfg.optimizer.eps;
-  a.weight_decay = cfg.optimizer.weight_decay;
-  return a;
+  return cfg.optimizer;
 }
 
 SyntheticOptions to_synthetic_options(const RunConfig& cfg) {

@@ -1,4 +1,4 @@
-#include "train/generate_run.h"
+#include "tools/cli/generate_run.h"
 
 #include <fstream>
 #include <ostream>
@@ -6,12 +6,13 @@
 #include "data/tokenizer.h"
 #include "model/flops.h"
 #include "model/selection_view.h"
-#include "train/model_io.h"
+#include "run/model_io.h"
 
 namespace sra {
 
 int run_generate(const GenerateRunOptions& opt, std::ostream& out) {
-  SRA_CHECK(opt.checkpoint.empty() != opt.config.empty(), "[generate] give exactly one of --checkpoint or --config");
+  SRA_CHECK(opt.checkpoint.empty() != opt.config.empty(),
+            "[generate] give exactly one of --checkpoint or --config");
   SRA_CHECK(!opt.prompt.empty(), "[generate] the prompt is empty");
   LoadedModel lm = opt.checkpoint.empty() ? model_from_config(load_config(opt.config, opt.overrides))
                                           : load_model(opt.checkpoint);
@@ -80,8 +81,8 @@ int run_generate(const GenerateRunOptions& opt, std::ostream& out) {
   if (!opt.html.empty()) {
     std::ofstream f(opt.html);
     SRA_CHECK(f, "[generate] cannot write ", opt.html);
-    f << render_selection_html(views, "SRA selection: " + (opt.checkpoint.empty() ? opt.config : opt.checkpoint),
-                               line);
+    f << render_selection_html(
+        views, "SRA selection: " + (opt.checkpoint.empty() ? opt.config : opt.checkpoint), line);
     SRA_CHECK(f.good(), "[generate] cannot write ", opt.html);
     out << "wrote " << opt.html << "\n";
   }

@@ -1,8 +1,8 @@
 // The run-config schema: every key once, with its type, bounds or allowed values and a one-line doc.
-// Defaults are the initializers of the RunConfig fields (train/config.h).
+// Defaults are the initializers of the RunConfig fields (run/config.h).
 #include <limits>
 
-#include "train/config.h"
+#include "run/config.h"
 
 namespace sra {
 
@@ -142,24 +142,24 @@ std::vector<ConfigKey> build_schema() {
                         "Gate temperature at the start of training."));
   s.push_back(float_key("router.temperature_final", SRA_FIELD(double, router.temperature_final), gt(0),
                         none(), "Gate temperature at the end of training (annealed from temperature)."));
-  s.push_back(float_key("router.threshold_lr", SRA_FIELD(double, router.threshold_lr), ge(0), none(),
-                        "Step size of the threshold update: the EMA rate (in [0, 1]) toward each step's quantile, or "
-                        "the step per unit of ratio error."));
-  s.push_back(enum_key("router.threshold_update", SRA_FIELD(std::string, router.threshold_update),
-                       {"quantile", "ratio"},
-                       "How theta follows the target ratio after each step: quantile = EMA toward the (1 - "
-                       "target_ratio)-quantile of the step's noisy scores s + tau*noise (robust to score drift); "
-                       "ratio = theta += threshold_lr * (selected ratio - target_ratio)."));
+  s.push_back(
+      float_key("router.threshold_lr", SRA_FIELD(double, router.threshold_lr), ge(0), none(),
+                "Step size of the threshold update: the EMA rate (in [0, 1]) toward each step's quantile, or "
+                "the step per unit of ratio error."));
+  s.push_back(enum_key(
+      "router.threshold_update", SRA_FIELD(std::string, router.threshold_update), {"quantile", "ratio"},
+      "How theta follows the target ratio after each step: quantile = EMA toward the (1 - "
+      "target_ratio)-quantile of the step's noisy scores s + tau*noise (robust to score drift); "
+      "ratio = theta += threshold_lr * (selected ratio - target_ratio)."));
   s.push_back(float_key("router.budget_weight", SRA_FIELD(double, router.budget_weight), ge(0), none(),
                         "Weight of the budget loss (0 = off)."));
   s.push_back(float_key("router.init_threshold", SRA_FIELD(double, router.init_threshold), none(), none(),
                         "Initial selection threshold (about logit(1 - target_ratio))."));
   // data
-  s.push_back(
-      enum_key("data.dataset", SRA_FIELD(std::string, data.dataset),
-               {"text", "gsm8k", "math", "synthetic", "shards"},
-               "Training data: a text corpus, GSM8K or MATH JSONL, generated multi-hop problems, or the "
-               "token shards of `sra data prepare`."));
+  s.push_back(enum_key(
+      "data.dataset", SRA_FIELD(std::string, data.dataset), {"text", "gsm8k", "math", "synthetic", "shards"},
+      "Training data: a text corpus, GSM8K or MATH JSONL, generated multi-hop problems, or the "
+      "token shards of `sra data prepare`."));
   s.push_back(string_key("data.path", SRA_FIELD(std::string, data.path),
                          "Text file, train JSONL, or prepared-shards directory; relative paths not found "
                          "here resolve against the data dir (required unless dataset is synthetic)."));
@@ -185,14 +185,16 @@ std::vector<ConfigKey> build_schema() {
                       le(100000000),
                       "When > 0, add distractors until the context has at least this many bytes."));
   s.push_back(int_key("data.synthetic.unused_variables", SRA_FIELD(int64_t, data.synthetic.unused_variables),
-                      ge(0), le(200), "Variable assignments off the reasoning chain, per synthetic problem."));
+                      ge(0), le(200),
+                      "Variable assignments off the reasoning chain, per synthetic problem."));
   s.push_back(int_key("data.synthetic.max_value", SRA_FIELD(int64_t, data.synthetic.max_value), ge(2),
                       le(1000000), "Every synthetic value (constants and results) lies in [0, max_value]."));
-  s.push_back(int_key("data.synthetic.train_problems", SRA_FIELD(int64_t, data.synthetic.train_problems), ge(0),
-                      le(100000000),
-                      "Train-split problems generated for the run; 0 = batch_size * grad_accum * steps (at least "
-                      "64): one problem per row the run reads, so each is seen only a few times. A run resumed with a "
-                      "larger train.steps must set it to the first run's count (the sampler checks it)."));
+  s.push_back(int_key(
+      "data.synthetic.train_problems", SRA_FIELD(int64_t, data.synthetic.train_problems), ge(0),
+      le(100000000),
+      "Train-split problems generated for the run; 0 = batch_size * grad_accum * steps (at least "
+      "64): one problem per row the run reads, so each is seen only a few times. A run resumed with a "
+      "larger train.steps must set it to the first run's count (the sampler checks it)."));
   // optimizer
   s.push_back(
       float_key("optimizer.lr", SRA_FIELD(double, optimizer.lr), gt(0), none(), "Peak learning rate."));

@@ -1,12 +1,11 @@
-// HDF5 checkpoints (layout, checksum and atomic-save protocol in train/checkpoint.h).
+// The checkpoint file format: HDF5 layout, CRC-32C checksums and the seal, atomic save and verified load
+// (layout, checksum and atomic-save protocol in run/checkpoint.h; directories and state naming are in
+// run/checkpoint.cpp).
 // Every HDF5 object lives in an RAII Hid so that an error path closes everything before the temporary
 // file is removed. HDF5 failures are turned into sra::Error with the innermost message of HDF5's error
 // stack (e.g. "truncated file: eof = 100, ...") while automatic error printing is off.
-#include "train/checkpoint.h"
-
 #include <fcntl.h>
 #include <hdf5.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,11 +16,10 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
-#include <regex>
 #include <set>
 
 #include "autograd/tape.h"
-#include "core/cuda_runtime.h"
+#include "run/checkpoint.h"
 
 #if defined(__SSE4_2__)
 #include <nmmintrin.h>
@@ -516,10 +514,6 @@ void fsync_path(const std::string& path, bool directory) {
   SRA_CHECK(rc == 0 || (directory && err == EINVAL), "fsync of ", path, " failed: ", std::strerror(err));
 }
 
-std::string strip_prefix(const std::string& msg, const std::string& prefix) {
-  return msg.compare(0, prefix.size(), prefix) == 0 ? msg.substr(prefix.size()) : msg;
-}
-
 // ---- reading ----
 
 Checkpoint read_file(const std::string& path) {
@@ -660,193 +654,6 @@ Checkpoint load_checkpoint(const std::string& path) {
   } catch (const Error& e) {
     throw Error("[checkpoint] " + path + ": " + e.what());
   }
-}
-
-std::string checkpoint_path(const std::string& dir, int64_t step) {
-  SRA_CHECK(step >= 0, "[checkpoint] negative step ", step);
-  char name[48];
-  std::snprintf(name, sizeof name, "ckpt-%08lld.h5", (long long)step);
-  return (fs::path(dir) / name).string();
-}
-
-std::vector<std::string> list_checkpoints(const std::string& dir) {
-  static const std::regex pattern(R"(ckpt-(\d{8,18})\.h5)");
-  std::vector<std::pair<int64_t, std::string>> found;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return {};
-  fs::directory_iterator it(dir, ec);
-  SRA_CHECK(!ec, "[checkpoint] cannot list ", dir, ": ", ec.message());
-  for (const fs::directory_entry& e : it) {
-    std::string name = e.path().filename().string();
-    std::smatch m;
-    if (std::regex_match(name, m, pattern) && e.is_regular_file(ec))
-      found.emplace_back(std::stoll(m[1].str()), e.path().string());
-  }
-  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::vector<std::string> out;
-  for (auto& [step, p] : found) out.push_back(p);
-  return out;
-}
-
-std::optional<std::pair<std::string, Checkpoint>> load_newest_valid_checkpoint(const std::string& dir,
-                                                                               std::ostream& warn) {
-  for (const std::string& p : list_checkpoints(dir)) {
-    try {
-      return std::make_pair(p, load_checkpoint(p));
-    } catch (const Error& e) {
-      warn << "warning: skipping " << p << ": " << strip_prefix(e.what(), "[checkpoint] " + p + ": ") << "\n";
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> newest_valid_checkpoint(const std::string& dir, std::ostream& warn) {
-  auto found = load_newest_valid_checkpoint(dir, warn);
-  if (!found) return std::nullopt;
-  return found->first;
-}
-
-void keep_last(const std::string& dir, int64_t k) {
-  SRA_CHECK(k >= 1, "[checkpoint] keep_last needs k ≥ 1 (got ", k, ")");
-  std::vector<std::string> all = list_checkpoints(dir);
-  std::vector<std::string> doomed(all.begin() + std::min<int64_t>(k, int64_t(all.size())), all.end());
-  static const std::regex tmp_pattern(R"(ckpt-\d{8,18}\.h5\.tmp-(\d{1,9}))");
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-      std::string name = e.path().filename().string();
-      std::smatch m;
-      if (!std::regex_match(name, m, tmp_pattern)) continue;
-      pid_t pid = pid_t(std::stol(m[1].str()));
-      if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) doomed.push_back(e.path().string());
-    }
-  }
-  for (const std::string& p : doomed) {
-    fs::remove(p, ec);
-    SRA_CHECK(!ec, "[checkpoint] cannot delete ", p, ": ", ec.message());
-  }
-}
-
-// ---- applying ---------------------------------------------------------------------------------------
-
-void load_into(const NamedTensors& dst, const Checkpoint& ckpt, const std::string& prefix) {
-  std::map<std::string, const Tensor*> src;
-  for (const auto& [name, t] : ckpt.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0) src.emplace(name.substr(prefix.size()), &t);
-
-  std::vector<std::string> missing, unexpected, mismatched;
-  std::set<std::string> wanted;
-  for (const auto& [name, t] : dst) {
-    wanted.insert(name);
-    auto it = src.find(name);
-    if (it == src.end()) {
-      missing.push_back("missing: " + name + " " + shape_str(t.shape()));
-      continue;
-    }
-    const Tensor& s = *it->second;
-    if (s.shape() != t.shape())
-      mismatched.push_back("shape: " + name + " checkpoint " + shape_str(s.shape()) + " vs model " +
-                           shape_str(t.shape()));
-    else if (s.dtype() != t.dtype())
-      mismatched.push_back("dtype: " + name + " checkpoint " + dtype_name(s.dtype()) + " vs model " +
-                           dtype_name(t.dtype()));
-  }
-  for (const auto& [name, t] : ckpt.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0 && !wanted.count(name.substr(prefix.size())))
-      unexpected.push_back("unexpected: " + name.substr(prefix.size()) + " " + shape_str(t.shape()));
-  std::vector<std::string> all = missing;
-  all.insert(all.end(), unexpected.begin(), unexpected.end());
-  all.insert(all.end(), mismatched.begin(), mismatched.end());
-  if (!all.empty()) {
-    std::string msg = "[checkpoint] " + std::to_string(all.size()) + " mismatched tensor" +
-                      (all.size() == 1 ? "" : "s") + " under '" + prefix + "': ";
-    for (size_t i = 0; i < all.size(); ++i) msg += (i ? "; " : "") + all[i];
-    throw Error(msg);
-  }
-
-  NoGradGuard no_grad;
-  for (const auto& [name, t] : dst) {
-    Tensor s = src.at(name)->detach().to(Device::cpu()).contiguous();
-    size_t nbytes = size_t(s.numel()) * dtype_size(s.dtype());
-    if (t.is_contiguous() && t.device().is_cpu()) {
-      if (nbytes > 0) std::memcpy(t.raw(), s.raw(), nbytes);
-      t.bump_version();
-    } else if (t.is_contiguous()) {
-      if (nbytes > 0) cuda::memcpy_h2d(t.raw(), s.raw(), nbytes, t.device().index);
-      t.bump_version();
-    } else {
-      Tensor(t).copy_(s);
-    }
-  }
-}
-
-void add_tensors(Checkpoint& ckpt, const NamedTensors& src, const std::string& prefix) {
-  for (const auto& [name, t] : src) ckpt.tensors.emplace_back(prefix + name, t);
-}
-
-NamedTensors module_state(const Module& m) {
-  NamedTensors out = m.named_parameters();
-  NamedTensors buffers = m.named_buffers();
-  out.insert(out.end(), buffers.begin(), buffers.end());
-  return out;
-}
-
-void add_module(Checkpoint& ckpt, const Module& m, const std::string& prefix) {
-  add_tensors(ckpt, module_state(m), prefix);
-}
-
-void load_module(const Module& m, const Checkpoint& ckpt, const std::string& prefix) {
-  load_into(module_state(m), ckpt, prefix);
-}
-
-void add_optimizer(Checkpoint& ckpt, const AdamW& optim, const std::string& prefix) {
-  add_tensors(ckpt, optim.state(), prefix + "state/");
-  ckpt.tensors.emplace_back(prefix + "steps", Tensor::from_vector(std::vector<int64_t>{optim.steps()}, {}));
-}
-
-void load_optimizer(AdamW& optim, const Checkpoint& ckpt, const std::string& prefix) {
-  const Tensor* steps = ckpt.find(prefix + "steps");
-  SRA_CHECK(steps && steps->dtype() == DType::i64 && steps->numel() == 1, "[checkpoint] no 0-d i64 tensor '",
-            prefix, "steps' (the optimizer step count)");
-  load_into(optim.state(), ckpt, prefix + "state/");
-  optim.set_steps(steps->to_vector<int64_t>()[0]);
-}
-
-namespace {
-
-Json u64_json(uint64_t v) {
-  return v <= uint64_t(INT64_MAX) ? Json(int64_t(v)) : Json(std::to_string(v));
-}
-
-uint64_t u64_from_json(const Json& state, const char* key) {
-  const Json* v = state.is_object() ? state.find(key) : nullptr;
-  SRA_CHECK(v, "[checkpoint] bad generator state ", state.dump(), ": missing '", key, "'");
-  if (v->is_int() && v->as_int() >= 0) return uint64_t(v->as_int());
-  if (v->is_string()) {
-    const std::string& s = v->as_string();
-    bool digits = !s.empty() && s.size() <= 20 && std::all_of(s.begin(), s.end(), ::isdigit);
-    errno = 0;
-    uint64_t x = digits ? std::strtoull(s.c_str(), nullptr, 10) : 0;
-    if (digits && errno == 0) return x;
-  }
-  throw Error("[checkpoint] bad generator state " + state.dump() + ": '" + key +
-              "' is not an unsigned 64-bit integer");
-}
-
-}  // namespace
-
-Json generator_state(const Generator& gen) {
-  return Json::object({{"seed", u64_json(gen.seed())},
-                       {"stream", u64_json(gen.stream())},
-                       {"offset", u64_json(gen.offset())}});
-}
-
-void set_generator_state(Generator& gen, const Json& state) {
-  uint64_t seed = u64_from_json(state, "seed");
-  uint64_t stream = u64_from_json(state, "stream");
-  uint64_t offset = u64_from_json(state, "offset");
-  gen = Generator(seed, stream);
-  gen.set_state(seed, offset);
 }
 
 }  // namespace sra

@@ -17,6 +17,7 @@ struct AdamWConfig {
   double beta2 = 0.95;
   double eps = 1e-8;
   double weight_decay = 0.1;
+  bool operator==(const AdamWConfig&) const = default;
 };
 
 // True for parameters that get weight decay: ≥ 2-D and not a norm or an embedding.

@@ -1,4 +1,4 @@
-#include "train/model_io.h"
+#include "run/model_io.h"
 
 namespace sra {
 
@@ -12,7 +12,8 @@ LoadedModel model_from_config(const RunConfig& cfg) {
 LoadedModel load_model(const std::string& path) {
   Checkpoint ckpt = load_checkpoint(path);
   auto it = ckpt.meta.find("config");
-  SRA_CHECK(it != ckpt.meta.end(), "[checkpoint] ", path, ": no 'config' metadata (not written by sra train?)");
+  SRA_CHECK(it != ckpt.meta.end(), "[checkpoint] ", path,
+            ": no 'config' metadata (not written by sra train?)");
   LoadedModel out = model_from_config(load_config_string(it->second, path + ":config"));
   load_module(*out.model, ckpt);
   out.step = ckpt.step;

@@ -48,7 +48,7 @@
 #include "core/json.h"
 #include "data/packing.h"
 #include "data/synthetic.h"
-#include "train/config.h"
+#include "run/config.h"
 
 namespace sra {
 

@@ -1,4 +1,4 @@
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 #include <cmath>
 
@@ -11,16 +11,17 @@ bool default_decays(const std::string& name, const Tensor& p) {
   return name.find("norm") == std::string::npos && name.find("embed") == std::string::npos;
 }
 
-AdamW::AdamW(NamedTensors params, AdamWConfig cfg, std::function<bool(const std::string&, const Tensor&)> decays)
+AdamW::AdamW(NamedTensors params, AdamWConfig cfg,
+             std::function<bool(const std::string&, const Tensor&)> decays)
     : cfg_(cfg) {
-  SRA_CHECK(cfg.lr >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 && cfg.eps > 0 &&
-                cfg.weight_decay >= 0,
+  SRA_CHECK(cfg.lr >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 &&
+                cfg.eps > 0 && cfg.weight_decay >= 0,
             "[adamw] invalid hyper-parameters (need lr ≥ 0, 0 ≤ β < 1, eps > 0, weight_decay ≥ 0)");
   for (auto& [name, p] : params) {
     detail::require_float("adamw", p, name.c_str());
     SRA_CHECK(p.is_contiguous(), "[adamw] parameter ", name, " is not contiguous");
-    slots_.push_back({name, p, Tensor::zeros(p.shape(), p.dtype()), Tensor::zeros(p.shape(), p.dtype()),
-                      decays(name, p)});
+    slots_.push_back(
+        {name, p, Tensor::zeros(p.shape(), p.dtype()), Tensor::zeros(p.shape(), p.dtype()), decays(name, p)});
   }
 }
 
@@ -31,7 +32,8 @@ void AdamW::step(double lr, double grad_scale) {
     Tensor grad = s.p.grad();
     if (!grad.defined()) continue;
     Tensor gc = grad.contiguous();
-    kern::AdamWStep st{lr, cfg_.beta1, cfg_.beta2, cfg_.eps, s.decay ? cfg_.weight_decay : 0.0, grad_scale, t_};
+    kern::AdamWStep st{lr,         cfg_.beta1, cfg_.beta2, cfg_.eps, s.decay ? cfg_.weight_decay : 0.0,
+                       grad_scale, t_};
     detail::dispatch_float(s.p.dtype(), "adamw", [&](auto tag) {
       using T = decltype(tag);
       kern::adamw_cpu<T>(s.p.data<T>(), gc.data<T>(), s.m.data<T>(), s.v.data<T>(), s.p.numel(), st);

@@ -1,6 +1,6 @@
 // Run config → token streams (trainer and `sra data prepare`), prepared-data directories, tokenizer
-// corpora. See train/data_prep.h for the semantics of each dataset.
-#include "train/data_prep.h"
+// corpora. See run/data_prep.h for the semantics of each dataset.
+#include "run/data_prep.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "data/example.h"
 #include "data/math_datasets.h"
 #include "data/tokenizer.h"
-#include "train/trainer.h"
+#include "run/checkpoint.h"
 
 namespace sra {
 
@@ -197,9 +197,10 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
   }
   if (ds.dataset == "synthetic") {
     SyntheticOptions so = to_synthetic_options(cfg);
-    int64_t n_train = cfg.data.synthetic.train_problems > 0
-                          ? cfg.data.synthetic.train_problems
-                          : std::max<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64);
+    int64_t n_train =
+        cfg.data.synthetic.train_problems > 0
+            ? cfg.data.synthetic.train_problems
+            : std::max<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64);
     int64_t n_val = std::max<int64_t>(8, cfg.train.eval_batches * cfg.train.batch_size);
     d.train = example_stream(synthetic_examples(so, Split::kTrain, uint64_t(n_train)), tok, d.eos_id);
     d.val = example_stream(synthetic_examples(so, Split::kVal, uint64_t(n_val)), tok, d.eos_id);

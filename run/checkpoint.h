@@ -43,9 +43,12 @@
 #include "autograd/module.h"
 #include "core/json.h"
 #include "core/rng.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 namespace sra {
+
+// Written to every checkpoint's meta["code_version"] and to prepared-data manifests.
+inline constexpr const char* kCodeVersion = "sra 0.1";
 
 struct Checkpoint {
   // Names are '/'-separated paths without empty, "." or ".." components, unique; tensors may alias
@@ -74,6 +77,14 @@ std::vector<std::string> list_checkpoints(const std::string& dir);
 std::optional<std::string> newest_valid_checkpoint(const std::string& dir, std::ostream& warn);
 std::optional<std::pair<std::string, Checkpoint>> load_newest_valid_checkpoint(const std::string& dir,
                                                                                std::ostream& warn);
+// The checkpoint a run in out_dir resumes from (sra train / sra rl --resume): resume "" → nullopt (a fresh
+// start), throwing "[<component>] <out_dir> already holds checkpoints (<newest>); resume with \"auto\" or a
+// checkpoint path, or use another output directory" when it has any; "auto" → the newest valid one, or
+// nullopt with "no checkpoint in <out_dir>: starting from step 0" logged; else the checkpoint at that path.
+std::optional<std::pair<std::string, Checkpoint>> checkpoint_to_resume(const std::string& out_dir,
+                                                                       const std::string& resume,
+                                                                       std::ostream& log,
+                                                                       const char* component);
 // Deletes all but the k (≥ 1) newest checkpoints of dir, and temporary files of saves that died
 // (ckpt-*.h5.tmp-<pid> whose process is gone or is this one).
 void keep_last(const std::string& dir, int64_t k);
