@@ -120,45 +120,21 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor add(const Tensor& a, double s) {
-  return unary("add_scalar", UnaryOp::add_scalar, a, s);
-}
-Tensor mul(const Tensor& a, double s) {
-  return unary("scale", UnaryOp::scale, a, s);
-}
-Tensor neg(const Tensor& x) {
-  return unary("neg", UnaryOp::neg, x);
-}
-Tensor pow(const Tensor& x, double p) {
-  return unary("pow", UnaryOp::pow, x, p);
-}
-Tensor exp(const Tensor& x) {
-  return unary("exp", UnaryOp::exp, x);
-}
-Tensor log(const Tensor& x) {
-  return unary("log", UnaryOp::log, x);
-}
-Tensor sqrt(const Tensor& x) {
-  return unary("sqrt", UnaryOp::sqrt, x);
-}
-Tensor rsqrt(const Tensor& x) {
-  return unary("rsqrt", UnaryOp::rsqrt, x);
-}
-Tensor tanh(const Tensor& x) {
-  return unary("tanh", UnaryOp::tanh, x);
-}
-Tensor sigmoid(const Tensor& x) {
-  return unary("sigmoid", UnaryOp::sigmoid, x);
-}
-Tensor silu(const Tensor& x) {
-  return unary("silu", UnaryOp::silu, x);
-}
-Tensor gelu(const Tensor& x) {
-  return unary("gelu", UnaryOp::gelu, x);
-}
-Tensor relu(const Tensor& x) {
-  return unary("relu", UnaryOp::relu, x);
-}
+// clang-format off
+Tensor add(const Tensor& a, double s) { return unary("add_scalar", UnaryOp::add_scalar, a, s); }
+Tensor mul(const Tensor& a, double s) { return unary("scale", UnaryOp::scale, a, s); }
+Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::neg, x); }
+Tensor pow(const Tensor& x, double p) { return unary("pow", UnaryOp::pow, x, p); }
+Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::exp, x); }
+Tensor log(const Tensor& x) { return unary("log", UnaryOp::log, x); }
+Tensor sqrt(const Tensor& x) { return unary("sqrt", UnaryOp::sqrt, x); }
+Tensor rsqrt(const Tensor& x) { return unary("rsqrt", UnaryOp::rsqrt, x); }
+Tensor tanh(const Tensor& x) { return unary("tanh", UnaryOp::tanh, x); }
+Tensor sigmoid(const Tensor& x) { return unary("sigmoid", UnaryOp::sigmoid, x); }
+Tensor silu(const Tensor& x) { return unary("silu", UnaryOp::silu, x); }
+Tensor gelu(const Tensor& x) { return unary("gelu", UnaryOp::gelu, x); }
+Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, x); }
+// clang-format on
 
 // ---- in-place members (not recorded) ----------------------------------------------------------
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
