@@ -1,7 +1,8 @@
 // Elementwise ops: broadcasting binary arithmetic and unary functions (math in
 // kernels/elementwise/elementwise.h). Backward of a broadcast operand sums over the broadcast dims.
-#include "autograd/ops/common.h"
 #include "kernels/elementwise/elementwise.h"
+
+#include "autograd/ops/common.h"
 
 namespace sra {
 
@@ -24,20 +25,12 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 namespace {
 
-// Strides of x read as `shape` (broadcast dims get stride 0).
-Shape broadcast_strides(const Tensor& x, const Shape& shape) {
-  Shape st(shape.size(), 0);
-  size_t lead = shape.size() - size_t(x.dim());
-  for (size_t i = 0; i < size_t(x.dim()); ++i) st[lead + i] = x.size(int64_t(i)) == 1 ? 0 : x.stride(int64_t(i));
-  return st;
-}
-
 Tensor binary_forward(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b) {
   detail::require_same_float(op, a, b);
   detail::require_cpu(op, {&a, &b});
   Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = Tensor::empty(shape, a.dtype());
-  Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  Shape sa = broadcast_strides(a, shape, op), sb = broadcast_strides(b, shape, op);
   dispatch_float(a.dtype(), op, [&](auto t) {
     using T = decltype(t);
     kern::binary_cpu<T>(kind, out.data<T>(), a.data<T>(), sa, b.data<T>(), sb, shape);
@@ -48,7 +41,7 @@ Tensor binary_forward(const char* op, BinaryOp kind, const Tensor& a, const Tens
 Tensor unary_forward(const char* op, UnaryOp kind, const Tensor& x, double p = 0.0) {
   detail::require_float(op, x);
   detail::require_cpu(op, {&x});
-  Tensor xc = x.is_contiguous() ? x : contiguous(x);
+  Tensor xc = detail::dense(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch_float(x.dtype(), op, [&](auto t) {
     using T = decltype(t);
@@ -58,9 +51,10 @@ Tensor unary_forward(const char* op, UnaryOp kind, const Tensor& x, double p = 0
 }
 
 // gx = gy · f'(x), recorded for unary ops; `x` and `y` are the saved forward input and output.
-Tensor unary_grad(const char* op, UnaryOp kind, const Tensor& gy, const Tensor& x, const Tensor& y, double p) {
-  Tensor g = gy.is_contiguous() ? gy : contiguous(gy);
-  Tensor xc = x.is_contiguous() ? x : contiguous(x);
+Tensor unary_grad(const char* op, UnaryOp kind, const Tensor& gy, const Tensor& x, const Tensor& y,
+                  double p) {
+  Tensor g = detail::dense(gy);
+  Tensor xc = detail::dense(x);
   Tensor gx = Tensor::empty(x.shape(), x.dtype());
   dispatch_float(x.dtype(), op, [&](auto t) {
     using T = decltype(t);
@@ -126,6 +120,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// clang-format off
 Tensor add(const Tensor& a, double s) { return unary("add_scalar", UnaryOp::add_scalar, a, s); }
 Tensor mul(const Tensor& a, double s) { return unary("scale", UnaryOp::scale, a, s); }
 Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::neg, x); }
@@ -139,17 +134,19 @@ Tensor sigmoid(const Tensor& x) { return unary("sigmoid", UnaryOp::sigmoid, x); 
 Tensor silu(const Tensor& x) { return unary("silu", UnaryOp::silu, x); }
 Tensor gelu(const Tensor& x) { return unary("gelu", UnaryOp::gelu, x); }
 Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, x); }
+// clang-format on
 
 // ---- in-place members (not recorded) ----------------------------------------------------------
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   detail::require_same_float("add_", *this, other);
   detail::require_cpu("add_", {this, &other});
-  SRA_CHECK(!(requires_grad() && is_leaf() && grad_enabled()), "[add_] in-place update of a leaf that requires "
+  SRA_CHECK(!(requires_grad() && is_leaf() && grad_enabled()),
+            "[add_] in-place update of a leaf that requires "
             "grad; wrap it in NoGradGuard");
   Shape shape = broadcast_shapes(this->shape(), other.shape(), "add_");
   SRA_CHECK(shape == this->shape(), "[add_] cannot broadcast ", shape_str(other.shape()), " into ",
             shape_str(this->shape()));
-  Shape so = broadcast_strides(other, shape);
+  Shape so = broadcast_strides(other, shape, "add_");
   dispatch_float(dtype(), "add_", [&](auto t) {
     using T = decltype(t);
     kern::axpy_strided_cpu<T>(data<T>(), strides(), other.data<T>(), so, shape, alpha);
