@@ -4,19 +4,11 @@
 
 #include <algorithm>
 
-extern "C" void openblas_set_num_threads(int);
-
 namespace sra {
 
-namespace {
-// OpenBLAS stays single-threaded: GEMMs are split over our OpenMP pool (kernels/matmul), so there is
-// one pool, no oversubscription, and GEMM results do not depend on the thread count.
-struct BlasSingleThreaded {
-  BlasSingleThreaded() { openblas_set_num_threads(1); }
-} g_blas_single_threaded;
-}  // namespace
-
-int num_threads() { return omp_get_max_threads(); }
+int num_threads() {
+  return omp_get_max_threads();
+}
 
 void set_num_threads(int n) {
   n = std::max(1, n);

@@ -1,8 +1,11 @@
 // parallel_for(n, grain, fn): runs fn(begin, end) over disjoint chunks of [0, n) on the OpenMP pool.
 // Every index is handled by exactly one call and a kernel writes only the outputs of its own indices,
 // so results never depend on the thread count. Reductions that span chunks must combine per-chunk
-// partials in a fixed order (see chunked_sum in kernels/common/strided.h).
+// partials in a fixed order (see sum_cpu in kernels/reduce/reduce_cpu.cpp).
+// grain_for(item_work, task_work): the grain that gives tasks of about task_work elementary steps when
+// each index costs item_work (at least 1), so that small problems run inline.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 
@@ -11,5 +14,9 @@ namespace sra {
 int num_threads();
 void set_num_threads(int n);
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+inline int64_t grain_for(int64_t item_work, int64_t task_work) {
+  return std::max<int64_t>(1, task_work / std::max<int64_t>(item_work, 1));
+}
 
 }  // namespace sra

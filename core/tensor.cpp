@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/cuda_runtime.h"
-#include "kernels/copy/copy.h"
+#include "core/strided_copy.h"
 
 namespace sra {
 
@@ -32,6 +32,30 @@ int64_t shape_numel(const Shape& shape) {
   for (int64_t s : shape) n *= s;
   return n;
 }
+
+Shape broadcast_strides(const Tensor& x, const Shape& shape, const char* op) {
+  SRA_CHECK(x.dim() <= int64_t(shape.size()), "[", op, "] cannot broadcast ", shape_str(x.shape()), " into ",
+            shape_str(shape));
+  Shape st(shape.size(), 0);
+  size_t lead = shape.size() - size_t(x.dim());
+  for (size_t i = 0; i < size_t(x.dim()); ++i) {
+    int64_t s = x.size(int64_t(i));
+    SRA_CHECK(s == shape[lead + i] || s == 1, "[", op, "] cannot broadcast ", shape_str(x.shape()), " into ",
+              shape_str(shape));
+    st[lead + i] = s == 1 ? 0 : x.stride(int64_t(i));
+  }
+  return st;
+}
+
+namespace {
+// A contiguous copy of a CPU tensor in `dtype`, with no autograd history.
+Tensor dense_copy(const Tensor& x, DType dtype, const char* op) {
+  SRA_CHECK(x.device().is_cpu(), "[", op, "] tensors on ", x.device().str(), " are not supported yet");
+  Tensor out = Tensor::empty(x.shape(), dtype);
+  copy_strided(out.raw(), dtype, out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+  return out;
+}
+}  // namespace
 
 int64_t wrap_dim(int64_t d, int64_t ndim, const char* op) {
   int64_t n = std::max<int64_t>(ndim, 1);
@@ -59,7 +83,9 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
-Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, Device::cpu());
@@ -67,13 +93,15 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
   return device.is_cpu() ? t : t.to(device);
 }
 
-Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+Tensor Tensor::scalar(double value, DType dtype) {
+  return full({}, value, dtype);
+}
 
 Tensor Tensor::arange(int64_t n, DType dtype) {
   Tensor t = empty({n}, DType::f64);
   double* p = t.data<double>();
   for (int64_t i = 0; i < n; ++i) p[i] = double(i);
-  return dtype == DType::f64 ? t : t.to(dtype);
+  return dtype == DType::f64 ? t : dense_copy(t, dtype, "arange");
 }
 
 template <typename T>
@@ -112,8 +140,12 @@ Tensor Tensor::make_view(const Tensor& base, const Shape& shape, const Shape& st
   return Tensor(std::move(impl));
 }
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const {
+  return impl_->shape[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  return impl_->strides[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   if (numel() == 0) return true;
@@ -149,8 +181,8 @@ template <typename T>
 std::vector<T> Tensor::to_vector() const {
   Tensor c = to(Device::cpu());
   std::vector<T> out(static_cast<size_t>(numel()));
-  kern::copy_cpu(out.data(), dtype_of<T>(), contiguous_strides(shape()), c.raw(), c.dtype(), c.strides(),
-                 shape());
+  copy_strided(out.data(), dtype_of<T>(), contiguous_strides(shape()), c.raw(), c.dtype(), c.strides(),
+               shape());
   return out;
 }
 template std::vector<float> Tensor::to_vector() const;
@@ -173,11 +205,13 @@ Tensor& Tensor::set_requires_grad(bool on) {
   return *this;
 }
 
-Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
+Tensor Tensor::detach() const {
+  return make_view(*this, shape(), strides(), offset());
+}
 
 Tensor& Tensor::fill_(double value) {
   SRA_CHECK(device().is_cpu(), "[fill_] tensors on ", device().str(), " are not supported yet");
-  kern::fill_cpu(raw(), dtype(), strides(), shape(), value);
+  fill_strided(raw(), dtype(), strides(), shape(), value);
   bump_version();
   return *this;
 }
@@ -185,15 +219,15 @@ Tensor& Tensor::fill_(double value) {
 Tensor& Tensor::copy_(const Tensor& src) {
   Tensor s = src.device() == device() ? src : src.to(device());
   SRA_CHECK(device().is_cpu(), "[copy_] tensors on ", device().str(), " are not supported yet");
-  Tensor b = s.expand(shape());
-  kern::copy_cpu(raw(), dtype(), strides(), b.raw(), b.dtype(), b.strides(), shape());
+  Shape ss = broadcast_strides(s, shape(), "copy_");
+  copy_strided(raw(), dtype(), strides(), s.raw(), s.dtype(), ss, shape());
   bump_version();
   return *this;
 }
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  Tensor src = contiguous();
+  Tensor src = is_contiguous() ? *this : dense_copy(*this, dtype(), "to");
   Tensor out = empty(shape(), dtype(), d);
   size_t n = size_t(numel()) * dtype_size(dtype());
   if (d.is_cuda() && src.device().is_cpu()) {
@@ -256,6 +290,8 @@ std::string Tensor::str(int64_t max_per_dim) const {
   return os.str();
 }
 
-std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  return os << t.str();
+}
 
 }  // namespace sra

@@ -62,7 +62,7 @@ void LayerKVCache::append(int64_t pos, const Tensor& k, const Tensor& v, bool cr
             " like the first entry, got ", shape_str(k.shape()), " ", dtype_name(k.dtype()));
   ++next_pos_;
   reserve(size() + 1);
-  Tensor kc = k.is_contiguous() ? k : k.contiguous(), vc = v.is_contiguous() ? v : v.contiguous();
+  Tensor kc = k.contiguous(), vc = v.contiguous();  // k, v themselves when already contiguous
   const int64_t slot = size();
   for (int64_t h = 0; h < heads_; ++h) {
     std::memcpy(k_.data() + size_t(h * capacity_ + slot) * row_bytes_,

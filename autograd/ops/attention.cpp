@@ -5,10 +5,11 @@
 //   dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dout  (dk, dv summed over the query heads sharing a kv head).
 // The kernel (kernels/attention) tiles with an online softmax and saves lse (B, H, T); backward recomputes
 // P tile by tile from it, so no T×S buffer exists in either direction.
+#include "kernels/attention/attention.h"
+
 #include <cmath>
 
 #include "autograd/ops/common.h"
-#include "kernels/attention/attention.h"
 
 namespace sra {
 
@@ -43,13 +44,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   dims.causal = causal;
   dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
 
-  Tensor qc, kc, vc;
-  {
-    NoGradGuard guard;  // the contiguous copies are internal; gradients flow to q, k, v directly
-    qc = q.is_contiguous() ? q : contiguous(q);
-    kc = k.is_contiguous() ? k : contiguous(k);
-    vc = v.is_contiguous() ? v : contiguous(v);
-  }
+  // contiguous copies, not recorded (detail::dense): gradients flow to q, k, v directly
+  Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
   Tensor out = Tensor::empty(q.shape(), q.dtype());
   Tensor lse = Tensor::empty({B, H, T}, q.dtype());
   detail::dispatch_float(q.dtype(), op, [&](auto tag) {
@@ -61,7 +57,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   if (needs_grad({q, k, v})) {
     record("attention", {q, k, v}, {out}, {qc, kc, vc, out, lse},
            [qc, kc, vc, out, lse, dims](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             Tensor gout = g[0].is_contiguous() ? g[0] : contiguous(g[0]);
+             Tensor gout = detail::dense(g[0]);
              Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
              Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
              Tensor dv = Tensor::empty(vc.shape(), vc.dtype());

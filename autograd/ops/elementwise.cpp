@@ -1,7 +1,8 @@
 // Elementwise ops: broadcasting binary arithmetic and unary functions (math in
 // kernels/elementwise/elementwise.h). Backward of a broadcast operand sums over the broadcast dims.
-#include "autograd/ops/common.h"
 #include "kernels/elementwise/elementwise.h"
+
+#include "autograd/ops/common.h"
 
 namespace sra {
 
@@ -23,27 +24,19 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 namespace {
 
-// Strides of x read as `shape` (broadcast dims get stride 0).
-Shape broadcast_strides(const Tensor& x, const Shape& shape) {
-  Shape st(shape.size(), 0);
-  size_t lead = shape.size() - size_t(x.dim());
-  for (size_t i = 0; i < size_t(x.dim()); ++i) st[lead + i] = x.size(int64_t(i)) == 1 ? 0 : x.stride(int64_t(i));
-  return st;
-}
-
 Tensor binary_forward(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b) {
   detail::require_same_float(op, a, b);
   detail::require_same_device(op, {&a, &b});
   Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  kern::binary(a.device(), {kind, a.dtype(), out.raw(), a.raw(), broadcast_strides(a, shape), b.raw(),
-                            broadcast_strides(b, shape), shape});
+  kern::binary(a.device(), {kind, a.dtype(), out.raw(), a.raw(), broadcast_strides(a, shape, op), b.raw(),
+                            broadcast_strides(b, shape, op), shape});
   return out;
 }
 
 Tensor unary_forward(const char* op, UnaryOp kind, const Tensor& x, double p = 0.0) {
   detail::require_float(op, x);
-  Tensor xc = x.is_contiguous() ? x : contiguous(x);
+  Tensor xc = detail::dense(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   kern::unary(x.device(), {kind, x.dtype(), y.raw(), xc.raw(), y.numel(), p});
   return y;
@@ -52,8 +45,8 @@ Tensor unary_forward(const char* op, UnaryOp kind, const Tensor& x, double p = 0
 // gx = gy · f'(x), recorded for unary ops; `x` and `y` are the saved forward input and output.
 Tensor unary_grad(const char* op, UnaryOp kind, const Tensor& gy, const Tensor& x, const Tensor& y, double p) {
   detail::require_same_device(op, {&gy, &x});
-  Tensor g = gy.is_contiguous() ? gy : contiguous(gy);
-  Tensor xc = x.is_contiguous() ? x : contiguous(x);
+  Tensor g = detail::dense(gy);
+  Tensor xc = detail::dense(x);
   Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
   kern::unary_backward(x.device(), {kind, x.dtype(), gx.raw(), g.raw(), xc.raw(), y.raw(), gx.numel(), p});
   return gx;
@@ -116,6 +109,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// clang-format off
 Tensor add(const Tensor& a, double s) { return unary("add_scalar", UnaryOp::add_scalar, a, s); }
 Tensor mul(const Tensor& a, double s) { return unary("scale", UnaryOp::scale, a, s); }
 Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::neg, x); }
@@ -129,6 +123,7 @@ Tensor sigmoid(const Tensor& x) { return unary("sigmoid", UnaryOp::sigmoid, x); 
 Tensor silu(const Tensor& x) { return unary("silu", UnaryOp::silu, x); }
 Tensor gelu(const Tensor& x) { return unary("gelu", UnaryOp::gelu, x); }
 Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, x); }
+// clang-format on
 
 // ---- in-place members (not recorded) ----------------------------------------------------------
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
@@ -139,7 +134,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   Shape shape = broadcast_shapes(this->shape(), other.shape(), "add_");
   SRA_CHECK(shape == this->shape(), "[add_] cannot broadcast ", shape_str(other.shape()), " into ",
             shape_str(this->shape()));
-  kern::axpy_strided(device(), {dtype(), raw(), strides(), other.raw(), broadcast_strides(other, shape), shape, alpha});
+  kern::axpy_strided(device(), {dtype(), raw(), strides(), other.raw(), broadcast_strides(other, shape, "add_"), shape, alpha});
   bump_version();
   return *this;
 }

@@ -1,9 +1,10 @@
 // Reductions: sum / mean over a set of dims, max / argmax over one dim.
 // Backward: sum → broadcast g back; mean → g / count; max → g scattered to the chosen index.
+#include "kernels/reduce/reduce.h"
+
 #include <algorithm>
 
 #include "autograd/ops/common.h"
-#include "kernels/reduce/reduce.h"
 
 namespace sra {
 
@@ -44,7 +45,7 @@ ReduceLayout reduce_layout(const char* op, const Tensor& x, std::vector<int64_t>
   }
   bool consecutive = dims.empty() || dims.back() - dims.front() + 1 == int64_t(dims.size());
   if (consecutive) {
-    L.x = x.is_contiguous() ? x : contiguous(x);
+    L.x = detail::dense(x);
     int64_t lo = dims.empty() ? x.dim() : dims.front(), hi = dims.empty() ? x.dim() : dims.back() + 1;
     for (int64_t d = 0; d < lo; ++d) L.outer *= x.size(d);
     for (int64_t d = lo; d < hi; ++d) L.r *= x.size(d);
@@ -130,11 +131,12 @@ std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
     Shape xs = x.shape(), ks = L.keep_shape;
     int64_t dd = x.dim() == 0 ? 0 : d;
     bool scalar = x.dim() == 0;
-    record("max", {x}, {values}, {}, [xs, ks, dd, idx, scalar](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-      if (scalar) return {g[0]};
-      Tensor zeros = Tensor::zeros(xs, g[0].dtype(), g[0].device());
-      return {scatter_add(zeros, dd, reshape(idx, ks), reshape(g[0], ks))};
-    });
+    record("max", {x}, {values}, {},
+           [xs, ks, dd, idx, scalar](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             if (scalar) return {g[0]};
+             Tensor zeros = Tensor::zeros(xs, g[0].dtype(), g[0].device());
+             return {scatter_add(zeros, dd, reshape(idx, ks), reshape(g[0], ks))};
+           });
   }
   return {values, idx};
 }

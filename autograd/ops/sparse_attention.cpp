@@ -57,15 +57,9 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   dims.window = window, dims.n_sinks = n_sinks;
   dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
 
-  Tensor qc, kc, vc, sc, gc;
-  {
-    NoGradGuard guard;  // the contiguous copies are internal; gradients flow to the inputs directly
-    qc = q.is_contiguous() ? q : contiguous(q);
-    kc = k.is_contiguous() ? k : contiguous(k);
-    vc = v.is_contiguous() ? v : contiguous(v);
-    sc = selected.is_contiguous() ? selected : contiguous(selected);
-    gc = gate.is_contiguous() ? gate : contiguous(gate);
-  }
+  // contiguous copies, not recorded (detail::dense): gradients flow to the inputs directly
+  Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
+  Tensor sc = detail::dense(selected), gc = detail::dense(gate);
   // The gate of a critical key multiplies a softmax weight: it must be a finite weight.
   detail::dispatch_float(q.dtype(), op, [&](auto tag) {
     using F = decltype(tag);
@@ -89,7 +83,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   if (needs_grad({q, k, v, gate})) {
     record("sparse_attention", {q, k, v, selected, gate}, {out}, {qc, kc, vc, sc, gc, out, lse},
            [qc, kc, vc, sc, gc, out, lse, dims](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             Tensor gout = g[0].is_contiguous() ? g[0] : contiguous(g[0]);
+             Tensor gout = detail::dense(g[0]);
              Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
              Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
              Tensor dv = Tensor::empty(vc.shape(), vc.dtype());

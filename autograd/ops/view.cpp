@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "autograd/ops/common.h"
-#include "kernels/copy/copy.h"
+#include "core/strided_copy.h"
 
 namespace sra {
 
@@ -74,7 +74,7 @@ Tensor as_view(const char* op, const Tensor& x, const Shape& shape, const Shape&
 Tensor copy_to_contiguous(const Tensor& x) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   detail::require_cpu("contiguous", {&x});
-  kern::copy_cpu(out.raw(), out.dtype(), out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+  copy_strided(out.raw(), out.dtype(), out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
   return out;
 }
 
@@ -85,18 +85,19 @@ Tensor reshape(const Tensor& x, const Shape& want) {
   std::optional<Shape> st = view_strides(x, shape);
   Shape xs = x.shape();
   if (!st) return reshape(contiguous(x), shape);
-  return as_view("reshape", x, shape, *st, x.offset(), [xs](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-    return {reshape(g[0], xs)};
-  });
+  return as_view("reshape", x, shape, *st, x.offset(),
+                 [xs](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {reshape(g[0], xs)}; });
 }
 
 Tensor Tensor::view(const Shape& want) const {
   Shape shape = infer_shape("view", want, numel(), this->shape());
-  SRA_CHECK(view_strides(*this, shape).has_value(), "[view] cannot view ", shape_str(this->shape()), " with strides ",
-            shape_str(strides()), " as ", shape_str(shape), " without a copy; use reshape");
+  SRA_CHECK(view_strides(*this, shape).has_value(), "[view] cannot view ", shape_str(this->shape()),
+            " with strides ", shape_str(strides()), " as ", shape_str(shape), " without a copy; use reshape");
   return sra::reshape(*this, shape);
 }
-Tensor Tensor::reshape(const Shape& s) const { return sra::reshape(*this, s); }
+Tensor Tensor::reshape(const Shape& s) const {
+  return sra::reshape(*this, s);
+}
 
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   SRA_CHECK(int64_t(dims.size()) == x.dim(), "[permute] ", dims.size(), " dims given for a tensor of shape ",
@@ -112,9 +113,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     shape[i] = x.size(p[i]);
     strides[i] = x.stride(p[i]);
   }
-  return as_view("permute", x, shape, strides, x.offset(), [inv](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-    return {permute(g[0], inv)};
-  });
+  return as_view("permute", x, shape, strides, x.offset(),
+                 [inv](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {permute(g[0], inv)}; });
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
@@ -171,9 +171,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   }
   if (out_shape == x.shape()) return x;
   Shape xs = x.shape();
-  return as_view("expand", x, out_shape, strides, x.offset(), [xs](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-    return {sum_to(g[0], xs)};
-  });
+  return as_view("expand", x, out_shape, strides, x.offset(),
+                 [xs](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {sum_to(g[0], xs)}; });
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
@@ -191,25 +190,37 @@ Tensor Tensor::squeeze(int64_t dim) const {
   return sra::reshape(*this, s);
 }
 
-Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return sra::transpose(*this, d0, d1); }
-Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return sra::permute(*this, dims); }
-Tensor Tensor::slice(int64_t dim, int64_t s, int64_t e, int64_t step) const { return sra::slice(*this, dim, s, e, step); }
-Tensor Tensor::expand(const Shape& s) const { return sra::expand(*this, s); }
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
+  return sra::transpose(*this, d0, d1);
+}
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
+  return sra::permute(*this, dims);
+}
+Tensor Tensor::slice(int64_t dim, int64_t s, int64_t e, int64_t step) const {
+  return sra::slice(*this, dim, s, e, step);
+}
+Tensor Tensor::expand(const Shape& s) const {
+  return sra::expand(*this, s);
+}
 
 Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
   Tensor out = copy_to_contiguous(x);
   if (needs_grad({x})) {
-    record("contiguous", {x}, {out}, {}, [](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {g[0]}; });
+    record("contiguous", {x}, {out}, {},
+           [](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {g[0]}; });
   }
   return out;
 }
-Tensor Tensor::contiguous() const { return sra::contiguous(*this); }
+Tensor Tensor::contiguous() const {
+  return sra::contiguous(*this);
+}
 
 Tensor Tensor::clone() const {
   Tensor out = copy_to_contiguous(*this);
   if (needs_grad({*this})) {
-    record("clone", {*this}, {out}, {}, [](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {g[0]}; });
+    record("clone", {*this}, {out}, {},
+           [](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {g[0]}; });
   }
   return out;
 }
@@ -218,16 +229,17 @@ Tensor cast(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
   detail::require_cpu("cast", {&x});
   Tensor out = Tensor::empty(x.shape(), dtype);
-  kern::copy_cpu(out.raw(), dtype, out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+  copy_strided(out.raw(), dtype, out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
   if (needs_grad({x}) && is_floating(dtype)) {
     DType from = x.dtype();
-    record("cast", {x}, {out}, {}, [from](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-      return {cast(g[0], from)};
-    });
+    record("cast", {x}, {out}, {},
+           [from](const std::vector<Tensor>& g) -> std::vector<Tensor> { return {cast(g[0], from)}; });
   }
   return out;
 }
-Tensor Tensor::to(DType dtype) const { return cast(*this, dtype); }
+Tensor Tensor::to(DType dtype) const {
+  return cast(*this, dtype);
+}
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   SRA_CHECK(!xs.empty(), "[concat] no tensors given");
@@ -250,7 +262,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   int64_t at = 0;
   for (const Tensor& x : xs) {
     Tensor win = Tensor::make_view(out, x.shape(), out.strides(), at * out.stride(d));
-    kern::copy_cpu(win.raw(), win.dtype(), win.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+    copy_strided(win.raw(), win.dtype(), win.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
     sizes.push_back(x.size(d));
     at += x.size(d);
   }

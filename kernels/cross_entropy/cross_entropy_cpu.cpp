@@ -7,17 +7,11 @@
 
 namespace sra::kern {
 
-namespace {
-int64_t row_grain(int64_t v) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(v, 1));
-}
-}  // namespace
-
 template <typename T>
 double cross_entropy_cpu(T* mx, T* ls, const T* x, const int64_t* t, int64_t n, int64_t v,
                          int64_t ignore_index) {
   std::vector<double> loss(static_cast<size_t>(n), 0.0);
-  parallel_for(n, row_grain(v), [&](int64_t b, int64_t e) {
+  parallel_for(n, grain_for(v, 16384), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* row = x + r * v;
       T m = row[0];
@@ -38,7 +32,7 @@ double cross_entropy_cpu(T* mx, T* ls, const T* x, const int64_t* t, int64_t n, 
 template <typename T>
 void cross_entropy_backward_cpu(T* gx, const T* x, const T* mx, const T* ls, const int64_t* t, int64_t n,
                                 int64_t v, int64_t ignore_index, double scale) {
-  parallel_for(n, row_grain(v), [&](int64_t b, int64_t e) {
+  parallel_for(n, grain_for(v, 16384), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       T* out = gx + r * v;
       if (t[r] == ignore_index) {

@@ -6,15 +6,9 @@
 
 namespace sra::kern {
 
-namespace {
-int64_t row_grain(int64_t c) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1));
-}
-}  // namespace
-
 template <typename T>
 void embedding_cpu(T* out, const T* weight, const int64_t* ids, int64_t n, int64_t c) {
-  parallel_for(n, row_grain(c), [&](int64_t b, int64_t e) {
+  parallel_for(n, grain_for(c, 16384), [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) std::copy(weight + ids[j] * c, weight + (ids[j] + 1) * c, out + j * c);
   });
 }
@@ -27,7 +21,7 @@ void embedding_backward_cpu(T* gw, const T* g, const int64_t* ids, int64_t n, in
   for (int64_t k = 0; k < v; ++k) start[k + 1] += start[k];
   std::vector<int64_t> fill(start.begin(), start.end() - 1);
   for (int64_t j = 0; j < n; ++j) order[fill[ids[j]]++] = j;
-  parallel_for(v, row_grain(c * std::max<int64_t>(1, n / std::max<int64_t>(v, 1))),
+  parallel_for(v, grain_for(c * std::max<int64_t>(1, n / std::max<int64_t>(v, 1)), 16384),
                [&](int64_t b, int64_t e) {
                  for (int64_t id = b; id < e; ++id) {
                    T* dst = gw + id * c;

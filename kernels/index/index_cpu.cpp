@@ -32,16 +32,12 @@ struct Lines {
     }
   }
 };
-
-int64_t line_grain(int64_t len) {
-  return std::max<int64_t>(1, kGrain / std::max<int64_t>(len, 1));
-}
 }  // namespace
 
 template <typename T>
 void index_select_cpu(T* out, const T* x, const int64_t* index, int64_t n, int64_t outer, int64_t x_rows,
                       int64_t inner) {
-  parallel_for(outer * n, line_grain(inner), [&](int64_t b, int64_t e) {
+  parallel_for(outer * n, grain_for(inner, kGrain), [&](int64_t b, int64_t e) {
     for (int64_t w = b; w < e; ++w) {
       int64_t o = w / n, j = w % n;
       const T* src = x + (o * x_rows + index[j]) * inner;
@@ -56,7 +52,7 @@ void index_add_cpu(T* gx, const T* g, const int64_t* index, int64_t n, int64_t o
   // Work unit: (o, chunk of inner columns); each unit owns its columns of every row of gx[o].
   const int64_t chunk = 256;
   int64_t chunks = (inner + chunk - 1) / chunk;
-  parallel_for(outer * chunks, line_grain(n * chunk), [&](int64_t b, int64_t e) {
+  parallel_for(outer * chunks, grain_for(n * chunk, kGrain), [&](int64_t b, int64_t e) {
     for (int64_t w = b; w < e; ++w) {
       int64_t o = w / chunks, i0 = (w % chunks) * chunk, m = std::min(chunk, inner - i0);
       for (int64_t j = 0; j < n; ++j) {
@@ -74,7 +70,7 @@ void gather_cpu(T* out, const T* x, const Shape& x_shape, const int64_t* index, 
   Lines lines{index_shape, dim};
   Shape si = contiguous_strides(index_shape), sx = contiguous_strides(x_shape);
   int64_t len = index_shape[dim], istep = si[dim], xstep = sx[dim];
-  parallel_for(lines.count(), line_grain(len), [&](int64_t b, int64_t e) {
+  parallel_for(lines.count(), grain_for(len, kGrain), [&](int64_t b, int64_t e) {
     for (int64_t l = b; l < e; ++l) {
       int64_t oi, ox, unused;
       lines.offsets(l, si, sx, si, oi, ox, unused);
@@ -91,7 +87,7 @@ void scatter_add_cpu(T* out, const Shape& out_shape, const int64_t* index, const
   Shape si = contiguous_strides(index_shape), so = contiguous_strides(out_shape),
         ss = contiguous_strides(src_shape);
   int64_t len = index_shape[dim], istep = si[dim], ostep = so[dim], sstep = ss[dim];
-  parallel_for(lines.count(), line_grain(len), [&](int64_t b, int64_t e) {
+  parallel_for(lines.count(), grain_for(len, kGrain), [&](int64_t b, int64_t e) {
     for (int64_t l = b; l < e; ++l) {
       int64_t oi, oo, os;
       lines.offsets(l, si, so, ss, oi, oo, os);

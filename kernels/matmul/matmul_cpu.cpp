@@ -1,4 +1,4 @@
-// OpenBLAS runs single-threaded (see core/parallel.cpp); we split C into a grid of blocks whose
+// OpenBLAS runs single-threaded (set below, before main); we split C into a grid of blocks whose
 // count depends only on the shape, and run one single-threaded GEMM per block on our pool.
 // Every C element is then computed by one call over the full K, in the same order whatever the
 // thread count: bitwise reproducible, and no second thread pool fighting OpenMP for the cores.
@@ -9,19 +9,28 @@
 #include "core/parallel.h"
 #include "kernels/matmul/matmul.h"
 
+extern "C" void openblas_set_num_threads(int);
+
 namespace sra::kern {
 
 namespace {
 
+// OpenBLAS stays single-threaded: GEMMs are split over our OpenMP pool (parallel_for, core/parallel.h),
+// so there is one pool, no oversubscription, and GEMM results do not depend on the thread count.
+// Every GEMM of the library goes through this file, so this initialiser runs wherever they are used.
+struct BlasSingleThreaded {
+  BlasSingleThreaded() { openblas_set_num_threads(1); }
+} g_blas_single_threaded;
+
 void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
-              alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n),
+              int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
           const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
-              alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n),
+              int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
 // A grid of nr × nc blocks of C for an (m, n, k) product, from the shape alone: blocks at least 256
@@ -50,16 +59,16 @@ void gemm_cpu(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const 
     for (int64_t blk = bb; blk < be; ++blk) {
       int64_t i = blk / nc, j = blk % nc;
       int64_t r0 = m * i / nr, r1 = m * (i + 1) / nr, c0 = n * j / nc, c1 = n * (j + 1) / nc;
-      const T* ab = ta ? a + r0 : a + r0 * lda;    // rows r0.. of op(A)
-      const T* bp = tb ? b + c0 * ldb : b + c0;   // columns c0.. of op(B)
+      const T* ab = ta ? a + r0 : a + r0 * lda;  // rows r0.. of op(A)
+      const T* bp = tb ? b + c0 * ldb : b + c0;  // columns c0.. of op(B)
       blas(ta, tb, r1 - r0, c1 - c0, k, alpha, ab, lda, bp, ldb, beta, c + r0 * ldc + c0, ldc);
     }
   });
 }
 
-template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                              int64_t, float, float*, int64_t);
-template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
-                               int64_t, double, double*, int64_t);
+template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                              const float*, int64_t, float, float*, int64_t);
+template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                               const double*, int64_t, double, double*, int64_t);
 
 }  // namespace sra::kern

@@ -39,7 +39,7 @@ void sum_cpu(T* out, const T* x, int64_t outer, int64_t r, int64_t inner) {
       out[0] = T(s);
       return;
     }
-    parallel_for(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(r, 1)), [&](int64_t b, int64_t e) {
+    parallel_for(outer, grain_for(r, 16384), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) out[o] = T(row_sum(x + o * r, r));
     });
     return;
@@ -47,25 +47,24 @@ void sum_cpu(T* out, const T* x, int64_t outer, int64_t r, int64_t inner) {
   // inner > 1: accumulate rows of `inner` values; parallel over (outer × inner-chunks).
   const int64_t chunk = 256;
   int64_t chunks = (inner + chunk - 1) / chunk;
-  parallel_for(outer * chunks, std::max<int64_t>(1, 65536 / std::max<int64_t>(r * chunk, 1)),
-               [&](int64_t b, int64_t e) {
-                 std::vector<double> acc(static_cast<size_t>(chunk));
-                 for (int64_t w = b; w < e; ++w) {
-                   int64_t o = w / chunks, i0 = (w % chunks) * chunk, n = std::min(chunk, inner - i0);
-                   std::fill(acc.begin(), acc.begin() + n, 0.0);
-                   const T* base = x + o * r * inner + i0;
-                   for (int64_t k = 0; k < r; ++k) {
-                     const T* row = base + k * inner;
-                     for (int64_t i = 0; i < n; ++i) acc[i] += double(row[i]);
-                   }
-                   for (int64_t i = 0; i < n; ++i) out[o * inner + i0 + i] = T(acc[i]);
-                 }
-               });
+  parallel_for(outer * chunks, grain_for(r * chunk, 65536), [&](int64_t b, int64_t e) {
+    std::vector<double> acc(static_cast<size_t>(chunk));
+    for (int64_t w = b; w < e; ++w) {
+      int64_t o = w / chunks, i0 = (w % chunks) * chunk, n = std::min(chunk, inner - i0);
+      std::fill(acc.begin(), acc.begin() + n, 0.0);
+      const T* base = x + o * r * inner + i0;
+      for (int64_t k = 0; k < r; ++k) {
+        const T* row = base + k * inner;
+        for (int64_t i = 0; i < n; ++i) acc[i] += double(row[i]);
+      }
+      for (int64_t i = 0; i < n; ++i) out[o * inner + i0 + i] = T(acc[i]);
+    }
+  });
 }
 
 template <typename T>
 void max_cpu(T* out, int64_t* idx, const T* x, int64_t outer, int64_t r, int64_t inner) {
-  parallel_for(outer * inner, std::max<int64_t>(1, 16384 / std::max<int64_t>(r, 1)), [&](int64_t b, int64_t e) {
+  parallel_for(outer * inner, grain_for(r, 16384), [&](int64_t b, int64_t e) {
     for (int64_t w = b; w < e; ++w) {
       int64_t o = w / inner, i = w % inner;
       const T* p = x + o * r * inner + i;

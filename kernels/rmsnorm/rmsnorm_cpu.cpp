@@ -7,15 +7,9 @@
 
 namespace sra::kern {
 
-namespace {
-int64_t row_grain(int64_t c) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1));
-}
-}  // namespace
-
 template <typename T>
 void rmsnorm_cpu(T* y, T* rstd, const T* x, const T* w, int64_t n, int64_t c, double eps) {
-  parallel_for(n, row_grain(c), [&](int64_t b, int64_t e) {
+  parallel_for(n, grain_for(c, 16384), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* xr = x + r * c;
       T* yr = y + r * c;
@@ -32,7 +26,7 @@ template <typename T>
 void rmsnorm_backward_cpu(T* gx, T* gw, const T* gy, const T* x, const T* w, const T* rstd, int64_t n,
                           int64_t c) {
   if (gx) {
-    parallel_for(n, row_grain(c), [&](int64_t b, int64_t e) {
+    parallel_for(n, grain_for(c, 16384), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const T* xr = x + r * c;
         const T* gr = gy + r * c;

@@ -15,7 +15,7 @@ void rope_cpu(T* out, const T* x, const int64_t* pos, bool pos_per_batch, int64_
   for (int64_t i = 0; i < half; ++i) inv_freq[i] = 1.0 / std::pow(theta, double(2 * i) / double(d));
   // cos/sin table per position row: (npos, half).
   std::vector<T> cs(static_cast<size_t>(npos * half)), sn(static_cast<size_t>(npos * half));
-  parallel_for(npos, std::max<int64_t>(1, 4096 / std::max<int64_t>(half, 1)), [&](int64_t lo, int64_t hi) {
+  parallel_for(npos, grain_for(half, 4096), [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) {
       for (int64_t i = 0; i < half; ++i) {
         double a = double(pos[p]) * inv_freq[i];
@@ -24,7 +24,7 @@ void rope_cpu(T* out, const T* x, const int64_t* pos, bool pos_per_batch, int64_
       }
     }
   });
-  parallel_for(b * h * t, std::max<int64_t>(1, 16384 / std::max<int64_t>(d, 1)), [&](int64_t lo, int64_t hi) {
+  parallel_for(b * h * t, grain_for(d, 16384), [&](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; ++row) {
       int64_t ti = row % t, bi = row / (h * t);
       int64_t p = pos_per_batch ? bi * t + ti : ti;

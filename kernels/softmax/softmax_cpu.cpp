@@ -15,9 +15,6 @@ constexpr int64_t kChunk = 64;
 int64_t chunk_of(int64_t inner) {
   return std::min(kChunk, inner);
 }
-int64_t unit_grain(int64_t r, int64_t chunk) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(r * chunk, 1));
-}
 
 // One contiguous row (inner == 1, the common case: softmax over the last dim).
 template <typename T>
@@ -58,13 +55,13 @@ void softmax_backward_row(T* gx, const T* gy, const T* y, int64_t r, bool log) {
 template <typename T>
 void softmax_cpu(T* y, const T* x, int64_t outer, int64_t r, int64_t inner, bool log) {
   if (inner == 1) {
-    parallel_for(outer, unit_grain(r, 1), [&](int64_t b, int64_t e) {
+    parallel_for(outer, grain_for(r, 16384), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) softmax_row(y + o * r, x + o * r, r, log);
     });
     return;
   }
   int64_t chunk = chunk_of(inner), chunks = (inner + chunk - 1) / chunk;
-  parallel_for(outer * chunks, unit_grain(r, chunk), [&](int64_t b, int64_t e) {
+  parallel_for(outer * chunks, grain_for(r * chunk, 16384), [&](int64_t b, int64_t e) {
     std::vector<T> m(static_cast<size_t>(chunk)), scale(static_cast<size_t>(chunk));
     std::vector<double> s(static_cast<size_t>(chunk));
     for (int64_t w = b; w < e; ++w) {
@@ -103,13 +100,13 @@ void softmax_cpu(T* y, const T* x, int64_t outer, int64_t r, int64_t inner, bool
 template <typename T>
 void softmax_backward_cpu(T* gx, const T* gy, const T* y, int64_t outer, int64_t r, int64_t inner, bool log) {
   if (inner == 1) {
-    parallel_for(outer, unit_grain(r, 1), [&](int64_t b, int64_t e) {
+    parallel_for(outer, grain_for(r, 16384), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) softmax_backward_row(gx + o * r, gy + o * r, y + o * r, r, log);
     });
     return;
   }
   int64_t chunk = chunk_of(inner), chunks = (inner + chunk - 1) / chunk;
-  parallel_for(outer * chunks, unit_grain(r, chunk), [&](int64_t b, int64_t e) {
+  parallel_for(outer * chunks, grain_for(r * chunk, 16384), [&](int64_t b, int64_t e) {
     std::vector<double> s(static_cast<size_t>(chunk));
     std::vector<T> st(static_cast<size_t>(chunk));
     for (int64_t w = b; w < e; ++w) {

@@ -1,10 +1,11 @@
-// CPU sparse attention (see sparse_attention.h). Tile products go through one register-blocked kernel,
-// C (m × n) (+)= A (m × k) · B (k × n) with B's rows contiguous and n a multiple of two 32-byte vectors
-// (GCC/Clang vector extensions; AVX2 + FMA). Transposed operands (kᵀ, vᵀ by key tile; qᵀ, doutᵀ by query
-// tile; the gathered far keys) are copied once per call into (tiles, D, 64) buffers with zero padding.
-// Every tile product carries per-row ranges (non-decreasing with the row) of the columns or summation
-// indices that matter; register blocks outside them are skipped. Masked scores become −inf before the
-// exponential (a vectorised polynomial for f32, std::exp for f64), so their probabilities are exactly 0.
+// CPU sparse attention (see sparse_attention.h). Tile products go through tile_gemm
+// (kernels/common/tile_gemm.h), C (m × n) (+)= A (m × k) · B (k × n) with B's rows contiguous and n a
+// multiple of two 32-byte vectors, register blocks of 6 rows (AVX2 + FMA). Transposed operands (kᵀ, vᵀ by
+// key tile; qᵀ, doutᵀ by query tile; the gathered far keys) are copied once per call into (tiles, D, 64)
+// buffers with zero padding. Every tile product carries per-row ranges (non-decreasing with the row) of
+// the columns or summation indices that matter (a RowBand); register blocks outside them are skipped.
+// Masked scores become −inf before the exponential (a vectorised polynomial for f32, std::exp for f64),
+// so their probabilities are exactly 0.
 // Tasks own their outputs and sum in a fixed order; tasks are split between threads by estimated cost.
 #include <algorithm>
 #include <cmath>
@@ -15,83 +16,15 @@
 
 #include "core/check.h"
 #include "core/parallel.h"
-#include "kernels/common/simd.h"
+#include "kernels/common/tile_gemm.h"
 #include "kernels/sparse_attention/sparse_attention.h"
 
 namespace sra::kern {
 
 namespace {
 
-constexpr int64_t kTile = 64;  // queries per query tile, keys per key tile and per far tile
-constexpr int kRows = 6;       // rows of a register block (then blocks of 4 and 1)
-
-using namespace simd;
-
-template <typename T>
-constexpr int64_t kCols = 2 * kLanes<T>;  // columns of a register block
-
-// ---- tile products --------------------------------------------------------------------------------
-
-// Row r of a tile product only needs the columns (on == cols) or the summation indices (on == sum) in
-// [lo[r], hi[r]); lo and hi never decrease with r. Skipped summation indices must multiply zeros in A;
-// skipped columns of C are left as they were.
-enum class BandOn { none, cols, sum };
-struct RowBand {
-  const int64_t* lo = nullptr;
-  const int64_t* hi = nullptr;
-  BandOn on = BandOn::none;
-};
-
-// C rows [0, R) × columns [0, kCols) (+)= A (R × k, row stride lda) · B (k × kCols, row stride ldb),
-// summing over p in order.
-template <typename T, int R>
-inline void block_kernel(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
-                         bool accumulate) {
-  constexpr int64_t W = kLanes<T>;
-  Vec<T> c0[R], c1[R];
-  for (int r = 0; r < R; ++r) {
-    c0[r] = accumulate ? load(c + r * ldc) : Vec<T>{};
-    c1[r] = accumulate ? load(c + r * ldc + W) : Vec<T>{};
-  }
-  for (int64_t p = 0; p < k; ++p) {
-    const Vec<T> b0 = load(b + p * ldb), b1 = load(b + p * ldb + W);
-    for (int r = 0; r < R; ++r) {
-      const T ar = a[r * lda + p];
-      c0[r] += ar * b0;
-      c1[r] += ar * b1;
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    store(c + r * ldc, c0[r]);
-    store(c + r * ldc + W, c1[r]);
-  }
-}
-
-// C (m × n) (+)= A (m × k) · B (k × n), n a multiple of kCols. Each needed element sums its indices in
-// increasing order, whatever m and n.
-template <typename T>
-void tile_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
-               int64_t ldc, bool accumulate, RowBand band = {}) {
-  SRA_ASSERT(n % kCols<T> == 0);
-  auto block = [&](int64_t i, auto rows_tag) {
-    constexpr int R = decltype(rows_tag)::value;
-    int64_t j0 = 0, j1 = n, p0 = 0, p1 = k;
-    if (band.on == BandOn::cols) {
-      j0 = std::clamp<int64_t>(band.lo[i], 0, n) / kCols<T> * kCols<T>;
-      j1 = std::min(n, round_up(std::max<int64_t>(band.hi[i + R - 1], 0), kCols<T>));
-    } else if (band.on == BandOn::sum) {
-      p0 = std::clamp<int64_t>(band.lo[i], 0, k);
-      p1 = std::clamp<int64_t>(band.hi[i + R - 1], p0, k);
-    }
-    for (int64_t j = j0; j < j1; j += kCols<T>)
-      block_kernel<T, R>(p1 - p0, a + i * lda + p0, lda, b + p0 * ldb + j, ldb, c + i * ldc + j, ldc,
-                         accumulate);
-  };
-  int64_t i = 0;
-  for (; i + kRows <= m; i += kRows) block(i, std::integral_constant<int, kRows>{});
-  for (; i + 4 <= m; i += 4) block(i, std::integral_constant<int, 4>{});
-  for (; i < m; ++i) block(i, std::integral_constant<int, 1>{});
-}
+using namespace tile;     // kTile: queries per query tile, keys per key tile and per far tile
+constexpr int kRows = 6;  // register-block rows of tile_gemm (then blocks of 4 and 1)
 
 // ---- row pieces of the softmax (n a multiple of the vector width; lanes combined in a fixed order) ----
 
@@ -145,41 +78,6 @@ T key_probs(T* s, T* d, int64_t n, int64_t lo, int64_t hi, T bias, bool gate_gra
     if (gate_grad) gacc += exp_v<T>(x) * g;
   }
   return gate_grad ? lanes_sum<T>(gacc) : T(0);
-}
-
-// ---- copies ---------------------------------------------------------------------------------------
-
-// dst (d × kTile) = the first d columns of src rows [0, rows) (row stride lds) transposed; columns
-// past rows are zero.
-template <typename T>
-void transpose_tile(T* dst, const T* src, int64_t rows, int64_t d, int64_t lds) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < d; ++c) dst[c * kTile + r] = src[r * lds + c];
-  for (int64_t c = 0; c < d; ++c) std::fill(dst + c * kTile + rows, dst + (c + 1) * kTile, T(0));
-}
-
-// src (heads, n, d) → dst (heads, tiles, d, kTile), each tile of kTile rows transposed. A pure copy.
-template <typename T>
-void transpose_tiles(T* dst, const T* src, int64_t heads, int64_t n, int64_t d) {
-  const int64_t nt = (n + kTile - 1) / kTile;
-  parallel_for(heads * nt, std::max<int64_t>(1, 4096 / std::max<int64_t>(d, 1)), [&](int64_t w0, int64_t w1) {
-    for (int64_t w = w0; w < w1; ++w) {
-      const int64_t r0 = (w % nt) * kTile;
-      transpose_tile(dst + w * d * kTile, src + ((w / nt) * n + r0) * d, std::min(kTile, n - r0), d, d);
-    }
-  });
-}
-
-// A row-major operand of `rows` rows × d columns as a B operand with row stride dp (a multiple of kCols):
-// src itself when d == dp, else a zero-padded copy in buf.
-template <typename T>
-const T* padded_rows(T* buf, const T* src, int64_t rows, int64_t d, int64_t dp) {
-  if (d == dp) return src;
-  for (int64_t r = 0; r < rows; ++r) {
-    std::copy(src + r * d, src + (r + 1) * d, buf + r * dp);
-    std::fill(buf + r * dp + d, buf + (r + 1) * dp, T(0));
-  }
-  return buf;
 }
 
 // ---- the plan of one call: far keys per batch row ---------------------------------------------------
@@ -248,7 +146,7 @@ Plan<T> make_plan(const uint8_t* selected, const T* gate, const SparseAttentionD
 template <typename T>
 void gather_far(T* rows, T* tiles_t, const T* src, const Plan<T>& P) {
   const int64_t d = P.d, dp = P.dp;
-  parallel_for(int64_t(P.tiles.size()), std::max<int64_t>(1, 4096 / d), [&](int64_t t0, int64_t t1) {
+  parallel_for(int64_t(P.tiles.size()), grain_for(d, 4096), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const FarTile& f = P.tiles[size_t(t)];
       const int64_t c0 = f.ft * kTile, cn = std::min(kTile, P.nf[size_t(f.b)] - c0);
@@ -356,7 +254,8 @@ void sparse_attention_forward_cpu(T* out, T* lse, const T* q, const T* k, const 
         const int64_t jp = round_up(jn, kCols<T>);
         const T* kt = far ? fk_t.data() + (P.bg_tile(b, g) + tile) * D * kTile
                           : k_t.data() + (bg * P.nkt + tile) * D * kTile;
-        tile_gemm(iq, jp, D, qb, D, kt, kTile, sc.data(), jp, false, {lo, hi, BandOn::cols});  // q·kᵀ
+        tile_gemm<kRows>(iq, jp, D, qb, D, kt, kTile, sc.data(), jp, false, BandOn::cols,
+                         RowBand{lo, hi});  // q·kᵀ
         const T* bias = far ? P.far_bias(b) + j0 : nullptr;
         for (int64_t r = 0; r < iq; ++r) {
           T* row = sc.data() + r * jp;
@@ -376,7 +275,8 @@ void sparse_attention_forward_cpu(T* out, T* lse, const T* q, const T* k, const 
         }
         const T* vr = far ? fv.data() + (P.bg_tile(b, g) + tile) * kTile * Dp
                           : padded_rows(vbuf.data(), v + (bg * L + j0) * D, jn, D, Dp);
-        tile_gemm(iq, Dp, jn, sc.data(), jp, vr, Dp, acc.data(), Dp, true, {lo, hi, BandOn::sum});  // += P·v
+        tile_gemm<kRows>(iq, Dp, jn, sc.data(), jp, vr, Dp, acc.data(), Dp, true, BandOn::sum,
+                         RowBand{lo, hi});  // += P·v
       });
       for (int64_t r = 0; r < iq; ++r) {
         T* o = out + (bh * L + i0 + r) * D;
@@ -427,9 +327,11 @@ struct Backward {
     for_key_tiles(P, b, i0, iq, S.lo, S.hi, [&](bool far, int64_t tile, int64_t j0, int64_t jn) {
       const int64_t jp = round_up(jn, kCols<T>);
       const int64_t toff = far ? (P.bg_tile(b, g) + tile) * D * kTile : (bg * P.nkt + tile) * D * kTile;
-      const RowBand cols{S.lo, S.hi, BandOn::cols};
-      tile_gemm(iq, jp, D, qb, D, (far ? fk_t : k_t) + toff, kTile, S.s.data(), jp, false, cols);  // q·kᵀ
-      tile_gemm(iq, jp, D, db, D, (far ? fv_t : v_t) + toff, kTile, S.dp.data(), jp, false, cols);  // dout·vᵀ
+      const RowBand band{S.lo, S.hi};
+      tile_gemm<kRows>(iq, jp, D, qb, D, (far ? fk_t : k_t) + toff, kTile, S.s.data(), jp, false,
+                       BandOn::cols, band);  // q·kᵀ
+      tile_gemm<kRows>(iq, jp, D, db, D, (far ? fv_t : v_t) + toff, kTile, S.dp.data(), jp, false,
+                       BandOn::cols, band);  // dout·vᵀ
       const T* bias = far ? P.far_bias(b) + j0 : nullptr;
       for (int64_t r = 0; r < iq; ++r) {
         const int64_t row = bh * L + i0 + r;
@@ -439,9 +341,9 @@ struct Backward {
       }
       const T* kr = far ? fk + (P.bg_tile(b, g) + tile) * kTile * Dp
                         : padded_rows(S.buf0.data(), k + (bg * L + j0) * D, jn, D, Dp);
-      tile_gemm(iq, Dp, jn, S.dp.data(), jp, kr, Dp, dqa, Dp, true, {S.lo, S.hi, BandOn::sum});  // dq += dS·k
+      tile_gemm<kRows>(iq, Dp, jn, S.dp.data(), jp, kr, Dp, dqa, Dp, true, BandOn::sum, band);  // dq += dS·k
     });
-    for (int64_t r = 0; r < iq; ++r) std::copy(dqa + r * Dp, dqa + r * Dp + D, dq + (bh * L + i0 + r) * D);
+    unpack_rows(dq + (bh * L + i0) * D, D, dqa, iq, Dp);
   }
 
   // The key rows a (rows × D, row stride lda; biases, gate flags) of kv group (b, g) against query tile
@@ -459,9 +361,11 @@ struct Backward {
       S.delta_c[size_t(c)] = c < iq ? delta[bh * L + i0 + c] : T(0);
     }
     const int64_t toff = (bh * P.nqt + qt) * D * kTile;
-    const RowBand cols{S.lo, S.hi, BandOn::cols}, sum{S.lo, S.hi, BandOn::sum};
-    tile_gemm(rows, ip, D, ka, lda, q_t + toff, kTile, S.s.data(), ip, false, cols);    // k·qᵀ = Sᵀ
-    tile_gemm(rows, ip, D, va, lda, do_t + toff, kTile, S.dp.data(), ip, false, cols);  // v·doutᵀ = dPᵀ
+    const RowBand band{S.lo, S.hi};
+    tile_gemm<kRows>(rows, ip, D, ka, lda, q_t + toff, kTile, S.s.data(), ip, false, BandOn::cols,
+                     band);  // k·qᵀ = Sᵀ
+    tile_gemm<kRows>(rows, ip, D, va, lda, do_t + toff, kTile, S.dp.data(), ip, false, BandOn::cols,
+                     band);  // v·doutᵀ = dPᵀ
     for (int64_t jj = 0; jj < rows; ++jj) {
       const bool gg = gate_grad && gate_grad[jj];
       const T gsum = key_probs(S.s.data() + jj * ip, S.dp.data() + jj * ip, ip, S.lo[jj], S.hi[jj],
@@ -470,8 +374,10 @@ struct Backward {
     }
     const T* dr = padded_rows(S.buf0.data(), dout + (bh * L + i0) * D, iq, D, Dp);
     const T* qr = padded_rows(S.buf1.data(), q + (bh * L + i0) * D, iq, D, Dp);
-    tile_gemm(rows, Dp, iq, S.s.data(), ip, dr, Dp, S.acc1.data(), Dp, true, sum);   // dv += Pᵀ·dout
-    tile_gemm(rows, Dp, iq, S.dp.data(), ip, qr, Dp, S.acc0.data(), Dp, true, sum);  // dk += dSᵀ·q
+    tile_gemm<kRows>(rows, Dp, iq, S.s.data(), ip, dr, Dp, S.acc1.data(), Dp, true, BandOn::sum,
+                     band);  // dv += Pᵀ·dout
+    tile_gemm<kRows>(rows, Dp, iq, S.dp.data(), ip, qr, Dp, S.acc0.data(), Dp, true, BandOn::sum,
+                     band);  // dk += dSᵀ·q
   }
 
   // Window part of dk, dv for key tile kt of kv group bg: the queries [j, j + W − 1] of every head.
@@ -550,13 +456,7 @@ void sparse_attention_backward_cpu(T* dq, T* dk, T* dv, T* dgate, const T* dout,
   // Δ_i = Σ_d dout_id · out_id, one value per query row.
   const int64_t rows = B * P.heads * L;
   std::vector<T> delta(static_cast<size_t>(rows));
-  parallel_for(rows, std::max<int64_t>(1, 16384 / D), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      T s = 0;
-      for (int64_t c = 0; c < D; ++c) s += dout[r * D + c] * out[r * D + c];
-      delta[size_t(r)] = s;
-    }
-  });
+  row_dots(delta.data(), dout, out, rows, D);
   std::vector<T> k_t(size_t(B * Hkv * P.nkt * D * kTile)), v_t(k_t.size());
   std::vector<T> q_t(size_t(B * P.heads * P.nqt * D * kTile)), do_t(q_t.size());
   transpose_tiles(k_t.data(), k, B * Hkv, L, D);
@@ -605,7 +505,7 @@ void sparse_attention_backward_cpu(T* dq, T* dk, T* dv, T* dgate, const T* dout,
 
   // Far parts into dk, dv (each far key's rows belong to one far tile) and the gate gradient, summed over
   // kv heads in order.
-  parallel_for(nft, std::max<int64_t>(1, 2048 / D), [&](int64_t t0, int64_t t1) {
+  parallel_for(nft, grain_for(D, 2048), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const FarTile& f = P.tiles[size_t(t)];
       const int64_t c0 = f.ft * kTile, cn = std::min(kTile, P.nf[size_t(f.b)] - c0);

@@ -1,4 +1,4 @@
-// Strided N-d iteration shared by the elementwise kernels.
+// Strided N-d iteration shared by the strided copy (core/strided_copy.cpp) and the elementwise kernels.
 //
 // StridedLoop<K> describes K operands over one shape: dims are coalesced where every operand is
 // contiguous across the boundary, then the last dim is the "inner" run; rows() is the product of the
@@ -10,11 +10,11 @@
 
 #include "core/tensor.h"
 
-namespace sra::kern {
+namespace sra {
 
 template <int K>
 struct StridedLoop {
-  std::vector<int64_t> shape;                  // coalesced, at least one dim
+  std::vector<int64_t> shape;                   // coalesced, at least one dim
   std::vector<std::array<int64_t, K>> strides;  // per dim, per operand
 
   StridedLoop(const Shape& s, const std::array<const Shape*, K>& st) {
@@ -59,4 +59,4 @@ struct StridedLoop {
   }
 };
 
-}  // namespace sra::kern
+}  // namespace sra

@@ -1,0 +1,16 @@
+// Strided copy and fill on the CPU: dst[i] = convert<dst dtype>(src[i]) over an N-d shape with arbitrary
+// (broadcast, 0) source strides. Used by Tensor::copy_, fill_, to_vector (core/tensor.cpp) and by
+// contiguous(), clone(), to(dtype), concat (autograd/ops/view.cpp): every op that materialises a view.
+// Parallel over rows; a pure copy, so the thread count cannot change the result.
+#pragma once
+#include "core/tensor.h"
+
+namespace sra {
+
+// dst and src are element pointers at offset 0 of their views; strides in elements.
+void copy_strided(void* dst, DType dst_dtype, const Shape& dst_strides, const void* src, DType src_dtype,
+                  const Shape& src_strides, const Shape& shape);
+// dst[i] = value, strided.
+void fill_strided(void* dst, DType dtype, const Shape& strides, const Shape& shape, double value);
+
+}  // namespace sra
