@@ -78,6 +78,23 @@ void launch_from(void* dst, const void* src, DType st, const CopyGeometry& g, in
   }
 }
 
+template <typename D>
+__global__ void fill_kernel(D* dst, D v, CopyGeometry g, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t r = i, od = 0;
+    for (int d = g.ndim - 1; d >= 0; --d) {
+      od += (r % g.shape[d]) * g.sd[d];
+      r /= g.shape[d];
+    }
+    dst[od] = v;
+  }
+}
+
+template <typename D>
+void launch_fill(D* dst, D v, const CopyGeometry& g, int64_t n, int device) {
+  fill_kernel<D><<<grid_for(n), kThreads, 0, stream(device)>>>(dst, v, g, n);
+}
+
 bool dense_same(const std::vector<int64_t>& shape, const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
   int64_t expect = 1;
   for (int d = int(shape.size()) - 1; d >= 0; --d) {
@@ -118,12 +135,28 @@ void copy_strided(void* dst, DType dt, const std::vector<int64_t>& ds, const voi
 
 void fill_strided(void* dst, DType dt, const std::vector<int64_t>& strides, const std::vector<int64_t>& shape,
                   double value, int device) {
-  // fill = copy from a one-element f64 source broadcast over the shape (converted like any copy)
-  double* one = static_cast<double*>(malloc(sizeof(double), device));
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  if (n == 0) return;
+  SRA_CHECK(shape.size() <= size_t(kMaxDims), "[fill] tensors of more than ", kMaxDims,
+            " dims are not supported on CUDA (got ", shape.size(), ")");
+  CopyGeometry g;
+  g.ndim = int(shape.size());
+  for (int d = 0; d < g.ndim; ++d) {
+    g.shape[d] = shape[size_t(d)];
+    g.sd[d] = strides[size_t(d)];
+  }
   DeviceGuard guard(device);
-  SRA_CUDA_CHECK(cudaMemcpyAsync(one, &value, sizeof(double), cudaMemcpyHostToDevice, stream(device)));
-  copy_strided(dst, dt, strides, one, DType::f64, std::vector<int64_t>(shape.size(), 0), shape, device);
-  free(one, device);  // stream order: the block is reused only by work queued after this copy
+  // The value is converted on the host exactly as the CPU fill converts it, and passed by value.
+  switch (dt) {
+    case DType::f32: launch_fill(static_cast<float*>(dst), float(value), g, n, device); break;
+    case DType::f64: launch_fill(static_cast<double*>(dst), value, g, n, device); break;
+    case DType::bf16: launch_fill(static_cast<Bf16*>(dst), Bf16{bf16(float(value)).bits}, g, n, device); break;
+    case DType::i32: launch_fill(static_cast<int32_t*>(dst), int32_t(value), g, n, device); break;
+    case DType::i64: launch_fill(static_cast<int64_t*>(dst), int64_t(value), g, n, device); break;
+    case DType::u8: launch_fill(static_cast<uint8_t*>(dst), uint8_t(value != 0.0), g, n, device); break;
+  }
+  check_launch("fill", device);
 }
 
 }  // namespace sra::cuda

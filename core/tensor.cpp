@@ -48,11 +48,10 @@ Shape broadcast_strides(const Tensor& x, const Shape& shape, const char* op) {
 }
 
 namespace {
-// A contiguous copy of a CPU tensor in `dtype`, with no autograd history.
-Tensor dense_copy(const Tensor& x, DType dtype, const char* op) {
-  SRA_CHECK(x.device().is_cpu(), "[", op, "] tensors on ", x.device().str(), " are not supported yet");
-  Tensor out = Tensor::empty(x.shape(), dtype);
-  copy_strided(out.raw(), dtype, out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+// A contiguous copy of x in `dtype` on x's device, with no autograd history.
+Tensor dense_copy(const Tensor& x, DType dtype) {
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  copy_strided(x.device(), out.raw(), dtype, out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
   return out;
 }
 }  // namespace
@@ -88,9 +87,9 @@ Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, Device::cpu());
+  Tensor t = empty(shape, dtype, device);
   t.fill_(value);
-  return device.is_cpu() ? t : t.to(device);
+  return t;
 }
 
 Tensor Tensor::scalar(double value, DType dtype) {
@@ -101,7 +100,7 @@ Tensor Tensor::arange(int64_t n, DType dtype) {
   Tensor t = empty({n}, DType::f64);
   double* p = t.data<double>();
   for (int64_t i = 0; i < n; ++i) p[i] = double(i);
-  return dtype == DType::f64 ? t : dense_copy(t, dtype, "arange");
+  return dtype == DType::f64 ? t : dense_copy(t, dtype);
 }
 
 template <typename T>
@@ -210,24 +209,22 @@ Tensor Tensor::detach() const {
 }
 
 Tensor& Tensor::fill_(double value) {
-  SRA_CHECK(device().is_cpu(), "[fill_] tensors on ", device().str(), " are not supported yet");
-  fill_strided(raw(), dtype(), strides(), shape(), value);
+  fill_strided(device(), raw(), dtype(), strides(), shape(), value);
   bump_version();
   return *this;
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   Tensor s = src.device() == device() ? src : src.to(device());
-  SRA_CHECK(device().is_cpu(), "[copy_] tensors on ", device().str(), " are not supported yet");
   Shape ss = broadcast_strides(s, shape(), "copy_");
-  copy_strided(raw(), dtype(), strides(), s.raw(), s.dtype(), ss, shape());
+  copy_strided(device(), raw(), dtype(), strides(), s.raw(), s.dtype(), ss, shape());
   bump_version();
   return *this;
 }
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  Tensor src = is_contiguous() ? *this : dense_copy(*this, dtype(), "to");
+  Tensor src = is_contiguous() ? *this : dense_copy(*this, dtype());
   Tensor out = empty(shape(), dtype(), d);
   size_t n = size_t(numel()) * dtype_size(dtype());
   if (d.is_cuda() && src.device().is_cpu()) {

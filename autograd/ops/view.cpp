@@ -73,8 +73,7 @@ Tensor as_view(const char* op, const Tensor& x, const Shape& shape, const Shape&
 
 Tensor copy_to_contiguous(const Tensor& x) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  detail::require_cpu("contiguous", {&x});
-  copy_strided(out.raw(), out.dtype(), out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+  copy_strided(x.device(), out.raw(), out.dtype(), out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
   return out;
 }
 
@@ -138,7 +137,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   Shape xs = x.shape();
   return as_view("slice", x, shape, strides, x.offset() + start * x.stride(d),
                  [xs, d, start, end, step](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-                   Tensor gx = Tensor::zeros(xs, g[0].dtype());
+                   Tensor gx = Tensor::zeros(xs, g[0].dtype(), g[0].device());
                    Tensor win = slice(gx, d, start, end, step);
                    win.copy_(g[0]);
                    return {gx};
@@ -227,9 +226,8 @@ Tensor Tensor::clone() const {
 
 Tensor cast(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
-  detail::require_cpu("cast", {&x});
-  Tensor out = Tensor::empty(x.shape(), dtype);
-  copy_strided(out.raw(), dtype, out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  copy_strided(x.device(), out.raw(), dtype, out.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
   if (needs_grad({x}) && is_floating(dtype)) {
     DType from = x.dtype();
     record("cast", {x}, {out}, {},
@@ -248,7 +246,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   Shape shape = x0.shape();
   shape[d] = 0;
   for (const Tensor& x : xs) {
-    detail::require_cpu("concat", {&x});
+    SRA_CHECK(x.device() == x0.device(), "[concat] inputs are on different devices: ", x0.device().str(), " and ",
+              x.device().str());
     SRA_CHECK(x.dtype() == x0.dtype(), "[concat] dtype mismatch: ", dtype_name(x0.dtype()), " and ",
               dtype_name(x.dtype()));
     bool ok = x.dim() == x0.dim();
@@ -257,12 +256,12 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
               " differ outside dim ", d);
     shape[d] += x.size(d);
   }
-  Tensor out = Tensor::empty(shape, x0.dtype());
+  Tensor out = Tensor::empty(shape, x0.dtype(), x0.device());
   std::vector<int64_t> sizes;
   int64_t at = 0;
   for (const Tensor& x : xs) {
     Tensor win = Tensor::make_view(out, x.shape(), out.strides(), at * out.stride(d));
-    copy_strided(win.raw(), win.dtype(), win.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+    copy_strided(x.device(), win.raw(), win.dtype(), win.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
     sizes.push_back(x.size(d));
     at += x.size(d);
   }
