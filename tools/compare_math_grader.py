@@ -10,7 +10,8 @@ agreement and the disagreements by variant category, with examples and the sra r
 Usage:
   tools/compare_math_grader.py PATH/TO/prm800k/grading/grader.py [--sra build/sra]
       [--data-dir ../shared/data] [--examples 4] [--jsonl OUT.jsonl]
-The grader needs sympy and pylatexenc (Debian: python3-sympy python3-pylatexenc); grader.py is
+The grader needs sympy and pylatexenc (Debian: python3-sympy python3-pylatexenc, so run it with
+/usr/bin/python3 where another python3 comes first on PATH); grader.py is
 imported as `grading.grader` from the folder above its own, so math_normalize.py must sit beside it.
 It is not part of the repository (github.com/openai/prm800k, prm800k/grading/). A grader call that
 takes more than 5 s counts as "incorrect" (as a hang would in practice) and is reported.
