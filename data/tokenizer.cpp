@@ -1,14 +1,19 @@
 // Sentencepiece training (through the command-line form of Train(), so paths must not contain
-// whitespace) and the Tokenizer wrapper. Training messages are silenced with minloglevel=1 (warnings and
-// errors still print).
+// whitespace), the Tokenizer wrapper and the round-trip checks. Training messages are silenced with
+// minloglevel=1 (warnings and errors still print), or 2 (errors only) when control characters become
+// pieces (see train_tokenizer).
 #include "data/tokenizer.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
+#include <set>
 #include <utility>
 
 #include "core/check.h"
@@ -34,7 +39,205 @@ bool has_space(const std::string& s) {
   return false;
 }
 
+// Every ASCII control byte (0x01-0x1F, 0x7F) used by the files, in byte order.
+std::string control_bytes_used(const std::vector<std::string>& paths) {
+  bool used[128] = {};
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    char buf[1 << 16];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      for (std::streamsize i = 0; i < in.gcount(); ++i) {
+        unsigned char c = static_cast<unsigned char>(buf[i]);
+        if ((c >= 0x01 && c < 0x20) || c == 0x7F) used[c] = true;
+      }
+    }
+  }
+  std::string out;
+  for (int c = 1; c < 128; ++c) {
+    if (used[c]) out.push_back(char(c));
+  }
+  return out;
+}
+
+// The code point starting at s[i] (a stray byte is returned as itself) and its length in bytes.
+int32_t decode_utf8(std::string_view s, size_t i, size_t* len) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+  if (i + n > s.size()) n = 1;
+  int32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) {
+      n = 1;
+      cp = c;
+      break;
+    }
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  *len = n;
+  return cp;
+}
+
+// The first character of `text` that decode(encode(text)) does not reproduce: its byte offset, or npos
+// when the round trip is exact; text.size() when the decoded text only adds characters at the end.
+size_t first_lost_byte(const Tokenizer& tok, const std::string& text) {
+  std::string back = tok.decode(tok.encode(text));
+  if (back == text) return std::string::npos;
+  size_t p = 0;
+  while (p < text.size() && p < back.size() && text[p] == back[p]) ++p;
+  while (p > 0 && p < text.size() && (static_cast<unsigned char>(text[p]) & 0xC0) == 0x80) --p;
+  return p;
+}
+
+struct CorpusLine {
+  size_t file = 0;
+  int64_t line = 0;
+};
+
 }  // namespace
+
+std::string describe_codepoint(int32_t cp) {
+  if (cp < 0) return "end of text";
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "U+%04X", unsigned(cp));
+  std::string out = hex;
+  switch (cp) {
+    case '\n':
+      return out + " (newline)";
+    case '\t':
+      return out + " (tab)";
+    case '\r':
+      return out + " (carriage return)";
+    case '\v':
+      return out + " (vertical tab)";
+    case '\f':
+      return out + " (form feed)";
+    case ' ':
+      return out + " (space)";
+    default:
+      break;
+  }
+  if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) return out + " (control)";
+  std::string utf8;
+  if (cp < 0x80) {
+    utf8.push_back(char(cp));
+  } else if (cp < 0x800) {
+    utf8 += {char(0xC0 | (cp >> 6)), char(0x80 | (cp & 0x3F))};
+  } else if (cp < 0x10000) {
+    utf8 += {char(0xE0 | (cp >> 12)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
+  } else {
+    utf8 += {char(0xF0 | (cp >> 18)), char(0x80 | ((cp >> 12) & 0x3F)), char(0x80 | ((cp >> 6) & 0x3F)),
+             char(0x80 | (cp & 0x3F))};
+  }
+  return out + " '" + utf8 + "'";
+}
+
+std::string RoundTripProblem::describe() const {
+  return describe_codepoint(codepoint) + " at line " + std::to_string(line) + " of text " +
+         std::to_string(text);
+}
+
+std::optional<RoundTripProblem> round_trip_problem(const Tokenizer& tok,
+                                                   const std::vector<std::string>& texts) {
+  for (size_t t = 0; t < texts.size(); ++t) {
+    const std::string& text = texts[t];
+    size_t p = first_lost_byte(tok, text);
+    if (p == std::string::npos) continue;
+    RoundTripProblem r;
+    r.text = t;
+    r.byte = p;
+    for (size_t i = 0; i < p; ++i) r.line += text[i] == '\n';
+    if (p < text.size()) {
+      size_t len = 0;
+      r.codepoint = decode_utf8(text, p, &len);
+    }
+    return r;
+  }
+  return std::nullopt;
+}
+
+bool warn_if_lossy(const Tokenizer& tok, const std::vector<std::string>& texts, std::string_view what,
+                   std::ostream& err) {
+  std::optional<RoundTripProblem> r = round_trip_problem(tok, texts);
+  if (!r) return false;
+  err << "warning: [tokenizer] '" << tok.path() << "' does not round-trip " << what
+      << ": decode(encode(x)) != x, first at " << describe_codepoint(r->codepoint) << ", line " << r->line
+      << " of text " << r->text << " (of " << texts.size()
+      << "); the model cannot read or write that character (retrain it with sra tokenizer train)\n";
+  return true;
+}
+
+std::string CorpusRoundTripProblem::describe() const {
+  return describe_codepoint(codepoint) + " at " + file + " line " + std::to_string(line) + ": \"" +
+         line_text + "\"";
+}
+
+std::optional<CorpusRoundTripProblem> corpus_round_trip_problem(const Tokenizer& tok,
+                                                                const std::vector<std::string>& files,
+                                                                int64_t sample_bytes) {
+  constexpr int64_t kChunkLines = 16;
+  std::vector<std::string> contents;
+  for (const std::string& f : files) contents.push_back(read_bytes(f, "corpus file"));
+  auto problem = [&](const CorpusLine& at, int32_t cp) {
+    const std::string& text = contents[at.file];
+    size_t begin = 0;
+    for (int64_t l = 1; l < at.line; ++l) begin = text.find('\n', begin) + 1;
+    size_t end = std::min(text.find('\n', begin), text.size());
+    return CorpusRoundTripProblem{files[at.file], at.line, cp,
+                                  text.substr(begin, std::min<size_t>(end - begin, 80))};
+  };
+  // Every distinct character on its own, in order of first occurrence.
+  struct Seen {
+    int32_t cp;
+    CorpusLine at;
+    size_t pos, len;
+  };
+  std::set<int32_t> seen;
+  std::vector<Seen> order;
+  for (size_t f = 0; f < contents.size(); ++f) {
+    const std::string& text = contents[f];
+    int64_t line = 1;
+    for (size_t i = 0; i < text.size();) {
+      size_t len = 1;
+      int32_t cp = decode_utf8(text, i, &len);
+      if (seen.insert(cp).second) order.push_back(Seen{cp, CorpusLine{f, line}, i, len});
+      line += text[i] == '\n';
+      i += len;
+    }
+  }
+  for (const Seen& s : order) {
+    if (first_lost_byte(tok, contents[s.at.file].substr(s.pos, s.len)) != std::string::npos)
+      return problem(s.at, s.cp);
+  }
+  // Chunks of kChunkLines lines, every stride-th one.
+  int64_t total = 0;
+  for (const std::string& c : contents) total += int64_t(c.size());
+  const int64_t stride =
+      sample_bytes > 0 && total > sample_bytes ? (total + sample_bytes - 1) / sample_bytes : 1;
+  int64_t chunk_index = 0;
+  for (size_t f = 0; f < contents.size(); ++f) {
+    const std::string& text = contents[f];
+    size_t begin = 0;
+    int64_t line = 1;
+    while (begin < text.size()) {
+      size_t end = begin;
+      int64_t lines = 0;
+      while (end < text.size() && lines < kChunkLines) {
+        size_t nl = text.find('\n', end);
+        end = nl == std::string::npos ? text.size() : nl + 1;
+        ++lines;
+      }
+      if (chunk_index++ % stride == 0) {
+        std::string chunk = text.substr(begin, end - begin);
+        std::optional<RoundTripProblem> r = round_trip_problem(tok, {chunk});
+        if (r) return problem(CorpusLine{f, line + r->line - 1}, r->codepoint);
+      }
+      begin = end;
+      line += lines;
+    }
+  }
+  return std::nullopt;
+}
 
 uint64_t fnv1a64(std::string_view bytes) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -110,6 +313,22 @@ std::string train_tokenizer(const TokenizerTrainOptions& opt) {
       {"num_threads", std::to_string(opt.num_threads)},
       {"minloglevel", "1"},
   };
+  // Control characters as user-defined pieces (see tokenizer.h); the command-line form splits only on
+  // ' ' and the list on ',', neither of which is a control character.
+  std::string controls = control_bytes_used(opt.inputs);
+  if (!controls.empty()) {
+    std::string list;
+    for (char c : controls) {
+      if (!list.empty()) list += ',';
+      list += c;
+    }
+    args.emplace_back("user_defined_symbols", list);
+    // Writing them raw into <prefix>.vocab (read by nothing here) makes sentencepiece warn that they
+    // "break the format" of that file, once per piece: only errors print then.
+    for (auto& [key, value] : args) {
+      if (key == "minloglevel") value = "2";
+    }
+  }
   std::string command;
   for (const auto& [key, value] : args) {
     if (!command.empty()) command += ' ';

@@ -6,6 +6,21 @@
 //                           lossless, decode(encode(s)) == s for any UTF-8 s: identity normalisation,
 //                           no dummy "▁" prefix, whitespace kept as it is, and byte fallback (256
 //                           <0xNN> pieces) for characters outside the learned vocabulary.
+//                           Control characters: sentencepiece reads its input one line at a time, so
+//                           '\n' never reaches it, and it drops '\t' from what it learns; every ASCII
+//                           control character the inputs use (0x01-0x1F, 0x7F: newline, tab, CR, ...)
+//                           therefore becomes a user-defined piece (ids right after eos, in byte order)
+//                           and round-trips with or without byte fallback (issue 22).
+//   round_trip_problem(tok, texts) — the first text with decode(encode(text)) != text: its index, the
+//                           first character that does not survive (codepoint; -1 when the decoded text
+//                           only adds characters at the end), its byte offset and 1-based line.
+//   warn_if_lossy(tok, texts, what, err) — one "warning: [tokenizer] ..." line on `err` when
+//                           round_trip_problem finds something (train, eval and rl call it on the
+//                           dataset's own prompts); returns whether it warned.
+//   corpus_round_trip_problem(tok, files, sample_bytes) — `sra tokenizer train`'s check: every distinct
+//                           character of the files on its own (in order of first occurrence), then
+//                           chunks of 16 lines (newlines included), all of them or an evenly spread
+//                           sample of about sample_bytes; the first failure as file, line and character.
 //   Tokenizer::load(path) — reads a .model file; "[tokenizer] ..." errors for a missing, empty or
 //                           corrupt file.
 //   hash()                — FNV-1a 64 of the model file's bytes as 16 lower-case hex digits; checkpoints
@@ -15,6 +30,7 @@
 // Works with sentencepiece 0.1.97 (Debian 12) and 0.2.0 (Ubuntu 24.04): only API present in both.
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +100,32 @@ class Tokenizer {
   std::string hash_;
   std::string path_;
 };
+
+struct RoundTripProblem {
+  size_t text = 0;   // index into texts
+  size_t byte = 0;   // byte offset of the character in the text
+  int64_t line = 1;  // 1-based line of the text holding it (a '\n' belongs to the line it ends)
+  int32_t codepoint = -1;
+  std::string describe() const;  // "U+000A (newline) at line 2 of text 3"
+};
+std::optional<RoundTripProblem> round_trip_problem(const Tokenizer& tok,
+                                                   const std::vector<std::string>& texts);
+bool warn_if_lossy(const Tokenizer& tok, const std::vector<std::string>& texts, std::string_view what,
+                   std::ostream& err);
+
+struct CorpusRoundTripProblem {
+  std::string file;
+  int64_t line = 0;  // 1-based
+  int32_t codepoint = -1;
+  std::string line_text;         // that line without its '\n', cut to 80 bytes
+  std::string describe() const;  // "U+0009 (tab) at corpus.txt line 12: \"...\""
+};
+std::optional<CorpusRoundTripProblem> corpus_round_trip_problem(const Tokenizer& tok,
+                                                                const std::vector<std::string>& files,
+                                                                int64_t sample_bytes = int64_t(2) << 20);
+
+// "U+000A (newline)", "U+0009 (tab)", "U+00E9 'é'", "U+0001 (control)"; -1 gives "end of text".
+std::string describe_codepoint(int32_t codepoint);
 
 // FNV-1a 64-bit (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
 uint64_t fnv1a64(std::string_view bytes);

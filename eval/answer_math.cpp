@@ -128,6 +128,108 @@ MathEquiv element_equiv(const std::string& given, const std::string& gold) {
   }
 }
 
+// ---- relations (issue 21: a left-hand side is dropped only when it is a bare variable) -----------
+
+struct Relation {
+  std::string lhs;
+  std::string op;  // "=" or "\in" (as written in the answer)
+  std::string rhs;
+};
+
+bool is_ascii_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_ascii_alnum(char c) {
+  return is_ascii_letter(c) || (c >= '0' && c <= '9');
+}
+
+// Relation macros other than \in: an answer holding one is not split (it stays one string).
+bool other_relation_macro(std::string_view name) {
+  static const std::string_view kNames[] = {"le",     "leq",      "ge",     "geq",      "ne",   "neq",
+                                            "lt",     "gt",       "approx", "equiv",    "sim",  "notin",
+                                            "subset", "subseteq", "supset", "supseteq", "cong", "ni"};
+  for (auto n : kNames) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
+// "lhs = rhs" or "lhs \in rhs" with exactly one relation sign outside (), [], {} and none of <, >,
+// "==", "!=", ":=", \le, \ne, ...; both sides non-empty. `s` is a math_clean_prm answer.
+std::optional<Relation> split_relation(const std::string& s) {
+  if (s.find_first_of("<>") != std::string::npos) return std::nullopt;
+  int depth = 0, count = 0;
+  size_t at = 0, len = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\') {
+      size_t j = i + 1;
+      while (j < s.size() && is_ascii_letter(s[j])) ++j;
+      std::string_view name(s.data() + i + 1, j - i - 1);
+      if (other_relation_macro(name)) return std::nullopt;
+      if (name == "in" && depth == 0) {
+        ++count;
+        at = i;
+        len = 3;
+      }
+      if (j > i + 1) i = j - 1;  // a one-character macro (\{, \\) is read as that character next
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (c == '=' && depth == 0) {
+      bool compound = (i > 0 && (s[i - 1] == '!' || s[i - 1] == ':' || s[i - 1] == '=')) ||
+                      (i + 1 < s.size() && s[i + 1] == '=');
+      if (compound) return std::nullopt;
+      ++count;
+      at = i;
+      len = 1;
+    }
+  }
+  if (count != 1) return std::nullopt;
+  Relation r{trim(std::string_view(s).substr(0, at)), s.substr(at, len),
+             trim(std::string_view(s).substr(at + len))};
+  if (r.lhs.empty() || r.rhs.empty()) return std::nullopt;
+  return r;
+}
+
+bool greek_letter(std::string_view name) {
+  static const std::string_view kNames[] = {
+      "alpha",    "beta",    "gamma", "delta",  "epsilon", "varepsilon", "zeta",  "eta",   "theta",
+      "vartheta", "iota",    "kappa", "lambda", "mu",      "nu",         "xi",    "rho",   "sigma",
+      "tau",      "upsilon", "phi",   "varphi", "chi",     "psi",        "omega", "Gamma", "Delta",
+      "Theta",    "Lambda",  "Xi",    "Sigma",  "Phi",     "Psi",        "Omega"};  // not \pi: a constant
+  for (auto n : kNames) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
+// One letter (ASCII or a Greek macro), optionally with a subscript "_1" or "_{12}": "x", "x_1",
+// "\theta", "a_{n}". Never a sign, a coefficient or an expression ("-y", "2x", "x+1", "f(x)").
+bool bare_variable(std::string_view lhs) {
+  std::string s = replace_all(lhs, " ", "");
+  size_t pos = 0;
+  if (!s.empty() && is_ascii_letter(s[0])) {
+    pos = 1;
+  } else if (s.size() > 1 && s[0] == '\\') {
+    size_t j = 1;
+    while (j < s.size() && is_ascii_letter(s[j])) ++j;
+    if (!greek_letter(std::string_view(s).substr(1, j - 1))) return false;
+    pos = j;
+  } else {
+    return false;
+  }
+  if (pos == s.size()) return true;
+  if (s[pos] != '_' || pos + 1 == s.size()) return false;
+  if (s[pos + 1] != '{') return pos + 2 == s.size() && is_ascii_alnum(s[pos + 1]);
+  if (s.back() != '}' || s.size() < pos + 4) return false;
+  for (size_t k = pos + 2; k + 1 < s.size(); ++k) {
+    if (!is_ascii_alnum(s[k])) return false;
+  }
+  return true;
+}
+
 std::string final_phrase_value(std::string_view rest) {
   std::string out;
   bool in_math = false;
@@ -215,12 +317,12 @@ std::optional<std::string> math_extract_answer(std::string_view output) {
   return math_final_answer_phrase(output);
 }
 
-MathEquiv math_equiv_explain(std::string_view given, std::string_view gold) {
-  if (math_normalize_hendrycks(given) == math_normalize_hendrycks(gold)) {
+namespace {
+
+// Steps 1-3 on two answers that are not relations (or on two sides of relations).
+MathEquiv equiv_plain(std::string_view given, std::string_view gold) {
+  if (math_normalize_hendrycks(given, false) == math_normalize_hendrycks(gold, false)) {
     return {true, "equal after Hendrycks normalisation"};
-  }
-  if (given.size() > kMathMaxAnswerChars || gold.size() > kMathMaxAnswerChars) {
-    return {false, "answer too long for the structured comparison"};
   }
   std::string cg = math_clean_prm(gold), cp = math_clean_prm(given);
   std::string kg = math_prm_key(cg), kp = math_prm_key(cp);
@@ -239,6 +341,52 @@ MathEquiv math_equiv_explain(std::string_view given, std::string_view gold) {
   }
   if (sg.elems.size() > 1) last.reason = "element-wise equal";
   return last;
+}
+
+MathEquiv with_prefix(std::string prefix, MathEquiv e) {
+  e.reason = prefix + e.reason;
+  return e;
+}
+
+// Both answers are relations: same sign, then the sides as such (an equation may also have its sides
+// swapped, or left minus right equal to the gold's up to sign: "y - 2x = 3" for "y = 2x + 3").
+MathEquiv equiv_relations(const Relation& p, const Relation& g) {
+  if (p.op != g.op) return {false, "relation differs ('" + p.op + "' vs '" + g.op + "')"};
+  MathEquiv left = equiv_plain(p.lhs, g.lhs);
+  if (left.equal) return with_prefix("left sides equal; right sides: ", equiv_plain(p.rhs, g.rhs));
+  if (p.op == "=") {
+    if (equiv_plain(p.lhs, g.rhs).equal && equiv_plain(p.rhs, g.lhs).equal) {
+      return {true, "sides swapped, each equal"};
+    }
+    std::string dg = "(" + g.lhs + ")-(" + g.rhs + ")";
+    if (compare_math_expressions("(" + p.lhs + ")-(" + p.rhs + ")", dg) == ExprCompare::kEqual ||
+        compare_math_expressions("(" + p.rhs + ")-(" + p.lhs + ")", dg) == ExprCompare::kEqual) {
+      return {true, "same equation: left minus right sides equal up to sign"};
+    }
+  }
+  return with_prefix("left sides differ ('" + p.lhs + "' vs '" + g.lhs + "'): ", left);
+}
+
+}  // namespace
+
+MathEquiv math_equiv_explain(std::string_view given, std::string_view gold) {
+  if (given.size() > kMathMaxAnswerChars || gold.size() > kMathMaxAnswerChars) {
+    if (math_normalize_hendrycks(given, false) == math_normalize_hendrycks(gold, false)) {
+      return {true, "equal after Hendrycks normalisation"};
+    }
+    return {false, "answer too long for the structured comparison"};
+  }
+  auto rg = split_relation(math_clean_prm(gold)), rp = split_relation(math_clean_prm(given));
+  if (!rg && !rp) return equiv_plain(given, gold);
+  if (rg && rp) return equiv_relations(*rp, *rg);
+  if (rp) {
+    std::string side = "'" + rp->lhs + " " + rp->op + "'";
+    if (!bare_variable(rp->lhs)) return {false, side + " kept: its left side is not a bare variable"};
+    return with_prefix(side + " dropped; ", equiv_plain(rp->rhs, gold));
+  }
+  std::string side = "gold's '" + rg->lhs + " " + rg->op + "'";
+  if (!bare_variable(rg->lhs)) return {false, side + " kept: the gold is a relation, the answer is not"};
+  return with_prefix(side + " dropped; ", equiv_plain(given, rg->rhs));
 }
 
 bool math_equiv(std::string_view given, std::string_view gold) {

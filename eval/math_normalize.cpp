@@ -166,7 +166,7 @@ std::string fix_a_slash_b(const std::string& s) {
   return "\\frac{" + std::string(parts[0]) + "}{" + std::string(parts[1]) + "}";
 }
 
-std::optional<std::string> strip_string(std::string s) {
+std::optional<std::string> strip_string(std::string s, bool drop_short_lhs) {
   s = replace_all(s, "\n", "");
   s = replace_all(s, "\\!", "");
   s = replace_all(s, "\\\\", "\\");
@@ -187,7 +187,7 @@ std::optional<std::string> strip_string(std::string s) {
   s = replace_all(s, "{.", "{0.");
   if (s.empty()) return s;
   if (s[0] == '.') s = "0" + s;
-  {
+  if (drop_short_lhs) {
     auto parts = split(s, "=");
     if (parts.size() == 2 && code_points(parts[0]) <= 2) s = std::string(parts[1]);
   }
@@ -484,23 +484,6 @@ std::string prm_key(std::string_view cleaned) {
   return v;
 }
 
-// Drops "lhs =" or "lhs \in" when lhs has at most 2 characters (an addition to prm800k).
-std::string drop_short_lhs(const std::string& s) {
-  size_t eq = s.find('=');
-  if (eq != std::string::npos && s.find('=', eq + 1) == std::string::npos) {
-    std::string lhs = replace_all(trim(std::string_view(s).substr(0, eq)), " ", "");
-    bool plain = !lhs.empty() && code_points(lhs) <= 2 && s.find('<') == std::string::npos &&
-                 s.find('>') == std::string::npos && (eq == 0 || (s[eq - 1] != '!' && s[eq - 1] != '\\'));
-    if (plain) return trim(std::string_view(s).substr(eq + 1));
-  }
-  size_t in = s.find("\\in");
-  if (in != std::string::npos && (in + 3 == s.size() || !is_letter(s[in + 3]))) {
-    std::string lhs = replace_all(trim(std::string_view(s).substr(0, in)), " ", "");
-    if (!lhs.empty() && code_points(lhs) <= 2) return trim(std::string_view(s).substr(in + 3));
-  }
-  return s;
-}
-
 // "\\!" -> "", "\\," "\\;" "\\:" "\\ " -> " ", leaving "\\\\" (a row break) alone.
 std::string replace_spacing_macros(std::string_view s) {
   std::string out;
@@ -578,7 +561,7 @@ std::string clean_prm(std::string_view answer) {
   out = trim(out);
   // Trailing sentence punctuation ("... + \\frac{1}{5} i.").
   while (!out.empty() && out.back() == '.') out.pop_back();
-  return drop_short_lhs(trim(out));
+  return trim(out);
 }
 }  // namespace
 
@@ -635,11 +618,11 @@ bool is_numeric_fraction(std::string_view k) {
   return nonzero;
 }
 
-std::string math_normalize_hendrycks(std::string_view answer) {
+std::string math_normalize_hendrycks(std::string_view answer, bool drop_short_lhs) {
   std::string s = trim(answer);
   std::string_view content;
   if (whole_text_wrapper(s, &content)) s = trim(content);
-  auto r = strip_string(s);
+  auto r = strip_string(s, drop_short_lhs);
   return r ? *r : s;
 }
 

@@ -1,8 +1,11 @@
 // MATH answer normalisation, shared by answer_math.cpp and its tests.
 //   math_normalize_hendrycks: prm800k's math_normalize.normalize_answer (Hendrycks' _strip_string with
 //     the whole-answer \text{} unwrapped); the steps are listed in answer_math.h, step 1.
+//     drop_short_lhs = false skips its "x = y" -> y step (a left side of at most 2 characters, so also
+//     "-y" and "2x"); math_equiv does, deciding left sides itself (answer_math.h, step 0).
 //   math_clean_prm: prm800k's _normalize up to its LaTeX -> text conversion, keeping the LaTeX
-//     structure (for splitting into elements and for the evaluator); answer_math.h, step 2.
+//     structure (for splitting into elements, finding a relation and for the evaluator); answer_math.h,
+//     step 2. It keeps a left-hand side ("x = 5" stays).
 //   math_prm_key: the rest of _normalize on a cleaned answer: LaTeX -> text, mixed numbers, no spaces
 //     or braces, lower case, integers written plainly. math_normalize_prm = key(clean(answer)).
 //   Helpers: strip_thousands_commas ("12,345" -> "12345" when a comma follows a digit and precedes
@@ -19,7 +22,7 @@
 
 namespace sra::eval {
 
-std::string math_normalize_hendrycks(std::string_view answer);
+std::string math_normalize_hendrycks(std::string_view answer, bool drop_short_lhs = true);
 std::string math_clean_prm(std::string_view answer);
 std::string math_prm_key(std::string_view cleaned);
 std::string math_normalize_prm(std::string_view answer);

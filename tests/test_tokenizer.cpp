@@ -1,10 +1,18 @@
 // Tests for data/tokenizer: unigram and BPE training on ~200 KB of tinyshakespeare (vocab 500 / 400),
 // fixed special ids, lossless encode/decode round trips (newlines, runs of spaces, digits, non-ASCII),
 // control ids decoding to nothing, byte offsets, the FNV-1a model hash (known vectors, independent
-// recomputation, determinism of training), and errors for bad options and missing/corrupt model files.
+// recomputation, determinism of training), errors for bad options and missing/corrupt model files, and
+// issue 22: newlines and other control characters round-trip with and without byte fallback,
+// round_trip_problem / corpus_round_trip_problem name the first character that does not survive,
+// warn_if_lossy's warning, and `sra tokenizer train`'s check (an error, or a warning with --allow-lossy).
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,6 +40,56 @@ const std::vector<std::string>& round_trip_texts() {
   return texts;
 }
 
+// A small corpus in the synthetic task's shape: multi-line prompts (written one line each, as
+// sentencepiece reads them), tabs, carriage returns, a form feed and one rare character.
+std::string prompt_corpus(int lines, const std::string& rare_line) {
+  std::string text;
+  for (int i = 0; i < lines; ++i) {
+    text += "Question: let x" + std::to_string(i % 7) + " = " + std::to_string(i * 37 % 100) +
+            ".\tset y to x + 5.\r\n";
+    text += "Answer:\n";
+    if (i % 50 == 0) text += "\f\n";
+    if (i == lines / 2) text += rare_line + "\n";
+  }
+  return text;
+}
+
+std::string train_on(const std::string& text, const std::string& tag, bool byte_fallback, int64_t vocab,
+                     double coverage = 1.0) {
+  auto dir = temp_dir(tag);
+  write_text(dir / "corpus.txt", text);
+  TokenizerTrainOptions opt;
+  opt.inputs = {(dir / "corpus.txt").string()};
+  opt.model_prefix = (dir / "m").string();
+  opt.vocab_size = vocab;
+  opt.byte_fallback = byte_fallback;
+  opt.character_coverage = coverage;
+  opt.seed = 7;
+  return train_tokenizer(opt);
+}
+
+struct CliRun {
+  int rc = -1;
+  std::string out, err;
+};
+
+// Runs the sra binary built next to this test binary.
+CliRun run_sra_cli(const std::vector<std::string>& args) {
+  static const std::filesystem::path bin =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "sra";
+  REQUIRE_MESSAGE(std::filesystem::exists(bin), "the sra binary is not built next to sra_tests");
+  auto dir = temp_dir("tok_cli_run");
+  std::string cmd = bin.string();
+  for (const std::string& a : args) cmd += " '" + a + "'";  // the arguments here hold no quote
+  cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string();
+  int status = std::system(cmd.c_str());
+  CliRun r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp((dir / "out").string());
+  r.err = slurp((dir / "err").string());
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("tokenizer: unigram and BPE models have the requested vocab and fixed special ids") {
@@ -48,7 +106,8 @@ TEST_CASE("tokenizer: unigram and BPE models have the requested vocab and fixed 
     CHECK(tok.piece(1) == "<unk>");
     CHECK(tok.piece(2) == "<s>");
     CHECK(tok.piece(3) == "</s>");
-    CHECK(tok.piece(4 + 0x0A) == "<0x0A>");  // byte fallback pieces follow the specials
+    CHECK(tok.piece(4) == "\n");             // the corpus's one control character, a piece of its own
+    CHECK(tok.piece(5 + 0x0A) == "<0x0A>");  // byte fallback pieces follow
     CHECK(tok.path() == *path);
   }
 }
@@ -199,4 +258,146 @@ TEST_CASE("tokenizer: training errors") {
   opt.vocab_size = 100;
   std::string msg = error_of([&] { train_tokenizer(opt); });
   CHECK(msg.find("[tokenizer] training '" + (dir / "m").string() + "' failed: ") == 0);
+}
+
+TEST_CASE(
+    "tokenizer: newlines, tabs and other control characters round-trip, with and without byte fallback") {
+  const std::string corpus = prompt_corpus(400, "caf\xc3\xa9");
+  const std::vector<std::string> texts = {"Answer:\nQuestion: x\n",
+                                          "Question: let x3 = 7.\tset y to x + 5.\r\n", "\n\n\f\n",
+                                          "Answer:\ncaf\xc3\xa9\n"};
+  for (bool byte_fallback : {false, true}) {
+    CAPTURE(byte_fallback);
+    std::string model = train_on(corpus, "spm_newline", byte_fallback, byte_fallback ? 304 : 48);
+    Tokenizer tok = Tokenizer::load(model);
+    // The corpus's control characters are pieces of their own, in byte order after the specials.
+    CHECK(tok.piece(4) == "\t");
+    CHECK(tok.piece(5) == "\n");
+    CHECK(tok.piece(6) == "\f");
+    CHECK(tok.piece(7) == "\r");
+    for (const std::string& text : texts) {
+      CAPTURE(text);
+      std::vector<int32_t> ids = tok.encode(text);
+      for (int32_t id : ids) CHECK(id != tok.unk_id());
+      CHECK(tok.decode(ids) == text);
+    }
+    CHECK(tok.encode("\n") == std::vector<int32_t>{5});  // one piece, not <unk> or the byte <0x0A>
+    CHECK_FALSE(round_trip_problem(tok, texts).has_value());
+    CHECK_FALSE(
+        corpus_round_trip_problem(tok, {model.substr(0, model.size() - 7) + "corpus.txt"}).has_value());
+  }
+}
+
+TEST_CASE("tokenizer: round_trip_problem names the first character that does not survive") {
+  CHECK(describe_codepoint('\n') == "U+000A (newline)");
+  CHECK(describe_codepoint('\t') == "U+0009 (tab)");
+  CHECK(describe_codepoint('\r') == "U+000D (carriage return)");
+  CHECK(describe_codepoint(1) == "U+0001 (control)");
+  CHECK(describe_codepoint('Z') == "U+005A 'Z'");
+  CHECK(describe_codepoint(0xE9) == "U+00E9 '\xc3\xa9'");
+  CHECK(describe_codepoint(0x1F600) == "U+1F600 '\xf0\x9f\x98\x80'");
+  CHECK(describe_codepoint(-1) == "end of text");
+  // A corpus of one line has no newline to learn (what sentencepiece sees of any corpus before this
+  // fix): without byte fallback "\n" becomes <unk>, as in the demo's tokenizer (issue 22).
+  std::string one_line;
+  for (int i = 0; i < 100; ++i) one_line += "Question: what is " + std::to_string(i) + "? Answer: ok. ";
+  Tokenizer tok = Tokenizer::load(train_on(one_line, "spm_one_line", false, 34));
+  CHECK(tok.decode(tok.encode("Answer:\nQuestion: 1\n")) != "Answer:\nQuestion: 1\n");
+  auto p = round_trip_problem(tok, {"Answer: 12", "Question: 3\nAnswer:\nQuestion: 4"});
+  REQUIRE(p.has_value());
+  CHECK(p->text == 1);
+  CHECK(p->byte == 11);
+  CHECK(p->line == 1);  // the newline ending line 1
+  CHECK(p->codepoint == '\n');
+  CHECK(p->describe() == "U+000A (newline) at line 1 of text 1");
+  p = round_trip_problem(tok, {"Question: 3 Answer: 4 Zebra"});  // 'Z' is not in that corpus
+  REQUIRE(p.has_value());
+  CHECK(p->codepoint == 'Z');
+  CHECK(p->byte == 22);
+  CHECK(p->describe() == "U+005A 'Z' at line 1 of text 0");
+  p = round_trip_problem(tok, {"ok", "Answer:\n\u00e9"});
+  REQUIRE(p.has_value());
+  CHECK(p->codepoint == '\n');  // the first loss, not the later one
+  CHECK_FALSE(round_trip_problem(tok, {"", "Question: 5? Answer: ok."}).has_value());
+  CHECK_FALSE(round_trip_problem(tok, {}).has_value());
+}
+
+TEST_CASE("tokenizer: corpus_round_trip_problem finds a character left out by the coverage, with its line") {
+  // One rare character; character_coverage 0.9995 without byte fallback drops it.
+  const std::string corpus = prompt_corpus(400, "x \xc3\xaf");
+  const int64_t line = 1 + std::count(corpus.begin(), corpus.begin() + corpus.find("x \xc3\xaf"), '\n');
+  Tokenizer tok = Tokenizer::load(train_on(corpus, "spm_rare", false, 40, 0.9995));
+  std::string file = tok.path().substr(0, tok.path().size() - 7) + "corpus.txt";
+  auto p = corpus_round_trip_problem(tok, {file});
+  REQUIRE(p.has_value());
+  CHECK(p->file == file);
+  CHECK(p->codepoint == 0xEF);
+  CHECK(p->line == line);
+  CHECK(p->line_text == "x \xc3\xaf");
+  CHECK(p->describe() ==
+        "U+00EF '\xc3\xaf' at " + file + " line " + std::to_string(line) + ": \"x \xc3\xaf\"");
+  // Lossless on the rest: the same corpus without that line passes, chunks included.
+  std::string rest = corpus;
+  rest.erase(rest.find("x \xc3\xaf"), 5);
+  write_text(file, rest);
+  CHECK_FALSE(corpus_round_trip_problem(tok, {file}).has_value());
+  CHECK_FALSE(corpus_round_trip_problem(tok, {file}, 1000).has_value());  // a sample of the chunks
+}
+
+TEST_CASE("tokenizer: warn_if_lossy prints one warning naming the tokenizer and the character") {
+  std::string one_line;
+  for (int i = 0; i < 100; ++i) one_line += "Question: what is " + std::to_string(i) + "? Answer: ok. ";
+  Tokenizer lossy = Tokenizer::load(train_on(one_line, "spm_warn", false, 34));
+  std::vector<std::string> prompts = {"Question: what is 3?", "Question: what is 4?\nAnswer:"};
+  std::ostringstream err;
+  CHECK(warn_if_lossy(lossy, prompts, "the dataset's prompts", err));
+  CHECK(err.str() ==
+        "warning: [tokenizer] '" + lossy.path() +
+            "' does not round-trip the dataset's prompts: decode(encode(x)) != x, first at U+000A "
+            "(newline), line 1 of text 1 (of 2); the model cannot read or write that character "
+            "(retrain it with sra tokenizer train)\n");
+  std::ostringstream quiet;
+  Tokenizer lossless = Tokenizer::load(sra::testing::unigram_model_path());
+  CHECK_FALSE(warn_if_lossy(lossless, prompts, "the dataset's prompts", quiet));
+  CHECK(quiet.str().empty());
+}
+
+TEST_CASE("tokenizer: sra tokenizer train fails on a lossy model, or warns with --allow-lossy") {
+  auto dir = temp_dir("spm_cli_lossy");
+  const std::string corpus = prompt_corpus(400, "x \xc3\xaf");
+  const int64_t line = 1 + std::count(corpus.begin(), corpus.begin() + corpus.find("x \xc3\xaf"), '\n');
+  write_text(dir / "corpus.txt", corpus);
+  std::vector<std::string> args = {"tokenizer",
+                                   "train",
+                                   "--input",
+                                   (dir / "corpus.txt").string(),
+                                   "--vocab-size",
+                                   "40",
+                                   "--no-byte-fallback",
+                                   "--character-coverage",
+                                   "0.9995",
+                                   "--out",
+                                   (dir / "m").string()};
+  CliRun r = run_sra_cli(args);
+  INFO(r.out, r.err);
+  CHECK(r.rc == 1);
+  CHECK(r.err.find(
+            "error: [tokenizer] " + (dir / "m").string() +
+            ".model does not round-trip its corpus: decode(encode(x)) != x, first at U+00EF '\xc3\xaf' at " +
+            (dir / "corpus.txt").string() + " line " + std::to_string(line) + ": \"x \xc3\xaf\"") !=
+        std::string::npos);
+  args.push_back("--allow-lossy");
+  CliRun w = run_sra_cli(args);
+  INFO(w.out, w.err);
+  CHECK(w.rc == 0);
+  CHECK(w.err.find("warning: [tokenizer] ") != std::string::npos);
+  CHECK(w.err.find("U+00EF") != std::string::npos);
+  // Without --character-coverage, --no-byte-fallback keeps every character: the check passes.
+  args.pop_back();
+  args.erase(args.begin() + 7, args.begin() + 9);
+  CliRun ok = run_sra_cli(args);
+  INFO(ok.out, ok.err);
+  CHECK(ok.rc == 0);
+  CHECK(ok.out.find("round trip: decode(encode(x)) == x") != std::string::npos);
+  CHECK(ok.err.find("warning") == std::string::npos);
 }

@@ -2,6 +2,10 @@
 //   tokenizer train  — a sentencepiece model (data/tokenizer.h) from plain-text files (--input) or from a
 //                      corpus written first from a dataset (--dataset, run/data_prep.h write_corpus) to
 //                      PREFIX.corpus.txt; prints the files written, the vocab size and the model's hash.
+//                      Then checks decode(encode(x)) == x on the corpus (corpus_round_trip_problem: each
+//                      character, and a sample of 16-line chunks): a failure is an error naming the first
+//                      character that does not survive and its line (the model files stay), or, with
+//                      --allow-lossy, a warning. Without byte fallback, --character-coverage defaults to 1.
 //   data prepare     — the config's data, tokenized exactly as the trainer does (load_training_data), as
 //                      DIR/train.tok, DIR/val.tok and DIR/manifest.json; train on it with
 //                      data.dataset=shards, data.path=DIR.
@@ -38,6 +42,8 @@ struct TokenizerTrainCli {
   uint32_t seed = 1;
   int threads = 2;
   bool byte_fallback = true;
+  bool coverage_given = false;
+  bool allow_lossy = false;
 };
 
 std::string mib(int64_t bytes) {
@@ -64,7 +70,8 @@ int run_tokenizer_train(TokenizerTrainCli& o) {
   t.model_prefix = o.out;
   t.vocab_size = o.vocab_size;
   t.model_type = o.type;
-  t.character_coverage = o.character_coverage;
+  // Without byte fallback a character outside the coverage would become <unk>: keep every one.
+  t.character_coverage = o.byte_fallback || o.coverage_given ? o.character_coverage : 1.0;
   t.input_sentence_size = o.max_lines;
   t.seed = o.seed;
   t.num_threads = o.threads;
@@ -106,8 +113,20 @@ int run_tokenizer_train(TokenizerTrainCli& o) {
   std::string model = train_tokenizer(t);
   Tokenizer tok = Tokenizer::load(model);
   std::cout << "wrote " << model << " and " << o.out << ".vocab (" << o.type << ", vocab " << tok.vocab_size()
-            << ")\nhash " << tok.hash() << "\nuse it: --set data.tokenizer=" << model
-            << " --set model.vocab_size=" << tok.vocab_size() << "\n";
+            << ")\nhash " << tok.hash() << "\n"
+            << std::flush;
+  if (auto p = corpus_round_trip_problem(tok, t.inputs)) {
+    std::string msg = "[tokenizer] " + model +
+                      " does not round-trip its corpus: decode(encode(x)) != x, first at " + p->describe();
+    if (!o.allow_lossy)
+      throw Error(msg +
+                  " (use byte fallback, a larger --vocab-size or --character-coverage, or --allow-lossy)");
+    std::cerr << "warning: " << msg << " (--allow-lossy)\n";
+  } else {
+    std::cout << "round trip: decode(encode(x)) == x on every character of the corpus and a sample of it\n";
+  }
+  std::cout << "use it: --set data.tokenizer=" << model << " --set model.vocab_size=" << tok.vocab_size()
+            << "\n";
   return 0;
 }
 
@@ -123,10 +142,10 @@ void add_tokenizer(CLI::App& app) {
       "          sra tokenizer train --input corpus.txt --type bpe --vocab-size 8000 --out tok/spm\n"
       "--dataset writes its text (each example's prompt + target, or the text file's lines) to "
       "PREFIX.corpus.txt first.\nWith byte fallback (the default) the model is lossless and --vocab-size "
-      "must "
-      "exceed 260 + the number of distinct characters;\n--no-byte-fallback allows smaller vocabularies "
-      "(unseen "
-      "characters become <unk>).");
+      "must exceed 260 + the number of distinct characters;\n--no-byte-fallback allows smaller vocabularies "
+      "(characters unseen in the corpus become <unk>).\nControl characters the corpus uses (newline, tab, "
+      "...) become pieces of their own; after training, decode(encode(x)) == x is checked on the corpus "
+      "(an error, or a warning with --allow-lossy).");
   auto* in = c->add_option("--input", o->inputs, "Plain-text files to train on (one sentence per line)")
                  ->check(CLI::ExistingFile);
   auto* ds =
@@ -156,9 +175,11 @@ void add_tokenizer(CLI::App& app) {
                 "synthetic: problems to generate (0 = 2000); gsm8k/math: use the first N rows (0 = all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  c->add_option("--character-coverage", o->character_coverage, "Share of characters given their own piece")
-      ->capture_default_str()
-      ->check(CLI::Range(0.5, 1.0));
+  auto* coverage =
+      c->add_option("--character-coverage", o->character_coverage,
+                    "Share of characters given their own piece (default 1 with --no-byte-fallback)")
+          ->capture_default_str()
+          ->check(CLI::Range(0.5, 1.0));
   c->add_option("--seed", o->seed, "Seed of sentencepiece's sampling")->capture_default_str();
   c->add_option("--threads", o->threads, "Training threads")
       ->capture_default_str()
@@ -166,7 +187,12 @@ void add_tokenizer(CLI::App& app) {
   c->add_flag("--byte-fallback,!--no-byte-fallback", o->byte_fallback,
               "Byte pieces for unseen characters (lossless; needs --vocab-size > 260 + characters)")
       ->capture_default_str();
-  add_command(c, [o]() { return run_tokenizer_train(*o); });
+  c->add_flag("--allow-lossy", o->allow_lossy,
+              "Warn instead of failing when decode(encode(x)) != x on the corpus");
+  add_command(c, [o, coverage]() {
+    o->coverage_given = coverage->count() > 0;
+    return run_tokenizer_train(*o);
+  });
 }
 
 struct DataPrepareCli {
