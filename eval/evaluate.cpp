@@ -459,7 +459,15 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   for (size_t i = 0; i < paths.size(); ++i) {
     log << "[eval] loading " << paths[i] << "\n";
     EvalModel em = load_eval_model(paths[i]);
-    if (!task) task = make_eval_task(eo, to_synthetic_options(em.config));
+    if (!task) {
+      task = make_eval_task(eo, to_synthetic_options(em.config));
+      if (em.tokenizer.loaded()) {  // a tokenizer that loses characters of the prompts: say so
+        std::vector<std::string> texts;
+        for (size_t k = 0; k < task->problems.size() && k < 64; ++k)
+          texts.push_back(task->format.prompt(task->problems[k]));
+        warn_if_lossy(em.tokenizer, texts, "the " + eo.dataset + " prompts", log);
+      }
+    }
     const double offset = opt.threshold_offsets.size() > 1 ? opt.threshold_offsets[i] : common_offset;
     shift_thresholds(*em.model, offset);
     EvalTask t = *task;

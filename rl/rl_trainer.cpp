@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -172,6 +173,12 @@ void load_prompts(RlRun& run) {
   SRA_CHECK(!run.train.problems.empty(), "[rl] none of the ", run.train.considered, " ", rc.dataset,
             " train prompts fits: prompt tokens + rl.max_new_tokens (", rc.max_new_tokens,
             ") must be <= model.max_seq_len (", cfg.model.max_seq_len, ")");
+  if (run.tok().loaded()) {  // a tokenizer that loses characters of the prompts: say so (stderr)
+    std::vector<std::string> texts;
+    for (size_t i = 0; i < run.train.problems.size() && i < 64; ++i)
+      texts.push_back(run.train.problems[i].prompt);
+    warn_if_lossy(run.tok(), texts, "the rl train prompts", std::cerr);
+  }
   run.format = eval::make_prompt_format(rc.dataset, {}, /*cot=*/true);
   if (rc.eval_every > 0) {
     eval::EvalOptions eo;

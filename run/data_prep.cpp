@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "core/check.h"
 #include "data/data_dir.h"
@@ -186,6 +187,20 @@ void check_token_ids(const TokenStream& s, int64_t vocab_size, const std::string
   }
 }
 
+namespace {
+// The round-trip check of issue "tokenizers must round-trip": the first examples' prompt + target.
+std::string lossy_warning(const Tokenizer* tok, const std::vector<TextExample>& examples,
+                          const std::string& what) {
+  if (!tok) return "";
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < examples.size() && i < 64; ++i)
+    texts.push_back(examples[i].prompt + examples[i].target);
+  std::ostringstream w;
+  warn_if_lossy(*tok, texts, what, w);
+  return w.str();
+}
+}  // namespace
+
 TrainingData load_training_data(const RunConfig& cfg, const std::string& data_dir) {
   TrainingData d;
   const DataSection& ds = cfg.data;
@@ -202,7 +217,9 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
             ? cfg.data.synthetic.train_problems
             : std::max<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64);
     int64_t n_val = std::max<int64_t>(8, cfg.train.eval_batches * cfg.train.batch_size);
-    d.train = example_stream(synthetic_examples(so, Split::kTrain, uint64_t(n_train)), tok, d.eos_id);
+    std::vector<TextExample> train = synthetic_examples(so, Split::kTrain, uint64_t(n_train));
+    d.lossy_tokenizer_warning = lossy_warning(tok, train, "the synthetic training data");
+    d.train = example_stream(train, tok, d.eos_id);
     d.val = example_stream(synthetic_examples(so, Split::kVal, uint64_t(n_val)), tok, d.eos_id);
     d.train_examples = n_train;
     d.val_examples = n_val;
@@ -219,6 +236,7 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
     val.reserve(size_t(k));
     for (int64_t i = 0; i < n; ++i)
       (is_held_out(i, n, k) ? val : train).push_back(std::move(loaded.examples[size_t(i)]));
+    d.lossy_tokenizer_warning = lossy_warning(tok, train, "the training data (" + d.source + ")");
     d.train = example_stream(train, tok, d.eos_id);
     d.val = example_stream(val, tok, d.eos_id);
     d.train_examples = n - k;
@@ -232,6 +250,9 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
       cut = nl == std::string::npos ? text.size() : nl + 1;
     }
     std::string_view all(text);
+    d.lossy_tokenizer_warning = lossy_warning(
+        tok, {TextExample{std::string(all.substr(0, std::min<size_t>(cut, 65536))), "", "", {}}},
+        "the text (" + d.source + ")");
     d.train = text_stream(all.substr(0, cut), tok);
     d.val = text_stream(all.substr(cut), tok);
     SRA_CHECK(d.train->size() >= 2 && d.val->size() >= 2, "[data] text '", d.source,

@@ -65,6 +65,9 @@ struct TrainingData {
   int64_t val_examples = 0;
   int64_t bad_lines = 0;          // skipped malformed JSONL lines (data.skip_bad_lines)
   std::string bad_lines_summary;  // JsonlStats::summary: "" when none were skipped
+  // "warning: [tokenizer] ..." when decode(encode(x)) != x for one of the first training examples
+  // (data/tokenizer.h warn_if_lossy); "" for bytes or a lossless tokenizer.
+  std::string lossy_tokenizer_warning;
 };
 
 TrainingData load_training_data(const RunConfig& cfg, const std::string& data_dir);

@@ -101,7 +101,8 @@ TEST_CASE("cuda: parity with the CPU for every op case" * doctest::skip(!cuda::a
     bool listed = kNotOnCudaYet.count(c.name) > 0;
     for (DType dt : {DType::f64, DType::f32}) {
       INFO(c.name << " (" << std::string(dtype_name(dt)) << ")");
-      if (std::getenv("SRA_TEST_TRACE")) std::cerr << "parity: " << c.name << " " << dtype_name(dt) << std::endl;
+      if (std::getenv("SRA_TEST_TRACE"))
+        std::cerr << "parity: " << c.name << " " << dtype_name(dt) << std::endl;
       std::string why = parity(c, dt);
       if (why == "n/a") continue;
       all_ok = all_ok && why.empty();

@@ -37,6 +37,7 @@ TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream&
   const DataSection& ds = cfg.data;
   TrainingData td = load_training_data(cfg, opt.data_dir);
   if (!td.bad_lines_summary.empty()) log << "warning: " << td.bad_lines_summary << "\n";
+  log << td.lossy_tokenizer_warning;
   const std::string where = td.source.empty() ? ds.dataset + " data" : td.source;
   check_token_ids(*td.train, cfg.model.vocab_size, where + " (train)");
   check_token_ids(*td.val, cfg.model.vocab_size, where + " (validation)");

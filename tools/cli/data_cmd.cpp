@@ -209,6 +209,7 @@ int run_data_prepare(const DataPrepareCli& o) {
                                                "'); prepare from synthetic, gsm8k, math or text");
   TrainingData d = load_training_data(cfg, o.data_dir);
   if (!d.bad_lines_summary.empty()) std::cerr << "warning: " << d.bad_lines_summary << "\n";
+  std::cerr << d.lossy_tokenizer_warning;
   Json m = write_prepared_data(d, cfg, o.out);
   std::cout << "data: " << cfg.data.dataset << (d.source.empty() ? "" : " from " + d.source) << ", "
             << (d.tokenizer_path.empty()
