@@ -2,10 +2,13 @@
 // only reach them from the cuda device, which such a build cannot create, so these name the bug if hit.
 #include "core/check.h"
 #include "kernels/cross_entropy/cross_entropy.h"
+#include "kernels/cumsum/cumsum.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/index/index.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/reduce/reduce.h"
 #include "kernels/softmax/softmax.h"
+#include "kernels/topk/topk.h"
 
 namespace sra::kern {
 
@@ -48,24 +51,34 @@ void cross_entropy_cuda(const CrossEntropyArgs&, int) {
 void cross_entropy_backward_cuda(const CrossEntropyBackwardArgs&, int) {
   no_cuda("cross_entropy");
 }
+void index_select_cuda(const IndexSelectArgs&, int) {
   no_cuda("index_select");
 }
+void index_add_cuda(const IndexAddArgs&, int) {
   no_cuda("index_select");
 }
+void gather_cuda(const GatherArgs&, int) {
   no_cuda("gather");
 }
+void scatter_add_cuda(const ScatterAddArgs&, int) {
   no_cuda("scatter_add");
 }
+void masked_fill_cuda(const MaskedFillArgs&, int) {
   no_cuda("masked_fill");
 }
+void where_cuda(const WhereArgs&, int) {
   no_cuda("where");
 }
+void gt_cuda(const GtArgs&, int) {
   no_cuda("gt");
 }
+void eq_cuda(const EqArgs&, int) {
   no_cuda("eq");
 }
+void topk_cuda(const TopkArgs&, int) {
   no_cuda("topk");
 }
+void cumsum_cuda(const CumsumArgs&, int) {
   no_cuda("cumsum");
 }
 
