@@ -6,6 +6,9 @@
 //     0 when K = 0. Fused: log_softmax is never materialised; the per-row max and log Σ exp are saved.
 //     gx[n] = g · (softmax(logits[n]) − onehot(t[n])) / K for kept rows, 0 for ignored rows.
 // Any dim works: x is read as a contiguous (outer, size(d), inner) view.
+// Everything runs on the input's (the logits') device. cross_entropy's targets may sit on the CPU: they are
+// range-checked there and copied to the logits' device; targets already on a GPU are never read on the host
+// (what the CUDA kernel does with a bad target: kernels/cross_entropy/cross_entropy.h).
 #include "kernels/softmax/softmax.h"
 
 #include "autograd/ops/common.h"

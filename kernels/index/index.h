@@ -1,4 +1,4 @@
-// Indexing kernels (CPU reference; T = float or double; indices i64, already range-checked by the op).
+// Indexing kernels (CPU reference; T = float or double; indices i64, range-checked by the op on the CPU).
 // All operands are contiguous.
 //   index_select: x (outer, X, inner), index (n) → out (outer, n, inner): out[o, j, i] = x[o, index[j], i]
 //   index_add:    gx (outer, X, inner) += g (outer, n, inner) at rows index[j] (index_select's backward)
