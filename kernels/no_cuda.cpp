@@ -1,9 +1,14 @@
 // The kernels' CUDA entries in a build without CUDA (SRA_CUDA=OFF or no nvcc): each throws. A tensor can
 // only reach them from the cuda device, which such a build cannot create, so these name the bug if hit.
 #include "core/check.h"
+#include "kernels/cross_entropy/cross_entropy.h"
+#include "kernels/cumsum/cumsum.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/index/index.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/reduce/reduce.h"
+#include "kernels/softmax/softmax.h"
+#include "kernels/topk/topk.h"
 
 namespace sra::kern {
 
@@ -13,12 +18,68 @@ namespace {
 }
 }  // namespace
 
-void binary_cuda(const BinaryArgs&, int) { no_cuda("binary"); }
-void unary_cuda(const UnaryArgs&, int) { no_cuda("unary"); }
-void unary_backward_cuda(const UnaryBackwardArgs&, int) { no_cuda("unary_backward"); }
-void axpy_strided_cuda(const AxpyArgs&, int) { no_cuda("add_"); }
-void gemm_cuda(const GemmArgs&, int) { no_cuda("matmul"); }
-void sum_cuda(const ReduceArgs&, int) { no_cuda("sum"); }
-void max_cuda(const ReduceArgs&, int64_t*, int) { no_cuda("max"); }
+void binary_cuda(const BinaryArgs&, int) {
+  no_cuda("binary");
+}
+void unary_cuda(const UnaryArgs&, int) {
+  no_cuda("unary");
+}
+void unary_backward_cuda(const UnaryBackwardArgs&, int) {
+  no_cuda("unary_backward");
+}
+void axpy_strided_cuda(const AxpyArgs&, int) {
+  no_cuda("add_");
+}
+void gemm_cuda(const GemmArgs&, int) {
+  no_cuda("matmul");
+}
+void sum_cuda(const ReduceArgs&, int) {
+  no_cuda("sum");
+}
+void max_cuda(const ReduceArgs&, int64_t*, int) {
+  no_cuda("max");
+}
+void softmax_cuda(const SoftmaxArgs&, int) {
+  no_cuda("softmax");
+}
+void softmax_backward_cuda(const SoftmaxBackwardArgs&, int) {
+  no_cuda("softmax");
+}
+void cross_entropy_cuda(const CrossEntropyArgs&, int) {
+  no_cuda("cross_entropy");
+}
+void cross_entropy_backward_cuda(const CrossEntropyBackwardArgs&, int) {
+  no_cuda("cross_entropy");
+}
+void index_select_cuda(const IndexSelectArgs&, int) {
+  no_cuda("index_select");
+}
+void index_add_cuda(const IndexAddArgs&, int) {
+  no_cuda("index_select");
+}
+void gather_cuda(const GatherArgs&, int) {
+  no_cuda("gather");
+}
+void scatter_add_cuda(const ScatterAddArgs&, int) {
+  no_cuda("scatter_add");
+}
+void masked_fill_cuda(const MaskedFillArgs&, int) {
+  no_cuda("masked_fill");
+}
+void where_cuda(const WhereArgs&, int) {
+  no_cuda("where");
+}
+void gt_cuda(const GtArgs&, int) {
+  no_cuda("gt");
+}
+void eq_cuda(const EqArgs&, int) {
+  no_cuda("eq");
+}
+void topk_cuda(const TopkArgs&, int) {
+  no_cuda("topk");
+}
+void cumsum_cuda(const CumsumArgs&, int) {
+  no_cuda("cumsum");
+}
 
 }  // namespace sra::kern

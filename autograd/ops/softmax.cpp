@@ -6,6 +6,9 @@
 //     0 when K = 0. Fused: log_softmax is never materialised; the per-row max and log Σ exp are saved.
 //     gx[n] = g · (softmax(logits[n]) − onehot(t[n])) / K for kept rows, 0 for ignored rows.
 // Any dim works: x is read as a contiguous (outer, size(d), inner) view.
+// Everything runs on the input's (the logits') device. cross_entropy's targets may sit on the CPU: they are
+// range-checked there and copied to the logits' device; targets already on a GPU are never read on the host
+// (what the CUDA kernel does with a bad target: kernels/cross_entropy/cross_entropy.h).
 #include "kernels/softmax/softmax.h"
 
 #include "autograd/ops/common.h"
@@ -14,7 +17,6 @@
 namespace sra {
 
 using detail::dense;
-using detail::dispatch_float;
 
 namespace {
 
@@ -32,29 +34,40 @@ Lines lines_of(const Shape& s, int64_t d) {
 
 Tensor softmax_impl(const char* op, const Tensor& x, int64_t dim, bool log) {
   detail::require_float(op, x);
-  detail::require_cpu(op, {&x});
   SRA_CHECK(x.dim() >= 1, "[", op, "] needs at least one dim, got a scalar");
   int64_t d = wrap_dim(dim, x.dim(), op);
   Lines L = lines_of(x.shape(), d);
   Tensor xc = dense(x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto t) {
-    using T = decltype(t);
-    if (y.numel() > 0) kern::softmax_cpu<T>(y.data<T>(), xc.data<T>(), L.outer, L.r, L.inner, log);
-  });
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  kern::softmax(x.device(), {x.dtype(), y.raw(), xc.raw(), L.outer, L.r, L.inner, log});
   if (needs_grad({x})) {
-    record(op, {x}, {y}, {y}, [op, y, L, log](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    record(op, {x}, {y}, {y}, [y, L, log](const std::vector<Tensor>& g) -> std::vector<Tensor> {
       Tensor gy = dense(g[0]);
-      Tensor gx = Tensor::empty(y.shape(), y.dtype());
-      dispatch_float(y.dtype(), op, [&](auto t) {
-        using T = decltype(t);
-        if (gx.numel() > 0)
-          kern::softmax_backward_cpu<T>(gx.data<T>(), gy.data<T>(), y.data<T>(), L.outer, L.r, L.inner, log);
-      });
+      Tensor gx = Tensor::empty(y.shape(), y.dtype(), y.device());
+      kern::softmax_backward(y.device(),
+                             {y.dtype(), gx.raw(), gy.raw(), y.raw(), L.outer, L.r, L.inner, log});
       return {gx};
     });
   }
   return y;
+}
+
+// Targets as contiguous i64 on the logits' device. Targets on the CPU are range-checked here, then copied;
+// targets already on a GPU are not read on the host (the CUDA kernel's handling: cross_entropy.h).
+Tensor device_targets(const Tensor& targets, const Tensor& logits, int64_t ignore_index) {
+  Tensor t = dense(cast(targets, DType::i64));
+  if (t.device().is_cpu()) {
+    const int64_t* tp = t.data<int64_t>();
+    int64_t v = logits.size(1);
+    for (int64_t r = 0; r < t.numel(); ++r) {
+      if (tp[r] == ignore_index) continue;
+      SRA_CHECK(tp[r] >= 0 && tp[r] < v, "[cross_entropy] target ", tp[r], " at row ", r,
+                " is out of range [0, ", v, ") (ignore_index ", ignore_index, ")");
+    }
+    return t.to(logits.device());
+  }
+  detail::require_same_device("cross_entropy", {&logits, &t});
+  return t;
 }
 
 }  // namespace
@@ -70,7 +83,6 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
   detail::require_float("cross_entropy", logits, "logits");
   detail::require_index("cross_entropy", targets, "targets");
-  detail::require_cpu("cross_entropy", {&logits, &targets});
   SRA_CHECK(logits.dim() == 2, "[cross_entropy] logits must be (N, V), got shape ",
             shape_str(logits.shape()));
   SRA_CHECK(targets.dim() == 1 && targets.size(0) == logits.size(0), "[cross_entropy] targets shape ",
@@ -78,35 +90,24 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
             logits.size(0), "])");
   int64_t n = logits.size(0), v = logits.size(1);
   SRA_CHECK(v > 0 || n == 0, "[cross_entropy] logits ", shape_str(logits.shape()), " have no classes");
-  Tensor t = dense(cast(targets, DType::i64));
-  const int64_t* tp = t.data<int64_t>();
-  int64_t kept = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    if (tp[r] == ignore_index) continue;
-    SRA_CHECK(tp[r] >= 0 && tp[r] < v, "[cross_entropy] target ", tp[r], " at row ", r,
-              " is out of range [0, ", v, ") (ignore_index ", ignore_index, ")");
-    ++kept;
-  }
+  Device dev = logits.device();
+  Tensor t = device_targets(targets, logits, ignore_index);
   Tensor xc = dense(logits);
-  Tensor mx = Tensor::empty({n}, logits.dtype()), ls = Tensor::empty({n}, logits.dtype());
-  double total = 0;
-  dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
-    using T = decltype(tag);
-    if (n > 0)
-      total = kern::cross_entropy_cpu<T>(mx.data<T>(), ls.data<T>(), xc.data<T>(), tp, n, v, ignore_index);
-  });
-  Tensor loss = Tensor::scalar(kept > 0 ? total / double(kept) : 0.0, logits.dtype());
+  Tensor mx = Tensor::empty({n}, logits.dtype(), dev), ls = Tensor::empty({n}, logits.dtype(), dev);
+  Tensor loss = Tensor::empty({}, logits.dtype(), dev), kept = Tensor::empty({}, DType::i64, dev);
+  Tensor row_loss = dev.is_cuda() ? Tensor::empty({n}, DType::f64, dev) : Tensor();
+  kern::cross_entropy(dev, {logits.dtype(), loss.raw(), static_cast<int64_t*>(kept.raw()), mx.raw(), ls.raw(),
+                            row_loss.defined() ? static_cast<double*>(row_loss.raw()) : nullptr, xc.raw(),
+                            static_cast<const int64_t*>(t.raw()), n, v, ignore_index});
   if (needs_grad({logits})) {
     record("cross_entropy", {logits, targets}, {loss}, {xc, t},
-           [xc, t, mx, ls, n, v, kept, ignore_index](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             double scale = kept > 0 ? g[0].item() / double(kept) : 0.0;
-             Tensor gx = Tensor::empty({n, v}, xc.dtype());
-             dispatch_float(xc.dtype(), "cross_entropy", [&](auto tag) {
-               using T = decltype(tag);
-               if (n > 0)
-                 kern::cross_entropy_backward_cpu<T>(gx.data<T>(), xc.data<T>(), mx.data<T>(), ls.data<T>(),
-                                                     t.data<int64_t>(), n, v, ignore_index, scale);
-             });
+           [xc, t, mx, ls, kept, n, v, ignore_index](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor gl = dense(g[0]);
+             Tensor gx = Tensor::empty({n, v}, xc.dtype(), xc.device());
+             kern::cross_entropy_backward(
+                 xc.device(),
+                 {xc.dtype(), gx.raw(), xc.raw(), mx.raw(), ls.raw(), static_cast<const int64_t*>(t.raw()),
+                  gl.raw(), static_cast<const int64_t*>(kept.raw()), n, v, ignore_index});
              return {gx, Tensor()};
            });
   }
