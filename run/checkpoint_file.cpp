@@ -648,6 +648,16 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
   }
 }
 
+void verify_checkpoint_file(const std::string& path) {
+  try {
+    std::error_code ec;
+    SRA_CHECK(fs::is_regular_file(path, ec), fs::exists(path, ec) ? "not a regular file" : "no such file");
+    verify_seal(path);
+  } catch (const Error& e) {
+    throw Error("[checkpoint] " + path + ": " + e.what());
+  }
+}
+
 Checkpoint load_checkpoint(const std::string& path) {
   try {
     return read_file(path);

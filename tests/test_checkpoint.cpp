@@ -341,22 +341,36 @@ TEST_CASE("checkpoint: directories — paths, listing, newest valid, keep_last")
   std::ostringstream warn3;
   CHECK(newest_valid_checkpoint(d, warn3) == checkpoint_path(d, 100));
 
-  // keep_last removes older checkpoints (by step) and stale temporary files
+  // keep_last counts only valid checkpoints: the corrupt newer ones are renamed *.corrupt (with a
+  // warning), never counted and never deleted; older valid ones and stale temporary files are removed
   std::string stale = checkpoint_path(d, 2000) + ".tmp-" + std::to_string(::getpid());
   std::string live = checkpoint_path(d, 2000) + ".tmp-1";  // pid 1 exists
   write_bytes(stale, "partial");
   write_bytes(live, "partial");
-  keep_last(d, 2);
-  CHECK(list_checkpoints(d) == std::vector<std::string>{newest, second});
+  std::ostringstream warn4;
+  keep_last(d, 2, warn4);
+  CHECK(list_checkpoints(d) == std::vector<std::string>{checkpoint_path(d, 100), checkpoint_path(d, 20)});
+  CHECK(list_corrupt_checkpoints(d) == std::vector<std::string>{second + ".corrupt", newest + ".corrupt"});
+  CHECK(read_bytes(newest + ".corrupt") == bytes.substr(0, bytes.size() / 2));
+  CHECK(contains(warn4.str(), "warning: " + newest + " is corrupt (truncated or extended file: "));
+  CHECK(contains(warn4.str(), "warning: " + second +
+                                  " is corrupt (file checksum mismatch (the file is "
+                                  "corrupt)): renamed to " +
+                                  second + ".corrupt\n"));
   CHECK(!fs::exists(stale));
   CHECK(fs::exists(live));
   CHECK(fs::exists(dir.file("notes.txt")));
-  keep_last(d, 5);
+  std::ostringstream warn5;
+  keep_last(d, 5, warn5);
   CHECK(list_checkpoints(d).size() == 2);
-  keep_last(d, 1);
-  CHECK(list_checkpoints(d) == std::vector<std::string>{newest});
-  CHECK_THROWS_WITH_AS(keep_last(d, 0), "[checkpoint] keep_last needs k ≥ 1 (got 0)", Error);
-  keep_last(dir.file("none"), 3);  // nothing to do
+  // a checkpoint corrupted later with the same name is set aside as .corrupt-2
+  save_checkpoint(small_checkpoint(1000), newest);
+  flip_byte(newest, data_offset(newest, "/tensors/model/b"));
+  keep_last(d, 1, warn5);
+  CHECK(list_checkpoints(d) == std::vector<std::string>{checkpoint_path(d, 100)});
+  CHECK(fs::exists(newest + ".corrupt-2"));
+  CHECK_THROWS_WITH_AS(keep_last(d, 0, warn5), "[checkpoint] keep_last needs k ≥ 1 (got 0)", Error);
+  keep_last(dir.file("none"), 3, warn5);  // nothing to do
 }
 
 TEST_CASE("checkpoint: a failed save throws, removes its temporary file and keeps the old checkpoint") {
@@ -640,7 +654,9 @@ TEST_CASE("checkpoint: a process killed while saving leaves the previous checkpo
   }
   INFO("kills after which the child's checkpoint was in place: " << saw_new);
   // the killed writers' temporary files are removed by keep_last; the checkpoint is found as valid
-  keep_last(dir.path.string(), 1);
+  std::ostringstream warn_keep;
+  keep_last(dir.path.string(), 1, warn_keep);
+  CHECK(warn_keep.str().empty());
   int files = 0;
   for (auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
   CHECK(files == 1);

@@ -640,7 +640,15 @@ TEST_CASE("rl: resume is exact (2 steps + resume auto to 4 == 4 steps)") {
   std::ostringstream log;
   rl::RlOptions a{cfg, init, {}, d.file("a"), "", "", -1};
   REQUIRE(rl::run_rl(a, log) == 0);
-  CHECK_THROWS_WITH_AS(rl::run_rl(a, log), doctest::Contains("already holds checkpoints"), Error);
+  {  // a refused run leaves config.yaml as it was
+    std::ofstream(d.file("a/config.yaml"), std::ios::app) << "# edited\n";
+    std::ifstream in(d.file("a/config.yaml"));
+    const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_THROWS_WITH_AS(rl::run_rl(a, log), doctest::Contains("already holds a run (checkpoints, newest "),
+                         Error);
+    std::ifstream again(d.file("a/config.yaml"));
+    CHECK(std::string((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>()) == before);
+  }
   rl::RlOptions b{cfg, init, {}, d.file("b"), "auto", "", 2};
   REQUIRE(rl::run_rl(b, log) == 0);
   CHECK(read_metrics(d.file("b")).size() == 3);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "autograd/tape.h"
+#include "child_process.h"
 #include "core/json.h"
 #include "data_test_util.h"
 #include "run/checkpoint.h"
@@ -125,7 +126,14 @@ TEST_CASE("trainer: resume is exact (6 steps == 3 steps + resume auto to 6)") {
   REQUIRE(sra::run_train(a, log_a) == 0);
   CHECK(fs::exists(d.file("a/config.yaml")));
   CHECK(sra::list_checkpoints(d.file("a")).size() == 2);
-  CHECK_THROWS_WITH_AS(sra::run_train(a, log_a), doctest::Contains("already holds checkpoints"), sra::Error);
+  // a refused run writes nothing, not even config.yaml
+  std::ofstream(d.file("a/config.yaml"), std::ios::app) << "# edited\n";
+  const std::string config_before = sra::testing::slurp(d.file("a/config.yaml"));
+  sra::TrainOptions a2 = a;
+  a2.overrides = {"optimizer.lr=0.001"};
+  CHECK_THROWS_WITH_AS(sra::run_train(a2, log_a),
+                       doctest::Contains("already holds a run (checkpoints, newest "), sra::Error);
+  CHECK(sra::testing::slurp(d.file("a/config.yaml")) == config_before);
 
   sra::TrainOptions b{cfg, {}, d.file("b"), "auto", "", 3};
   REQUIRE(sra::run_train(b, log_b1) == 0);
@@ -176,7 +184,8 @@ TEST_CASE("trainer: resume is exact (6 steps == 3 steps + resume auto to 6)") {
     }
     std::ostringstream log_c;
     REQUIRE(sra::run_train(b, log_c) == 0);
-    CHECK(log_c.str().find("warning: skipping " + newest) != std::string::npos);
+    CHECK(log_c.str().find("warning: " + newest + " is corrupt (") != std::string::npos);
+    CHECK(sra::list_corrupt_checkpoints(d.file("b")) == std::vector<std::string>{newest + ".corrupt"});
     CHECK(log_c.str().find("resumed from " + sra::checkpoint_path(d.file("b"), 3)) != std::string::npos);
     check_bitwise_equal(ca, sra::load_checkpoint(newest));
     CHECK(read_metrics(d.file("b")).size() == 6);
@@ -207,6 +216,125 @@ TEST_CASE("trainer: resume is exact (6 steps == 3 steps + resume auto to 6)") {
     CHECK(read_metrics(d.file("a")).size() == 6);
     check_bitwise_equal(ca, sra::load_checkpoint(sra::checkpoint_path(d.file("a"), 6)));
   }
+}
+
+TEST_CASE("trainer: corrupt checkpoints never outrank good ones and no run is lost") {
+  TrainerTempDir d;
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  const std::vector<std::string> every2 = {"train.checkpoint_every=2", "train.keep_last=3"};
+  std::ostringstream log;
+  sra::TrainOptions a{cfg, every2, d.file("a"), "", "", -1};
+  REQUIRE(sra::run_train(a, log) == 0);
+  REQUIRE(sra::list_checkpoints(d.file("a")).size() == 3);  // steps 2, 4, 6
+  REQUIRE(read_metrics(d.file("a")).size() == 6);
+  for (const std::string& p : sra::list_checkpoints(d.file("a"))) {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1500);
+    f.put('\x33');
+  }
+
+  // resume auto with every checkpoint corrupt: they are set aside, the metrics stay, and the run refuses
+  // to start over without --fresh
+  sra::TrainOptions r{cfg, {"train.keep_last=2"}, d.file("a"), "auto", "", -1};
+  std::ostringstream log_r;
+  CHECK_THROWS_WITH_AS(sra::run_train(r, log_r),
+                       doctest::Contains(("no valid checkpoint in " + d.file("a") +
+                                          " but it holds a run (3 corrupt checkpoints (*.corrupt); metrics ")
+                                             .c_str()),
+                       sra::Error);
+  CHECK(sra::list_checkpoints(d.file("a")).empty());
+  CHECK(sra::list_corrupt_checkpoints(d.file("a")).size() == 3);
+  CHECK(log_r.str().find("is corrupt (file checksum mismatch") != std::string::npos);
+  CHECK(read_metrics(d.file("a")).size() == 6);
+  sra::TrainOptions plain{cfg, {}, d.file("a"), "", "", -1};
+  CHECK_THROWS_WITH_AS(sra::run_train(plain, log_r), doctest::Contains("already holds a run (3 corrupt"),
+                       sra::Error);
+
+  // --fresh moves the earlier run (corrupt checkpoints and metrics) to previous-1 and starts at step 0
+  sra::TrainOptions f{cfg, {"train.keep_last=2"}, d.file("a"), "", "", 2};
+  f.fresh = true;
+  std::ostringstream log_f;
+  REQUIRE(sra::run_train(f, log_f) == 0);
+  CHECK(log_f.str().find("moved 4 files of the earlier run to " + d.file("a/previous-1")) !=
+        std::string::npos);
+  CHECK(sra::list_checkpoints(d.file("a")) == std::vector<std::string>{sra::checkpoint_path(d.file("a"), 2)});
+  CHECK(sra::list_corrupt_checkpoints(d.file("a/previous-1")).size() == 3);
+  CHECK(read_metrics(d.file("a/previous-1")).size() == 6);
+  CHECK(read_metrics(d.file("a")).size() == 2);
+  sra::TrainOptions both = f;
+  both.resume = "auto";
+  CHECK_THROWS_WITH_AS(sra::run_train(both, log_f), "[train] --fresh and --resume exclude each other",
+                       sra::Error);
+
+  // resuming an older checkpoint by path sets the later ones aside (with a copy of the metrics), so
+  // keep_last cannot rank them above the resumed run's own checkpoints
+  sra::TrainOptions b{cfg, every2, d.file("b"), "", "", -1};
+  REQUIRE(sra::run_train(b, log) == 0);
+  sra::TrainOptions back{cfg,         {"train.checkpoint_every=2", "train.keep_last=2"},
+                         d.file("b"), sra::checkpoint_path(d.file("b"), 2),
+                         "",          4};
+  std::ostringstream log_b;
+  REQUIRE(sra::run_train(back, log_b) == 0);
+  CHECK(sra::list_checkpoints(d.file("b")) ==
+        std::vector<std::string>{sra::checkpoint_path(d.file("b"), 4), sra::checkpoint_path(d.file("b"), 2)});
+  CHECK(sra::list_checkpoints(d.file("b/previous-1")).size() == 2);  // the old 4 and 6
+  CHECK(read_metrics(d.file("b/previous-1")).size() == 6);
+  CHECK(read_metrics(d.file("b")).size() == 4);
+}
+
+TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, and exits 130") {
+  TrainerTempDir d;
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  const std::string out = d.file("run"), log = d.file("train.log");
+  const std::vector<std::string> args = {"train",
+                                         "--config",
+                                         cfg,
+                                         "--out",
+                                         out,
+                                         "--set",
+                                         "train.steps=100000",
+                                         "--set",
+                                         "train.checkpoint_every=0",
+                                         "--set",
+                                         "train.eval_every=0",
+                                         "--set",
+                                         "data.synthetic.train_problems=256"};
+  pid_t pid = sra::testing::spawn_sra(args, log);
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2 ", 120), sra::testing::read_all(log));
+  ::kill(pid, SIGINT);
+  CHECK(sra::testing::wait_exit(pid) == 130);
+  const std::string text = sra::testing::read_all(log);
+  INFO(text);
+  std::vector<std::string> ck = sra::list_checkpoints(out);
+  REQUIRE(ck.size() == 1);
+  const int64_t step = sra::load_checkpoint(ck[0]).step;
+  CHECK(step >= 2);
+  CHECK(text.find("interrupted at step " + std::to_string(step) +
+                  " of 100000; continue with --resume auto") != std::string::npos);
+  CHECK(read_metrics(out).size() == size_t(step));  // every finished step is logged and saved
+
+  std::vector<std::string> resume = args;
+  for (const char* a : {"--resume", "auto", "--max-steps"}) resume.push_back(a);
+  resume.push_back(std::to_string(step + 1));
+  std::string text2;
+  CHECK(sra::testing::run_sra_child(resume, d.file("resume.log"), &text2) == 0);
+  CHECK(text2.find("resumed from " + ck[0] + " at step " + std::to_string(step)) != std::string::npos);
+  CHECK(read_metrics(out).size() == size_t(step + 1));
+
+  // a second Ctrl-C during a slow step exits at once: no checkpoint, no "interrupted" line
+  const std::string out2 = d.file("run2"), log2 = d.file("train2.log");
+  std::vector<std::string> slow = args;
+  slow[4] = out2;
+  for (const char* a :
+       {"--set", "model.d_model=256", "--set", "model.d_ff=1024", "--set", "train.batch_size=64"})
+    slow.push_back(a);
+  pid = sra::testing::spawn_sra(slow, log2);
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log2, "train: ", 120), sra::testing::read_all(log2));
+  ::kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(pid, SIGINT);
+  CHECK(sra::testing::wait_exit(pid) == 130);
+  CHECK(sra::testing::read_all(log2).find("interrupted at step") == std::string::npos);
 }
 
 TEST_CASE("trainer: config errors name the file and line") {
