@@ -244,8 +244,19 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
   return d;
 }
 
-Json write_prepared_data(const TrainingData& d, const RunConfig& cfg, const std::string& dir) {
+void check_prepared_data_target(const std::string& dir, bool force) {
+  if (force) return;
+  std::string held;
+  std::error_code ec;
+  for (const char* name : {"train.tok", "val.tok", "manifest.json"})
+    if (fs::exists(fs::path(dir) / name, ec)) held += std::string(held.empty() ? "" : ", ") + name;
+  SRA_CHECK(held.empty(), "[data] ", dir, " already holds prepared data (", held,
+            "); pass --force to overwrite it, or choose another --out");
+}
+
+Json write_prepared_data(const TrainingData& d, const RunConfig& cfg, const std::string& dir, bool force) {
   SRA_CHECK(d.train && d.val, "[data] write_prepared_data: no data");
+  check_prepared_data_target(dir, force);
   std::error_code ec;
   fs::create_directories(dir, ec);
   SRA_CHECK(!ec, "[data] cannot create directory '", dir, "': ", ec.message());
