@@ -23,8 +23,10 @@
 //
 // save_checkpoint writes path + ".tmp-<pid>", flushes and closes it, fsyncs it, renames it over `path`
 // and fsyncs the directory; on any failure the temporary file is removed, `path` keeps its old content
-// and sra::Error "[checkpoint] <path>: cannot save: <reason>" is thrown. load_checkpoint turns any HDF5
-// error (missing, truncated or non-HDF5 file), missing object, inconsistent attribute or checksum
+// and sra::Error "[checkpoint] <path>: cannot save: <reason>" is thrown. Crash tests: with the environment
+// variable SRA_TEST_KILL_IN_SAVE=before-rename the save SIGKILLs its own process once the temporary file
+// is written and synced, before the rename (the variable is read only at that point). load_checkpoint turns
+// any HDF5 error (missing, truncated or non-HDF5 file), missing object, inconsistent attribute or checksum
 // mismatch into sra::Error "[checkpoint] <path>: <reason>"; HDF5's own error printing is silenced.
 //
 // Directory management: checkpoints are dir/ckpt-<step, zero-padded to 8 digits>.h5, ordered by step.

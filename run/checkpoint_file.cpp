@@ -6,12 +6,14 @@
 // stack (e.g. "truncated file: eof = 100, ...") while automatic error printing is off.
 #include <fcntl.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -514,6 +516,14 @@ void fsync_path(const std::string& path, bool directory) {
   SRA_CHECK(rc == 0 || (directory && err == EINVAL), "fsync of ", path, " failed: ", std::strerror(err));
 }
 
+// The crash test hook: SRA_TEST_KILL_IN_SAVE=<stage> makes the save SIGKILL its own process at that
+// stage ("before-rename": the temporary file is written and synced, the rename not yet done), so a test
+// can prove where a crash leaves the files. Unset (always, outside tests), it does nothing.
+void kill_point_for_tests(const char* stage) {
+  const char* want = std::getenv("SRA_TEST_KILL_IN_SAVE");
+  if (want && std::strcmp(want, stage) == 0) ::raise(SIGKILL);
+}
+
 // ---- reading ----
 
 Checkpoint read_file(const std::string& path) {
@@ -634,6 +644,7 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
     std::string image = build_file_image(ckpt, tmp);
     seal_image(image);
     write_bytes_synced(tmp, image);
+    kill_point_for_tests("before-rename");
     SRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ",
               std::strerror(errno));
   } catch (const std::exception& e) {

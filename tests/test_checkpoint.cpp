@@ -624,6 +624,38 @@ TEST_CASE("checkpoint: module state includes buffers (SRA router thresholds) and
   }
 }
 
+TEST_CASE("checkpoint: a save killed after writing its temporary file leaves the old checkpoint in place") {
+  TempDir dir;
+  std::string path = checkpoint_path(dir.path.string(), 1);
+  Checkpoint old = small_checkpoint(1);
+  save_checkpoint(old, path);
+  Checkpoint next = small_checkpoint(2);
+  next.tensors.emplace_back("model/big", Tensor::ones({256, 256}));
+  for (int round = 0; round < 3; ++round) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setenv("SRA_TEST_KILL_IN_SAVE", "before-rename", 1);
+      save_checkpoint(next, path);
+      ::_exit(0);  // not reached: the hook kills the process inside the save
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
+    // the kill landed mid-save: the complete temporary file is there, the rename never happened
+    const std::string tmp = path + ".tmp-" + std::to_string(pid);
+    REQUIRE(fs::exists(tmp));
+    CHECK(same_checkpoint(load_checkpoint(tmp), next));
+    CHECK(same_checkpoint(load_checkpoint(path), old));
+  }
+  std::ostringstream warn;
+  keep_last(dir.path.string(), 1, warn);  // the dead writers' temporary files go
+  int files = 0;
+  for (auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
+  CHECK(files == 1);
+}
+
 TEST_CASE("checkpoint: a process killed while saving leaves the previous checkpoint loadable") {
   TempDir dir;
   std::string path = checkpoint_path(dir.path.string(), 1);
