@@ -273,9 +273,12 @@ void load_into(const NamedTensors& dst, const Checkpoint& ckpt, const std::strin
   all.insert(all.end(), unexpected.begin(), unexpected.end());
   all.insert(all.end(), mismatched.begin(), mismatched.end());
   if (!all.empty()) {
+    // a few per line, so that another config's checkpoint does not print one line of every tensor
+    const size_t shown = std::min(all.size(), kMismatchesShown);
     std::string msg = "[checkpoint] " + std::to_string(all.size()) + " mismatched tensor" +
-                      (all.size() == 1 ? "" : "s") + " under '" + prefix + "': ";
-    for (size_t i = 0; i < all.size(); ++i) msg += (i ? "; " : "") + all[i];
+                      (all.size() == 1 ? "" : "s") + " under '" + prefix + "':";
+    for (size_t i = 0; i < shown; ++i) msg += "\n  " + all[i];
+    if (all.size() > shown) msg += "\n  ... and " + std::to_string(all.size() - shown) + " more";
     throw Error(msg);
   }
 

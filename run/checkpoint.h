@@ -127,9 +127,12 @@ void keep_last(const std::string& dir, int64_t k, std::ostream& warn);
 // ---- applying checkpoints ---------------------------------------------------------------------------
 // Copies ckpt's tensors named prefix + name into dst's tensors (in place, bumping versions). Every dst
 // name must be present with the same shape and dtype, and every checkpoint name under `prefix` must be
-// in dst; otherwise throws one sra::Error listing every mismatch, e.g. "[checkpoint] 3 mismatched tensors
-// under 'model/': missing: a [2, 3]; unexpected: b [4]; shape: c checkpoint [4] vs model [5]", and
-// copies nothing.
+// in dst; otherwise throws one sra::Error with the count and the first kMismatchesShown mismatches, one
+// per line (missing, then unexpected, then shape/dtype), e.g.
+//   "[checkpoint] 3 mismatched tensors under 'model/':\n  missing: a [2, 3]\n  unexpected: b [4]\n
+//    shape: c checkpoint [4] vs model [5]"
+// ending with "\n  ... and N more" when there are more, and copies nothing.
+inline constexpr size_t kMismatchesShown = 5;
 void load_into(const NamedTensors& dst, const Checkpoint& ckpt, const std::string& prefix);
 // Appends src as prefix + name (aliasing, no copy).
 void add_tensors(Checkpoint& ckpt, const NamedTensors& src, const std::string& prefix);

@@ -454,9 +454,14 @@ TEST_CASE("checkpoint: load_into lists every mismatch and copies nothing, else c
                       {"e", Tensor::zeros({2})},
                       {"f", Tensor::zeros({})}};
   CHECK(error_of([&] { load_into(dst, c, "model/"); }) ==
-        "[checkpoint] 5 mismatched tensors under 'model/': missing: a [2, 3]; missing: f []; unexpected: b "
-        "[4]; "
-        "shape: c checkpoint [4] vs model [5]; dtype: d checkpoint f64 vs model f32");
+        "[checkpoint] 5 mismatched tensors under 'model/':\n  missing: a [2, 3]\n  missing: f []\n  "
+        "unexpected: b [4]\n  shape: c checkpoint [4] vs model [5]\n  dtype: d checkpoint f64 vs model f32");
+  // more than kMismatchesShown: the first five, then a count
+  NamedTensors many;
+  for (int i = 0; i < 46; ++i) many.emplace_back("w" + std::to_string(100 + i), Tensor::zeros({2}));
+  CHECK(error_of([&] { load_into(many, Checkpoint{}, "model/"); }) ==
+        "[checkpoint] 46 mismatched tensors under 'model/':\n  missing: w100 [2]\n  missing: w101 [2]\n  "
+        "missing: w102 [2]\n  missing: w103 [2]\n  missing: w104 [2]\n  ... and 41 more");
   for (auto& [name, t] : dst) CHECK(t.to_vector<float>() == std::vector<float>(size_t(t.numel()), 0.0f));
 
   NamedTensors ok = {{"e", Tensor::zeros({2})}};
@@ -468,9 +473,8 @@ TEST_CASE("checkpoint: load_into lists every mismatch and copies nothing, else c
   CHECK(ok[0].second.to_vector<float>() == std::vector<float>{7, 7});
   CHECK(ok[0].second.version() > v0);
   CHECK(error_of([&] { load_into(ok, c2, ""); }) ==
-        "[checkpoint] 3 mismatched tensors under '': missing: e [2]; unexpected: model/e [2]; unexpected: "
-        "optim/x "
-        "[9]");
+        "[checkpoint] 3 mismatched tensors under '':\n  missing: e [2]\n  unexpected: model/e [2]\n  "
+        "unexpected: optim/x [9]");
 
   // a non-contiguous destination is filled through copy_
   Tensor base = Tensor::zeros({3, 2});
@@ -592,10 +596,10 @@ TEST_CASE("checkpoint: exact resume — 2N steps equal N steps + save + load + N
   other.d_ff = 48;
   Transformer wrong(other);
   std::string err = error_of([&] { load_module(wrong, c); });
-  CHECK(
-      contains(err,
-               "[checkpoint] 6 mismatched tensors under 'model/': shape: model.layers.0.mlp.gate_proj.weight "
-               "checkpoint [64, 32] vs model [48, 32]"));
+  CHECK(contains(
+      err,
+      "[checkpoint] 6 mismatched tensors under 'model/':\n  shape: model.layers.0.mlp.gate_proj.weight "
+      "checkpoint [64, 32] vs model [48, 32]"));
 }
 
 TEST_CASE("checkpoint: module state includes buffers (SRA router thresholds) and round trips") {
