@@ -24,6 +24,7 @@
 #include "run/checkpoint.h"
 #include "run/config.h"
 #include "run/interrupt.h"
+#include "run/model_io.h"
 #include "run/run_log.h"
 
 namespace sra::rl {
@@ -245,8 +246,7 @@ void save(RlRun& run, int64_t step, std::ostream& log) {
   add_tensors(ck, run.ref_trainable, "ref/");
   ck.meta["config"] = run.resolved;
   ck.meta["code_version"] = kCodeVersion;
-  ck.meta["tokenizer"] = tok.loaded() ? tok.path() : "";
-  ck.meta["tokenizer_hash"] = tok.loaded() ? tok.hash() : "";
+  add_tokenizer(ck, tok);  // the init checkpoint's tokenizer, embedded
   ck.meta["stage"] = "rl";
   ck.meta["init_checkpoint"] = run.opt.init;
   const std::string path = checkpoint_path(run.opt.out_dir, step);

@@ -41,7 +41,8 @@
 // Checkpoints: checkpoint_path(out_dir, step) every rl.checkpoint_every steps and at the end of the run,
 //   then keep_last(rl.keep_last): "model/" (load_model, sra generate read it), "optim/", "ref/" (the
 //   initial values of the trained parameters), meta config (the resolved merged config), code_version,
-//   tokenizer, tokenizer_hash, stage = "rl", init_checkpoint.
+//   tokenizer, tokenizer_hash (and the embedded tokenizer, add_tokenizer in run/model_io.h), stage = "rl",
+//   init_checkpoint.
 // Resume ("auto" or a path) restores model, optimizer, reference and step; every random draw is keyed
 //   by (rl.seed, step), so N steps + resume + N steps is bitwise equal to 2N steps. The metrics file keeps
 //   its lines with step <= the resumed step. Where a run starts is checkpoint_to_resume's (run/checkpoint.h):

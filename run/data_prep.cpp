@@ -72,6 +72,7 @@ TokenSetup setup_tokens(const RunConfig& cfg, TrainingData& d) {
   d.vocab_size = s.tok.vocab_size();
   d.tokenizer_path = path;
   d.tokenizer_hash = s.tok.hash();
+  d.tokenizer = s.tok;
   d.eos_id = s.tok.eos_id();
   SRA_CHECK(d.eos_id >= 0, "[data] tokenizer '", path, "' has no EOS id");
   d.pad_id = s.tok.pad_id() >= 0 ? s.tok.pad_id() : d.eos_id;

@@ -49,6 +49,7 @@
 #include "core/json.h"
 #include "data/packing.h"
 #include "data/synthetic.h"
+#include "data/tokenizer.h"
 #include "run/config.h"
 
 namespace sra {
@@ -61,6 +62,7 @@ struct TrainingData {
   int64_t vocab_size = 256;    // every id is below it: 256 for bytes, else the tokenizer's (shard's) size
   std::string tokenizer_path;  // "" for bytes
   std::string tokenizer_hash;  // "" for bytes
+  Tokenizer tokenizer;         // not loaded for bytes (checkpoints embed it)
   std::string source;          // the resolved data.path ("" for synthetic)
   int64_t train_examples = 0;  // problems or JSONL rows (0 for text)
   int64_t val_examples = 0;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -392,6 +393,68 @@ TEST_CASE("trainer: synthetic data through a sentencepiece tokenizer") {
   // A model too small for the tokenizer's ids is refused.
   sra::TrainOptions small{cfg, {"data.tokenizer=" + spm, "model.vocab_size=256"}, d.file("out2"), "", "", -1};
   CHECK_THROWS_WITH_AS(sra::run_train(small, log), doctest::Contains("[train] tokenizer"), sra::Error);
+}
+
+TEST_CASE("trainer: checkpoints carry their tokenizer; generate and eval work from any directory") {
+  TrainerTempDir d;
+  fs::copy_file(sra::testing::bpe_model_path(), d.file("tok.model"));
+  const sra::Tokenizer tok = sra::Tokenizer::load(d.file("tok.model"));
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  std::ostringstream log;
+  sra::TrainOptions o{cfg,
+                      {"data.tokenizer=" + d.file("tok.model"), "model.vocab_size=512", "train.steps=2"},
+                      d.file("out"),
+                      "",
+                      "",
+                      -1};
+  REQUIRE(sra::run_train(o, log) == 0);
+  const std::string ck = sra::checkpoint_path(d.file("out"), 2);
+  sra::Checkpoint c = sra::load_checkpoint(ck);
+  const sra::Tensor* bytes = c.find(sra::kTokenizerTensor);
+  REQUIRE(bytes != nullptr);
+  CHECK(bytes->dtype() == sra::DType::u8);
+  CHECK(size_t(bytes->numel()) == fs::file_size(d.file("tok.model")));
+  CHECK(c.meta.at("tokenizer_hash") == tok.hash());
+
+  // the tokenizer file is gone and the commands run elsewhere: the embedded copy is used
+  fs::rename(d.file("tok.model"), d.file("moved.model"));
+  fs::create_directories(d.file("elsewhere"));
+  std::string out;
+  CHECK(sra::testing::run_sra_child(
+            {"generate", "--checkpoint", ck, "--prompt", "Let a = 3.", "--max-new-tokens", "3"},
+            d.file("gen.log"), &out, d.file("elsewhere")) == 0);
+  INFO(out);
+  CHECK(out.rfind("Let a = 3.", 0) == 0);
+  CHECK(sra::testing::run_sra_child(
+            {"eval", "--checkpoint", ck, "--dataset", "synthetic", "--limit", "2", "--max-new-tokens", "4"},
+            d.file("eval.log"), &out, d.file("elsewhere")) == 0);
+  CHECK(sra::checkpoint_tokenizer(c, ck, "", "eval").hash() == tok.hash());
+
+  // embedded bytes that do not match tokenizer_hash are refused (generate checks as eval does)
+  sra::Checkpoint bad = c;
+  bad.meta["tokenizer_hash"] = "0123456789abcdef";
+  sra::save_checkpoint(bad, d.file("bad.h5"));
+  CHECK(sra::testing::run_sra_child({"generate", "--checkpoint", d.file("bad.h5"), "--prompt", "x"},
+                                    d.file("bad.log"), &out) == 1);
+  CHECK(out.find("error: [generate] " + d.file("bad.h5") + ": tokenizer '" + d.file("tok.model") +
+                 "' (embedded) has hash " + tok.hash() +
+                 ", but the checkpoint was trained with tokenizer hash 0123456789abcdef") !=
+        std::string::npos);
+
+  // an old checkpoint (path only) falls back to the path, hash checked
+  sra::Checkpoint old = c;
+  old.tensors.erase(std::remove_if(old.tensors.begin(), old.tensors.end(),
+                                   [](const auto& nt) { return nt.first == sra::kTokenizerTensor; }),
+                    old.tensors.end());
+  CHECK(sra::testing::error_of([&] {
+          sra::checkpoint_tokenizer(old, "old.h5", "", "generate");
+        }).find("[generate] old.h5: cannot load its tokenizer: ") == 0);
+  fs::rename(d.file("moved.model"), d.file("tok.model"));
+  CHECK(sra::checkpoint_tokenizer(old, "old.h5", "", "generate").hash() == tok.hash());
+  old.meta["tokenizer_hash"] = "0123456789abcdef";
+  CHECK(sra::testing::error_of([&] { sra::checkpoint_tokenizer(old, "old.h5", "", "generate"); }) ==
+        "[generate] old.h5: tokenizer '" + d.file("tok.model") + "' has hash " + tok.hash() +
+            ", but the checkpoint was trained with tokenizer hash 0123456789abcdef");
 }
 
 TEST_CASE("trainer: train.eval_problems logs val-split task accuracy and selected ratio") {

@@ -31,6 +31,7 @@ struct TrainData {
   std::unique_ptr<PackedRows> val;
   std::string tokenizer_path;  // "" for bytes
   std::string tokenizer_hash;
+  Tokenizer tokenizer;  // not loaded for bytes; embedded in every checkpoint
 };
 
 // The config's data (run/data_prep.h, shared with `sra data prepare`) as rows of seq_len + 1 tokens.
@@ -46,6 +47,7 @@ TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream&
   d.val = std::make_unique<PackedRows>(td.val, ds.seq_len, td.pad_id);
   d.tokenizer_path = td.tokenizer_path;
   d.tokenizer_hash = td.tokenizer_hash;
+  d.tokenizer = td.tokenizer;
   log << "data: " << ds.dataset << (td.source.empty() ? "" : " from " + td.source) << ", "
       << (td.tokenizer_path.empty() ? std::string("bytes") : "tokenizer " + td.tokenizer_path) << ", "
       << td.train->size() << " train and " << td.val->size() << " val tokens";
@@ -162,8 +164,7 @@ void save(TrainRun& run, int64_t step, std::ostream& log) {
   ck.meta["data_cursor"] = run.sampler->state().dump();
   ck.meta["rng"] = generator_state(run.model().router_generator()).dump();
   ck.meta["code_version"] = kCodeVersion;
-  ck.meta["tokenizer"] = run.data.tokenizer_path;
-  ck.meta["tokenizer_hash"] = run.data.tokenizer_hash;
+  add_tokenizer(ck, run.data.tokenizer);  // meta tokenizer, tokenizer_hash and the model's bytes
   std::string path = checkpoint_path(run.opt.out_dir, step);
   save_checkpoint(ck, path);
   if (run.cfg.train.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.train.keep_last, log);

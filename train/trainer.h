@@ -47,7 +47,8 @@
 //   buffers, the naming of run/model_io.h, so load_model reads it), "optim/" (add_optimizer), the step,
 //   and meta: config (dump_resolved_yaml), data_cursor (SequenceSampler::state() JSON), rng (the model's
 //   router generator, generator_state JSON), code_version (kCodeVersion), tokenizer and tokenizer_hash
-//   (empty for bytes).
+//   (empty for bytes), and the tokenizer's .model bytes as tensor "tokenizer/model" (add_tokenizer,
+//   run/model_io.h), so that generate and eval work from any directory.
 //
 // Resume (run/checkpoint.h checkpoint_to_resume, which decides before anything is written, config.yaml
 //   included): "auto" → the newest checkpoint of out_dir that loads (corrupt ones are renamed *.corrupt
