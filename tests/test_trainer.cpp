@@ -351,6 +351,17 @@ TEST_CASE("trainer: config errors name the file and line") {
   sra::TrainOptions o2{good, {"data.dataset=gsm8k", "data.path=x"}, d.file("out"), "", d.path.string(), -1};
   CHECK_THROWS_WITH_AS(sra::run_train(o2, log), doctest::Contains("[data] data.path 'x' does not exist"),
                        sra::Error);
+  // the metrics file must stay inside the run directory
+  for (const std::string& mf :
+       {std::string("../x.jsonl"), std::string("/tmp/x.jsonl"), std::string("a/../../x")}) {
+    sra::TrainOptions om{good, {"logging.metrics_file=" + mf}, d.file("out_m"), "", "", -1};
+    CHECK_THROWS_WITH_AS(sra::run_train(om, log),
+                         ("[config] --set logging.metrics_file=" + mf + ": logging.metrics_file '" + mf +
+                          "' must be a file name relative to the run directory (no absolute path, no '..')")
+                             .c_str(),
+                         sra::Error);
+  }
+  CHECK_FALSE(fs::exists(d.file("out_m")));
   sra::TrainOptions o3{good, {}, "", "", "", -1};
   CHECK_THROWS_WITH_AS(sra::run_train(o3, log), "[train] no output directory given", sra::Error);
 }
