@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "autograd/module.h"
+#include "core/crc32c.h"
 #include "core/json.h"
 #include "core/rng.h"
 #include "model/optimizer.h"
@@ -152,9 +153,7 @@ Json generator_state(const Generator& gen);
 void set_generator_state(Generator& gen, const Json& state);
 
 // ---- checksums --------------------------------------------------------------------------------------
-// CRC-32C of n bytes; pass a previous result as `crc` to continue a running checksum.
-uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
-uint32_t crc32c_portable(const void* data, size_t n, uint32_t crc = 0);  // table version, same result
+// crc32c and crc32c_portable: core/crc32c.h.
 // CRC-32C of a whole file (e.g. the tokenizer's hash in meta); throws "[checkpoint] cannot read <path>".
 uint32_t file_crc32c(const std::string& path);
 

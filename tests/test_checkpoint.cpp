@@ -458,7 +458,11 @@ TEST_CASE("checkpoint: load_into lists every mismatch and copies nothing, else c
         "unexpected: b [4]\n  shape: c checkpoint [4] vs model [5]\n  dtype: d checkpoint f64 vs model f32");
   // more than kMismatchesShown: the first five, then a count
   NamedTensors many;
-  for (int i = 0; i < 46; ++i) many.emplace_back("w" + std::to_string(100 + i), Tensor::zeros({2}));
+  for (int i = 0; i < 46; ++i) {
+    std::string name = "w";  // (not "w" + to_string(): GCC 12 emits a false -Wrestrict for that)
+    name += std::to_string(100 + i);
+    many.emplace_back(name, Tensor::zeros({2}));
+  }
   CHECK(error_of([&] { load_into(many, Checkpoint{}, "model/"); }) ==
         "[checkpoint] 46 mismatched tensors under 'model/':\n  missing: w100 [2]\n  missing: w101 [2]\n  "
         "missing: w102 [2]\n  missing: w103 [2]\n  missing: w104 [2]\n  ... and 41 more");
