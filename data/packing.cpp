@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "core/check.h"
+#include "core/crc32c.h"
 #include "core/rng.h"
 
 namespace sra {
@@ -148,6 +149,7 @@ void write_token_shard(const std::string& path, const TokenStream& stream, int64
               " at position ", i, " is not 0 or 1");
   }
   buf.append(reinterpret_cast<const char*>(stream.mask.data()), n);
+  put_le(buf, crc32c(buf.data(), buf.size()), 4);  // version 2: the checksum of everything before it
 
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
@@ -177,8 +179,9 @@ TokenShard read_token_shard(const std::string& path, const std::string& expected
             "bad magic (not an SRA token shard)");
   SRA_CHECK(buf.size() >= kHeaderBytes, where, "truncated header (", buf.size(), " bytes)");
   const uint64_t version = get_le(buf, 8, 4);
-  SRA_CHECK(version == kShardVersion, where, "unsupported version ", version, " (this build reads ",
-            kShardVersion, ")");
+  SRA_CHECK(version == 1 || version == kShardVersion, where, "unsupported version ", version,
+            " (this build reads 1 and ", kShardVersion, ")");
+  const uint64_t crc_bytes = version >= 2 ? 4 : 0;  // version 1 shards carry no checksum
   const uint64_t id_bytes = get_le(buf, 12, 4);
   SRA_CHECK(id_bytes == 2 || id_bytes == 4, where, "bad id size ", id_bytes, " (expected 2 or 4)");
   const uint64_t count = get_le(buf, 16, 8);
@@ -187,7 +190,7 @@ TokenShard read_token_shard(const std::string& path, const std::string& expected
   const uint64_t hash_len = get_le(buf, 32, 4);
   SRA_CHECK(hash_len <= kMaxHashLen, where, "bad tokenizer hash length ", hash_len);
   SRA_CHECK(count <= (uint64_t(1) << 40), where, "bad token count ", count);
-  const uint64_t expected = kHeaderBytes + hash_len + count * (id_bytes + 1);
+  const uint64_t expected = kHeaderBytes + hash_len + count * (id_bytes + 1) + crc_bytes;
   SRA_CHECK(buf.size() >= expected, where, "truncated: header says ", count, " tokens (", expected,
             " bytes) but the file has ", buf.size(), " bytes");
   SRA_CHECK(buf.size() == expected, where, buf.size() - expected, " unexpected trailing bytes after ", count,
@@ -212,6 +215,10 @@ TokenShard read_token_shard(const std::string& path, const std::string& expected
     uint8_t m = static_cast<uint8_t>(buf[mask_at + i]);
     SRA_CHECK(m <= 1, where, "mask value ", int(m), " at position ", i, " is not 0 or 1");
     shard.stream.mask[i] = m;
+  }
+  if (crc_bytes > 0) {
+    const uint32_t want = uint32_t(get_le(buf, expected - 4, 4)), have = crc32c(buf.data(), expected - 4);
+    SRA_CHECK(have == want, where, "checksum mismatch (the file is corrupt; run sra data prepare again)");
   }
   return shard;
 }

@@ -13,7 +13,7 @@
 // Token shard file (.tok), all integers little-endian:
 //   offset  size        field
 //   0       8           magic "SRATOK1\0"
-//   8       4           u32 version = 1
+//   8       4           u32 version = 2 (1: the same without the checksum; still read)
 //   12      4           u32 bytes per id: 2 (u16, when vocab_size <= 65536) or 4 (u32)
 //   16      8           u64 count: number of tokens
 //   24      8           u64 vocab_size
@@ -21,10 +21,13 @@
 //   36      hash_len    tokenizer hash (Tokenizer::hash(), no terminator)
 //   ...     count·2|4   token ids
 //   ...     count       loss mask, one u8 (0 or 1) per token
-//   The file ends there: its size must be exactly 36 + hash_len + count·(bytes per id + 1).
+//   ...     4           u32 CRC-32C (core/crc32c.h) of every byte before it (version 2 only)
+//   The file ends there: its size must be exactly 36 + hash_len + count·(bytes per id + 1) + 4 (version
+//   1: without the 4).
 //   read_token_shard checks all of it: "[data] shard 'FILE': bad magic ...", "... truncated ...",
 //   "... token id X at position P is >= vocab size V", "... mask value X at position P ...", and, when
-//   expected_hash is given, "... tokenizer hash 'a' does not match 'b'". Writes go to FILE.tmp, renamed
+//   expected_hash is given, "... tokenizer hash 'a' does not match 'b'"; last the checksum, "... checksum
+//   mismatch (the file is corrupt; run sra data prepare again)". Writes go to FILE.tmp, renamed
 //   into place when complete.
 //
 // Sampler: epoch e visits sequences in the order of a Fisher–Yates shuffle of [0, N) drawn from
@@ -83,7 +86,7 @@ Batch make_batch(const PackedRows& rows, const std::vector<int64_t>& indices, in
 
 // ---- token shards ------------------------------------------------------------------------------
 inline constexpr char kShardMagic[8] = {'S', 'R', 'A', 'T', 'O', 'K', '1', '\0'};
-inline constexpr uint32_t kShardVersion = 1;
+inline constexpr uint32_t kShardVersion = 2;
 
 struct TokenShard {
   TokenStream stream;

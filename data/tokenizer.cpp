@@ -341,7 +341,15 @@ std::string train_tokenizer(const TokenizerTrainOptions& opt) {
 }
 
 Tokenizer Tokenizer::load(const std::string& path) {
-  std::string bytes = read_bytes(path, "tokenizer model");
+  return from_bytes(read_bytes(path, "tokenizer model"), path);
+}
+
+const std::string& Tokenizer::model_bytes() const {
+  static const std::string none;
+  return bytes_ ? *bytes_ : none;
+}
+
+Tokenizer Tokenizer::from_bytes(const std::string& bytes, const std::string& path) {
   SRA_CHECK(!bytes.empty(), "[tokenizer] model file '", path, "' is empty");
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
   sentencepiece::util::Status status = sp->LoadFromSerializedProto(bytes);
@@ -352,6 +360,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
   t.sp_ = std::move(sp);
   t.hash_ = hex64(fnv1a64(bytes));
   t.path_ = path;
+  t.bytes_ = std::make_shared<const std::string>(bytes);
   return t;
 }
 

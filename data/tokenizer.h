@@ -22,7 +22,8 @@
 //                           chunks of 16 lines (newlines included), all of them or an evenly spread
 //                           sample of about sample_bytes; the first failure as file, line and character.
 //   Tokenizer::load(path) — reads a .model file; "[tokenizer] ..." errors for a missing, empty or
-//                           corrupt file.
+//                           corrupt file. from_bytes(bytes, name) does the same from the file's bytes
+//                           (checkpoints embed them); model_bytes() gives them back.
 //   hash()                — FNV-1a 64 of the model file's bytes as 16 lower-case hex digits; checkpoints
 //                           and token shards store it to refuse a mismatched tokenizer. The file holds
 //                           the training spec too (input paths, model_prefix): copies of one model share
@@ -76,6 +77,8 @@ struct TokenSpan {
 class Tokenizer {
  public:
   static Tokenizer load(const std::string& path);
+  // The same from a .model file's bytes (e.g. embedded in a checkpoint); `name` becomes path().
+  static Tokenizer from_bytes(const std::string& bytes, const std::string& name);
   Tokenizer() = default;
 
   bool loaded() const { return sp_ != nullptr; }
@@ -92,6 +95,7 @@ class Tokenizer {
   int32_t eos_id() const;
   const std::string& hash() const { return hash_; }
   const std::string& path() const { return path_; }
+  const std::string& model_bytes() const;  // the .model file's bytes ("" when not loaded)
 
  private:
   void require_loaded(const char* what) const;
@@ -99,6 +103,7 @@ class Tokenizer {
   std::shared_ptr<const sentencepiece::SentencePieceProcessor> sp_;  // shared: copies are cheap
   std::string hash_;
   std::string path_;
+  std::shared_ptr<const std::string> bytes_;
 };
 
 struct RoundTripProblem {

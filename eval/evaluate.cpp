@@ -134,25 +134,13 @@ EvalModel load_eval_model(const std::string& checkpoint) {
   em.model = std::move(lm.model);
   em.step = ck.step;
 
-  auto tit = ck.meta.find("tokenizer");
-  const std::string tok_path = tit != ck.meta.end() ? tit->second : em.config.data.tokenizer;
-  auto hit = ck.meta.find("tokenizer_hash");
-  const std::string want_hash = hit != ck.meta.end() ? hit->second : "";
-  if (tok_path.empty()) {
-    SRA_CHECK(want_hash.empty(), "[eval] ", checkpoint,
-              ": the checkpoint names no tokenizer but has tokenizer_hash '", want_hash, "'");
+  em.tokenizer = checkpoint_tokenizer(ck, checkpoint, em.config.data.tokenizer, "eval");
+  const std::string& tok_path = em.tokenizer.path();
+  if (!em.tokenizer.loaded()) {
     SRA_CHECK(em.model->config().vocab_size >= 256, "[eval] ", checkpoint,
               ": a byte-level model needs vocab_size >= 256, got ", em.model->config().vocab_size);
     return em;
   }
-  try {
-    em.tokenizer = Tokenizer::load(tok_path);
-  } catch (const Error& e) {
-    throw Error("[eval] " + checkpoint + ": cannot load its tokenizer: " + e.what());
-  }
-  SRA_CHECK(want_hash.empty() || em.tokenizer.hash() == want_hash, "[eval] ", checkpoint, ": tokenizer '",
-            tok_path, "' has hash ", em.tokenizer.hash(),
-            ", but the checkpoint was trained with tokenizer hash ", want_hash);
   SRA_CHECK(em.tokenizer.vocab_size() <= em.model->config().vocab_size, "[eval] ", checkpoint,
             ": tokenizer '", tok_path, "' has ", em.tokenizer.vocab_size(),
             " pieces, more than the model's vocab_size ", em.model->config().vocab_size);

@@ -2,9 +2,10 @@
 // MATH-500 or the synthetic task, generates greedily, scores the answers, and measures the cost.
 //
 // Model and tokenizer (load_eval_model): the checkpoint's parameters and resolved config
-// (run/model_io.h); the tokenizer is meta "tokenizer" (else the config's data.tokenizer): a
-// sentencepiece model whose hash must equal meta "tokenizer_hash" when the checkpoint has one
-// ("[eval] ... tokenizer hash ..." otherwise), or bytes when empty. Token ids of a prompt: sentencepiece
+// (run/model_io.h); the tokenizer is checkpoint_tokenizer's (run/model_io.h): the sentencepiece model
+// embedded in the checkpoint, else meta "tokenizer" (else the config's data.tokenizer) as a path, whose
+// hash must equal meta "tokenizer_hash" when the checkpoint has one ("[eval] ... tokenizer hash ..."
+// otherwise), or bytes when empty. Token ids of a prompt: sentencepiece
 // [BOS] encode(prompt) (tokenize_example's layout); bytes: byte 0 (the end-of-text the trainer puts
 // between examples) then the prompt's bytes. End of text: the tokenizer's EOS, byte 0 for bytes.
 //

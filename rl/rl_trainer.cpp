@@ -24,6 +24,8 @@
 #include "rl/rl_data.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
+#include "run/interrupt.h"
+#include "run/model_io.h"
 #include "run/run_log.h"
 
 namespace sra::rl {
@@ -229,10 +231,12 @@ RlRun start_run(const RlOptions& opt, std::ostream& log) {
   run.optim = std::make_unique<AdamW>(run.trainable, to_adamw_config(run.cfg));
   load_prompts(run);
 
+  // decided before anything is written: a refused run leaves out_dir as it was
+  const std::string metrics_path = (fs::path(opt.out_dir) / run.cfg.logging.metrics_file).string();
+  auto resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, metrics_path, "rl"}, log);
   fs::create_directories(opt.out_dir);
   write_resolved_config(run.cfg, (fs::path(opt.out_dir) / "config.yaml").string());
   run.resolved = dump_resolved_yaml(run.cfg);
-  auto resumed = checkpoint_to_resume(opt.out_dir, opt.resume, log, "rl");
   if (resumed) run.start = restore(run, resumed->first, resumed->second, log);
   run.resumed = resumed.has_value();
   run.end = rc.steps;
@@ -249,13 +253,12 @@ void save(RlRun& run, int64_t step, std::ostream& log) {
   add_tensors(ck, run.ref_trainable, "ref/");
   ck.meta["config"] = run.resolved;
   ck.meta["code_version"] = kCodeVersion;
-  ck.meta["tokenizer"] = tok.loaded() ? tok.path() : "";
-  ck.meta["tokenizer_hash"] = tok.loaded() ? tok.hash() : "";
+  add_tokenizer(ck, tok);  // the init checkpoint's tokenizer, embedded
   ck.meta["stage"] = "rl";
   ck.meta["init_checkpoint"] = run.opt.init;
   const std::string path = checkpoint_path(run.opt.out_dir, step);
   save_checkpoint(ck, path);
-  if (run.cfg.rl.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.rl.keep_last);
+  if (run.cfg.rl.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.rl.keep_last, log);
   log << "saved " << path << "\n";
 }
 
@@ -429,6 +432,7 @@ void final_table(RlRun& run, std::optional<eval::EvalResult> first_eval, eval::E
 }  // namespace
 
 int run_rl(const RlOptions& opt, std::ostream& log) {
+  InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
   RlRun run = start_run(opt, log);
   const RunConfig& cfg = run.cfg;
   const RlSection& rc = cfg.rl;
@@ -449,9 +453,10 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
     metrics.write(line);
   }
   const double R = double(rc.prompts_per_step * rc.group_size);
-  int64_t last_saved = run.resumed ? run.start : -1;
-  for (int64_t s = run.start; s < run.end; ++s) {
+  int64_t last_saved = run.resumed ? run.start : -1, step = run.start;
+  for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
     const StepStats st = rl_step(run, s);
+    step = st.step;
     Json line = metrics_line(st, R);
     if ((cfg.logging.log_every > 0 && st.step % cfg.logging.log_every == 0) || st.step == run.end)
       log_step(st, R, rc.steps, log);
@@ -464,6 +469,13 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
       save(run, st.step, log);
       last_saved = st.step;
     }
+  }
+  if (interrupt_requested()) {
+    if (step > last_saved && step > 0) save(run, step, log);
+    log << "interrupted at step " << step << " of " << rc.steps
+        << (step > 0 ? "; continue with --resume auto" : "") << "\n"
+        << std::flush;
+    return kInterruptedExit;
   }
   if (last_saved != run.end) save(run, run.end, log);
   if (run.test && run.end == rc.steps && last_eval && last_eval->step == run.end)

@@ -41,10 +41,13 @@
 // Checkpoints: checkpoint_path(out_dir, step) every rl.checkpoint_every steps and at the end of the run,
 //   then keep_last(rl.keep_last): "model/" (load_model, sra generate read it), "optim/", "ref/" (the
 //   initial values of the trained parameters), meta config (the resolved merged config), code_version,
-//   tokenizer, tokenizer_hash, stage = "rl", init_checkpoint.
+//   tokenizer, tokenizer_hash (and the embedded tokenizer, add_tokenizer in run/model_io.h), stage = "rl",
+//   init_checkpoint.
 // Resume ("auto" or a path) restores model, optimizer, reference and step; every random draw is keyed
 //   by (rl.seed, step), so N steps + resume + N steps is bitwise equal to 2N steps. The metrics file keeps
-//   its lines with step <= the resumed step. A fresh start refuses an out_dir that holds checkpoints.
+//   its lines with step <= the resumed step. Where a run starts is checkpoint_to_resume's (run/checkpoint.h):
+//   a plain start refuses an out_dir that holds a run, --fresh moves that run aside, corrupt checkpoints
+//   are renamed *.corrupt.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -61,9 +64,12 @@ struct RlOptions {
   std::string resume;                  // "", "auto" or a checkpoint path
   std::string data_dir;                // --data-dir (GSM8K)
   int64_t max_steps = -1;              // >= 0: stop after this step
+  bool fresh = false;                  // start from step 0 even though out_dir holds a run (moved aside)
 };
 
-// Runs (or continues) RL; returns 0. Errors: sra::Error "[rl] ...", "[config] ...", "[checkpoint] ...".
+// Runs (or continues) RL; returns 0, or kInterruptedExit (130, run/interrupt.h) after SIGINT / SIGTERM
+// (the step in progress finishes and is saved; a second signal exits at once). Errors: sra::Error "[rl] ...",
+// "[config] ...", "[checkpoint] ...".
 int run_rl(const RlOptions& opt, std::ostream& log);
 
 }  // namespace sra::rl

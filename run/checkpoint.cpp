@@ -68,35 +68,163 @@ std::optional<std::pair<std::string, Checkpoint>> load_newest_valid_checkpoint(c
   return std::nullopt;
 }
 
-std::optional<std::pair<std::string, Checkpoint>> checkpoint_to_resume(const std::string& out_dir,
-                                                                       const std::string& resume,
-                                                                       std::ostream& log,
-                                                                       const char* component) {
-  if (resume.empty()) {
-    std::vector<std::string> existing = list_checkpoints(out_dir);
-    SRA_CHECK(existing.empty(), "[", component, "] ", out_dir, " already holds checkpoints (",
-              existing.front(),
-              "); resume with \"auto\" or a checkpoint path, or use another output directory");
-    return std::nullopt;
-  }
-  if (resume == "auto") {
-    auto found = load_newest_valid_checkpoint(out_dir, log);
-    if (!found) log << "no checkpoint in " << out_dir << ": starting from step 0\n";
-    return found;
-  }
-  return std::make_pair(resume, load_checkpoint(resume));
-}
-
 std::optional<std::string> newest_valid_checkpoint(const std::string& dir, std::ostream& warn) {
   auto found = load_newest_valid_checkpoint(dir, warn);
   if (!found) return std::nullopt;
   return found->first;
 }
 
-void keep_last(const std::string& dir, int64_t k) {
+std::string set_aside_corrupt(const std::string& path, const std::string& reason, std::ostream& warn) {
+  std::string to = path + ".corrupt";
+  std::error_code ec;
+  for (int n = 2; fs::exists(to, ec); ++n) to = path + ".corrupt-" + std::to_string(n);
+  fs::rename(path, to, ec);
+  SRA_CHECK(!ec, "[checkpoint] cannot rename corrupt ", path, " to ", to, ": ", ec.message());
+  warn << "warning: " << path << " is corrupt (" << reason << "): renamed to " << to << "\n";
+  return to;
+}
+
+std::vector<std::string> list_corrupt_checkpoints(const std::string& dir) {
+  static const std::regex pattern(R"(ckpt-\d{8,18}\.h5\.corrupt(-\d+)?)");
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
+    if (std::regex_match(e.path().filename().string(), pattern)) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string move_to_previous(const std::string& dir, const std::vector<std::string>& move,
+                             const std::vector<std::string>& copy, std::ostream& log) {
+  std::error_code ec;
+  fs::path to;
+  for (int n = 1;; ++n) {
+    to = fs::path(dir) / ("previous-" + std::to_string(n));
+    if (!fs::exists(to, ec)) break;
+  }
+  fs::create_directories(to, ec);
+  SRA_CHECK(!ec, "[checkpoint] cannot create ", to.string(), ": ", ec.message());
+  for (const std::string& p : copy) {
+    fs::copy_file(p, to / fs::path(p).filename(), ec);
+    SRA_CHECK(!ec, "[checkpoint] cannot copy ", p, " to ", to.string(), ": ", ec.message());
+  }
+  for (const std::string& p : move) {
+    fs::rename(p, to / fs::path(p).filename(), ec);
+    SRA_CHECK(!ec, "[checkpoint] cannot move ", p, " to ", to.string(), ": ", ec.message());
+  }
+  log << "moved " << move.size() + copy.size() << " file" << (move.size() + copy.size() == 1 ? "" : "s")
+      << " of the earlier run to " << to.string() << "\n";
+  return to.string();
+}
+
+namespace {
+
+// The step of dir/ckpt-<step>.h5 (list_checkpoints names only).
+int64_t step_of(const std::string& path) {
+  std::string name = fs::path(path).filename().string();
+  return std::stoll(name.substr(5, name.size() - 8));
+}
+
+bool non_empty_file(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && fs::is_regular_file(path, ec) && fs::file_size(path, ec) > 0;
+}
+
+// "checkpoints (newest X)", "corrupt checkpoints", "metrics (M)": what makes out_dir hold a run; "" if none.
+std::string earlier_run(const std::string& out_dir, const std::string& metrics_path) {
+  std::vector<std::string> parts;
+  std::vector<std::string> ck = list_checkpoints(out_dir);
+  if (!ck.empty()) parts.push_back("checkpoints, newest " + ck.front());
+  std::vector<std::string> bad = list_corrupt_checkpoints(out_dir);
+  if (!bad.empty()) parts.push_back(std::to_string(bad.size()) + " corrupt checkpoints (*.corrupt)");
+  if (non_empty_file(metrics_path)) parts.push_back("metrics " + metrics_path);
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+// The newest checkpoint of dir that loads; the ones that fail are set aside as *.corrupt.
+std::optional<std::pair<std::string, Checkpoint>> newest_setting_aside_corrupt(const std::string& dir,
+                                                                               std::ostream& log) {
+  for (const std::string& p : list_checkpoints(dir)) {
+    try {
+      return std::make_pair(p, load_checkpoint(p));
+    } catch (const Error& e) {
+      set_aside_corrupt(p, strip_prefix(e.what(), "[checkpoint] " + p + ": "), log);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, Checkpoint>> checkpoint_to_resume(const RunStartOptions& o,
+                                                                       std::ostream& log) {
+  const std::string c = std::string("[") + o.component + "] ";
+  SRA_CHECK(!(o.fresh && !o.resume.empty()), c, "--fresh and --resume exclude each other");
+  if (o.fresh) {
+    std::vector<std::string> move = list_checkpoints(o.out_dir), bad = list_corrupt_checkpoints(o.out_dir);
+    move.insert(move.end(), bad.begin(), bad.end());
+    if (non_empty_file(o.metrics_path)) move.push_back(o.metrics_path);
+    if (!move.empty()) move_to_previous(o.out_dir, move, {}, log);
+    return std::nullopt;
+  }
+  const std::string hint =
+      "resume with --resume auto or a checkpoint path, start over with --fresh (the "
+      "earlier run's files move to " +
+      o.out_dir +
+      "/previous-N/), or use another "
+      "output directory";
+  if (o.resume.empty()) {
+    std::string earlier = earlier_run(o.out_dir, o.metrics_path);
+    SRA_CHECK(earlier.empty(), c, o.out_dir, " already holds a run (", earlier, "); ", hint);
+    return std::nullopt;
+  }
+  std::optional<std::pair<std::string, Checkpoint>> found;
+  if (o.resume == "auto") {
+    found = newest_setting_aside_corrupt(o.out_dir, log);
+    if (!found) {
+      std::string earlier = earlier_run(o.out_dir, o.metrics_path);
+      SRA_CHECK(earlier.empty(), c, "no valid checkpoint in ", o.out_dir, " but it holds a run (", earlier,
+                "); start over with --fresh (the earlier run's files move to ", o.out_dir,
+                "/previous-N/) or use another output directory");
+      log << "no checkpoint in " << o.out_dir << ": starting from step 0\n";
+      return std::nullopt;
+    }
+  } else {
+    found = std::make_pair(o.resume, load_checkpoint(o.resume));
+  }
+  // Checkpoints of out_dir past the resumed step belong to work the resumed run redoes: set them aside
+  // (with the metrics file as it is now), so keep_last never ranks them above the new ones.
+  std::vector<std::string> later;
+  std::error_code ec;
+  for (const std::string& p : list_checkpoints(o.out_dir))
+    if (step_of(p) > found->second.step && !fs::equivalent(p, found->first, ec)) later.push_back(p);
+  if (!later.empty()) {
+    std::vector<std::string> copy;
+    if (non_empty_file(o.metrics_path)) copy.push_back(o.metrics_path);
+    move_to_previous(o.out_dir, later, copy, log);
+  }
+  return found;
+}
+
+void keep_last(const std::string& dir, int64_t k, std::ostream& warn) {
   SRA_CHECK(k >= 1, "[checkpoint] keep_last needs k ≥ 1 (got ", k, ")");
-  std::vector<std::string> all = list_checkpoints(dir);
-  std::vector<std::string> doomed(all.begin() + std::min<int64_t>(k, int64_t(all.size())), all.end());
+  std::vector<std::string> doomed;
+  int64_t valid = 0;
+  for (const std::string& p : list_checkpoints(dir)) {
+    if (valid >= k) {
+      doomed.push_back(p);
+      continue;
+    }
+    try {
+      verify_checkpoint_file(p);
+      ++valid;
+    } catch (const Error& e) {
+      set_aside_corrupt(p, strip_prefix(e.what(), "[checkpoint] " + p + ": "), warn);
+    }
+  }
   static const std::regex tmp_pattern(R"(ckpt-\d{8,18}\.h5\.tmp-(\d{1,9}))");
   std::error_code ec;
   if (fs::exists(dir, ec)) {
@@ -145,9 +273,12 @@ void load_into(const NamedTensors& dst, const Checkpoint& ckpt, const std::strin
   all.insert(all.end(), unexpected.begin(), unexpected.end());
   all.insert(all.end(), mismatched.begin(), mismatched.end());
   if (!all.empty()) {
+    // a few per line, so that another config's checkpoint does not print one line of every tensor
+    const size_t shown = std::min(all.size(), kMismatchesShown);
     std::string msg = "[checkpoint] " + std::to_string(all.size()) + " mismatched tensor" +
-                      (all.size() == 1 ? "" : "s") + " under '" + prefix + "': ";
-    for (size_t i = 0; i < all.size(); ++i) msg += (i ? "; " : "") + all[i];
+                      (all.size() == 1 ? "" : "s") + " under '" + prefix + "':";
+    for (size_t i = 0; i < shown; ++i) msg += "\n  " + all[i];
+    if (all.size() > shown) msg += "\n  ... and " + std::to_string(all.size() - shown) + " more";
     throw Error(msg);
   }
 

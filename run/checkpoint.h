@@ -23,8 +23,10 @@
 //
 // save_checkpoint writes path + ".tmp-<pid>", flushes and closes it, fsyncs it, renames it over `path`
 // and fsyncs the directory; on any failure the temporary file is removed, `path` keeps its old content
-// and sra::Error "[checkpoint] <path>: cannot save: <reason>" is thrown. load_checkpoint turns any HDF5
-// error (missing, truncated or non-HDF5 file), missing object, inconsistent attribute or checksum
+// and sra::Error "[checkpoint] <path>: cannot save: <reason>" is thrown. Crash tests: with the environment
+// variable SRA_TEST_KILL_IN_SAVE=before-rename the save SIGKILLs its own process once the temporary file
+// is written and synced, before the rename (the variable is read only at that point). load_checkpoint turns
+// any HDF5 error (missing, truncated or non-HDF5 file), missing object, inconsistent attribute or checksum
 // mismatch into sra::Error "[checkpoint] <path>: <reason>"; HDF5's own error printing is silenced.
 //
 // Directory management: checkpoints are dir/ckpt-<step, zero-padded to 8 digits>.h5, ordered by step.
@@ -41,6 +43,7 @@
 #include <vector>
 
 #include "autograd/module.h"
+#include "core/crc32c.h"
 #include "core/json.h"
 #include "core/rng.h"
 #include "model/optimizer.h"
@@ -71,30 +74,66 @@ void seal_checkpoint_file(const std::string& path);
 std::string checkpoint_path(const std::string& dir, int64_t step);  // dir/ckpt-00000042.h5
 // Paths of dir/ckpt-<digits>.h5, highest step first; empty when dir does not exist.
 std::vector<std::string> list_checkpoints(const std::string& dir);
+// Checks a checkpoint file's seal (its size and whole-file CRC) without parsing it; throws
+// "[checkpoint] <path>: <reason>" like load_checkpoint.
+void verify_checkpoint_file(const std::string& path);
 // Tries the checkpoints newest first, writing "warning: skipping <path>: <reason>\n" to `warn` for each
 // one that fails to load; nullopt when none loads. The second form returns the loaded checkpoint too,
-// so that resuming reads the file once.
+// so that resuming reads the file once. Neither renames nor deletes anything.
 std::optional<std::string> newest_valid_checkpoint(const std::string& dir, std::ostream& warn);
 std::optional<std::pair<std::string, Checkpoint>> load_newest_valid_checkpoint(const std::string& dir,
                                                                                std::ostream& warn);
-// The checkpoint a run in out_dir resumes from (sra train / sra rl --resume): resume "" → nullopt (a fresh
-// start), throwing "[<component>] <out_dir> already holds checkpoints (<newest>); resume with \"auto\" or a
-// checkpoint path, or use another output directory" when it has any; "auto" → the newest valid one, or
-// nullopt with "no checkpoint in <out_dir>: starting from step 0" logged; else the checkpoint at that path.
-std::optional<std::pair<std::string, Checkpoint>> checkpoint_to_resume(const std::string& out_dir,
-                                                                       const std::string& resume,
-                                                                       std::ostream& log,
-                                                                       const char* component);
-// Deletes all but the k (≥ 1) newest checkpoints of dir, and temporary files of saves that died
-// (ckpt-*.h5.tmp-<pid> whose process is gone or is this one).
-void keep_last(const std::string& dir, int64_t k);
+// Corrupt checkpoints are never deleted: set_aside_corrupt renames path to path + ".corrupt" (".corrupt-2",
+// ... when taken), writing "warning: <path> is corrupt (<reason>): renamed to <new path>\n"; it returns
+// the new path. list_corrupt_checkpoints lists dir's ckpt-*.h5.corrupt[-N] files, sorted by name.
+std::string set_aside_corrupt(const std::string& path, const std::string& reason, std::ostream& warn);
+std::vector<std::string> list_corrupt_checkpoints(const std::string& dir);
+// Moves the files `move` and copies the files `copy` into dir/previous-<n>/ (the first n >= 1 not
+// taken), logging "moved K files of the earlier run to <dir>/previous-<n>"; returns that directory.
+std::string move_to_previous(const std::string& dir, const std::vector<std::string>& move,
+                             const std::vector<std::string>& copy, std::ostream& log);
+
+// Where a run in out_dir (sra train / sra rl) starts. A directory "holds a run" when it has checkpoints,
+// corrupt checkpoints (*.corrupt) or a non-empty metrics file.
+//   fresh                 step 0; the earlier run's checkpoints, corrupt checkpoints and metrics file move
+//                         to out_dir/previous-<n>/ (nothing is deleted). Excludes resume.
+//   resume ""             step 0 in a directory that holds no run; else "[<component>] <out_dir> already
+//                         holds a run (<what>); resume with --resume auto or a checkpoint path, start over
+//                         with --fresh ..., or use another output directory".
+//   resume "auto"         the newest checkpoint of out_dir that loads; each newer one that fails to load is
+//                         set aside (set_aside_corrupt, warning on `log`). None loads: step 0 when the
+//                         directory holds no run (logged "no checkpoint in <out_dir>: starting from step 0"),
+//                         else "[<component>] no valid checkpoint in <out_dir> but it holds a run (...);
+//                         start over with --fresh ...".
+//   resume <path>         the checkpoint at that path.
+// When resuming at step s, out_dir's checkpoints with a step above s (work the resumed run redoes) move to
+// out_dir/previous-<n>/ with a copy of the metrics file, so that keep_last never ranks them above the
+// resumed run's own checkpoints.
+struct RunStartOptions {
+  std::string out_dir;
+  std::string resume;        // "", "auto" or a checkpoint path
+  bool fresh = false;        // --fresh
+  std::string metrics_path;  // out_dir/<logging.metrics_file>
+  const char* component = "train";
+};
+std::optional<std::pair<std::string, Checkpoint>> checkpoint_to_resume(const RunStartOptions& opt,
+                                                                       std::ostream& log);
+// Keeps the k (>= 1) newest valid checkpoints of dir (checked with verify_checkpoint_file, newest first):
+// a newer one that fails the check is set aside (set_aside_corrupt, warning on `warn`), never counted and
+// never deleted, so the newest valid checkpoint always survives. Checkpoints older than the k-th valid
+// one are deleted, as are temporary files of saves that died (ckpt-*.h5.tmp-<pid> whose process is gone
+// or is this one).
+void keep_last(const std::string& dir, int64_t k, std::ostream& warn);
 
 // ---- applying checkpoints ---------------------------------------------------------------------------
 // Copies ckpt's tensors named prefix + name into dst's tensors (in place, bumping versions). Every dst
 // name must be present with the same shape and dtype, and every checkpoint name under `prefix` must be
-// in dst; otherwise throws one sra::Error listing every mismatch, e.g. "[checkpoint] 3 mismatched tensors
-// under 'model/': missing: a [2, 3]; unexpected: b [4]; shape: c checkpoint [4] vs model [5]", and
-// copies nothing.
+// in dst; otherwise throws one sra::Error with the count and the first kMismatchesShown mismatches, one
+// per line (missing, then unexpected, then shape/dtype), e.g.
+//   "[checkpoint] 3 mismatched tensors under 'model/':\n  missing: a [2, 3]\n  unexpected: b [4]\n
+//    shape: c checkpoint [4] vs model [5]"
+// ending with "\n  ... and N more" when there are more, and copies nothing.
+inline constexpr size_t kMismatchesShown = 5;
 void load_into(const NamedTensors& dst, const Checkpoint& ckpt, const std::string& prefix);
 // Appends src as prefix + name (aliasing, no copy).
 void add_tensors(Checkpoint& ckpt, const NamedTensors& src, const std::string& prefix);
@@ -114,9 +153,7 @@ Json generator_state(const Generator& gen);
 void set_generator_state(Generator& gen, const Json& state);
 
 // ---- checksums --------------------------------------------------------------------------------------
-// CRC-32C of n bytes; pass a previous result as `crc` to continue a running checksum.
-uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
-uint32_t crc32c_portable(const void* data, size_t n, uint32_t crc = 0);  // table version, same result
+// crc32c and crc32c_portable: core/crc32c.h.
 // CRC-32C of a whole file (e.g. the tokenizer's hash in meta); throws "[checkpoint] cannot read <path>".
 uint32_t file_crc32c(const std::string& path);
 

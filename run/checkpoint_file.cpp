@@ -6,12 +6,13 @@
 // stack (e.g. "truncated file: eof = 100, ...") while automatic error printing is off.
 #include <fcntl.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -21,54 +22,9 @@
 #include "autograd/tape.h"
 #include "run/checkpoint.h"
 
-#if defined(__SSE4_2__)
-#include <nmmintrin.h>
-#endif
-
 namespace sra {
 
 namespace fs = std::filesystem;
-
-// ---- CRC-32C ----------------------------------------------------------------------------------------
-
-namespace {
-
-std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-
-}  // namespace
-
-uint32_t crc32c_portable(const void* data, size_t n, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = make_crc_table();
-  const auto* p = static_cast<const uint8_t*>(data);
-  uint32_t c = ~crc;
-  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-  return ~c;
-}
-
-uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
-#if defined(__SSE4_2__)
-  const auto* p = static_cast<const uint8_t*>(data);
-  uint64_t c = uint32_t(~crc);
-  for (; n >= 8; n -= 8, p += 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    c = _mm_crc32_u64(c, w);
-  }
-  uint32_t c32 = uint32_t(c);
-  for (; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
-  return ~c32;
-#else
-  return crc32c_portable(data, n, crc);
-#endif
-}
 
 uint32_t file_crc32c(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -514,6 +470,14 @@ void fsync_path(const std::string& path, bool directory) {
   SRA_CHECK(rc == 0 || (directory && err == EINVAL), "fsync of ", path, " failed: ", std::strerror(err));
 }
 
+// The crash test hook: SRA_TEST_KILL_IN_SAVE=<stage> makes the save SIGKILL its own process at that
+// stage ("before-rename": the temporary file is written and synced, the rename not yet done), so a test
+// can prove where a crash leaves the files. Unset (always, outside tests), it does nothing.
+void kill_point_for_tests(const char* stage) {
+  const char* want = std::getenv("SRA_TEST_KILL_IN_SAVE");
+  if (want && std::strcmp(want, stage) == 0) ::raise(SIGKILL);
+}
+
 // ---- reading ----
 
 Checkpoint read_file(const std::string& path) {
@@ -634,6 +598,7 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
     std::string image = build_file_image(ckpt, tmp);
     seal_image(image);
     write_bytes_synced(tmp, image);
+    kill_point_for_tests("before-rename");
     SRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ",
               std::strerror(errno));
   } catch (const std::exception& e) {
@@ -645,6 +610,16 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
     fsync_path(dir.empty() ? "." : dir.string(), true);
   } catch (const Error& e) {
     throw Error("[checkpoint] " + path + ": saved, but " + e.what());
+  }
+}
+
+void verify_checkpoint_file(const std::string& path) {
+  try {
+    std::error_code ec;
+    SRA_CHECK(fs::is_regular_file(path, ec), fs::exists(path, ec) ? "not a regular file" : "no such file");
+    verify_seal(path);
+  } catch (const Error& e) {
+    throw Error("[checkpoint] " + path + ": " + e.what());
   }
 }
 

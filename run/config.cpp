@@ -285,6 +285,15 @@ bool cross_check(const RunConfig& c, Issue& issue) {
         {"router.threshold_lr", "router.threshold_update"},
         detail::concat("router.threshold_lr (", c.router.threshold_lr,
                        ") must be in [0, 1] with router.threshold_update quantile (it is an EMA rate)"));
+  {  // the metrics file lives in the run directory: relative, no "..", a file name at the end
+    const std::filesystem::path mf(c.logging.metrics_file);
+    bool inside = !mf.empty() && mf.is_relative() && mf.has_filename();
+    for (const auto& part : mf) inside = inside && part != "..";
+    if (!inside)
+      return bad({"logging.metrics_file"},
+                 "logging.metrics_file '" + c.logging.metrics_file +
+                     "' must be a file name relative to the run directory (no absolute path, no '..')");
+  }
   const ModelSection& m = c.model;
   if (m.d_model % m.n_heads != 0)
     return bad({"model.d_model", "model.n_heads"},

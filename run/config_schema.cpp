@@ -243,8 +243,9 @@ std::vector<ConfigKey> build_schema() {
   // logging
   s.push_back(int_key("logging.log_every", SRA_FIELD(int64_t, logging.log_every), gt(0), none(),
                       "Print and record metrics every this many steps."));
-  s.push_back(string_key("logging.metrics_file", SRA_FIELD(std::string, logging.metrics_file),
-                         "JSONL metrics file, relative to the run directory."));
+  s.push_back(string_key(
+      "logging.metrics_file", SRA_FIELD(std::string, logging.metrics_file),
+      "JSONL metrics file, relative to the run directory (inside it: no absolute path, no '..')."));
   s.push_back(enum_key("logging.progress", SRA_FIELD(std::string, logging.progress), {"auto", "on", "off"},
                        "Progress bar: auto = only on a terminal."));
   // rl (sra rl; rl/rl_trainer.h)

@@ -73,6 +73,7 @@ TokenSetup setup_tokens(const RunConfig& cfg, TrainingData& d) {
   d.vocab_size = s.tok.vocab_size();
   d.tokenizer_path = path;
   d.tokenizer_hash = s.tok.hash();
+  d.tokenizer = s.tok;
   d.eos_id = s.tok.eos_id();
   SRA_CHECK(d.eos_id >= 0, "[data] tokenizer '", path, "' has no EOS id");
   d.pad_id = s.tok.pad_id() >= 0 ? s.tok.pad_id() : d.eos_id;
@@ -265,8 +266,19 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
   return d;
 }
 
-Json write_prepared_data(const TrainingData& d, const RunConfig& cfg, const std::string& dir) {
+void check_prepared_data_target(const std::string& dir, bool force) {
+  if (force) return;
+  std::string held;
+  std::error_code ec;
+  for (const char* name : {"train.tok", "val.tok", "manifest.json"})
+    if (fs::exists(fs::path(dir) / name, ec)) held += std::string(held.empty() ? "" : ", ") + name;
+  SRA_CHECK(held.empty(), "[data] ", dir, " already holds prepared data (", held,
+            "); pass --force to overwrite it, or choose another --out");
+}
+
+Json write_prepared_data(const TrainingData& d, const RunConfig& cfg, const std::string& dir, bool force) {
   SRA_CHECK(d.train && d.val, "[data] write_prepared_data: no data");
+  check_prepared_data_target(dir, force);
   std::error_code ec;
   fs::create_directories(dir, ec);
   SRA_CHECK(!ec, "[data] cannot create directory '", dir, "': ", ec.message());

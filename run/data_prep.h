@@ -30,7 +30,8 @@
 //   data directory (resolve_data_dir(data_dir), data/data_dir.h); "[data] data.path 'P' does not exist
 //   (tried ...)" otherwise.
 //
-// write_prepared_data(data, cfg, dir) — dir/train.tok, dir/val.tok (vocab = data.vocab_size, hash =
+// write_prepared_data(data, cfg, dir, force) — refuses a dir that already holds prepared data unless force
+//   (check_prepared_data_target); writes dir/train.tok, dir/val.tok (vocab = data.vocab_size, hash =
 //   data.tokenizer_hash) and dir/manifest.json, returned as well:
 //   {"format": "sra-prepared-data 1", "code_version", "dataset", "source", "tokenizer", "tokenizer_hash",
 //    "vocab_size", "eos_id", "pad_id", "val_fraction" (gsm8k / math only),
@@ -48,6 +49,7 @@
 #include "core/json.h"
 #include "data/packing.h"
 #include "data/synthetic.h"
+#include "data/tokenizer.h"
 #include "run/config.h"
 
 namespace sra {
@@ -60,6 +62,7 @@ struct TrainingData {
   int64_t vocab_size = 256;    // every id is below it: 256 for bytes, else the tokenizer's (shard's) size
   std::string tokenizer_path;  // "" for bytes
   std::string tokenizer_hash;  // "" for bytes
+  Tokenizer tokenizer;         // not loaded for bytes (checkpoints embed it)
   std::string source;          // the resolved data.path ("" for synthetic)
   int64_t train_examples = 0;  // problems or JSONL rows (0 for text)
   int64_t val_examples = 0;
@@ -82,7 +85,11 @@ bool is_held_out(int64_t i, int64_t n, int64_t k);
 // Throws "[data] <where>: token id X at position P is >= vocab size V" for the first id out of range.
 void check_token_ids(const TokenStream& s, int64_t vocab_size, const std::string& where);
 
-Json write_prepared_data(const TrainingData& data, const RunConfig& cfg, const std::string& dir);
+// Throws "[data] <dir> already holds prepared data (train.tok, ...); pass --force to overwrite it, or
+// choose another --out" unless force or dir holds none of train.tok, val.tok, manifest.json.
+void check_prepared_data_target(const std::string& dir, bool force);
+Json write_prepared_data(const TrainingData& data, const RunConfig& cfg, const std::string& dir,
+                         bool force = false);
 
 struct CorpusOptions {
   std::string dataset;         // synthetic | gsm8k | math | text

@@ -341,22 +341,36 @@ TEST_CASE("checkpoint: directories — paths, listing, newest valid, keep_last")
   std::ostringstream warn3;
   CHECK(newest_valid_checkpoint(d, warn3) == checkpoint_path(d, 100));
 
-  // keep_last removes older checkpoints (by step) and stale temporary files
+  // keep_last counts only valid checkpoints: the corrupt newer ones are renamed *.corrupt (with a
+  // warning), never counted and never deleted; older valid ones and stale temporary files are removed
   std::string stale = checkpoint_path(d, 2000) + ".tmp-" + std::to_string(::getpid());
   std::string live = checkpoint_path(d, 2000) + ".tmp-1";  // pid 1 exists
   write_bytes(stale, "partial");
   write_bytes(live, "partial");
-  keep_last(d, 2);
-  CHECK(list_checkpoints(d) == std::vector<std::string>{newest, second});
+  std::ostringstream warn4;
+  keep_last(d, 2, warn4);
+  CHECK(list_checkpoints(d) == std::vector<std::string>{checkpoint_path(d, 100), checkpoint_path(d, 20)});
+  CHECK(list_corrupt_checkpoints(d) == std::vector<std::string>{second + ".corrupt", newest + ".corrupt"});
+  CHECK(read_bytes(newest + ".corrupt") == bytes.substr(0, bytes.size() / 2));
+  CHECK(contains(warn4.str(), "warning: " + newest + " is corrupt (truncated or extended file: "));
+  CHECK(contains(warn4.str(), "warning: " + second +
+                                  " is corrupt (file checksum mismatch (the file is "
+                                  "corrupt)): renamed to " +
+                                  second + ".corrupt\n"));
   CHECK(!fs::exists(stale));
   CHECK(fs::exists(live));
   CHECK(fs::exists(dir.file("notes.txt")));
-  keep_last(d, 5);
+  std::ostringstream warn5;
+  keep_last(d, 5, warn5);
   CHECK(list_checkpoints(d).size() == 2);
-  keep_last(d, 1);
-  CHECK(list_checkpoints(d) == std::vector<std::string>{newest});
-  CHECK_THROWS_WITH_AS(keep_last(d, 0), "[checkpoint] keep_last needs k ≥ 1 (got 0)", Error);
-  keep_last(dir.file("none"), 3);  // nothing to do
+  // a checkpoint corrupted later with the same name is set aside as .corrupt-2
+  save_checkpoint(small_checkpoint(1000), newest);
+  flip_byte(newest, data_offset(newest, "/tensors/model/b"));
+  keep_last(d, 1, warn5);
+  CHECK(list_checkpoints(d) == std::vector<std::string>{checkpoint_path(d, 100)});
+  CHECK(fs::exists(newest + ".corrupt-2"));
+  CHECK_THROWS_WITH_AS(keep_last(d, 0, warn5), "[checkpoint] keep_last needs k ≥ 1 (got 0)", Error);
+  keep_last(dir.file("none"), 3, warn5);  // nothing to do
 }
 
 TEST_CASE("checkpoint: a failed save throws, removes its temporary file and keeps the old checkpoint") {
@@ -440,9 +454,18 @@ TEST_CASE("checkpoint: load_into lists every mismatch and copies nothing, else c
                       {"e", Tensor::zeros({2})},
                       {"f", Tensor::zeros({})}};
   CHECK(error_of([&] { load_into(dst, c, "model/"); }) ==
-        "[checkpoint] 5 mismatched tensors under 'model/': missing: a [2, 3]; missing: f []; unexpected: b "
-        "[4]; "
-        "shape: c checkpoint [4] vs model [5]; dtype: d checkpoint f64 vs model f32");
+        "[checkpoint] 5 mismatched tensors under 'model/':\n  missing: a [2, 3]\n  missing: f []\n  "
+        "unexpected: b [4]\n  shape: c checkpoint [4] vs model [5]\n  dtype: d checkpoint f64 vs model f32");
+  // more than kMismatchesShown: the first five, then a count
+  NamedTensors many;
+  for (int i = 0; i < 46; ++i) {
+    std::string name = "w";  // (not "w" + to_string(): GCC 12 emits a false -Wrestrict for that)
+    name += std::to_string(100 + i);
+    many.emplace_back(name, Tensor::zeros({2}));
+  }
+  CHECK(error_of([&] { load_into(many, Checkpoint{}, "model/"); }) ==
+        "[checkpoint] 46 mismatched tensors under 'model/':\n  missing: w100 [2]\n  missing: w101 [2]\n  "
+        "missing: w102 [2]\n  missing: w103 [2]\n  missing: w104 [2]\n  ... and 41 more");
   for (auto& [name, t] : dst) CHECK(t.to_vector<float>() == std::vector<float>(size_t(t.numel()), 0.0f));
 
   NamedTensors ok = {{"e", Tensor::zeros({2})}};
@@ -454,9 +477,8 @@ TEST_CASE("checkpoint: load_into lists every mismatch and copies nothing, else c
   CHECK(ok[0].second.to_vector<float>() == std::vector<float>{7, 7});
   CHECK(ok[0].second.version() > v0);
   CHECK(error_of([&] { load_into(ok, c2, ""); }) ==
-        "[checkpoint] 3 mismatched tensors under '': missing: e [2]; unexpected: model/e [2]; unexpected: "
-        "optim/x "
-        "[9]");
+        "[checkpoint] 3 mismatched tensors under '':\n  missing: e [2]\n  unexpected: model/e [2]\n  "
+        "unexpected: optim/x [9]");
 
   // a non-contiguous destination is filled through copy_
   Tensor base = Tensor::zeros({3, 2});
@@ -578,10 +600,10 @@ TEST_CASE("checkpoint: exact resume — 2N steps equal N steps + save + load + N
   other.d_ff = 48;
   Transformer wrong(other);
   std::string err = error_of([&] { load_module(wrong, c); });
-  CHECK(
-      contains(err,
-               "[checkpoint] 6 mismatched tensors under 'model/': shape: model.layers.0.mlp.gate_proj.weight "
-               "checkpoint [64, 32] vs model [48, 32]"));
+  CHECK(contains(
+      err,
+      "[checkpoint] 6 mismatched tensors under 'model/':\n  shape: model.layers.0.mlp.gate_proj.weight "
+      "checkpoint [64, 32] vs model [48, 32]"));
 }
 
 TEST_CASE("checkpoint: module state includes buffers (SRA router thresholds) and round trips") {
@@ -608,6 +630,38 @@ TEST_CASE("checkpoint: module state includes buffers (SRA router thresholds) and
     CHECK(sb[i].first == state[i].first);
     CHECK(bitwise_equal(sb[i].second, state[i].second));
   }
+}
+
+TEST_CASE("checkpoint: a save killed after writing its temporary file leaves the old checkpoint in place") {
+  TempDir dir;
+  std::string path = checkpoint_path(dir.path.string(), 1);
+  Checkpoint old = small_checkpoint(1);
+  save_checkpoint(old, path);
+  Checkpoint next = small_checkpoint(2);
+  next.tensors.emplace_back("model/big", Tensor::ones({256, 256}));
+  for (int round = 0; round < 3; ++round) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setenv("SRA_TEST_KILL_IN_SAVE", "before-rename", 1);
+      save_checkpoint(next, path);
+      ::_exit(0);  // not reached: the hook kills the process inside the save
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
+    // the kill landed mid-save: the complete temporary file is there, the rename never happened
+    const std::string tmp = path + ".tmp-" + std::to_string(pid);
+    REQUIRE(fs::exists(tmp));
+    CHECK(same_checkpoint(load_checkpoint(tmp), next));
+    CHECK(same_checkpoint(load_checkpoint(path), old));
+  }
+  std::ostringstream warn;
+  keep_last(dir.path.string(), 1, warn);  // the dead writers' temporary files go
+  int files = 0;
+  for (auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
+  CHECK(files == 1);
 }
 
 TEST_CASE("checkpoint: a process killed while saving leaves the previous checkpoint loadable") {
@@ -640,7 +694,9 @@ TEST_CASE("checkpoint: a process killed while saving leaves the previous checkpo
   }
   INFO("kills after which the child's checkpoint was in place: " << saw_new);
   // the killed writers' temporary files are removed by keep_last; the checkpoint is found as valid
-  keep_last(dir.path.string(), 1);
+  std::ostringstream warn_keep;
+  keep_last(dir.path.string(), 1, warn_keep);
+  CHECK(warn_keep.str().empty());
   int files = 0;
   for (auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
   CHECK(files == 1);

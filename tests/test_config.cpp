@@ -332,7 +332,7 @@ TEST_CASE("config: dump_resolved_yaml round-trips through load_config_string") {
   c.device = "cuda";
   c.distributed.backend = "nccl";
   c.distributed.world_size = 8;
-  c.logging.metrics_file = "";
+  c.logging.metrics_file = "sub dir/m: x.jsonl";  // (empty strings: the defaults above)
   c.logging.progress = "off";
   CHECK_NOTHROW(sra::validate_config(c));
   std::string text = sra::dump_resolved_yaml(c);

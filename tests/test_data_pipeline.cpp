@@ -261,6 +261,7 @@ TEST_CASE(
     std::vector<std::string> args = {"data",  "prepare", "--config",   cfg,
                                      "--out", shards,    "--data-dir", dir.string()};
     for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
+    if (with_tok) args.push_back("--force");  // the byte-level pass prepared this directory
     Run r = run_sra(args);
     INFO(r.out, r.err);
     REQUIRE(r.rc == 0);
@@ -434,6 +435,25 @@ TEST_CASE("data pipeline: a malformed JSONL line names file:line; skip_bad_lines
   REQUIRE(r.rc == 0);
   CHECK(r.out.find("skipped 2 bad lines") != std::string::npos);
   CHECK(sra::Json::parse(slurp(dir / "prep" / "manifest.json"))["skipped_bad_lines"].as_int() == 2);
+  // preparing into a directory that holds shards is refused (untouched) without --force
+  const std::string shard_before = slurp(dir / "prep" / "train.tok");
+  std::vector<std::string> again = {"data",       "prepare",
+                                    "--config",   cfg,
+                                    "--set",      "data.path=bad.jsonl",
+                                    "--set",      "data.skip_bad_lines=true",
+                                    "--set",      "data.val_fraction=0.5",
+                                    "--out",      (dir / "prep").string(),
+                                    "--data-dir", dir.string()};
+  Run refused = run_sra(again);
+  CHECK(refused.rc == 1);
+  CHECK(error_line(refused.err) ==
+        "error: [data] " + (dir / "prep").string() +
+            " already holds prepared data (train.tok, val.tok, manifest.json); pass "
+            "--force to overwrite it, or choose another --out");
+  CHECK(slurp(dir / "prep" / "train.tok") == shard_before);
+  again.push_back("--force");
+  CHECK(run_sra(again).rc == 0);
+  CHECK(slurp(dir / "prep" / "train.tok") != shard_before);
   Run r2 = run_sra({"data", "prepare", "--config", cfg, "--set", "data.path=bad.jsonl", "--out",
                     (dir / "prep2").string(), "--data-dir", dir.string()});
   CHECK(r2.rc == 1);

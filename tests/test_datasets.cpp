@@ -533,9 +533,9 @@ TEST_CASE("data: token shards round trip in u16 and u32 with the documented layo
     write_token_shard(path, s, vocab, "0123456789abcdef");
     std::string bytes = slurp(path);
     int id_bytes = vocab <= 65536 ? 2 : 4;
-    CHECK(bytes.size() == 36 + 16 + 1001 * size_t(id_bytes + 1));
+    CHECK(bytes.size() == 36 + 16 + 1001 * size_t(id_bytes + 1) + 4);
     CHECK(bytes.substr(0, 8) == std::string("SRATOK1\0", 8));
-    CHECK(uint8_t(bytes[8]) == 1);  // version
+    CHECK(uint8_t(bytes[8]) == 2);  // version
     CHECK(uint8_t(bytes[12]) == id_bytes);
     CHECK(uint8_t(bytes[16]) == (1001 & 0xff));
     CHECK(uint8_t(bytes[17]) == (1001 >> 8));
@@ -575,7 +575,7 @@ TEST_CASE("data: corrupt token shards are errors naming the file and position") 
   CHECK(error_of([&] { read_token_shard(p); }) == "[data] shard '" + p + "': truncated header (20 bytes)");
   p = variant("trunc.tok", bytes.substr(0, bytes.size() - 1));
   CHECK(error_of([&] { read_token_shard(p); }) ==
-        "[data] shard '" + p + "': truncated: header says 100 tokens (340 bytes) but the file has 339 bytes");
+        "[data] shard '" + p + "': truncated: header says 100 tokens (344 bytes) but the file has 343 bytes");
   p = variant("trailing.tok", bytes + "xy");
   CHECK(error_of([&] { read_token_shard(p); }) ==
         "[data] shard '" + p + "': 2 unexpected trailing bytes after 100 tokens");
@@ -594,7 +594,18 @@ TEST_CASE("data: corrupt token shards are errors naming the file and position") 
   bad_version[8] = 9;
   p = variant("version.tok", bad_version);
   CHECK(error_of([&] { read_token_shard(p); }) ==
-        "[data] shard '" + p + "': unsupported version 9 (this build reads 1)");
+        "[data] shard '" + p + "': unsupported version 9 (this build reads 1 and 2)");
+  // any flipped byte the other checks let through is caught by the checksum
+  std::string flipped = bytes;
+  flipped[40 + 2 * 17] ^= 0x01;  // id 17 → 16: still a valid id
+  p = variant("flipped.tok", flipped);
+  CHECK(error_of([&] { read_token_shard(p); }) ==
+        "[data] shard '" + p + "': checksum mismatch (the file is corrupt; run sra data prepare again)");
+  // a version 1 shard (no checksum) still loads
+  std::string v1 = bytes.substr(0, bytes.size() - 4);
+  v1[8] = 1;
+  p = variant("v1.tok", v1);
+  CHECK(read_token_shard(p, "hash").stream.ids == s.ids);
   CHECK(error_of([&] { read_token_shard(good, "other"); }) ==
         "[data] shard '" + good + "': tokenizer hash 'hash' does not match 'other'");
   std::string missing = (dir / "missing.tok").string();

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "autograd/tape.h"
+#include "child_process.h"
 #include "core/json.h"
 #include "model/generate.h"
 #include "model/optimizer.h"
@@ -640,7 +641,15 @@ TEST_CASE("rl: resume is exact (2 steps + resume auto to 4 == 4 steps)") {
   std::ostringstream log;
   rl::RlOptions a{cfg, init, {}, d.file("a"), "", "", -1};
   REQUIRE(rl::run_rl(a, log) == 0);
-  CHECK_THROWS_WITH_AS(rl::run_rl(a, log), doctest::Contains("already holds checkpoints"), Error);
+  {  // a refused run leaves config.yaml as it was
+    std::ofstream(d.file("a/config.yaml"), std::ios::app) << "# edited\n";
+    std::ifstream in(d.file("a/config.yaml"));
+    const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_THROWS_WITH_AS(rl::run_rl(a, log), doctest::Contains("already holds a run (checkpoints, newest "),
+                         Error);
+    std::ifstream again(d.file("a/config.yaml"));
+    CHECK(std::string((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>()) == before);
+  }
   rl::RlOptions b{cfg, init, {}, d.file("b"), "auto", "", 2};
   REQUIRE(rl::run_rl(b, log) == 0);
   CHECK(read_metrics(d.file("b")).size() == 3);
@@ -669,6 +678,45 @@ TEST_CASE("rl: resume is exact (2 steps + resume auto to 4 == 4 steps)") {
       if (ma[i].contains(k) && mb[i].contains(k)) CHECK(ma[i][k].dump() == mb[i][k].dump());
     }
   }
+}
+
+TEST_CASE("rl: Ctrl-C finishes the step, saves a checkpoint that resumes, and exits 130") {
+  RlTempDir d;
+  const std::string init = init_checkpoint(d);
+  const std::string cfg = d.write("rl.yaml", kRl);
+  const std::string out = d.file("run"), log = d.file("rl.log");
+  const std::vector<std::string> args = {"rl",
+                                         "--config",
+                                         cfg,
+                                         "--init",
+                                         init,
+                                         "--out",
+                                         out,
+                                         "--set",
+                                         "rl.steps=1000",
+                                         "--set",
+                                         "rl.eval_every=0",
+                                         "--set",
+                                         "rl.checkpoint_every=0"};
+  pid_t pid = sra::testing::spawn_sra(args, log);
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2/1000", 120), sra::testing::read_all(log));
+  ::kill(pid, SIGTERM);
+  CHECK(sra::testing::wait_exit(pid) == 130);
+  const std::string text = sra::testing::read_all(log);
+  INFO(text);
+  std::vector<std::string> ck = list_checkpoints(out);
+  REQUIRE(ck.size() == 1);
+  const int64_t step = load_checkpoint(ck[0]).step;
+  CHECK(step >= 2);
+  CHECK(text.find("interrupted at step " + std::to_string(step) + " of 1000") != std::string::npos);
+  CHECK(read_metrics(out).size() == size_t(step));
+  std::vector<std::string> resume = args;
+  for (const char* a : {"--resume", "auto", "--max-steps"}) resume.push_back(a);
+  resume.push_back(std::to_string(step + 1));
+  std::string text2;
+  CHECK(sra::testing::run_sra_child(resume, d.file("resume.log"), &text2) == 0);
+  CHECK(text2.find("resumed from " + ck[0] + " at step " + std::to_string(step)) != std::string::npos);
+  CHECK(read_metrics(out).size() == size_t(step + 1));
 }
 
 TEST_CASE("rl: config and checkpoint errors") {

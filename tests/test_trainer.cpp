@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <sstream>
 
 #include "autograd/tape.h"
+#include "child_process.h"
 #include "core/json.h"
 #include "data_test_util.h"
 #include "run/checkpoint.h"
@@ -125,7 +127,14 @@ TEST_CASE("trainer: resume is exact (6 steps == 3 steps + resume auto to 6)") {
   REQUIRE(sra::run_train(a, log_a) == 0);
   CHECK(fs::exists(d.file("a/config.yaml")));
   CHECK(sra::list_checkpoints(d.file("a")).size() == 2);
-  CHECK_THROWS_WITH_AS(sra::run_train(a, log_a), doctest::Contains("already holds checkpoints"), sra::Error);
+  // a refused run writes nothing, not even config.yaml
+  std::ofstream(d.file("a/config.yaml"), std::ios::app) << "# edited\n";
+  const std::string config_before = sra::testing::slurp(d.file("a/config.yaml"));
+  sra::TrainOptions a2 = a;
+  a2.overrides = {"optimizer.lr=0.001"};
+  CHECK_THROWS_WITH_AS(sra::run_train(a2, log_a),
+                       doctest::Contains("already holds a run (checkpoints, newest "), sra::Error);
+  CHECK(sra::testing::slurp(d.file("a/config.yaml")) == config_before);
 
   sra::TrainOptions b{cfg, {}, d.file("b"), "auto", "", 3};
   REQUIRE(sra::run_train(b, log_b1) == 0);
@@ -176,7 +185,8 @@ TEST_CASE("trainer: resume is exact (6 steps == 3 steps + resume auto to 6)") {
     }
     std::ostringstream log_c;
     REQUIRE(sra::run_train(b, log_c) == 0);
-    CHECK(log_c.str().find("warning: skipping " + newest) != std::string::npos);
+    CHECK(log_c.str().find("warning: " + newest + " is corrupt (") != std::string::npos);
+    CHECK(sra::list_corrupt_checkpoints(d.file("b")) == std::vector<std::string>{newest + ".corrupt"});
     CHECK(log_c.str().find("resumed from " + sra::checkpoint_path(d.file("b"), 3)) != std::string::npos);
     check_bitwise_equal(ca, sra::load_checkpoint(newest));
     CHECK(read_metrics(d.file("b")).size() == 6);
@@ -209,6 +219,125 @@ TEST_CASE("trainer: resume is exact (6 steps == 3 steps + resume auto to 6)") {
   }
 }
 
+TEST_CASE("trainer: corrupt checkpoints never outrank good ones and no run is lost") {
+  TrainerTempDir d;
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  const std::vector<std::string> every2 = {"train.checkpoint_every=2", "train.keep_last=3"};
+  std::ostringstream log;
+  sra::TrainOptions a{cfg, every2, d.file("a"), "", "", -1};
+  REQUIRE(sra::run_train(a, log) == 0);
+  REQUIRE(sra::list_checkpoints(d.file("a")).size() == 3);  // steps 2, 4, 6
+  REQUIRE(read_metrics(d.file("a")).size() == 6);
+  for (const std::string& p : sra::list_checkpoints(d.file("a"))) {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1500);
+    f.put('\x33');
+  }
+
+  // resume auto with every checkpoint corrupt: they are set aside, the metrics stay, and the run refuses
+  // to start over without --fresh
+  sra::TrainOptions r{cfg, {"train.keep_last=2"}, d.file("a"), "auto", "", -1};
+  std::ostringstream log_r;
+  CHECK_THROWS_WITH_AS(sra::run_train(r, log_r),
+                       doctest::Contains(("no valid checkpoint in " + d.file("a") +
+                                          " but it holds a run (3 corrupt checkpoints (*.corrupt); metrics ")
+                                             .c_str()),
+                       sra::Error);
+  CHECK(sra::list_checkpoints(d.file("a")).empty());
+  CHECK(sra::list_corrupt_checkpoints(d.file("a")).size() == 3);
+  CHECK(log_r.str().find("is corrupt (file checksum mismatch") != std::string::npos);
+  CHECK(read_metrics(d.file("a")).size() == 6);
+  sra::TrainOptions plain{cfg, {}, d.file("a"), "", "", -1};
+  CHECK_THROWS_WITH_AS(sra::run_train(plain, log_r), doctest::Contains("already holds a run (3 corrupt"),
+                       sra::Error);
+
+  // --fresh moves the earlier run (corrupt checkpoints and metrics) to previous-1 and starts at step 0
+  sra::TrainOptions f{cfg, {"train.keep_last=2"}, d.file("a"), "", "", 2};
+  f.fresh = true;
+  std::ostringstream log_f;
+  REQUIRE(sra::run_train(f, log_f) == 0);
+  CHECK(log_f.str().find("moved 4 files of the earlier run to " + d.file("a/previous-1")) !=
+        std::string::npos);
+  CHECK(sra::list_checkpoints(d.file("a")) == std::vector<std::string>{sra::checkpoint_path(d.file("a"), 2)});
+  CHECK(sra::list_corrupt_checkpoints(d.file("a/previous-1")).size() == 3);
+  CHECK(read_metrics(d.file("a/previous-1")).size() == 6);
+  CHECK(read_metrics(d.file("a")).size() == 2);
+  sra::TrainOptions both = f;
+  both.resume = "auto";
+  CHECK_THROWS_WITH_AS(sra::run_train(both, log_f), "[train] --fresh and --resume exclude each other",
+                       sra::Error);
+
+  // resuming an older checkpoint by path sets the later ones aside (with a copy of the metrics), so
+  // keep_last cannot rank them above the resumed run's own checkpoints
+  sra::TrainOptions b{cfg, every2, d.file("b"), "", "", -1};
+  REQUIRE(sra::run_train(b, log) == 0);
+  sra::TrainOptions back{cfg,         {"train.checkpoint_every=2", "train.keep_last=2"},
+                         d.file("b"), sra::checkpoint_path(d.file("b"), 2),
+                         "",          4};
+  std::ostringstream log_b;
+  REQUIRE(sra::run_train(back, log_b) == 0);
+  CHECK(sra::list_checkpoints(d.file("b")) ==
+        std::vector<std::string>{sra::checkpoint_path(d.file("b"), 4), sra::checkpoint_path(d.file("b"), 2)});
+  CHECK(sra::list_checkpoints(d.file("b/previous-1")).size() == 2);  // the old 4 and 6
+  CHECK(read_metrics(d.file("b/previous-1")).size() == 6);
+  CHECK(read_metrics(d.file("b")).size() == 4);
+}
+
+TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, and exits 130") {
+  TrainerTempDir d;
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  const std::string out = d.file("run"), log = d.file("train.log");
+  const std::vector<std::string> args = {"train",
+                                         "--config",
+                                         cfg,
+                                         "--out",
+                                         out,
+                                         "--set",
+                                         "train.steps=100000",
+                                         "--set",
+                                         "train.checkpoint_every=0",
+                                         "--set",
+                                         "train.eval_every=0",
+                                         "--set",
+                                         "data.synthetic.train_problems=256"};
+  pid_t pid = sra::testing::spawn_sra(args, log);
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2 ", 120), sra::testing::read_all(log));
+  ::kill(pid, SIGINT);
+  CHECK(sra::testing::wait_exit(pid) == 130);
+  const std::string text = sra::testing::read_all(log);
+  INFO(text);
+  std::vector<std::string> ck = sra::list_checkpoints(out);
+  REQUIRE(ck.size() == 1);
+  const int64_t step = sra::load_checkpoint(ck[0]).step;
+  CHECK(step >= 2);
+  CHECK(text.find("interrupted at step " + std::to_string(step) +
+                  " of 100000; continue with --resume auto") != std::string::npos);
+  CHECK(read_metrics(out).size() == size_t(step));  // every finished step is logged and saved
+
+  std::vector<std::string> resume = args;
+  for (const char* a : {"--resume", "auto", "--max-steps"}) resume.push_back(a);
+  resume.push_back(std::to_string(step + 1));
+  std::string text2;
+  CHECK(sra::testing::run_sra_child(resume, d.file("resume.log"), &text2) == 0);
+  CHECK(text2.find("resumed from " + ck[0] + " at step " + std::to_string(step)) != std::string::npos);
+  CHECK(read_metrics(out).size() == size_t(step + 1));
+
+  // a second Ctrl-C during a slow step exits at once: no checkpoint, no "interrupted" line
+  const std::string out2 = d.file("run2"), log2 = d.file("train2.log");
+  std::vector<std::string> slow = args;
+  slow[4] = out2;
+  for (const char* a :
+       {"--set", "model.d_model=256", "--set", "model.d_ff=1024", "--set", "train.batch_size=64"})
+    slow.push_back(a);
+  pid = sra::testing::spawn_sra(slow, log2);
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log2, "train: ", 120), sra::testing::read_all(log2));
+  ::kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(pid, SIGINT);
+  CHECK(sra::testing::wait_exit(pid) == 130);
+  CHECK(sra::testing::read_all(log2).find("interrupted at step") == std::string::npos);
+}
+
 TEST_CASE("trainer: config errors name the file and line") {
   TrainerTempDir d;
   std::string text = kTinyConfig;
@@ -222,6 +351,17 @@ TEST_CASE("trainer: config errors name the file and line") {
   sra::TrainOptions o2{good, {"data.dataset=gsm8k", "data.path=x"}, d.file("out"), "", d.path.string(), -1};
   CHECK_THROWS_WITH_AS(sra::run_train(o2, log), doctest::Contains("[data] data.path 'x' does not exist"),
                        sra::Error);
+  // the metrics file must stay inside the run directory
+  for (const std::string& mf :
+       {std::string("../x.jsonl"), std::string("/tmp/x.jsonl"), std::string("a/../../x")}) {
+    sra::TrainOptions om{good, {"logging.metrics_file=" + mf}, d.file("out_m"), "", "", -1};
+    CHECK_THROWS_WITH_AS(sra::run_train(om, log),
+                         ("[config] --set logging.metrics_file=" + mf + ": logging.metrics_file '" + mf +
+                          "' must be a file name relative to the run directory (no absolute path, no '..')")
+                             .c_str(),
+                         sra::Error);
+  }
+  CHECK_FALSE(fs::exists(d.file("out_m")));
   sra::TrainOptions o3{good, {}, "", "", "", -1};
   CHECK_THROWS_WITH_AS(sra::run_train(o3, log), "[train] no output directory given", sra::Error);
 }
@@ -264,6 +404,68 @@ TEST_CASE("trainer: synthetic data through a sentencepiece tokenizer") {
   // A model too small for the tokenizer's ids is refused.
   sra::TrainOptions small{cfg, {"data.tokenizer=" + spm, "model.vocab_size=256"}, d.file("out2"), "", "", -1};
   CHECK_THROWS_WITH_AS(sra::run_train(small, log), doctest::Contains("[train] tokenizer"), sra::Error);
+}
+
+TEST_CASE("trainer: checkpoints carry their tokenizer; generate and eval work from any directory") {
+  TrainerTempDir d;
+  fs::copy_file(sra::testing::bpe_model_path(), d.file("tok.model"));
+  const sra::Tokenizer tok = sra::Tokenizer::load(d.file("tok.model"));
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  std::ostringstream log;
+  sra::TrainOptions o{cfg,
+                      {"data.tokenizer=" + d.file("tok.model"), "model.vocab_size=512", "train.steps=2"},
+                      d.file("out"),
+                      "",
+                      "",
+                      -1};
+  REQUIRE(sra::run_train(o, log) == 0);
+  const std::string ck = sra::checkpoint_path(d.file("out"), 2);
+  sra::Checkpoint c = sra::load_checkpoint(ck);
+  const sra::Tensor* bytes = c.find(sra::kTokenizerTensor);
+  REQUIRE(bytes != nullptr);
+  CHECK(bytes->dtype() == sra::DType::u8);
+  CHECK(size_t(bytes->numel()) == fs::file_size(d.file("tok.model")));
+  CHECK(c.meta.at("tokenizer_hash") == tok.hash());
+
+  // the tokenizer file is gone and the commands run elsewhere: the embedded copy is used
+  fs::rename(d.file("tok.model"), d.file("moved.model"));
+  fs::create_directories(d.file("elsewhere"));
+  std::string out;
+  CHECK(sra::testing::run_sra_child(
+            {"generate", "--checkpoint", ck, "--prompt", "Let a = 3.", "--max-new-tokens", "3"},
+            d.file("gen.log"), &out, d.file("elsewhere")) == 0);
+  INFO(out);
+  CHECK(out.rfind("Let a = 3.", 0) == 0);
+  CHECK(sra::testing::run_sra_child(
+            {"eval", "--checkpoint", ck, "--dataset", "synthetic", "--limit", "2", "--max-new-tokens", "4"},
+            d.file("eval.log"), &out, d.file("elsewhere")) == 0);
+  CHECK(sra::checkpoint_tokenizer(c, ck, "", "eval").hash() == tok.hash());
+
+  // embedded bytes that do not match tokenizer_hash are refused (generate checks as eval does)
+  sra::Checkpoint bad = c;
+  bad.meta["tokenizer_hash"] = "0123456789abcdef";
+  sra::save_checkpoint(bad, d.file("bad.h5"));
+  CHECK(sra::testing::run_sra_child({"generate", "--checkpoint", d.file("bad.h5"), "--prompt", "x"},
+                                    d.file("bad.log"), &out) == 1);
+  CHECK(out.find("error: [generate] " + d.file("bad.h5") + ": tokenizer '" + d.file("tok.model") +
+                 "' (embedded) has hash " + tok.hash() +
+                 ", but the checkpoint was trained with tokenizer hash 0123456789abcdef") !=
+        std::string::npos);
+
+  // an old checkpoint (path only) falls back to the path, hash checked
+  sra::Checkpoint old = c;
+  old.tensors.erase(std::remove_if(old.tensors.begin(), old.tensors.end(),
+                                   [](const auto& nt) { return nt.first == sra::kTokenizerTensor; }),
+                    old.tensors.end());
+  CHECK(sra::testing::error_of([&] {
+          sra::checkpoint_tokenizer(old, "old.h5", "", "generate");
+        }).find("[generate] old.h5: cannot load its tokenizer: ") == 0);
+  fs::rename(d.file("moved.model"), d.file("tok.model"));
+  CHECK(sra::checkpoint_tokenizer(old, "old.h5", "", "generate").hash() == tok.hash());
+  old.meta["tokenizer_hash"] = "0123456789abcdef";
+  CHECK(sra::testing::error_of([&] { sra::checkpoint_tokenizer(old, "old.h5", "", "generate"); }) ==
+        "[generate] old.h5: tokenizer '" + d.file("tok.model") + "' has hash " + tok.hash() +
+            ", but the checkpoint was trained with tokenizer hash 0123456789abcdef");
 }
 
 TEST_CASE("trainer: train.eval_problems logs val-split task accuracy and selected ratio") {

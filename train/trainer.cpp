@@ -16,6 +16,7 @@
 #include "run/checkpoint.h"
 #include "run/config.h"
 #include "run/data_prep.h"
+#include "run/interrupt.h"
 #include "run/model_io.h"
 #include "run/run_log.h"
 
@@ -30,6 +31,7 @@ struct TrainData {
   std::unique_ptr<PackedRows> val;
   std::string tokenizer_path;  // "" for bytes
   std::string tokenizer_hash;
+  Tokenizer tokenizer;  // not loaded for bytes; embedded in every checkpoint
 };
 
 // The config's data (run/data_prep.h, shared with `sra data prepare`) as rows of seq_len + 1 tokens.
@@ -46,6 +48,7 @@ TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream&
   d.val = std::make_unique<PackedRows>(td.val, ds.seq_len, td.pad_id);
   d.tokenizer_path = td.tokenizer_path;
   d.tokenizer_hash = td.tokenizer_hash;
+  d.tokenizer = td.tokenizer;
   log << "data: " << ds.dataset << (td.source.empty() ? "" : " from " + td.source) << ", "
       << (td.tokenizer_path.empty() ? std::string("bytes") : "tokenizer " + td.tokenizer_path) << ", "
       << td.train->size() << " train and " << td.val->size() << " val tokens";
@@ -162,11 +165,10 @@ void save(TrainRun& run, int64_t step, std::ostream& log) {
   ck.meta["data_cursor"] = run.sampler->state().dump();
   ck.meta["rng"] = generator_state(run.model().router_generator()).dump();
   ck.meta["code_version"] = kCodeVersion;
-  ck.meta["tokenizer"] = run.data.tokenizer_path;
-  ck.meta["tokenizer_hash"] = run.data.tokenizer_hash;
+  add_tokenizer(ck, run.data.tokenizer);  // meta tokenizer, tokenizer_hash and the model's bytes
   std::string path = checkpoint_path(run.opt.out_dir, step);
   save_checkpoint(ck, path);
-  if (run.cfg.train.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.train.keep_last);
+  if (run.cfg.train.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.train.keep_last, log);
   log << "saved " << path << "\n";
 }
 
@@ -248,10 +250,17 @@ TaskValidator make_task_validator(const TrainRun& run) {
   return run.opt.task_validator(cfg, run.data.tokenizer_path);
 }
 
-// Config, data, model, optimizer and sampler; then the resumed state, if any, and the steps to run.
+std::string metrics_path(const TrainOptions& opt, const RunConfig& cfg) {
+  return (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
+}
+
+// Config and the checkpoint to resume (checked before anything is written), then config.yaml, data,
+// model, optimizer and sampler; then the resumed state, if any, and the steps to run.
 TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
   TrainRun run{opt, checked_config(opt)};
   const RunConfig& cfg = run.cfg;
+  auto resumed =
+      checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, metrics_path(opt, cfg), "train"}, log);
   fs::create_directories(opt.out_dir);
   write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
   run.resolved = dump_resolved_yaml(cfg);
@@ -261,7 +270,6 @@ TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
   run.params = run.model().named_parameters();
   run.optim = std::make_unique<AdamW>(run.params, to_adamw_config(cfg));
   run.sampler = std::make_unique<SequenceSampler>(run.data.train->num_rows(), uint64_t(cfg.data.seed));
-  auto resumed = checkpoint_to_resume(opt.out_dir, opt.resume, log, "train");
   if (resumed) run.start = restore(run, resumed->first, resumed->second, log);
   run.resumed = resumed.has_value();
   run.end = cfg.train.steps;
@@ -272,21 +280,23 @@ TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
 }  // namespace
 
 int run_train(const TrainOptions& opt, std::ostream& log) {
+  InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
   TrainRun run = start_run(opt, log);
   const RunConfig& cfg = run.cfg;
-  const std::string metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
-  truncate_metrics(metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "train");
+  const std::string metrics_file = metrics_path(opt, cfg);
+  truncate_metrics(metrics_file, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "train");
   log << "train: " << run.model().num_parameters() << " parameters, " << run.data.train->num_rows()
       << " train rows and " << run.data.val->num_rows() << " val rows of " << cfg.data.seq_len
       << " tokens, steps " << run.start << " -> " << run.end << " of " << cfg.train.steps << "\n";
   const TaskValidator validate_task = make_task_validator(run);
-  MetricsWriter metrics(metrics_path, "train");
-  int64_t last_saved = run.resumed ? run.start : -1;
+  MetricsWriter metrics(metrics_file, "train");
+  int64_t last_saved = run.resumed ? run.start : -1, step = run.start;
   // a progress bar redrawn in place on a terminal (logging.progress: auto = when the log is a terminal)
   ProgressBar bar(log, cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal),
                   cfg.train.steps, run.start, run.end);
-  for (int64_t s = run.start; s < run.end; ++s) {
+  for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
     const StepResult r = train_step(run, s, validate_task);
+    step = r.step;
     metrics.write(metrics_line(r));
     if ((cfg.logging.log_every > 0 && r.step % cfg.logging.log_every == 0) || r.val) {
       bar.clear();
@@ -301,6 +311,13 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
                          fmt("%.0f", r.tok_s) + " tok/s");
   }
   bar.clear();
+  if (interrupt_requested()) {
+    if (step > last_saved && step > 0) save(run, step, log);
+    log << "interrupted at step " << step << " of " << cfg.train.steps
+        << (step > 0 ? "; continue with --resume auto" : "") << "\n"
+        << std::flush;
+    return kInterruptedExit;
+  }
   if (last_saved != run.end)
     save(run, run.end, log);  // nothing to run (already at the end): still leave the final state
   log << "done: step " << run.end << " of " << cfg.train.steps << "\n";

@@ -47,14 +47,19 @@
 //   buffers, the naming of run/model_io.h, so load_model reads it), "optim/" (add_optimizer), the step,
 //   and meta: config (dump_resolved_yaml), data_cursor (SequenceSampler::state() JSON), rng (the model's
 //   router generator, generator_state JSON), code_version (kCodeVersion), tokenizer and tokenizer_hash
-//   (empty for bytes).
+//   (empty for bytes), and the tokenizer's .model bytes as tensor "tokenizer/model" (add_tokenizer,
+//   run/model_io.h), so that generate and eval work from any directory.
 //
-// Resume: "auto" → the newest checkpoint of out_dir that loads (corrupt ones are skipped with a
-//   warning; none → a fresh start, logged); otherwise the checkpoint at that path. Model, optimizer, step,
-//   sampler cursor and router generator are restored, so the continued run is bitwise identical to an
-//   uninterrupted one. The metrics file keeps its lines with step <= the resumed step and is appended
-//   to; a fresh start empties it (truncate_metrics, run/run_log.h). A fresh start (resume "") refuses an
-//   out_dir that already holds checkpoints.
+// Resume (run/checkpoint.h checkpoint_to_resume, which decides before anything is written, config.yaml
+//   included): "auto" → the newest checkpoint of out_dir that loads (corrupt ones are renamed *.corrupt
+//   with a warning; none valid → a fresh start only when out_dir holds no run, else an error asking for
+//   --fresh); otherwise the checkpoint at that path. Model, optimizer, step, sampler cursor and router
+//   generator are restored, so the continued run is bitwise identical to an uninterrupted one. The
+//   metrics file keeps its lines with step <= the resumed step and is appended to (truncate_metrics,
+//   run/run_log.h). A plain start (resume "") refuses an out_dir that holds a run (checkpoints, corrupt
+//   checkpoints or metrics); fresh (--fresh) moves that run's files to out_dir/previous-<n>/ first.
+// Interrupts: SIGINT / SIGTERM (run/interrupt.h) stop the loop after the current step, which is saved;
+//   run_train returns 130. A second signal exits at once.
 // Errors: sra::Error "[train] ..." (and "[config] ...", "[checkpoint] ...", "[data] ..." from below).
 #pragma once
 #include <cstdint>
@@ -87,9 +92,11 @@ struct TrainOptions {
   int64_t max_steps = -1;              // >= 0: stop after this step (the run's last checkpoint is there)
   bool terminal = false;               // the log is a terminal: logging.progress auto draws a progress bar
   TaskValidatorFactory task_validator = nullptr;  // needed when train.eval_problems > 0
+  bool fresh = false;  // start from step 0 even though out_dir holds a run (its files move aside)
 };
 
-// Runs (or continues) training; returns 0.
+// Runs (or continues) training; returns 0, or kInterruptedExit (130, run/interrupt.h) after SIGINT or
+// SIGTERM: the step in progress finishes, a checkpoint of it is saved, and the loop stops.
 int run_train(const TrainOptions& opt, std::ostream& log);
 
 }  // namespace sra

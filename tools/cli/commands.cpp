@@ -110,11 +110,18 @@ void add_train(CLI::App& app) {
   CLI::App* c = app.add_subcommand("train", "Train a model from a YAML run config");
   c->footer(
       "Example: sra train --config configs/tiny-cpu.yaml --set train.steps=200 --out runs/tiny\n"
-      "         sra train --config configs/tiny-cpu.yaml --out runs/tiny --resume auto");
+      "         sra train --config configs/tiny-cpu.yaml --out runs/tiny --resume auto\n"
+      "Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits 130; a second one exits "
+      "at "
+      "once.");
   c->add_option("--config", opt->config, "Run config (see configs/reference.yaml)")->required();
   c->add_option("--set", opt->overrides, "Override a config key: a.b=c (repeatable)");
   c->add_option("--out", opt->out_dir, "Run directory: config.yaml, metrics.jsonl, checkpoints")->required();
-  c->add_option("--resume", opt->resume, "auto (newest valid checkpoint in --out) or a checkpoint path");
+  auto* resume =
+      c->add_option("--resume", opt->resume, "auto (newest valid checkpoint in --out) or a checkpoint path");
+  c->add_flag("--fresh", opt->fresh,
+              "Start from step 0 although --out holds a run (moved to --out/previous-N)")
+      ->excludes(resume);
   c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--max-steps", opt->max_steps, "Stop after this step (the schedule still spans train.steps)");
   commands().push_back({c, [opt]() {

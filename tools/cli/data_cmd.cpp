@@ -8,7 +8,8 @@
 //                      --allow-lossy, a warning. Without byte fallback, --character-coverage defaults to 1.
 //   data prepare     — the config's data, tokenized exactly as the trainer does (load_training_data), as
 //                      DIR/train.tok, DIR/val.tok and DIR/manifest.json; train on it with
-//                      data.dataset=shards, data.path=DIR.
+//                      data.dataset=shards, data.path=DIR. A DIR that already holds any of these files
+//                      is refused unless --force.
 // Usage errors (bad or conflicting flags) exit 2 through CLI::Error; failures while running exit 1.
 #include <cstdio>
 #include <iostream>
@@ -200,6 +201,7 @@ struct DataPrepareCli {
   std::vector<std::string> overrides;
   std::string out;
   std::string data_dir;
+  bool force = false;
 };
 
 int run_data_prepare(const DataPrepareCli& o) {
@@ -207,10 +209,11 @@ int run_data_prepare(const DataPrepareCli& o) {
   if (cfg.data.dataset == "shards")
     throw CLI::ValidationError("--config", "data.dataset is already shards ('" + cfg.data.path +
                                                "'); prepare from synthetic, gsm8k, math or text");
+  check_prepared_data_target(o.out, o.force);  // before the (possibly long) tokenization
   TrainingData d = load_training_data(cfg, o.data_dir);
   if (!d.bad_lines_summary.empty()) std::cerr << "warning: " << d.bad_lines_summary << "\n";
   std::cerr << d.lossy_tokenizer_warning;
-  Json m = write_prepared_data(d, cfg, o.out);
+  Json m = write_prepared_data(d, cfg, o.out, o.force);
   std::cout << "data: " << cfg.data.dataset << (d.source.empty() ? "" : " from " + d.source) << ", "
             << (d.tokenizer_path.empty()
                     ? std::string("bytes")
@@ -248,6 +251,7 @@ void add_data(CLI::App& app) {
   c->add_option("--set", o->overrides, "Override a config key: a.b=c (repeatable)");
   c->add_option("--out", o->out, "Output directory")->required();
   c->add_option("--data-dir", o->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
+  c->add_flag("--force", o->force, "Overwrite the shards and manifest of an --out that already holds them");
   add_command(c, [o]() { return run_data_prepare(*o); });
 }
 

@@ -14,12 +14,17 @@ int run_generate(const GenerateRunOptions& opt, std::ostream& out) {
   SRA_CHECK(opt.checkpoint.empty() != opt.config.empty(),
             "[generate] give exactly one of --checkpoint or --config");
   SRA_CHECK(!opt.prompt.empty(), "[generate] the prompt is empty");
-  LoadedModel lm = opt.checkpoint.empty() ? model_from_config(load_config(opt.config, opt.overrides))
-                                          : load_model(opt.checkpoint);
-  Transformer& m = *lm.model;
-  const std::string& tok_path = lm.config.data.tokenizer;
+  LoadedModel lm;
   Tokenizer tok;
-  if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
+  if (opt.checkpoint.empty()) {
+    lm = model_from_config(load_config(opt.config, opt.overrides));
+    if (!lm.config.data.tokenizer.empty()) tok = Tokenizer::load(lm.config.data.tokenizer);
+  } else {  // the checkpoint's own tokenizer (embedded, else its path), hash checked
+    const Checkpoint ck = load_checkpoint(opt.checkpoint);
+    lm = model_from_checkpoint(ck, opt.checkpoint);
+    tok = checkpoint_tokenizer(ck, opt.checkpoint, lm.config.data.tokenizer, "generate");
+  }
+  Transformer& m = *lm.model;
 
   std::vector<int64_t> prompt;
   if (tok.loaded()) {

@@ -1,5 +1,7 @@
 // `sra generate`: loads a model (a checkpoint, or a freshly initialised one from a run config), encodes a
-// prompt (sentencepiece from the config's data.tokenizer, else bytes), generates, and prints the answer;
+// prompt (sentencepiece: a checkpoint's own tokenizer, checkpoint_tokenizer in run/model_io.h, embedded
+// or by path with its hash checked; with --config, data.tokenizer; else bytes), generates, and prints the
+// answer;
 // --show-selection prints the audit trail (critical tokens highlighted) with selected counts, cache bytes
 // and multiply-adds against a dense model of the same shape; --html writes the audit page.
 #pragma once

@@ -14,14 +14,21 @@ void add_rl_command(CLI::App& app) {
   c->footer(
       "Example: sra rl --config configs/rl-synthetic.yaml --init runs/sup/ckpt-00002000.h5 --out runs/rl\n"
       "         sra rl --config configs/rl-synthetic.yaml --init runs/sup/ckpt-00002000.h5 --out runs/rl "
-      "--resume auto");
+      "--resume auto\n"
+      "Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits 130; a second one exits "
+      "at "
+      "once.");
   c->add_option("--config", opt->config, "RL config: rl, optimizer and logging sections (configs/rl-*.yaml)")
       ->required();
   c->add_option("--init", opt->init, "Supervised checkpoint (sra train): model, router, data sections")
       ->required();
   c->add_option("--out", opt->out_dir, "Run directory: config.yaml, metrics.jsonl, checkpoints")->required();
   c->add_option("--set", opt->overrides, "Override a key of the RL config: a.b=c (repeatable)");
-  c->add_option("--resume", opt->resume, "auto (newest valid checkpoint in --out) or a checkpoint path");
+  auto* resume =
+      c->add_option("--resume", opt->resume, "auto (newest valid checkpoint in --out) or a checkpoint path");
+  c->add_flag("--fresh", opt->fresh,
+              "Start from step 0 although --out holds a run (moved to --out/previous-N)")
+      ->excludes(resume);
   c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--max-steps", opt->max_steps,
                 "Stop after this step (the lambda schedule still spans rl.steps)");

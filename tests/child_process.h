@@ -1,0 +1,87 @@
+// Running the `sra` binary built next to sra_tests as a child process the test can signal: spawn it with
+// stdout and stderr into a file, wait for a line of its output, send it signals, collect its exit status.
+// Used by the Ctrl-C tests (tests/test_trainer.cpp, tests/test_rl.cpp) and the CLI tests.
+#pragma once
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sra::testing {
+
+inline std::string sra_binary() {
+  static const std::filesystem::path bin =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "sra";
+  REQUIRE_MESSAGE(std::filesystem::exists(bin),
+                  "the sra binary is not built next to sra_tests: ", bin.string());
+  return bin.string();
+}
+
+inline std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `sra args...` in directory cwd ("" = this one), stdout and stderr appended to out_file.
+inline pid_t spawn_sra(const std::vector<std::string>& args, const std::string& out_file,
+                       const std::string& cwd = "") {
+  const std::string bin = sra_binary();
+  std::vector<std::string> all = {bin};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) ::_exit(126);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits until out_file contains `text` (true) or the child exits or timeout_s pass (false).
+inline bool wait_for_output(pid_t pid, const std::string& out_file, const std::string& text,
+                            double timeout_s) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < timeout_s) {
+    if (read_all(out_file).find(text) != std::string::npos) return true;
+    siginfo_t info{};
+    if (::waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+      return read_all(out_file).find(text) != std::string::npos;  // exited (not reaped: wait_exit does)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// The exit code, or 128 + the signal that killed it.
+inline int wait_exit(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs `sra args...` to completion; returns the exit code, output in *out.
+inline int run_sra_child(const std::vector<std::string>& args, const std::string& out_file, std::string* out,
+                         const std::string& cwd = "") {
+  std::filesystem::remove(out_file);
+  int rc = wait_exit(spawn_sra(args, out_file, cwd));
+  *out = read_all(out_file);
+  return rc;
+}
+
+}  // namespace sra::testing
