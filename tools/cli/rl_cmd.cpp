@@ -4,6 +4,7 @@
 
 #include "rl/rl_trainer.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/validators.h"
 
 namespace sra::cli {
 
@@ -24,7 +25,8 @@ void add_rl_command(CLI::App& app) {
   c->add_option("--resume", opt->resume, "auto (newest valid checkpoint in --out) or a checkpoint path");
   c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--max-steps", opt->max_steps,
-                "Stop after this step (the lambda schedule still spans rl.steps)");
+                "Stop after this step (the lambda schedule still spans rl.steps)")
+      ->check(integer_at_least(0));
   add_command(c, [opt]() { return rl::run_rl(*opt, std::cout); });
 }
 
