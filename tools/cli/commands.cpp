@@ -5,13 +5,16 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "core/check.h"
 #include "data/data_dir.h"
+#include "run/activity.h"
 #include "tools/cli/bench.h"
 #include "tools/cli/demo.h"
 #include "tools/cli/generate_run.h"
+#include "tools/cli/log_split.h"
 #include "tools/cli/train_validation.h"
 #include "tools/cli/validators.h"
 #include "train/trainer.h"
@@ -67,19 +70,17 @@ void add_demo(CLI::App& app) {
   c->add_option("--window", opt->model.window, "SRA local window")
       ->capture_default_str()
       ->check(integer_at_least(1));
-  commands().push_back({c, [opt, data_dir, text]() {
-                          if (opt->model.d_model % opt->model.n_heads != 0)
-                            throw CLI::ValidationError("--d-model", "must be a multiple of the " +
-                                                                        std::to_string(opt->model.n_heads) +
-                                                                        " heads, got " +
-                                                                        std::to_string(opt->model.d_model));
-                          opt->model.d_ff = opt->model.d_model * 8 / 3 / 8 * 8;
-                          opt->text_path = text->empty()
-                                               ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt"
-                                               : *text;
-                          run_text_demo(*opt, std::cout);
-                          return 0;
-                        }});
+  commands().push_back(
+      {c, [opt, data_dir, text]() {
+         if (opt->model.d_model % opt->model.n_heads != 0)
+           throw CLI::ValidationError("--d-model", "must be a multiple of the " +
+                                                       std::to_string(opt->model.n_heads) + " heads, got " +
+                                                       std::to_string(opt->model.d_model));
+         opt->model.d_ff = opt->model.d_model * 8 / 3 / 8 * 8;
+         opt->text_path = text->empty() ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt" : *text;
+         run_text_demo(*opt, std::cout);
+         return 0;
+       }});
 }
 
 void add_bench(CLI::App& app) {
@@ -98,7 +99,9 @@ void add_bench(CLI::App& app) {
   c->add_option("--steps", opt->steps, "Timed training steps")
       ->capture_default_str()
       ->check(integer_at_least(1));
-  c->add_option("--threads", opt->threads, "0 = all cores")->capture_default_str()->check(integer_at_least(0));
+  c->add_option("--threads", opt->threads, "0 = all cores")
+      ->capture_default_str()
+      ->check(integer_at_least(0));
   commands().push_back({c, [opt]() { return run_bench_cpu(*opt, std::cout); }});
 
   auto aopt = std::make_shared<BenchAttentionOptions>();
@@ -114,7 +117,9 @@ void add_bench(CLI::App& app) {
       ->capture_default_str()
       ->check(number_in(0, 1));
   a->add_option("--reps", aopt->reps)->capture_default_str()->check(integer_at_least(1));
-  a->add_option("--threads", aopt->threads, "0 = all cores")->capture_default_str()->check(integer_at_least(0));
+  a->add_option("--threads", aopt->threads, "0 = all cores")
+      ->capture_default_str()
+      ->check(integer_at_least(0));
   commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
 }
 
@@ -134,7 +139,8 @@ void add_train(CLI::App& app) {
   commands().push_back({c, [opt]() {
                           opt->terminal = ::isatty(1);
                           opt->task_validator = synthetic_task_validator;
-                          return run_train(*opt, std::cout);
+                          WarningSplitStream log(std::cout, std::cerr);
+                          return run_train(*opt, log);
                         }});
 }
 
@@ -175,7 +181,8 @@ void add_generate(CLI::App& app) {
                           if (opt->checkpoint.empty() && opt->config.empty())
                             throw CLI::RequiredError("--checkpoint or --config");
                           opt->colour = *colour == "always" || (*colour == "auto" && ::isatty(1));
-                          return run_generate(*opt, std::cout);
+                          opt->stream = ::isatty(1);
+                          return run_generate(*opt, std::cout, std::cerr);
                         }});
 }
 
@@ -206,6 +213,14 @@ int run_selected(CLI::App& app) {
     } catch (const sra::Error& e) {
       std::cerr << "error: " << e.what() << "\n";
       return std::string(e.what()).rfind("[config]", 0) == 0 ? 2 : 1;  // config errors are usage errors
+    } catch (const std::bad_alloc&) {
+      std::string path;
+      for (const CLI::App* a = c.app; a->get_parent() != nullptr; a = a->get_parent())
+        path = a->get_name() + (path.empty() ? "" : " " + path);
+      std::string what = failed_activity();
+      std::cerr << "error: out of memory in 'sra " << path << "' while "
+                << (what.empty() ? std::string("running it") : what) << "\n";
+      return 1;
     } catch (const std::exception& e) {
       std::cerr << "error: " << e.what() << "\n";
       return 1;

@@ -4,6 +4,7 @@
 
 #include "rl/rl_trainer.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/log_split.h"
 #include "tools/cli/validators.h"
 
 namespace sra::cli {
@@ -27,7 +28,10 @@ void add_rl_command(CLI::App& app) {
   c->add_option("--max-steps", opt->max_steps,
                 "Stop after this step (the lambda schedule still spans rl.steps)")
       ->check(integer_at_least(0));
-  add_command(c, [opt]() { return rl::run_rl(*opt, std::cout); });
+  add_command(c, [opt]() {
+    WarningSplitStream log(std::cout, std::cerr);  // warning lines to stderr
+    return rl::run_rl(*opt, log);
+  });
 }
 
 }  // namespace sra::cli

@@ -92,8 +92,8 @@ CLI::Validator finite_number() {
 }
 
 CLI::Validator non_empty() {
-  return CLI::Validator([](std::string& text) { return text.empty() ? std::string("must not be empty") : ""; },
-                        "NONEMPTY");
+  return CLI::Validator(
+      [](std::string& text) { return text.empty() ? std::string("must not be empty") : ""; }, "NONEMPTY");
 }
 
 }  // namespace sra::cli
