@@ -264,6 +264,9 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
   r.cot = task.format.cot;
   r.attention = c.attention;
   r.batch = batch;
+  // a given answer length beyond the whole context would decode unboundedly past it: refused
+  SRA_CHECK(max_new_tokens <= c.max_seq_len, "[config] --max-new-tokens ", max_new_tokens,
+            " is more than the model's context (model.max_seq_len ", c.max_seq_len, ")");
   r.max_new_tokens = max_new_tokens > 0 ? max_new_tokens : default_max_new_tokens(task.dataset, tok, task);
 
   GenerateConfig g;

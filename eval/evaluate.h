@@ -43,7 +43,9 @@
 // run_eval (CLI): every model (and the --baseline) is evaluated on the same problems and exemplars, those
 // of the first checkpoint (synthetic: generated from its data.synthetic options and data.seed). Before
 // building any exemplar, --shots >= the first model's max_seq_len is refused (each exemplar takes at least
-// one token), as is --shots beyond the exemplar file's problems (make_eval_task). FLOPs
+// one token), as is --shots beyond the exemplar file's problems (make_eval_task). evaluate() refuses a
+// given max_new_tokens above max_seq_len (the defaults are not checked: a 512-token MATH answer on a
+// short-context model is reported as above). FLOPs
 // are relative to --baseline when given, else (--compare) to the first row. A row with a non-zero
 // threshold offset gets " θ+D" in its default label and "threshold_offset" in its summary.
 // Outputs of run_eval: the Markdown table on `out` always (one row per model, the columns of

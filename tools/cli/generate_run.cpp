@@ -1,6 +1,7 @@
 #include "tools/cli/generate_run.h"
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <ostream>
@@ -44,6 +45,11 @@ int run_generate(const GenerateRunOptions& opt, std::ostream& out, std::ostream&
   SRA_CHECK(opt.checkpoint.empty() != opt.config.empty(),
             "[generate] give exactly one of --checkpoint or --config");
   SRA_CHECK(!opt.prompt.empty(), "[generate] the prompt is empty");
+  if (!opt.html.empty()) {  // before any work: a page that cannot be written fails at once
+    const std::filesystem::path dir = std::filesystem::absolute(opt.html).parent_path();
+    if (!std::filesystem::is_directory(dir))
+      throw CLI::ValidationError("--html", "the directory '" + dir.string() + "' does not exist");
+  }
   const std::string& source = opt.checkpoint.empty() ? opt.config : opt.checkpoint;
   std::optional<ActivityScope> stage;
   stage.emplace("loading the model from " + source);
