@@ -1,6 +1,7 @@
-// JSONL reader: std::getline over the file, Json::parse per line, file:line on every error.
+// JSONL reader: a bounded line reader over the file, Json::parse per line, file:line on every error.
 #include "data/jsonl.h"
 
+#include <filesystem>
 #include <fstream>
 #include <string_view>
 
@@ -17,6 +18,24 @@ bool blank(const std::string& s) {
   return true;
 }
 
+// Reads one line (without its '\n') into `line`, keeping at most max_bytes of it; returns false at the end
+// of the file with nothing read. `too_long`: the line had more than max_bytes bytes (the rest is skipped).
+bool read_line(std::streambuf& in, std::string& line, size_t max_bytes, bool& too_long) {
+  line.clear();
+  too_long = false;
+  int c = in.sbumpc();
+  if (c == std::char_traits<char>::eof()) return false;
+  while (c != std::char_traits<char>::eof() && c != '\n') {
+    if (line.size() < max_bytes) {
+      line.push_back(char(c));
+    } else {
+      too_long = true;
+    }
+    c = in.sbumpc();
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string JsonlStats::summary(const std::string& path) const {
@@ -29,18 +48,22 @@ std::string JsonlStats::summary(const std::string& path) const {
 
 JsonlStats for_each_jsonl(const std::string& path, const std::function<void(const Json&, int64_t)>& fn,
                           const JsonlOptions& opt) {
+  SRA_CHECK(!std::filesystem::is_directory(path), "[data] '", path, "' is a directory, not a JSONL file");
   std::ifstream in(path, std::ios::binary);
   SRA_CHECK(in.good(), "[data] cannot open '", path, "'");
   JsonlStats stats;
   std::string line;
   int64_t line_no = 0;
-  while (std::getline(in, line)) {
+  bool too_long = false;
+  while (read_line(*in.rdbuf(), line, opt.max_line_bytes, too_long)) {
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line.back() == '\r' && !too_long) line.pop_back();
     if (line_no == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
-    if (blank(line)) continue;
+    if (blank(line) && !too_long) continue;
     ++stats.lines;
     try {
+      SRA_CHECK(!too_long, "[data] line longer than the limit of ", opt.max_line_bytes,
+                " bytes (GSM8K and MATH lines are under 8 KB)");
       Json value = Json::parse(line);
       fn(value, line_no);
       ++stats.good;
@@ -53,7 +76,6 @@ JsonlStats for_each_jsonl(const std::string& path, const std::function<void(cons
       if (stats.errors.size() < JsonlStats::kMaxReportedErrors) stats.errors.push_back(std::move(msg));
     }
   }
-  SRA_CHECK(!in.bad(), "[data] read error in '", path, "' after line ", line_no);
   return stats;
 }
 

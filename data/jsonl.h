@@ -6,6 +6,9 @@
 //       start of fn's message moves in front of the location; "[json] ..." stays as it is); with
 //       opt.skip_bad_lines it is counted and its message kept in the stats (the first
 //       kMaxReportedErrors of them), and reading goes on.
+//       A line longer than opt.max_line_bytes (default 1 MiB, ~130x the longest GSM8K/MATH line) is
+//       bad without being held in memory: "[data] FILE:LINE: line longer than the limit of N bytes
+//       (...)"; only its first max_line_bytes are read, the rest is skipped. A directory is refused.
 //   read_jsonl(path, opt, stats) — every good line's value, in file order.
 //   string_field(row, key) — row[key] as a string, for fn: "[data] expected a JSON object, got T",
 //       "[data] missing string field 'K'", "[data] 'K' must be a string, got T".
@@ -20,7 +23,9 @@
 namespace sra {
 
 struct JsonlOptions {
+  static constexpr size_t kDefaultMaxLineBytes = size_t(1) << 20;
   bool skip_bad_lines = false;
+  size_t max_line_bytes = kDefaultMaxLineBytes;  // longer lines are bad (not parsed, not kept)
 };
 
 struct JsonlStats {

@@ -15,7 +15,9 @@
 #include "eval/answer_gsm8k.h"
 #include "eval/answer_math.h"
 #include "model/generate.h"
+#include "run/activity.h"
 #include "run/checkpoint.h"
+#include "run/data_prep.h"
 #include "run/model_io.h"
 
 namespace sra::eval {
@@ -187,8 +189,51 @@ EvalTask make_eval_task(const EvalOptions& opt, const SyntheticOptions& syntheti
   int64_t count = opt.limit >= 0 ? opt.limit : (opt.dataset == "synthetic" ? kSyntheticDefaultLimit : -1);
   t.problems = load_eval_problems(opt.dataset, "test", data_dir, 0, count, synthetic);
   t.exemplars = load_eval_problems(opt.dataset, "train", data_dir, 0, opt.shots, synthetic);
+  SRA_CHECK(int64_t(t.exemplars.size()) == opt.shots, "[config] --shots ", opt.shots, ": the ", opt.dataset,
+            " exemplar file has only ", t.exemplars.size(), " problems");
   t.format = make_prompt_format(opt.dataset, t.exemplars, opt.cot);
   return t;
+}
+
+// ---- prompt lengths -------------------------------------------------------------------------------
+// The most exemplars (of the task's, in order) with which p's prompt leaves room for one answer token in
+// max_seq_len (0 when even the zero-shot prompt does not); binary search, one encode per step.
+int64_t shots_that_fit(const Tokenizer& tok, const EvalTask& task, const EvalProblem& p,
+                       int64_t max_seq_len) {
+  auto fits = [&](int64_t k) {
+    std::vector<EvalProblem> ex(task.exemplars.begin(), task.exemplars.begin() + k);
+    PromptFormat f = make_prompt_format(task.dataset, ex, task.format.cot);
+    return int64_t(encode_prompt(tok, f.prompt(p)).size()) < max_seq_len;
+  };
+  int64_t lo = 0, hi = int64_t(task.exemplars.size());  // fits(lo) assumed; answer in [lo, hi]
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (fits(mid)) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+// Few-shot prompts must leave room for an answer in the model's context: the longest one that does not
+// is refused, naming the --shots that would fit it.
+void check_few_shot_lengths(const Tokenizer& tok, const EvalTask& task, const std::vector<int64_t>& lengths,
+                            int64_t max_seq_len) {
+  if (task.format.shots == 0 || lengths.empty()) return;
+  size_t longest = 0;
+  for (size_t i = 1; i < lengths.size(); ++i)
+    if (lengths[i] > lengths[longest]) longest = i;
+  if (lengths[longest] < max_seq_len) return;
+  const EvalProblem& p = task.problems[longest];
+  const int64_t fit = shots_that_fit(tok, task, p, max_seq_len);
+  throw Error("[config] --shots " + std::to_string(task.format.shots) + ": the prompt of problem " +
+              std::to_string(p.index) + " is " + std::to_string(lengths[longest]) +
+              " tokens, which leaves no room for an answer in the model's context (model.max_seq_len " +
+              std::to_string(max_seq_len) + "); " +
+              (fit > 0 ? "it fits with --shots " + std::to_string(fit) + " or fewer"
+                       : std::string("only a zero-shot prompt (--shots 0) can fit")));
 }
 
 // ---- evaluation -----------------------------------------------------------------------------------
@@ -207,6 +252,9 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
   r.cot = task.format.cot;
   r.attention = c.attention;
   r.batch = batch;
+  // a given answer length beyond the whole context would decode unboundedly past it: refused
+  SRA_CHECK(max_new_tokens <= c.max_seq_len, "[config] --max-new-tokens ", max_new_tokens,
+            " is more than the model's context (model.max_seq_len ", c.max_seq_len, ")");
   r.max_new_tokens = max_new_tokens > 0 ? max_new_tokens : default_max_new_tokens(task.dataset, tok, task);
 
   GenerateConfig g;
@@ -216,18 +264,31 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
   g.decode = [&tok](const std::vector<int64_t>& ids) { return decode_answer(tok, ids); };
   g.batch = batch;
 
+  // every prompt is encoded and its length checked before any generation
   const size_t N = task.problems.size();
   r.samples.resize(N);
+  std::vector<std::vector<int64_t>> all_prompts(N);
+  std::vector<int64_t> lengths(N);
+  for (size_t i = 0; i < N; ++i) {
+    EvalSample& s = r.samples[i];
+    s.index = task.problems[i].index;
+    s.gold = task.problems[i].gold;
+    s.prompt = task.format.prompt(task.problems[i]);
+    all_prompts[i] = encode_prompt(tok, s.prompt);
+    lengths[i] = s.prompt_tokens = int64_t(all_prompts[i].size());
+    if (s.prompt_tokens + r.max_new_tokens > c.max_seq_len) ++r.prompts_over_max_seq_len;
+  }
+  check_few_shot_lengths(tok, task, lengths, c.max_seq_len);
+  if (log && r.prompts_over_max_seq_len > 0)
+    *log << "[eval] warning: " << r.prompts_over_max_seq_len << " of " << N
+         << " prompts + max_new_tokens exceed the model's max_seq_len " << c.max_seq_len
+         << " (positions beyond those it was trained on)\n";
   for (size_t first = 0; first < N; first += size_t(batch)) {
     const size_t n = std::min(N - first, size_t(batch));
-    std::vector<std::vector<int64_t>> prompts;
-    for (size_t i = first; i < first + n; ++i) {
-      EvalSample& s = r.samples[i];
-      s.index = task.problems[i].index;
-      s.gold = task.problems[i].gold;
-      s.prompt = task.format.prompt(task.problems[i]);
-      prompts.push_back(encode_prompt(tok, s.prompt));
-    }
+    std::vector<std::vector<int64_t>> prompts(all_prompts.begin() + long(first),
+                                              all_prompts.begin() + long(first + n));
+    ActivityScope activity("generating answers for problems " + std::to_string(first) + ".." +
+                           std::to_string(first + n - 1) + " of " + std::to_string(N));
     auto t0 = clock::now();
     std::vector<SequenceResult> out = generate(m, prompts, g);
     r.seconds += std::chrono::duration<double>(clock::now() - t0).count();
@@ -236,7 +297,6 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
       const SequenceResult& q = out[j];
       s.output = cut_at_stop(decode_answer(tok, q.ids), task.format.stop_strings);
       s.score = score_output(task.dataset, s.output, s.gold);
-      s.prompt_tokens = int64_t(prompts[j].size());
       s.answer_tokens = int64_t(q.ids.size());
       s.finish_reason = q.finish_reason;
       int64_t decisions = 0, critical = 0;
@@ -251,7 +311,6 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
       r.prefill_seconds += q.prefill_ms / 1000;
       r.correct += s.score.correct;
       r.correct_flexible += s.score.correct_flexible;
-      if (s.prompt_tokens + r.max_new_tokens > c.max_seq_len) ++r.prompts_over_max_seq_len;
     }
     if (log) {
       const size_t done = first + n;
@@ -262,10 +321,6 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
     }
   }
   r.n = int64_t(N);
-  if (log && r.prompts_over_max_seq_len > 0)
-    *log << "[eval] warning: " << r.prompts_over_max_seq_len << " of " << N
-         << " prompts + max_new_tokens exceed the model's max_seq_len " << c.max_seq_len
-         << " (positions beyond those it was trained on)\n";
   if (N > 0) {
     std::vector<double> lat;
     int64_t answer_tokens = 0, prompt_tokens = 0;
@@ -447,7 +502,13 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   for (size_t i = 0; i < paths.size(); ++i) {
     log << "[eval] loading " << paths[i] << "\n";
     EvalModel em = load_eval_model(paths[i]);
+    // every exemplar takes at least one token: refuse before building any
+    SRA_CHECK(eo.shots < em.model->config().max_seq_len, "[config] --shots ", eo.shots,
+              " cannot fit the model's context (model.max_seq_len ", em.model->config().max_seq_len, " of ",
+              paths[i], "): every exemplar takes at least one token");
     if (!task) {
+      ActivityScope activity("loading the " + eo.dataset + " problems and " + std::to_string(eo.shots) +
+                             " exemplars");
       task = make_eval_task(eo, to_synthetic_options(em.config));
       if (em.tokenizer.loaded()) {  // a tokenizer that loses characters of the prompts: say so
         std::vector<std::string> texts;

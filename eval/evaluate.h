@@ -35,10 +35,18 @@
 // FLOPs per query, and the same for attention FLOPs; latency mean and p95 (nearest rank); tokens/s = Σ
 // answer_tokens / generation wall time; items/s; prefill seconds and prompt tokens/s of the prefill; mean
 // prompt and answer tokens; prompts_over_max_seq_len (prompt + max_new_tokens beyond the model's max_seq_len:
-// RoPE positions past training, reported, not refused).
+// RoPE positions past training, reported, not refused). Lengths are checked before any generation:
+// every prompt is encoded first and the warning for prompts_over_max_seq_len comes then; a few-shot
+// prompt that leaves no room for an answer (prompt tokens >= max_seq_len) is refused ("[config] --shots K:
+// the prompt of problem I is N tokens ...; it fits with --shots J or fewer"). A zero-shot one is not (the
+// problem's own text: reported as above).
 //
 // run_eval (CLI): every model (and the --baseline) is evaluated on the same problems and exemplars, those
-// of the first checkpoint (synthetic: generated from its data.synthetic options and data.seed). FLOPs
+// of the first checkpoint (synthetic: generated from its data.synthetic options and data.seed). Before
+// building any exemplar, --shots >= the first model's max_seq_len is refused (each exemplar takes at least
+// one token), as is --shots beyond the exemplar file's problems (make_eval_task). evaluate() refuses a
+// given max_new_tokens above max_seq_len (the defaults are not checked: a 512-token MATH answer on a
+// short-context model is reported as above). FLOPs
 // are relative to --baseline when given, else (--compare) to the first row. A row with a non-zero
 // threshold offset gets " θ+D" in its default label and "threshold_offset" in its summary.
 // Outputs of run_eval: the Markdown table on `out` always (one row per model, the columns of

@@ -301,8 +301,9 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // One generated token for sequence r: true when it ends the sequence (eos, stop, or the token limit).
-bool accept_token(SequenceResult& r, int64_t tok, const GenerateConfig& cfg) {
+bool accept_token(SequenceResult& r, size_t sequence, int64_t tok, const GenerateConfig& cfg) {
   r.ids.push_back(tok);
+  if (cfg.on_token) cfg.on_token(sequence, tok);
   if (cfg.eos_id >= 0 && tok == cfg.eos_id) {
     r.finish_reason = "eos";
     return true;
@@ -348,7 +349,7 @@ void generate_group(Transformer& m, const std::vector<std::vector<int64_t>>& pro
     }
     r.prefill_ms = ms_since(t0);
     if (cfg.max_new_tokens == 0) continue;
-    if (!accept_token(r, sample_token(steps[j].logits, cfg.sampling, gens[j]), cfg)) active.push_back(j);
+    if (!accept_token(r, b, sample_token(steps[j].logits, cfg.sampling, gens[j]), cfg)) active.push_back(j);
   }
   while (!active.empty()) {
     std::vector<KVCache*> cs;
@@ -369,7 +370,8 @@ void generate_group(Transformer& m, const std::vector<std::vector<int64_t>>& pro
       r.decode_ms += dt;
       r.audit.push_back(res[a].audit);
       r.decode_macs += res[a].macs;
-      if (!accept_token(r, sample_token(res[a].logits, cfg.sampling, gens[j]), cfg)) still.push_back(j);
+      if (!accept_token(r, first + j, sample_token(res[a].logits, cfg.sampling, gens[j]), cfg))
+        still.push_back(j);
     }
     active.swap(still);
   }

@@ -68,6 +68,9 @@ struct GenerateConfig {
   std::vector<std::string> stop_strings;
   std::function<std::string(const std::vector<int64_t>&)> decode;  // needed by stop_strings
   SelectionFn select;                                              // empty: deterministic z = 1[s > θ]
+  // Called with every generated token as it is accepted (stopping token included), before the next
+  // decode step; `sequence` is the prompt's index. For streaming output; may be empty.
+  std::function<void(size_t sequence, int64_t token)> on_token;
 
   // true: `select` answers from its SelectionContext alone (e.g. counter-based random draws), so the calls
   // may come in any order: generate then prefills in one pass (the hook called layer by layer, positions

@@ -12,8 +12,10 @@
 #include "core/check.h"
 #include "data/data_dir.h"
 #include "data/example.h"
+#include "data/jsonl.h"
 #include "data/math_datasets.h"
 #include "data/tokenizer.h"
+#include "run/activity.h"
 #include "run/checkpoint.h"
 
 namespace sra {
@@ -66,7 +68,7 @@ TokenSetup setup_tokens(const RunConfig& cfg, TrainingData& d) {
     d.eos_id = d.pad_id = 0;
     return s;
   }
-  s.tok = Tokenizer::load(path);
+  s.tok = load_data_tokenizer(path);
   s.ptr = &s.tok;
   SRA_CHECK(s.tok.vocab_size() <= cfg.model.vocab_size, "[train] tokenizer '", path, "' has ",
             s.tok.vocab_size(), " ids but model.vocab_size is ", cfg.model.vocab_size);
@@ -120,6 +122,20 @@ std::shared_ptr<const TokenStream> text_stream(std::string_view text, const Toke
   }
   s->mask.assign(s->ids.size(), 1);
   return s;
+}
+
+// "[data] FILE:LINE: ..." for the first line of `text` longer than the JSONL line limit.
+void check_text_lines(std::string_view text, const std::string& path) {
+  const size_t limit = JsonlOptions::kDefaultMaxLineBytes;
+  size_t at = 0;
+  for (int64_t line = 1; at < text.size(); ++line) {
+    size_t nl = text.find('\n', at);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    SRA_CHECK(end - at <= limit, "[data] ", path, ":", line, ": line of ", end - at,
+              " bytes is longer than the limit of ", limit,
+              " bytes for tokenized text (each line is encoded on its own; split the line)");
+    at = end + 1;
+  }
 }
 
 void load_shards(const RunConfig& cfg, TrainingData& d) {
@@ -202,6 +218,15 @@ std::string lossy_warning(const Tokenizer* tok, const std::vector<TextExample>& 
 }
 }  // namespace
 
+Tokenizer load_data_tokenizer(const std::string& path) {
+  SRA_CHECK(fs::exists(path), "[data] data.tokenizer '", path,
+            "' does not exist (a relative path is from the working directory); make it with `sra tokenizer "
+            "train --dataset synthetic|gsm8k|math|text --vocab-size N --out PREFIX` and set "
+            "data.tokenizer=PREFIX.model (configs/demo-*.yaml: the command is in their header), or set "
+            "data.tokenizer= (empty) for bytes");
+  return Tokenizer::load(path);
+}
+
 TrainingData load_training_data(const RunConfig& cfg, const std::string& data_dir) {
   TrainingData d;
   const DataSection& ds = cfg.data;
@@ -211,6 +236,9 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
     SRA_CHECK(!ds.path.empty(), "[data] data.dataset ", ds.dataset, " needs data.path");
     d.source = resolve_data_path(ds.path, data_dir);
   }
+  ActivityScope activity("loading the training data (data.dataset " + ds.dataset +
+                         (d.source.empty() ? "" : ", " + d.source) +
+                         (tok ? ", tokenizer " + ds.tokenizer : std::string(", bytes")) + ")");
   if (ds.dataset == "synthetic") {
     SyntheticOptions so = to_synthetic_options(cfg);
     int64_t n_train =
@@ -245,6 +273,7 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
   } else if (ds.dataset == "text") {
     const std::string text = read_file(d.source);
     SRA_CHECK(!text.empty(), "[data] text '", d.source, "' is empty");
+    if (tok) check_text_lines(text, d.source);
     size_t cut = size_t(double(text.size()) * 0.9);
     if (tok) {
       size_t nl = text.find('\n', cut);

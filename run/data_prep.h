@@ -21,7 +21,9 @@
 //     text       data.path is a text file, mask 1 everywhere, no EOS. Bytes: the first floor(0.9 · n)
 //                bytes train, the rest validate. Tokenizer: the cut moves forward to just after the next
 //                '\n', and each line (with its '\n') is encoded on its own (lossless tokenizers decode the
-//                concatenation back to the text).
+//                concatenation back to the text). With a tokenizer, a line longer than the JSONL limit
+//                (JsonlOptions::kDefaultMaxLineBytes, 1 MiB) is refused, naming FILE:LINE (sentencepiece
+//                needs hundreds of bytes of memory per character of a line).
 //     shards     data.path is a directory written by write_prepared_data: train.tok and val.tok
 //                (data/packing.h shard format). Their tokenizer hash must equal data.tokenizer's ("" for
 //                bytes) and their vocab size must be <= model.vocab_size; ids are checked against it by
@@ -74,6 +76,11 @@ struct TrainingData {
 };
 
 TrainingData load_training_data(const RunConfig& cfg, const std::string& data_dir);
+
+// Tokenizer::load for a config's data.tokenizer (train, data prepare, generate, eval): a missing file is
+// "[data] data.tokenizer 'P' does not exist ...", saying how to make one (sra tokenizer train) or to
+// leave the key empty for bytes.
+Tokenizer load_data_tokenizer(const std::string& path);
 
 // data.path → an absolute path: path itself when it is absolute or exists, else under the data directory
 // (which must hold it).

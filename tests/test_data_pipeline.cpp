@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_test_util.h"
 #include "core/json.h"
 #include "data/example.h"
 #include "data/jsonl.h"
@@ -24,7 +25,10 @@
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
+using sra::testing::error_line;
 using sra::testing::error_of;
+using sra::testing::Run;
+using sra::testing::run_sra;
 using sra::testing::slurp;
 using sra::testing::temp_dir;
 using sra::testing::write_text;
@@ -78,44 +82,6 @@ std::string tiny_setup(const fs::path& dir) {
   head_fixture(dir, "gsm8k/train.jsonl", "gsm8k_small.jsonl", 200);
   write_text(dir / "run.yaml", kTinyRun);
   return (dir / "run.yaml").string();
-}
-
-struct Run {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs the sra binary built next to this test binary.
-Run run_sra(const std::vector<std::string>& args) {
-  static const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path() / "sra";
-  REQUIRE_MESSAGE(fs::exists(bin), "the sra binary is not built next to sra_tests: ", bin.string());
-  fs::path dir = temp_dir("cli");
-  std::string cmd = quote(bin.string());
-  for (const std::string& a : args) {
-    cmd += ' ';
-    cmd += quote(a);
-  }
-  cmd.append(" >").append(quote((dir / "out").string())).append(" 2>").append(quote((dir / "err").string()));
-  int status = std::system(cmd.c_str());
-  Run r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  return r;
-}
-
-// The line of stderr that starts with "error: " (sentencepiece may log a line of its own before it).
-std::string error_line(const std::string& err) {
-  size_t at = err.rfind("error: ", 0) == 0 ? 0 : err.find("\nerror: ");
-  if (at == std::string::npos) return "";
-  if (at > 0) ++at;
-  return err.substr(at, err.find('\n', at) - at);
 }
 
 std::vector<sra::Json> read_metrics(const fs::path& dir) {
@@ -237,7 +203,7 @@ TEST_CASE("data pipeline: bad CLI flags exit 2, runtime failures exit 1") {
         "data.path=" + (dir / "none.txt").string(), "--out", out},
        1,
        "[data] cannot read"},
-      {{"data"}, 2, "subcommand"},
+      {{"data"}, 2, "'sra data' needs a command: prepare"},
   };
   for (const Case& c : cases) {
     Run r = run_sra(c.args);

@@ -38,12 +38,13 @@ EvalProblem problem(int64_t index, const std::string& q, const std::string& reas
   return p;
 }
 
-// A tiny byte-level model (2 layers: layer 0 dense, layer 1 SRA or dense).
+// A tiny byte-level model (2 layers: layer 0 dense, layer 1 SRA or dense); max_seq_len 1024 holds a
+// 1-shot synthetic prompt (~900 bytes: eval refuses few-shot prompts longer than the context).
 RunConfig tiny_config(const std::string& attention) {
   return load_config("configs/tiny-cpu.yaml",
                      {"model.d_model=32", "model.n_layers=2", "model.n_heads=2", "model.n_kv_heads=2",
                       "model.d_ff=64", "model.dense_layers=[0]", "model.window=8", "model.sinks=2",
-                      "router.hidden=8", "model.attention=" + attention});
+                      "router.hidden=8", "model.max_seq_len=1024", "model.attention=" + attention});
 }
 
 // The router threshold at the median score of a synthetic prompt's tokens, so that about half the

@@ -41,8 +41,8 @@ TEST_CASE("generate: a checkpoint with its config rebuilds the model and generat
   from_ckpt.checkpoint = path;
   from_ckpt.html = dir + "/sel.html";
   std::ostringstream o1, o2;
-  run_generate(from_cfg, o1);
-  run_generate(from_ckpt, o2);
+  run_generate(from_cfg, o1, o1);
+  run_generate(from_ckpt, o2, o2);
   std::string s1 = o1.str(), s2 = o2.str();
   CHECK(s2.substr(0, s1.size()) == s1);      // same text and audit; the second also reports the HTML file
   CHECK(s1.find("[") != std::string::npos);  // some critical tokens, in brackets

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autograd/sparse_attention.h"
+#include "core/check.h"
 #include "core/parallel.h"
 #include "kernels/matmul/matmul.h"
 #include "model/optimizer.h"
@@ -55,6 +56,8 @@ double sgemm_gflops(int64_t m, int64_t n, int64_t k, int reps) {
 }  // namespace
 
 int run_bench_cpu(const BenchCpuOptions& o, std::ostream& out) {
+  SRA_CHECK(o.steps >= 1 && o.warmup >= 0, "[bench] steps must be >= 1 and warmup >= 0, got ", o.steps,
+            " and ", o.warmup);
   if (o.threads > 0) set_num_threads(o.threads);
   char line[512];
   std::snprintf(line, sizeof line, "sra bench cpu: %d threads\n", num_threads());

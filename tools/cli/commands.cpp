@@ -5,14 +5,18 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "core/check.h"
 #include "data/data_dir.h"
+#include "run/activity.h"
 #include "tools/cli/bench.h"
 #include "tools/cli/demo.h"
 #include "tools/cli/generate_run.h"
+#include "tools/cli/log_split.h"
 #include "tools/cli/train_validation.h"
+#include "tools/cli/validators.h"
 #include "train/trainer.h"
 
 namespace sra::cli {
@@ -36,39 +40,47 @@ void add_demo(CLI::App& app) {
   c->footer("Example: sra demo --seconds 60 --data-dir ../shared/data");
   c->add_option("--seconds", opt->seconds, "Wall-clock training budget")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(number_above(0));
   c->add_option("--data-dir", *data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--text", *text, "Train on this text file instead of tinyshakespeare/input.txt");
   c->add_option("--batch", opt->batch, "Sequences per step")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_at_least(1));
   c->add_option("--seq-len", opt->seq_len, "Tokens per sequence")
       ->capture_default_str()
-      ->check(CLI::Range(2, 4096));
-  c->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(integer_in(2, 4096));
+  c->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str()->check(number_above(0));
   c->add_option("--seed", opt->seed, "Seed for weights and batches")->capture_default_str();
-  c->add_option("--d-model", opt->model.d_model, "Model width")->capture_default_str();
-  c->add_option("--layers", opt->model.n_layers, "Decoder layers")->capture_default_str();
+  // the demo's model, set before the options so that --help shows these defaults
   opt->model.d_model = 128;
   opt->model.n_layers = 4;
   opt->model.n_heads = opt->model.n_kv_heads = 4;
   opt->model.attention = "sra";  // layers 1 and 2 sparse; the first and last stay dense
   opt->model.window = 32;
   opt->model.router.threshold_lr = 0.5;  // track the target ratio closely in a short run
+  c->add_option("--d-model", opt->model.d_model, "Model width (a multiple of the 4 heads)")
+      ->capture_default_str()
+      ->check(integer_at_least(1));
+  c->add_option("--layers", opt->model.n_layers, "Decoder layers")
+      ->capture_default_str()
+      ->check(integer_at_least(1));
   c->add_option("--attention", opt->model.attention, "dense or sra")
       ->capture_default_str()
       ->check(CLI::IsMember({"dense", "sra"}));
   c->add_option("--window", opt->model.window, "SRA local window")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  commands().push_back({c, [opt, data_dir, text]() {
-                          opt->model.d_ff = opt->model.d_model * 8 / 3 / 8 * 8;
-                          opt->text_path = text->empty()
-                                               ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt"
-                                               : *text;
-                          run_text_demo(*opt, std::cout);
-                          return 0;
-                        }});
+      ->check(integer_at_least(1));
+  commands().push_back(
+      {c, [opt, data_dir, text]() {
+         if (opt->model.d_model % opt->model.n_heads != 0)
+           throw CLI::ValidationError("--d-model", "must be a multiple of the " +
+                                                       std::to_string(opt->model.n_heads) + " heads, got " +
+                                                       std::to_string(opt->model.d_model));
+         opt->model.d_ff = opt->model.d_model * 8 / 3 / 8 * 8;
+         opt->text_path = text->empty() ? resolve_data_dir(*data_dir) + "/tinyshakespeare/input.txt" : *text;
+         run_text_demo(*opt, std::cout);
+         return 0;
+       }});
 }
 
 void add_bench(CLI::App& app) {
@@ -77,31 +89,37 @@ void add_bench(CLI::App& app) {
   auto opt = std::make_shared<BenchCpuOptions>();
   CLI::App* c = bench->add_subcommand("cpu", "sgemm GFLOP/s vs a tiny transformer training step, same run");
   c->footer("Example: sra bench cpu --steps 10");
-  c->add_option("--d-model", opt->d_model)->capture_default_str();
-  c->add_option("--layers", opt->n_layers)->capture_default_str();
-  c->add_option("--heads", opt->n_heads)->capture_default_str();
-  c->add_option("--d-ff", opt->d_ff)->capture_default_str();
-  c->add_option("--seq-len", opt->seq_len)->capture_default_str();
-  c->add_option("--batch", opt->batch)->capture_default_str();
-  c->add_option("--vocab", opt->vocab)->capture_default_str();
-  c->add_option("--steps", opt->steps)->capture_default_str();
-  c->add_option("--threads", opt->threads, "0 = all cores")->capture_default_str();
+  c->add_option("--d-model", opt->d_model)->capture_default_str()->check(integer_at_least(1));
+  c->add_option("--layers", opt->n_layers)->capture_default_str()->check(integer_at_least(1));
+  c->add_option("--heads", opt->n_heads)->capture_default_str()->check(integer_at_least(1));
+  c->add_option("--d-ff", opt->d_ff)->capture_default_str()->check(integer_at_least(1));
+  c->add_option("--seq-len", opt->seq_len)->capture_default_str()->check(integer_at_least(1));
+  c->add_option("--batch", opt->batch)->capture_default_str()->check(integer_at_least(1));
+  c->add_option("--vocab", opt->vocab)->capture_default_str()->check(integer_at_least(1));
+  c->add_option("--steps", opt->steps, "Timed training steps")
+      ->capture_default_str()
+      ->check(integer_at_least(1));
+  c->add_option("--threads", opt->threads, "0 = all cores")
+      ->capture_default_str()
+      ->check(integer_at_least(0));
   commands().push_back({c, [opt]() { return run_bench_cpu(*opt, std::cout); }});
 
   auto aopt = std::make_shared<BenchAttentionOptions>();
   CLI::App* a = bench->add_subcommand("attention", "Dense causal vs SRA sparse attention on CPU, same run");
   a->footer("Example: sra bench attention --seq-len 4096 --window 256 --ratio 0.1");
-  a->add_option("--batch", aopt->batch)->capture_default_str()->check(CLI::PositiveNumber);
-  a->add_option("--heads", aopt->heads)->capture_default_str()->check(CLI::PositiveNumber);
-  a->add_option("--seq-len", aopt->seq_len)->capture_default_str()->check(CLI::PositiveNumber);
-  a->add_option("--head-dim", aopt->head_dim)->capture_default_str()->check(CLI::PositiveNumber);
-  a->add_option("--window", aopt->window)->capture_default_str()->check(CLI::PositiveNumber);
-  a->add_option("--sinks", aopt->sinks)->capture_default_str()->check(CLI::NonNegativeNumber);
+  a->add_option("--batch", aopt->batch)->capture_default_str()->check(integer_at_least(1));
+  a->add_option("--heads", aopt->heads)->capture_default_str()->check(integer_at_least(1));
+  a->add_option("--seq-len", aopt->seq_len)->capture_default_str()->check(integer_at_least(1));
+  a->add_option("--head-dim", aopt->head_dim)->capture_default_str()->check(integer_at_least(1));
+  a->add_option("--window", aopt->window)->capture_default_str()->check(integer_at_least(1));
+  a->add_option("--sinks", aopt->sinks)->capture_default_str()->check(integer_at_least(0));
   a->add_option("--ratio", aopt->ratio, "Fraction of critical tokens")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  a->add_option("--reps", aopt->reps)->capture_default_str()->check(CLI::PositiveNumber);
-  a->add_option("--threads", aopt->threads, "0 = all cores")->capture_default_str();
+      ->check(number_in(0, 1));
+  a->add_option("--reps", aopt->reps)->capture_default_str()->check(integer_at_least(1));
+  a->add_option("--threads", aopt->threads, "0 = all cores")
+      ->capture_default_str()
+      ->check(integer_at_least(0));
   commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
 }
 
@@ -123,11 +141,13 @@ void add_train(CLI::App& app) {
               "Start from step 0 although --out holds a run (moved to --out/previous-N)")
       ->excludes(resume);
   c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
-  c->add_option("--max-steps", opt->max_steps, "Stop after this step (the schedule still spans train.steps)");
+  c->add_option("--max-steps", opt->max_steps, "Stop after this step (the schedule still spans train.steps)")
+      ->check(integer_at_least(0));
   commands().push_back({c, [opt]() {
                           opt->terminal = ::isatty(1);
                           opt->task_validator = synthetic_task_validator;
-                          return run_train(*opt, std::cout);
+                          WarningSplitStream log(std::cout, std::cerr);
+                          return run_train(*opt, log);
                         }});
 }
 
@@ -144,19 +164,19 @@ void add_generate(CLI::App& app) {
       c->add_option("--config", opt->config, "A run config: generate from a randomly initialised model");
   ck->excludes(cf);
   c->add_option("--set", opt->overrides, "Override a config key (with --config): a.b=c");
-  c->add_option("--prompt", opt->prompt, "The prompt text")->required();
+  c->add_option("--prompt", opt->prompt, "The prompt text")->required()->check(non_empty());
   c->add_option("--max-new-tokens", opt->gen.max_new_tokens)
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_at_least(1));
   c->add_option("--temperature", opt->gen.sampling.temperature, "0 = greedy")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_at_least(0));
   c->add_option("--top-k", opt->gen.sampling.top_k, "0 = off")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   c->add_option("--top-p", opt->gen.sampling.top_p, "1 = off")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_in(0, 1, /*lo_open=*/true));
   c->add_option("--seed", opt->gen.sampling.seed)->capture_default_str();
   c->add_option("--stop", opt->gen.stop_strings, "Stop when the answer contains this string");
   c->add_flag("--show-selection", opt->show_selection, "Print the text with critical tokens highlighted");
@@ -168,7 +188,8 @@ void add_generate(CLI::App& app) {
                           if (opt->checkpoint.empty() && opt->config.empty())
                             throw CLI::RequiredError("--checkpoint or --config");
                           opt->colour = *colour == "always" || (*colour == "auto" && ::isatty(1));
-                          return run_generate(*opt, std::cout);
+                          opt->stream = ::isatty(1);
+                          return run_generate(*opt, std::cout, std::cerr);
                         }});
 }
 
@@ -199,6 +220,14 @@ int run_selected(CLI::App& app) {
     } catch (const sra::Error& e) {
       std::cerr << "error: " << e.what() << "\n";
       return std::string(e.what()).rfind("[config]", 0) == 0 ? 2 : 1;  // config errors are usage errors
+    } catch (const std::bad_alloc&) {
+      std::string path;
+      for (const CLI::App* a = c.app; a->get_parent() != nullptr; a = a->get_parent())
+        path = a->get_name() + (path.empty() ? "" : " " + path);
+      std::string what = failed_activity();
+      std::cerr << "error: out of memory in 'sra " << path << "' while "
+                << (what.empty() ? std::string("running it") : what) << "\n";
+      return 1;
     } catch (const std::exception& e) {
       std::cerr << "error: " << e.what() << "\n";
       return 1;

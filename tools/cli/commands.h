@@ -1,9 +1,9 @@
 // Subcommand registry of the `sra` CLI. Each subcommand adds itself in register_commands() and runs
 // in run_selected(), which maps errors to exit codes: 0 success, 2 usage or config error, 1 runtime
-// failure; messages go to stderr starting "error:".
+// failure (out of memory included: "error: out of memory in 'sra CMD' while ACTIVITY", run/activity.h);
+// messages go to stderr starting "error:".
 #pragma once
 #include <CLI/CLI.hpp>
-
 #include <functional>
 
 namespace sra::cli {

@@ -22,6 +22,7 @@
 #include "run/config.h"
 #include "run/data_prep.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/validators.h"
 
 namespace sra::cli {
 
@@ -165,26 +166,26 @@ void add_tokenizer(CLI::App& app) {
   c->add_option("--out", o->out, "Output prefix: writes PREFIX.model and PREFIX.vocab")->required();
   c->add_option("--vocab-size", o->vocab_size, "Vocabulary size")
       ->capture_default_str()
-      ->check(CLI::Range(5, 1000000));
+      ->check(integer_in(5, 1000000));
   c->add_option("--type", o->type, "unigram or bpe")
       ->capture_default_str()
       ->check(CLI::IsMember({"unigram", "bpe"}));
   c->add_option("--max-lines", o->max_lines, "Train on a seeded random sample of this many lines (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   c->add_option("--problems", o->problems,
                 "synthetic: problems to generate (0 = 2000); gsm8k/math: use the first N rows (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   auto* coverage =
       c->add_option("--character-coverage", o->character_coverage,
                     "Share of characters given their own piece (default 1 with --no-byte-fallback)")
           ->capture_default_str()
-          ->check(CLI::Range(0.5, 1.0));
+          ->check(number_in(0.5, 1));
   c->add_option("--seed", o->seed, "Seed of sentencepiece's sampling")->capture_default_str();
   c->add_option("--threads", o->threads, "Training threads")
       ->capture_default_str()
-      ->check(CLI::Range(1, 256));
+      ->check(integer_in(1, 256));
   c->add_flag("--byte-fallback,!--no-byte-fallback", o->byte_fallback,
               "Byte pieces for unseen characters (lossless; needs --vocab-size > 260 + characters)")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 #include "eval/evaluate.h"
 #include "eval/score.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/validators.h"
 
 namespace sra::cli {
 
@@ -33,20 +34,20 @@ void add_eval_commands(CLI::App& app) {
   ev->add_option("--dataset", opt->eval.dataset, "gsm8k, math, math500 or synthetic")
       ->check(CLI::IsMember({"gsm8k", "math", "math500", "synthetic"}));
   ev->add_option("--limit", opt->eval.limit, "Evaluate problems 0..N-1 (default: all; synthetic: 500)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_at_least(1));
   ev->add_option("--shots", opt->eval.shots, "Few-shot exemplars (0: zero-shot, the training format)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   auto direct = std::make_shared<bool>(false), cot = std::make_shared<bool>(false);
   auto* direct_flag = ev->add_flag("--direct", *direct, "Few-shot exemplars give the answer only");
   auto* cot_flag = ev->add_flag("--cot", *cot, "Few-shot exemplars show the reasoning (default)");
   direct_flag->excludes(cot_flag);
   ev->add_option("--max-new-tokens", opt->eval.max_new_tokens,
                  "Answer length limit (default: gsm8k 256, math 512, synthetic from the references)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_at_least(1));
   ev->add_option("--batch", opt->eval.batch, "Prompts decoded together")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_at_least(1));
   ev->add_option("--out", opt->out_dir, "Write samples.jsonl, summary.json and summary.md here");
   ev->add_option("--data-dir", opt->eval.data_dir,
                  "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
@@ -58,7 +59,8 @@ void add_eval_commands(CLI::App& app) {
         "--threshold-offset", opt->threshold_offsets,
         "Add D to every SRA router's threshold (fewer critical tokens when D > 0): one value, or one "
         "per checkpoint, comma-separated (--compare)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(finite_number());
 
   auto sopt = std::make_shared<eval::EvalScoreOptions>();
   CLI::App* sc = ev->add_subcommand("score", "Score given model outputs (no model needed)");

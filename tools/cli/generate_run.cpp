@@ -1,30 +1,70 @@
 #include "tools/cli/generate_run.h"
 
+#include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 
 #include "data/tokenizer.h"
 #include "model/flops.h"
 #include "model/selection_view.h"
+#include "run/activity.h"
+#include "run/data_prep.h"
 #include "run/model_io.h"
 
 namespace sra {
 
-int run_generate(const GenerateRunOptions& opt, std::ostream& out) {
+namespace {
+
+// The length of `s` without a trailing U+FFFD (an incomplete UTF-8 character decoded so far).
+size_t complete_prefix(const std::string& s) {
+  size_t n = s.size();
+  while (n >= 3 && s.compare(n - 3, 3, "\xEF\xBF\xBD") == 0) n -= 3;
+  return n;
+}
+
+}  // namespace
+
+int64_t context_budget(int64_t prompt_tokens, int64_t max_new_tokens, int64_t max_seq_len,
+                       std::ostream& log) {
+  if (prompt_tokens >= max_seq_len)
+    throw CLI::ValidationError("--prompt", "the prompt is " + std::to_string(prompt_tokens) +
+                                               " tokens, which leaves no room for an answer in the model's "
+                                               "context (model.max_seq_len " +
+                                               std::to_string(max_seq_len) + ")");
+  const int64_t room = max_seq_len - prompt_tokens;
+  if (max_new_tokens <= room) return max_new_tokens;
+  log << "warning: --max-new-tokens " << max_new_tokens << " capped to " << room << ": the prompt ("
+      << prompt_tokens << " tokens) and the answer must fit the model's context (model.max_seq_len "
+      << max_seq_len << ")\n";
+  return room;
+}
+
+int run_generate(const GenerateRunOptions& opt, std::ostream& out, std::ostream& log) {
   SRA_CHECK(opt.checkpoint.empty() != opt.config.empty(),
             "[generate] give exactly one of --checkpoint or --config");
   SRA_CHECK(!opt.prompt.empty(), "[generate] the prompt is empty");
+  if (!opt.html.empty()) {  // before any work: a page that cannot be written fails at once
+    const std::filesystem::path dir = std::filesystem::absolute(opt.html).parent_path();
+    if (!std::filesystem::is_directory(dir))
+      throw CLI::ValidationError("--html", "the directory '" + dir.string() + "' does not exist");
+  }
+  const std::string& source = opt.checkpoint.empty() ? opt.config : opt.checkpoint;
+  std::optional<ActivityScope> stage;
+  stage.emplace("loading the model from " + source);
   LoadedModel lm;
   Tokenizer tok;
   if (opt.checkpoint.empty()) {
     lm = model_from_config(load_config(opt.config, opt.overrides));
-    if (!lm.config.data.tokenizer.empty()) tok = Tokenizer::load(lm.config.data.tokenizer);
+    if (!lm.config.data.tokenizer.empty()) tok = load_data_tokenizer(lm.config.data.tokenizer);
   } else {  // the checkpoint's own tokenizer (embedded, else its path), hash checked
     const Checkpoint ck = load_checkpoint(opt.checkpoint);
     lm = model_from_checkpoint(ck, opt.checkpoint);
     tok = checkpoint_tokenizer(ck, opt.checkpoint, lm.config.data.tokenizer, "generate");
   }
   Transformer& m = *lm.model;
+  stage.emplace("encoding the prompt");
 
   std::vector<int64_t> prompt;
   if (tok.loaded()) {
@@ -43,10 +83,35 @@ int run_generate(const GenerateRunOptions& opt, std::ostream& out) {
     return s;
   };
   GenerateConfig gc = opt.gen;
+  gc.max_new_tokens = context_budget(int64_t(prompt.size()), gc.max_new_tokens, m.config().max_seq_len, log);
   if (tok.loaded() && gc.eos_id < 0) gc.eos_id = tok.eos_id();
   if (!gc.stop_strings.empty()) gc.decode = text_of;
+
+  // streaming: print each new piece of the answer as soon as its text is complete
+  const std::string prompt_text = text_of(prompt);
+  std::vector<int64_t> so_far;
+  std::string printed;
+  if (opt.stream) {
+    out << prompt_text << std::flush;
+    gc.on_token = [&](size_t, int64_t token) {
+      so_far.push_back(token);
+      std::string text = text_of(so_far);
+      const size_t n = complete_prefix(text);
+      if (n > printed.size() && text.compare(0, printed.size(), printed) == 0) {
+        out << text.substr(printed.size(), n - printed.size()) << std::flush;
+        printed = text.substr(0, n);
+      }
+    };
+  }
+  stage.emplace("generating up to " + std::to_string(gc.max_new_tokens) + " tokens");
   SequenceResult r = generate(m, {prompt}, gc)[0];
-  out << text_of(prompt) << text_of(r.ids) << "\n";
+  const std::string answer = text_of(r.ids);
+  if (!opt.stream) {
+    out << prompt_text << answer << "\n";
+  } else {
+    if (answer.compare(0, printed.size(), printed) == 0) out << answer.substr(printed.size());
+    out << "\n";
+  }
   if (!opt.show_selection && opt.html.empty()) return 0;
 
   // the audit trail: every fed token has its routers' decisions; the last generated token was never fed

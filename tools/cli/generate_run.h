@@ -4,6 +4,11 @@
 // answer;
 // --show-selection prints the audit trail (critical tokens highlighted) with selected counts, cache bytes
 // and multiply-adds against a dense model of the same shape; --html writes the audit page.
+// Context: the prompt and the answer must fit the model's context (model.max_seq_len): a prompt of
+// max_seq_len tokens or more is a usage error naming --prompt; a larger --max-new-tokens is capped to
+// max_seq_len - prompt tokens with a warning on `log` (context_budget). With `stream` (the CLI sets it
+// when stdout is a terminal) the prompt is printed first and each piece of the answer as it is generated
+// (a trailing incomplete UTF-8 character waits for its next token); the text printed is the same.
 #pragma once
 #include <iosfwd>
 #include <string>
@@ -22,8 +27,13 @@ struct GenerateRunOptions {
   bool show_selection = false;
   bool colour = false;  // ANSI highlighting (a terminal); else [brackets]
   std::string html;     // write the audit page here
+  bool stream = false;  // print the answer token by token
 };
 
-int run_generate(const GenerateRunOptions& opt, std::ostream& out);
+int run_generate(const GenerateRunOptions& opt, std::ostream& out, std::ostream& log);
+
+// The answer length for a prompt of prompt_tokens: max_new_tokens, capped (with a warning on `log`) so
+// that prompt + answer fit max_seq_len; CLI::ValidationError("--prompt") when no answer fits.
+int64_t context_budget(int64_t prompt_tokens, int64_t max_new_tokens, int64_t max_seq_len, std::ostream& log);
 
 }  // namespace sra

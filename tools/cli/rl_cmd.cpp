@@ -4,6 +4,8 @@
 
 #include "rl/rl_trainer.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/log_split.h"
+#include "tools/cli/validators.h"
 
 namespace sra::cli {
 
@@ -31,8 +33,12 @@ void add_rl_command(CLI::App& app) {
       ->excludes(resume);
   c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--max-steps", opt->max_steps,
-                "Stop after this step (the lambda schedule still spans rl.steps)");
-  add_command(c, [opt]() { return rl::run_rl(*opt, std::cout); });
+                "Stop after this step (the lambda schedule still spans rl.steps)")
+      ->check(integer_at_least(0));
+  add_command(c, [opt]() {
+    WarningSplitStream log(std::cout, std::cerr);  // warning lines to stderr
+    return rl::run_rl(*opt, log);
+  });
 }
 
 }  // namespace sra::cli

@@ -6,12 +6,13 @@
 #include "data/tokenizer.h"
 #include "eval/evaluate.h"
 #include "eval/prompts.h"
+#include "run/data_prep.h"
 
 namespace sra::cli {
 
 TaskValidator synthetic_task_validator(const RunConfig& cfg, const std::string& tokenizer_path) {
   auto tokenizer = std::make_shared<Tokenizer>();
-  if (!tokenizer_path.empty()) *tokenizer = Tokenizer::load(tokenizer_path);
+  if (!tokenizer_path.empty()) *tokenizer = load_data_tokenizer(tokenizer_path);
   auto task = std::make_shared<eval::EvalTask>();
   task->dataset = "synthetic";
   task->problems =
