@@ -3,21 +3,13 @@
 #include "kernels/cross_entropy/cross_entropy.h"
 
 #include "core/check.h"
+#include "kernels/common/dtype_switch.h"
 
 namespace sra::kern {
 
-namespace {
-template <typename F>
-void cpu_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on cpu (f32 or f64)");
-  f(double{});
-}
-}  // namespace
-
 void cross_entropy(Device d, const CrossEntropyArgs& a) {
   if (d.is_cuda()) return cross_entropy_cuda(a, d.index);
-  cpu_dtype(a.dtype, "cross_entropy", [&](auto tag) {
+  for_float(a.dtype, "cross_entropy", "cpu", [&](auto tag) {
     using T = decltype(tag);
     double total = 0;
     if (a.n > 0)
@@ -33,7 +25,7 @@ void cross_entropy(Device d, const CrossEntropyArgs& a) {
 void cross_entropy_backward(Device d, const CrossEntropyBackwardArgs& a) {
   if (a.n == 0) return;
   if (d.is_cuda()) return cross_entropy_backward_cuda(a, d.index);
-  cpu_dtype(a.dtype, "cross_entropy", [&](auto tag) {
+  for_float(a.dtype, "cross_entropy", "cpu", [&](auto tag) {
     using T = decltype(tag);
     int64_t kept = *a.kept;
     double scale = kept > 0 ? double(*static_cast<const T*>(a.grad)) / double(kept) : 0.0;

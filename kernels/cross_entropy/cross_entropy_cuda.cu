@@ -6,6 +6,7 @@
 //   backward: one thread per element of gx (grid-stride); scale = grad / kept is read on the device.
 // A target outside [0, V) that is not ignore_index makes its row's loss NaN and is never dereferenced.
 #include "core/cuda_launch.h"
+#include "kernels/common/dtype_switch.h"
 #include "kernels/cross_entropy/cross_entropy.h"
 #include "kernels/softmax/row_tree_cuda.cuh"
 
@@ -75,20 +76,12 @@ __global__ void backward_kernel(T* gx, const T* x, const T* mx, const T* ls, con
   }
 }
 
-template <typename F>
-void by_dtype(DType dt, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[cross_entropy] dtype ", dtype_name(dt),
-            " is not supported on CUDA (f32 or f64)");
-  f(double{});
-}
-
 }  // namespace
 
 void cross_entropy_cuda(const CrossEntropyArgs& a, int device) {
   SRA_CHECK(a.row_loss != nullptr || a.n == 0, "[cross_entropy] CUDA needs a row_loss scratch");
   cuda::DeviceGuard guard(device);
-  by_dtype(a.dtype, [&](auto tag) {
+  for_float(a.dtype, "cross_entropy", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     if (a.n > 0) {
       unsigned blocks = unsigned(a.n < 65535 ? a.n : 65535);
@@ -106,7 +99,7 @@ void cross_entropy_cuda(const CrossEntropyArgs& a, int device) {
 void cross_entropy_backward_cuda(const CrossEntropyBackwardArgs& a, int device) {
   if (a.n * a.v == 0) return;
   cuda::DeviceGuard guard(device);
-  by_dtype(a.dtype, [&](auto tag) {
+  for_float(a.dtype, "cross_entropy", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     backward_kernel<T><<<cuda::grid_for(a.n * a.v), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.gx), static_cast<const T*>(a.x), static_cast<const T*>(a.mx),

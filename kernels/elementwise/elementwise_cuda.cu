@@ -5,6 +5,7 @@
 //   unary / unary_backward: n contiguous elements
 //   axpy_strided: out (strided) += alpha·b (strided), over `shape`
 #include "core/cuda_launch.h"
+#include "kernels/common/dtype_switch.h"
 #include "kernels/elementwise/elementwise.h"
 
 namespace sra::kern {
@@ -47,10 +48,14 @@ __device__ inline void offsets(const Geometry& g, int64_t i, int64_t& o0, int64_
 template <typename T>
 __device__ inline T binary_apply(BinaryOp op, T x, T y) {
   switch (op) {
-    case BinaryOp::add: return x + y;
-    case BinaryOp::sub: return x - y;
-    case BinaryOp::mul: return x * y;
-    case BinaryOp::div: return x / y;
+    case BinaryOp::add:
+      return x + y;
+    case BinaryOp::sub:
+      return x - y;
+    case BinaryOp::mul:
+      return x * y;
+    case BinaryOp::div:
+      return x / y;
   }
   return T(0);
 }
@@ -63,19 +68,32 @@ __device__ inline T sigm(T x) {
 template <typename T>
 __device__ inline T unary_apply(UnaryOp op, T v, T p) {
   switch (op) {
-    case UnaryOp::neg: return -v;
-    case UnaryOp::exp: return exp(v);
-    case UnaryOp::log: return log(v);
-    case UnaryOp::sqrt: return sqrt(v);
-    case UnaryOp::rsqrt: return T(1) / sqrt(v);
-    case UnaryOp::tanh: return tanh(v);
-    case UnaryOp::sigmoid: return sigm(v);
-    case UnaryOp::silu: return v * sigm(v);
-    case UnaryOp::gelu: return T(0.5) * v * (T(1) + erf(v * T(0.70710678118654752440)));
-    case UnaryOp::relu: return v > T(0) ? v : T(0);
-    case UnaryOp::pow: return pow(v, p);
-    case UnaryOp::scale: return v * p;
-    case UnaryOp::add_scalar: return v + p;
+    case UnaryOp::neg:
+      return -v;
+    case UnaryOp::exp:
+      return exp(v);
+    case UnaryOp::log:
+      return log(v);
+    case UnaryOp::sqrt:
+      return sqrt(v);
+    case UnaryOp::rsqrt:
+      return T(1) / sqrt(v);
+    case UnaryOp::tanh:
+      return tanh(v);
+    case UnaryOp::sigmoid:
+      return sigm(v);
+    case UnaryOp::silu:
+      return v * sigm(v);
+    case UnaryOp::gelu:
+      return T(0.5) * v * (T(1) + erf(v * T(0.70710678118654752440)));
+    case UnaryOp::relu:
+      return v > T(0) ? v : T(0);
+    case UnaryOp::pow:
+      return pow(v, p);
+    case UnaryOp::scale:
+      return v * p;
+    case UnaryOp::add_scalar:
+      return v + p;
   }
   return T(0);
 }
@@ -84,13 +102,20 @@ __device__ inline T unary_apply(UnaryOp op, T v, T p) {
 template <typename T>
 __device__ inline T unary_derivative(UnaryOp op, T u, T v, T p) {
   switch (op) {
-    case UnaryOp::neg: return T(-1);
-    case UnaryOp::exp: return v;
-    case UnaryOp::log: return T(1) / u;
-    case UnaryOp::sqrt: return T(0.5) / v;
-    case UnaryOp::rsqrt: return T(-0.5) * v * v * v;
-    case UnaryOp::tanh: return T(1) - v * v;
-    case UnaryOp::sigmoid: return v * (T(1) - v);
+    case UnaryOp::neg:
+      return T(-1);
+    case UnaryOp::exp:
+      return v;
+    case UnaryOp::log:
+      return T(1) / u;
+    case UnaryOp::sqrt:
+      return T(0.5) / v;
+    case UnaryOp::rsqrt:
+      return T(-0.5) * v * v * v;
+    case UnaryOp::tanh:
+      return T(1) - v * v;
+    case UnaryOp::sigmoid:
+      return v * (T(1) - v);
     case UnaryOp::silu: {
       T s = sigm(u);
       return s * (T(1) + u * (T(1) - s));
@@ -100,16 +125,21 @@ __device__ inline T unary_derivative(UnaryOp op, T u, T v, T p) {
       T pdf = exp(T(-0.5) * u * u) * T(0.3989422804014327);
       return cdf + u * pdf;
     }
-    case UnaryOp::relu: return u > T(0) ? T(1) : T(0);
-    case UnaryOp::pow: return p * pow(u, p - T(1));
-    case UnaryOp::scale: return p;
-    case UnaryOp::add_scalar: return T(1);
+    case UnaryOp::relu:
+      return u > T(0) ? T(1) : T(0);
+    case UnaryOp::pow:
+      return p * pow(u, p - T(1));
+    case UnaryOp::scale:
+      return p;
+    case UnaryOp::add_scalar:
+      return T(1);
   }
   return T(0);
 }
 
-#define SRA_GRID_STRIDE(i, n) \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+#define SRA_GRID_STRIDE(i, n)                                               \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += int64_t(gridDim.x) * blockDim.x)
 
 template <typename T>
 __global__ void binary_kernel(BinaryOp op, T* out, const T* a, const T* b, Geometry g, int64_t n) {
@@ -131,7 +161,8 @@ __global__ void unary_kernel(UnaryOp op, T* y, const T* x, int64_t n, T p) {
 }
 
 template <typename T>
-__global__ void unary_backward_kernel(UnaryOp op, T* gx, const T* gy, const T* x, const T* y, int64_t n, T p) {
+__global__ void unary_backward_kernel(UnaryOp op, T* gx, const T* gy, const T* x, const T* y, int64_t n,
+                                      T p) {
   SRA_GRID_STRIDE(i, n) gx[i] = gy[i] * unary_derivative(op, x[i], y[i], p);
 }
 
@@ -146,7 +177,9 @@ __global__ void axpy_kernel(T* out, const T* b, Geometry g, int64_t n, T alpha) 
   }
 }
 
-bool is_contiguous_full(const Shape& shape, const Shape& strides) { return strides == contiguous_strides(shape); }
+bool is_contiguous_full(const Shape& shape, const Shape& strides) {
+  return strides == contiguous_strides(shape);
+}
 
 template <typename T>
 void binary_typed(const BinaryArgs& a, int device) {
@@ -157,7 +190,8 @@ void binary_typed(const BinaryArgs& a, int device) {
   auto* x = static_cast<const T*>(a.a);
   auto* y = static_cast<const T*>(a.b);
   if (is_contiguous_full(a.shape, a.a_strides) && is_contiguous_full(a.shape, a.b_strides)) {
-    binary_contiguous_kernel<T><<<cuda::grid_for(n), cuda::kThreads, 0, cuda::stream(device)>>>(a.op, out, x, y, n);
+    binary_contiguous_kernel<T>
+        <<<cuda::grid_for(n), cuda::kThreads, 0, cuda::stream(device)>>>(a.op, out, x, y, n);
   } else {
     Geometry g = make_geometry("binary", a.shape, a.a_strides, a.b_strides);
     binary_kernel<T><<<cuda::grid_for(n), cuda::kThreads, 0, cuda::stream(device)>>>(a.op, out, x, y, g, n);
@@ -195,26 +229,19 @@ void axpy_typed(const AxpyArgs& a, int device) {
   cuda::check_launch("add_", device);
 }
 
-template <typename F>
-void by_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on CUDA (f32 or f64)");
-  f(double{});
-}
-
 }  // namespace
 
 void binary_cuda(const BinaryArgs& a, int device) {
-  by_dtype(a.dtype, "binary", [&](auto t) { binary_typed<decltype(t)>(a, device); });
+  for_float(a.dtype, "binary", "CUDA", [&](auto t) { binary_typed<decltype(t)>(a, device); });
 }
 void unary_cuda(const UnaryArgs& a, int device) {
-  by_dtype(a.dtype, "unary", [&](auto t) { unary_typed<decltype(t)>(a, device); });
+  for_float(a.dtype, "unary", "CUDA", [&](auto t) { unary_typed<decltype(t)>(a, device); });
 }
 void unary_backward_cuda(const UnaryBackwardArgs& a, int device) {
-  by_dtype(a.dtype, "unary_backward", [&](auto t) { unary_backward_typed<decltype(t)>(a, device); });
+  for_float(a.dtype, "unary_backward", "CUDA", [&](auto t) { unary_backward_typed<decltype(t)>(a, device); });
 }
 void axpy_strided_cuda(const AxpyArgs& a, int device) {
-  by_dtype(a.dtype, "add_", [&](auto t) { axpy_typed<decltype(t)>(a, device); });
+  for_float(a.dtype, "add_", "CUDA", [&](auto t) { axpy_typed<decltype(t)>(a, device); });
 }
 
 }  // namespace sra::kern

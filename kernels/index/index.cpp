@@ -3,41 +3,14 @@
 #include "kernels/index/index.h"
 
 #include "core/check.h"
+#include "kernels/common/dtype_switch.h"
 
 namespace sra::kern {
-
-namespace {
-template <typename F>
-void cpu_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on cpu (f32 or f64)");
-  f(double{});
-}
-
-// f32, f64, i32, i64 or u8 (the comparisons).
-template <typename F>
-void cpu_any_dtype(DType dt, const char* op, F&& f) {
-  switch (dt) {
-    case DType::f32:
-      return f(float{});
-    case DType::f64:
-      return f(double{});
-    case DType::i32:
-      return f(int32_t{});
-    case DType::i64:
-      return f(int64_t{});
-    case DType::u8:
-      return f(uint8_t{});
-    default:
-      SRA_CHECK(false, "[", op, "] dtype ", dtype_name(dt), " is not supported");
-  }
-}
-}  // namespace
 
 void index_select(Device d, const IndexSelectArgs& a) {
   if (a.outer * a.n * a.inner == 0) return;
   if (d.is_cuda()) return index_select_cuda(a, d.index);
-  cpu_dtype(a.dtype, "index_select", [&](auto t) {
+  for_float(a.dtype, "index_select", "cpu", [&](auto t) {
     using T = decltype(t);
     index_select_cpu<T>(static_cast<T*>(a.out), static_cast<const T*>(a.x), a.index, a.n, a.outer, a.x_rows,
                         a.inner);
@@ -47,7 +20,7 @@ void index_select(Device d, const IndexSelectArgs& a) {
 void index_add(Device d, const IndexAddArgs& a) {
   if (a.outer * a.n * a.inner == 0) return;
   if (d.is_cuda()) return index_add_cuda(a, d.index);
-  cpu_dtype(a.dtype, "index_select", [&](auto t) {
+  for_float(a.dtype, "index_select", "cpu", [&](auto t) {
     using T = decltype(t);
     index_add_cpu<T>(static_cast<T*>(a.gx), static_cast<const T*>(a.g), a.index, a.n, a.outer, a.x_rows,
                      a.inner);
@@ -57,7 +30,7 @@ void index_add(Device d, const IndexAddArgs& a) {
 void gather(Device d, const GatherArgs& a) {
   if (shape_numel(a.index_shape) == 0) return;
   if (d.is_cuda()) return gather_cuda(a, d.index);
-  cpu_dtype(a.dtype, "gather", [&](auto t) {
+  for_float(a.dtype, "gather", "cpu", [&](auto t) {
     using T = decltype(t);
     gather_cpu<T>(static_cast<T*>(a.out), static_cast<const T*>(a.x), a.x_shape, a.index, a.index_shape,
                   a.dim);
@@ -67,7 +40,7 @@ void gather(Device d, const GatherArgs& a) {
 void scatter_add(Device d, const ScatterAddArgs& a) {
   if (shape_numel(a.index_shape) == 0) return;
   if (d.is_cuda()) return scatter_add_cuda(a, d.index);
-  cpu_dtype(a.dtype, "scatter_add", [&](auto t) {
+  for_float(a.dtype, "scatter_add", "cpu", [&](auto t) {
     using T = decltype(t);
     scatter_add_cpu<T>(static_cast<T*>(a.out), a.out_shape, a.index, a.index_shape,
                        static_cast<const T*>(a.src), a.src_shape, a.dim);
@@ -77,7 +50,7 @@ void scatter_add(Device d, const ScatterAddArgs& a) {
 void masked_fill(Device d, const MaskedFillArgs& a) {
   if (a.n == 0) return;
   if (d.is_cuda()) return masked_fill_cuda(a, d.index);
-  cpu_dtype(a.dtype, "masked_fill", [&](auto t) {
+  for_float(a.dtype, "masked_fill", "cpu", [&](auto t) {
     using T = decltype(t);
     masked_fill_cpu<T>(static_cast<T*>(a.out), static_cast<const T*>(a.x), a.mask, a.n, a.value);
   });
@@ -86,7 +59,7 @@ void masked_fill(Device d, const MaskedFillArgs& a) {
 void where(Device d, const WhereArgs& a) {
   if (a.n == 0) return;
   if (d.is_cuda()) return where_cuda(a, d.index);
-  cpu_dtype(a.dtype, "where", [&](auto t) {
+  for_float(a.dtype, "where", "cpu", [&](auto t) {
     using T = decltype(t);
     where_cpu<T>(static_cast<T*>(a.out), a.cond, static_cast<const T*>(a.a), static_cast<const T*>(a.b), a.n);
   });
@@ -95,7 +68,7 @@ void where(Device d, const WhereArgs& a) {
 void gt(Device d, const GtArgs& a) {
   if (a.n == 0) return;
   if (d.is_cuda()) return gt_cuda(a, d.index);
-  cpu_any_dtype(a.dtype, "gt", [&](auto t) {
+  for_any(a.dtype, "gt", "cpu", [&](auto t) {
     using T = decltype(t);
     gt_cpu<T>(a.out, static_cast<const T*>(a.x), a.n, a.s);
   });
@@ -104,7 +77,7 @@ void gt(Device d, const GtArgs& a) {
 void eq(Device d, const EqArgs& a) {
   if (a.n == 0) return;
   if (d.is_cuda()) return eq_cuda(a, d.index);
-  cpu_any_dtype(a.dtype, "eq", [&](auto t) {
+  for_any(a.dtype, "eq", "cpu", [&](auto t) {
     using T = decltype(t);
     eq_cpu<T>(a.out, static_cast<const T*>(a.a), static_cast<const T*>(a.b), a.n);
   });

@@ -7,6 +7,7 @@
 // Both accumulate in the CPU's order, so they are deterministic and bitwise equal to it. An index outside
 // its range is never dereferenced (index_select / gather write NaN, index_add / scatter_add skip it).
 #include "core/cuda_launch.h"
+#include "kernels/common/dtype_switch.h"
 #include "kernels/index/index.h"
 
 namespace sra::kern {
@@ -143,38 +144,13 @@ __global__ void eq_kernel(uint8_t* out, const T* a, const T* b, int64_t n) {
 
 #undef SRA_GRID_LOOP
 
-template <typename F>
-void float_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on CUDA (f32 or f64)");
-  f(double{});
-}
-
-template <typename F>
-void any_dtype(DType dt, const char* op, F&& f) {
-  switch (dt) {
-    case DType::f32:
-      return f(float{});
-    case DType::f64:
-      return f(double{});
-    case DType::i32:
-      return f(int32_t{});
-    case DType::i64:
-      return f(int64_t{});
-    case DType::u8:
-      return f(uint8_t{});
-    default:
-      SRA_CHECK(false, "[", op, "] dtype ", dtype_name(dt), " is not supported on CUDA");
-  }
-}
-
 }  // namespace
 
 void index_select_cuda(const IndexSelectArgs& a, int device) {
   int64_t total = a.outer * a.n * a.inner;
   if (total == 0) return;
   cuda::DeviceGuard guard(device);
-  float_dtype(a.dtype, "index_select", [&](auto t) {
+  for_float(a.dtype, "index_select", "CUDA", [&](auto t) {
     using T = decltype(t);
     index_select_kernel<T><<<cuda::grid_for(total), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.out), static_cast<const T*>(a.x), a.index, a.n, a.outer, a.x_rows, a.inner);
@@ -185,7 +161,7 @@ void index_select_cuda(const IndexSelectArgs& a, int device) {
 void index_add_cuda(const IndexAddArgs& a, int device) {
   if (a.outer * a.n * a.inner == 0) return;
   cuda::DeviceGuard guard(device);
-  float_dtype(a.dtype, "index_select", [&](auto t) {
+  for_float(a.dtype, "index_select", "CUDA", [&](auto t) {
     using T = decltype(t);
     index_add_kernel<T><<<cuda::grid_for(a.outer * a.inner), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.gx), static_cast<const T*>(a.g), a.index, a.n, a.outer, a.x_rows, a.inner);
@@ -198,7 +174,7 @@ void gather_cuda(const GatherArgs& a, int device) {
   if (count == 0) return;
   Geometry g = make_geometry("gather", a.index_shape, a.index_shape, a.x_shape, a.x_shape);
   cuda::DeviceGuard guard(device);
-  float_dtype(a.dtype, "gather", [&](auto t) {
+  for_float(a.dtype, "gather", "CUDA", [&](auto t) {
     using T = decltype(t);
     gather_kernel<T><<<cuda::grid_for(count), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.out), static_cast<const T*>(a.x), a.index, g, int(a.dim), a.x_shape[size_t(a.dim)],
@@ -213,7 +189,7 @@ void scatter_add_cuda(const ScatterAddArgs& a, int device) {
   Geometry g = make_geometry("scatter_add", a.index_shape, a.index_shape, a.out_shape, a.src_shape);
   int64_t lines = count / a.index_shape[size_t(a.dim)];
   cuda::DeviceGuard guard(device);
-  float_dtype(a.dtype, "scatter_add", [&](auto t) {
+  for_float(a.dtype, "scatter_add", "CUDA", [&](auto t) {
     using T = decltype(t);
     scatter_add_kernel<T><<<cuda::grid_for(lines), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.out), a.index, static_cast<const T*>(a.src), g, int(a.dim),
@@ -225,7 +201,7 @@ void scatter_add_cuda(const ScatterAddArgs& a, int device) {
 void masked_fill_cuda(const MaskedFillArgs& a, int device) {
   if (a.n == 0) return;
   cuda::DeviceGuard guard(device);
-  float_dtype(a.dtype, "masked_fill", [&](auto t) {
+  for_float(a.dtype, "masked_fill", "CUDA", [&](auto t) {
     using T = decltype(t);
     masked_fill_kernel<T><<<cuda::grid_for(a.n), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.out), static_cast<const T*>(a.x), a.mask, a.n, T(a.value));
@@ -236,7 +212,7 @@ void masked_fill_cuda(const MaskedFillArgs& a, int device) {
 void where_cuda(const WhereArgs& a, int device) {
   if (a.n == 0) return;
   cuda::DeviceGuard guard(device);
-  float_dtype(a.dtype, "where", [&](auto t) {
+  for_float(a.dtype, "where", "CUDA", [&](auto t) {
     using T = decltype(t);
     where_kernel<T><<<cuda::grid_for(a.n), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.out), a.cond, static_cast<const T*>(a.a), static_cast<const T*>(a.b), a.n);
@@ -247,7 +223,7 @@ void where_cuda(const WhereArgs& a, int device) {
 void gt_cuda(const GtArgs& a, int device) {
   if (a.n == 0) return;
   cuda::DeviceGuard guard(device);
-  any_dtype(a.dtype, "gt", [&](auto t) {
+  for_any(a.dtype, "gt", "CUDA", [&](auto t) {
     using T = decltype(t);
     gt_kernel<T><<<cuda::grid_for(a.n), cuda::kThreads, 0, cuda::stream(device)>>>(
         a.out, static_cast<const T*>(a.x), a.n, a.s);
@@ -258,7 +234,7 @@ void gt_cuda(const GtArgs& a, int device) {
 void eq_cuda(const EqArgs& a, int device) {
   if (a.n == 0) return;
   cuda::DeviceGuard guard(device);
-  any_dtype(a.dtype, "eq", [&](auto t) {
+  for_any(a.dtype, "eq", "CUDA", [&](auto t) {
     using T = decltype(t);
     eq_kernel<T><<<cuda::grid_for(a.n), cuda::kThreads, 0, cuda::stream(device)>>>(
         a.out, static_cast<const T*>(a.a), static_cast<const T*>(a.b), a.n);

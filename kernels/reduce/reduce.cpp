@@ -5,17 +5,9 @@
 
 #include "core/check.h"
 #include "core/cuda_runtime.h"
+#include "kernels/common/dtype_switch.h"
 
 namespace sra::kern {
-
-namespace {
-template <typename F>
-void cpu_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on cpu (f32 or f64)");
-  f(double{});
-}
-}  // namespace
 
 void sum(Device d, const ReduceArgs& a) {
   if (a.r == 0) {  // an empty sum is 0
@@ -25,7 +17,7 @@ void sum(Device d, const ReduceArgs& a) {
     return;
   }
   if (d.is_cuda()) return sum_cuda(a, d.index);
-  cpu_dtype(a.dtype, "sum", [&](auto t) {
+  for_float(a.dtype, "sum", "cpu", [&](auto t) {
     using T = decltype(t);
     sum_cpu<T>(static_cast<T*>(a.out), static_cast<const T*>(a.x), a.outer, a.r, a.inner);
   });
@@ -33,7 +25,7 @@ void sum(Device d, const ReduceArgs& a) {
 
 void max(Device d, const ReduceArgs& a, int64_t* idx) {
   if (d.is_cuda()) return max_cuda(a, idx, d.index);
-  cpu_dtype(a.dtype, "max", [&](auto t) {
+  for_float(a.dtype, "max", "cpu", [&](auto t) {
     using T = decltype(t);
     max_cpu<T>(static_cast<T*>(a.out), idx, static_cast<const T*>(a.x), a.outer, a.r, a.inner);
   });

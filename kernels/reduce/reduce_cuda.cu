@@ -5,6 +5,7 @@
 //        depends only on R and the block size). inner > 1: one thread per (o, i) output, r in order.
 //   max: one thread per (o, i), r in order; the first index attaining the max wins, NaN wins.
 #include "core/cuda_launch.h"
+#include "kernels/common/dtype_switch.h"
 #include "kernels/reduce/reduce.h"
 
 namespace sra::kern {
@@ -57,20 +58,13 @@ __global__ void max_kernel(T* out, int64_t* idx, const T* x, int64_t outer, int6
   }
 }
 
-template <typename F>
-void by_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on CUDA (f32 or f64)");
-  f(double{});
-}
-
 }  // namespace
 
 void sum_cuda(const ReduceArgs& a, int device) {
   int64_t n_out = a.outer * a.inner;
   if (n_out == 0) return;
   cuda::DeviceGuard guard(device);
-  by_dtype(a.dtype, "sum", [&](auto t) {
+  for_float(a.dtype, "sum", "CUDA", [&](auto t) {
     using T = decltype(t);
     auto* out = static_cast<T*>(a.out);
     auto* x = static_cast<const T*>(a.x);
@@ -78,8 +72,8 @@ void sum_cuda(const ReduceArgs& a, int device) {
       SRA_CHECK(a.outer <= int64_t(INT32_MAX), "[sum] too many rows for one launch: ", a.outer);
       sum_rows_kernel<T><<<unsigned(a.outer), kRowThreads, 0, cuda::stream(device)>>>(out, x, a.r);
     } else {
-      sum_inner_kernel<T><<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(out, x, a.outer, a.r,
-                                                                                            a.inner);
+      sum_inner_kernel<T>
+          <<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(out, x, a.outer, a.r, a.inner);
     }
   });
   cuda::check_launch("sum", device);
@@ -89,7 +83,7 @@ void max_cuda(const ReduceArgs& a, int64_t* idx, int device) {
   int64_t n_out = a.outer * a.inner;
   if (n_out == 0) return;
   cuda::DeviceGuard guard(device);
-  by_dtype(a.dtype, "max", [&](auto t) {
+  for_float(a.dtype, "max", "CUDA", [&](auto t) {
     using T = decltype(t);
     max_kernel<T><<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.out), idx, static_cast<const T*>(a.x), a.outer, a.r, a.inner);

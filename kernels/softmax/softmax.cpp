@@ -2,22 +2,14 @@
 #include "kernels/softmax/softmax.h"
 
 #include "core/check.h"
+#include "kernels/common/dtype_switch.h"
 
 namespace sra::kern {
-
-namespace {
-template <typename F>
-void cpu_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on cpu (f32 or f64)");
-  f(double{});
-}
-}  // namespace
 
 void softmax(Device d, const SoftmaxArgs& a) {
   if (a.outer * a.r * a.inner == 0) return;
   if (d.is_cuda()) return softmax_cuda(a, d.index);
-  cpu_dtype(a.dtype, "softmax", [&](auto t) {
+  for_float(a.dtype, "softmax", "cpu", [&](auto t) {
     using T = decltype(t);
     softmax_cpu<T>(static_cast<T*>(a.y), static_cast<const T*>(a.x), a.outer, a.r, a.inner, a.log);
   });
@@ -26,7 +18,7 @@ void softmax(Device d, const SoftmaxArgs& a) {
 void softmax_backward(Device d, const SoftmaxBackwardArgs& a) {
   if (a.outer * a.r * a.inner == 0) return;
   if (d.is_cuda()) return softmax_backward_cuda(a, d.index);
-  cpu_dtype(a.dtype, "softmax", [&](auto t) {
+  for_float(a.dtype, "softmax", "cpu", [&](auto t) {
     using T = decltype(t);
     softmax_backward_cpu<T>(static_cast<T*>(a.gx), static_cast<const T*>(a.gy), static_cast<const T*>(a.y),
                             a.outer, a.r, a.inner, a.log);

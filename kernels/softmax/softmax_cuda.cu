@@ -6,6 +6,7 @@
 // Outputs are written with the CPU's expressions: y = exp(x − m)·T(1/s) or (x − m) − T(log s);
 // backward gx = y·(gy − T(Σ gy·y)) or gy − exp(y)·T(Σ gy).
 #include "core/cuda_launch.h"
+#include "kernels/common/dtype_switch.h"
 #include "kernels/softmax/row_tree_cuda.cuh"
 #include "kernels/softmax/softmax.h"
 
@@ -103,20 +104,13 @@ __global__ void softmax_backward_lines_kernel(T* gx, const T* gy, const T* y, in
   }
 }
 
-template <typename F>
-void by_dtype(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on CUDA (f32 or f64)");
-  f(double{});
-}
-
 }  // namespace
 
 void softmax_cuda(const SoftmaxArgs& a, int device) {
   if (a.outer * a.r * a.inner == 0) return;
   const char* op = a.log ? "log_softmax" : "softmax";
   cuda::DeviceGuard guard(device);
-  by_dtype(a.dtype, op, [&](auto t) {
+  for_float(a.dtype, op, "CUDA", [&](auto t) {
     using T = decltype(t);
     auto* y = static_cast<T*>(a.y);
     auto* x = static_cast<const T*>(a.x);
@@ -135,7 +129,7 @@ void softmax_backward_cuda(const SoftmaxBackwardArgs& a, int device) {
   if (a.outer * a.r * a.inner == 0) return;
   const char* op = a.log ? "log_softmax" : "softmax";
   cuda::DeviceGuard guard(device);
-  by_dtype(a.dtype, op, [&](auto t) {
+  for_float(a.dtype, op, "CUDA", [&](auto t) {
     using T = decltype(t);
     auto* gx = static_cast<T*>(a.gx);
     auto* gy = static_cast<const T*>(a.gy);
