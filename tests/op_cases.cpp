@@ -118,11 +118,11 @@ const std::vector<OpCase>& op_cases() {
       {"cumsum/dim0", {F({4, 2, 3})}, [](V x) { return cumsum(x[0], 0); }},
       {"gumbel_noise", {F({3, 4})}, [](V x) {
          Generator gen(11);
-         return add(x[0], gumbel_noise(x[0].shape(), gen, DType::f64));
+         return add(x[0], gumbel_noise(x[0].shape(), gen, x[0].dtype(), x[0].device()));
        }},
       {"logistic_noise", {F({3, 4})}, [](V x) {
          Generator gen(13);
-         return mul(x[0], logistic_noise(x[0].shape(), gen, DType::f64));
+         return mul(x[0], logistic_noise(x[0].shape(), gen, x[0].dtype(), x[0].device()));
        }},
       // (section NN: insert lines above this marker)
       // ---- attention ----
