@@ -3,8 +3,9 @@
 //   backward  gw[v, :] = Σ_{j : ids[j] = v} g[j, :]  (every row of gw written, zero for unused ids)
 // Ids must lie in [0, V). On the CPU the op (autograd/ops/nn.cpp) checks them on the host and names the
 // position of a bad one. On CUDA it does not read them back (no host sync in a step): token ids are
-// validated where they enter, by the data pipeline (it checks every token id against the vocabulary when
-// it loads a dataset) and the tokenizer; a stray out-of-range id still cannot read out of bounds there:
+// validated where they enter: data/packing.cpp checks every token id of a shard against its vocabulary
+// when it loads it, run/data_prep.cpp checks the tokenizer's vocabulary fits the model's, and generated
+// ids come from the model's own logits. A stray out-of-range id still cannot read out of bounds on CUDA:
 // its output row is NaN (so the loss shows it) and the backward drops it.
 // Backward order (both devices): positions are bucketed by id, stable in j, and each gw[v, c] adds its
 // positions in increasing j, in T, starting from 0: deterministic whatever the thread count, and the CPU
