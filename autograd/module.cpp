@@ -60,6 +60,25 @@ void Module::train(bool on) {
   for (auto& [n, m] : children_) m->train(on);
 }
 
+namespace {
+// Points t's TensorImpl at a contiguous copy of its values on `device` (its id and flags unchanged).
+void move_in_place(const Tensor& t, Device device) {
+  if (t.device() == device) return;
+  Tensor moved = t.to(device);
+  TensorImpl* impl = t.impl();
+  impl->storage = moved.storage();
+  impl->strides = moved.strides();
+  impl->offset = moved.offset();
+  if (impl->grad) impl->grad = t.grad().to(device).impl_ptr();
+}
+}  // namespace
+
+void Module::to(Device device) {
+  for (auto& [n, t] : params_) move_in_place(t, device);
+  for (auto& [n, t] : buffers_) move_in_place(t, device);
+  for (auto& [n, m] : children_) m->to(device);
+}
+
 Tensor Module::find(const std::string& name) const {
   for (auto& [n, t] : named_parameters())
     if (n == name) return t;

@@ -28,6 +28,13 @@ class Module {
   bool is_training() const { return training_; }
   // Looks a parameter or buffer up by its full name; throws "[module] no tensor named ..." when absent.
   Tensor find(const std::string& name) const;
+  // Moves every parameter and buffer of the tree to `device`, in place: each keeps its TensorImpl (so its
+  // name, id, requires_grad, leaf status and every handle to it, the modules' own members included, stay
+  // valid) and gets a contiguous copy of its values on `device`; a gradient moves with it. Tensors
+  // already there are untouched (to(its own device) is a no-op). Not recorded on the tape. Move the model
+  // before building the optimizer (AdamW allocates its moments on the parameters' device) and before any
+  // forward whose tape is still alive. Views sharing one storage become separate copies.
+  void to(Device device);
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);  // sets requires_grad

@@ -108,9 +108,14 @@ Tensor gt(const Tensor& a, double s);
 Tensor eq(const Tensor& a, const Tensor& b);
 
 // ---- random factories (no history; counter-based, see core/rng.h) -----------------------------
-Tensor rand_uniform(const Shape& shape, Generator& gen, DType dtype = DType::f32);  // (0, 1)
-Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
-Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype = DType::f32);    // -log(-log u)
-Tensor logistic_noise(const Shape& shape, Generator& gen, DType dtype = DType::f32);  // log u - log(1-u)
+// Created on `device`; the same generator state gives the same numbers on every device
+// (kernels/random/random.h says how exactly).
+Tensor rand_uniform(const Shape& shape, Generator& gen, DType dtype = DType::f32,
+                    Device device = Device::cpu());  // (0, 1)
+Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32, Device device = Device::cpu());
+Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype = DType::f32,
+                    Device device = Device::cpu());  // -log(-log u)
+Tensor logistic_noise(const Shape& shape, Generator& gen, DType dtype = DType::f32,
+                      Device device = Device::cpu());  // log u - log(1-u)
 
 }  // namespace sra

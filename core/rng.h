@@ -8,16 +8,13 @@
 #include <array>
 #include <cstdint>
 
+#include "core/philox.h"
+
 namespace sra {
 
+// The block's four words (core/philox.h, which also defines uniform_open_f32 / uniform_open_f64: the
+// one copy that the CPU and the CUDA kernels share).
 std::array<uint32_t, 4> philox4x32(uint64_t counter, uint64_t stream, uint64_t key);
-
-// u32 → (0, 1): never 0 or 1 exactly, so log(u) and log(1-u) are finite.
-inline float uniform_open_f32(uint32_t u) { return (float(u >> 8) + 0.5f) * (1.0f / 16777216.0f); }
-inline double uniform_open_f64(uint32_t hi, uint32_t lo) {
-  uint64_t v = (uint64_t(hi) << 21) ^ (lo >> 11);  // 53 bits
-  return (double(v & ((1ull << 53) - 1)) + 0.5) * (1.0 / 9007199254740992.0);
-}
 
 class Generator {
  public:
@@ -36,9 +33,9 @@ class Generator {
     return o;
   }
   // One value at a time (host-side sampling, shuffles): uses one counter per call.
-  double next_uniform();             // (0, 1)
+  double next_uniform();  // (0, 1)
   uint64_t next_u64();
-  uint64_t next_below(uint64_t n);   // [0, n), unbiased
+  uint64_t next_below(uint64_t n);  // [0, n), unbiased
 
  private:
   uint64_t seed_;

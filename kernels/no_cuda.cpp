@@ -1,12 +1,18 @@
 // The kernels' CUDA entries in a build without CUDA (SRA_CUDA=OFF or no nvcc): each throws. A tensor can
 // only reach them from the cuda device, which such a build cannot create, so these name the bug if hit.
 #include "core/check.h"
+#include "kernels/adamw/adamw.h"
 #include "kernels/cross_entropy/cross_entropy.h"
 #include "kernels/cumsum/cumsum.h"
+#include "kernels/dropout/dropout.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/embedding/embedding.h"
 #include "kernels/index/index.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/random/random.h"
 #include "kernels/reduce/reduce.h"
+#include "kernels/rmsnorm/rmsnorm.h"
+#include "kernels/rope/rope.h"
 #include "kernels/softmax/softmax.h"
 #include "kernels/topk/topk.h"
 
@@ -80,6 +86,39 @@ void topk_cuda(const TopkArgs&, int) {
 }
 void cumsum_cuda(const CumsumArgs&, int) {
   no_cuda("cumsum");
+}
+void embedding_cuda(const EmbeddingArgs&, int) {
+  no_cuda("embedding");
+}
+void embedding_backward_cuda(const EmbeddingBackwardArgs&, int) {
+  no_cuda("embedding");
+}
+size_t embedding_backward_scratch_bytes_cuda(int64_t, int64_t, int) {
+  no_cuda("embedding");
+}
+void rmsnorm_cuda(const RmsnormArgs&, int) {
+  no_cuda("rmsnorm");
+}
+void rmsnorm_backward_cuda(const RmsnormBackwardArgs&, int) {
+  no_cuda("rmsnorm");
+}
+void rope_cuda(const RopeArgs&, int) {
+  no_cuda("rope");
+}
+void random_cuda(const RandomArgs&, int) {
+  no_cuda("random");
+}
+void dropout_cuda(const DropoutArgs&, int) {
+  no_cuda("dropout");
+}
+void dropout_apply_cuda(const DropoutApplyArgs&, int) {
+  no_cuda("dropout");
+}
+void adamw_cuda(const AdamWArgs&, int) {
+  no_cuda("adamw");
+}
+void sum_squares_cuda(const SumSquaresArgs&, int) {
+  no_cuda("clip_grad_norm");
 }
 
 }  // namespace sra::kern

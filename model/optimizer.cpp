@@ -20,8 +20,8 @@ AdamW::AdamW(NamedTensors params, AdamWConfig cfg,
   for (auto& [name, p] : params) {
     detail::require_float("adamw", p, name.c_str());
     SRA_CHECK(p.is_contiguous(), "[adamw] parameter ", name, " is not contiguous");
-    slots_.push_back(
-        {name, p, Tensor::zeros(p.shape(), p.dtype()), Tensor::zeros(p.shape(), p.dtype()), decays(name, p)});
+    slots_.push_back({name, p, Tensor::zeros(p.shape(), p.dtype(), p.device()),
+                      Tensor::zeros(p.shape(), p.dtype(), p.device()), decays(name, p)});
   }
 }
 
@@ -31,13 +31,15 @@ void AdamW::step(double lr, double grad_scale) {
   for (Slot& s : slots_) {
     Tensor grad = s.p.grad();
     if (!grad.defined()) continue;
+    SRA_CHECK(grad.device() == s.p.device(), "[adamw] gradient of ", s.name, " is on ", grad.device().str(),
+              ", the parameter on ", s.p.device().str());
+    SRA_CHECK(s.m.device() == s.p.device(), "[adamw] parameter ", s.name, " moved to ", s.p.device().str(),
+              " after the optimizer was built (its state is on ", s.m.device().str(),
+              "): move the model before constructing AdamW");
     Tensor gc = grad.contiguous();
     kern::AdamWStep st{lr,         cfg_.beta1, cfg_.beta2, cfg_.eps, s.decay ? cfg_.weight_decay : 0.0,
                        grad_scale, t_};
-    detail::dispatch_float(s.p.dtype(), "adamw", [&](auto tag) {
-      using T = decltype(tag);
-      kern::adamw_cpu<T>(s.p.data<T>(), gc.data<T>(), s.m.data<T>(), s.v.data<T>(), s.p.numel(), st);
-    });
+    kern::adamw(s.p.device(), {s.p.dtype(), s.p.raw(), gc.raw(), s.m.raw(), s.v.raw(), s.p.numel(), st});
     s.p.bump_version();
   }
 }
@@ -56,16 +58,25 @@ NamedTensors AdamW::state() const {
 }
 
 std::pair<double, double> clip_grad_norm(const NamedTensors& params, double max_norm) {
-  double ss = 0;
+  // acc and scratch live on the gradients' device, created with the first gradient.
+  Tensor acc, scratch;
   for (auto& [name, p] : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
+    detail::require_float("clip_grad_norm", g, name.c_str());
+    Device dev = g.device();
+    if (!acc.defined()) {
+      acc = Tensor::zeros({1}, DType::f64, dev);
+      if (dev.is_cuda()) scratch = Tensor::empty({kern::kSumSquaresBlocks}, DType::f64, dev);
+    }
+    SRA_CHECK(dev == acc.device(), "[clip_grad_norm] gradient of ", name, " is on ", dev.str(),
+              ", an earlier one on ", acc.device().str());
     Tensor gc = g.contiguous();
-    ss += detail::dispatch_float(gc.dtype(), "clip_grad_norm", [&](auto tag) {
-      using T = decltype(tag);
-      return kern::sum_squares_cpu<T>(gc.data<T>(), gc.numel());
-    });
+    kern::sum_squares(dev, {gc.dtype(), gc.raw(), gc.numel(), static_cast<double*>(acc.raw()),
+                            scratch.defined() ? static_cast<double*>(scratch.raw()) : nullptr});
   }
+  // The one host read of a step on CUDA: the norm decides the clip factor the update is given.
+  double ss = acc.defined() ? acc.item() : 0.0;
   double norm = std::sqrt(ss);
   double scale = (max_norm > 0 && norm > max_norm) ? max_norm / (norm + 1e-12) : 1.0;
   return {norm, scale};

@@ -2,6 +2,11 @@
 // By default no decay on norms, embeddings and 1-D parameters (biases, norm gains).
 // clip_grad_norm computes the global L2 norm of all gradients (fixed order, in double) and returns it;
 // the optimizer applies the clip factor inside its update, so no extra pass over the gradients.
+// Devices: the update and the squared sums run on the parameters' device (kernels/adamw dispatchers);
+// the moments are allocated there when the optimizer is built, so move the model first
+// (Module::to(device), then AdamW(model.named_parameters(), ...)); step() throws if a parameter moved
+// since. On CUDA a step reads one value back to the host: the global norm's one-element f64 sum, once
+// per clip_grad_norm call (the clip factor is a host double today; it could stay on the device).
 #pragma once
 #include <functional>
 #include <string>

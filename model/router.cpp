@@ -62,7 +62,7 @@ Selection Router::select(const Tensor& h, Generator& gen) const {
   sel.scores = scores(h);
   const double theta = threshold();
   if (is_training()) {
-    Tensor noise = logistic_noise(sel.scores.shape(), gen, sel.scores.dtype());
+    Tensor noise = logistic_noise(sel.scores.shape(), gen, sel.scores.dtype(), sel.scores.device());
     // g = σ((s − θ)/τ + ℓ): z = 1[g > ½] ~ Bernoulli(σ((s − θ)/τ)), the RL policy at the same τ.
     sel.soft = sigmoid(add(mul(add(sel.scores, -theta), 1.0 / config_.temperature), noise));
     Tensor hard;

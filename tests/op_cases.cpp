@@ -83,7 +83,9 @@ const std::vector<OpCase>& op_cases() {
        [](V x) { return cross_entropy(x[0], Tensor::from_vector(std::vector<int64_t>{-100, -100}, {2})); }},
       {"embedding", {F({6, 3}), Idx({2, 4}, 6)}, [](V x) { return embedding(x[0], x[1]); }},
       {"embedding/i32_repeated", {F({4, 2})},
-       [](V x) { return embedding(x[0], Tensor::from_vector(std::vector<int32_t>{3, 1, 3, 3, 0}, {5})); }},
+       [](V x) {
+         return embedding(x[0], Tensor::from_vector(std::vector<int32_t>{3, 1, 3, 3, 0}, {5}).to(x[0].device()));
+       }},
       {"rmsnorm", {F({2, 3, 5}), F({5})}, [](V x) { return rmsnorm(x[0], x[1], 1e-5); }},
       {"rmsnorm/input_only", {F({4, 6}), Const({6})}, [](V x) { return rmsnorm(x[0], x[1], 1e-2); }},
       {"rmsnorm/weight_only", {Const({3, 4}), F({4})}, [](V x) { return rmsnorm(x[0], x[1]); }},
@@ -118,11 +120,11 @@ const std::vector<OpCase>& op_cases() {
       {"cumsum/dim0", {F({4, 2, 3})}, [](V x) { return cumsum(x[0], 0); }},
       {"gumbel_noise", {F({3, 4})}, [](V x) {
          Generator gen(11);
-         return add(x[0], gumbel_noise(x[0].shape(), gen, DType::f64));
+         return add(x[0], gumbel_noise(x[0].shape(), gen, x[0].dtype(), x[0].device()));
        }},
       {"logistic_noise", {F({3, 4})}, [](V x) {
          Generator gen(13);
-         return mul(x[0], logistic_noise(x[0].shape(), gen, DType::f64));
+         return mul(x[0], logistic_noise(x[0].shape(), gen, x[0].dtype(), x[0].device()));
        }},
       // (section NN: insert lines above this marker)
       // ---- attention ----

@@ -180,7 +180,7 @@ TEST_CASE("random: factories are reproducible, counter-based and thread-count in
     double u5 = dt == DType::f32 ? double(uniform_open_f32(w[0])) : uniform_open_f64(w[0], w[1]);
     CHECK(vals(rand_uniform({10}, f, dt))[5] == u5);
   }
-  using Factory = Tensor (*)(const Shape&, Generator&, DType);
+  using Factory = Tensor (*)(const Shape&, Generator&, DType, Device);
   Factory fs[] = {rand_uniform, randn, gumbel_noise, logistic_noise};
   for (Factory fn : fs) {
     for (DType dt : {DType::f32, DType::f64}) {
@@ -189,7 +189,7 @@ TEST_CASE("random: factories are reproducible, counter-based and thread-count in
         int prev = num_threads();
         set_num_threads(k + 1);
         Generator g(99, 3);
-        r[k] = vals(fn({50000}, g, dt));
+        r[k] = vals(fn({50000}, g, dt, Device::cpu()));
         set_num_threads(prev);
       }
       CHECK(r[0] == r[1]);
@@ -203,7 +203,7 @@ TEST_CASE("random: moments of uniform, normal, Gumbel and logistic samples") {
   const int64_t n = 100000;
   const double pi2 = std::numbers::pi * std::numbers::pi, euler = 0.5772156649015329;
   struct Want {
-    Tensor (*fn)(const Shape&, Generator&, DType);
+    Tensor (*fn)(const Shape&, Generator&, DType, Device);
     double mean, var, kurtosis;  // kurtosis = μ4 / σ⁴, for the standard error of the variance
     const char* name;
   };
@@ -214,7 +214,7 @@ TEST_CASE("random: moments of uniform, normal, Gumbel and logistic samples") {
   for (const Want& w : wants) {
     for (DType dt : {DType::f32, DType::f64}) {
       Generator g(2024);
-      std::vector<double> v = vals(w.fn({n}, g, dt));
+      std::vector<double> v = vals(w.fn({n}, g, dt, Device::cpu()));
       double m = 0, s2 = 0;
       for (double x : v) m += x;
       m /= double(n);

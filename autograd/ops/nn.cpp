@@ -7,7 +7,10 @@
 //   dropout(x, p, gen, training)         y = x·mask/(1 − p), mask[i] = (u_i ≥ p) from Philox counters
 //                                        gen.reserve(numel) onwards; gx = gy·mask/(1 − p); identity when
 //                                        !training or p = 0
-// Index inputs (ids, positions) are i64 or i32 and get no gradient.
+// Index inputs (ids, positions) are i64 or i32 and get no gradient. Every op runs on its inputs' device
+// (they must share one): outputs, saved tensors and kernel scratch are allocated there and the kernels
+// are reached through their dispatchers. Embedding ids are range-checked on the host on the CPU only
+// (kernels/embedding/embedding.h says where CUDA ids are validated).
 #include "autograd/ops/common.h"
 #include "kernels/dropout/dropout.h"
 #include "kernels/embedding/embedding.h"
@@ -17,19 +20,12 @@
 namespace sra {
 
 using detail::dense;
-using detail::dispatch_float;
 
 namespace {
 
-}  // namespace
-
-Tensor embedding(const Tensor& weight, const Tensor& ids) {
-  detail::require_float("embedding", weight, "weight");
-  detail::require_index("embedding", ids, "ids");
-  detail::require_cpu("embedding", {&weight, &ids});
-  SRA_CHECK(weight.dim() == 2, "[embedding] weight must be (V, C), got shape ", shape_str(weight.shape()));
-  int64_t v = weight.size(0), c = weight.size(1), n = ids.numel();
-  Tensor idx = dense(cast(ids, DType::i64));
+// Throws naming the first position of ids (i64, contiguous, on the CPU) outside [0, v).
+void check_ids(const Tensor& ids, const Tensor& idx, const Tensor& weight) {
+  int64_t v = weight.size(0), n = idx.numel();
   const int64_t* ip = idx.data<int64_t>();
   for (int64_t j = 0; j < n; ++j) {
     if (ip[j] >= 0 && ip[j] < v) continue;
@@ -42,24 +38,42 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
     SRA_CHECK(false, "[embedding] id ", ip[j], " at position ", shape_str(pos), " is out of range [0, ", v,
               ") for weight ", shape_str(weight.shape()));
   }
+}
+
+// A device scratch of `bytes` bytes (undefined when 0), and its pointer (null when undefined).
+Tensor scratch_bytes(size_t bytes, Device device) {
+  return bytes == 0 ? Tensor() : Tensor::empty({int64_t(bytes)}, DType::u8, device);
+}
+void* ptr(const Tensor& t) {
+  return t.defined() ? t.raw() : nullptr;
+}
+
+}  // namespace
+
+Tensor embedding(const Tensor& weight, const Tensor& ids) {
+  detail::require_float("embedding", weight, "weight");
+  detail::require_index("embedding", ids, "ids");
+  detail::require_same_device("embedding", {&weight, &ids});
+  SRA_CHECK(weight.dim() == 2, "[embedding] weight must be (V, C), got shape ", shape_str(weight.shape()));
+  int64_t v = weight.size(0), c = weight.size(1), n = ids.numel();
+  Device dev = weight.device();
+  Tensor idx = dense(cast(ids, DType::i64));
+  if (dev.is_cpu()) check_ids(ids, idx, weight);  // CUDA: no host read (kernels/embedding/embedding.h)
   Tensor wc = dense(weight);
   Shape os = ids.shape();
   os.push_back(c);
-  Tensor out = Tensor::empty(os, weight.dtype());
-  dispatch_float(weight.dtype(), "embedding", [&](auto t) {
-    using T = decltype(t);
-    if (out.numel() > 0) kern::embedding_cpu<T>(out.data<T>(), wc.data<T>(), ip, n, c);
-  });
+  Tensor out = Tensor::empty(os, weight.dtype(), dev);
+  kern::embedding(dev,
+                  {weight.dtype(), out.raw(), wc.raw(), static_cast<const int64_t*>(idx.raw()), n, v, c});
   if (needs_grad({weight})) {
     record("embedding", {weight, ids}, {out}, {idx},
-           [idx, n, v, c](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+           [idx, n, v, c, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gy = dense(g[0]);
-             Tensor gw = Tensor::empty({v, c}, gy.dtype());
-             dispatch_float(gy.dtype(), "embedding", [&](auto t) {
-               using T = decltype(t);
-               if (gw.numel() > 0)
-                 kern::embedding_backward_cpu<T>(gw.data<T>(), gy.data<T>(), idx.data<int64_t>(), n, v, c);
-             });
+             Tensor gw = Tensor::empty({v, c}, gy.dtype(), dev);
+             Tensor scratch = scratch_bytes(kern::embedding_backward_scratch_bytes(dev, n, v), dev);
+             kern::embedding_backward(
+                 dev, {gy.dtype(), gw.raw(), gy.raw(), static_cast<const int64_t*>(idx.raw()), n, v, c,
+                       ptr(scratch), scratch.defined() ? size_t(scratch.numel()) : 0});
              return {gw, Tensor()};
            });
   }
@@ -68,38 +82,30 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
 
 Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
   detail::require_same_float("rmsnorm", x, weight);
-  detail::require_cpu("rmsnorm", {&x, &weight});
+  detail::require_same_device("rmsnorm", {&x, &weight});
   SRA_CHECK(x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1), "[rmsnorm] weight shape ",
             shape_str(weight.shape()), " does not match the last dim of input ", shape_str(x.shape()));
   SRA_CHECK(eps >= 0, "[rmsnorm] eps must be >= 0, got ", eps);
   int64_t c = x.size(-1), n = c > 0 ? x.numel() / c : 0;
+  Device dev = x.device();
   Tensor xc = dense(x), wc = dense(weight);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  Tensor rstd = Tensor::empty({n}, x.dtype());
-  dispatch_float(x.dtype(), "rmsnorm", [&](auto t) {
-    using T = decltype(t);
-    if (y.numel() > 0)
-      kern::rmsnorm_cpu<T>(y.data<T>(), rstd.data<T>(), xc.data<T>(), wc.data<T>(), n, c, eps);
-  });
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
+  Tensor rstd = Tensor::empty({n}, x.dtype(), dev);
+  kern::rmsnorm(dev, {x.dtype(), y.raw(), rstd.raw(), xc.raw(), wc.raw(), n, c, eps});
   if (needs_grad({x, weight})) {
     bool gx_needed = x.requires_grad(), gw_needed = weight.requires_grad();
-    record("rmsnorm", {x, weight}, {y}, {xc, wc},
-           [xc, wc, rstd, n, c, gx_needed, gw_needed](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             Tensor gy = dense(g[0]);
-             Tensor gx = gx_needed ? Tensor::empty(xc.shape(), xc.dtype()) : Tensor();
-             Tensor gw = gw_needed ? Tensor::empty({c}, xc.dtype()) : Tensor();
-             dispatch_float(xc.dtype(), "rmsnorm", [&](auto t) {
-               using T = decltype(t);
-               if (n == 0) {
-                 if (gw_needed) gw.zero_();
-                 return;
-               }
-               kern::rmsnorm_backward_cpu<T>(gx_needed ? gx.data<T>() : nullptr,
-                                             gw_needed ? gw.data<T>() : nullptr, gy.data<T>(), xc.data<T>(),
-                                             wc.data<T>(), rstd.data<T>(), n, c);
-             });
-             return {gx, gw};
-           });
+    record(
+        "rmsnorm", {x, weight}, {y}, {xc, wc},
+        [xc, wc, rstd, n, c, dev, gx_needed, gw_needed](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+          Tensor gy = dense(g[0]);
+          Tensor gx = gx_needed ? Tensor::empty(xc.shape(), xc.dtype(), dev) : Tensor();
+          Tensor gw = gw_needed ? Tensor::empty({c}, xc.dtype(), dev) : Tensor();
+          Tensor scratch =
+              scratch_bytes(gw_needed ? kern::rmsnorm_backward_scratch_bytes(dev, n, c) : 0, dev);
+          kern::rmsnorm_backward(dev, {xc.dtype(), ptr(gx), ptr(gw), gy.raw(), xc.raw(), wc.raw(), rstd.raw(),
+                                       n, c, ptr(scratch), scratch.defined() ? size_t(scratch.numel()) : 0});
+          return {gx, gw};
+        });
   }
   return y;
 }
@@ -107,7 +113,7 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
 Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
   detail::require_float("rope", x);
   detail::require_index("rope", positions, "positions");
-  detail::require_cpu("rope", {&x, &positions});
+  detail::require_same_device("rope", {&x, &positions});
   SRA_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "[rope] input must be (B, H, T, D) with D even, got shape ",
             shape_str(x.shape()));
   int64_t b = x.size(0), h = x.size(1), t = x.size(2), d = x.size(3);
@@ -120,13 +126,9 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
   Tensor pos = dense(cast(positions, DType::i64));
   Tensor xc = dense(x);
   auto rotate = [pos, per_batch, b, h, t, d, theta](const Tensor& in, bool inverse) {
-    Tensor out = Tensor::empty(in.shape(), in.dtype());
-    dispatch_float(in.dtype(), "rope", [&](auto tag) {
-      using T = decltype(tag);
-      if (out.numel() > 0)
-        kern::rope_cpu<T>(out.data<T>(), in.data<T>(), pos.data<int64_t>(), per_batch, b, h, t, d, theta,
-                          inverse);
-    });
+    Tensor out = Tensor::empty(in.shape(), in.dtype(), in.device());
+    kern::rope(in.device(), {in.dtype(), out.raw(), in.raw(), static_cast<const int64_t*>(pos.raw()),
+                             per_batch, b, h, t, d, theta, inverse});
     return out;
   };
   Tensor y = rotate(xc, false);
@@ -140,28 +142,23 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
 
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
   detail::require_float("dropout", x);
-  detail::require_cpu("dropout", {&x});
   SRA_CHECK(p >= 0 && p < 1, "[dropout] p must be in [0, 1), got ", p);
   if (!training || p == 0) return x;
   int64_t n = x.numel();
+  Device dev = x.device();
   uint64_t base = gen.reserve(uint64_t(n));
   Tensor xc = dense(x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  Tensor mask = Tensor::empty(x.shape(), DType::u8);
-  dispatch_float(x.dtype(), "dropout", [&](auto t) {
-    using T = decltype(t);
-    kern::dropout_cpu<T>(y.data<T>(), mask.data<uint8_t>(), xc.data<T>(), n, p, base, gen.stream(),
-                         gen.seed());
-  });
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
+  Tensor mask = Tensor::empty(x.shape(), DType::u8, dev);
+  kern::dropout(dev, {x.dtype(), y.raw(), static_cast<uint8_t*>(mask.raw()), xc.raw(), n, p, base,
+                      gen.stream(), gen.seed()});
   if (needs_grad({x})) {
     double scale = 1.0 / (1.0 - p);
     record("dropout", {x}, {y}, {}, [mask, scale](const std::vector<Tensor>& g) -> std::vector<Tensor> {
       Tensor gy = dense(g[0]);
-      Tensor gx = Tensor::empty(gy.shape(), gy.dtype());
-      dispatch_float(gy.dtype(), "dropout", [&](auto t) {
-        using T = decltype(t);
-        kern::dropout_apply_cpu<T>(gx.data<T>(), gy.data<T>(), mask.data<uint8_t>(), gy.numel(), scale);
-      });
+      Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+      kern::dropout_apply(gy.device(), {gy.dtype(), gx.raw(), gy.raw(),
+                                        static_cast<const uint8_t*>(mask.raw()), gy.numel(), scale});
       return {gx};
     });
   }

@@ -11,11 +11,11 @@
 namespace sra::kern {
 
 template <typename F>
-void for_float(DType dt, const char* op, const char* device, F&& f) {
+auto for_float(DType dt, const char* op, const char* device, F&& f) {  // returns what f returns
   if (dt == DType::f32) return f(float{});
   SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported on ", device,
             " (f32 or f64)");
-  f(double{});
+  return f(double{});
 }
 
 template <typename F>

@@ -2,13 +2,53 @@
 //   forward   r[n] = 1 / √(mean_c x[n, c]² + eps),  y[n, c] = x[n, c] · r[n] · w[c]
 //   backward  u = gy · w;  gx[n, c] = r·u[n, c] − x[n, c] · r³ · mean_c(u[n, ·] · x[n, ·])
 //             gw[c] = Σ_n gy[n, c] · x[n, c] · r[n]
-// Means and sums accumulate in double. gx is parallel over rows; gw over column chunks, each summing the
-// rows in order: deterministic whatever the thread count. gx or gw may be null (not computed).
-// T = float or double.
+// Means and sums accumulate in double. gx or gw may be null (not computed). Deterministic on both devices:
+//   CPU: gx parallel over rows; gw over column chunks, each summing the rows in order.
+//   CUDA (rmsnorm_cuda.cu): one block per row for r and gx (the row's sum in a fixed-shape tree); gw in
+//   two passes: rows split into at most kRmsnormGwChunks fixed chunks (set by N alone), one thread per
+//   (chunk, c) summing its rows in order into a double scratch, then one thread per c adding the chunks in
+//   order. The scratch, rmsnorm_backward_scratch_bytes(device, N, C) bytes (0 on the CPU), is a tensor the
+//   op allocates. CUDA sums in another order than the CPU: equal up to rounding.
+// Callers use the dispatchers rmsnorm / rmsnorm_backward (rmsnorm.cpp). T = float or double.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
+#include "core/device.h"
+#include "core/dtype.h"
+
 namespace sra::kern {
+
+constexpr int64_t kRmsnormGwChunks = 128;
+
+struct RmsnormArgs {  // contiguous, on the call's device
+  DType dtype;        // f32 | f64
+  void* y;            // (n, c)
+  void* rstd;         // (n)
+  const void* x;      // (n, c)
+  const void* w;      // (c)
+  int64_t n, c;
+  double eps;
+};
+struct RmsnormBackwardArgs {
+  DType dtype;
+  void* gx;  // (n, c) or null
+  void* gw;  // (c) or null; zeros when n == 0
+  const void* gy;
+  const void* x;
+  const void* w;
+  const void* rstd;
+  int64_t n, c;
+  void* scratch;  // CUDA with gw: rmsnorm_backward_scratch_bytes(device, n, c) bytes; CPU: unused
+  size_t scratch_bytes;
+};
+
+void rmsnorm(Device device, const RmsnormArgs& args);
+void rmsnorm_backward(Device device, const RmsnormBackwardArgs& args);
+size_t rmsnorm_backward_scratch_bytes(Device device, int64_t n, int64_t c);
+
+void rmsnorm_cuda(const RmsnormArgs& args, int device);
+void rmsnorm_backward_cuda(const RmsnormBackwardArgs& args, int device);
 
 template <typename T>
 void rmsnorm_cpu(T* y, T* rstd, const T* x, const T* w, int64_t n, int64_t c, double eps);

@@ -5,11 +5,31 @@
 //   out[i]     = x[i] · cos − x[i + h] · sin
 //   out[i + h] = x[i + h] · cos + x[i] · sin        (= x·cos + rotate_half(x)·sin, cos/sin duplicated)
 // inverse = true rotates by −angle: the backward (the rotation is orthogonal, so gx = R(−angle)·gy).
-// T = float or double.
+// The CPU builds a cos/sin table per position; CUDA (rope_cuda.cu) computes each pair's angle the same way
+// (inv_freq and the angle in double, cos and sin in double rounded to T) in one thread per (row, i < h)
+// pair. The device's double pow/cos/sin may differ from glibc's in the last bit: equal up to rounding.
+// Callers use the dispatcher rope(device, args) (rope.cpp). T = float or double.
 #pragma once
 #include <cstdint>
 
+#include "core/device.h"
+#include "core/dtype.h"
+
 namespace sra::kern {
+
+struct RopeArgs {      // contiguous, on the call's device
+  DType dtype;         // f32 | f64
+  void* out;           // (b, h, t, d)
+  const void* x;       // (b, h, t, d)
+  const int64_t* pos;  // (t) or (b, t)
+  bool pos_per_batch;
+  int64_t b, h, t, d;
+  double theta;
+  bool inverse;
+};
+
+void rope(Device device, const RopeArgs& args);
+void rope_cuda(const RopeArgs& args, int device);
 
 template <typename T>
 void rope_cpu(T* out, const T* x, const int64_t* pos, bool pos_per_batch, int64_t b, int64_t h, int64_t t,

@@ -1,0 +1,26 @@
+// The AdamW dispatchers: the one switch from a device to its kernel (contracts in adamw.h).
+#include "kernels/adamw/adamw.h"
+
+#include "core/check.h"
+#include "kernels/common/dtype_switch.h"
+
+namespace sra::kern {
+
+void adamw(Device d, const AdamWArgs& a) {
+  if (d.is_cuda()) return adamw_cuda(a, d.index);
+  for_float(a.dtype, "adamw", "cpu", [&](auto t) {
+    using T = decltype(t);
+    adamw_cpu<T>(static_cast<T*>(a.p), static_cast<const T*>(a.g), static_cast<T*>(a.m), static_cast<T*>(a.v),
+                 a.n, a.step);
+  });
+}
+
+void sum_squares(Device d, const SumSquaresArgs& a) {
+  if (d.is_cuda()) return sum_squares_cuda(a, d.index);
+  a.acc[0] += for_float(a.dtype, "clip_grad_norm", "cpu", [&](auto t) {
+    using T = decltype(t);
+    return sum_squares_cpu<T>(static_cast<const T*>(a.g), a.n);
+  });
+}
+
+}  // namespace sra::kern

@@ -1,0 +1,94 @@
+// AdamW and the squared-gradient sum on CUDA (math and order in adamw.h; adamw_cpu.cpp is the oracle).
+//   adamw: one thread per element (grid-stride), the CPU's constants (computed here on the host, the same
+//          formulas) and the CPU's update in T.
+//   sum_squares: blocks = min(kSumSquaresBlocks, ⌈n / 256⌉); block b sums elements b·256 + tid + k·blocks·256
+//          in double, a fixed tree gives scratch[b]; one block then sums scratch in a fixed tree and adds
+//          the total to acc[0]. Deterministic: the order depends on n alone; no atomics.
+#include <cmath>
+
+#include "core/cuda_launch.h"
+#include "kernels/adamw/adamw.h"
+#include "kernels/common/dtype_switch.h"
+
+namespace sra::kern {
+
+namespace {
+
+constexpr int kBlock = 256;
+static_assert(kSumSquaresBlocks <= kBlock, "the final pass reads one partial per thread");
+
+template <typename T>
+__global__ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, T b1, T b2, T decay, T step,
+                             T inv_sqrt_bc2, T eps, T gs) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    T gi = g[i] * gs;
+    T mi = b1 * m[i] + (T(1) - b1) * gi;
+    T vi = b2 * v[i] + (T(1) - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+__device__ inline double tree_sum(double v, double* part) {
+  part[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = kBlock / 2; s > 0; s /= 2) {
+    if (int(threadIdx.x) < s) part[threadIdx.x] += part[threadIdx.x + s];
+    __syncthreads();
+  }
+  return part[0];
+}
+
+template <typename T>
+__global__ void sum_squares_partial_kernel(double* scratch, const T* g, int64_t n) {
+  __shared__ double part[kBlock];
+  double acc = 0;
+  for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock)
+    acc += double(g[i]) * double(g[i]);
+  double total = tree_sum(acc, part);
+  if (threadIdx.x == 0) scratch[blockIdx.x] = total;
+}
+
+__global__ void sum_squares_final_kernel(double* acc, const double* scratch, int blocks) {
+  __shared__ double part[kBlock];
+  double total = tree_sum(int(threadIdx.x) < blocks ? scratch[threadIdx.x] : 0.0, part);
+  if (threadIdx.x == 0) acc[0] += total;
+}
+
+}  // namespace
+
+void adamw_cuda(const AdamWArgs& a, int device) {
+  if (a.n == 0) return;
+  cuda::DeviceGuard guard(device);
+  const AdamWStep& s = a.step;
+  const double bc1 = 1.0 - std::pow(s.beta1, double(s.t));
+  const double bc2 = 1.0 - std::pow(s.beta2, double(s.t));
+  for_float(a.dtype, "adamw", "CUDA", [&](auto tag) {
+    using T = decltype(tag);
+    adamw_kernel<T><<<cuda::grid_for(a.n), cuda::kThreads, 0, cuda::stream(device)>>>(
+        static_cast<T*>(a.p), static_cast<const T*>(a.g), static_cast<T*>(a.m), static_cast<T*>(a.v), a.n,
+        T(s.beta1), T(s.beta2), T(1.0 - s.lr * s.weight_decay), T(s.lr / bc1), T(1.0 / std::sqrt(bc2)),
+        T(s.eps), T(s.grad_scale));
+  });
+  cuda::check_launch("adamw", device);
+}
+
+void sum_squares_cuda(const SumSquaresArgs& a, int device) {
+  if (a.n == 0) return;
+  SRA_CHECK(a.acc != nullptr && a.scratch != nullptr, "[clip_grad_norm] sum_squares needs acc and scratch");
+  cuda::DeviceGuard guard(device);
+  int64_t want = (a.n + kBlock - 1) / kBlock;
+  int blocks = int(want < kSumSquaresBlocks ? want : kSumSquaresBlocks);
+  for_float(a.dtype, "clip_grad_norm", "CUDA", [&](auto tag) {
+    using T = decltype(tag);
+    sum_squares_partial_kernel<T>
+        <<<blocks, kBlock, 0, cuda::stream(device)>>>(a.scratch, static_cast<const T*>(a.g), a.n);
+  });
+  cuda::check_launch("clip_grad_norm", device);
+  sum_squares_final_kernel<<<1, kBlock, 0, cuda::stream(device)>>>(a.acc, a.scratch, blocks);
+  cuda::check_launch("clip_grad_norm", device);
+}
+
+}  // namespace sra::kern

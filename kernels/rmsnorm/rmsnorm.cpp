@@ -1,0 +1,45 @@
+// The RMSNorm dispatchers: the one switch from a device to its kernel (contracts in rmsnorm.h).
+#include "kernels/rmsnorm/rmsnorm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/cuda_runtime.h"
+#include "kernels/common/dtype_switch.h"
+
+namespace sra::kern {
+
+void rmsnorm(Device d, const RmsnormArgs& a) {
+  if (a.n == 0 || a.c == 0) return;
+  if (d.is_cuda()) return rmsnorm_cuda(a, d.index);
+  for_float(a.dtype, "rmsnorm", "cpu", [&](auto t) {
+    using T = decltype(t);
+    rmsnorm_cpu<T>(static_cast<T*>(a.y), static_cast<T*>(a.rstd), static_cast<const T*>(a.x),
+                   static_cast<const T*>(a.w), a.n, a.c, a.eps);
+  });
+}
+
+void rmsnorm_backward(Device d, const RmsnormBackwardArgs& a) {
+  if (a.n == 0) {  // no rows: gx is empty, gw = 0
+    if (a.gw == nullptr || a.c == 0) return;
+    size_t bytes = size_t(a.c) * dtype_size(a.dtype);
+    if (d.is_cuda()) return cuda::memset_zero(a.gw, bytes, d.index);
+    std::memset(a.gw, 0, bytes);
+    return;
+  }
+  if (d.is_cuda()) return rmsnorm_backward_cuda(a, d.index);
+  for_float(a.dtype, "rmsnorm", "cpu", [&](auto t) {
+    using T = decltype(t);
+    rmsnorm_backward_cpu<T>(static_cast<T*>(a.gx), static_cast<T*>(a.gw), static_cast<const T*>(a.gy),
+                            static_cast<const T*>(a.x), static_cast<const T*>(a.w),
+                            static_cast<const T*>(a.rstd), a.n, a.c);
+  });
+}
+
+size_t rmsnorm_backward_scratch_bytes(Device d, int64_t n, int64_t c) {
+  if (!d.is_cuda()) return 0;
+  return size_t(std::min(n, kRmsnormGwChunks) * c) * sizeof(double);
+}
+
+}  // namespace sra::kern

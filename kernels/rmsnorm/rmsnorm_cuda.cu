@@ -1,0 +1,136 @@
+// RMSNorm on CUDA (math and order in rmsnorm.h; rmsnorm_cpu.cpp is the oracle).
+//   forward / gx: one block of kRowThreads per row (grid-stride over rows); each thread sums a fixed stride
+//     of the row in double, then a fixed-shape tree in shared memory: the order depends on C alone.
+//   gw: pass 1, one thread per (chunk, c) sums its chunk's rows in order into scratch[chunk, c] (double);
+//     pass 2, one thread per c adds the chunks in order and rounds to T once. No atomics.
+#include <algorithm>
+
+#include "core/cuda_launch.h"
+#include "kernels/common/dtype_switch.h"
+#include "kernels/rmsnorm/rmsnorm.h"
+
+namespace sra::kern {
+
+namespace {
+
+constexpr int kRowThreads = 256;
+
+// The block's sum of `v` (one value a thread), the same fixed tree as reduce_cuda.cu; every thread gets it.
+__device__ inline double block_sum(double v, double* part) {
+  part[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = kRowThreads / 2; s > 0; s /= 2) {
+    if (int(threadIdx.x) < s) part[threadIdx.x] += part[threadIdx.x + s];
+    __syncthreads();
+  }
+  double total = part[0];
+  __syncthreads();  // part is reused by the next row
+  return total;
+}
+
+template <typename T>
+__global__ void rmsnorm_kernel(T* y, T* rstd, const T* x, const T* w, int64_t n, int64_t c, double eps) {
+  __shared__ double part[kRowThreads];
+  for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
+    const T* xr = x + r * c;
+    T* yr = y + r * c;
+    double ss = 0;
+    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) ss += double(xr[i]) * double(xr[i]);
+    ss = block_sum(ss, part);
+    T rs = T(1.0 / sqrt(ss / double(c) + eps));
+    if (threadIdx.x == 0) rstd[r] = rs;
+    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) yr[i] = xr[i] * rs * w[i];
+  }
+}
+
+template <typename T>
+__global__ void rmsnorm_gx_kernel(T* gx, const T* gy, const T* x, const T* w, const T* rstd, int64_t n,
+                                  int64_t c) {
+  __shared__ double part[kRowThreads];
+  for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
+    const T* xr = x + r * c;
+    const T* gr = gy + r * c;
+    T* out = gx + r * c;
+    double dot = 0;
+    for (int64_t i = threadIdx.x; i < c; i += kRowThreads)
+      dot += double(gr[i]) * double(w[i]) * double(xr[i]);
+    dot = block_sum(dot, part);
+    double rs = double(rstd[r]);
+    T a = T(rs), k = T(rs * rs * rs * dot / double(c));
+    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) out[i] = a * (gr[i] * w[i]) - xr[i] * k;
+  }
+}
+
+// scratch[p, i] = Σ_{rows of chunk p, in order} gy[r, i] · x[r, i] · rstd[r]; chunk p holds rows
+// [p·per, min(n, (p + 1)·per)).
+template <typename T>
+__global__ void rmsnorm_gw_partial_kernel(double* scratch, const T* gy, const T* x, const T* rstd, int64_t n,
+                                          int64_t c, int64_t chunks, int64_t per) {
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < chunks * c;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    int64_t p = e / c, i = e % c;
+    int64_t r0 = p * per, r1 = r0 + per < n ? r0 + per : n;
+    double acc = 0;
+    for (int64_t r = r0; r < r1; ++r) acc += double(gy[r * c + i]) * double(x[r * c + i]) * double(rstd[r]);
+    scratch[e] = acc;
+  }
+}
+
+template <typename T>
+__global__ void rmsnorm_gw_final_kernel(T* gw, const double* scratch, int64_t c, int64_t chunks) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < c;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    double acc = 0;
+    for (int64_t p = 0; p < chunks; ++p) acc += scratch[p * c + i];
+    gw[i] = T(acc);
+  }
+}
+
+unsigned row_grid(int64_t n) {
+  return unsigned(std::min<int64_t>(n, 65535));
+}
+
+}  // namespace
+
+void rmsnorm_cuda(const RmsnormArgs& a, int device) {
+  if (a.n == 0 || a.c == 0) return;
+  cuda::DeviceGuard guard(device);
+  for_float(a.dtype, "rmsnorm", "CUDA", [&](auto t) {
+    using T = decltype(t);
+    rmsnorm_kernel<T><<<row_grid(a.n), kRowThreads, 0, cuda::stream(device)>>>(
+        static_cast<T*>(a.y), static_cast<T*>(a.rstd), static_cast<const T*>(a.x), static_cast<const T*>(a.w),
+        a.n, a.c, a.eps);
+  });
+  cuda::check_launch("rmsnorm", device);
+}
+
+void rmsnorm_backward_cuda(const RmsnormBackwardArgs& a, int device) {
+  if (a.n == 0 || a.c == 0) return;  // the dispatcher zeroes gw when n == 0
+  cuda::DeviceGuard guard(device);
+  cudaStream_t s = cuda::stream(device);
+  for_float(a.dtype, "rmsnorm", "CUDA", [&](auto t) {
+    using T = decltype(t);
+    auto* gy = static_cast<const T*>(a.gy);
+    auto* x = static_cast<const T*>(a.x);
+    auto* rstd = static_cast<const T*>(a.rstd);
+    if (a.gx) {
+      rmsnorm_gx_kernel<T><<<row_grid(a.n), kRowThreads, 0, s>>>(static_cast<T*>(a.gx), gy, x,
+                                                                 static_cast<const T*>(a.w), rstd, a.n, a.c);
+      cuda::check_launch("rmsnorm_backward", device);
+    }
+    if (a.gw) {
+      int64_t chunks = std::min(a.n, kRmsnormGwChunks), per = (a.n + chunks - 1) / chunks;
+      SRA_CHECK(a.scratch != nullptr && a.scratch_bytes >= size_t(chunks * a.c) * sizeof(double),
+                "[rmsnorm] backward scratch of ", a.scratch_bytes, " bytes is too small");
+      auto* scratch = static_cast<double*>(a.scratch);
+      rmsnorm_gw_partial_kernel<T><<<cuda::grid_for(chunks * a.c), cuda::kThreads, 0, s>>>(
+          scratch, gy, x, rstd, a.n, a.c, chunks, per);
+      cuda::check_launch("rmsnorm_backward", device);
+      rmsnorm_gw_final_kernel<T>
+          <<<cuda::grid_for(a.c), cuda::kThreads, 0, s>>>(static_cast<T*>(a.gw), scratch, a.c, chunks);
+      cuda::check_launch("rmsnorm_backward", device);
+    }
+  });
+}
+
+}  // namespace sra::kern
