@@ -1,6 +1,7 @@
 // Packing (stream → stride-T rows of T+1 tokens), batches, token shard I/O and the epoch sampler.
 #include "data/packing.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -62,7 +63,8 @@ TokenStream concat_examples(const std::vector<TokenizedExample>& examples, int32
   return s;
 }
 
-PackedRows::PackedRows(std::shared_ptr<const TokenStream> stream, int64_t seq_len, int32_t pad_id)
+PackedRows::PackedRows(std::shared_ptr<const TokenStream> stream, int64_t seq_len, int32_t pad_id,
+                       RowsWithoutTargets without_targets)
     : stream_(std::move(stream)), seq_len_(seq_len), pad_id_(pad_id) {
   SRA_CHECK(stream_ != nullptr, "[data] PackedRows: no stream");
   SRA_CHECK(seq_len_ >= 1, "[data] PackedRows: seq_len must be >= 1, got ", seq_len_);
@@ -71,12 +73,22 @@ PackedRows::PackedRows(std::shared_ptr<const TokenStream> stream, int64_t seq_le
             stream_->ids.size(), " ids but ", stream_->mask.size(), " mask values");
   int64_t n = stream_->size();
   num_rows_ = n >= 2 ? (n - 1 + seq_len_ - 1) / seq_len_ : 0;
+  if (without_targets == RowsWithoutTargets::keep) return;
+  const std::vector<uint8_t>& mask = stream_->mask;
+  for (int64_t r = 0; r < num_rows_; ++r) {
+    const int64_t first = r * seq_len_ + 1, last = std::min(n, r * seq_len_ + seq_len_ + 1);
+    bool has_target = false;
+    for (int64_t k = first; k < last && !has_target; ++k) has_target = mask[size_t(k)] != 0;
+    if (has_target) kept_.push_back(r);
+  }
+  skipped_rows_ = num_rows_ - int64_t(kept_.size());
+  num_rows_ = int64_t(kept_.size());
 }
 
 void PackedRows::row(int64_t r, int32_t* ids, uint8_t* mask) const {
   SRA_CHECK(r >= 0 && r < num_rows_, "[data] row ", r, " out of range [0, ", num_rows_, ")");
   const int64_t n = stream_->size();
-  const int64_t start = r * seq_len_;
+  const int64_t start = (kept_.empty() ? r : kept_[size_t(r)]) * seq_len_;
   for (int64_t t = 0; t <= seq_len_; ++t) {
     int64_t k = start + t;
     if (k < n) {

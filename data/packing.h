@@ -7,6 +7,10 @@
 //   consecutive rows overlap by one token and every stream token but the first is a target (position
 //   1..T of a row) exactly once. rows = ceil((n - 1) / T) for n >= 2 tokens, else 0. The last row is
 //   filled up with PAD, mask 0. Rows cross example boundaries (an example may be split across rows).
+//   RowsWithoutTargets::skip (the trainer's choice) leaves out the rows whose T target positions
+//   (1..T) all have mask 0 — e.g. a row inside a long prompt when seq_len is short: such a row adds a
+//   loss of 0 and no gradient but takes a schedule step; skipped_rows() counts them, and num_rows()
+//   and row(r) then run over the kept rows in stream order.
 // Batch:  make_batch(rows, indices) → inputs (B, T) i64 = row[0, T), targets (B, T) i64 = row[1, T]
 //   with ignore_index where the mask is 0, loss_mask (B, T) u8 = mask[1, T].
 //
@@ -56,11 +60,15 @@ struct TokenStream {
 
 TokenStream concat_examples(const std::vector<TokenizedExample>& examples, int32_t eos_id);
 
+enum class RowsWithoutTargets { keep, skip };
+
 class PackedRows {
  public:
-  PackedRows(std::shared_ptr<const TokenStream> stream, int64_t seq_len, int32_t pad_id);
+  PackedRows(std::shared_ptr<const TokenStream> stream, int64_t seq_len, int32_t pad_id,
+             RowsWithoutTargets without_targets = RowsWithoutTargets::keep);
   int64_t num_rows() const { return num_rows_; }
-  int64_t seq_len() const { return seq_len_; }  // T; a row holds T + 1 tokens
+  int64_t skipped_rows() const { return skipped_rows_; }  // rows left out for having no target
+  int64_t seq_len() const { return seq_len_; }            // T; a row holds T + 1 tokens
   int32_t pad_id() const { return pad_id_; }
   const TokenStream& stream() const { return *stream_; }
   // Copies row r's T + 1 ids and mask values.
@@ -71,6 +79,8 @@ class PackedRows {
   int64_t seq_len_;
   int32_t pad_id_;
   int64_t num_rows_;
+  int64_t skipped_rows_ = 0;
+  std::vector<int64_t> kept_;  // with skip: the stride-T row index of each kept row (else empty)
 };
 
 PackedRows pack_examples(const std::vector<TokenizedExample>& examples, int64_t seq_len, int32_t eos_id,

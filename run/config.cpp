@@ -514,6 +514,24 @@ std::string config_range_text(const ConfigKey& k) {
   return "";
 }
 
+namespace {
+
+// True when the text is blank or holds only comments (and document markers): YAML that sets nothing.
+bool holds_no_yaml(const std::string& text) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const size_t at = line.find_first_not_of(" \t\r");
+    if (at == std::string::npos || line[at] == '#') continue;
+    const std::string rest = line.substr(at, line.find_last_not_of(" \t\r") + 1 - at);
+    if (rest == "---" || rest == "...") continue;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 RunConfig load_config_string(const std::string& yaml, const std::string& source,
                              const std::vector<std::string>& overrides,
                              std::map<std::string, std::string>* origins) {
@@ -551,7 +569,11 @@ RunConfig load_config(const std::string& path, const std::vector<std::string>& o
   std::stringstream ss;
   ss << in.rdbuf();
   SRA_CHECK(!in.bad(), "[config] cannot read config file '", path, "'");
-  return load_config_string(ss.str(), path, overrides, origins);
+  const std::string text = ss.str();
+  SRA_CHECK(!holds_no_yaml(text), "[config] config file '", path,
+            "' is empty (only whitespace or comments): a run would silently take every default; write the "
+            "keys to set (configs/reference.yaml lists them all)");
+  return load_config_string(text, path, overrides, origins);
 }
 
 void apply_override(RunConfig& cfg, const std::string& assignment) {

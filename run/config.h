@@ -18,6 +18,9 @@
 //                                   the location of the first named key that was set, else the file)
 //     "[config] run.yaml:5: invalid YAML: <yaml-cpp's message> (column 9)"
 //     "[config] config file 'x.yaml' does not exist" (or "is not a regular file", "cannot read ...")
+//     "[config] config file 'x.yaml' is empty (only whitespace or comments): ..." (a file that sets
+//                                   nothing is refused, so a wrong or truncated file cannot silently
+//                                   train on every default; load_config_string accepts "")
 //     "[config] --set model.d_modle=512: unknown key 'model.d_modle' (did you mean 'model.d_model'?)"
 //   Values: int = a plain decimal integer; float = a decimal or exponent number (finite); bool = true or
 //   false; string = any scalar; enum = one of the listed words; int list = a YAML sequence of ints,

@@ -126,6 +126,9 @@ const std::vector<OpCase>& op_cases() {
          Generator gen(13);
          return mul(x[0], logistic_noise(x[0].shape(), gen, x[0].dtype(), x[0].device()));
        }},
+      // forward = hard, gradient → soft only: with hard = soft = x the numeric gradient is w, and it
+      // would be 2w if hard got a gradient too
+      {"straight_through", {F({3, 4})}, [](V x) { return straight_through(x[0], x[0]); }},
       // (section NN: insert lines above this marker)
       // ---- attention ----
       {"attention", {F({1, 2, 4, 4}), F({1, 2, 4, 4}), F({1, 2, 4, 4})},

@@ -25,6 +25,9 @@ std::string yaml_file(const std::string& text) {
   return p.string();
 }
 
+// A file that sets one key to its default: for tests of overrides alone (an empty file is refused).
+const char* kOneKey = "precision: f32\n";
+
 // The error of loading `text` from a file, with the file's path replaced by "F".
 std::string load_error(const std::string& text, const std::vector<std::string>& overrides = {}) {
   std::string path = yaml_file(text);
@@ -82,8 +85,8 @@ TEST_CASE("config: defaults match the library's option structs and pass validati
   CHECK(s.min_distractors == sref.min_distractors);
   CHECK(s.max_distractors == sref.max_distractors);
   CHECK(s.context_chars == sref.context_chars);
-  // an empty file and empty sections give the defaults
-  CHECK(sra::load_config(yaml_file("")) == c);
+  // empty text and empty sections give the defaults
+  CHECK(sra::load_config_string("", "text") == c);
   CHECK(sra::load_config(yaml_file("# nothing\nrouter:\n")) == c);
 }
 
@@ -227,7 +230,7 @@ TEST_CASE("config: cross-field checks name the keys and where the last of them w
   CHECK(load_error("distributed:\n  world_size: 2\n") ==
         "[config] F:2: distributed.world_size 2 needs distributed.backend nccl or gloo (not none)");
   // all keys involved at their defaults: the file alone; set by an override: the override
-  CHECK(load_error("", {"model.n_heads=3"}) ==
+  CHECK(load_error(kOneKey, {"model.n_heads=3"}) ==
         "[config] --set model.n_heads=3: model.d_model (256) must be a "
         "multiple of model.n_heads (3)");
   CHECK(load_error("model:\n  n_heads: 8\n", {"model.d_model=100"}) ==
@@ -260,6 +263,20 @@ TEST_CASE("config: malformed YAML and missing files") {
         "[config] config file '" + dir + "' is not a regular file");
 }
 
+TEST_CASE("config: an empty or comment-only file is refused, naming the file") {
+  const std::string expected =
+      "[config] config file 'F' is empty (only whitespace or comments): a run would silently take every "
+      "default; write the keys to set (configs/reference.yaml lists them all)";
+  for (const char* text : {"", "\n  \n", "# a comment\n   # another\n", "---\n# only a comment\n...\n"}) {
+    INFO("text: '" << text << "'");
+    CHECK(load_error(text) == expected);
+    CHECK(load_error(text, {"model.d_model=64"}) == expected);  // overrides do not make the file say anything
+  }
+  // one key is enough, and a section with no keys is a deliberate "keep the defaults"
+  CHECK(sra::load_config(yaml_file("# tiny\nmodel:\n  d_model: 64\n")).model.d_model == 64);
+  CHECK_NOTHROW(sra::load_config(yaml_file("router:\n")));
+}
+
 TEST_CASE("config: --set overrides apply with the same checks") {
   std::string path = yaml_file("model:\n  d_model: 512\n  n_heads: 8\n");
   std::map<std::string, std::string> origins;
@@ -280,23 +297,23 @@ TEST_CASE("config: --set overrides apply with the same checks") {
   // later overrides win
   CHECK(sra::load_config(path, {"model.d_model=256", "model.d_model=1024"}).model.d_model == 1024);
 
-  CHECK(load_error("", {"model.d_modle=512"}) ==
+  CHECK(load_error(kOneKey, {"model.d_modle=512"}) ==
         "[config] --set model.d_modle=512: unknown key 'model.d_modle' (did you mean 'model.d_model'?)");
-  CHECK(load_error("", {"model.d_model=abc"}) ==
+  CHECK(load_error(kOneKey, {"model.d_model=abc"}) ==
         "[config] --set model.d_model=abc: model.d_model: expected an "
         "integer, got 'abc'");
-  CHECK(load_error("", {"model.d_model=-1"}) ==
+  CHECK(load_error(kOneKey, {"model.d_model=-1"}) ==
         "[config] --set model.d_model=-1: model.d_model: must be > 0, got -1");
-  CHECK(load_error("", {"model.d_model="}) ==
+  CHECK(load_error(kOneKey, {"model.d_model="}) ==
         "[config] --set model.d_model=: model.d_model: expected an integer, got an empty value");
-  CHECK(load_error("", {"model.attention=flash"}) ==
+  CHECK(load_error(kOneKey, {"model.attention=flash"}) ==
         "[config] --set model.attention=flash: model.attention: must be one of dense, sra, got 'flash'");
-  CHECK(load_error("", {"model.d_model"}) ==
+  CHECK(load_error(kOneKey, {"model.d_model"}) ==
         "[config] --set model.d_model: expected KEY=VALUE, e.g. model.d_model=512");
-  CHECK(load_error("", {"=3"}) == "[config] --set =3: expected KEY=VALUE, e.g. model.d_model=512");
-  CHECK(load_error("", {"model=3"}) ==
+  CHECK(load_error(kOneKey, {"=3"}) == "[config] --set =3: expected KEY=VALUE, e.g. model.d_model=512");
+  CHECK(load_error(kOneKey, {"model=3"}) ==
         "[config] --set model=3: 'model' is a section, not a key (set one of its keys)");
-  std::string e = load_error("", {"model.dense_layers=[0, 1"});
+  std::string e = load_error(kOneKey, {"model.dense_layers=[0, 1"});
   CHECK(e.rfind("[config] --set model.dense_layers=[0, 1: invalid YAML value: ", 0) == 0);
 
   // apply_override on a config in memory

@@ -502,6 +502,37 @@ TEST_CASE("data: rows of T+1 tokens at stride T make every token but the first a
   CHECK(error_of([&] { PackedRows(tiny, 0, 0); }) == "[data] PackedRows: seq_len must be >= 1, got 0");
 }
 
+TEST_CASE("data: RowsWithoutTargets::skip leaves out (and counts) the rows with no target token") {
+  // 4 rows of T = 3 at stride 3: targets 1-3 (mask 0 0 0), 4-6 (0 1 0), 7-9 (0 0 0), 10-11 + PAD (0 1 -)
+  auto stream = std::make_shared<TokenStream>();
+  stream->ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  stream->mask = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};  // the first token's mask is never a target
+  PackedRows all(stream, 3, 0);
+  CHECK(all.num_rows() == 4);
+  CHECK(all.skipped_rows() == 0);
+  PackedRows kept(stream, 3, 0, RowsWithoutTargets::skip);
+  CHECK(kept.num_rows() == 2);
+  CHECK(kept.skipped_rows() == 2);
+  std::vector<int32_t> ids(4);
+  std::vector<uint8_t> mask(4);
+  kept.row(0, ids.data(), mask.data());
+  CHECK(ids == std::vector<int32_t>{4, 5, 6, 7});
+  CHECK(mask == std::vector<uint8_t>{0, 0, 1, 0});
+  kept.row(1, ids.data(), mask.data());
+  CHECK(ids == std::vector<int32_t>{10, 11, 12, 0});
+  CHECK(mask == std::vector<uint8_t>{0, 0, 1, 0});
+  CHECK(error_of([&] { kept.row(2, ids.data(), mask.data()); }) == "[data] row 2 out of range [0, 2)");
+  Batch b = make_batch(kept, {1, 0});
+  CHECK(b.loss_mask.to_vector<uint8_t>() == std::vector<uint8_t>{0, 1, 0, 0, 1, 0});
+  // a stream with no target at all keeps no row
+  auto none = std::make_shared<TokenStream>();
+  none->ids = {1, 2, 3, 4, 5};
+  none->mask = {1, 0, 0, 0, 0};
+  PackedRows empty(none, 2, 0, RowsWithoutTargets::skip);
+  CHECK(empty.num_rows() == 0);
+  CHECK(empty.skipped_rows() == 2);
+}
+
 TEST_CASE("data: make_batch gives inputs, targets with ignore_index, and the loss mask") {
   const int32_t eos = 3, pad = 0;
   PackedRows rows = pack_examples(

@@ -22,6 +22,7 @@
 #include "eval/answer_math.h"
 #include "eval/math_expr.h"
 #include "eval/score.h"
+#include "tests/cpu_time.h"
 
 using namespace sra::eval;
 using sra::Json;
@@ -41,8 +42,9 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+// CPU seconds since `t` (process_cpu_seconds): not wall time, which a loaded machine stretches.
+double seconds_since(double t) {
+  return sra::testing::process_cpu_seconds() - t;
 }
 
 // Scores the references of `dataset` and checks that the misses are exactly the listed ones.
@@ -50,7 +52,7 @@ void check_reference_misses(const std::string& dataset, int64_t expected_n) {
   EvalScoreOptions opt;
   opt.dataset = dataset;
   opt.references = true;
-  auto start = std::chrono::steady_clock::now();
+  const double start = sra::testing::process_cpu_seconds();
   EvalScoreResult r = score_eval(opt);
   double seconds = seconds_since(start);
   CHECK(r.n == expected_n);
@@ -294,7 +296,7 @@ TEST_CASE("math: garbage outputs are incorrect, without a crash or a hang") {
   outputs.push_back("\\boxed{\xFF\xFE\xC3}");
   for (const std::string& gold : {std::string("12"), std::string("\\frac{1}{2}"), std::string("(1,2)")}) {
     for (size_t k = 0; k < outputs.size(); ++k) {
-      auto start = std::chrono::steady_clock::now();
+      const double start = sra::testing::process_cpu_seconds();
       MathVerdict v = math_score(outputs[k], gold);
       double seconds = seconds_since(start);
       INFO("garbage output " << k << " (size " << outputs[k].size() << "), gold " << gold << ": "

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
 #include "model/optimizer.h"
 #include "model/transformer.h"
 
@@ -77,24 +78,37 @@ double answer_accuracy(Transformer& m, const Tensor& ids) {
 
 struct TrainResult {
   double accuracy = 0, ratio = 0;
+  int steps = 0;  // optimizer steps taken
 };
 
-TrainResult train_retrieval(TransformerConfig c, int steps) {
+// Trains on fresh batches of 32 for at most max_steps steps (lr warmup over the first 20, then lr),
+// stopping early (checked every 10 steps) once the accuracy on a fixed check set of 128 problems (its own
+// seed) reaches stop_at; then scores 256 test problems from another seed, which neither training nor the
+// early-stop decision has seen.
+TrainResult train_retrieval(TransformerConfig c, int max_steps, double lr, double stop_at) {
   Transformer m(c);
-  AdamW opt(m.named_parameters(), AdamWConfig{3e-3, 0.9, 0.98, 1e-8, 0.0});
-  Generator gen(21);
-  for (int s = 0; s < steps; ++s) {
+  AdamW opt(m.named_parameters(), AdamWConfig{lr, 0.9, 0.98, 1e-8, 0.0});
+  Generator gen(21), check_gen(555);
+  const Tensor check = Retrieval::make(128, check_gen).ids;
+  TrainResult r;
+  while (r.steps < max_steps) {
     Tensor loss = answer_loss(m, Retrieval::make(32, gen).ids);
     backward(loss);
     auto [norm, scale] = clip_grad_norm(m.named_parameters(), 1.0);
-    opt.step(s < 50 ? 3e-3 * (s + 1) / 50 : 3e-3, scale);
+    opt.step(r.steps < 20 ? lr * (r.steps + 1) / 20 : lr, scale);
     opt.zero_grad();
     m.update_thresholds();
+    ++r.steps;
+    if (r.steps % 10 == 0 && r.steps < max_steps) {
+      m.eval();
+      const double acc = answer_accuracy(m, check);
+      m.train();
+      if (acc >= stop_at) break;
+    }
   }
   m.eval();
   Generator test_gen(777);
   Tensor test = Retrieval::make(256, test_gen).ids;
-  TrainResult r;
   r.accuracy = answer_accuracy(m, test);
   r.ratio = m.last_selected_ratio();
   return r;
@@ -125,19 +139,36 @@ TEST_CASE("sra model: selection is causal — a prefix's logits do not depend on
   }
 }
 
+// The SRA model must reach 95% on held-out problems while selecting at most 15% of the tokens; the same
+// model with selection switched off, trained for exactly as many steps, must stay near chance (the pair
+// is beyond what window and sinks reach through both layers, so no amount of training helps it). The
+// SRA run stops as soon as a separate check set shows 97% (at lr 1e-2 after ~90 steps; it used to run
+// a fixed 300 steps at lr 3e-3, twice); the bar itself is judged on 256 unseen test problems.
+//
+// It runs on one thread: its ops are far below every parallel grain's worth of work, and on a loaded
+// 2-core machine the OpenMP team's waits cost over 10x the work itself (18.7 s of CPU against 1.5 s).
+// Results do not depend on the thread count (tests/test_thread_determinism.cpp).
 TEST_CASE("sra model: the router learns key-value retrieval; window and sinks alone stay near chance") {
+  struct OneThread {
+    int saved = num_threads();
+    OneThread() { set_num_threads(1); }
+    ~OneThread() { set_num_threads(saved); }
+  } one_thread;
   TransformerConfig c = sra_config();
   c.router.target_ratio = 0.10;
-  TrainResult sra = train_retrieval(c, 300);
-  INFO("SRA accuracy " << sra.accuracy << ", selected ratio " << sra.ratio);
+  TrainResult sra = train_retrieval(c, 300, 1e-2, 0.97);
+  INFO("SRA accuracy " << sra.accuracy << ", selected ratio " << sra.ratio << " after " << sra.steps
+                       << " steps");
   CHECK(sra.accuracy >= 0.95);
   CHECK(sra.ratio <= 0.15);
 
   TransformerConfig off = c;
   off.router.init_threshold = 1e9;  // nothing is ever selected
   off.router.threshold_lr = 0.0;
-  TrainResult local = train_retrieval(off, 300);
-  INFO("window+sinks accuracy " << local.accuracy << ", ratio " << local.ratio);
+  TrainResult local = train_retrieval(off, sra.steps, 1e-2, 2.0);  // never stops early
+  INFO("window+sinks accuracy " << local.accuracy << ", ratio " << local.ratio << " after " << local.steps
+                                << " steps");
+  CHECK(local.steps == sra.steps);
   CHECK(local.ratio == 0.0);
   CHECK(local.accuracy < 0.35);  // chance over the 6 values is 1/6
 }

@@ -44,8 +44,9 @@ TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream&
   check_token_ids(*td.train, cfg.model.vocab_size, where + " (train)");
   check_token_ids(*td.val, cfg.model.vocab_size, where + " (validation)");
   TrainData d;
-  d.train = std::make_unique<PackedRows>(td.train, ds.seq_len, td.pad_id);
-  d.val = std::make_unique<PackedRows>(td.val, ds.seq_len, td.pad_id);
+  // rows without a target token would log a loss of 0 and use up a schedule step: left out, counted
+  d.train = std::make_unique<PackedRows>(td.train, ds.seq_len, td.pad_id, RowsWithoutTargets::skip);
+  d.val = std::make_unique<PackedRows>(td.val, ds.seq_len, td.pad_id, RowsWithoutTargets::skip);
   d.tokenizer_path = td.tokenizer_path;
   d.tokenizer_hash = td.tokenizer_hash;
   d.tokenizer = td.tokenizer;
@@ -55,6 +56,9 @@ TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream&
   if (td.train_examples > 0) log << " (" << td.train_examples << " and " << td.val_examples << " examples)";
   if (td.bad_lines > 0) log << ", " << td.bad_lines << " bad lines skipped";
   log << "\n";
+  if (d.train->skipped_rows() > 0 || d.val->skipped_rows() > 0)
+    log << "data: skipped " << d.train->skipped_rows() << " train and " << d.val->skipped_rows()
+        << " val rows of " << ds.seq_len << " tokens without a target token (all loss mask 0)\n";
   SRA_CHECK(d.train->num_rows() >= cfg.train.batch_size, "[train] the training data has ",
             d.train->num_rows(), " rows of ", ds.seq_len, " tokens, fewer than train.batch_size ",
             cfg.train.batch_size);

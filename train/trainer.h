@@ -21,7 +21,9 @@
 //   emit it after the target; pad = 0); else tokenize_example with the sentencepiece model (prompt
 //   masked out, its EOS; pad = its pad id or EOS), whose vocab_size must be <= model.vocab_size. Every
 //   token id must be < model.vocab_size ("[data] FILE ...: token id X ... is >= vocab size V").
-//   Rows of seq_len + 1 tokens (PackedRows); training batches come from a
+//   Rows of seq_len + 1 tokens (PackedRows), without the rows that hold no target token (loss mask 0
+//   at every target position: they would log a loss of 0 and use up a step; their count is logged as
+//   "data: skipped N train and M val rows ..."); training batches come from a
 //   SequenceSampler(rows, seed = data.seed) whose cursor is checkpointed; validation uses the first
 //   eval_batches · batch_size val rows (fewer when the split is smaller) in fixed order.
 //
