@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cuda_runtime.h"
 #include "data_test_util.h"
 
 namespace sra::testing {
@@ -44,6 +45,12 @@ inline Run run_sra(const std::vector<std::string>& args, const std::string& shel
   r.out = slurp(dir / "out");
   r.err = slurp(dir / "err");
   return r;
+}
+
+// "ulimit -v KB; " for run_sra's shell_prefix, or "" in a CUDA build: the CUDA runtime reserves more
+// virtual address space than such a limit allows, so there it would fail for the wrong reason.
+inline std::string address_space_limit(long kb) {
+  return cuda::built_with_cuda() ? std::string() : "ulimit -v " + std::to_string(kb) + "; ";
 }
 
 // The line of stderr that starts with "error: " (sentencepiece may log a line of its own before it).
