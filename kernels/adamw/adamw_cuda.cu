@@ -8,13 +8,14 @@
 
 #include "core/cuda_launch.h"
 #include "kernels/adamw/adamw.h"
+#include "kernels/common/block_tree_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
 
 namespace sra::kern {
 
 namespace {
 
-constexpr int kBlock = 256;
+constexpr int kBlock = row_tree::kRowThreads;  // block_sum's tree (kernels/common/block_tree_cuda.cuh)
 static_assert(kSumSquaresBlocks <= kBlock, "the final pass reads one partial per thread");
 
 template <typename T>
@@ -31,29 +32,19 @@ __global__ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, T b1, T b2
   }
 }
 
-__device__ inline double tree_sum(double v, double* part) {
-  part[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = kBlock / 2; s > 0; s /= 2) {
-    if (int(threadIdx.x) < s) part[threadIdx.x] += part[threadIdx.x + s];
-    __syncthreads();
-  }
-  return part[0];
-}
-
 template <typename T>
 __global__ void sum_squares_partial_kernel(double* scratch, const T* g, int64_t n) {
   __shared__ double part[kBlock];
   double acc = 0;
   for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock)
     acc += double(g[i]) * double(g[i]);
-  double total = tree_sum(acc, part);
+  double total = row_tree::block_sum(acc, part);
   if (threadIdx.x == 0) scratch[blockIdx.x] = total;
 }
 
 __global__ void sum_squares_final_kernel(double* acc, const double* scratch, int blocks) {
   __shared__ double part[kBlock];
-  double total = tree_sum(int(threadIdx.x) < blocks ? scratch[threadIdx.x] : 0.0, part);
+  double total = row_tree::block_sum(int(threadIdx.x) < blocks ? scratch[threadIdx.x] : 0.0, part);
   if (threadIdx.x == 0) acc[0] += total;
 }
 

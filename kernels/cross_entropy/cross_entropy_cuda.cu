@@ -6,9 +6,9 @@
 //   backward: one thread per element of gx (grid-stride); scale = grad / kept is read on the device.
 // A target outside [0, V) that is not ignore_index makes its row's loss NaN and is never dereferenced.
 #include "core/cuda_launch.h"
+#include "kernels/common/block_tree_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/cross_entropy/cross_entropy.h"
-#include "kernels/softmax/row_tree_cuda.cuh"
 
 namespace sra::kern {
 

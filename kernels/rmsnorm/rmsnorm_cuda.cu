@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/cuda_launch.h"
+#include "kernels/common/block_tree_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/rmsnorm/rmsnorm.h"
 
@@ -13,20 +14,8 @@ namespace sra::kern {
 
 namespace {
 
-constexpr int kRowThreads = 256;
-
-// The block's sum of `v` (one value a thread), the same fixed tree as reduce_cuda.cu; every thread gets it.
-__device__ inline double block_sum(double v, double* part) {
-  part[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = kRowThreads / 2; s > 0; s /= 2) {
-    if (int(threadIdx.x) < s) part[threadIdx.x] += part[threadIdx.x + s];
-    __syncthreads();
-  }
-  double total = part[0];
-  __syncthreads();  // part is reused by the next row
-  return total;
-}
+using row_tree::block_sum;
+using row_tree::kRowThreads;
 
 template <typename T>
 __global__ void rmsnorm_kernel(T* y, T* rstd, const T* x, const T* w, int64_t n, int64_t c, double eps) {

@@ -1,13 +1,14 @@
 // Softmax and log_softmax on CUDA over the middle axis of a contiguous (outer, R, inner) view (math in
 // softmax.h; the CPU kernel softmax_cpu.cpp is the oracle).
 //   inner == 1 (softmax over the last dim): one block of kRowThreads per row (block-stride over rows); the
-//               max and the Σ (in double) go through fixed-shape trees (row_tree_cuda.cuh): deterministic.
+//               max and the Σ (in double) go through fixed-shape trees (kernels/common/block_tree_cuda.cuh):
+//               deterministic.
 //   inner > 1:  one thread per line (o, i), r in order with a double accumulator, exactly the CPU's order.
 // Outputs are written with the CPU's expressions: y = exp(x − m)·T(1/s) or (x − m) − T(log s);
 // backward gx = y·(gy − T(Σ gy·y)) or gy − exp(y)·T(Σ gy).
 #include "core/cuda_launch.h"
+#include "kernels/common/block_tree_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
-#include "kernels/softmax/row_tree_cuda.cuh"
 #include "kernels/softmax/softmax.h"
 
 namespace sra::kern {

@@ -1,6 +1,7 @@
-// Device helpers shared by softmax_cuda.cu and cross_entropy_cuda.cu (.cu files only): T-overloaded exp
-// and log, and block-wide max / double sum over kRowThreads threads through a fixed-shape tree in shared
-// memory (the order depends only on the block size, never on timing: deterministic).
+// Device helpers shared by the row kernels (softmax, cross_entropy, rmsnorm, adamw's sum of squares; .cu
+// files only): T-overloaded exp and log, and block-wide max / double sum over kRowThreads threads through a
+// fixed-shape tree in shared memory (the order depends only on the block size, never on timing:
+// deterministic).
 #pragma once
 #include <cuda_runtime.h>
 
