@@ -20,14 +20,30 @@ Tensor div(const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& a, double s);
 Tensor mul(const Tensor& a, double s);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
-inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
-inline Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
-inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
-inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+inline Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+inline Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+inline Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+inline Tensor operator+(const Tensor& a, double s) {
+  return add(a, s);
+}
+inline Tensor operator-(const Tensor& a, double s) {
+  return add(a, -s);
+}
+inline Tensor operator*(const Tensor& a, double s) {
+  return mul(a, s);
+}
+inline Tensor operator*(double s, const Tensor& a) {
+  return mul(a, s);
+}
 
 // ---- elementwise unary (ops/elementwise.cpp) ------------------------------------------------
 Tensor neg(const Tensor& x);
@@ -41,7 +57,9 @@ Tensor sigmoid(const Tensor& x);
 Tensor silu(const Tensor& x);
 Tensor gelu(const Tensor& x);  // exact: x·Φ(x)
 Tensor relu(const Tensor& x);
-inline Tensor operator-(const Tensor& x) { return neg(x); }
+inline Tensor operator-(const Tensor& x) {
+  return neg(x);
+}
 
 // ---- reductions (ops/reduce.cpp) ------------------------------------------------------------
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
@@ -88,12 +106,13 @@ Tensor expand(const Tensor& x, const Shape& shape);
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 Tensor contiguous(const Tensor& x);
-Tensor cast(const Tensor& x, DType dtype);  // float↔float is differentiable
-Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);       // index (n) integer
-Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);             // out[..i..] = x[..index[..i..]..]
-Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);  // x + scattered src
+Tensor cast(const Tensor& x, DType dtype);                               // float↔float is differentiable
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index (n) integer
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // out[..i..] = x[..index[..i..]..]
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index,
+                   const Tensor& src);                                  // x + scattered src
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);  // mask u8, broadcast to x
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);      // cond u8, broadcast
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);     // cond u8, broadcast
 // k largest along dim, sorted descending (ties: lower index first): values (differentiable), i64 indices.
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1);
 Tensor cumsum(const Tensor& x, int64_t dim);

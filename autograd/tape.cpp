@@ -11,9 +11,15 @@ thread_local bool t_grad_enabled = true;
 thread_local std::vector<std::unique_ptr<Node>> t_tape;
 }  // namespace
 
-bool grad_enabled() { return t_grad_enabled; }
-NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
+bool grad_enabled() {
+  return t_grad_enabled;
+}
+NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) {
+  t_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  t_grad_enabled = prev_;
+}
 
 bool needs_grad(const std::vector<Tensor>& inputs) {
   if (!t_grad_enabled) return false;
@@ -46,8 +52,12 @@ void record(const char* op, const std::vector<Tensor>& inputs, const std::vector
   t_tape.push_back(std::move(node));
 }
 
-size_t tape_size() { return t_tape.size(); }
-void tape_clear() { t_tape.clear(); }
+size_t tape_size() {
+  return t_tape.size();
+}
+void tape_clear() {
+  t_tape.clear();
+}
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
@@ -90,7 +100,8 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   bool on_tape = false;
   for (const auto& n : t_tape)
     for (uint64_t id : n->output_ids) on_tape = on_tape || id == root.id();
-  SRA_CHECK(on_tape, "[backward] no recorded graph leads to this tensor: it was consumed by an earlier "
+  SRA_CHECK(on_tape,
+            "[backward] no recorded graph leads to this tensor: it was consumed by an earlier "
             "backward (pass retain_graph=true to the first call) or recorded on another thread");
   std::unordered_map<uint64_t, Tensor> grads;
   grads[root.id()] = seed;
@@ -116,7 +127,8 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
                 ", expected ", node.saved_versions[k], ")");
     }
     for (size_t k = 0; k < gout.size(); ++k) {
-      if (!gout[k].defined()) gout[k] = Tensor::zeros(node.output_shapes[k], node.output_dtypes[k], node.output_devices[k]);
+      if (!gout[k].defined())
+        gout[k] = Tensor::zeros(node.output_shapes[k], node.output_dtypes[k], node.output_devices[k]);
     }
     std::vector<Tensor> gin = node.backward(gout);
     SRA_ASSERT(gin.size() == node.inputs.size(), "op ", node.op);

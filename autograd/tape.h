@@ -21,12 +21,12 @@ using BackwardFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& 
 
 struct Node {
   const char* op = "";
-  std::vector<Tensor> inputs;         // grads flow to those with requires_grad
-  std::vector<uint64_t> output_ids;   // TensorImpl ids of the outputs
+  std::vector<Tensor> inputs;        // grads flow to those with requires_grad
+  std::vector<uint64_t> output_ids;  // TensorImpl ids of the outputs
   std::vector<Shape> output_shapes;
   std::vector<DType> output_dtypes;
   std::vector<Device> output_devices;
-  std::vector<Tensor> saved;           // checked against saved_versions before backward
+  std::vector<Tensor> saved;  // checked against saved_versions before backward
   std::vector<uint64_t> saved_versions;
   BackwardFn backward;
 };
@@ -55,8 +55,8 @@ void record(const char* op, const std::vector<Tensor>& inputs, const std::vector
 // Reverse pass from `root` (a scalar unless `grad` is given, shaped like root).
 void backward(const Tensor& root, const Tensor& grad = Tensor(), bool retain_graph = false);
 
-size_t tape_size();   // nodes on this thread's tape
-void tape_clear();    // drops every node (and what it saved)
+size_t tape_size();  // nodes on this thread's tape
+void tape_clear();   // drops every node (and what it saved)
 
 // Reduces a broadcast gradient back to `shape` (sums the broadcast dims).
 Tensor sum_to(const Tensor& g, const Shape& shape);

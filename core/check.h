@@ -32,14 +32,14 @@ std::string concat(const Args&... args) {
 
 }  // namespace sra
 
-#define SRA_CHECK(cond, ...)                                         \
-  do {                                                               \
+#define SRA_CHECK(cond, ...)                                             \
+  do {                                                                   \
     if (!(cond)) throw ::sra::Error(::sra::detail::concat(__VA_ARGS__)); \
   } while (0)
 
-#define SRA_ASSERT(cond, ...)                                                                      \
-  do {                                                                                             \
-    if (!(cond))                                                                                   \
-      throw ::sra::InternalError(::sra::detail::concat("internal error at ", __FILE__, ":", __LINE__, \
-                                                       ": ", #cond, " ", ##__VA_ARGS__));          \
+#define SRA_ASSERT(cond, ...)                                                                               \
+  do {                                                                                                      \
+    if (!(cond))                                                                                            \
+      throw ::sra::InternalError(::sra::detail::concat("internal error at ", __FILE__, ":", __LINE__, ": ", \
+                                                       #cond, " ", ##__VA_ARGS__));                         \
   } while (0)

@@ -28,7 +28,9 @@ struct DeviceGuard {
 
 // The device's current stream without a device switch (created on first use).
 void* stream_of(int device);
-inline cudaStream_t stream(int device) { return static_cast<cudaStream_t>(stream_of(device)); }
+inline cudaStream_t stream(int device) {
+  return static_cast<cudaStream_t>(stream_of(device));
+}
 uint64_t host_sync_count(int device);
 
 constexpr int kThreads = 256;

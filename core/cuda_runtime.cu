@@ -27,11 +27,15 @@ DeviceState& state(int device) {
   return states[device];
 }
 
-void count_sync(int device) { state(device).host_syncs.fetch_add(1, std::memory_order_relaxed); }
+void count_sync(int device) {
+  state(device).host_syncs.fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace
 
-bool built_with_cuda() { return true; }
+bool built_with_cuda() {
+  return true;
+}
 
 int device_count() {
   static const int n = [] {
@@ -45,7 +49,9 @@ int device_count() {
   return n;
 }
 
-bool available() { return device_count() > 0; }
+bool available() {
+  return device_count() > 0;
+}
 
 void* stream_of(int device) {
   DeviceState& s = state(device);
@@ -56,9 +62,13 @@ void* stream_of(int device) {
   return s.stream;
 }
 
-uint64_t host_sync_count(int device) { return state(device).host_syncs.load(std::memory_order_relaxed); }
+uint64_t host_sync_count(int device) {
+  return state(device).host_syncs.load(std::memory_order_relaxed);
+}
 
-Stream current_stream(int device) { return stream_of(device); }
+Stream current_stream(int device) {
+  return stream_of(device);
+}
 
 void synchronize(int device) {
   DeviceGuard g(device);

@@ -62,8 +62,8 @@ void memset_zero(void* p, size_t nbytes, int device);                    // asyn
 void copy_strided(void* dst, DType dst_dtype, const std::vector<int64_t>& dst_strides, const void* src,
                   DType src_dtype, const std::vector<int64_t>& src_strides, const std::vector<int64_t>& shape,
                   int device);
-void fill_strided(void* dst, DType dtype, const std::vector<int64_t>& strides, const std::vector<int64_t>& shape,
-                  double value, int device);
+void fill_strided(void* dst, DType dtype, const std::vector<int64_t>& strides,
+                  const std::vector<int64_t>& shape, double value, int device);
 
 // ---- launches --------------------------------------------------------------------------------------
 // After every kernel launch (kernels/*_cuda.cu): throws "[cuda] <op>: <error>" when the launch failed;

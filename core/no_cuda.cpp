@@ -11,22 +11,54 @@ namespace {
 }
 }  // namespace
 
-bool built_with_cuda() { return false; }
-int device_count() { return 0; }
-bool available() { return false; }
-Stream current_stream(int) { no_cuda("current_stream"); }
-void synchronize(int) { no_cuda("synchronize"); }
-void* malloc(size_t, int) { no_cuda("malloc"); }
-void free(void*, int) { no_cuda("free"); }
-void empty_cache(int) { no_cuda("empty_cache"); }
-Stats stats(int) { no_cuda("stats"); }
-void reset_peak(int) { no_cuda("reset_peak"); }
-size_t size_class(size_t) { no_cuda("size_class"); }
-void memcpy_h2d(void*, const void*, size_t, int) { no_cuda("memcpy"); }
-void memcpy_d2h(void*, const void*, size_t, int) { no_cuda("memcpy"); }
-void memcpy_d2d(void*, const void*, size_t, int) { no_cuda("memcpy"); }
-void memset_zero(void*, size_t, int) { no_cuda("memset"); }
-void check_launch(const char*, int) { no_cuda("launch"); }
+bool built_with_cuda() {
+  return false;
+}
+int device_count() {
+  return 0;
+}
+bool available() {
+  return false;
+}
+Stream current_stream(int) {
+  no_cuda("current_stream");
+}
+void synchronize(int) {
+  no_cuda("synchronize");
+}
+void* malloc(size_t, int) {
+  no_cuda("malloc");
+}
+void free(void*, int) {
+  no_cuda("free");
+}
+void empty_cache(int) {
+  no_cuda("empty_cache");
+}
+Stats stats(int) {
+  no_cuda("stats");
+}
+void reset_peak(int) {
+  no_cuda("reset_peak");
+}
+size_t size_class(size_t) {
+  no_cuda("size_class");
+}
+void memcpy_h2d(void*, const void*, size_t, int) {
+  no_cuda("memcpy");
+}
+void memcpy_d2h(void*, const void*, size_t, int) {
+  no_cuda("memcpy");
+}
+void memcpy_d2d(void*, const void*, size_t, int) {
+  no_cuda("memcpy");
+}
+void memset_zero(void*, size_t, int) {
+  no_cuda("memset");
+}
+void check_launch(const char*, int) {
+  no_cuda("launch");
+}
 void copy_strided(void*, DType, const std::vector<int64_t>&, const void*, DType, const std::vector<int64_t>&,
                   const std::vector<int64_t>&, int) {
   no_cuda("copy");
@@ -34,6 +66,8 @@ void copy_strided(void*, DType, const std::vector<int64_t>&, const void*, DType,
 void fill_strided(void*, DType, const std::vector<int64_t>&, const std::vector<int64_t>&, double, int) {
   no_cuda("fill");
 }
-bool sync_each_op() { return false; }
+bool sync_each_op() {
+  return false;
+}
 
 }  // namespace sra::cuda

@@ -15,7 +15,9 @@ void* cpu_alloc(size_t nbytes) {
   return p;
 }
 
-void cpu_free(void* p) { std::free(p); }
+void cpu_free(void* p) {
+  std::free(p);
+}
 
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   data = d.is_cpu() ? cpu_alloc(n) : cuda::malloc(n, d.index);

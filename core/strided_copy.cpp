@@ -1,9 +1,8 @@
 #include "core/strided_copy.h"
 
-#include "core/cuda_runtime.h"
-
 #include <cstring>
 
+#include "core/cuda_runtime.h"
 #include "core/parallel.h"
 #include "core/strided.h"
 
@@ -112,13 +111,14 @@ void fill_strided(void* dst, DType dt, const Shape& strides, const Shape& shape,
   copy_strided(dst, dt, strides, one, dt, zero, shape);
 }
 
-void copy_strided(Device device, void* dst, DType dt, const Shape& ds, const void* src, DType st, const Shape& ss,
-                  const Shape& shape) {
+void copy_strided(Device device, void* dst, DType dt, const Shape& ds, const void* src, DType st,
+                  const Shape& ss, const Shape& shape) {
   if (device.is_cuda()) return cuda::copy_strided(dst, dt, ds, src, st, ss, shape, device.index);
   copy_strided(dst, dt, ds, src, st, ss, shape);
 }
 
-void fill_strided(Device device, void* dst, DType dt, const Shape& strides, const Shape& shape, double value) {
+void fill_strided(Device device, void* dst, DType dt, const Shape& strides, const Shape& shape,
+                  double value) {
   if (device.is_cuda()) return cuda::fill_strided(dst, dt, strides, shape, value, device.index);
   fill_strided(dst, dt, strides, shape, value);
 }

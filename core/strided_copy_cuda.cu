@@ -48,7 +48,8 @@ __device__ inline D convert(S v) {
 
 template <typename D, typename S>
 __global__ void copy_kernel(D* dst, const S* src, CopyGeometry g, int64_t n) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     int64_t r = i, od = 0, os = 0;
     for (int d = g.ndim - 1; d >= 0; --d) {
       int64_t c = r % g.shape[d];
@@ -62,25 +63,32 @@ __global__ void copy_kernel(D* dst, const S* src, CopyGeometry g, int64_t n) {
 
 template <typename D, typename S>
 void launch(void* dst, const void* src, const CopyGeometry& g, int64_t n, int device) {
-  copy_kernel<D, S><<<grid_for(n), kThreads, 0, stream(device)>>>(static_cast<D*>(dst), static_cast<const S*>(src),
-                                                                   g, n);
+  copy_kernel<D, S>
+      <<<grid_for(n), kThreads, 0, stream(device)>>>(static_cast<D*>(dst), static_cast<const S*>(src), g, n);
 }
 
 template <typename D>
 void launch_from(void* dst, const void* src, DType st, const CopyGeometry& g, int64_t n, int device) {
   switch (st) {
-    case DType::f32: return launch<D, float>(dst, src, g, n, device);
-    case DType::f64: return launch<D, double>(dst, src, g, n, device);
-    case DType::bf16: return launch<D, Bf16>(dst, src, g, n, device);
-    case DType::i32: return launch<D, int32_t>(dst, src, g, n, device);
-    case DType::i64: return launch<D, int64_t>(dst, src, g, n, device);
-    case DType::u8: return launch<D, uint8_t>(dst, src, g, n, device);
+    case DType::f32:
+      return launch<D, float>(dst, src, g, n, device);
+    case DType::f64:
+      return launch<D, double>(dst, src, g, n, device);
+    case DType::bf16:
+      return launch<D, Bf16>(dst, src, g, n, device);
+    case DType::i32:
+      return launch<D, int32_t>(dst, src, g, n, device);
+    case DType::i64:
+      return launch<D, int64_t>(dst, src, g, n, device);
+    case DType::u8:
+      return launch<D, uint8_t>(dst, src, g, n, device);
   }
 }
 
 template <typename D>
 __global__ void fill_kernel(D* dst, D v, CopyGeometry g, int64_t n) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     int64_t r = i, od = 0;
     for (int d = g.ndim - 1; d >= 0; --d) {
       od += (r % g.shape[d]) * g.sd[d];
@@ -95,7 +103,8 @@ void launch_fill(D* dst, D v, const CopyGeometry& g, int64_t n, int device) {
   fill_kernel<D><<<grid_for(n), kThreads, 0, stream(device)>>>(dst, v, g, n);
 }
 
-bool dense_same(const std::vector<int64_t>& shape, const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+bool dense_same(const std::vector<int64_t>& shape, const std::vector<int64_t>& a,
+                const std::vector<int64_t>& b) {
   int64_t expect = 1;
   for (int d = int(shape.size()) - 1; d >= 0; --d) {
     if (shape[size_t(d)] != 1 && (a[size_t(d)] != expect || b[size_t(d)] != expect)) return false;
@@ -123,12 +132,24 @@ void copy_strided(void* dst, DType dt, const std::vector<int64_t>& ds, const voi
   }
   DeviceGuard guard(device);
   switch (dt) {
-    case DType::f32: launch_from<float>(dst, src, st, g, n, device); break;
-    case DType::f64: launch_from<double>(dst, src, st, g, n, device); break;
-    case DType::bf16: launch_from<Bf16>(dst, src, st, g, n, device); break;
-    case DType::i32: launch_from<int32_t>(dst, src, st, g, n, device); break;
-    case DType::i64: launch_from<int64_t>(dst, src, st, g, n, device); break;
-    case DType::u8: launch_from<uint8_t>(dst, src, st, g, n, device); break;
+    case DType::f32:
+      launch_from<float>(dst, src, st, g, n, device);
+      break;
+    case DType::f64:
+      launch_from<double>(dst, src, st, g, n, device);
+      break;
+    case DType::bf16:
+      launch_from<Bf16>(dst, src, st, g, n, device);
+      break;
+    case DType::i32:
+      launch_from<int32_t>(dst, src, st, g, n, device);
+      break;
+    case DType::i64:
+      launch_from<int64_t>(dst, src, st, g, n, device);
+      break;
+    case DType::u8:
+      launch_from<uint8_t>(dst, src, st, g, n, device);
+      break;
   }
   check_launch("copy", device);
 }
@@ -149,12 +170,24 @@ void fill_strided(void* dst, DType dt, const std::vector<int64_t>& strides, cons
   DeviceGuard guard(device);
   // The value is converted on the host exactly as the CPU fill converts it, and passed by value.
   switch (dt) {
-    case DType::f32: launch_fill(static_cast<float*>(dst), float(value), g, n, device); break;
-    case DType::f64: launch_fill(static_cast<double*>(dst), value, g, n, device); break;
-    case DType::bf16: launch_fill(static_cast<Bf16*>(dst), Bf16{bf16(float(value)).bits}, g, n, device); break;
-    case DType::i32: launch_fill(static_cast<int32_t*>(dst), int32_t(value), g, n, device); break;
-    case DType::i64: launch_fill(static_cast<int64_t*>(dst), int64_t(value), g, n, device); break;
-    case DType::u8: launch_fill(static_cast<uint8_t*>(dst), uint8_t(value != 0.0), g, n, device); break;
+    case DType::f32:
+      launch_fill(static_cast<float*>(dst), float(value), g, n, device);
+      break;
+    case DType::f64:
+      launch_fill(static_cast<double*>(dst), value, g, n, device);
+      break;
+    case DType::bf16:
+      launch_fill(static_cast<Bf16*>(dst), Bf16{bf16(float(value)).bits}, g, n, device);
+      break;
+    case DType::i32:
+      launch_fill(static_cast<int32_t*>(dst), int32_t(value), g, n, device);
+      break;
+    case DType::i64:
+      launch_fill(static_cast<int64_t*>(dst), int64_t(value), g, n, device);
+      break;
+    case DType::u8:
+      launch_fill(static_cast<uint8_t*>(dst), uint8_t(value != 0.0), g, n, device);
+      break;
   }
   check_launch("fill", device);
 }

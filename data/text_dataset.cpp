@@ -17,11 +17,13 @@ ByteText ByteText::load(const std::string& path) {
 
 std::pair<ByteText, ByteText> ByteText::split(double frac) const {
   size_t cut = size_t(double(tokens_.size()) * frac);
-  return {ByteText({tokens_.begin(), tokens_.begin() + long(cut)}), ByteText({tokens_.begin() + long(cut), tokens_.end()})};
+  return {ByteText({tokens_.begin(), tokens_.begin() + long(cut)}),
+          ByteText({tokens_.begin() + long(cut), tokens_.end()})};
 }
 
 Tensor ByteText::sample_batch(int64_t batch, int64_t seq_len, Generator& gen) const {
-  SRA_CHECK(size() > seq_len + 1, "[data] text of ", size(), " tokens is too short for windows of ", seq_len + 1);
+  SRA_CHECK(size() > seq_len + 1, "[data] text of ", size(), " tokens is too short for windows of ",
+            seq_len + 1);
   Tensor out = Tensor::empty({batch, seq_len + 1}, DType::i64);
   int64_t* p = out.data<int64_t>();
   for (int64_t b = 0; b < batch; ++b) {

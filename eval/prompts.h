@@ -59,7 +59,8 @@ struct EvalProblem {
 void check_eval_dataset(const std::string& dataset);
 std::string dataset_display_name(const std::string& dataset);  // "GSM8K", "MATH", "MATH-500", "Synthetic"
 
-// split: "test" (evaluation) or "train" (exemplars); synthetic also "val" (the trainer's validation). `synthetic` is used for the synthetic dataset only.
+// split: "test" (evaluation) or "train" (exemplars); synthetic also "val" (the trainer's validation).
+// `synthetic` is used for the synthetic dataset only.
 std::vector<EvalProblem> load_eval_problems(const std::string& dataset, const std::string& split,
                                             const std::string& data_dir, int64_t first, int64_t count,
                                             const SyntheticOptions& synthetic = {});

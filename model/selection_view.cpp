@@ -34,12 +34,23 @@ std::string html_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\n': o += "<br>\n"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\n':
+        o += "<br>\n";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -65,7 +76,8 @@ std::string render_selection_html(const std::vector<TokenView>& tokens, const st
       tip += buf;
     }
     std::string cls = std::string(t.generated ? "g" : "p") + (t.is_critical() ? " c" : "");
-    out += "<span class=\"" + cls + "\" title=\"" + html_escape(tip) + "\">" + html_escape(t.text) + "</span>";
+    out +=
+        "<span class=\"" + cls + "\" title=\"" + html_escape(tip) + "\">" + html_escape(t.text) + "</span>";
   }
   return out + "</div>\n</body></html>\n";
 }

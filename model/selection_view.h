@@ -10,9 +10,9 @@
 namespace sra {
 
 struct TokenView {
-  std::string text;             // the token's text (bytes or a decoded sentencepiece piece)
+  std::string text;  // the token's text (bytes or a decoded sentencepiece piece)
   int64_t position = 0;
-  bool generated = false;       // false for prompt tokens
+  bool generated = false;         // false for prompt tokens
   std::vector<uint8_t> critical;  // per SRA layer (empty when unknown, e.g. the last generated token)
   std::vector<double> scores;     // per SRA layer
   bool is_critical() const;

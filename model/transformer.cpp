@@ -12,12 +12,13 @@ void TransformerConfig::validate() const {
             "[model] d_model, n_layers, n_heads, n_kv_heads, d_ff and max_seq_len must be > 0");
   SRA_CHECK(d_model % n_heads == 0, "[model] d_model ", d_model, " is not a multiple of n_heads ", n_heads);
   SRA_CHECK(head_dim() % 2 == 0, "[model] head dim ", head_dim(), " must be even for rotary embeddings");
-  SRA_CHECK(dtype == DType::f32 || dtype == DType::f64, "[model] dtype must be f32 or f64, got ", dtype_name(dtype));
+  SRA_CHECK(dtype == DType::f32 || dtype == DType::f64, "[model] dtype must be f32 or f64, got ",
+            dtype_name(dtype));
   SRA_CHECK(attention == "dense" || attention == "sra", "[model] attention must be 'dense' or 'sra', got '",
             attention, "'");
   for (int64_t l : dense_layers)
-    SRA_CHECK(l >= -n_layers && l < n_layers, "[model] dense_layers entry ", l, " out of range for ", n_layers,
-              " layers");
+    SRA_CHECK(l >= -n_layers && l < n_layers, "[model] dense_layers entry ", l, " out of range for ",
+              n_layers, " layers");
   SRA_CHECK(window >= 1, "[model] window must be >= 1, got ", window);
   SRA_CHECK(sinks >= 0, "[model] sinks must be >= 0, got ", sinks);
   if (attention == "sra") router.validate();
@@ -40,11 +41,15 @@ SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
       sinks_(c.sinks),
       rope_theta_(c.rope_theta) {
   int64_t kv = c.n_kv_heads * c.head_dim();
-  q_proj = register_module("q_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, c.init_std, gen, c.dtype));
-  k_proj = register_module("k_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
-  v_proj = register_module("v_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
+  q_proj = register_module("q_proj",
+                           std::make_shared<Linear>(c.d_model, c.d_model, false, c.init_std, gen, c.dtype));
+  k_proj =
+      register_module("k_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
+  v_proj =
+      register_module("v_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
   double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
-  o_proj = register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen, c.dtype));
+  o_proj =
+      register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen, c.dtype));
 }
 
 Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions, const Selection* sel) const {
@@ -60,24 +65,30 @@ Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions, const Se
 }
 
 SwiGLU::SwiGLU(const TransformerConfig& c, Generator& gen) {
-  gate_proj = register_module("gate_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen, c.dtype));
-  up_proj = register_module("up_proj", std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen, c.dtype));
+  gate_proj = register_module("gate_proj",
+                              std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen, c.dtype));
+  up_proj = register_module("up_proj",
+                            std::make_shared<Linear>(c.d_model, c.d_ff, false, c.init_std, gen, c.dtype));
   double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
-  down_proj = register_module("down_proj", std::make_shared<Linear>(c.d_ff, c.d_model, false, out_std, gen, c.dtype));
+  down_proj =
+      register_module("down_proj", std::make_shared<Linear>(c.d_ff, c.d_model, false, out_std, gen, c.dtype));
 }
 
 Tensor SwiGLU::forward(const Tensor& x) const {
   return down_proj->forward(mul(silu(gate_proj->forward(x)), up_proj->forward(x)));
 }
 
-DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen) : sra_(sra) {
+DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen)
+    : sra_(sra) {
   self_attn = register_module("self_attn", std::make_shared<SelfAttention>(c, gen));
   mlp = register_module("mlp", std::make_shared<SwiGLU>(c, gen));
-  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
+  input_layernorm =
+      register_module("input_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
   post_attention_layernorm =
       register_module("post_attention_layernorm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
   if (sra && own_router) {
-    router = register_module("router", std::make_shared<Router>(c.d_model, c.router, c.norm_eps, c.init_std, gen, c.dtype));
+    router = register_module(
+        "router", std::make_shared<Router>(c.d_model, c.router, c.norm_eps, c.init_std, gen, c.dtype));
   }
 }
 
@@ -87,7 +98,8 @@ Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions, const Sel
 }
 
 DecoderStack::DecoderStack(const TransformerConfig& c, Generator& gen) {
-  embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.d_model, c.init_std, gen, c.dtype));
+  embed_tokens = register_module(
+      "embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.d_model, c.init_std, gen, c.dtype));
   auto list = register_module("layers", std::make_shared<LayerList>());
   for (int64_t i = 0; i < c.n_layers; ++i) {
     layers.push_back(std::make_shared<DecoderLayer>(c, c.is_sra_layer(i), !c.shared_router, gen));
@@ -95,7 +107,8 @@ DecoderStack::DecoderStack(const TransformerConfig& c, Generator& gen) {
   }
   norm = register_module("norm", std::make_shared<RMSNorm>(c.d_model, c.norm_eps, c.dtype));
   if (c.attention == "sra" && c.shared_router) {
-    router = register_module("router", std::make_shared<Router>(c.d_model, c.router, c.norm_eps, c.init_std, gen, c.dtype));
+    router = register_module(
+        "router", std::make_shared<Router>(c.d_model, c.router, c.norm_eps, c.init_std, gen, c.dtype));
   }
 }
 
@@ -104,7 +117,8 @@ Transformer::Transformer(const TransformerConfig& c) : config_(c), router_gen_(c
   Generator gen(c.seed, /*stream=*/0x5eed);
   model = register_module("model", std::make_shared<DecoderStack>(c, gen));
   if (!c.tie_embeddings) {
-    lm_head = register_module("lm_head", std::make_shared<Linear>(c.d_model, c.vocab_size, false, c.init_std, gen, c.dtype));
+    lm_head = register_module(
+        "lm_head", std::make_shared<Linear>(c.d_model, c.vocab_size, false, c.init_std, gen, c.dtype));
   }
 }
 
@@ -121,10 +135,12 @@ std::vector<Router*> Transformer::sra_routers() const {
   return out;
 }
 
-ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions, const std::vector<Tensor>* forced) {
+ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions,
+                               const std::vector<Tensor>* forced) {
   SRA_CHECK(ids.dim() == 2, "[model] ids must be (B, T), got ", shape_str(ids.shape()));
   int64_t T = ids.size(1);
-  SRA_CHECK(T <= config_.max_seq_len, "[model] sequence length ", T, " exceeds max_seq_len ", config_.max_seq_len);
+  SRA_CHECK(T <= config_.max_seq_len, "[model] sequence length ", T, " exceeds max_seq_len ",
+            config_.max_seq_len);
   Tensor pos = positions.defined() ? positions : Tensor::arange(T);
   ForwardOutput out;
   Tensor h = model->embed_tokens->forward(ids);
@@ -151,8 +167,9 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions, const
     stats.push_back({sel.ratio, sel.quantile});
     out.selections.push_back(std::move(sel));
   }
-  SRA_CHECK(!forced || forced->size() == sra_index, "[model] forced selections: ", forced ? forced->size() : 0,
-            " given for ", sra_index, " SRA layers");
+  SRA_CHECK(!forced || forced->size() == sra_index,
+            "[model] forced selections: ", forced ? forced->size() : 0, " given for ", sra_index,
+            " SRA layers");
   h = model->norm->forward(h);
   out.logits = lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
   for (const ThresholdStats& st : stats) out.selected_ratio += st.ratio / double(stats.size());
@@ -163,7 +180,8 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions, const
 
 Tensor Transformer::loss(const Tensor& ids) {
   int64_t T = ids.size(1) - 1;
-  SRA_CHECK(ids.dim() == 2 && T >= 1, "[model] loss needs (B, T+1) ids with T >= 1, got ", shape_str(ids.shape()));
+  SRA_CHECK(ids.dim() == 2 && T >= 1, "[model] loss needs (B, T+1) ids with T >= 1, got ",
+            shape_str(ids.shape()));
   Tensor inputs = ids.slice(1, 0, T).contiguous();
   Tensor targets = ids.slice(1, 1, T + 1).contiguous().reshape({-1});
   ForwardOutput out = run(inputs);

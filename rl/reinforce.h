@@ -46,8 +46,9 @@ struct RewardParts {
   bool correct = false;
   bool formatted = false;  // the output contains "####"
   double selected_ratio = 0;
-  double task_reward = 0;  // the accuracy and format terms (the advantages' reward for penalty_gradient expected)
-  double reward = 0;       // task_reward − λ·selected_ratio
+  double task_reward =
+      0;              // the accuracy and format terms (the advantages' reward for penalty_gradient expected)
+  double reward = 0;  // task_reward − λ·selected_ratio
 };
 // dataset: "synthetic" or "gsm8k" (eval::score_output's names).
 RewardParts score_rollout(const std::string& dataset, const std::string& output, const std::string& gold,

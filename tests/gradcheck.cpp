@@ -14,7 +14,9 @@ std::vector<Tensor> make_inputs(const OpCase& c, uint64_t seed, DType fdt) {
     Tensor t;
     switch (s.kind) {
       case InKind::normal:
-      case InKind::constant: t = randn(s.shape, gen, DType::f64); break;
+      case InKind::constant:
+        t = randn(s.shape, gen, DType::f64);
+        break;
       case InKind::positive: {
         t = rand_uniform(s.shape, gen, DType::f64);
         double* p = t.data<double>();

@@ -28,13 +28,27 @@ struct InputSpec {
   InKind kind = InKind::normal;
   int64_t hi = 0;  // for index
 };
-inline InputSpec F(Shape s) { return {std::move(s), InKind::normal}; }
-inline InputSpec Pos(Shape s) { return {std::move(s), InKind::positive}; }
-inline InputSpec Away(Shape s) { return {std::move(s), InKind::away}; }
-inline InputSpec Distinct(Shape s) { return {std::move(s), InKind::distinct}; }
-inline InputSpec Idx(Shape s, int64_t hi) { return {std::move(s), InKind::index, hi}; }
-inline InputSpec Mask(Shape s) { return {std::move(s), InKind::mask}; }
-inline InputSpec Const(Shape s) { return {std::move(s), InKind::constant}; }
+inline InputSpec F(Shape s) {
+  return {std::move(s), InKind::normal};
+}
+inline InputSpec Pos(Shape s) {
+  return {std::move(s), InKind::positive};
+}
+inline InputSpec Away(Shape s) {
+  return {std::move(s), InKind::away};
+}
+inline InputSpec Distinct(Shape s) {
+  return {std::move(s), InKind::distinct};
+}
+inline InputSpec Idx(Shape s, int64_t hi) {
+  return {std::move(s), InKind::index, hi};
+}
+inline InputSpec Mask(Shape s) {
+  return {std::move(s), InKind::mask};
+}
+inline InputSpec Const(Shape s) {
+  return {std::move(s), InKind::constant};
+}
 
 struct OpCase {
   std::string name;  // "<op>" or "<op>/<variant>"; the part before '/' is the op's name

@@ -69,10 +69,11 @@ TEST_CASE("autograd: modifying a saved tensor in place raises, naming the op") {
     NoGradGuard g;
     h.fill_(0.0);
   }
-  CHECK_THROWS_WITH_AS(backward(sum(y)),
-                       "[backward] a tensor saved by 'mul' was modified in place after it was saved (version 1, "
-                       "expected 0)",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      backward(sum(y)),
+      "[backward] a tensor saved by 'mul' was modified in place after it was saved (version 1, "
+      "expected 0)",
+      Error);
   tape_clear();
 }
 
@@ -94,10 +95,11 @@ TEST_CASE("autograd: saved tensors are freed after backward unless retain_graph"
   std::vector<double> g = x.grad().to_vector<double>();
   CHECK(g[0] == doctest::Approx(2 * std::exp(0.5)));
   CHECK(tape_size() == 0);
-  CHECK_THROWS_WITH_AS(backward(y),
-                       "[backward] no recorded graph leads to this tensor: it was consumed by an earlier backward "
-                       "(pass retain_graph=true to the first call) or recorded on another thread",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      backward(y),
+      "[backward] no recorded graph leads to this tensor: it was consumed by an earlier backward "
+      "(pass retain_graph=true to the first call) or recorded on another thread",
+      Error);
 }
 
 TEST_CASE("autograd: saved tensors are released when the tape is consumed") {
@@ -122,8 +124,8 @@ TEST_CASE("autograd: backward errors") {
                        "[backward] implicit gradient needs a scalar, got shape [2]; pass grad", Error);
   tape_clear();
   Tensor c = Tensor::ones({1}, DType::f64);
-  CHECK_THROWS_WITH_AS(backward(c), "[backward] the tensor does not require grad (no recorded op leads to it)",
-                       Error);
+  CHECK_THROWS_WITH_AS(backward(c),
+                       "[backward] the tensor does not require grad (no recorded op leads to it)", Error);
   CHECK_THROWS_WITH_AS(Tensor::arange(3).set_requires_grad(true),
                        "[requires_grad] only floating tensors can require grad (got i64)", Error);
 }

@@ -282,9 +282,10 @@ TEST_CASE("cli faults: out of memory is an error saying what was being done") {
   // (a CUDA build's runtime reserves far more address space than the limit: the CPU build runs this part)
   fs::path dir = temp_dir("oom");
   if (!sra::cuda::built_with_cuda()) {
-    Run r = run_sra({"data", "prepare", "--config", "configs/tiny-cpu.yaml", "--set", "data.dataset=synthetic",
-                     "--set", "data.synthetic.train_problems=100000000", "--out", (dir / "out").string()},
-                    sra::testing::address_space_limit(1000000));
+    Run r =
+        run_sra({"data", "prepare", "--config", "configs/tiny-cpu.yaml", "--set", "data.dataset=synthetic",
+                 "--set", "data.synthetic.train_problems=100000000", "--out", (dir / "out").string()},
+                sra::testing::address_space_limit(1000000));
     CHECK(r.rc == 1);
     CHECK(error_line(r.err) ==
           "error: out of memory in 'sra data prepare' while loading the training data (data.dataset "

@@ -10,7 +10,9 @@
 using namespace sra;
 
 namespace {
-bool no_gpu() { return !cuda::available(); }
+bool no_gpu() {
+  return !cuda::available();
+}
 }  // namespace
 
 TEST_CASE("cuda: size classes" * doctest::skip(!cuda::built_with_cuda())) {
@@ -20,7 +22,8 @@ TEST_CASE("cuda: size classes" * doctest::skip(!cuda::built_with_cuda())) {
   CHECK(cuda::size_class(513) == 1024);
   CHECK(cuda::size_class(size_t(1) << 20) == (size_t(1) << 20));
   // above 1 MiB: four classes per power of two, never more than 25% over the request
-  for (size_t n : {size_t(1 << 20) + 1, size_t(3) << 20, size_t(5000000), size_t(1) << 30, size_t(123456789)}) {
+  for (size_t n :
+       {size_t(1 << 20) + 1, size_t(3) << 20, size_t(5000000), size_t(1) << 30, size_t(123456789)}) {
     size_t c = cuda::size_class(n);
     CHECK(c >= n);
     CHECK(double(c) <= 1.25 * double(n) + 1);

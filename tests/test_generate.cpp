@@ -435,7 +435,8 @@ TEST_CASE("generate: prefill's one-pass forward equals feeding the prompt token 
         CHECK(fa[t].position == sa[t].position);
         CHECK(fa[t].token == sa[t].token);
         CHECK(fa[t].critical == sa[t].critical);
-        for (size_t k = 0; k < fa[t].scores.size(); ++k) CHECK(std::fabs(fa[t].scores[k] - sa[t].scores[k]) < tol);
+        for (size_t k = 0; k < fa[t].scores.size(); ++k)
+          CHECK(std::fabs(fa[t].scores[k] - sa[t].scores[k]) < tol);
         for (uint8_t z : fa[t].critical) n_crit += z;
       }
       if (c.attention == "sra") CHECK(n_crit > 5);
@@ -470,7 +471,8 @@ TEST_CASE("generate: decode_batch runs several sequences at their own positions 
   }
   std::vector<KVCache*> ptrs = {&batch[0], &batch[1], &batch[2]};
   for (int step = 0; step < 12; ++step) {
-    std::vector<int64_t> toks = {int64_t(step % 24), int64_t((3 * step + 1) % 24), int64_t((5 * step + 2) % 24)};
+    std::vector<int64_t> toks = {int64_t(step % 24), int64_t((3 * step + 1) % 24),
+                                 int64_t((5 * step + 2) % 24)};
     std::vector<StepResult> rb = decode_batch(m, ptrs, toks);
     REQUIRE(rb.size() == 3);
     for (size_t b = 0; b < 3; ++b) {
@@ -479,7 +481,8 @@ TEST_CASE("generate: decode_batch runs several sequences at their own positions 
       CHECK(rb[b].audit.critical == ra.audit.critical);
       CHECK(rb[b].macs == ra.macs);
       double worst = 0;
-      for (size_t v = 0; v < ra.logits.size(); ++v) worst = std::max(worst, std::fabs(rb[b].logits[v] - ra.logits[v]));
+      for (size_t v = 0; v < ra.logits.size(); ++v)
+        worst = std::max(worst, std::fabs(rb[b].logits[v] - ra.logits[v]));
       CHECK(worst < 1e-9);
     }
   }
@@ -520,6 +523,7 @@ TEST_CASE("generate: a SelectionFn decides z; it is called in order unless decla
   for (size_t b = 0; b < 2; ++b) {
     CHECK(fast[b].ids == ordered[b].ids);
     REQUIRE(fast[b].audit.size() == ordered[b].audit.size());
-    for (size_t t = 0; t < fast[b].audit.size(); ++t) CHECK(fast[b].audit[t].critical == ordered[b].audit[t].critical);
+    for (size_t t = 0; t < fast[b].audit.size(); ++t)
+      CHECK(fast[b].audit[t].critical == ordered[b].audit[t].critical);
   }
 }

@@ -96,8 +96,8 @@ TEST_CASE("tensor: broadcasting") {
   // c[i, j, k] = a[i, 0, k] + b[j, 0]
   CHECK(v[(1 * 4 + 2) * 3 + 1] == 4.0f + 2.0f);
   CHECK(broadcast_shapes({5, 1, 3}, {4, 1}, "op") == Shape{5, 4, 3});
-  CHECK_THROWS_WITH_AS(add(iota({2, 3}), iota({4})), "[add] shapes [2, 3] and [4] cannot be broadcast together",
-                       Error);
+  CHECK_THROWS_WITH_AS(add(iota({2, 3}), iota({4})),
+                       "[add] shapes [2, 3] and [4] cannot be broadcast together", Error);
   // broadcast with a strided (transposed) operand
   Tensor t = iota({3, 2}).transpose(0, 1);  // (2, 3)
   CHECK(sub(t, a.reshape({2, 3})).to_vector<float>() == std::vector<float>{0, 1, 2, -2, -1, 0});
@@ -115,8 +115,8 @@ TEST_CASE("tensor: dtypes and conversion") {
   CHECK(float(bf16(1.0f + 3.0f / 256.0f)) == 1.0f + 1.0f / 64.0f);
   CHECK(dtype_size(DType::bf16) == 2);
   CHECK(dtype_from_name("bfloat16") == DType::bf16);
-  CHECK_THROWS_WITH_AS(dtype_from_name("f16"), "[dtype] unknown dtype 'f16' (expected f32, f64, bf16, i32, i64, u8)",
-                       Error);
+  CHECK_THROWS_WITH_AS(dtype_from_name("f16"),
+                       "[dtype] unknown dtype 'f16' (expected f32, f64, bf16, i32, i64, u8)", Error);
   CHECK_THROWS_WITH_AS(x.data<double>(), "[data] tensor has dtype f32, accessed as f64", Error);
 }
 
@@ -134,7 +134,8 @@ TEST_CASE("tensor: devices") {
   CHECK(Device::parse("cpu").is_cpu());
   CHECK(Device::parse("cuda:1").index == 1);
   CHECK(Device::parse("cuda").str() == "cuda:0");
-  CHECK_THROWS_WITH_AS(Device::parse("gpu"), "[device] unknown device 'gpu' (expected cpu, cuda or cuda:N)", Error);
+  CHECK_THROWS_WITH_AS(Device::parse("gpu"), "[device] unknown device 'gpu' (expected cpu, cuda or cuda:N)",
+                       Error);
   if (!cuda::available()) {
     CHECK_THROWS_AS(Tensor::zeros({2}, DType::f32, Device::cuda(0)), Error);
   } else {

@@ -23,8 +23,8 @@ void require_same_device(const char* op, std::initializer_list<const Tensor*> ts
       first = t;
       continue;
     }
-    SRA_CHECK(t->device() == first->device(), "[", op, "] inputs are on different devices: ",
-              first->device().str(), " and ", t->device().str());
+    SRA_CHECK(t->device() == first->device(), "[", op,
+              "] inputs are on different devices: ", first->device().str(), " and ", t->device().str());
   }
 }
 

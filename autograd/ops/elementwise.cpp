@@ -43,7 +43,8 @@ Tensor unary_forward(const char* op, UnaryOp kind, const Tensor& x, double p = 0
 }
 
 // gx = gy · f'(x), recorded for unary ops; `x` and `y` are the saved forward input and output.
-Tensor unary_grad(const char* op, UnaryOp kind, const Tensor& gy, const Tensor& x, const Tensor& y, double p) {
+Tensor unary_grad(const char* op, UnaryOp kind, const Tensor& gy, const Tensor& x, const Tensor& y,
+                  double p) {
   detail::require_same_device(op, {&gy, &x});
   Tensor g = detail::dense(gy);
   Tensor xc = detail::dense(x);
@@ -129,12 +130,14 @@ Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, x); }
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   detail::require_same_float("add_", *this, other);
   detail::require_same_device("add_", {this, &other});
-  SRA_CHECK(!(requires_grad() && is_leaf() && grad_enabled()), "[add_] in-place update of a leaf that requires "
+  SRA_CHECK(!(requires_grad() && is_leaf() && grad_enabled()),
+            "[add_] in-place update of a leaf that requires "
             "grad; wrap it in NoGradGuard");
   Shape shape = broadcast_shapes(this->shape(), other.shape(), "add_");
   SRA_CHECK(shape == this->shape(), "[add_] cannot broadcast ", shape_str(other.shape()), " into ",
             shape_str(this->shape()));
-  kern::axpy_strided(device(), {dtype(), raw(), strides(), other.raw(), broadcast_strides(other, shape, "add_"), shape, alpha});
+  kern::axpy_strided(device(), {dtype(), raw(), strides(), other.raw(),
+                                broadcast_strides(other, shape, "add_"), shape, alpha});
   bump_version();
   return *this;
 }

@@ -11,9 +11,10 @@ Tensor straight_through(const Tensor& hard, const Tensor& soft) {
             shape_str(soft.shape()), " differ");
   Tensor out = hard.detach().clone();
   if (needs_grad({soft})) {
-    record("straight_through", {hard, soft}, {out}, {}, [](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-      return {Tensor(), g[0]};
-    });
+    record("straight_through", {hard, soft}, {out}, {},
+           [](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             return {Tensor(), g[0]};
+           });
   }
   return out;
 }

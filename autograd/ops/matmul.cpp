@@ -1,8 +1,9 @@
 // matmul: (…, M, K) @ (…, K, N) → (…, M, N), batch dims broadcast. linear: x · wᵀ (+ bias).
 // Backward: dA = dC · Bᵀ, dB = Aᵀ · dC (summed over broadcast batch dims). Transposed operands are
 // passed to BLAS as transposes, not copied. A (…, M, K) @ B (K, N) folds the batch into M.
-#include "autograd/ops/common.h"
 #include "kernels/matmul/matmul.h"
+
+#include "autograd/ops/common.h"
 
 namespace sra {
 
@@ -18,8 +19,10 @@ struct MatView {
 MatView mat_view(const Tensor& x) {
   int64_t r = x.size(-2), c = x.size(-1);
   int64_t sr = x.stride(-2), sc = x.stride(-1);
-  if ((sc == 1 || c == 1) && (sr >= std::max<int64_t>(c, 1) || r == 1)) return {x, false, std::max<int64_t>({sr, c, 1})};
-  if ((sr == 1 || r == 1) && (sc >= std::max<int64_t>(r, 1) || c == 1)) return {x, true, std::max<int64_t>({sc, r, 1})};
+  if ((sc == 1 || c == 1) && (sr >= std::max<int64_t>(c, 1) || r == 1))
+    return {x, false, std::max<int64_t>({sr, c, 1})};
+  if ((sr == 1 || r == 1) && (sc >= std::max<int64_t>(r, 1) || c == 1))
+    return {x, true, std::max<int64_t>({sc, r, 1})};
   Tensor cx = x.contiguous();
   return {cx, false, std::max<int64_t>(c, 1)};
 }
@@ -49,10 +52,12 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
     return off;
   };
   const size_t esize = dtype_size(a.dtype());
-  auto at = [esize](const Tensor& t, int64_t elems) { return static_cast<const char*>(t.raw()) + elems * esize; };
+  auto at = [esize](const Tensor& t, int64_t elems) {
+    return static_cast<const char*>(t.raw()) + elems * esize;
+  };
   for (int64_t i = 0; i < nb; ++i) {
-    kern::gemm(a.device(), {a.dtype(), va.trans, vb.trans, m, n, k, 1.0, at(va.t, batch_offset(va.t, i)), va.ld,
-                            at(vb.t, batch_offset(vb.t, i)), vb.ld, 0.0,
+    kern::gemm(a.device(), {a.dtype(), va.trans, vb.trans, m, n, k, 1.0, at(va.t, batch_offset(va.t, i)),
+                            va.ld, at(vb.t, batch_offset(vb.t, i)), vb.ld, 0.0,
                             static_cast<char*>(out.raw()) + i * m * n * esize, n});
   }
   return out;
@@ -63,8 +68,8 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::require_same_float("matmul", a, b);
   detail::require_same_device("matmul", {&a, &b});
-  SRA_CHECK(a.dim() >= 2 && b.dim() >= 2, "[matmul] operands need at least 2 dims, got ", shape_str(a.shape()),
-            " and ", shape_str(b.shape()));
+  SRA_CHECK(a.dim() >= 2 && b.dim() >= 2, "[matmul] operands need at least 2 dims, got ",
+            shape_str(a.shape()), " and ", shape_str(b.shape()));
   SRA_CHECK(a.size(-1) == b.size(-2), "[matmul] inner dimensions differ: ", shape_str(a.shape()), " @ ",
             shape_str(b.shape()));
   if (b.dim() == 2 && a.dim() > 2) {  // fold the batch into M: one GEMM, and one for each gradient

@@ -126,7 +126,8 @@ std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   }
   Tensor values = Tensor::empty(L.out_shape, x.dtype(), x.device());
   Tensor idx = Tensor::empty(L.out_shape, DType::i64, x.device());
-  kern::max(x.device(), {x.dtype(), values.raw(), L.x.raw(), L.outer, L.r, L.inner}, static_cast<int64_t*>(idx.raw()));
+  kern::max(x.device(), {x.dtype(), values.raw(), L.x.raw(), L.outer, L.r, L.inner},
+            static_cast<int64_t*>(idx.raw()));
   if (needs_grad({x})) {
     Shape xs = x.shape(), ks = L.keep_shape;
     int64_t dd = x.dim() == 0 ? 0 : d;

@@ -246,8 +246,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   Shape shape = x0.shape();
   shape[d] = 0;
   for (const Tensor& x : xs) {
-    SRA_CHECK(x.device() == x0.device(), "[concat] inputs are on different devices: ", x0.device().str(), " and ",
-              x.device().str());
+    SRA_CHECK(x.device() == x0.device(), "[concat] inputs are on different devices: ", x0.device().str(),
+              " and ", x.device().str());
     SRA_CHECK(x.dtype() == x0.dtype(), "[concat] dtype mismatch: ", dtype_name(x0.dtype()), " and ",
               dtype_name(x.dtype()));
     bool ok = x.dim() == x0.dim();
@@ -261,7 +261,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   int64_t at = 0;
   for (const Tensor& x : xs) {
     Tensor win = Tensor::make_view(out, x.shape(), out.strides(), at * out.stride(d));
-    copy_strided(x.device(), win.raw(), win.dtype(), win.strides(), x.raw(), x.dtype(), x.strides(), x.shape());
+    copy_strided(x.device(), win.raw(), win.dtype(), win.strides(), x.raw(), x.dtype(), x.strides(),
+                 x.shape());
     sizes.push_back(x.size(d));
     at += x.size(d);
   }

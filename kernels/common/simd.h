@@ -96,6 +96,8 @@ T exp_sum(T* row, int64_t n, T sub) {
   return lanes_sum<T>(acc);
 }
 
-inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+inline int64_t round_up(int64_t x, int64_t m) {
+  return (x + m - 1) / m * m;
+}
 
 }  // namespace sra::kern::simd

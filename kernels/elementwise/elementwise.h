@@ -81,7 +81,7 @@ template <typename T>
 void unary_backward_cpu(UnaryOp op, T* gx, const T* gy, const T* x, const T* y, int64_t n, double p);
 // out[i] = a[i] + alpha·b[i] over a broadcast shape, out strided (in-place accumulation).
 template <typename T>
-void axpy_strided_cpu(T* out, const Shape& out_strides, const T* b, const Shape& b_strides, const Shape& shape,
-                      double alpha);
+void axpy_strided_cpu(T* out, const Shape& out_strides, const T* b, const Shape& b_strides,
+                      const Shape& shape, double alpha);
 
 }  // namespace sra::kern
