@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "autograd/ops/common.h"
+#include "kernels/common/dtype_switch.h"
 
 namespace sra {
 
@@ -48,7 +49,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
   Tensor out = Tensor::empty(q.shape(), q.dtype());
   Tensor lse = Tensor::empty({B, H, T}, q.dtype());
-  detail::dispatch_float(q.dtype(), op, [&](auto tag) {
+  kern::for_float(q.dtype(), op, "cpu", [&](auto tag) {
     using F = decltype(tag);
     kern::attention_forward_cpu<F>(out.data<F>(), lse.data<F>(), qc.data<F>(), kc.data<F>(), vc.data<F>(),
                                    dims);
@@ -61,7 +62,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
              Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
              Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
              Tensor dv = Tensor::empty(vc.shape(), vc.dtype());
-             detail::dispatch_float(qc.dtype(), "attention", [&](auto tag) {
+             kern::for_float(qc.dtype(), "attention", "cpu", [&](auto tag) {
                using F = decltype(tag);
                kern::attention_backward_cpu<F>(dq.data<F>(), dk.data<F>(), dv.data<F>(), gout.data<F>(),
                                                qc.data<F>(), kc.data<F>(), vc.data<F>(), out.data<F>(),

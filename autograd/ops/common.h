@@ -21,12 +21,4 @@ void require_index(const char* op, const Tensor& t, const char* what = "index");
 // A contiguous copy of t (or t itself when already contiguous) that never records on the tape.
 Tensor dense(const Tensor& t);
 
-// Calls f(float{}) or f(double{}) by dtype.
-template <typename F>
-auto dispatch_float(DType dt, const char* op, F&& f) {
-  if (dt == DType::f32) return f(float{});
-  SRA_CHECK(dt == DType::f64, "[", op, "] dtype ", dtype_name(dt), " is not supported (f32 or f64)");
-  return f(double{});
-}
-
 }  // namespace sra::detail

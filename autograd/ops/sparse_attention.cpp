@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "autograd/ops/common.h"
+#include "kernels/common/dtype_switch.h"
 #include "kernels/sparse_attention/sparse_attention.h"
 
 namespace sra {
@@ -61,7 +62,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
   Tensor sc = detail::dense(selected), gc = detail::dense(gate);
   // The gate of a critical key multiplies a softmax weight: it must be a finite weight.
-  detail::dispatch_float(q.dtype(), op, [&](auto tag) {
+  kern::for_float(q.dtype(), op, "cpu", [&](auto tag) {
     using F = decltype(tag);
     const uint8_t* s = sc.data<uint8_t>();
     const F* g = gc.data<F>();
@@ -74,7 +75,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   });
   Tensor out = Tensor::empty(q.shape(), q.dtype());
   Tensor lse = Tensor::empty({B, H, T}, q.dtype());
-  detail::dispatch_float(q.dtype(), op, [&](auto tag) {
+  kern::for_float(q.dtype(), op, "cpu", [&](auto tag) {
     using F = decltype(tag);
     kern::sparse_attention_forward_cpu<F>(out.data<F>(), lse.data<F>(), qc.data<F>(), kc.data<F>(),
                                           vc.data<F>(), sc.data<uint8_t>(), gc.data<F>(), dims);
@@ -88,7 +89,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
              Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
              Tensor dv = Tensor::empty(vc.shape(), vc.dtype());
              Tensor dgate = Tensor::empty(gc.shape(), gc.dtype());
-             detail::dispatch_float(qc.dtype(), "sparse_attention", [&](auto tag) {
+             kern::for_float(qc.dtype(), "sparse_attention", "cpu", [&](auto tag) {
                using F = decltype(tag);
                kern::sparse_attention_backward_cpu<F>(dq.data<F>(), dk.data<F>(), dv.data<F>(),
                                                       dgate.data<F>(), gout.data<F>(), qc.data<F>(),
