@@ -472,9 +472,7 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
   }
   if (interrupt_requested()) {
     if (step > last_saved && step > 0) save(run, step, log);
-    log << "interrupted at step " << step << " of " << rc.steps
-        << (step > 0 ? "; continue with --resume auto" : "") << "\n"
-        << std::flush;
+    log_interrupted(log, step, rc.steps);
     return kInterruptedExit;
   }
   if (last_saved != run.end) save(run, run.end, log);

@@ -313,9 +313,7 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   bar.clear();
   if (interrupt_requested()) {
     if (step > last_saved && step > 0) save(run, step, log);
-    log << "interrupted at step " << step << " of " << cfg.train.steps
-        << (step > 0 ? "; continue with --resume auto" : "") << "\n"
-        << std::flush;
+    log_interrupted(log, step, cfg.train.steps);
     return kInterruptedExit;
   }
   if (last_saved != run.end)
