@@ -128,7 +128,8 @@ struct RlRun {
   const RlOptions& opt;
   eval::EvalModel policy_em, ref_em;
   RunConfig cfg;
-  std::string resolved;  // dump_resolved_yaml(cfg), saved in every checkpoint
+  std::string resolved;      // dump_resolved_yaml(cfg), saved in every checkpoint
+  std::string metrics_path;  // out_dir/<logging.metrics_file>
   size_t n_sra = 0;
   double tau = 0;
   NamedTensors trainable, ref_trainable;
@@ -232,8 +233,8 @@ RlRun start_run(const RlOptions& opt, std::ostream& log) {
   load_prompts(run);
 
   // decided before anything is written: a refused run leaves out_dir as it was
-  const std::string metrics_path = (fs::path(opt.out_dir) / run.cfg.logging.metrics_file).string();
-  auto resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, metrics_path, "rl"}, log);
+  run.metrics_path = (fs::path(opt.out_dir) / run.cfg.logging.metrics_file).string();
+  auto resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, run.metrics_path, "rl"}, log);
   fs::create_directories(opt.out_dir);
   write_resolved_config(run.cfg, (fs::path(opt.out_dir) / "config.yaml").string());
   run.resolved = dump_resolved_yaml(run.cfg);
@@ -436,15 +437,14 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
   RlRun run = start_run(opt, log);
   const RunConfig& cfg = run.cfg;
   const RlSection& rc = cfg.rl;
-  const std::string metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
-  truncate_metrics(metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "rl");
+  truncate_metrics(run.metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "rl");
   log << "rl: " << run.n_trained << " trained parameters (" << (rc.train_lm ? "router + LM" : "routers only")
       << ", " << run.n_sra << " SRA layers, tau " << fmt("%g", run.tau) << "), " << run.train.problems.size()
       << " " << rc.dataset << " train prompts (" << run.train.skipped << " of " << run.train.considered
       << " too long), " << (run.test ? run.test->problems.size() : 0) << " test problems; "
       << rc.prompts_per_step << " prompts x " << rc.group_size << " rollouts per step, steps " << run.start
       << " -> " << run.end << " of " << rc.steps << "\n";
-  MetricsWriter metrics(metrics_path, "rl");
+  MetricsWriter metrics(run.metrics_path, "rl");
   std::optional<eval::EvalResult> first_eval, last_eval;
   if (!run.resumed && run.test && run.start < run.end) {
     first_eval = run_eval(run, run.model(), 0, log);
@@ -472,9 +472,7 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
   }
   if (interrupt_requested()) {
     if (step > last_saved && step > 0) save(run, step, log);
-    log << "interrupted at step " << step << " of " << rc.steps
-        << (step > 0 ? "; continue with --resume auto" : "") << "\n"
-        << std::flush;
+    log_interrupted(log, step, rc.steps);
     return kInterruptedExit;
   }
   if (last_saved != run.end) save(run, run.end, log);

@@ -22,8 +22,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string strip_prefix(const std::string& msg, const std::string& prefix) {
+// The reason of a "[checkpoint] <path>: <reason>" error about `path` (the whole message otherwise).
+std::string reason_of(const Error& e, const std::string& path) {
+  const std::string msg = e.what(), prefix = "[checkpoint] " + path + ": ";
   return msg.compare(0, prefix.size(), prefix) == 0 ? msg.substr(prefix.size()) : msg;
+}
+
+// The newest checkpoint of dir that loads, calling on_failure(path, reason) for each newer one that fails.
+template <typename OnFailure>
+std::optional<std::pair<std::string, Checkpoint>> newest_loading(const std::string& dir,
+                                                                 OnFailure on_failure) {
+  for (const std::string& p : list_checkpoints(dir)) {
+    try {
+      return std::make_pair(p, load_checkpoint(p));
+    } catch (const Error& e) {
+      on_failure(p, reason_of(e, p));
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -58,14 +74,9 @@ std::vector<std::string> list_checkpoints(const std::string& dir) {
 
 std::optional<std::pair<std::string, Checkpoint>> load_newest_valid_checkpoint(const std::string& dir,
                                                                                std::ostream& warn) {
-  for (const std::string& p : list_checkpoints(dir)) {
-    try {
-      return std::make_pair(p, load_checkpoint(p));
-    } catch (const Error& e) {
-      warn << "warning: skipping " << p << ": " << strip_prefix(e.what(), "[checkpoint] " + p + ": ") << "\n";
-    }
-  }
-  return std::nullopt;
+  return newest_loading(dir, [&](const std::string& p, const std::string& reason) {
+    warn << "warning: skipping " << p << ": " << reason << "\n";
+  });
 }
 
 std::optional<std::string> newest_valid_checkpoint(const std::string& dir, std::ostream& warn) {
@@ -144,19 +155,6 @@ std::string earlier_run(const std::string& out_dir, const std::string& metrics_p
   return out;
 }
 
-// The newest checkpoint of dir that loads; the ones that fail are set aside as *.corrupt.
-std::optional<std::pair<std::string, Checkpoint>> newest_setting_aside_corrupt(const std::string& dir,
-                                                                               std::ostream& log) {
-  for (const std::string& p : list_checkpoints(dir)) {
-    try {
-      return std::make_pair(p, load_checkpoint(p));
-    } catch (const Error& e) {
-      set_aside_corrupt(p, strip_prefix(e.what(), "[checkpoint] " + p + ": "), log);
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::optional<std::pair<std::string, Checkpoint>> checkpoint_to_resume(const RunStartOptions& o,
@@ -183,7 +181,10 @@ std::optional<std::pair<std::string, Checkpoint>> checkpoint_to_resume(const Run
   }
   std::optional<std::pair<std::string, Checkpoint>> found;
   if (o.resume == "auto") {
-    found = newest_setting_aside_corrupt(o.out_dir, log);
+    // the ones that fail to load are set aside as *.corrupt
+    found = newest_loading(o.out_dir, [&](const std::string& p, const std::string& reason) {
+      set_aside_corrupt(p, reason, log);
+    });
     if (!found) {
       std::string earlier = earlier_run(o.out_dir, o.metrics_path);
       SRA_CHECK(earlier.empty(), c, "no valid checkpoint in ", o.out_dir, " but it holds a run (", earlier,
@@ -222,7 +223,7 @@ void keep_last(const std::string& dir, int64_t k, std::ostream& warn) {
       verify_checkpoint_file(p);
       ++valid;
     } catch (const Error& e) {
-      set_aside_corrupt(p, strip_prefix(e.what(), "[checkpoint] " + p + ": "), warn);
+      set_aside_corrupt(p, reason_of(e, p), warn);
     }
   }
   static const std::regex tmp_pattern(R"(ckpt-\d{8,18}\.h5\.tmp-(\d{1,9}))");

@@ -26,15 +26,28 @@ namespace sra {
 
 namespace fs = std::filesystem;
 
-uint32_t file_crc32c(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  SRA_CHECK(in, "[checkpoint] cannot read ", path, ": ", std::strerror(errno));
+namespace {
+
+// CRC-32C of the stream's bytes from `offset` to its end, read in 1 MiB chunks, and offset + their count.
+std::pair<uint32_t, uint64_t> crc32c_to_end(std::istream& in, uint64_t offset) {
   std::vector<char> buf(1 << 20);
+  in.seekg(std::streamoff(offset));
   uint32_t crc = 0;
+  uint64_t end = offset;
   while (in) {
     in.read(buf.data(), std::streamsize(buf.size()));
     crc = crc32c(buf.data(), size_t(in.gcount()), crc);
+    end += uint64_t(in.gcount());
   }
+  return {crc, end};
+}
+
+}  // namespace
+
+uint32_t file_crc32c(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SRA_CHECK(in, "[checkpoint] cannot read ", path, ": ", std::strerror(errno));
+  const uint32_t crc = crc32c_to_end(in, 0).first;
   SRA_CHECK(in.eof(), "[checkpoint] cannot read ", path);
   return crc;
 }
@@ -299,24 +312,22 @@ Json shape_json(const Shape& s) {
 // verifies the seal first, so a truncated or corrupted file is rejected without ever reaching HDF5's
 // parser (which can crash on some corrupt files).
 
+// The seal's first 20 bytes: "SRACKPT1", size (u64 LE), crc (u32 LE).
+void write_seal_head(char* head, uint64_t size, uint32_t crc) {
+  std::memcpy(head, "SRACKPT1", 8);
+  std::memcpy(head + 8, &size, 8);
+  std::memcpy(head + 16, &crc, 4);
+}
+
 }  // namespace
 
 void seal_checkpoint_file(const std::string& path) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   SRA_CHECK(f, "cannot reopen ", path, " to seal it");
-  std::vector<char> buf(1 << 20);
-  f.seekg(std::streamoff(kSealBytes));
-  uint32_t crc = 0;
-  uint64_t size = kSealBytes;
-  while (f) {
-    f.read(buf.data(), std::streamsize(buf.size()));
-    crc = crc32c(buf.data(), size_t(f.gcount()), crc);
-    size += uint64_t(f.gcount());
-  }
+  auto [crc, size] = crc32c_to_end(f, kSealBytes);
   f.clear();
-  char head[20] = {'S', 'R', 'A', 'C', 'K', 'P', 'T', '1'};
-  std::memcpy(head + 8, &size, 8);
-  std::memcpy(head + 16, &crc, 4);
+  char head[20];
+  write_seal_head(head, size, crc);
   f.seekp(0);
   f.write(head, sizeof head);
   f.flush();
@@ -325,7 +336,10 @@ void seal_checkpoint_file(const std::string& path) {
 
 namespace {
 
+// A regular file whose seal matches its size and bytes; throws the reason otherwise.
 void verify_seal(const std::string& path) {
+  std::error_code ec;
+  SRA_CHECK(fs::is_regular_file(path, ec), fs::exists(path, ec) ? "not a regular file" : "no such file");
   std::ifstream f(path, std::ios::binary);
   SRA_CHECK(f, "cannot read: ", std::strerror(errno));
   char head[20] = {};
@@ -336,15 +350,7 @@ void verify_seal(const std::string& path) {
   uint32_t want;
   std::memcpy(&size, head + 8, 8);
   std::memcpy(&want, head + 16, 4);
-  std::vector<char> buf(1 << 20);
-  f.seekg(std::streamoff(kSealBytes));
-  uint32_t crc = 0;
-  uint64_t have = kSealBytes;
-  while (f) {
-    f.read(buf.data(), std::streamsize(buf.size()));
-    crc = crc32c(buf.data(), size_t(f.gcount()), crc);
-    have += uint64_t(f.gcount());
-  }
+  auto [crc, have] = crc32c_to_end(f, kSealBytes);
   SRA_CHECK(have == size, "truncated or extended file: ", have, " bytes, the seal says ", size);
   SRA_CHECK(crc == want, "file checksum mismatch (the file is corrupt)");
 }
@@ -435,9 +441,7 @@ void seal_image(std::string& image) {
   uint64_t size = image.size();
   uint32_t crc = crc32c(image.data() + kSealBytes, image.size() - kSealBytes);
   std::memset(image.data(), 0, kSealBytes);
-  std::memcpy(image.data(), "SRACKPT1", 8);
-  std::memcpy(image.data() + 8, &size, 8);
-  std::memcpy(image.data() + 16, &crc, 4);
+  write_seal_head(image.data(), size, crc);
 }
 
 // Writes the bytes to `path` (created or truncated) and fsyncs; errors carry errno's text.
@@ -482,8 +486,6 @@ void kill_point_for_tests(const char* stage) {
 
 Checkpoint read_file(const std::string& path) {
   QuietHdf5 quiet;
-  std::error_code ec;
-  SRA_CHECK(fs::is_regular_file(path, ec), fs::exists(path, ec) ? "not a regular file" : "no such file");
   verify_seal(path);
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot make a property list");
   check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "cannot set the close degree");
@@ -615,8 +617,6 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
 
 void verify_checkpoint_file(const std::string& path) {
   try {
-    std::error_code ec;
-    SRA_CHECK(fs::is_regular_file(path, ec), fs::exists(path, ec) ? "not a regular file" : "no such file");
     verify_seal(path);
   } catch (const Error& e) {
     throw Error("[checkpoint] " + path + ": " + e.what());

@@ -81,6 +81,8 @@ std::string quote_string(const std::string& s) {
   return out + "\"";
 }
 
+}  // namespace
+
 size_t levenshtein(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -94,6 +96,8 @@ size_t levenshtein(const std::string& a, const std::string& b) {
   }
   return prev[b.size()];
 }
+
+namespace {
 
 // Section names: every proper dotted prefix of a schema key ("model", "data", "data.synthetic").
 const std::set<std::string>& config_sections() {

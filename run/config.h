@@ -188,6 +188,9 @@ const ConfigKey* find_config_key(const std::string& key);  // nullptr when not i
 // "expected an integer" / "a float" / ... and the bound text, e.g. "must be > 0", "must be in (0, 1]".
 std::string config_type_name(ConfigType t);
 std::string config_range_text(const ConfigKey& k);  // "" when unbounded
+// Levenshtein distance (insertions, deletions, substitutions), for "did you mean" messages: unknown
+// config keys here, unknown command words in the sra CLI.
+size_t levenshtein(const std::string& a, const std::string& b);
 
 // ---- loading -------------------------------------------------------------------------------------
 // origins (optional): for each key set by the file or an override, where: "FILE:LINE" or

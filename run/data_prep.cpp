@@ -52,34 +52,27 @@ TokenizedExample byte_example(const TextExample& ex) {
   return t;
 }
 
-// The tokenizer part of TrainingData: bytes, or the sentencepiece model of data.tokenizer.
-struct TokenSetup {
-  Tokenizer tok;
-  const Tokenizer* ptr = nullptr;  // nullptr for bytes
-};
-
-TokenSetup setup_tokens(const RunConfig& cfg, TrainingData& d) {
-  TokenSetup s;
+// The tokenizer part of TrainingData: bytes, or the sentencepiece model of data.tokenizer (loaded into
+// d.tokenizer). Returns &d.tokenizer, or nullptr for bytes.
+const Tokenizer* setup_tokens(const RunConfig& cfg, TrainingData& d) {
   const std::string& path = cfg.data.tokenizer;
   if (path.empty()) {
     SRA_CHECK(cfg.model.vocab_size >= 256, "[train] byte-level data needs model.vocab_size >= 256, got ",
               cfg.model.vocab_size);
     d.vocab_size = 256;
     d.eos_id = d.pad_id = 0;
-    return s;
+    return nullptr;
   }
-  s.tok = load_data_tokenizer(path);
-  s.ptr = &s.tok;
-  SRA_CHECK(s.tok.vocab_size() <= cfg.model.vocab_size, "[train] tokenizer '", path, "' has ",
-            s.tok.vocab_size(), " ids but model.vocab_size is ", cfg.model.vocab_size);
-  d.vocab_size = s.tok.vocab_size();
+  const Tokenizer& tok = d.tokenizer = load_data_tokenizer(path);
+  SRA_CHECK(tok.vocab_size() <= cfg.model.vocab_size, "[train] tokenizer '", path, "' has ", tok.vocab_size(),
+            " ids but model.vocab_size is ", cfg.model.vocab_size);
+  d.vocab_size = tok.vocab_size();
   d.tokenizer_path = path;
-  d.tokenizer_hash = s.tok.hash();
-  d.tokenizer = s.tok;
-  d.eos_id = s.tok.eos_id();
+  d.tokenizer_hash = tok.hash();
+  d.eos_id = tok.eos_id();
   SRA_CHECK(d.eos_id >= 0, "[data] tokenizer '", path, "' has no EOS id");
-  d.pad_id = s.tok.pad_id() >= 0 ? s.tok.pad_id() : d.eos_id;
-  return s;
+  d.pad_id = tok.pad_id() >= 0 ? tok.pad_id() : d.eos_id;
+  return &tok;
 }
 
 std::shared_ptr<const TokenStream> example_stream(const std::vector<TextExample>& examples,
@@ -230,8 +223,7 @@ Tokenizer load_data_tokenizer(const std::string& path) {
 TrainingData load_training_data(const RunConfig& cfg, const std::string& data_dir) {
   TrainingData d;
   const DataSection& ds = cfg.data;
-  TokenSetup ts = setup_tokens(cfg, d);
-  const Tokenizer* tok = ts.ptr;
+  const Tokenizer* tok = setup_tokens(cfg, d);
   if (ds.dataset != "synthetic") {
     SRA_CHECK(!ds.path.empty(), "[data] data.dataset ", ds.dataset, " needs data.path");
     d.source = resolve_data_path(ds.path, data_dir);

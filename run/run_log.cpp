@@ -20,6 +20,12 @@ std::string fmt(const char* printf_format, double v) {
   return buf;
 }
 
+void log_interrupted(std::ostream& log, int64_t step, int64_t total) {
+  log << "interrupted at step " << step << " of " << total
+      << (step > 0 ? "; continue with --resume auto" : "") << "\n"
+      << std::flush;
+}
+
 void truncate_metrics(const std::string& path, std::optional<int64_t> resumed_step, const char* component) {
   std::string kept;
   if (resumed_step) {

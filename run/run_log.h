@@ -15,6 +15,8 @@
 //   "<step>/<total> [####....] <fields>  ETA <s>s", a 24-character bar filled step/total, the ETA from the
 //   mean time per step since the bar started (at step `first`) times the steps left to `last`. Disabled,
 //   draw() and clear() print nothing.
+// log_interrupted: the line a run that stopped on SIGINT / SIGTERM (run/interrupt.h) ends with,
+//   "interrupted at step <step> of <total>; continue with --resume auto" (the hint only when step > 0).
 #pragma once
 #include <cstdint>
 #include <fstream>
@@ -28,6 +30,8 @@ namespace sra {
 
 double now_s();
 std::string fmt(const char* printf_format, double v);
+
+void log_interrupted(std::ostream& log, int64_t step, int64_t total);
 
 void truncate_metrics(const std::string& path, std::optional<int64_t> resumed_step, const char* component);
 

@@ -112,7 +112,8 @@ struct TrainRun {
   TrainRun(const TrainOptions& o, RunConfig c) : opt(o), cfg(std::move(c)) {}
   const TrainOptions& opt;
   RunConfig cfg;
-  std::string resolved;  // dump_resolved_yaml(cfg), saved in every checkpoint
+  std::string resolved;      // dump_resolved_yaml(cfg), saved in every checkpoint
+  std::string metrics_path;  // out_dir/<logging.metrics_file>
   TrainData data;
   LoadedModel lm;
   NamedTensors params;
@@ -254,17 +255,13 @@ TaskValidator make_task_validator(const TrainRun& run) {
   return run.opt.task_validator(cfg, run.data.tokenizer_path);
 }
 
-std::string metrics_path(const TrainOptions& opt, const RunConfig& cfg) {
-  return (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
-}
-
 // Config and the checkpoint to resume (checked before anything is written), then config.yaml, data,
 // model, optimizer and sampler; then the resumed state, if any, and the steps to run.
 TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
   TrainRun run{opt, checked_config(opt)};
   const RunConfig& cfg = run.cfg;
-  auto resumed =
-      checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, metrics_path(opt, cfg), "train"}, log);
+  run.metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
+  auto resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, run.metrics_path, "train"}, log);
   fs::create_directories(opt.out_dir);
   write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
   run.resolved = dump_resolved_yaml(cfg);
@@ -287,13 +284,12 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
   TrainRun run = start_run(opt, log);
   const RunConfig& cfg = run.cfg;
-  const std::string metrics_file = metrics_path(opt, cfg);
-  truncate_metrics(metrics_file, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "train");
+  truncate_metrics(run.metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "train");
   log << "train: " << run.model().num_parameters() << " parameters, " << run.data.train->num_rows()
       << " train rows and " << run.data.val->num_rows() << " val rows of " << cfg.data.seq_len
       << " tokens, steps " << run.start << " -> " << run.end << " of " << cfg.train.steps << "\n";
   const TaskValidator validate_task = make_task_validator(run);
-  MetricsWriter metrics(metrics_file, "train");
+  MetricsWriter metrics(run.metrics_path, "train");
   int64_t last_saved = run.resumed ? run.start : -1, step = run.start;
   // a progress bar redrawn in place on a terminal (logging.progress: auto = when the log is a terminal)
   ProgressBar bar(log, cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal),
@@ -317,9 +313,7 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   bar.clear();
   if (interrupt_requested()) {
     if (step > last_saved && step > 0) save(run, step, log);
-    log << "interrupted at step " << step << " of " << cfg.train.steps
-        << (step > 0 ? "; continue with --resume auto" : "") << "\n"
-        << std::flush;
+    log_interrupted(log, step, cfg.train.steps);
     return kInterruptedExit;
   }
   if (last_saved != run.end)

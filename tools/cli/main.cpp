@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "run/activity.h"
+#include "run/config.h"
 #include "tools/cli/commands.h"
 
 // Exported by libsentencepiece (src/common.h) but not declared in its installed headers.
@@ -20,22 +21,6 @@ void SetMinLogLevel(int v);
 }
 
 namespace {
-
-// Levenshtein distance, for did-you-mean.
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // The word right after a command that has subcommands (and no positional arguments) must name one of
 // them (CLI11 says only "A subcommand is required", or "argument was not expected"): the message for the
@@ -62,7 +47,7 @@ std::optional<std::string> command_word_error(CLI::App& root, int argc, char** a
       std::string best;  // the closest name within 2 edits, else one the word starts
       size_t best_d = 3;
       for (const std::string& n : names) {
-        size_t d = edit_distance(word, n);
+        size_t d = sra::levenshtein(word, n);
         if (d < best_d) best = n, best_d = d;
       }
       for (const std::string& n : names)
