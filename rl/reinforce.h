@@ -46,8 +46,8 @@ struct RewardParts {
   bool correct = false;
   bool formatted = false;  // the output contains "####"
   double selected_ratio = 0;
-  double task_reward =
-      0;              // the accuracy and format terms (the advantages' reward for penalty_gradient expected)
+  // the accuracy and format terms (the advantages' reward for penalty_gradient expected)
+  double task_reward = 0;
   double reward = 0;  // task_reward − λ·selected_ratio
 };
 // dataset: "synthetic" or "gsm8k" (eval::score_output's names).

@@ -3,10 +3,10 @@
 //
 // Data: load_training_data (run/data_prep.h, the code `sra data prepare` runs too) gives a train and a
 //   validation token stream per data.dataset:
-//   synthetic  train problems 0..N-1 of the synthetic generator's train split (N =
-//   data.synthetic.train_problems,
-//              or max(64, batch_size · grad_accum · steps) when 0), step-by-step form; validation: val-split
-//              problems 0..M-1 (M = max(8, eval_batches · batch_size)).
+//   synthetic  train problems 0..N-1 of the synthetic generator's train split
+//              (N = data.synthetic.train_problems, or max(64, batch_size · grad_accum · steps) when 0),
+//              step-by-step form; validation: val-split problems 0..M-1 (M = max(8, eval_batches ·
+//              batch_size)).
 //   gsm8k,     data.path = the train JSONL (load_gsm8k / load_math); round(n · data.val_fraction) of its n
 //   math       rows (at least 1, at most n - 1), spread evenly through the file, validate; the rest train.
 //              A malformed line is a fatal "[data] FILE:LINE: ..." error unless data.skip_bad_lines, which
