@@ -699,10 +699,10 @@ TEST_CASE("rl: Ctrl-C finishes the step, saves a checkpoint that resumes, and ex
                                          "--set",
                                          "rl.checkpoint_every=0"};
   pid_t pid = sra::testing::spawn_sra(args, log);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2/1000", 120), sra::testing::read_all(log));
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2/1000", 120), sra::testing::slurp(log));
   ::kill(pid, SIGTERM);
   CHECK(sra::testing::wait_exit(pid) == 130);
-  const std::string text = sra::testing::read_all(log);
+  const std::string text = sra::testing::slurp(log);
   INFO(text);
   std::vector<std::string> ck = list_checkpoints(out);
   REQUIRE(ck.size() == 1);

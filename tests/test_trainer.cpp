@@ -301,10 +301,10 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
                                          "--set",
                                          "data.synthetic.train_problems=256"};
   pid_t pid = sra::testing::spawn_sra(args, log);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2 ", 120), sra::testing::read_all(log));
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2 ", 120), sra::testing::slurp(log));
   ::kill(pid, SIGINT);
   CHECK(sra::testing::wait_exit(pid) == 130);
-  const std::string text = sra::testing::read_all(log);
+  const std::string text = sra::testing::slurp(log);
   INFO(text);
   std::vector<std::string> ck = sra::list_checkpoints(out);
   REQUIRE(ck.size() == 1);
@@ -330,12 +330,12 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
        {"--set", "model.d_model=256", "--set", "model.d_ff=1024", "--set", "train.batch_size=64"})
     slow.push_back(a);
   pid = sra::testing::spawn_sra(slow, log2);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log2, "train: ", 120), sra::testing::read_all(log2));
+  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log2, "train: ", 120), sra::testing::slurp(log2));
   ::kill(pid, SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ::kill(pid, SIGINT);
   CHECK(sra::testing::wait_exit(pid) == 130);
-  CHECK(sra::testing::read_all(log2).find("interrupted at step") == std::string::npos);
+  CHECK(sra::testing::slurp(log2).find("interrupted at step") == std::string::npos);
 }
 
 TEST_CASE("trainer: config errors name the file and line") {
