@@ -1,5 +1,5 @@
-// Helpers shared by tests/test_tokenizer.cpp and tests/test_datasets.cpp: temp dirs, file I/O, the
-// error message of a throwing call, and small sentencepiece models trained once per process on the
+// Helpers shared by the data, tokenizer, trainer and rl tests: temp dirs, file I/O, a run's metrics.jsonl,
+// the error message of a throwing call, and small sentencepiece models trained once per process on the
 // first ~200 KB of tinyshakespeare (resolve_data_dir("") + "/tinyshakespeare/input.txt").
 #pragma once
 #include <chrono>
@@ -7,8 +7,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/check.h"
+#include "core/json.h"
 #include "data/data_dir.h"
 #include "data/tokenizer.h"
 
@@ -49,6 +51,15 @@ inline std::string slurp(const std::filesystem::path& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Every line of DIR/metrics.jsonl (a run's metrics), parsed, in file order.
+inline std::vector<Json> read_metrics(const std::filesystem::path& dir) {
+  std::vector<Json> out;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(Json::parse(line));
+  return out;
 }
 
 template <typename Fn>

@@ -24,6 +24,7 @@
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
+using sra::testing::read_metrics;
 
 namespace {
 
@@ -89,14 +90,6 @@ std::string write_file(const TrainerTempDir& d, const std::string& name, const s
   std::string p = d.file(name);
   std::ofstream(p) << text;
   return p;
-}
-
-std::vector<sra::Json> read_metrics(const std::string& dir) {
-  std::vector<sra::Json> out;
-  std::ifstream in(dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(sra::Json::parse(line));
-  return out;
 }
 
 // Every tensor (name, dtype, shape, bytes), the step and the metadata are equal.
