@@ -54,6 +54,22 @@ inline bool wait_for_output(pid_t pid, const std::string& out_file, const std::s
   return false;
 }
 
+// Starts `sra args...` and requires its output to show `text` within timeout_s (the failure message is
+// the output so far); returns the running child.
+inline pid_t spawn_sra_until(const std::vector<std::string>& args, const std::string& out_file,
+                             const std::string& text, double timeout_s = 120) {
+  pid_t pid = spawn_sra(args, out_file);
+  REQUIRE_MESSAGE(wait_for_output(pid, out_file, text, timeout_s), slurp(out_file));
+  return pid;
+}
+
+// `args` followed by "--resume auto --max-steps N": the same run, continued up to step N.
+inline std::vector<std::string> resume_args(std::vector<std::string> args, int64_t max_steps) {
+  for (const char* a : {"--resume", "auto", "--max-steps"}) args.push_back(a);
+  args.push_back(std::to_string(max_steps));
+  return args;
+}
+
 // The exit code, or 128 + the signal that killed it.
 inline int wait_exit(pid_t pid) {
   int status = 0;

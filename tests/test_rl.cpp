@@ -691,8 +691,7 @@ TEST_CASE("rl: Ctrl-C finishes the step, saves a checkpoint that resumes, and ex
                                          "rl.eval_every=0",
                                          "--set",
                                          "rl.checkpoint_every=0"};
-  pid_t pid = sra::testing::spawn_sra(args, log);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2/1000", 120), sra::testing::slurp(log));
+  pid_t pid = sra::testing::spawn_sra_until(args, log, "\nstep 2/1000");
   ::kill(pid, SIGTERM);
   CHECK(sra::testing::wait_exit(pid) == 130);
   const std::string text = sra::testing::slurp(log);
@@ -703,11 +702,9 @@ TEST_CASE("rl: Ctrl-C finishes the step, saves a checkpoint that resumes, and ex
   CHECK(step >= 2);
   CHECK(text.find("interrupted at step " + std::to_string(step) + " of 1000") != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step));
-  std::vector<std::string> resume = args;
-  for (const char* a : {"--resume", "auto", "--max-steps"}) resume.push_back(a);
-  resume.push_back(std::to_string(step + 1));
   std::string text2;
-  CHECK(sra::testing::run_sra_child(resume, d.file("resume.log"), &text2) == 0);
+  CHECK(sra::testing::run_sra_child(sra::testing::resume_args(args, step + 1), d.file("resume.log"),
+                                    &text2) == 0);
   CHECK(text2.find("resumed from " + ck[0] + " at step " + std::to_string(step)) != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step + 1));
 }

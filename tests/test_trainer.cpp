@@ -293,8 +293,7 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
                                          "train.eval_every=0",
                                          "--set",
                                          "data.synthetic.train_problems=256"};
-  pid_t pid = sra::testing::spawn_sra(args, log);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2 ", 120), sra::testing::slurp(log));
+  pid_t pid = sra::testing::spawn_sra_until(args, log, "\nstep 2 ");
   ::kill(pid, SIGINT);
   CHECK(sra::testing::wait_exit(pid) == 130);
   const std::string text = sra::testing::slurp(log);
@@ -307,11 +306,9 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
                   " of 100000; continue with --resume auto") != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step));  // every finished step is logged and saved
 
-  std::vector<std::string> resume = args;
-  for (const char* a : {"--resume", "auto", "--max-steps"}) resume.push_back(a);
-  resume.push_back(std::to_string(step + 1));
   std::string text2;
-  CHECK(sra::testing::run_sra_child(resume, d.file("resume.log"), &text2) == 0);
+  CHECK(sra::testing::run_sra_child(sra::testing::resume_args(args, step + 1), d.file("resume.log"),
+                                    &text2) == 0);
   CHECK(text2.find("resumed from " + ck[0] + " at step " + std::to_string(step)) != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step + 1));
 
@@ -322,8 +319,7 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
   for (const char* a :
        {"--set", "model.d_model=256", "--set", "model.d_ff=1024", "--set", "train.batch_size=64"})
     slow.push_back(a);
-  pid = sra::testing::spawn_sra(slow, log2);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log2, "train: ", 120), sra::testing::slurp(log2));
+  pid = sra::testing::spawn_sra_until(slow, log2, "train: ");
   ::kill(pid, SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ::kill(pid, SIGINT);
