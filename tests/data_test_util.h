@@ -1,8 +1,12 @@
 // Helpers shared by the data, tokenizer, trainer and rl tests: temp dirs, file I/O, a run's metrics.jsonl,
-// the error message of a throwing call, and small sentencepiece models trained once per process on the
-// first ~200 KB of tinyshakespeare (resolve_data_dir("") + "/tinyshakespeare/input.txt").
+// checkpoints' tensors compared bitwise, the error message of a throwing call, and small sentencepiece models
+// trained once per process on the first ~200 KB of tinyshakespeare (resolve_data_dir("") +
+// "/tinyshakespeare/input.txt").
 #pragma once
+#include <doctest/doctest.h>
+
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,6 +17,7 @@
 #include "core/json.h"
 #include "data/data_dir.h"
 #include "data/tokenizer.h"
+#include "run/checkpoint.h"
 
 namespace sra::testing {
 
@@ -60,6 +65,20 @@ inline std::vector<Json> read_metrics(const std::filesystem::path& dir) {
   std::string line;
   while (std::getline(in, line)) out.push_back(Json::parse(line));
   return out;
+}
+
+// Every tensor of two checkpoints is equal, in order: name, dtype, shape and bytes.
+inline void check_same_tensors(const Checkpoint& a, const Checkpoint& b) {
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const auto& [na, ta] = a.tensors[i];
+    const auto& [nb, tb] = b.tensors[i];
+    INFO(na);
+    REQUIRE(na == nb);
+    REQUIRE(ta.dtype() == tb.dtype());
+    REQUIRE(ta.shape() == tb.shape());
+    CHECK(std::memcmp(ta.raw(), tb.raw(), size_t(ta.numel()) * dtype_size(ta.dtype())) == 0);
+  }
 }
 
 template <typename Fn>

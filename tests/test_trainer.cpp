@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -95,17 +94,7 @@ std::string write_file(const TrainerTempDir& d, const std::string& name, const s
 // Every tensor (name, dtype, shape, bytes), the step and the metadata are equal.
 void check_bitwise_equal(const sra::Checkpoint& a, const sra::Checkpoint& b) {
   CHECK(a.step == b.step);
-  REQUIRE(a.tensors.size() == b.tensors.size());
-  for (size_t i = 0; i < a.tensors.size(); ++i) {
-    const auto& [na, ta] = a.tensors[i];
-    const auto& [nb, tb] = b.tensors[i];
-    INFO(na);
-    REQUIRE(na == nb);
-    REQUIRE(ta.dtype() == tb.dtype());
-    REQUIRE(ta.shape() == tb.shape());
-    size_t n = size_t(ta.numel()) * sra::dtype_size(ta.dtype());
-    CHECK(std::memcmp(ta.raw(), tb.raw(), n) == 0);
-  }
+  sra::testing::check_same_tensors(a, b);
   CHECK(a.meta == b.meta);
 }
 
