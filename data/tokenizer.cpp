@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/strings.h"
 
 namespace sra {
 
@@ -33,10 +34,7 @@ std::string bool_str(bool b) {
 }
 
 bool has_space(const std::string& s) {
-  for (char c : s) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') return true;
-  }
-  return false;
+  return s.find_first_of(kWhitespace) != std::string::npos;
 }
 
 // Every ASCII control byte (0x01-0x1F, 0x7F) used by the files, in byte order.
