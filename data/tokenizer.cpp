@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/strings.h"
 
 namespace sra {
 
@@ -33,10 +34,7 @@ std::string bool_str(bool b) {
 }
 
 bool has_space(const std::string& s) {
-  for (char c : s) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') return true;
-  }
-  return false;
+  return s.find_first_of(kWhitespace) != std::string::npos;
 }
 
 // Every ASCII control byte (0x01-0x1F, 0x7F) used by the files, in byte order.
@@ -101,21 +99,11 @@ std::string describe_codepoint(int32_t cp) {
   char hex[16];
   std::snprintf(hex, sizeof hex, "U+%04X", unsigned(cp));
   std::string out = hex;
-  switch (cp) {
-    case '\n':
-      return out + " (newline)";
-    case '\t':
-      return out + " (tab)";
-    case '\r':
-      return out + " (carriage return)";
-    case '\v':
-      return out + " (vertical tab)";
-    case '\f':
-      return out + " (form feed)";
-    case ' ':
-      return out + " (space)";
-    default:
-      break;
+  static const std::pair<int32_t, const char*> kNamed[] = {{'\n', "newline"},         {'\t', "tab"},
+                                                           {'\r', "carriage return"}, {'\v', "vertical tab"},
+                                                           {'\f', "form feed"},       {' ', "space"}};
+  for (const auto& [c, name] : kNamed) {
+    if (cp == c) return out + " (" + name + ")";
   }
   if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) return out + " (control)";
   std::string utf8;

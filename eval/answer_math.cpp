@@ -136,11 +136,8 @@ struct Relation {
   std::string rhs;
 };
 
-bool is_ascii_letter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 bool is_ascii_alnum(char c) {
-  return is_ascii_letter(c) || (c >= '0' && c <= '9');
+  return is_letter(c) || is_digit(c);
 }
 
 // Relation macros other than \in: an answer holding one is not split (it stays one string).
@@ -164,7 +161,7 @@ std::optional<Relation> split_relation(const std::string& s) {
     char c = s[i];
     if (c == '\\') {
       size_t j = i + 1;
-      while (j < s.size() && is_ascii_letter(s[j])) ++j;
+      while (j < s.size() && is_letter(s[j])) ++j;
       std::string_view name(s.data() + i + 1, j - i - 1);
       if (other_relation_macro(name)) return std::nullopt;
       if (name == "in" && depth == 0) {
@@ -210,11 +207,11 @@ bool greek_letter(std::string_view name) {
 bool bare_variable(std::string_view lhs) {
   std::string s = replace_all(lhs, " ", "");
   size_t pos = 0;
-  if (!s.empty() && is_ascii_letter(s[0])) {
+  if (!s.empty() && is_letter(s[0])) {
     pos = 1;
   } else if (s.size() > 1 && s[0] == '\\') {
     size_t j = 1;
-    while (j < s.size() && is_ascii_letter(s[j])) ++j;
+    while (j < s.size() && is_letter(s[j])) ++j;
     if (!greek_letter(std::string_view(s).substr(1, j - 1))) return false;
     pos = j;
   } else {

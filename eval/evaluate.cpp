@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <ostream>
 #include <sstream>
 
@@ -218,18 +219,18 @@ int64_t shots_that_fit(const Tokenizer& tok, const EvalTask& task, const EvalPro
 }
 
 // Few-shot prompts must leave room for an answer in the model's context: the longest one that does not
-// is refused, naming the --shots that would fit it.
-void check_few_shot_lengths(const Tokenizer& tok, const EvalTask& task, const std::vector<int64_t>& lengths,
-                            int64_t max_seq_len) {
-  if (task.format.shots == 0 || lengths.empty()) return;
+// is refused, naming the --shots that would fit it. `samples`: the task's problems, prompt_tokens set.
+void check_few_shot_lengths(const Tokenizer& tok, const EvalTask& task,
+                            const std::vector<EvalSample>& samples, int64_t max_seq_len) {
+  if (task.format.shots == 0 || samples.empty()) return;
   size_t longest = 0;
-  for (size_t i = 1; i < lengths.size(); ++i)
-    if (lengths[i] > lengths[longest]) longest = i;
-  if (lengths[longest] < max_seq_len) return;
+  for (size_t i = 1; i < samples.size(); ++i)
+    if (samples[i].prompt_tokens > samples[longest].prompt_tokens) longest = i;
+  if (samples[longest].prompt_tokens < max_seq_len) return;
   const EvalProblem& p = task.problems[longest];
   const int64_t fit = shots_that_fit(tok, task, p, max_seq_len);
   throw Error("[config] --shots " + std::to_string(task.format.shots) + ": the prompt of problem " +
-              std::to_string(p.index) + " is " + std::to_string(lengths[longest]) +
+              std::to_string(p.index) + " is " + std::to_string(samples[longest].prompt_tokens) +
               " tokens, which leaves no room for an answer in the model's context (model.max_seq_len " +
               std::to_string(max_seq_len) + "); " +
               (fit > 0 ? "it fits with --shots " + std::to_string(fit) + " or fewer"
@@ -268,25 +269,24 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
   const size_t N = task.problems.size();
   r.samples.resize(N);
   std::vector<std::vector<int64_t>> all_prompts(N);
-  std::vector<int64_t> lengths(N);
   for (size_t i = 0; i < N; ++i) {
     EvalSample& s = r.samples[i];
     s.index = task.problems[i].index;
     s.gold = task.problems[i].gold;
     s.prompt = task.format.prompt(task.problems[i]);
     all_prompts[i] = encode_prompt(tok, s.prompt);
-    lengths[i] = s.prompt_tokens = int64_t(all_prompts[i].size());
+    s.prompt_tokens = int64_t(all_prompts[i].size());
     if (s.prompt_tokens + r.max_new_tokens > c.max_seq_len) ++r.prompts_over_max_seq_len;
   }
-  check_few_shot_lengths(tok, task, lengths, c.max_seq_len);
+  check_few_shot_lengths(tok, task, r.samples, c.max_seq_len);
   if (log && r.prompts_over_max_seq_len > 0)
     *log << "[eval] warning: " << r.prompts_over_max_seq_len << " of " << N
          << " prompts + max_new_tokens exceed the model's max_seq_len " << c.max_seq_len
          << " (positions beyond those it was trained on)\n";
   for (size_t first = 0; first < N; first += size_t(batch)) {
     const size_t n = std::min(N - first, size_t(batch));
-    std::vector<std::vector<int64_t>> prompts(all_prompts.begin() + long(first),
-                                              all_prompts.begin() + long(first + n));
+    std::vector<std::vector<int64_t>> prompts(std::make_move_iterator(all_prompts.begin() + long(first)),
+                                              std::make_move_iterator(all_prompts.begin() + long(first + n)));
     ActivityScope activity("generating answers for problems " + std::to_string(first) + ".." +
                            std::to_string(first + n - 1) + " of " + std::to_string(N));
     auto t0 = clock::now();

@@ -12,6 +12,13 @@ namespace sra::eval {
 
 namespace text {
 
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 bool starts_with(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
 }
@@ -52,13 +59,6 @@ using namespace text;
 namespace {
 
 constexpr int kMaxLatexDepth = 40;
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_letter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 // Python str.split(sep).
 std::vector<std::string_view> split(std::string_view s, std::string_view sep) {

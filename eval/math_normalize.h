@@ -35,6 +35,8 @@ bool is_numeric_fraction(std::string_view k);
 namespace text {
 using sra::is_space;  // core/strings.h: Python's whitespace
 using sra::trim;
+bool is_digit(char c);   // '0'-'9'
+bool is_letter(char c);  // ASCII 'a'-'z', 'A'-'Z'
 bool starts_with(std::string_view s, std::string_view p);
 bool ends_with(std::string_view s, std::string_view p);
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to);

@@ -1,6 +1,7 @@
 // Running the `sra` binary built next to sra_tests as a child process the test can signal: spawn it with
 // stdout and stderr into a file, wait for a line of its output, send it signals, collect its exit status.
-// Used by the Ctrl-C tests (tests/test_trainer.cpp, tests/test_rl.cpp) and the CLI tests.
+// Used by the Ctrl-C tests (tests/test_trainer.cpp, tests/test_rl.cpp) and the CLI tests. The binary is
+// cli_test_util.h's sra_binary(); outputs are read with data_test_util.h's slurp().
 #pragma once
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -10,28 +11,13 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cli_test_util.h"
+
 namespace sra::testing {
-
-inline std::string sra_binary() {
-  static const std::filesystem::path bin =
-      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "sra";
-  REQUIRE_MESSAGE(std::filesystem::exists(bin),
-                  "the sra binary is not built next to sra_tests: ", bin.string());
-  return bin.string();
-}
-
-inline std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // `sra args...` in directory cwd ("" = this one), stdout and stderr appended to out_file.
 inline pid_t spawn_sra(const std::vector<std::string>& args, const std::string& out_file,
@@ -59,13 +45,29 @@ inline bool wait_for_output(pid_t pid, const std::string& out_file, const std::s
                             double timeout_s) {
   auto t0 = std::chrono::steady_clock::now();
   while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < timeout_s) {
-    if (read_all(out_file).find(text) != std::string::npos) return true;
+    if (slurp(out_file).find(text) != std::string::npos) return true;
     siginfo_t info{};
     if (::waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
-      return read_all(out_file).find(text) != std::string::npos;  // exited (not reaped: wait_exit does)
+      return slurp(out_file).find(text) != std::string::npos;  // exited (not reaped: wait_exit does)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
+}
+
+// Starts `sra args...` and requires its output to show `text` within timeout_s (the failure message is
+// the output so far); returns the running child.
+inline pid_t spawn_sra_until(const std::vector<std::string>& args, const std::string& out_file,
+                             const std::string& text, double timeout_s = 120) {
+  pid_t pid = spawn_sra(args, out_file);
+  REQUIRE_MESSAGE(wait_for_output(pid, out_file, text, timeout_s), slurp(out_file));
+  return pid;
+}
+
+// `args` followed by "--resume auto --max-steps N": the same run, continued up to step N.
+inline std::vector<std::string> resume_args(std::vector<std::string> args, int64_t max_steps) {
+  for (const char* a : {"--resume", "auto", "--max-steps"}) args.push_back(a);
+  args.push_back(std::to_string(max_steps));
+  return args;
 }
 
 // The exit code, or 128 + the signal that killed it.
@@ -80,7 +82,7 @@ inline int run_sra_child(const std::vector<std::string>& args, const std::string
                          const std::string& cwd = "") {
   std::filesystem::remove(out_file);
   int rc = wait_exit(spawn_sra(args, out_file, cwd));
-  *out = read_all(out_file);
+  *out = slurp(out_file);
   return rc;
 }
 

@@ -1,5 +1,5 @@
-// Running the real `sra` binary (built next to sra_tests) from a test: run_sra(args) quotes each
-// argument for the shell and returns the exit status with stdout and stderr; `shell_prefix` runs before
+// Running the real `sra` binary (built next to sra_tests, sra_binary()) from a test: run_sra(args) quotes
+// each argument for the shell and returns the exit status with stdout and stderr; `shell_prefix` runs before
 // it in the same shell (e.g. "ulimit -v 1000000; "). error_line(err) is stderr's "error: ..." line.
 #pragma once
 #include <doctest/doctest.h>
@@ -26,13 +26,18 @@ inline std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
-inline Run run_sra(const std::vector<std::string>& args, const std::string& shell_prefix = "") {
+inline std::string sra_binary() {
   static const std::filesystem::path bin =
       std::filesystem::read_symlink("/proc/self/exe").parent_path() / "sra";
   REQUIRE_MESSAGE(std::filesystem::exists(bin),
                   "the sra binary is not built next to sra_tests: ", bin.string());
+  return bin.string();
+}
+
+inline Run run_sra(const std::vector<std::string>& args, const std::string& shell_prefix = "") {
+  const std::string bin = sra_binary();
   std::filesystem::path dir = temp_dir("cli");
-  std::string cmd = shell_prefix + shell_quote(bin.string());
+  std::string cmd = shell_prefix + shell_quote(bin);
   for (const std::string& a : args) {
     cmd += ' ';
     cmd += shell_quote(a);

@@ -1,16 +1,23 @@
-// Helpers shared by tests/test_tokenizer.cpp and tests/test_datasets.cpp: temp dirs, file I/O, the
-// error message of a throwing call, and small sentencepiece models trained once per process on the
-// first ~200 KB of tinyshakespeare (resolve_data_dir("") + "/tinyshakespeare/input.txt").
+// Helpers shared by the data, tokenizer, trainer and rl tests: temp dirs, file I/O, a run's metrics.jsonl,
+// checkpoints' tensors compared bitwise, the error message of a throwing call, and small sentencepiece models
+// trained once per process on the first ~200 KB of tinyshakespeare (resolve_data_dir("") +
+// "/tinyshakespeare/input.txt").
 #pragma once
+#include <doctest/doctest.h>
+
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/check.h"
+#include "core/json.h"
 #include "data/data_dir.h"
 #include "data/tokenizer.h"
+#include "run/checkpoint.h"
 
 namespace sra::testing {
 
@@ -49,6 +56,29 @@ inline std::string slurp(const std::filesystem::path& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Every line of DIR/metrics.jsonl (a run's metrics), parsed, in file order.
+inline std::vector<Json> read_metrics(const std::filesystem::path& dir) {
+  std::vector<Json> out;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(Json::parse(line));
+  return out;
+}
+
+// Every tensor of two checkpoints is equal, in order: name, dtype, shape and bytes.
+inline void check_same_tensors(const Checkpoint& a, const Checkpoint& b) {
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const auto& [na, ta] = a.tensors[i];
+    const auto& [nb, tb] = b.tensors[i];
+    INFO(na);
+    REQUIRE(na == nb);
+    REQUIRE(ta.dtype() == tb.dtype());
+    REQUIRE(ta.shape() == tb.shape());
+    CHECK(std::memcmp(ta.raw(), tb.raw(), size_t(ta.numel()) * dtype_size(ta.dtype())) == 0);
+  }
 }
 
 template <typename Fn>

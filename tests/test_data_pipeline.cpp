@@ -27,6 +27,7 @@
 namespace fs = std::filesystem;
 using sra::testing::error_line;
 using sra::testing::error_of;
+using sra::testing::read_metrics;
 using sra::testing::Run;
 using sra::testing::run_sra;
 using sra::testing::slurp;
@@ -82,14 +83,6 @@ std::string tiny_setup(const fs::path& dir) {
   head_fixture(dir, "gsm8k/train.jsonl", "gsm8k_small.jsonl", 200);
   write_text(dir / "run.yaml", kTinyRun);
   return (dir / "run.yaml").string();
-}
-
-std::vector<sra::Json> read_metrics(const fs::path& dir) {
-  std::vector<sra::Json> out;
-  std::ifstream in(dir / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(sra::Json::parse(line));
-  return out;
 }
 
 // A 400-piece BPE tokenizer trained on the GSM8K fixture's text (write_corpus), once per process.

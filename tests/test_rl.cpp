@@ -17,6 +17,7 @@
 #include "autograd/tape.h"
 #include "child_process.h"
 #include "core/json.h"
+#include "data_test_util.h"
 #include "model/generate.h"
 #include "model/optimizer.h"
 #include "rl/policy.h"
@@ -29,6 +30,8 @@
 
 using namespace sra;
 namespace fs = std::filesystem;
+using sra::testing::read_metrics;
+using sra::testing::slurp;
 
 namespace {
 
@@ -197,14 +200,6 @@ std::string init_checkpoint(const RlTempDir& d, const std::vector<std::string>& 
   std::string path = d.file("init.h5");
   save_checkpoint(model_checkpoint(cfg, *lm.model, 0), path);
   return path;
-}
-
-std::vector<Json> read_metrics(const std::string& dir) {
-  std::vector<Json> out;
-  std::ifstream in(dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(Json::parse(line));
-  return out;
 }
 
 bool same_bytes(const Tensor& a, const Tensor& b) {
@@ -643,12 +638,10 @@ TEST_CASE("rl: resume is exact (2 steps + resume auto to 4 == 4 steps)") {
   REQUIRE(rl::run_rl(a, log) == 0);
   {  // a refused run leaves config.yaml as it was
     std::ofstream(d.file("a/config.yaml"), std::ios::app) << "# edited\n";
-    std::ifstream in(d.file("a/config.yaml"));
-    const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string before = slurp(d.file("a/config.yaml"));
     CHECK_THROWS_WITH_AS(rl::run_rl(a, log), doctest::Contains("already holds a run (checkpoints, newest "),
                          Error);
-    std::ifstream again(d.file("a/config.yaml"));
-    CHECK(std::string((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>()) == before);
+    CHECK(slurp(d.file("a/config.yaml")) == before);
   }
   rl::RlOptions b{cfg, init, {}, d.file("b"), "auto", "", 2};
   REQUIRE(rl::run_rl(b, log) == 0);
@@ -698,11 +691,10 @@ TEST_CASE("rl: Ctrl-C finishes the step, saves a checkpoint that resumes, and ex
                                          "rl.eval_every=0",
                                          "--set",
                                          "rl.checkpoint_every=0"};
-  pid_t pid = sra::testing::spawn_sra(args, log);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2/1000", 120), sra::testing::read_all(log));
+  pid_t pid = sra::testing::spawn_sra_until(args, log, "\nstep 2/1000");
   ::kill(pid, SIGTERM);
   CHECK(sra::testing::wait_exit(pid) == 130);
-  const std::string text = sra::testing::read_all(log);
+  const std::string text = sra::testing::slurp(log);
   INFO(text);
   std::vector<std::string> ck = list_checkpoints(out);
   REQUIRE(ck.size() == 1);
@@ -710,11 +702,9 @@ TEST_CASE("rl: Ctrl-C finishes the step, saves a checkpoint that resumes, and ex
   CHECK(step >= 2);
   CHECK(text.find("interrupted at step " + std::to_string(step) + " of 1000") != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step));
-  std::vector<std::string> resume = args;
-  for (const char* a : {"--resume", "auto", "--max-steps"}) resume.push_back(a);
-  resume.push_back(std::to_string(step + 1));
   std::string text2;
-  CHECK(sra::testing::run_sra_child(resume, d.file("resume.log"), &text2) == 0);
+  CHECK(sra::testing::run_sra_child(sra::testing::resume_args(args, step + 1), d.file("resume.log"),
+                                    &text2) == 0);
   CHECK(text2.find("resumed from " + ck[0] + " at step " + std::to_string(step)) != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step + 1));
 }

@@ -17,7 +17,6 @@
 // each site when a check fails. About 4 s of CPU for both runs.
 #include <doctest/doctest.h>
 
-#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -101,10 +100,7 @@ RunRecord train_with_threads(int threads) {
   r.stats = parallel_stats_end();
   set_num_threads(saved);
   REQUIRE(rc == 0);
-  std::istringstream lines(sra::testing::slurp(dir / "out" / "metrics.jsonl"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    Json j = Json::parse(line);
+  for (Json& j : sra::testing::read_metrics(dir / "out")) {
     j["tokens_per_s"] = 0;
     r.metrics.push_back(j.dump());
   }
@@ -152,14 +148,5 @@ TEST_CASE("trainer: an SRA run is bitwise identical with 1 and 2 threads, and it
   REQUIRE(one.metrics.size() == 3);
   CHECK(one.metrics == two.metrics);
   CHECK(one.metrics.back().find("\"val_loss\"") != std::string::npos);
-  REQUIRE(one.final.tensors.size() == two.final.tensors.size());
-  for (size_t i = 0; i < one.final.tensors.size(); ++i) {
-    const auto& [na, ta] = one.final.tensors[i];
-    const auto& [nb, tb] = two.final.tensors[i];
-    INFO(na);
-    REQUIRE(na == nb);
-    REQUIRE(ta.shape() == tb.shape());
-    REQUIRE(ta.dtype() == tb.dtype());
-    CHECK(std::memcmp(ta.raw(), tb.raw(), size_t(ta.numel()) * dtype_size(ta.dtype())) == 0);
-  }
+  sra::testing::check_same_tensors(one.final, two.final);
 }

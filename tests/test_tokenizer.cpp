@@ -6,21 +6,22 @@
 // round_trip_problem / corpus_round_trip_problem name the first character that does not survive,
 // warn_if_lossy's warning, and `sra tokenizer train`'s check (an error, or a warning with --allow-lossy).
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cli_test_util.h"
 #include "data/tokenizer.h"
 #include "data_test_util.h"
 
 using namespace sra;
 using sra::testing::error_of;
+using sra::testing::Run;
+using sra::testing::run_sra;
 using sra::testing::slurp;
 using sra::testing::temp_dir;
 using sra::testing::write_text;
@@ -66,28 +67,6 @@ std::string train_on(const std::string& text, const std::string& tag, bool byte_
   opt.character_coverage = coverage;
   opt.seed = 7;
   return train_tokenizer(opt);
-}
-
-struct CliRun {
-  int rc = -1;
-  std::string out, err;
-};
-
-// Runs the sra binary built next to this test binary.
-CliRun run_sra_cli(const std::vector<std::string>& args) {
-  static const std::filesystem::path bin =
-      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "sra";
-  REQUIRE_MESSAGE(std::filesystem::exists(bin), "the sra binary is not built next to sra_tests");
-  auto dir = temp_dir("tok_cli_run");
-  std::string cmd = bin.string();
-  for (const std::string& a : args) cmd += " '" + a + "'";  // the arguments here hold no quote
-  cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string();
-  int status = std::system(cmd.c_str());
-  CliRun r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp((dir / "out").string());
-  r.err = slurp((dir / "err").string());
-  return r;
 }
 
 }  // namespace
@@ -378,7 +357,7 @@ TEST_CASE("tokenizer: sra tokenizer train fails on a lossy model, or warns with 
                                    "0.9995",
                                    "--out",
                                    (dir / "m").string()};
-  CliRun r = run_sra_cli(args);
+  Run r = run_sra(args);
   INFO(r.out, r.err);
   CHECK(r.rc == 1);
   CHECK(r.err.find(
@@ -387,7 +366,7 @@ TEST_CASE("tokenizer: sra tokenizer train fails on a lossy model, or warns with 
             (dir / "corpus.txt").string() + " line " + std::to_string(line) + ": \"x \xc3\xaf\"") !=
         std::string::npos);
   args.push_back("--allow-lossy");
-  CliRun w = run_sra_cli(args);
+  Run w = run_sra(args);
   INFO(w.out, w.err);
   CHECK(w.rc == 0);
   CHECK(w.err.find("warning: [tokenizer] ") != std::string::npos);
@@ -395,7 +374,7 @@ TEST_CASE("tokenizer: sra tokenizer train fails on a lossy model, or warns with 
   // Without --character-coverage, --no-byte-fallback keeps every character: the check passes.
   args.pop_back();
   args.erase(args.begin() + 7, args.begin() + 9);
-  CliRun ok = run_sra_cli(args);
+  Run ok = run_sra(args);
   INFO(ok.out, ok.err);
   CHECK(ok.rc == 0);
   CHECK(ok.out.find("round trip: decode(encode(x)) == x") != std::string::npos);

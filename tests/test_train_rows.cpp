@@ -11,7 +11,7 @@
 #include "train/trainer.h"
 
 using namespace sra;
-using sra::testing::slurp;
+using sra::testing::read_metrics;
 using sra::testing::temp_dir;
 using sra::testing::write_text;
 
@@ -58,14 +58,10 @@ logging:
   CHECK(text.find(" train and ", at) != std::string::npos);
   CHECK(text.find("rows of 64 tokens without a target token", at) != std::string::npos);
   // every one of the 60 steps trained on target tokens: its masked cross-entropy is positive
-  std::istringstream lines(slurp(dir / "out" / "metrics.jsonl"));
-  std::string line;
-  int64_t steps = 0;
-  while (std::getline(lines, line)) {
-    Json j = Json::parse(line);
-    INFO(line);
+  const std::vector<Json> metrics = read_metrics(dir / "out");
+  for (const Json& j : metrics) {
+    INFO(j.dump());
     CHECK(j["loss"].as_double() > 0.0);
-    ++steps;
   }
-  CHECK(steps == 60);
+  CHECK(metrics.size() == 60);
 }

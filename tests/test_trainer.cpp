@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,6 +23,7 @@
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
+using sra::testing::read_metrics;
 
 namespace {
 
@@ -91,28 +91,10 @@ std::string write_file(const TrainerTempDir& d, const std::string& name, const s
   return p;
 }
 
-std::vector<sra::Json> read_metrics(const std::string& dir) {
-  std::vector<sra::Json> out;
-  std::ifstream in(dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(sra::Json::parse(line));
-  return out;
-}
-
 // Every tensor (name, dtype, shape, bytes), the step and the metadata are equal.
 void check_bitwise_equal(const sra::Checkpoint& a, const sra::Checkpoint& b) {
   CHECK(a.step == b.step);
-  REQUIRE(a.tensors.size() == b.tensors.size());
-  for (size_t i = 0; i < a.tensors.size(); ++i) {
-    const auto& [na, ta] = a.tensors[i];
-    const auto& [nb, tb] = b.tensors[i];
-    INFO(na);
-    REQUIRE(na == nb);
-    REQUIRE(ta.dtype() == tb.dtype());
-    REQUIRE(ta.shape() == tb.shape());
-    size_t n = size_t(ta.numel()) * sra::dtype_size(ta.dtype());
-    CHECK(std::memcmp(ta.raw(), tb.raw(), n) == 0);
-  }
+  sra::testing::check_same_tensors(a, b);
   CHECK(a.meta == b.meta);
 }
 
@@ -300,11 +282,10 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
                                          "train.eval_every=0",
                                          "--set",
                                          "data.synthetic.train_problems=256"};
-  pid_t pid = sra::testing::spawn_sra(args, log);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log, "\nstep 2 ", 120), sra::testing::read_all(log));
+  pid_t pid = sra::testing::spawn_sra_until(args, log, "\nstep 2 ");
   ::kill(pid, SIGINT);
   CHECK(sra::testing::wait_exit(pid) == 130);
-  const std::string text = sra::testing::read_all(log);
+  const std::string text = sra::testing::slurp(log);
   INFO(text);
   std::vector<std::string> ck = sra::list_checkpoints(out);
   REQUIRE(ck.size() == 1);
@@ -314,11 +295,9 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
                   " of 100000; continue with --resume auto") != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step));  // every finished step is logged and saved
 
-  std::vector<std::string> resume = args;
-  for (const char* a : {"--resume", "auto", "--max-steps"}) resume.push_back(a);
-  resume.push_back(std::to_string(step + 1));
   std::string text2;
-  CHECK(sra::testing::run_sra_child(resume, d.file("resume.log"), &text2) == 0);
+  CHECK(sra::testing::run_sra_child(sra::testing::resume_args(args, step + 1), d.file("resume.log"),
+                                    &text2) == 0);
   CHECK(text2.find("resumed from " + ck[0] + " at step " + std::to_string(step)) != std::string::npos);
   CHECK(read_metrics(out).size() == size_t(step + 1));
 
@@ -329,13 +308,12 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint that resumes, a
   for (const char* a :
        {"--set", "model.d_model=256", "--set", "model.d_ff=1024", "--set", "train.batch_size=64"})
     slow.push_back(a);
-  pid = sra::testing::spawn_sra(slow, log2);
-  REQUIRE_MESSAGE(sra::testing::wait_for_output(pid, log2, "train: ", 120), sra::testing::read_all(log2));
+  pid = sra::testing::spawn_sra_until(slow, log2, "train: ");
   ::kill(pid, SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ::kill(pid, SIGINT);
   CHECK(sra::testing::wait_exit(pid) == 130);
-  CHECK(sra::testing::read_all(log2).find("interrupted at step") == std::string::npos);
+  CHECK(sra::testing::slurp(log2).find("interrupted at step") == std::string::npos);
 }
 
 TEST_CASE("trainer: config errors name the file and line") {
