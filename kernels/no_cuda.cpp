@@ -39,6 +39,9 @@ void axpy_strided_cuda(const AxpyArgs&, int) {
 void gemm_cuda(const GemmArgs&, int) {
   no_cuda("matmul");
 }
+void gemm_bf16_cuda(const GemmArgs&, int) {
+  no_cuda("matmul");
+}
 void sum_cuda(const ReduceArgs&, int) {
   no_cuda("sum");
 }

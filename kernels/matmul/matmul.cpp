@@ -1,20 +1,41 @@
-// The GEMM dispatcher: the one switch from a device to its kernel (contract in matmul.h).
+// The GEMM dispatcher: the one switch from a device to its kernel (contract in matmul.h). The CPU runs
+// a strided batch as one GEMM per matrix.
 #include "kernels/matmul/matmul.h"
 
 #include "core/check.h"
 
 namespace sra::kern {
 
-void gemm(Device d, const GemmArgs& g) {
-  if (d.is_cuda()) return gemm_cuda(g, d.index);
-  if (g.dtype == DType::f32) {
-    gemm_cpu<float>(g.ta, g.tb, g.m, g.n, g.k, float(g.alpha), static_cast<const float*>(g.a), g.lda,
-                    static_cast<const float*>(g.b), g.ldb, float(g.beta), static_cast<float*>(g.c), g.ldc);
-    return;
+namespace {
+
+template <typename T>
+void gemm_batch_cpu(const GemmArgs& g) {
+  for (int64_t i = 0; i < g.batch; ++i) {
+    gemm_cpu<T>(g.ta, g.tb, g.m, g.n, g.k, T(g.alpha), static_cast<const T*>(g.a) + i * g.stride_a, g.lda,
+                static_cast<const T*>(g.b) + i * g.stride_b, g.ldb, T(g.beta),
+                static_cast<T*>(g.c) + i * g.stride_c, g.ldc);
   }
-  SRA_CHECK(g.dtype == DType::f64, "[matmul] dtype ", dtype_name(g.dtype), " is not supported on cpu");
-  gemm_cpu<double>(g.ta, g.tb, g.m, g.n, g.k, g.alpha, static_cast<const double*>(g.a), g.lda,
-                   static_cast<const double*>(g.b), g.ldb, g.beta, static_cast<double*>(g.c), g.ldc);
+}
+
+}  // namespace
+
+void gemm(Device d, const GemmArgs& g) {
+  SRA_ASSERT(g.batch >= 1 && g.stride_a >= 0 && g.stride_b >= 0 && (g.batch == 1 || g.stride_c > 0),
+             "gemm batch ", g.batch, " strides ", g.stride_a, " ", g.stride_b, " ", g.stride_c);
+  if (d.is_cuda()) {
+    if (g.dtype == DType::bf16) return gemm_bf16_cuda(g, d.index);
+    return gemm_cuda(g, d.index);
+  }
+  switch (g.dtype) {
+    case DType::f32:
+      return gemm_batch_cpu<float>(g);
+    case DType::f64:
+      return gemm_batch_cpu<double>(g);
+    case DType::bf16:
+      return gemm_bf16_cpu(g);
+    default:
+      SRA_CHECK(false, "[matmul] dtype ", dtype_name(g.dtype), " is not supported on cpu");
+  }
 }
 
 }  // namespace sra::kern

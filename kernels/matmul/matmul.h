@@ -1,6 +1,12 @@
 // GEMM on row-major matrices: C (M, N) = alpha · op(A) · op(B) + beta · C, where op(A) is (M, K)
 // and op(B) is (K, N); ta/tb say A is stored (K, M) / B is stored (N, K). lda, ldb, ldc are row
-// strides in elements. CPU: OpenBLAS cblas_sgemm / cblas_dgemm; CUDA: cuBLAS (matmul_cuda.cu).
+// strides in elements. Strided batches: matrix i of A starts stride_a elements after matrix i − 1 (0
+// reuses one matrix for the whole batch; likewise B; C's stride is never 0).
+// dtype: f32 and f64 (A, B, C all of it), or bf16: A and B in bf16, C in f32, products accumulated in
+// fp32 (mixed precision, autograd/autocast.h).
+// CPU: OpenBLAS cblas_sgemm / cblas_dgemm (matmul_cpu.cpp); bf16 widens A and B to f32 (exact) and runs
+// sgemm, so it differs from the GPU only in the order of the fp32 additions: the oracle.
+// CUDA: f32 / f64 through cuBLAS (matmul_cuda.cu), bf16 through cuBLASLt (matmul_bf16_cuda.cu).
 // Callers use the dispatcher gemm(device, args) (matmul.cpp).
 #pragma once
 #include <cstdint>
@@ -11,7 +17,7 @@
 namespace sra::kern {
 
 struct GemmArgs {  // pointers on the call's device
-  DType dtype;     // f32 | f64
+  DType dtype;     // of A and B: f32 | f64 | bf16 (C is f32 for bf16, else dtype)
   bool ta, tb;
   int64_t m, n, k;
   double alpha;
@@ -22,10 +28,14 @@ struct GemmArgs {  // pointers on the call's device
   double beta;
   void* c;
   int64_t ldc;
+  int64_t batch = 1;  // strided batch: `batch` products, matrix i at a + i·stride_a (and b, c alike)
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;
 };
 
 void gemm(Device device, const GemmArgs& args);
-void gemm_cuda(const GemmArgs& args, int device);
+void gemm_cuda(const GemmArgs& args, int device);       // f32, f64 (cuBLAS)
+void gemm_bf16_cuda(const GemmArgs& args, int device);  // bf16 operands, f32 C (cuBLASLt)
+void gemm_bf16_cpu(const GemmArgs& args);               // bf16 operands widened to f32, then sgemm
 
 template <typename T>
 void gemm_cpu(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,

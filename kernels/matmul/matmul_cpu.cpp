@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "core/parallel.h"
 #include "kernels/matmul/matmul.h"
@@ -64,6 +65,33 @@ void gemm_cpu(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const 
       blas(ta, tb, r1 - r0, c1 - c0, k, alpha, ab, lda, bp, ldb, beta, c + r0 * ldc + c0, ldc);
     }
   });
+}
+
+namespace {
+
+// The stored (rows, cols) block of a bf16 operand with row stride ld, widened to dense f32 (exact).
+std::vector<float> widen(const void* p, int64_t rows, int64_t cols, int64_t ld) {
+  const auto* src = static_cast<const bf16*>(p);
+  std::vector<float> out(size_t(rows * cols));
+  parallel_for(rows, std::max<int64_t>(1, 65536 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = 0; c < cols; ++c) out[size_t(r * cols + c)] = float(src[r * ld + c]);
+  });
+  return out;
+}
+
+}  // namespace
+
+void gemm_bf16_cpu(const GemmArgs& g) {
+  const int64_t ra = g.ta ? g.k : g.m, ca = g.ta ? g.m : g.k;  // A as stored
+  const int64_t rb = g.tb ? g.n : g.k, cb = g.tb ? g.k : g.n;  // B as stored
+  for (int64_t i = 0; i < g.batch; ++i) {
+    std::vector<float> a = widen(static_cast<const bf16*>(g.a) + i * g.stride_a, ra, ca, g.lda);
+    std::vector<float> b = widen(static_cast<const bf16*>(g.b) + i * g.stride_b, rb, cb, g.ldb);
+    gemm_cpu<float>(g.ta, g.tb, g.m, g.n, g.k, float(g.alpha), a.data(), std::max<int64_t>(ca, 1), b.data(),
+                    std::max<int64_t>(cb, 1), float(g.beta), static_cast<float*>(g.c) + i * g.stride_c,
+                    g.ldc);
+  }
 }
 
 template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
