@@ -1,8 +1,14 @@
 // matmul: (…, M, K) @ (…, K, N) → (…, M, N), batch dims broadcast. linear: x · wᵀ (+ bias).
 // Backward: dA = dC · Bᵀ, dB = Aᵀ · dC (summed over broadcast batch dims). Transposed operands are
-// passed to BLAS as transposes, not copied. A (…, M, K) @ B (K, N) folds the batch into M.
+// passed to BLAS as transposes, not copied. A (…, M, K) @ B (K, N) folds the batch into M. A batch whose
+// matrices sit at equal distances in each operand (contiguous or broadcast) is one strided-batched GEMM,
+// else one GEMM per matrix.
+// Under an AutocastGuard(DType::bf16) (autograd/autocast.h) f32 operands of all three GEMMs are rounded to
+// bf16 and the GEMMs accumulate in fp32 with f32 results; the bf16 copies of A and B are what backward
+// saves.
 #include "kernels/matmul/matmul.h"
 
+#include "autograd/autocast.h"
 #include "autograd/ops/common.h"
 
 namespace sra {
@@ -27,6 +33,16 @@ MatView mat_view(const Tensor& x) {
   return {cx, false, std::max<int64_t>(c, 1)};
 }
 
+// Distance between consecutive entries when offs is an arithmetic progression with a step >= 0, else -1.
+int64_t uniform_step(const std::vector<int64_t>& offs) {
+  int64_t step = offs.size() > 1 ? offs[1] - offs[0] : 0;
+  if (step < 0) return -1;
+  for (size_t i = 1; i < offs.size(); ++i)
+    if (offs[i] - offs[0] != int64_t(i) * step) return -1;
+  return step;
+}
+
+// C = A @ B for operands of one dtype: f32 or f64 (C alike), or bf16 (C in f32, fp32 accumulation).
 Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
@@ -34,31 +50,70 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+  const DType out_dtype = a.dtype() == DType::bf16 ? DType::f32 : a.dtype();
+  Tensor out = Tensor::empty(out_shape, out_dtype, a.device());
   if (out.numel() == 0) return out;
   if (k == 0) return out.zero_();
   MatView va = mat_view(a), vb = mat_view(b);
   // batch offsets of each operand (broadcast dims → stride 0)
   int64_t nb = shape_numel(batch);
-  auto batch_offset = [&](const Tensor& t, int64_t idx) {
-    int64_t off = 0;
+  auto batch_offsets = [&](const Tensor& t) {
+    std::vector<int64_t> offs(static_cast<size_t>(nb));
     int64_t lead = int64_t(batch.size()) - (t.dim() - 2);
-    for (int64_t d = int64_t(batch.size()) - 1; d >= 0; --d) {
-      int64_t i = idx % batch[d];
-      idx /= batch[d];
-      int64_t td = d - lead;
-      if (td >= 0 && t.size(td) != 1) off += i * t.stride(td);
+    for (int64_t i = 0; i < nb; ++i) {
+      int64_t idx = i, off = 0;
+      for (int64_t d = int64_t(batch.size()) - 1; d >= 0; --d) {
+        int64_t j = idx % batch[d];
+        idx /= batch[d];
+        int64_t td = d - lead;
+        if (td >= 0 && t.size(td) != 1) off += j * t.stride(td);
+      }
+      offs[size_t(i)] = off;
     }
-    return off;
+    return offs;
   };
-  const size_t esize = dtype_size(a.dtype());
+  std::vector<int64_t> oa = batch_offsets(va.t), ob = batch_offsets(vb.t);
+  const size_t esize = dtype_size(a.dtype()), out_esize = dtype_size(out_dtype);
   auto at = [esize](const Tensor& t, int64_t elems) {
     return static_cast<const char*>(t.raw()) + elems * esize;
   };
+  char* c = static_cast<char*>(out.raw());
+  kern::GemmArgs g{a.dtype(),       va.trans, vb.trans,        m,     n,   k, 1.0,
+                   at(va.t, oa[0]), va.ld,    at(vb.t, ob[0]), vb.ld, 0.0, c, n};
+  int64_t sa = uniform_step(oa), sb = uniform_step(ob);
+  if (nb > 1 && sa >= 0 && sb >= 0) {  // one strided-batched GEMM
+    g.batch = nb;
+    g.stride_a = sa;
+    g.stride_b = sb;
+    g.stride_c = m * n;
+    kern::gemm(a.device(), g);
+    return out;
+  }
   for (int64_t i = 0; i < nb; ++i) {
-    kern::gemm(a.device(), {a.dtype(), va.trans, vb.trans, m, n, k, 1.0, at(va.t, batch_offset(va.t, i)),
-                            va.ld, at(vb.t, batch_offset(vb.t, i)), vb.ld, 0.0,
-                            static_cast<char*>(out.raw()) + i * m * n * esize, n});
+    g.a = at(va.t, oa[size_t(i)]);
+    g.b = at(vb.t, ob[size_t(i)]);
+    g.c = c + i * m * n * out_esize;
+    kern::gemm(a.device(), g);
+  }
+  return out;
+}
+
+// matmul under bf16 autocast: the three GEMMs on bf16 copies (autocast.h); backward keeps the copies,
+// and only the one each gradient needs (dA needs B, dB needs A).
+Tensor matmul_bf16(const Tensor& a, const Tensor& b) {
+  Tensor a16 = autocast_bf16_operand(a), b16 = autocast_bf16_operand(b);
+  Tensor out = matmul_forward(a16, b16);
+  if (needs_grad({a, b})) {
+    Tensor keep_a = b.requires_grad() ? a16 : Tensor(), keep_b = a.requires_grad() ? b16 : Tensor();
+    Shape sa = a.shape(), sb = b.shape();
+    record("matmul", {a, b}, {out}, {},
+           [keep_a, keep_b, sa, sb](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor g16 = autocast_bf16_operand(g[0]);
+             Tensor ga, gb;
+             if (keep_b.defined()) ga = sum_to(matmul_forward(g16, transpose(keep_b, -1, -2)), sa);
+             if (keep_a.defined()) gb = sum_to(matmul_forward(transpose(keep_a, -1, -2), g16), sb);
+             return {ga, gb};
+           });
   }
   return out;
 }
@@ -79,6 +134,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     lead.push_back(b.size(-1));
     return reshape(c2, lead);
   }
+  if (a.dtype() == DType::f32 && autocast_dtype() == DType::bf16) return matmul_bf16(a, b);
   Tensor out = matmul_forward(a, b);
   if (needs_grad({a, b})) {
     record("matmul", {a, b}, {out}, {a, b}, [a, b](const std::vector<Tensor>& g) -> std::vector<Tensor> {

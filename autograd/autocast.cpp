@@ -1,0 +1,92 @@
+// Autocast state and the bf16 cast cache (contract in autocast.h).
+#include "autograd/autocast.h"
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "autograd/ops.h"
+
+namespace sra {
+
+namespace {
+
+struct CastEntry {
+  const Storage* storage = nullptr;  // the source's storage: its identity while `source` is alive
+  std::weak_ptr<Storage> source;
+  int64_t offset = 0;
+  Shape shape, strides;
+  uint64_t version = 0;
+  std::weak_ptr<TensorImpl> copy;
+};
+
+thread_local DType t_autocast = DType::f32;
+thread_local int t_guards = 0;
+thread_local std::vector<CastEntry> t_cache;
+
+bool same_elements(const CastEntry& e, const Tensor& x) {
+  return e.storage == x.storage().get() && e.offset == x.offset() && e.version == x.version() &&
+         e.shape == x.shape() && e.strides == x.strides();
+}
+
+// A live copy of x's elements from the cache, or an undefined tensor; drops expired entries on the way.
+Tensor cache_find(const Tensor& x) {
+  for (size_t i = 0; i < t_cache.size();) {
+    CastEntry& e = t_cache[i];
+    std::shared_ptr<TensorImpl> copy = e.copy.lock();
+    if (!copy || e.source.expired()) {
+      e = std::move(t_cache.back());
+      t_cache.pop_back();
+      continue;
+    }
+    if (same_elements(e, x)) return Tensor(copy);
+    ++i;
+  }
+  return Tensor();
+}
+
+// x in bf16: when x is a permutation of a dense layout, the copy is made in x's memory order and viewed
+// back through the same permutation; otherwise contiguous.
+Tensor bf16_copy(const Tensor& x) {
+  Tensor xd = x.detach();
+  std::vector<int64_t> order(size_t(x.dim()));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
+  Tensor p = permute(xd, order);
+  if (!p.is_contiguous()) return cast(xd, DType::bf16);
+  std::vector<int64_t> inverse(order.size());
+  for (size_t i = 0; i < order.size(); ++i) inverse[size_t(order[i])] = int64_t(i);
+  return permute(cast(p, DType::bf16), inverse);
+}
+
+}  // namespace
+
+DType autocast_dtype() {
+  return t_autocast;
+}
+
+AutocastGuard::AutocastGuard(DType dtype) : prev_(t_autocast) {
+  SRA_CHECK(dtype == DType::bf16 || dtype == DType::f32, "[autocast] dtype must be bf16 or f32, got ",
+            dtype_name(dtype));
+  t_autocast = dtype;
+  ++t_guards;
+}
+
+AutocastGuard::~AutocastGuard() {
+  t_autocast = prev_;
+  if (--t_guards == 0) t_cache.clear();
+}
+
+Tensor autocast_bf16_operand(const Tensor& x) {
+  SRA_ASSERT(x.dtype() == DType::f32, "autocast operand of dtype ", dtype_name(x.dtype()));
+  if (t_guards == 0) return bf16_copy(x);
+  if (Tensor hit = cache_find(x); hit.defined()) return hit;
+  Tensor copy = bf16_copy(x);
+  t_cache.push_back(
+      {x.storage().get(), x.storage(), x.offset(), x.shape(), x.strides(), x.version(), copy.impl_ptr()});
+  return copy;
+}
+
+}  // namespace sra

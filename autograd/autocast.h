@@ -1,0 +1,45 @@
+// Autocast (mixed precision), first version. While an AutocastGuard(DType::bf16) is alive on a thread,
+// matmul (and linear, built on it) with f32 inputs runs its three GEMMs — the forward C = A·B and the
+// backward dA = dC·Bᵀ, dB = Aᵀ·dC — on operands rounded to bf16 (round to nearest even, as core/dtype.h's
+// bf16), with the products accumulated in fp32 and an f32 result:
+//   C = bf16(A) · bf16(B)   (fp32 accumulation),   dA = bf16(dC) · bf16(B)ᵀ,   dB = bf16(A)ᵀ · bf16(dC)
+// Gradients reach A and B in f32 as if the rounding were the identity (as PyTorch's autocast does).
+// Everything else stays f32 in this version: master weights, the activations between ops, softmax,
+// norms, the loss, the router, AdamW. Activations stored in bf16 (half the memory traffic of every
+// elementwise op) come with the speed issue.
+//
+// The choice is made when an op runs forward: a matmul recorded under the guard runs its backward GEMMs
+// in bf16 wherever backward() is called; one recorded outside it stays f32. f64 inputs (gradchecks) are
+// never cast. Devices: the same arithmetic on both. CUDA runs cuBLASLt with bf16 operands and fp32
+// accumulation; the CPU widens the bf16 operands back to f32 (exact) and runs sgemm, so a CPU run is the
+// CUDA path's oracle up to the order of the fp32 additions (kernels/matmul/matmul.h).
+//
+// Cast cache: while a guard is alive, an operand whose elements were cast before — same storage, offset,
+// shape, strides and storage version — reuses that bf16 copy as long as something (the tape) still holds
+// it, so q/k/v projections of one input, or gate/up, cast it once. The cache holds no copy alive and
+// is emptied when the thread's outermost guard ends.
+#pragma once
+#include "core/tensor.h"
+
+namespace sra {
+
+// The thread's autocast dtype: bf16 inside an AutocastGuard(DType::bf16), else f32 (no casting).
+DType autocast_dtype();
+
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(DType dtype);  // bf16 turns autocast on for the scope, f32 turns it off
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  DType prev_;
+};
+
+// For ops: the f32 tensor x rounded to bf16, laid out like x when x is a permutation of a dense layout
+// (a transposed weight stays transposed, so the copy is a straight conversion), else contiguous. Never
+// recorded on the tape; served from the cast cache while a guard is alive.
+Tensor autocast_bf16_operand(const Tensor& x);
+
+}  // namespace sra
