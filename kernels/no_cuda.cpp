@@ -42,6 +42,9 @@ void gemm_cuda(const GemmArgs&, int) {
 void gemm_bf16_cuda(const GemmArgs&, int) {
   no_cuda("matmul");
 }
+GemmBf16Plans gemm_bf16_plans(int) {
+  no_cuda("matmul");
+}
 void sum_cuda(const ReduceArgs&, int) {
   no_cuda("sum");
 }

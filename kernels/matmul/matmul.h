@@ -6,7 +6,8 @@
 // fp32 (mixed precision, autograd/autocast.h).
 // CPU: OpenBLAS cblas_sgemm / cblas_dgemm (matmul_cpu.cpp); bf16 widens A and B to f32 (exact) and runs
 // sgemm, so it differs from the GPU only in the order of the fp32 additions: the oracle.
-// CUDA: f32 / f64 through cuBLAS (matmul_cuda.cu), bf16 through cuBLASLt (matmul_bf16_cuda.cu).
+// CUDA: f32 / f64 through cuBLAS (matmul_cuda.cu), bf16 through cuBLASLt (matmul_bf16_cuda.cu), or
+// cublasGemmEx where cuBLASLt has no algorithm for the shape and alignment.
 // Callers use the dispatcher gemm(device, args) (matmul.cpp).
 #pragma once
 #include <cstdint>
@@ -33,9 +34,14 @@ struct GemmArgs {  // pointers on the call's device
 };
 
 void gemm(Device device, const GemmArgs& args);
-void gemm_cuda(const GemmArgs& args, int device);       // f32, f64 (cuBLAS)
+void gemm_cuda(const GemmArgs& args, int device);       // f32, f64; bf16 (cublasGemmEx: the fallback)
 void gemm_bf16_cuda(const GemmArgs& args, int device);  // bf16 operands, f32 C (cuBLASLt)
-void gemm_bf16_cpu(const GemmArgs& args);               // bf16 operands widened to f32, then sgemm
+void gemm_bf16_cpu(const GemmArgs& args);
+// The cuBLASLt plans made so far on a device, and how many of them fell back to cublasGemmEx (tests).
+struct GemmBf16Plans {
+  int64_t plans = 0, fallbacks = 0;
+};
+GemmBf16Plans gemm_bf16_plans(int device);  // bf16 operands widened to f32, then sgemm
 
 template <typename T>
 void gemm_cpu(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,

@@ -11,7 +11,9 @@
 // and kept for the process. Plans (the matmul descriptor, three layouts and the heuristic's algorithm)
 // are cached per shape, transposes, leading dimensions, batch strides and pointer alignment (the
 // heuristic may pick kernels that need 16-byte or wider alignment; a view into a tensor may have less),
-// so a steady-state call is one cublasLtMatmul queued on the device's current stream.
+// so a steady-state call is one cublasLtMatmul queued on the device's current stream. Where the heuristic
+// finds no algorithm (CUBLAS_STATUS_NOT_SUPPORTED or none returned), the plan says so and the call goes to
+// cublasGemmEx with the same types and fp32 compute (gemm_cuda, matmul_cuda.cu).
 #include <cublasLt.h>
 
 #include <array>
@@ -35,6 +37,7 @@ constexpr int kMaxDevices = 64;
 using PlanKey = std::array<int64_t, 15>;
 
 struct Plan {
+  bool lt = true;  // false: cuBLASLt has no algorithm; use cublasGemmEx
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;  // cuBLASLt's A (our B), B (our A), C = D
   cublasLtMatmulAlgo_t algo{};
@@ -121,6 +124,17 @@ std::unique_ptr<Plan> make_plan(cublasLtHandle_t h, const GemmArgs& g, const Pla
 
 }  // namespace
 
+GemmBf16Plans gemm_bf16_plans(int device) {
+  LtDevice& d = lt_device(device);
+  std::lock_guard<std::mutex> lock(d.mu);
+  GemmBf16Plans out;
+  for (const auto& [key, plan] : d.plans) {
+    ++out.plans;
+    if (!plan->lt) ++out.fallbacks;
+  }
+  return out;
+}
+
 void gemm_bf16_cuda(const GemmArgs& g, int device) {
   SRA_CHECK(g.dtype == DType::bf16, "[matmul] cuBLASLt path expects bf16 operands, got ",
             dtype_name(g.dtype));
@@ -152,6 +166,7 @@ void gemm_bf16_cuda(const GemmArgs& g, int device) {
     if (it == d.plans.end()) it = d.plans.emplace(key, make_plan(d.handle, g, key)).first;
     plan = it->second.get();
   }
+  if (!plan->lt) return gemm_cuda(g, device);
   float alpha = float(g.alpha), beta = float(g.beta);
   SRA_CUBLAS_CHECK(cublasLtMatmul(d.handle, plan->desc, &alpha, g.b, plan->a, g.a, plan->b, &beta, g.c,
                                   plan->c, g.c, plan->c, &plan->algo, d.workspace, kWorkspaceBytes,

@@ -1,9 +1,11 @@
-// GEMM on CUDA through cuBLAS, f32 and f64 (contract in matmul.h; OpenBLAS on the CPU is the oracle; bf16
-// operands go through cuBLASLt in matmul_bf16_cuda.cu). Row-major C = op(A)·op(B) is column-major
-// Cᵀ = op(B)ᵀ·op(A)ᵀ, so cuBLAS gets (B, A) swapped with n and m swapped and each operand's own transpose
-// flag. A strided batch is one cublas<t>gemmStridedBatched call (a stride of 0 reuses one matrix). f32 runs
-// in full fp32 (CUBLAS_DEFAULT_MATH: no TF32), f64 in fp64. One handle per device, bound to the device's
-// current stream; cuBLAS keeps its workspace per handle, so steady-state calls allocate nothing.
+// GEMM on CUDA through cuBLAS, f32 and f64 (contract in matmul.h; OpenBLAS on the CPU is the oracle). bf16
+// operands go through cuBLASLt (matmul_bf16_cuda.cu); this file's cublasGemm(StridedBatched)Ex with bf16
+// operands, an f32 C and CUBLAS_COMPUTE_32F is its fallback for shapes cuBLASLt has no algorithm for.
+// Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so cuBLAS gets (B, A) swapped with n and m
+// swapped and each operand's own transpose flag. A strided batch is one cublas<t>gemmStridedBatched call (a
+// stride of 0 reuses one matrix). f32 runs in full fp32 (CUBLAS_DEFAULT_MATH: no TF32), f64 in fp64. One
+// handle per device, bound to the device's current stream; cuBLAS keeps its workspace per handle, so
+// steady-state calls allocate nothing.
 #include <cublas_v2.h>
 
 #include <climits>
@@ -65,6 +67,23 @@ void gemm_typed(cublasHandle_t h, const GemmArgs& g) {
   }
 }
 
+// bf16 A and B, f32 C, fp32 accumulation.
+void gemm_bf16_ex(cublasHandle_t h, const GemmArgs& g) {
+  int m = as_int(g.m, "M"), n = as_int(g.n, "N"), k = as_int(g.k, "K");
+  int lda = as_int(g.lda, "lda"), ldb = as_int(g.ldb, "ldb"), ldc = as_int(g.ldc, "ldc");
+  int batch = as_int(g.batch, "batch");
+  cublasOperation_t opa = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  float alpha = float(g.alpha), beta = float(g.beta);
+  if (batch == 1) {
+    SRA_CUBLAS_CHECK(cublasGemmEx(h, opb, opa, n, m, k, &alpha, g.b, CUDA_R_16BF, ldb, g.a, CUDA_R_16BF, lda,
+                                  &beta, g.c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  } else {
+    SRA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        h, opb, opa, n, m, k, &alpha, g.b, CUDA_R_16BF, ldb, g.stride_b, g.a, CUDA_R_16BF, lda, g.stride_a,
+        &beta, g.c, CUDA_R_32F, ldc, g.stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+}
+
 }  // namespace
 
 void gemm_cuda(const GemmArgs& g, int device) {
@@ -73,6 +92,8 @@ void gemm_cuda(const GemmArgs& g, int device) {
   cublasHandle_t h = handle(device);
   if (g.dtype == DType::f32) {
     gemm_typed<float>(h, g);
+  } else if (g.dtype == DType::bf16) {
+    gemm_bf16_ex(h, g);
   } else {
     SRA_CHECK(g.dtype == DType::f64, "[matmul] dtype ", dtype_name(g.dtype), " is not supported on CUDA");
     gemm_typed<double>(h, g);

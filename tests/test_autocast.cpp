@@ -1,0 +1,212 @@
+// bf16 autocast on the CPU (autograd/autocast.h): the guard's scope, nesting and thread, and matmul /
+// linear under it against f32 GEMMs of the bf16-rounded operands. On the CPU the bf16 GEMM widens its
+// operands to f32 and runs sgemm, so forward and both gradients match the rounded-operand f32 result up
+// to the order of the fp32 additions (≤ 1e-6 relative here), and differ from the unrounded f32 result
+// by bf16's rounding (between 1e-4 and 1e-2 relative for random normal operands). The CUDA side is
+// tests/test_cuda_bf16.cpp.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "autograd/autocast.h"
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "core/rng.h"
+
+using namespace sra;
+
+namespace {
+
+double rel_err(const Tensor& got, const Tensor& want) {
+  std::vector<double> a = got.to_vector<double>(), b = want.to_vector<double>();
+  REQUIRE(a.size() == b.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return std::sqrt(num) / (std::sqrt(den) + 1e-300);
+}
+
+// x rounded to bf16 and widened back to f32 (a leaf).
+Tensor rounded(const Tensor& x) {
+  return cast(cast(x.detach(), DType::bf16), DType::f32);
+}
+
+struct Grads {
+  Tensor y, ga, gb;
+};
+
+// y = f(a, b) and the gradients of a and b from the seed gradient w, under bf16 autocast or not.
+template <typename F>
+Grads run(F f, const Tensor& a0, const Tensor& b0, const Tensor& w, bool bf16) {
+  Tensor a = a0.detach().clone(), b = b0.detach().clone();
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Grads r;
+  {
+    AutocastGuard guard(bf16 ? DType::bf16 : DType::f32);
+    r.y = f(a, b);
+    backward(r.y, w);
+  }
+  r.ga = a.grad();
+  r.gb = b.grad();
+  return r;
+}
+
+// Under the guard, f(a, b) equals f on the rounded operands with every GEMM's operands rounded — for
+// matmul that is f32 matmul of rounded a, b for the forward, and of rounded w for the gradients.
+template <typename F>
+void check_against_rounded(F f, const Tensor& a, const Tensor& b, Generator& gen) {
+  Shape out_shape;
+  {
+    NoGradGuard probe_guard;
+    out_shape = f(a, b).shape();
+  }
+  Tensor w = randn(out_shape, gen);
+  Grads got = run(f, a, b, w, true);
+  Grads ref = run(f, rounded(a), rounded(b), rounded(w), false);
+  Grads plain = run(f, a, b, w, false);
+  CHECK(got.y.dtype() == DType::f32);
+  CHECK(got.ga.dtype() == DType::f32);
+  using Triple = std::tuple<Tensor, Tensor, Tensor>;
+  for (const auto& [g, r, p] :
+       std::vector<Triple>{{got.y, ref.y, plain.y}, {got.ga, ref.ga, plain.ga}, {got.gb, ref.gb, plain.gb}}) {
+    CHECK(rel_err(g, r) <= 1e-6);
+    double e = rel_err(g, p);
+    CHECK(e >= 1e-4);  // rounding happened
+    CHECK(e <= 1e-2);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("autocast: the guard sets the thread's dtype for its scope, nests and restores") {
+  CHECK(autocast_dtype() == DType::f32);
+  {
+    AutocastGuard on(DType::bf16);
+    CHECK(autocast_dtype() == DType::bf16);
+    {
+      AutocastGuard off(DType::f32);
+      CHECK(autocast_dtype() == DType::f32);
+    }
+    CHECK(autocast_dtype() == DType::bf16);
+    DType other = DType::bf16;
+    std::thread([&] { other = autocast_dtype(); }).join();
+    CHECK(other == DType::f32);  // thread-local
+  }
+  CHECK(autocast_dtype() == DType::f32);
+  CHECK_THROWS_WITH(AutocastGuard(DType::f64), "[autocast] dtype must be bf16 or f32, got f64");
+  CHECK(autocast_dtype() == DType::f32);
+}
+
+TEST_CASE("autocast: matmul forward and both gradients use bf16-rounded operands") {
+  Generator gen(5);
+  auto mm = [](const Tensor& a, const Tensor& b) { return matmul(a, b); };
+  SUBCASE("plain 3x5 @ 5x7") {
+    check_against_rounded(mm, randn({3, 5}, gen), randn({5, 7}, gen), gen);
+  }
+  SUBCASE("transposed operands") {
+    auto mt = [](const Tensor& a, const Tensor& b) { return matmul(transpose(a, 0, 1), transpose(b, 0, 1)); };
+    check_against_rounded(mt, randn({5, 3}, gen), randn({7, 5}, gen), gen);
+  }
+  SUBCASE("batched, contiguous (one strided-batched GEMM)") {
+    check_against_rounded(mm, randn({4, 3, 5}, gen), randn({4, 5, 7}, gen), gen);
+  }
+  SUBCASE("batched with broadcast (a stride of 0)") {
+    check_against_rounded(mm, randn({2, 3, 5, 7}, gen), randn({3, 7, 4}, gen), gen);
+  }
+  SUBCASE("batched, permuted batch dims (one GEMM per matrix)") {
+    auto mp = [](const Tensor& a, const Tensor& b) { return matmul(permute(a, {1, 0, 2, 3}), b); };
+    check_against_rounded(mp, randn({3, 2, 6, 5}, gen), randn({2, 3, 5, 7}, gen), gen);
+  }
+  SUBCASE("batch folded into M (3-d @ 2-d)") {
+    check_against_rounded(mm, randn({2, 9, 5}, gen), randn({5, 7}, gen), gen);
+  }
+}
+
+TEST_CASE("autocast: linear (x, weight, bias) under the guard") {
+  Generator gen(6);
+  Tensor x = randn({2, 3, 16}, gen), w = randn({12, 16}, gen), bias = randn({12}, gen);
+  x.set_requires_grad(true);
+  w.set_requires_grad(true);
+  bias.set_requires_grad(true);
+  Tensor seed = randn({2, 3, 12}, gen);
+  {
+    AutocastGuard guard(DType::bf16);
+    backward(linear(x, w, bias), seed);
+  }
+  Tensor xr = rounded(x), wr = rounded(w), sr = rounded(seed);
+  Tensor y_ref = add(matmul(xr, transpose(wr, 0, 1)), bias.detach());
+  CHECK(rel_err(x.grad(), matmul(sr, wr)) <= 1e-6);
+  CHECK(rel_err(w.grad(), matmul(transpose(reshape(sr, {6, 12}), 0, 1), reshape(xr, {6, 16}))) <= 1e-6);
+  CHECK(rel_err(bias.grad(), sum(seed, {0, 1})) <= 1e-6);  // the bias add stays f32
+  AutocastGuard guard(DType::bf16);
+  NoGradGuard no_grad;
+  CHECK(rel_err(linear(x, w, bias), y_ref) <= 1e-6);
+}
+
+TEST_CASE("autocast: the forward decides: backward outside the guard keeps bf16, and the reverse") {
+  Generator gen(7);
+  Tensor a0 = randn({4, 6}, gen), b0 = randn({6, 5}, gen), w = randn({4, 5}, gen);
+  auto grad_a = [&](bool forward_bf16, bool backward_bf16) {
+    Tensor a = a0.clone(), b = b0.clone();
+    a.set_requires_grad(true);
+    Tensor y;
+    {
+      AutocastGuard g(forward_bf16 ? DType::bf16 : DType::f32);
+      y = matmul(a, b);
+    }
+    AutocastGuard g(backward_bf16 ? DType::bf16 : DType::f32);
+    backward(y, w);
+    return a.grad();
+  };
+  Tensor bf16_ref = matmul(rounded(w), transpose(rounded(b0), 0, 1));
+  Tensor f32_ref = matmul(w, transpose(b0, 0, 1));
+  CHECK(rel_err(grad_a(true, false), bf16_ref) <= 1e-6);
+  CHECK(rel_err(grad_a(false, true), f32_ref) <= 1e-6);
+  CHECK(rel_err(grad_a(false, true), bf16_ref) >= 1e-4);
+}
+
+TEST_CASE("autocast: f64 operands are never cast") {
+  Generator gen(8);
+  Tensor a = randn({3, 5}, gen, DType::f64), b = randn({5, 7}, gen, DType::f64);
+  Tensor plain = matmul(a, b);
+  AutocastGuard guard(DType::bf16);
+  Tensor under = matmul(a, b);
+  CHECK(under.dtype() == DType::f64);
+  CHECK(under.to_vector<double>() == plain.to_vector<double>());
+}
+
+TEST_CASE("autocast: the cast cache shares a live copy of the same elements and nothing else") {
+  Generator gen(9);
+  Tensor x = randn({4, 6}, gen);
+  std::vector<float> want;
+  for (float v : x.to_vector<float>()) want.push_back(float(bf16(v)));
+  {
+    AutocastGuard guard(DType::bf16);
+    Tensor c1 = autocast_bf16_operand(x);
+    CHECK(c1.dtype() == DType::bf16);
+    CHECK(c1.to_vector<float>() == want);
+    CHECK(autocast_bf16_operand(x).id() == c1.id());                   // same elements, copy alive
+    CHECK(autocast_bf16_operand(reshape(x, {4, 6})).id() == c1.id());  // another handle, same elements
+    CHECK(autocast_bf16_operand(x.slice(0, 1, 3)).id() != c1.id());    // other elements
+    x.add_(Tensor::scalar(1.0));                                       // a new version
+    Tensor c3 = autocast_bf16_operand(x);
+    CHECK(c3.id() != c1.id());
+    CHECK(c3.to_vector<float>()[0] == float(bf16(x.to_vector<float>()[0])));
+    uint64_t id3 = c3.id();
+    c3 = Tensor();  // no one holds the copy: the cache does not keep it
+    CHECK(autocast_bf16_operand(x).id() != id3);
+  }
+  CHECK(autocast_bf16_operand(x).id() != autocast_bf16_operand(x).id());  // no cache outside a guard
+  // a transposed weight keeps its layout: the copy is a straight conversion in memory order
+  Tensor w = randn({5, 3}, gen);
+  Tensor wt = transpose(w, 0, 1);
+  Tensor ct = autocast_bf16_operand(wt);
+  CHECK(ct.strides() == wt.strides());
+  CHECK(ct.to_vector<float>() == rounded(wt).to_vector<float>());
+}
