@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
 
 #include "core/cuda_check.h"
 #include "core/cuda_launch.h"
@@ -51,6 +52,12 @@ int device_count() {
 
 bool available() {
   return device_count() > 0;
+}
+
+std::string device_name(int device) {
+  cudaDeviceProp prop{};
+  SRA_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return prop.name;
 }
 
 void* stream_of(int device) {
@@ -131,6 +138,42 @@ void check_launch(const char* op, int device) {
   if (err != cudaSuccess)
     throw Error(detail::concat("[cuda] ", op, " on cuda:", device, " failed: ", cudaGetErrorString(err),
                                sync_each_op() ? "" : " (set SRA_CUDA_SYNC=1 to name the op that faulted)"));
+}
+
+EventTimer::EventTimer(int device) : device_(device) {
+  DeviceGuard g(device);
+  cudaEvent_t a = nullptr, b = nullptr;
+  SRA_CUDA_CHECK(cudaEventCreate(&a));
+  start_ = a;
+  SRA_CUDA_CHECK(cudaEventCreate(&b));
+  stop_ = b;
+}
+
+EventTimer::~EventTimer() {
+  cudaEventDestroy(static_cast<cudaEvent_t>(start_));
+  cudaEventDestroy(static_cast<cudaEvent_t>(stop_));
+}
+
+void EventTimer::start() {
+  DeviceGuard g(device_);
+  SRA_CUDA_CHECK(
+      cudaEventRecord(static_cast<cudaEvent_t>(start_), static_cast<cudaStream_t>(stream_of(device_))));
+}
+
+void EventTimer::stop() {
+  DeviceGuard g(device_);
+  SRA_CUDA_CHECK(
+      cudaEventRecord(static_cast<cudaEvent_t>(stop_), static_cast<cudaStream_t>(stream_of(device_))));
+}
+
+double EventTimer::elapsed_ms() {
+  DeviceGuard g(device_);
+  count_sync(device_);
+  SRA_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(stop_)));
+  float ms = 0;
+  SRA_CUDA_CHECK(
+      cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start_), static_cast<cudaEvent_t>(stop_)));
+  return double(ms);
 }
 
 }  // namespace sra::cuda

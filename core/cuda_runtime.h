@@ -13,6 +13,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/dtype.h"
@@ -22,6 +23,8 @@ namespace sra::cuda {
 bool built_with_cuda();
 int device_count();  // 0 without CUDA or without a visible GPU
 bool available();    // built with CUDA and at least one device
+
+std::string device_name(int device);  // cudaGetDeviceProperties' name, e.g. "NVIDIA H200"
 
 // ---- streams -------------------------------------------------------------------------------------
 using Stream = void*;  // cudaStream_t
@@ -70,5 +73,24 @@ void fill_strided(void* dst, DType dtype, const std::vector<int64_t>& strides,
 // with SRA_CUDA_SYNC=1 in the environment it also synchronises, so a fault names the op that caused it.
 void check_launch(const char* op, int device);
 bool sync_each_op();  // SRA_CUDA_SYNC=1
+
+// ---- timing (benchmarks) --------------------------------------------------------------------------
+// Two CUDA events recorded on the device's current stream around queued work: start(), queue the work,
+// stop(), then elapsed_ms() waits for the stop event (one host sync) and returns the GPU time between them.
+class EventTimer {
+ public:
+  explicit EventTimer(int device);
+  ~EventTimer();
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  void start();
+  void stop();
+  double elapsed_ms();
+
+ private:
+  int device_;
+  void* start_ = nullptr;  // cudaEvent_t
+  void* stop_ = nullptr;
+};
 
 }  // namespace sra::cuda

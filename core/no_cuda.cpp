@@ -20,6 +20,9 @@ int device_count() {
 bool available() {
   return false;
 }
+std::string device_name(int) {
+  no_cuda("device_name");
+}
 Stream current_stream(int) {
   no_cuda("current_stream");
 }
@@ -68,6 +71,20 @@ void fill_strided(void*, DType, const std::vector<int64_t>&, const std::vector<i
 }
 bool sync_each_op() {
   return false;
+}
+
+EventTimer::EventTimer(int device) : device_(device) {
+  no_cuda("EventTimer");
+}
+EventTimer::~EventTimer() = default;
+void EventTimer::start() {
+  no_cuda("EventTimer");
+}
+void EventTimer::stop() {
+  no_cuda("EventTimer");
+}
+double EventTimer::elapsed_ms() {
+  no_cuda("EventTimer");
 }
 
 }  // namespace sra::cuda

@@ -1,5 +1,6 @@
 // CUDA core: the caching allocator (size classes, reuse without cudaMalloc, counters), the current
-// stream, host copies and the host-sync counter. Skipped (reported as skipped) without a GPU.
+// stream, host copies and the host-sync counter, the device name and the event timer. Skipped (reported
+// as skipped) without a GPU.
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -82,4 +83,19 @@ TEST_CASE("cuda: an impossible allocation is an error, not a crash" * doctest::s
   // the device still works afterwards
   Tensor ok = Tensor::full({3}, 2.0).to(Device::cuda(0));
   CHECK(ok.to(Device::cpu()).to_vector<float>() == std::vector<float>{2, 2, 2});
+}
+
+TEST_CASE("cuda: the device's name and an event timer around queued work" * doctest::skip(no_gpu())) {
+  CHECK(!cuda::device_name(0).empty());
+  Tensor a = Tensor::ones({1 << 22}, DType::f32, Device::cuda(0));
+  cuda::EventTimer timer(0);
+  uint64_t syncs = cuda::stats(0).host_syncs;
+  timer.start();
+  for (int i = 0; i < 8; ++i) a.fill_(double(i));
+  timer.stop();
+  CHECK(cuda::stats(0).host_syncs == syncs);  // recording waits for nothing
+  double ms = timer.elapsed_ms();
+  CHECK(cuda::stats(0).host_syncs == syncs + 1);
+  CHECK(ms > 0);
+  CHECK(ms < 1e4);
 }

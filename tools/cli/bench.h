@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <iosfwd>
+#include <string>
 
 namespace sra::cli {
 
@@ -26,5 +27,20 @@ struct BenchAttentionOptions {
 };
 
 int run_bench_attention(const BenchAttentionOptions& opt, std::ostream& out);
+
+// `sra bench train`: the training step of a dense Llama-style decoder (RMSNorm, RoPE, SwiGLU, untied head)
+// with the dimensions of ../shared/bench/torch_reference.py's `train` (its defaults below; its SwiGLU
+// hidden size 8·d/3 rounded up to 64 is 2048 for d = 768), one step = forward, backward, clip_grad_norm,
+// AdamW step, zero_grad, under AutocastGuard(bf16) for --precision bf16 (bench_train.cpp). Prints one
+// JSON line (bench, device, date, config, precision, tokens_per_s, mfu, peak_mem_gib, step_ms, params):
+// the median of `steps` timed steps after `warmup` steps, with the reference's FLOPs and peak.
+struct BenchTrainOptions {
+  std::string device = "cuda";
+  std::string precision = "bf16";  // f32 | bf16
+  int64_t d_model = 768, n_layers = 12, n_heads = 12, d_ff = 2048, seq_len = 1024, batch = 16, vocab = 32768;
+  int64_t steps = 10, warmup = 3;
+};
+
+int run_bench_train(const BenchTrainOptions& opt, std::ostream& out);
 
 }  // namespace sra::cli

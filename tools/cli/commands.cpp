@@ -121,6 +121,44 @@ void add_bench(CLI::App& app) {
       ->capture_default_str()
       ->check(integer_at_least(0));
   commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
+
+  auto topt = std::make_shared<BenchTrainOptions>();
+  CLI::App* t = bench->add_subcommand(
+      "train", "Training-step tokens/s, MFU and peak memory of a dense Llama-style model (one JSON line)");
+  t->footer(
+      "Example: sra bench train --device cuda --precision bf16\n"
+      "Defaults: the dimensions of ../shared/bench/torch_reference.py train (d 768, 12 layers, 12 heads,\n"
+      "seq 1024, batch 16, vocab 32768, d_ff 2048, untied head).");
+  t->add_option("--device", topt->device, "cpu, cuda or cuda:N")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            try {
+              Device::parse(s);
+              return std::string();
+            } catch (const Error&) {
+              return "must be cpu, cuda or cuda:N, got '" + s + "'";
+            }
+          },
+          "DEVICE"));
+  t->add_option("--precision", topt->precision,
+                "f32, or bf16 (autocast: bf16 GEMM operands, fp32 accumulation)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "bf16"}));
+  t->add_option("--d-model", topt->d_model)->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--layers", topt->n_layers)->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--heads", topt->n_heads)->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--d-ff", topt->d_ff)->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--seq-len", topt->seq_len)->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--batch", topt->batch)->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--vocab", topt->vocab)->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--steps", topt->steps, "Timed steps (the median is reported)")
+      ->capture_default_str()
+      ->check(integer_at_least(1));
+  t->add_option("--warmup", topt->warmup, "Untimed steps first")
+      ->capture_default_str()
+      ->check(integer_at_least(0));
+  commands().push_back({t, [topt]() { return run_bench_train(*topt, std::cout); }});
 }
 
 void add_train(CLI::App& app) {
