@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The one script for the GPU machine (docs/perf.md, issue "CUDA backend"): builds with SRA_CUDA=ON, runs
-# the test suite (CUDA cases included), compute-sanitizer memcheck over the CUDA cases, in one call
-# (the benchmarks beside PyTorch's reference join as the CUDA kernels land). Logs and JSON lines go to $OUT (or out/gpu_check) .
+# the test suite (CUDA cases included), compute-sanitizer memcheck over the CUDA cases and the training-step
+# benchmark beside PyTorch's reference, in one call. Logs and JSON lines go to $OUT (or out/gpu_check).
 #
 #   tools/gpu_prep.sh                   # here: copies ../shared/{data,bench} into .gpu/ (git-ignored)
 #   device run: tools/gpu_check.sh [steps]   with carry [".gpu"]
 #
-# steps: a comma list of info,build,test,sanitize (default: all of them). SRA_TEST_FILTER narrows
+# steps: a comma list of info,build,test,sanitize,bench (default: all of them). SRA_TEST_FILTER narrows
 # the doctest cases of the test step (doctest -tc syntax).
+# bench: `sra bench train --device cuda --precision bf16` and .gpu/bench/torch_reference.py train with
+# --compile and eager, same model (d 768, 12 layers, 12 heads, seq 1024, batch 16, vocab 32768, SwiGLU
+# hidden 2048), each logged in $out/bench_*.log; tools/bench_merge.py writes $out/bench.jsonl (our line
+# with torch_compile_tokens_per_s, ratio, torch_eager_tokens_per_s) and prints the table. SRA_BENCH_STEPS
+# sets the timed steps of all three (default 10; 3 warm-up steps each). torch.compile's warm-up takes a
+# minute or two: with the whole suite it may not fit one 10-minute call; then run `build,bench` alone.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-steps=",${1:-info,build,test,sanitize},"
+steps=",${1:-info,build,test,sanitize,bench},"
 out="${OUT:-out/gpu_check}"
 mkdir -p "$out"
 export SRA_DATA_DIR="${SRA_DATA_DIR:-$PWD/.gpu/data}"
@@ -49,6 +55,23 @@ if has sanitize; then
   else
     echo "sanitize   skipped: no compute-sanitizer" | tee -a "$summary"
   fi
+fi
+if has bench; then
+  n="${SRA_BENCH_STEPS:-10}"
+  rm -f "$out"/bench_*.log "$out/bench.jsonl"  # never merge a line from an earlier call
+  ref=.gpu/bench/torch_reference.py
+  step bench_sra timeout 300 "$SRA_BUILD_DIR/sra" bench train --device cuda --precision bf16 --d-model 768 \
+    --layers 12 --heads 12 --d-ff 2048 --seq-len 1024 --batch 16 --vocab 32768 --warmup 3 --steps "$n"
+  if [[ -f $ref ]]; then
+    dims=(--d 768 --layers 12 --heads 12 --seq 1024 --batch 16 --vocab 32768 --iters "$n")
+    step bench_torch_compile timeout 420 python3 "$ref" train "${dims[@]}" --compile
+    step bench_torch_eager timeout 300 python3 "$ref" train "${dims[@]}"
+  else
+    echo "bench      torch reference skipped: no $ref (run tools/gpu_prep.sh and carry .gpu)" | tee -a "$summary"
+  fi
+  step bench_merge python3 tools/bench_merge.py --sra "$out/bench_sra.log" \
+    --torch-compile "$out/bench_torch_compile.log" --torch-eager "$out/bench_torch_eager.log" --out "$out/bench.jsonl"
+  cat "$out/bench_merge.log" >>"$summary"  # the table, printed with the summary below
 fi
 echo "== gpu_check summary"
 cat "$summary"
