@@ -14,6 +14,7 @@
 #include "kernels/rmsnorm/rmsnorm.h"
 #include "kernels/rope/rope.h"
 #include "kernels/softmax/softmax.h"
+#include "kernels/sparse_attention/sparse_attention.h"
 #include "kernels/topk/topk.h"
 
 namespace sra::kern {
@@ -125,6 +126,12 @@ void adamw_cuda(const AdamWArgs&, int) {
 }
 void sum_squares_cuda(const SumSquaresArgs&, int) {
   no_cuda("clip_grad_norm");
+}
+void sparse_attention_forward_cuda(const SparseAttentionArgs&, int) {
+  no_cuda("sparse_attention");
+}
+void sparse_attention_backward_cuda(const SparseAttentionBackwardArgs&, int) {
+  no_cuda("sparse_attention");
 }
 
 }  // namespace sra::kern

@@ -144,19 +144,19 @@ const std::vector<OpCase>& op_cases() {
       {"attention/fused_backward", {F({4, 4, 3, 4}), F({4, 4, 4, 4}), F({4, 4, 4, 4})},
        [](V x) { return attention(x[0], x[1], x[2]); }},
       {"sparse_attention", {F({1, 2, 7, 4}), F({1, 2, 7, 4}), F({1, 2, 7, 4}), Pos({1, 7})}, [](V x) {
-         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{0, 1, 1, 0, 1, 0, 1}, {1, 7});
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{0, 1, 1, 0, 1, 0, 1}, {1, 7}).to(x[0].device());
          return sparse_attention(x[0], x[1], x[2], sel, x[3], 2, 1);
        }},
       {"sparse_attention/gqa", {F({2, 4, 6, 4}), F({2, 2, 6, 4}), F({2, 2, 6, 4}), Pos({2, 6})}, [](V x) {
-         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0}, {2, 6});
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0}, {2, 6}).to(x[0].device());
          return sparse_attention(x[0], x[1], x[2], sel, x[3], 2, 0, 0.7);
        }},
       {"sparse_attention/sinks", {F({1, 1, 9, 3}), F({1, 1, 9, 3}), F({1, 1, 9, 3}), Pos({1, 9})}, [](V x) {
-         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{1, 0, 0, 1, 0, 1, 1, 0, 1}, {1, 9});
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{1, 0, 0, 1, 0, 1, 1, 0, 1}, {1, 9}).to(x[0].device());
          return sparse_attention(x[0], x[1], x[2], sel, x[3], 3, 2);
        }},
       {"sparse_attention/window_1", {F({1, 1, 6, 2}), F({1, 1, 6, 2}), F({1, 1, 6, 2}), Pos({1, 6})}, [](V x) {
-         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{0, 1, 0, 1, 1, 0}, {1, 6});
+         Tensor sel = Tensor::from_vector(std::vector<uint8_t>{0, 1, 0, 1, 1, 0}, {1, 6}).to(x[0].device());
          return sparse_attention(x[0], x[1], x[2], sel, x[3], 1, 1);
        }},
       // (section ATTENTION: insert lines above this marker)

@@ -7,16 +7,53 @@
 //   dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dout  (dk, dv summed over the query heads sharing a kv head),
 //   dgate_j = Σ_{h, i : j ∈ crit(i)} (e_ij / Z_i)(dout_i·v_j − Δ_i)  (0 for tokens in no crit(i)).
 // The kernel (kernels/sparse_attention) gathers the far keys (sinks, critical tokens) per batch row, runs
-// an online softmax over them and the window, and saves lse (B, H, T) for the backward.
+// an online softmax over them and the window, and saves lse (B, H, T) for the backward. The op runs on
+// its inputs' device (they must share one): outputs, saved tensors and the kernels' scratch are allocated
+// there and the kernels are reached through their dispatchers. The gates of selected tokens must be
+// finite and >= 0: checked on the host on the CPU; on CUDA only with SRA_CUDA_SYNC=1 (the debug mode that
+// syncs after every launch), since reading them back would be a host sync in every step.
 #include "autograd/sparse_attention.h"
 
 #include <cmath>
 
 #include "autograd/ops/common.h"
+#include "core/cuda_runtime.h"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/sparse_attention/sparse_attention.h"
 
 namespace sra {
+
+namespace {
+
+// The gate of a critical key multiplies a softmax weight: it must be a finite weight. selected (B, T) u8
+// and gate (B, T), contiguous on the CPU.
+void check_gates(const Tensor& selected, const Tensor& gate, int64_t n_sinks) {
+  const int64_t T = selected.size(1), n = selected.numel();
+  kern::for_float(gate.dtype(), "sparse_attention", "cpu", [&](auto tag) {
+    using F = decltype(tag);
+    const uint8_t* s = selected.data<uint8_t>();
+    const F* g = gate.data<F>();
+    for (int64_t i = 0; i < n; ++i) {
+      if (s[i] == 0 || i % T < n_sinks) continue;
+      SRA_CHECK(std::isfinite(g[i]) && g[i] >= F(0),
+                "[sparse_attention] the gate of a selected token must be finite and >= 0; got ", g[i],
+                " at [", i / T, ", ", i % T, "]");
+    }
+  });
+}
+
+// A device scratch of `bytes` bytes (undefined when 0), its pointer (null when undefined) and size.
+Tensor scratch_tensor(size_t bytes, Device device) {
+  return bytes == 0 ? Tensor() : Tensor::empty({int64_t(bytes)}, DType::u8, device);
+}
+void* ptr(const Tensor& t) {
+  return t.defined() ? t.raw() : nullptr;
+}
+size_t scratch_size(const Tensor& t) {
+  return t.defined() ? size_t(t.numel()) : 0;
+}
+
+}  // namespace
 
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& selected,
                         const Tensor& gate, int64_t window, int64_t n_sinks, double scale) {
@@ -26,7 +63,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   detail::require_float(op, v, "v");
   detail::require_float(op, gate, "gate");
   SRA_CHECK(selected.defined(), "[sparse_attention] selected is undefined");
-  detail::require_cpu(op, {&q, &k, &v, &selected, &gate});
+  detail::require_same_device(op, {&q, &k, &v, &selected, &gate});
   SRA_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype(), "[sparse_attention] dtype mismatch: q ",
             dtype_name(q.dtype()), ", k ", dtype_name(k.dtype()), ", v ", dtype_name(v.dtype()));
   SRA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
@@ -57,45 +94,35 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   dims.batch = B, dims.heads = H, dims.kv_heads = Hkv, dims.t = T, dims.d = D;
   dims.window = window, dims.n_sinks = n_sinks;
   dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
+  const Device dev = q.device();
 
   // contiguous copies, not recorded (detail::dense): gradients flow to the inputs directly
   Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
   Tensor sc = detail::dense(selected), gc = detail::dense(gate);
-  // The gate of a critical key multiplies a softmax weight: it must be a finite weight.
-  kern::for_float(q.dtype(), op, "cpu", [&](auto tag) {
-    using F = decltype(tag);
-    const uint8_t* s = sc.data<uint8_t>();
-    const F* g = gc.data<F>();
-    for (int64_t i = 0; i < B * T; ++i) {
-      if (s[i] == 0 || i % T < n_sinks) continue;
-      SRA_CHECK(std::isfinite(g[i]) && g[i] >= F(0),
-                "[sparse_attention] the gate of a selected token must be finite and >= 0; got ", g[i],
-                " at [", i / T, ", ", i % T, "]");
-    }
-  });
-  Tensor out = Tensor::empty(q.shape(), q.dtype());
-  Tensor lse = Tensor::empty({B, H, T}, q.dtype());
-  kern::for_float(q.dtype(), op, "cpu", [&](auto tag) {
-    using F = decltype(tag);
-    kern::sparse_attention_forward_cpu<F>(out.data<F>(), lse.data<F>(), qc.data<F>(), kc.data<F>(),
-                                          vc.data<F>(), sc.data<uint8_t>(), gc.data<F>(), dims);
-  });
+  // The gate check reads host memory: always on the CPU; on CUDA only in the SRA_CUDA_SYNC=1 debug mode
+  // (it copies selected and gate to the host, a sync), so that a training step makes no host sync.
+  if (dev.is_cpu() || cuda::sync_each_op()) check_gates(sc.to(Device::cpu()), gc.to(Device::cpu()), n_sinks);
+  Tensor out = Tensor::empty(q.shape(), q.dtype(), dev);
+  Tensor lse = Tensor::empty({B, H, T}, q.dtype(), dev);
+  Tensor scratch = scratch_tensor(kern::sparse_attention_scratch(dev, q.dtype(), dims, false).bytes, dev);
+  kern::sparse_attention_forward(
+      dev, {q.dtype(), out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(),
+            static_cast<const uint8_t*>(sc.raw()), gc.raw(), dims, ptr(scratch), scratch_size(scratch)});
 
   if (needs_grad({q, k, v, gate})) {
     record("sparse_attention", {q, k, v, selected, gate}, {out}, {qc, kc, vc, sc, gc, out, lse},
-           [qc, kc, vc, sc, gc, out, lse, dims](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+           [qc, kc, vc, sc, gc, out, lse, dims, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gout = detail::dense(g[0]);
-             Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
-             Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
-             Tensor dv = Tensor::empty(vc.shape(), vc.dtype());
-             Tensor dgate = Tensor::empty(gc.shape(), gc.dtype());
-             kern::for_float(qc.dtype(), "sparse_attention", "cpu", [&](auto tag) {
-               using F = decltype(tag);
-               kern::sparse_attention_backward_cpu<F>(dq.data<F>(), dk.data<F>(), dv.data<F>(),
-                                                      dgate.data<F>(), gout.data<F>(), qc.data<F>(),
-                                                      kc.data<F>(), vc.data<F>(), sc.data<uint8_t>(),
-                                                      gc.data<F>(), out.data<F>(), lse.data<F>(), dims);
-             });
+             Tensor dq = Tensor::empty(qc.shape(), qc.dtype(), dev);
+             Tensor dk = Tensor::empty(kc.shape(), kc.dtype(), dev);
+             Tensor dv = Tensor::empty(vc.shape(), vc.dtype(), dev);
+             Tensor dgate = Tensor::empty(gc.shape(), gc.dtype(), dev);
+             Tensor scratch =
+                 scratch_tensor(kern::sparse_attention_scratch(dev, qc.dtype(), dims, true).bytes, dev);
+             kern::sparse_attention_backward(
+                 dev, {qc.dtype(), dq.raw(), dk.raw(), dv.raw(), dgate.raw(), gout.raw(), qc.raw(), kc.raw(),
+                       vc.raw(), static_cast<const uint8_t*>(sc.raw()), gc.raw(), out.raw(), lse.raw(), dims,
+                       ptr(scratch), scratch_size(scratch)});
              return {dq, dk, dv, Tensor(), dgate};
            });
   }

@@ -1,4 +1,5 @@
-// Sparse Reasoning Attention on the CPU, tiled 64 queries × 64 keys with an online softmax.
+// Sparse Reasoning Attention kernels. The CPU kernel (sparse_attention_cpu.cpp, the oracle) is tiled 64
+// queries × 64 keys with an online softmax.
 //   q (B, H, T, D), k and v (B, Hkv, T, D), selected (B, T) u8 (nonzero = critical), gate (B, T),
 //   out (B, H, T, D), lse (B, H, T); all contiguous. Query head h reads kv head h / (H / Hkv).
 //   Query i sees the window [max(0, i − W + 1), i] and the far keys j ≤ i − W: the sinks j < n_sinks and
@@ -16,8 +17,17 @@
 // (the queries i ≥ j + W, into a compact buffer added to dk, dv afterwards); dgate summed over kv heads
 // in order. Work O(T·(K + W + n_sinks)·D) per head (K critical tokens), memory O(T·D) per head, never a
 // T×T buffer. Results are bitwise identical whatever the thread count.
+// CUDA (sparse_attention_cuda.cu) runs the same passes with tiles in shared memory and sums in other
+// fixed orders: equal to the CPU up to rounding, bitwise identical run to run; head dim D ≤ 256. It needs
+// a device scratch of sparse_attention_scratch(device, ...).bytes bytes (0 on the CPU), which the op
+// allocates as a tensor: the far-key list, Δ and the per-kv-head gate gradient parts.
+// Callers use the dispatchers sparse_attention_forward / sparse_attention_backward (sparse_attention.cpp).
 #pragma once
+#include <cstddef>
 #include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
 
 namespace sra::kern {
 
@@ -27,6 +37,53 @@ struct SparseAttentionDims {
   int64_t window = 1, n_sinks = 0;             // W ≥ 1, n_sinks ≥ 0
   double scale = 1.0;                          // already resolved (the op maps 0 to 1/√D)
 };
+
+struct SparseAttentionArgs {  // contiguous, on the call's device
+  DType dtype;                // f32 | f64 (q, k, v, gate, out, lse)
+  void* out;                  // (B, H, T, D)
+  void* lse;                  // (B, H, T)
+  const void* q;              // (B, H, T, D)
+  const void* k;              // (B, Hkv, T, D)
+  const void* v;              // (B, Hkv, T, D)
+  const uint8_t* selected;    // (B, T)
+  const void* gate;           // (B, T)
+  SparseAttentionDims dims;
+  void* scratch;  // CUDA: sparse_attention_scratch(device, dtype, dims, false).bytes bytes; CPU: unused
+  size_t scratch_bytes;
+};
+struct SparseAttentionBackwardArgs {  // writes (not accumulates) dq, dk, dv, dgate
+  DType dtype;
+  void* dq;     // (B, H, T, D)
+  void* dk;     // (B, Hkv, T, D)
+  void* dv;     // (B, Hkv, T, D)
+  void* dgate;  // (B, T)
+  const void* dout;
+  const void* q;
+  const void* k;
+  const void* v;
+  const uint8_t* selected;
+  const void* gate;
+  const void* out;
+  const void* lse;
+  SparseAttentionDims dims;
+  void* scratch;  // CUDA: sparse_attention_scratch(device, dtype, dims, true).bytes bytes; CPU: unused
+  size_t scratch_bytes;
+};
+
+// Byte offsets of the parts of the CUDA scratch (each 256-byte aligned): fpos (B, T) i32, the far keys'
+// positions of each batch row, ascending; before (B, T + 1) i32, the far keys at positions < x; with
+// backward also delta (B, H, T) and fdg (B, Hkv, T) of the dtype. All zero on the CPU.
+struct SparseAttentionScratch {
+  size_t fpos = 0, before = 0, delta = 0, fdg = 0, bytes = 0;
+};
+SparseAttentionScratch sparse_attention_scratch(Device device, DType dtype, const SparseAttentionDims& dims,
+                                                bool backward);
+
+void sparse_attention_forward(Device device, const SparseAttentionArgs& args);
+void sparse_attention_backward(Device device, const SparseAttentionBackwardArgs& args);
+
+void sparse_attention_forward_cuda(const SparseAttentionArgs& args, int device);
+void sparse_attention_backward_cuda(const SparseAttentionBackwardArgs& args, int device);
 
 template <typename T>
 void sparse_attention_forward_cpu(T* out, T* lse, const T* q, const T* k, const T* v, const uint8_t* selected,

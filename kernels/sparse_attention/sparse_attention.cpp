@@ -1,0 +1,85 @@
+// The sparse attention dispatchers: the one switch from a device to its kernel (contracts in
+// sparse_attention.h), and the layout of the CUDA scratch.
+#include "kernels/sparse_attention/sparse_attention.h"
+
+#include <cstring>
+#include <utility>
+
+#include "core/check.h"
+#include "core/cuda_runtime.h"
+#include "kernels/common/dtype_switch.h"
+
+namespace sra::kern {
+
+namespace {
+
+bool empty(const SparseAttentionDims& m) {
+  return m.batch * m.heads * m.t * m.d == 0;
+}
+
+size_t align256(size_t n) {
+  return (n + 255) / 256 * 256;
+}
+
+}  // namespace
+
+SparseAttentionScratch sparse_attention_scratch(Device device, DType dtype, const SparseAttentionDims& m,
+                                                bool backward) {
+  SparseAttentionScratch s;
+  if (!device.is_cuda() || empty(m)) return s;
+  const size_t elem = dtype_size(dtype);
+  size_t at = 0;
+  auto part = [&](size_t bytes) {
+    const size_t off = at;
+    at += align256(bytes);
+    return off;
+  };
+  s.fpos = part(size_t(m.batch * m.t) * sizeof(int32_t));
+  s.before = part(size_t(m.batch * (m.t + 1)) * sizeof(int32_t));
+  if (backward) {
+    s.delta = part(size_t(m.batch * m.heads * m.t) * elem);
+    s.fdg = part(size_t(m.batch * m.kv_heads * m.t) * elem);
+  }
+  s.bytes = at;
+  return s;
+}
+
+void sparse_attention_forward(Device d, const SparseAttentionArgs& a) {
+  if (empty(a.dims)) return;
+  if (d.is_cuda()) return sparse_attention_forward_cuda(a, d.index);
+  for_float(a.dtype, "sparse_attention", "cpu", [&](auto t) {
+    using T = decltype(t);
+    sparse_attention_forward_cpu<T>(static_cast<T*>(a.out), static_cast<T*>(a.lse),
+                                    static_cast<const T*>(a.q), static_cast<const T*>(a.k),
+                                    static_cast<const T*>(a.v), a.selected, static_cast<const T*>(a.gate),
+                                    a.dims);
+  });
+}
+
+void sparse_attention_backward(Device d, const SparseAttentionBackwardArgs& a) {
+  const SparseAttentionDims& m = a.dims;
+  if (empty(m)) {  // nothing attends: dk, dv and dgate are zeros (dq is empty)
+    const size_t elem = dtype_size(a.dtype), kv = size_t(m.batch * m.kv_heads * m.t * m.d) * elem;
+    const size_t gate = size_t(m.batch * m.t) * elem;
+    for (auto [p, bytes] : {std::pair{a.dk, kv}, std::pair{a.dv, kv}, std::pair{a.dgate, gate}}) {
+      if (bytes == 0) continue;
+      if (d.is_cuda()) {
+        cuda::memset_zero(p, bytes, d.index);
+      } else {
+        std::memset(p, 0, bytes);
+      }
+    }
+    return;
+  }
+  if (d.is_cuda()) return sparse_attention_backward_cuda(a, d.index);
+  for_float(a.dtype, "sparse_attention", "cpu", [&](auto t) {
+    using T = decltype(t);
+    sparse_attention_backward_cpu<T>(static_cast<T*>(a.dq), static_cast<T*>(a.dk), static_cast<T*>(a.dv),
+                                     static_cast<T*>(a.dgate), static_cast<const T*>(a.dout),
+                                     static_cast<const T*>(a.q), static_cast<const T*>(a.k),
+                                     static_cast<const T*>(a.v), a.selected, static_cast<const T*>(a.gate),
+                                     static_cast<const T*>(a.out), static_cast<const T*>(a.lse), a.dims);
+  });
+}
+
+}  // namespace sra::kern
