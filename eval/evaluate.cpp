@@ -19,6 +19,7 @@
 #include "run/activity.h"
 #include "run/checkpoint.h"
 #include "run/data_prep.h"
+#include "run/device_spec.h"
 #include "run/model_io.h"
 
 namespace sra::eval {
@@ -492,6 +493,9 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   for (double d : opt.threshold_offsets)
     SRA_CHECK(std::isfinite(d), "[config] --threshold-offset values must be finite, got ", d);
 
+  const Device device = parse_device_spec(opt.device);  // before any loading: a bad spec fails at once
+  if (!device.is_cpu()) log << "[eval] running on " << device.str() << "\n";
+
   // The offset of every model when one value is given (the --baseline's in any case).
   const double common_offset = opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0] : 0.0;
 
@@ -519,6 +523,7 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     }
     const double offset = opt.threshold_offsets.size() > 1 ? opt.threshold_offsets[i] : common_offset;
     shift_thresholds(*em.model, offset);
+    em.model->to(device);
     EvalTask t = *task;
     bool cot = opt.modes.empty() ? eo.cot : opt.modes[i] == "cot";
     if (cot != t.format.cot) t.format = make_prompt_format(t.dataset, t.exemplars, cot);
@@ -538,6 +543,7 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     log << "[eval] loading baseline " << opt.baseline << "\n";
     EvalModel em = load_eval_model(opt.baseline);
     shift_thresholds(*em.model, common_offset);
+    em.model->to(device);
     EvalResult b = evaluate(*em.model, em.tokenizer, *task, eo.max_new_tokens, eo.batch, &log);
     std::string label = default_label(opt.baseline, b.attention, b.shots, b.cot, common_offset);
     for (EvalResult& r : rows) {

@@ -10,11 +10,12 @@
 // between examples) then the prompt's bytes. End of text: the tokenizer's EOS, byte 0 for bytes.
 //
 // Generation: greedy (temperature 0), model/generate.h with the SRA KV cache, `batch` prompts decoded
-// together; stops at end-of-text, at max_new_tokens, or when the decoded answer contains a stop string
-// of the prompt format (eval/prompts.h). The answer text ("output") is the decoded tokens without the
-// end-of-text, cut before the earliest stop string. max_new_tokens 0 picks the default: gsm8k 256,
-// math / math500 512, synthetic max(64, 16 + the longest step-by-step reference among the evaluated
-// problems in the model's tokens).
+// together, on the model's device (run_eval: --device; the checkpoint is loaded on the CPU, its threshold
+// offset applied, then moved; a checkpoint trained on either device evaluates on either); stops at
+// end-of-text, at max_new_tokens, or when the decoded answer contains a stop string of the prompt format
+// (eval/prompts.h). The answer text ("output") is the decoded tokens without the end-of-text, cut before the
+// earliest stop string. max_new_tokens 0 picks the default: gsm8k 256, math / math500 512, synthetic max(64,
+// 16 + the longest step-by-step reference among the evaluated problems in the model's tokens).
 //
 // Scoring (score_output; the RL stage calls it per rollout):
 //   gsm8k      strict-match and flexible-extract against the gold number (eval/answer_gsm8k.h)
@@ -190,6 +191,7 @@ struct EvalRunOptions {
   // tuning has to beat at equal selected ratio (docs/results.md). Dense models ignore it.
   std::vector<double> threshold_offsets;
   std::string out_dir;
+  std::string device = "cpu";  // cpu, cuda or cuda:N (run/device_spec.h): where every model is evaluated
 };
 // Runs the evaluation(s) and returns the results (baseline not included); errors throw sra::Error
 // ("[config] ..." for inconsistent options).

@@ -13,12 +13,6 @@ namespace sra {
 
 namespace {
 
-Router* router_of(Transformer& m, size_t layer) {
-  const auto& l = m.model->layers[layer];
-  if (!l->is_sra()) return nullptr;
-  return l->router ? l->router.get() : m.model->router.get();
-}
-
 // Restores the training mode on scope exit.
 struct EvalScope {
   Transformer& m;
@@ -32,69 +26,150 @@ bool ends_with(const std::vector<int64_t>& ids, const std::vector<int64_t>& tail
   return std::equal(tail.begin(), tail.end(), ids.end() - int64_t(tail.size()));
 }
 
-}  // namespace
+// The model's device and each layer's router with its θ and τ, read once per call (θ is a buffer on the
+// model's device).
+struct Routing {
+  Device device;
+  std::vector<Router*> router;     // per layer; null for dense layers
+  std::vector<double> theta, tau;  // per layer (0 for dense layers)
+};
 
-std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>& caches,
-                                     const std::vector<int64_t>& tokens, bool want_logits,
-                                     const SelectionFn* select, const std::vector<size_t>* sequences) {
+Routing routing_of(Transformer& m) {
+  Routing rt;
+  rt.device = model_device(m);
+  for (const auto& l : m.model->layers) {
+    Router* r = !l->is_sra() ? nullptr : l->router ? l->router.get() : m.model->router.get();
+    rt.router.push_back(r);
+    rt.theta.push_back(r ? r->threshold() : 0.0);
+    rt.tau.push_back(r ? r->config().temperature : 0.0);
+  }
+  return rt;
+}
+
+// What a step reads back after the routers' scores: nothing, the logits, or only their argmax per row.
+enum class Want { nothing, logits, greedy };
+
+// B rows of one decode step, or a prefill (B = 1).
+struct Rows {
+  std::vector<StepResult> steps;  // audits, multiply-adds; logits with Want::logits
+  std::vector<int64_t> greedy;    // Want::greedy: the logits' argmax (lowest id on ties)
+};
+
+// One device-to-host read of several tensors, each returned flattened as doubles (f32, u8 and i64 values
+// convert exactly).
+std::vector<std::vector<double>> read_back(const std::vector<Tensor>& ts) {
+  if (ts.empty()) return {};
+  std::vector<Tensor> flat;
+  for (const Tensor& t : ts) flat.push_back(cast(t, DType::f64).reshape({-1}));
+  const std::vector<double> all = (flat.size() == 1 ? flat[0] : concat(flat, 0)).to_vector<double>();
+  std::vector<std::vector<double>> out;
+  size_t at = 0;
+  for (const Tensor& t : flat) {
+    out.emplace_back(all.begin() + int64_t(at), all.begin() + int64_t(at + size_t(t.numel())));
+    at += size_t(t.numel());
+  }
+  return out;
+}
+
+// Logits (B, V) of the last hidden states h (B, 1, C).
+Tensor lm_logits(Transformer& m, const Tensor& h) {
+  Tensor hn = m.model->norm->forward(h);
+  Tensor logits = m.lm_head ? m.lm_head->forward(hn) : linear(hn, m.model->embed_tokens->weight);
+  return logits.reshape({h.size(0), m.config().vocab_size});
+}
+
+// The tensor a step reads back for `want` (not nothing): the logits or their argmax.
+Tensor payload(const Tensor& logits, Want want) {
+  return want == Want::greedy ? argmax(logits, 1) : logits;
+}
+
+// Puts the read-back payload (B·V logits or B ids) into rows.
+void take_payload(const std::vector<double>& values, Want want, Rows& rows) {
+  const size_t B = rows.steps.size(), V = values.size() / B;
+  for (size_t b = 0; b < B; ++b) {
+    if (want == Want::greedy)
+      rows.greedy.push_back(int64_t(values[b]));
+    else
+      rows.steps[b].logits.assign(values.begin() + int64_t(b * V), values.begin() + int64_t((b + 1) * V));
+  }
+}
+
+void check_rows(Transformer& m, const std::vector<KVCache*>& caches, const std::vector<int64_t>& tokens,
+                const std::vector<size_t>* sequences) {
   SRA_CHECK(!m.is_training(), "[generate] the model must be in eval mode (call eval())");
   const TransformerConfig& c = m.config();
-  const int64_t B = int64_t(tokens.size());
-  SRA_CHECK(B >= 1 && caches.size() == tokens.size(), "[generate] decode_batch: ", caches.size(),
+  SRA_CHECK(!tokens.empty() && caches.size() == tokens.size(), "[generate] decode_batch: ", caches.size(),
             " caches for ", tokens.size(), " tokens");
   SRA_CHECK(!sequences || sequences->size() == tokens.size(), "[generate] decode_batch: ", sequences->size(),
             " sequence indices for ", tokens.size(), " tokens");
-  std::vector<int64_t> positions(size_t(B), 0);
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t token = tokens[size_t(b)];
-    SRA_CHECK(token >= 0 && token < c.vocab_size, "[generate] token ", token, " out of range for vocab ",
-              c.vocab_size);
-    KVCache* cache = caches[size_t(b)];
-    SRA_CHECK(cache != nullptr, "[generate] decode_batch: null cache");
-    SRA_CHECK(cache->n_layers() == m.model->layers.size(), "[generate] the cache has ", cache->n_layers(),
-              " layers, the model ", m.model->layers.size());
-    for (int64_t o = 0; o < b; ++o)
-      SRA_CHECK(caches[size_t(o)] != cache, "[generate] decode_batch: the same cache is given twice");
-    positions[size_t(b)] = cache->length();
+  for (size_t b = 0; b < tokens.size(); ++b) {
+    SRA_CHECK(tokens[b] >= 0 && tokens[b] < c.vocab_size, "[generate] token ", tokens[b],
+              " out of range for vocab ", c.vocab_size);
+    SRA_CHECK(caches[b] != nullptr, "[generate] decode_batch: null cache");
+    SRA_CHECK(caches[b]->n_layers() == m.model->layers.size(), "[generate] the cache has ",
+              caches[b]->n_layers(), " layers, the model ", m.model->layers.size());
+    for (size_t o = 0; o < b; ++o)
+      SRA_CHECK(caches[o] != caches[b], "[generate] decode_batch: the same cache is given twice");
   }
-  NoGradGuard ng;
-  const int64_t H = c.n_heads, Hkv = c.n_kv_heads, D = c.head_dim(), C = c.d_model;
-  std::vector<StepResult> r(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b) {
-    r[size_t(b)].audit.position = positions[size_t(b)];
-    r[size_t(b)].audit.token = tokens[size_t(b)];
-  }
-  Tensor pos = Tensor::from_vector(positions, {B, 1});
-  Tensor h = m.model->embed_tokens->forward(Tensor::from_vector(tokens, {B, 1}));  // (B, 1, C)
-  std::vector<std::vector<int64_t>> keys(static_cast<size_t>(B),
-                                         std::vector<int64_t>(m.model->layers.size()));
-  std::vector<uint8_t> critical(static_cast<size_t>(B), 0);
-  size_t sra_index = 0;
-  for (size_t i = 0; i < m.model->layers.size(); ++i) {
-    const DecoderLayer& layer = *m.model->layers[i];
-    std::fill(critical.begin(), critical.end(), uint8_t(0));
-    if (Router* router = router_of(m, i)) {
-      std::vector<double> s = router->scores(h).to_vector<double>();  // (B, 1)
-      for (int64_t b = 0; b < B; ++b) {
-        bool z;
-        if (select && *select) {
-          SelectionContext ctx;
-          ctx.sequence = sequences ? (*sequences)[size_t(b)] : size_t(b);
-          ctx.sra_layer = sra_index;
-          ctx.position = positions[size_t(b)];
-          ctx.score = s[size_t(b)];
-          ctx.threshold = router->threshold();
-          ctx.temperature = router->config().temperature;
-          z = (*select)(ctx);
-        } else {
-          z = s[size_t(b)] > router->threshold();
-        }
-        critical[size_t(b)] = z ? 1 : 0;
-        r[size_t(b)].audit.scores.push_back(s[size_t(b)]);
-        r[size_t(b)].audit.critical.push_back(critical[size_t(b)]);
+}
+
+// z of row b's newest token in every SRA layer, from the scores read back after the step (the newest
+// token is inside its own window, so z matters from a later step on): set in the caches and the audits.
+void decide_rows(const Routing& rt, const std::vector<std::vector<double>>& scores,
+                 const std::vector<KVCache*>& caches, const SelectionFn* select,
+                 const std::vector<size_t>* sequences, Rows& rows) {
+  size_t k = 0;
+  for (size_t i = 0; i < rt.router.size(); ++i) {
+    if (!rt.router[i]) continue;
+    const std::vector<double>& s = scores[k];
+    for (size_t b = 0; b < rows.steps.size(); ++b) {
+      bool z;
+      if (select && *select) {
+        SelectionContext ctx;
+        ctx.sequence = sequences ? (*sequences)[b] : b;
+        ctx.sra_layer = k;
+        ctx.position = rows.steps[b].audit.position;
+        ctx.score = s[b];
+        ctx.threshold = rt.theta[i];
+        ctx.temperature = rt.tau[i];
+        z = (*select)(ctx);
+      } else {
+        z = s[b] > rt.theta[i];
       }
-      ++sra_index;
+      caches[b]->layer(i).set_critical(z);
+      rows.steps[b].audit.scores.push_back(s[b]);
+      rows.steps[b].audit.critical.push_back(z ? 1 : 0);
     }
+    ++k;
+  }
+}
+
+// tokens[b] at position caches[b]->length() for every b, on the model's device; one read back at the end.
+Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>& caches,
+                 const std::vector<int64_t>& tokens, Want want, const SelectionFn* select,
+                 const std::vector<size_t>* sequences) {
+  check_rows(m, caches, tokens, sequences);
+  const TransformerConfig& c = m.config();
+  const int64_t B = int64_t(tokens.size()), H = c.n_heads, Hkv = c.n_kv_heads, D = c.head_dim(),
+                C = c.d_model;
+  const size_t L = m.model->layers.size();
+  NoGradGuard ng;
+  Rows rows;
+  rows.steps.resize(size_t(B));
+  std::vector<int64_t> host = tokens;  // ids, then positions: one host-to-device copy
+  for (int64_t b = 0; b < B; ++b) {
+    rows.steps[size_t(b)].audit.position = caches[size_t(b)]->length();
+    rows.steps[size_t(b)].audit.token = tokens[size_t(b)];
+    host.push_back(caches[size_t(b)]->length());
+  }
+  const Tensor both = Tensor::from_vector(host, {2, B}).to(rt.device);
+  const Tensor pos = both.narrow(0, 1, 1).reshape({B, 1});
+  Tensor h = m.model->embed_tokens->forward(both.narrow(0, 0, 1).reshape({B, 1}));  // (B, 1, C)
+  std::vector<std::vector<int64_t>> keys(static_cast<size_t>(B), std::vector<int64_t>(L));
+  std::vector<Tensor> reads;  // every SRA layer's scores (B, 1), then the payload
+  for (size_t i = 0; i < L; ++i) {
+    const DecoderLayer& layer = *m.model->layers[i];
+    if (rt.router[i]) reads.push_back(rt.router[i]->scores(h));
     const SelfAttention& at = *layer.self_attn;
     Tensor x = layer.input_layernorm->forward(h);
     Tensor q = rope(at.q_proj->forward(x).reshape({B, 1, H, D}).transpose(1, 2), pos, c.rope_theta);
@@ -104,7 +179,7 @@ std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>
     outs.reserve(size_t(B));
     for (int64_t b = 0; b < B; ++b) {
       LayerKVCache& lc = caches[size_t(b)]->layer(i);
-      lc.append(positions[size_t(b)], k.narrow(0, b, 1), v.narrow(0, b, 1), critical[size_t(b)] != 0);
+      lc.append_entry(rows.steps[size_t(b)].audit.position, k.narrow(0, b, 1), v.narrow(0, b, 1));
       keys[size_t(b)][i] = lc.size();
       auto [K, V] = lc.keys_values();
       // (1, H, 1, D): every cached key is attended
@@ -116,17 +191,146 @@ std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>
   }
   for (int64_t b = 0; b < B; ++b) {
     caches[size_t(b)]->advance();
-    r[size_t(b)].macs = token_macs(c, keys[size_t(b)], want_logits);
+    rows.steps[size_t(b)].macs = token_macs(c, keys[size_t(b)], want != Want::nothing);
   }
-  if (want_logits) {
-    Tensor hn = m.model->norm->forward(h);
-    Tensor logits = m.lm_head ? m.lm_head->forward(hn) : linear(hn, m.model->embed_tokens->weight);
-    std::vector<double> all = logits.to_vector<double>();  // (B, 1, V)
-    const size_t V = size_t(c.vocab_size);
-    for (size_t b = 0; b < size_t(B); ++b)
-      r[b].logits.assign(all.begin() + int64_t(b * V), all.begin() + int64_t((b + 1) * V));
+  if (want != Want::nothing) reads.push_back(payload(lm_logits(m, h), want));
+  std::vector<std::vector<double>> back = read_back(reads);
+  decide_rows(rt, back, caches, select, sequences, rows);
+  if (want != Want::nothing) take_payload(back.back(), want, rows);
+  return rows;
+}
+
+// One full forward pass over the prompt on an empty cache (the ops of Transformer::run in eval mode),
+// then the cache filled from each layer's post-RoPE k, v and selection. Without a SelectionFn z = 1[s > θ]
+// is decided on the device and read back once at the end with the logits; with one, each SRA layer's
+// scores are read back for it before the layer's attention.
+Rows prefill_forward(Transformer& m, const Routing& rt, KVCache& cache, const std::vector<int64_t>& prompt,
+                     std::vector<TokenAudit>* audit, MacCount* macs, const SelectionFn* select,
+                     size_t sequence, Want want) {
+  const TransformerConfig& c = m.config();
+  const int64_t T = int64_t(prompt.size()), H = c.n_heads, Hkv = c.n_kv_heads, D = c.head_dim(),
+                C = c.d_model;
+  const size_t L = m.model->layers.size();
+  for (int64_t id : prompt)
+    SRA_CHECK(id >= 0 && id < c.vocab_size, "[generate] token ", id, " out of range for vocab ",
+              c.vocab_size);
+  const bool hook = select && *select;
+  NoGradGuard ng;
+  Tensor pos = Tensor::arange(T).to(rt.device);
+  Tensor h = m.model->embed_tokens->forward(Tensor::from_vector(prompt, {1, T}).to(rt.device));  // (1, T, C)
+  std::vector<Tensor> ks(L), vs(L), reads;  // reads: scores and z of the layers decided on the device
+  std::vector<std::vector<double>> sv(L);   // per SRA layer: the scores (1, T)
+  std::vector<std::vector<uint8_t>> zv(L, std::vector<uint8_t>(size_t(T), 0));
+  size_t sra_index = 0;
+  for (size_t i = 0; i < L; ++i) {
+    const DecoderLayer& layer = *m.model->layers[i];
+    const SelfAttention& at = *layer.self_attn;
+    Router* router = rt.router[i];
+    Tensor z;
+    if (router) {
+      Tensor s = router->scores(h);  // (1, T)
+      if (hook) {
+        sv[i] = s.to_vector<double>();
+        SelectionContext ctx;
+        ctx.sequence = sequence;
+        ctx.sra_layer = sra_index;
+        ctx.threshold = rt.theta[i];
+        ctx.temperature = rt.tau[i];
+        for (int64_t t = 0; t < T; ++t) {
+          ctx.position = t;
+          ctx.score = sv[i][size_t(t)];
+          zv[i][size_t(t)] = (*select)(ctx) ? 1 : 0;
+        }
+        z = Tensor::from_vector(zv[i], {1, T}).to(rt.device);
+      } else {
+        z = gt(s, rt.theta[i]);
+        reads.push_back(s);
+        reads.push_back(z);
+      }
+      ++sra_index;
+    }
+    Tensor x = layer.input_layernorm->forward(h);
+    Tensor q = rope(at.q_proj->forward(x).reshape({1, T, H, D}).transpose(1, 2), pos, c.rope_theta);
+    ks[i] = rope(at.k_proj->forward(x).reshape({1, T, Hkv, D}).transpose(1, 2), pos, c.rope_theta);
+    vs[i] = at.v_proj->forward(x).reshape({1, T, Hkv, D}).transpose(1, 2);
+    Tensor o = router ? sparse_attention(q, ks[i], vs[i], z, cast(z, q.dtype()), c.window, c.sinks)
+                      : attention(q, ks[i], vs[i], /*causal=*/true);  // (1, H, T, D)
+    Tensor a = add(h, at.o_proj->forward(o.transpose(1, 2).reshape({1, T, C})));
+    h = add(a, layer.mlp->forward(layer.post_attention_layernorm->forward(a)));
   }
-  return r;
+  reads.push_back(payload(lm_logits(m, h.narrow(1, T - 1, 1)), want));
+  const std::vector<std::vector<double>> back = read_back(reads);
+  Rows rows;
+  rows.steps.resize(1);
+  take_payload(back.back(), want, rows);
+  std::vector<TokenAudit> tokens(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    tokens[size_t(t)].position = t;
+    tokens[size_t(t)].token = prompt[size_t(t)];
+  }
+  std::vector<std::vector<int64_t>> keys(static_cast<size_t>(T), std::vector<int64_t>(L));
+  size_t next = 0;  // the next entry of `back`
+  for (size_t i = 0; i < L; ++i) {
+    if (rt.router[i] && !hook) {
+      sv[i] = back[next];
+      for (int64_t t = 0; t < T; ++t) zv[i][size_t(t)] = back[next + 1][size_t(t)] != 0 ? 1 : 0;
+      next += 2;
+    }
+    const std::vector<int64_t> sizes = cache.layer(i).append_prompt(ks[i], vs[i], zv[i]);
+    for (int64_t t = 0; t < T; ++t) {
+      keys[size_t(t)][i] = sizes[size_t(t)];
+      if (!rt.router[i]) continue;
+      tokens[size_t(t)].scores.push_back(sv[i][size_t(t)]);
+      tokens[size_t(t)].critical.push_back(zv[i][size_t(t)]);
+    }
+  }
+  StepResult& last = rows.steps[0];
+  for (int64_t t = 0; t < T; ++t) {
+    cache.advance();
+    MacCount mc = token_macs(c, keys[size_t(t)], t + 1 == T);
+    if (macs) *macs += mc;
+    if (t + 1 == T) last.macs = mc;
+  }
+  last.audit = tokens.back();
+  if (audit)
+    audit->insert(audit->end(), std::make_move_iterator(tokens.begin()),
+                  std::make_move_iterator(tokens.end()));
+  return rows;
+}
+
+// Feeds the prompt and returns its last token's step (`want` not nothing): in one pass when `one_pass`
+// (an empty cache), else token by token through decode_rows.
+Rows feed_prompt(Transformer& m, const Routing& rt, KVCache& cache, const std::vector<int64_t>& prompt,
+                 std::vector<TokenAudit>* audit, MacCount* macs, const SelectionFn* select, size_t sequence,
+                 Want want, bool one_pass) {
+  SRA_CHECK(!prompt.empty(), "[generate] empty prompt");
+  SRA_CHECK(!m.is_training(), "[generate] the model must be in eval mode (call eval())");
+  SRA_CHECK(cache.n_layers() == m.model->layers.size(), "[generate] the cache has ", cache.n_layers(),
+            " layers, the model ", m.model->layers.size());
+  if (one_pass) return prefill_forward(m, rt, cache, prompt, audit, macs, select, sequence, want);
+  const std::vector<size_t> seq = {sequence};
+  Rows last;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    last = decode_rows(m, rt, {&cache}, {prompt[i]}, i + 1 == prompt.size() ? want : Want::nothing, select,
+                       &seq);
+    if (audit) audit->push_back(last.steps[0].audit);
+    if (macs) *macs += last.steps[0].macs;
+  }
+  return last;
+}
+
+}  // namespace
+
+Device model_device(const Transformer& m) {
+  return m.model->embed_tokens->weight.device();
+}
+
+std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>& caches,
+                                     const std::vector<int64_t>& tokens, bool want_logits,
+                                     const SelectionFn* select, const std::vector<size_t>* sequences) {
+  SRA_CHECK(!m.is_training(), "[generate] the model must be in eval mode (call eval())");
+  const Want want = want_logits ? Want::logits : Want::nothing;
+  return decode_rows(m, routing_of(m), caches, tokens, want, select, sequences).steps;
 }
 
 StepResult decode_step(Transformer& m, KVCache& cache, int64_t token, bool want_logits,
@@ -135,110 +339,14 @@ StepResult decode_step(Transformer& m, KVCache& cache, int64_t token, bool want_
   return std::move(decode_batch(m, {&cache}, {token}, want_logits, select, &seq)[0]);
 }
 
-namespace {
-
-// One full forward pass over the prompt on an empty cache (the ops of Transformer::run in eval mode),
-// keeping each layer's post-RoPE k, v and selection for the cache.
-StepResult prefill_forward(Transformer& m, KVCache& cache, const std::vector<int64_t>& prompt,
-                           std::vector<TokenAudit>* audit, MacCount* macs, const SelectionFn* select,
-                           size_t sequence) {
-  const TransformerConfig& c = m.config();
-  const int64_t T = int64_t(prompt.size()), H = c.n_heads, Hkv = c.n_kv_heads, D = c.head_dim(),
-                C = c.d_model;
-  const size_t L = m.model->layers.size();
-  for (int64_t id : prompt)
-    SRA_CHECK(id >= 0 && id < c.vocab_size, "[generate] token ", id, " out of range for vocab ",
-              c.vocab_size);
-  NoGradGuard ng;
-  Tensor pos = Tensor::arange(T);
-  Tensor h = m.model->embed_tokens->forward(Tensor::from_vector(prompt, {1, T}));  // (1, T, C)
-  std::vector<TokenAudit> tokens(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) {
-    tokens[size_t(t)].position = t;
-    tokens[size_t(t)].token = prompt[size_t(t)];
-  }
-  std::vector<std::vector<int64_t>> keys(static_cast<size_t>(T), std::vector<int64_t>(L));
-  size_t sra_index = 0;
-  for (size_t i = 0; i < L; ++i) {
-    const DecoderLayer& layer = *m.model->layers[i];
-    const SelfAttention& at = *layer.self_attn;
-    Router* router = router_of(m, i);
-    Tensor z;
-    std::vector<uint8_t> zv(static_cast<size_t>(T), 0);
-    if (router) {
-      Tensor s = router->scores(h);  // (1, T)
-      std::vector<double> sv = s.to_vector<double>();
-      if (select && *select) {
-        SelectionContext ctx;
-        ctx.sequence = sequence;
-        ctx.sra_layer = sra_index;
-        ctx.threshold = router->threshold();
-        ctx.temperature = router->config().temperature;
-        for (int64_t t = 0; t < T; ++t) {
-          ctx.position = t;
-          ctx.score = sv[size_t(t)];
-          zv[size_t(t)] = (*select)(ctx) ? 1 : 0;
-        }
-        z = Tensor::from_vector(zv, {1, T});
-      } else {
-        z = gt(s, router->threshold());
-        zv = z.to_vector<uint8_t>();
-      }
-      for (int64_t t = 0; t < T; ++t) {
-        tokens[size_t(t)].scores.push_back(sv[size_t(t)]);
-        tokens[size_t(t)].critical.push_back(zv[size_t(t)] ? 1 : 0);
-      }
-      ++sra_index;
-    }
-    Tensor x = layer.input_layernorm->forward(h);
-    Tensor q = rope(at.q_proj->forward(x).reshape({1, T, H, D}).transpose(1, 2), pos, c.rope_theta);
-    Tensor k = rope(at.k_proj->forward(x).reshape({1, T, Hkv, D}).transpose(1, 2), pos, c.rope_theta);
-    Tensor v = at.v_proj->forward(x).reshape({1, T, Hkv, D}).transpose(1, 2);
-    Tensor o = router ? sparse_attention(q, k, v, z, cast(z, q.dtype()), c.window, c.sinks)
-                      : attention(q, k, v, /*causal=*/true);  // (1, H, T, D)
-    LayerKVCache& lc = cache.layer(i);
-    for (int64_t t = 0; t < T; ++t) {
-      lc.append(t, k.narrow(2, t, 1), v.narrow(2, t, 1), zv[size_t(t)] != 0);
-      keys[size_t(t)][i] = lc.size();
-    }
-    Tensor a = add(h, at.o_proj->forward(o.transpose(1, 2).reshape({1, T, C})));
-    h = add(a, layer.mlp->forward(layer.post_attention_layernorm->forward(a)));
-  }
-  StepResult last;
-  for (int64_t t = 0; t < T; ++t) {
-    cache.advance();
-    MacCount mc = token_macs(c, keys[size_t(t)], t + 1 == T);
-    if (macs) *macs += mc;
-    if (t + 1 == T) last.macs = mc;
-  }
-  Tensor hn = m.model->norm->forward(h.narrow(1, T - 1, 1));
-  Tensor logits = m.lm_head ? m.lm_head->forward(hn) : linear(hn, m.model->embed_tokens->weight);
-  last.logits = logits.to_vector<double>();
-  last.audit = tokens.back();
-  if (audit)
-    audit->insert(audit->end(), std::make_move_iterator(tokens.begin()),
-                  std::make_move_iterator(tokens.end()));
-  return last;
-}
-
-}  // namespace
-
 StepResult prefill(Transformer& m, KVCache& cache, const std::vector<int64_t>& prompt,
                    std::vector<TokenAudit>* audit, MacCount* macs, const SelectionFn* select,
                    size_t sequence) {
-  SRA_CHECK(!prompt.empty(), "[generate] empty prompt");
   SRA_CHECK(!m.is_training(), "[generate] the model must be in eval mode (call eval())");
-  SRA_CHECK(cache.n_layers() == m.model->layers.size(), "[generate] the cache has ", cache.n_layers(),
-            " layers, the model ", m.model->layers.size());
-  if (!(select && *select) && cache.length() == 0)
-    return prefill_forward(m, cache, prompt, audit, macs, nullptr, sequence);
-  StepResult last;
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    last = decode_step(m, cache, prompt[i], i + 1 == prompt.size(), select, sequence);
-    if (audit) audit->push_back(last.audit);
-    if (macs) *macs += last.macs;
-  }
-  return last;
+  const bool one_pass = !(select && *select) && cache.length() == 0;
+  return std::move(
+      feed_prompt(m, routing_of(m), cache, prompt, audit, macs, select, sequence, Want::logits, one_pass)
+          .steps[0]);
 }
 
 std::vector<double> sampling_distribution(const std::vector<double>& logits, const SamplingConfig& s) {
@@ -323,15 +431,22 @@ bool accept_token(SequenceResult& r, size_t sequence, int64_t tok, const Generat
 
 // The prompts first .. first + n - 1: each prefilled alone, then decoded together (or, with a
 // SelectionFn, each generated alone, token by token).
-void generate_group(Transformer& m, const std::vector<std::vector<int64_t>>& prompts, size_t first, size_t n,
-                    const GenerateConfig& cfg, std::vector<SequenceResult>& out) {
+void generate_group(Transformer& m, const Routing& rt, const std::vector<std::vector<int64_t>>& prompts,
+                    size_t first, size_t n, const GenerateConfig& cfg, std::vector<SequenceResult>& out) {
   using clock = std::chrono::steady_clock;
   const SelectionFn* select = cfg.select ? &cfg.select : nullptr;
+  // one-pass prefill unless an order-dependent hook must see the prompt token by token
+  const bool one_pass = !select || cfg.select_stateless;
+  // greedy: only the argmax of each row's logits comes back to the host
+  const Want want = cfg.sampling.temperature == 0 ? Want::greedy : Want::logits;
   std::vector<KVCache> caches;
   caches.reserve(n);
   std::vector<Generator> gens;
-  std::vector<StepResult> steps(n);
   std::vector<size_t> active;
+  auto choose = [&](const Rows& rows, size_t row, size_t j) {
+    return want == Want::greedy ? rows.greedy[row]
+                                : sample_token(rows.steps[row].logits, cfg.sampling, gens[j]);
+  };
   for (size_t j = 0; j < n; ++j) {
     const size_t b = first + j;
     SequenceResult& r = out[b];
@@ -340,16 +455,11 @@ void generate_group(Transformer& m, const std::vector<std::vector<int64_t>>& pro
     caches.emplace_back(m.config());
     gens.emplace_back(cfg.sampling.seed, /*stream=*/b);
     auto t0 = clock::now();
-    if (select && cfg.select_stateless) {
-      SRA_CHECK(!prompts[b].empty(), "[generate] empty prompt");
-      SRA_CHECK(!m.is_training(), "[generate] the model must be in eval mode (call eval())");
-      steps[j] = prefill_forward(m, caches[j], prompts[b], &r.audit, &r.prefill_macs, select, b);
-    } else {
-      steps[j] = prefill(m, caches[j], prompts[b], &r.audit, &r.prefill_macs, select, b);
-    }
+    const Rows rows =
+        feed_prompt(m, rt, caches[j], prompts[b], &r.audit, &r.prefill_macs, select, b, want, one_pass);
     r.prefill_ms = ms_since(t0);
     if (cfg.max_new_tokens == 0) continue;
-    if (!accept_token(r, b, sample_token(steps[j].logits, cfg.sampling, gens[j]), cfg)) active.push_back(j);
+    if (!accept_token(r, b, choose(rows, 0, j), cfg)) active.push_back(j);
   }
   while (!active.empty()) {
     std::vector<KVCache*> cs;
@@ -361,17 +471,16 @@ void generate_group(Transformer& m, const std::vector<std::vector<int64_t>>& pro
       seqs.push_back(first + j);
     }
     auto t0 = clock::now();
-    std::vector<StepResult> res = decode_batch(m, cs, toks, true, select, &seqs);
+    const Rows rows = decode_rows(m, rt, cs, toks, want, select, &seqs);
     double dt = ms_since(t0);
     std::vector<size_t> still;
     for (size_t a = 0; a < active.size(); ++a) {
       const size_t j = active[a];
       SequenceResult& r = out[first + j];
       r.decode_ms += dt;
-      r.audit.push_back(res[a].audit);
-      r.decode_macs += res[a].macs;
-      if (!accept_token(r, first + j, sample_token(res[a].logits, cfg.sampling, gens[j]), cfg))
-        still.push_back(j);
+      r.audit.push_back(rows.steps[a].audit);
+      r.decode_macs += rows.steps[a].macs;
+      if (!accept_token(r, first + j, choose(rows, a, j), cfg)) still.push_back(j);
     }
     active.swap(still);
   }
@@ -394,8 +503,9 @@ std::vector<SequenceResult> generate(Transformer& m, const std::vector<std::vect
   const size_t group = cfg.select && !cfg.select_stateless ? 1
                        : cfg.batch == 0                    ? std::max<size_t>(1, prompts.size())
                                                            : size_t(cfg.batch);
+  const Routing rt = routing_of(m);
   for (size_t first = 0; first < prompts.size(); first += group)
-    generate_group(m, prompts, first, std::min(group, prompts.size() - first), cfg, out);
+    generate_group(m, rt, prompts, first, std::min(group, prompts.size() - first), cfg, out);
   return out;
 }
 

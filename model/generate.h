@@ -1,4 +1,5 @@
-// Generation with a KV cache for dense and SRA models, on CPU, in eval mode and without autograd.
+// Generation with a KV cache for dense and SRA models, on the model's device, in eval mode and without
+// autograd.
 //
 // decode_step feeds one token at the cache's next position through every layer exactly as
 // DecoderLayer::forward does (the same ops on a (1, 1) input), appends its post-RoPE k, v (and, in SRA
@@ -28,6 +29,15 @@
 // up to float rounding of the batched products). With cfg.select set (and not select_stateless), every
 // sequence is generated on its own, token by token: the hook sees sequence 0 to the end, then sequence 1,
 // ..., each token's SRA layers in order.
+// Devices: everything runs on the model's device (that of its embedding): token ids and positions are
+// copied there, the KV caches live there, and the host reads back once per decode step: every SRA
+// layer's router scores (B per layer), with the logits (B·V, sampling) or only their argmax (B ids,
+// greedy). z of the step's tokens is decided on the host from those scores (z = 1[s > θ], or the
+// SelectionFn) after the step: a token is inside its own window, so its z matters from the next step on
+// (model/kv_cache.h, set_critical). A one-pass prefill reads back once too (z = 1[s > θ] decided on the
+// device, scores, z and the last logits together); with a SelectionFn, also each SRA layer's scores before
+// the layer's attention, for the hook. θ and τ are read once per call (generate, decode_batch, prefill).
+// Greedy ties go to the lowest id (a NaN logit wins).
 #pragma once
 #include <functional>
 #include <string>
@@ -123,6 +133,9 @@ StepResult prefill(Transformer& m, KVCache& cache, const std::vector<int64_t>& p
 // temperature must be > 0.
 std::vector<double> sampling_distribution(const std::vector<double>& logits, const SamplingConfig& s);
 int64_t sample_token(const std::vector<double>& logits, const SamplingConfig& s, Generator& gen);
+
+// Where the model runs: its embedding's device (Module::to moves every parameter and buffer together).
+Device model_device(const Transformer& m);
 
 // Switches the model to eval mode for the call (restoring its mode after) and runs under NoGradGuard.
 std::vector<SequenceResult> generate(Transformer& m, const std::vector<std::vector<int64_t>>& prompts,

@@ -10,10 +10,16 @@
 // sinks, critical (ascending), window (ascending) — that is, by ascending position; positions() gives the
 // matching token positions.
 // Storage: per layer one buffer for k and one for v, laid out (Hkv, capacity, D) with the S kept tokens
-// in position order at [0, S) of each head (capacity doubles when full). A token leaving the ring either
+// in position order at [0, S) of each head (capacity doubles when full), on the device of the first
+// appended k, v (every later entry must be on it too). The bookkeeping (positions, flags, counts) lives on
+// the host; every data movement is a tensor copy on the buffers' device. A token leaving the ring either
 // stays where it is (critical: it becomes the last crit entry) or is removed by moving the ring's
-// remaining w − 1 entries down one slot, so an append costs O(Hkv·w·D) bytes moved and keys_values()
-// one copy per head.
+// remaining w − 1 entries down one slot (through a temporary, the ranges overlap), so an append costs
+// O(Hkv·w·D) bytes moved and keys_values() one strided copy.
+// z_t of the newest token is needed only when that token leaves the window, at a later append: a decode
+// step appends with append_entry (z pending), attends, and gives z with set_critical once the router
+// scores are read back, before the next append. append_prompt fills an empty cache from a whole prompt's
+// k, v at once (one gather per buffer); the result equals appending the tokens one by one.
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -28,9 +34,16 @@ struct TransformerConfig;
 class LayerKVCache {
  public:
   LayerKVCache(bool sra, int64_t window, int64_t n_sinks);
-  // Adds token `pos` (must be the next position: 0, 1, 2, ...); k, v (1, Hkv, 1, D), the same shape and
-  // dtype at every call; `critical` is z_pos (ignored by dense layers).
+  // Adds token `pos` (must be the next position: 0, 1, 2, ...); k, v (1, Hkv, 1, D), the same shape,
+  // dtype and device at every call; `critical` is z_pos (ignored by dense layers).
   void append(int64_t pos, const Tensor& k, const Tensor& v, bool critical);
+  // The same with z_pos pending: set_critical(z_pos) must follow before the next append (SRA layers;
+  // dense layers ignore z and both calls).
+  void append_entry(int64_t pos, const Tensor& k, const Tensor& v);
+  void set_critical(bool critical);
+  // An empty cache: tokens 0 .. T − 1 from k, v (1, Hkv, T, D) and critical (T) at once. Returns S after
+  // each token's append (what size() would have been), for the multiply-add counts.
+  std::vector<int64_t> append_prompt(const Tensor& k, const Tensor& v, const std::vector<uint8_t>& critical);
   std::pair<Tensor, Tensor> keys_values() const;  // (1, Hkv, S, D) each, contiguous
   std::vector<int64_t> positions() const;         // the S cached positions, in keys_values() order
   int64_t size() const {
@@ -41,8 +54,12 @@ class LayerKVCache {
   bool is_sra() const { return sra_; }
 
  private:
-  void reserve(int64_t capacity);
-  void erase(int64_t index);  // removes entry `index`, moving the later ones down one slot
+  void check_entry(const Tensor& k, const Tensor& v, int64_t tokens);
+  // Bookkeeping of token `pos` with flag z: returns the index of the entry that left the cache, or −1.
+  int64_t admit(int64_t pos, bool critical);
+  void reserve(int64_t capacity, int64_t rows);  // keeps k, v rows [0, rows)
+  // Removes row `index` of the first `rows` rows of k, v, moving the later ones down one slot.
+  void erase(int64_t index, int64_t rows);
 
   bool sra_;
   int64_t window_, n_sinks_;
@@ -52,11 +69,13 @@ class LayerKVCache {
   std::vector<int64_t> pos_;
   std::vector<uint8_t> crit_flag_;
   int64_t n_sink_ = 0, n_crit_ = 0;
-  // k and v bytes, (Hkv, capacity_, D) each
-  std::vector<unsigned char> k_, v_;
+  bool pending_ = false;  // the newest entry's flag is not set yet (append_entry)
+  // k and v, (Hkv, capacity_, D) each, on device_
+  Tensor k_, v_;
   int64_t capacity_ = 0;
   int64_t heads_ = 0, head_dim_ = 0;
   DType dtype_ = DType::f32;
+  Device device_ = Device::cpu();
   size_t row_bytes_ = 0;  // bytes of one token in one head: D · dtype size
 };
 

@@ -85,19 +85,19 @@ std::vector<int64_t> fed_tokens(const SequenceResult& r) {
   return ids;
 }
 
-std::vector<Tensor> rollout_decisions(const SequenceResult& r) {
+std::vector<Tensor> rollout_decisions(const SequenceResult& r, Device device) {
   const size_t T = r.audit.size();
   SRA_CHECK(T > 0, "[rl] a rollout without fed tokens");
   const size_t L = r.audit[0].critical.size();
-  std::vector<Tensor> out;
-  for (size_t l = 0; l < L; ++l) {
-    std::vector<uint8_t> z(T);
-    for (size_t t = 0; t < T; ++t) {
-      SRA_ASSERT(r.audit[t].critical.size() == L, "audit entry ", t);
-      z[t] = r.audit[t].critical[l];
-    }
-    out.push_back(Tensor::from_vector(z, {1, int64_t(T)}));
+  std::vector<uint8_t> z(L * T);  // (L, T): one host-to-device copy
+  for (size_t t = 0; t < T; ++t) {
+    SRA_ASSERT(r.audit[t].critical.size() == L, "audit entry ", t);
+    for (size_t l = 0; l < L; ++l) z[l * T + t] = r.audit[t].critical[l];
   }
+  std::vector<Tensor> out;
+  if (L == 0) return out;
+  const Tensor all = Tensor::from_vector(z, {int64_t(L), int64_t(T)}).to(device);
+  for (size_t l = 0; l < L; ++l) out.push_back(all.narrow(0, int64_t(l), 1));  // (1, T)
   return out;
 }
 
@@ -135,19 +135,23 @@ Replay replay_rollout(Transformer& policy, Transformer* ref, const SequenceResul
   SRA_CHECK(o.tau > 0, "[rl] the policy temperature must be > 0, got ", o.tau);
   const std::vector<int64_t> ids = fed_tokens(r);
   const int64_t T = int64_t(ids.size());
-  const std::vector<Tensor> forced = rollout_decisions(r);
+  const Device device = model_device(policy);
+  SRA_CHECK(!ref || model_device(*ref) == device, "[rl] the policy is on ", device.str(),
+            ", the reference on ", ref ? model_device(*ref).str() : "");
+  const std::vector<Tensor> forced = rollout_decisions(r, device);
   SRA_CHECK(forced.size() == policy.sra_routers().size(), "[rl] the rollout has decisions for ",
             forced.size(), " SRA layers, the model has ", policy.sra_routers().size());
-  const Tensor input = Tensor::from_vector(ids, {1, T});
+  const Tensor input = Tensor::from_vector(ids, {1, T}).to(device);
+  const Tensor positions = Tensor::arange(T).to(device);
 
   Replay rp;
-  ForwardOutput out = policy.run(input, Tensor(), &forced);
+  ForwardOutput out = policy.run(input, positions, &forced);
   rp.logits = out.logits;
   std::vector<Tensor> xs = policy_logits(policy, out, o.tau);
   std::vector<Tensor> xs_ref;
   if (ref) {
     NoGradGuard g;
-    ForwardOutput ro = ref->run(input, Tensor(), &forced);
+    ForwardOutput ro = ref->run(input, positions, &forced);
     xs_ref = policy_logits(*ref, ro, o.tau);
   }
   for (size_t l = 0; l < xs.size(); ++l) {

@@ -26,6 +26,8 @@
 // hidden states depend on the routers only through the discrete decisions, so ∇ log π computed on the
 // replay is exactly the score-function gradient. With the LM trained too (answer tokens sampled at
 // temperature T), log π also gets Σ_k log softmax(logits_{P−1+k} / T)[a_k] over the generated tokens a_k.
+// The replay runs on the policy's device (the reference must be on the same one): token ids, positions
+// and decisions are copied there once per rollout.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -60,9 +62,9 @@ Tensor bernoulli_expected_count(const Tensor& x);  // Σ σ(x): the expected num
 Tensor bernoulli_kl(const Tensor& x, const Tensor& x_ref);  // KL(σ(x) ‖ σ(x_ref)); x_ref no gradient
 
 // The fed tokens of a generated sequence (from its audit trail) and its decisions: one (1, T) u8 tensor
-// per SRA layer. T = prompt + generated − 1 (the last generated token is never fed).
+// per SRA layer, on `device`. T = prompt + generated − 1 (the last generated token is never fed).
 std::vector<int64_t> fed_tokens(const SequenceResult& r);
-std::vector<Tensor> rollout_decisions(const SequenceResult& r);
+std::vector<Tensor> rollout_decisions(const SequenceResult& r, Device device = Device::cpu());
 // Selected decisions and all decisions (SRA layers × fed tokens) of a rollout.
 std::pair<int64_t, int64_t> decision_counts(const SequenceResult& r);
 

@@ -24,6 +24,7 @@
 #include "rl/rl_data.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
+#include "run/device_spec.h"
 #include "run/interrupt.h"
 #include "run/model_io.h"
 #include "run/run_log.h"
@@ -62,8 +63,6 @@ RunConfig merged_config(const RunConfig& init_cfg, const RlOptions& opt) {
     auto it = origins.find(key);
     return it == origins.end() ? opt.config : it->second;
   };
-  SRA_CHECK(rc.device == "cpu", "[config] ", at("device"), ": device '", rc.device,
-            "' is not supported by sra rl yet (use cpu)");
   SRA_CHECK(rc.precision == "f32", "[config] ", at("precision"), ": precision '", rc.precision,
             "' is not supported by sra rl yet (use f32)");
   SRA_CHECK(!rc.rl.train_lm || rc.rl.sample_answers, "[config] ", at("rl.train_lm"),
@@ -75,6 +74,8 @@ RunConfig merged_config(const RunConfig& init_cfg, const RlOptions& opt) {
   cfg.rl = rc.rl;
   cfg.optimizer = rc.optimizer;
   cfg.logging = rc.logging;
+  cfg.device = rc.device;  // where this run runs, not where --init was trained
+  cfg.precision = rc.precision;
   return cfg;
 }
 
@@ -219,6 +220,10 @@ RlRun start_run(const RlOptions& opt, std::ostream& log) {
   // The policy and the reference (the initial model), with the checkpoint's tokenizer (hash checked).
   RlRun run{opt, eval::load_eval_model(opt.init), eval::load_eval_model(opt.init)};
   run.cfg = merged_config(run.policy_em.config, opt);
+  // both models on the run's device before the optimizer allocates its moments there
+  const Device device = parse_device_spec(run.cfg.device);
+  run.model().to(device);
+  run.ref().to(device);
   const RlSection& rc = run.cfg.rl;
   run.n_sra = run.model().sra_routers().size();
   SRA_CHECK(run.n_sra > 0, "[rl] ", opt.init, ": the model has no SRA layers (model.attention ",
@@ -330,6 +335,14 @@ std::vector<double> advantages(const RlRun& run, const std::vector<SequenceResul
   return group_advantages(adv_rewards, G, baseline_from_name(rc.baseline), rc.adv_clip);
 }
 
+// The values of 0-d tensors (on one device) as doubles, in one device-to-host read.
+std::vector<double> read_scalars(const std::vector<Tensor>& ts) {
+  if (ts.empty()) return {};
+  std::vector<Tensor> flat;
+  for (const Tensor& t : ts) flat.push_back(cast(t, DType::f64).reshape({1}));
+  return concat(flat, 0).to_vector<double>();
+}
+
 // Replays every rollout against the reference, backpropagates the loss, clips and steps the optimizer.
 void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::vector<double>& adv,
             StepStats& st) {
@@ -340,20 +353,31 @@ void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::
   ro.tau = run.tau;
   ro.answer_log_prob = rc.train_lm;
   ro.answer_temperature = rc.temperature;
+  // per rollout KL, entropy and loss (when defined), read back once after every backward pass
+  std::vector<Tensor> logged;
+  std::vector<bool> has_loss;
   for (int64_t b = 0; b < R; ++b) {
     Replay rp = replay_rollout(run.model(), &run.ref(), rollouts[size_t(b)], ro);
-    st.kl_sum += rp.kl.item();
-    st.entropy_sum += rp.entropy.item();
+    logged.push_back(rp.kl.detach());
+    logged.push_back(rp.entropy.detach());
     st.decisions += double(rp.decisions);
     const double penalty_weight = expected_penalty ? st.lambda / double(rp.decisions) : 0.0;
     Tensor loss = rollout_loss(rp.log_prob, adv[size_t(b)], rp.kl, rc.kl_weight, rp.entropy,
                                rc.entropy_weight, rp.expected_selected, penalty_weight, 1.0 / double(R));
+    has_loss.push_back(loss.defined());
     if (loss.defined()) {
-      st.loss_sum += loss.item();
+      logged.push_back(loss.detach());
       backward(loss);
     } else {
       tape_clear();
     }
+  }
+  const std::vector<double> values = read_scalars(logged);
+  size_t at = 0;
+  for (int64_t b = 0; b < R; ++b) {  // the same sums in the same order as reading each value at once
+    st.kl_sum += values[at++];
+    st.entropy_sum += values[at++];
+    if (has_loss[size_t(b)]) st.loss_sum += values[at++];
   }
   auto [norm, scale] = clip_grad_norm(run.trainable, run.cfg.optimizer.grad_clip);
   st.norm = norm;

@@ -2,12 +2,17 @@
 // they keep the tokens that decide the answer and drop the rest.
 //
 // Config: the model, router, data, schedule and train sections come from --init's checkpoint (its
-//   resolved config); the RL YAML (plus --set overrides) supplies rl, optimizer and logging (and may
-//   state device: cpu, precision: f32). Any other key set there is an error "[config] FILE:LINE: KEY: sra
-//   rl takes ... from --init". Cross-checks: rl.train_lm needs rl.sample_answers (a greedy answer is not a
-//   sample), rl.warmup_steps <= rl.steps; the model must have SRA layers.
+//   resolved config); the RL YAML (plus --set overrides) supplies rl, optimizer and logging, and device
+//   (where this run runs, whatever --init was trained on; default cpu) and precision (f32 only). Any other
+//   key set there is an error "[config] FILE:LINE: KEY: sra rl takes ... from --init". Cross-checks:
+//   rl.train_lm needs rl.sample_answers (a greedy answer is not a sample), rl.warmup_steps <= rl.steps;
+//   the model must have SRA layers.
 // Model and tokenizer: eval::load_eval_model(--init) (the tokenizer's hash checked against the
-//   checkpoint's), once for the policy and once for the reference.
+//   checkpoint's), once for the policy and once for the reference, loaded on the CPU and moved to the
+//   device (run/device_spec.h) before the optimizer is built: rollouts, replays, backward and AdamW run
+//   there. Host reads per step: the decode steps' (model/generate.h), the replays' KL, entropy and loss
+//   (one read after the last backward), the clipped gradient norm; rewards are computed on the host from
+//   the decoded text.
 // Policy τ = rl.router_temperature, or the checkpoint's router.temperature_final when 0; θ stays fixed.
 // Trained parameters: the routers' (every parameter with a "router" name component; the rest get
 //   requires_grad false and are not in the optimizer, so they stay bitwise unchanged), or all of them

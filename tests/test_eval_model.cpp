@@ -1,7 +1,9 @@
 // Model-based evaluation (eval/prompts.h, eval/evaluate.h, `sra eval`): exact zero- and few-shot prompt
 // formats and stop strings, scoring of known outputs, an end-to-end evaluation of tiny random checkpoints
 // (files, fields, FLOPs equal to model/flops.h's counts of the same generation, selected ratios), the
-// comparison table, and errors (usage → exit 2, runtime → exit 1, tokenizer hash mismatch).
+// comparison table, and errors (usage → exit 2, runtime → exit 1, tokenizer hash mismatch). --device:
+// a bad spec is a usage error before any loading; on a GPU (skipped without one) the answers and accuracy
+// equal the CPU's, and a checkpoint saved from GPU tensors evaluates on the CPU like the original.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/cuda_runtime.h"
 #include "data/data_dir.h"
 #include "data_test_util.h"
 #include "eval/evaluate.h"
@@ -434,4 +437,78 @@ TEST_CASE(
                 &o, dir) == 0);
   CHECK(o.find("θ+100)") != std::string::npos);
   CHECK(run_sra("eval --checkpoint " + sra_ck + " --threshold-offset x --dataset synthetic", &o, dir) == 2);
+}
+
+TEST_CASE("eval: --device picks where the models run; a bad spec is refused before any loading") {
+  const std::string dir = temp_dir("eval_device").string();
+  EvalRunOptions opt;
+  opt.checkpoint = dir + "/missing.h5";  // never opened: the device is checked first
+  opt.eval.dataset = "synthetic";
+  std::ostringstream out, log;
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "CPU", ""}) {
+    opt.device = bad;
+    CHECK(error_of([&] { run_eval(opt, out, log); }) ==
+          "[config] device '" + std::string(bad) + "': expected cpu, cuda or cuda:N");
+  }
+  std::string o;
+  CHECK(run_sra("eval --checkpoint " + opt.checkpoint + " --dataset synthetic --device gpu", &o, dir) == 2);
+  CHECK(o.find("error: [config] device 'gpu': expected cpu, cuda or cuda:N") != std::string::npos);
+  if (!cuda::available()) {
+    CHECK(run_sra("eval --checkpoint " + opt.checkpoint + " --dataset synthetic --device cuda", &o, dir) ==
+          2);
+    CHECK(o.find("error: [config] device 'cuda': ") != std::string::npos);
+  }
+  // the default, cpu, evaluates
+  opt.checkpoint = save_tiny(dir, "dense");
+  opt.device = "cpu";
+  opt.eval.limit = 1;
+  opt.eval.max_new_tokens = 2;
+  CHECK(run_eval(opt, out, log)[0].n == 1);
+}
+
+TEST_CASE(
+    "cuda: sra eval --device cuda gives the CPU's answers; a GPU-saved checkpoint evaluates on the CPU" *
+    doctest::skip(!cuda::available())) {
+  const std::string dir = temp_dir("eval_cuda").string();
+  const std::string sra_ck = save_tiny(dir, "sra"), dense_ck = save_tiny(dir, "dense");
+  EvalRunOptions opt;
+  opt.compare = {sra_ck, dense_ck};
+  opt.eval.dataset = "synthetic";
+  opt.eval.limit = 5;
+  opt.eval.max_new_tokens = 12;
+  opt.eval.batch = 3;  // a group of three, then two
+  std::ostringstream out, log;
+  const std::vector<EvalResult> cpu = run_eval(opt, out, log);
+  opt.device = "cuda";
+  const std::vector<EvalResult> gpu = run_eval(opt, out, log);
+  CHECK(log.str().find("[eval] running on cuda:0") != std::string::npos);
+  auto check_same = [](const EvalResult& a, const EvalResult& b) {
+    CHECK(a.n == b.n);
+    CHECK(a.correct == b.correct);
+    CHECK(a.correct_flexible == b.correct_flexible);
+    CHECK(a.selected_ratio == b.selected_ratio);
+    CHECK(a.flops_per_query == b.flops_per_query);
+    REQUIRE(a.samples.size() == b.samples.size());
+    for (size_t i = 0; i < a.samples.size(); ++i) {
+      INFO("sample " << i);
+      CHECK(a.samples[i].output == b.samples[i].output);
+      CHECK(a.samples[i].answer_tokens == b.samples[i].answer_tokens);
+      CHECK(a.samples[i].finish_reason == b.samples[i].finish_reason);
+      CHECK(a.samples[i].selected_ratio == b.samples[i].selected_ratio);
+    }
+  };
+  REQUIRE(gpu.size() == 2);
+  check_same(cpu[0], gpu[0]);
+  check_same(cpu[1], gpu[1]);
+
+  // a checkpoint written from the model's GPU tensors is the same file content: it evaluates on the CPU alike
+  LoadedModel lm = load_model(sra_ck);
+  lm.model->to(Device::cuda(0));
+  const std::string saved = dir + "/from_gpu.h5";
+  save_checkpoint(model_checkpoint(lm.config, *lm.model, 5), saved);
+  sra::testing::check_same_tensors(load_checkpoint(sra_ck), load_checkpoint(saved));
+  EvalRunOptions one = opt;
+  one.compare = {saved};
+  one.device = "cpu";
+  check_same(cpu[0], run_eval(one, out, log)[0]);
 }

@@ -1,11 +1,15 @@
 // Generation with a KV cache: incremental decoding equals one full forward pass (dense and SRA), the SRA
 // cache holds only sinks + window + critical tokens, sampling and stopping rules, batches, MAC counts.
+// On a GPU (skipped, reported as skipped, without one): generation there equals the CPU's (the same
+// tokens, router decisions, cache sizes and multiply-adds; logits within 1e-5 relative in f32), one host
+// read per decode step, and a KV cache holding the CPU cache's bytes.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
+#include "core/cuda_runtime.h"
 #include "model/flops.h"
 #include "model/generate.h"
 
@@ -525,5 +529,212 @@ TEST_CASE("generate: a SelectionFn decides z; it is called in order unless decla
     REQUIRE(fast[b].audit.size() == ordered[b].audit.size());
     for (size_t t = 0; t < fast[b].audit.size(); ++t)
       CHECK(fast[b].audit[t].critical == ordered[b].audit[t].critical);
+  }
+}
+
+TEST_CASE("generate: append_prompt fills a layer cache like appending the tokens one by one") {
+  const int64_t w = 3, n_sinks = 2, T = 16;
+  std::set<int64_t> crit = {1, 3, 5, 8, 9, 12};
+  std::vector<uint8_t> z(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) z[size_t(t)] = crit.count(t) ? 1 : 0;
+  Generator g(5);
+  // (1, Hkv, T, D) views with the strides of a projection's transpose, as prefill has them
+  Tensor k = randn({1, T, 2, 4}, g).transpose(1, 2), v = randn({1, T, 2, 4}, g).transpose(1, 2);
+  for (bool sra : {true, false}) {
+    INFO("sra " << sra);
+    LayerKVCache one(sra, w, n_sinks), all(sra, w, n_sinks);
+    std::vector<int64_t> sizes = all.append_prompt(k, v, z);
+    REQUIRE(sizes.size() == size_t(T));
+    for (int64_t t = 0; t < T; ++t) {
+      one.append(t, k.narrow(2, t, 1), v.narrow(2, t, 1), z[size_t(t)] != 0);
+      CHECK(sizes[size_t(t)] == one.size());
+    }
+    CHECK(all.positions() == one.positions());
+    CHECK(all.n_critical() == one.n_critical());
+    CHECK(all.bytes() == one.bytes());
+    for (int step = 0; step < 2; ++step) {  // equal now, and after one more token
+      auto [ak, av] = all.keys_values();
+      auto [ok, ov] = one.keys_values();
+      CHECK(ak.to_vector<float>() == ok.to_vector<float>());
+      CHECK(av.to_vector<float>() == ov.to_vector<float>());
+      Tensor e = Tensor::full({1, 2, 1, 4}, 7.0);
+      all.append(T + step, e, e, false);
+      one.append(T + step, e, e, false);
+    }
+    CHECK_THROWS_WITH_AS(all.append_prompt(k, v, z),
+                         "[kv_cache] append_prompt needs an empty cache, this one has 18 tokens", Error);
+  }
+  // z of the newest token may come after its k, v; it must come before the next append
+  LayerKVCache c(true, w, n_sinks);
+  Tensor e = Tensor::zeros({1, 2, 1, 4});
+  CHECK_THROWS_WITH_AS(c.set_critical(true), "[kv_cache] set_critical without a pending append_entry", Error);
+  c.append_entry(0, e, e);
+  CHECK_THROWS_WITH_AS(c.append(1, e, e, false),
+                       "[kv_cache] set_critical must follow append_entry before the next append", Error);
+  c.set_critical(true);
+  c.append(1, e, e, false);
+  CHECK(c.positions() == std::vector<int64_t>{0, 1});
+}
+
+namespace {
+
+bool no_gpu() {
+  return !cuda::available();
+}
+
+// ‖a − b‖ / ‖a‖
+double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double d = 0, n = 0;
+  for (size_t i = 0; i < a.size(); ++i) d += (a[i] - b[i]) * (a[i] - b[i]), n += a[i] * a[i];
+  return std::sqrt(d / std::max(n, 1e-300));
+}
+
+// A CPU model and the same model moved to the first GPU.
+struct TwoDevices {
+  Transformer cpu, gpu;
+  explicit TwoDevices(const TransformerConfig& c) : cpu(c), gpu(c) { gpu.to(Device::cuda(0)); }
+};
+
+TransformerConfig cuda_config(const char* attention) {
+  TransformerConfig c = gen_config(attention, DType::f32);
+  return c.attention == "sra" ? median_threshold_config(c, random_tokens(40, 24, 44)) : c;
+}
+
+void check_same_generation(const std::vector<SequenceResult>& a, const std::vector<SequenceResult>& b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("sequence " << i);
+    CHECK(a[i].ids == b[i].ids);
+    CHECK(a[i].finish_reason == b[i].finish_reason);
+    CHECK(a[i].cache_bytes == b[i].cache_bytes);
+    CHECK(a[i].prefill_macs == b[i].prefill_macs);
+    CHECK(a[i].decode_macs == b[i].decode_macs);
+    REQUIRE(a[i].audit.size() == b[i].audit.size());
+    for (size_t t = 0; t < a[i].audit.size(); ++t) {
+      CHECK(a[i].audit[t].critical == b[i].audit[t].critical);
+      for (size_t k = 0; k < a[i].audit[t].scores.size(); ++k)
+        CHECK(std::fabs(a[i].audit[t].scores[k] - b[i].audit[t].scores[k]) <= 1e-5);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: generation on the GPU equals the CPU's (dense and SRA; greedy, sampled, with a hook)" *
+          doctest::skip(no_gpu())) {
+  const std::vector<std::vector<int64_t>> prompts = {random_tokens(5, 24, 41), random_tokens(12, 24, 42),
+                                                     random_tokens(9, 24, 43)};
+  for (const char* attention : {"dense", "sra"}) {
+    INFO(attention);
+    TwoDevices m(cuda_config(attention));
+    GenerateConfig g;
+    g.max_new_tokens = 24;
+    g.batch = 2;  // a group of two, then one alone
+    for (double temperature : {0.0, 1.0}) {
+      INFO("temperature " << temperature);
+      g.sampling.temperature = temperature;
+      g.sampling.seed = 5;
+      check_same_generation(generate(m.cpu, prompts, g), generate(m.gpu, prompts, g));
+    }
+    // a stateless hook (as sra rl's sampling policy): the scores are read back for it in the prefill too
+    g.sampling.temperature = 0;
+    g.select = [](const SelectionContext& ctx) { return ctx.score > ctx.threshold - 0.01; };
+    g.select_stateless = true;
+    check_same_generation(generate(m.cpu, prompts, g), generate(m.gpu, prompts, g));
+    g.select_stateless = false;  // token by token
+    check_same_generation(generate(m.cpu, prompts, g), generate(m.gpu, prompts, g));
+  }
+}
+
+TEST_CASE("cuda: prefill and decode logits on the GPU equal the CPU's within 1e-5" *
+          doctest::skip(no_gpu())) {
+  const std::vector<int64_t> prompt = random_tokens(20, 24, 45);
+  for (const char* attention : {"dense", "sra"}) {
+    INFO(attention);
+    const TransformerConfig c = cuda_config(attention);
+    TwoDevices m(c);
+    m.cpu.eval();
+    m.gpu.eval();
+    KVCache kc(c), kg(c);
+    StepResult a = prefill(m.cpu, kc, prompt), b = prefill(m.gpu, kg, prompt);
+    CHECK(rel_diff(a.logits, b.logits) < 1e-5);
+    CHECK(a.audit.critical == b.audit.critical);
+    for (int step = 0; step < 12; ++step) {
+      const int64_t token = int64_t(std::max_element(a.logits.begin(), a.logits.end()) - a.logits.begin());
+      a = decode_step(m.cpu, kc, token);
+      b = decode_step(m.gpu, kg, token);
+      INFO("step " << step);
+      CHECK(rel_diff(a.logits, b.logits) < 1e-5);
+      CHECK(a.audit.critical == b.audit.critical);
+      CHECK(a.macs == b.macs);
+    }
+    for (size_t l = 0; l < kc.n_layers(); ++l) {
+      CHECK(kc.layer(l).positions() == kg.layer(l).positions());
+      CHECK(kg.layer(l).keys_values().first.device() == Device::cuda(0));
+      auto [ck, cv] = kc.layer(l).keys_values();
+      auto [gk, gv] = kg.layer(l).keys_values();
+      CHECK(rel_diff(ck.to_vector<double>(), gk.to_vector<double>()) < 1e-5);
+      CHECK(rel_diff(cv.to_vector<double>(), gv.to_vector<double>()) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("cuda: one host read per decode step" * doctest::skip(no_gpu())) {
+  const std::vector<std::vector<int64_t>> prompts = {random_tokens(6, 24, 46), random_tokens(10, 24, 47)};
+  auto syncs = [&](Transformer& m, int64_t n, double temperature) {
+    GenerateConfig g;
+    g.max_new_tokens = n;
+    g.sampling.temperature = temperature;
+    const uint64_t before = cuda::stats(0).host_syncs;
+    std::vector<SequenceResult> r = generate(m, prompts, g);
+    for (const SequenceResult& s : r) REQUIRE(int64_t(s.ids.size()) == n);
+    return int64_t(cuda::stats(0).host_syncs - before);
+  };
+  for (double temperature : {0.0, 1.0}) {
+    INFO("temperature " << temperature);
+    // dense: one read per prompt's prefill, then one per decode step of the batch
+    TwoDevices dense(cuda_config("dense"));
+    CHECK(syncs(dense.gpu, 9, temperature) == 2 + 8);
+    // SRA: the same per decode step (the scores of every SRA layer come back with the logits); θ may be
+    // read once per call
+    TwoDevices sra(cuda_config("sra"));
+    const int64_t s8 = syncs(sra.gpu, 8, temperature), s16 = syncs(sra.gpu, 16, temperature);
+    CHECK(s16 - s8 == 8);
+    CHECK(s8 <= 2 + 7 + int64_t(sra.gpu.sra_routers().size()));
+  }
+}
+
+TEST_CASE("cuda: a KV cache on the GPU holds the CPU cache's entries bit for bit" * doctest::skip(no_gpu())) {
+  const int64_t w = 3, n_sinks = 2, T = 16;
+  std::set<int64_t> crit = {1, 3, 5, 8, 9, 12};
+  std::vector<uint8_t> z(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) z[size_t(t)] = crit.count(t) ? 1 : 0;
+  Generator g(6);
+  Tensor k = randn({1, T, 2, 4}, g).transpose(1, 2), v = randn({1, T, 2, 4}, g).transpose(1, 2);
+  const Tensor kg = k.to(Device::cuda(0)), vg = v.to(Device::cuda(0));
+  for (bool sra : {true, false}) {
+    INFO("sra " << sra);
+    LayerKVCache cpu(sra, w, n_sinks), one(sra, w, n_sinks), all(sra, w, n_sinks);
+    all.append_prompt(kg.transpose(1, 2).contiguous().transpose(1, 2), vg, z);
+    for (int64_t t = 0; t < T; ++t) {
+      cpu.append(t, k.narrow(2, t, 1), v.narrow(2, t, 1), z[size_t(t)] != 0);
+      one.append_entry(t, kg.narrow(2, t, 1), vg.narrow(2, t, 1));
+      one.set_critical(z[size_t(t)] != 0);
+      auto [ck, cv] = cpu.keys_values();
+      auto [ok, ov] = one.keys_values();
+      CHECK(ok.device() == Device::cuda(0));
+      CHECK(ok.to_vector<float>() == ck.to_vector<float>());
+      CHECK(ov.to_vector<float>() == cv.to_vector<float>());
+    }
+    CHECK(one.positions() == cpu.positions());
+    CHECK(all.positions() == cpu.positions());
+    auto [ck, cv] = cpu.keys_values();
+    auto [ak, av] = all.keys_values();
+    CHECK(ak.to_vector<float>() == ck.to_vector<float>());
+    CHECK(av.to_vector<float>() == cv.to_vector<float>());
+    CHECK_THROWS_WITH_AS(one.append(T, k.narrow(2, 0, 1), v.narrow(2, 0, 1), false),
+                         doctest::Contains("on cuda:0 like the first entry, got [1, 2, 1, 4] f32 on cpu"),
+                         Error);
   }
 }

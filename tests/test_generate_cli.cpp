@@ -1,11 +1,13 @@
 // sra generate's library side: a model saved with its resolved config loads back identically, and
-// generation from the checkpoint equals generation from the config; the audit trail renders.
+// generation from the checkpoint equals generation from the config; the audit trail renders; --device
+// (default: the --config's device) and its errors.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
 
+#include "cli_test_util.h"
 #include "model/selection_view.h"
 #include "run/model_io.h"
 #include "tools/cli/generate_run.h"
@@ -72,4 +74,40 @@ TEST_CASE("generate: the selection view marks critical tokens and escapes HTML")
   std::string html = render_selection_html(v, "t", "s");
   CHECK(html.find("a&lt;") != std::string::npos);
   CHECK(html.find("SRA layer 1: critical, score 2.500") != std::string::npos);
+}
+
+TEST_CASE("generate: --device overrides the config's device; bad or unavailable devices are usage errors") {
+  using sra::testing::error_line;
+  using sra::testing::run_sra;
+  const std::vector<std::string> base = {"generate",
+                                         "--config",
+                                         "configs/tiny-cpu.yaml",
+                                         "--set",
+                                         "model.d_model=32",
+                                         "--set",
+                                         "model.n_layers=2",
+                                         "--set",
+                                         "model.d_ff=64",
+                                         "--prompt",
+                                         "ab",
+                                         "--max-new-tokens",
+                                         "3"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), more.begin(), more.end());
+    return run_sra(a);
+  };
+  sra::testing::Run r = with({"--device", "gpu"});
+  CHECK(r.rc == 2);
+  CHECK(error_line(r.err) == "error: [config] device 'gpu': expected cpu, cuda or cuda:N");
+  r = with({"--checkpoint", "missing.h5"});  // --checkpoint excludes --config: a usage error
+  CHECK(r.rc == 2);
+  if (!cuda::available()) {
+    r = with({"--set", "device=cuda"});  // the config's device is honoured ...
+    CHECK(r.rc == 2);
+    CHECK(error_line(r.err).rfind("error: [config] device 'cuda': ", 0) == 0);
+    r = with({"--set", "device=cuda", "--device", "cpu"});  // ... unless --device says otherwise
+    CHECK(r.rc == 0);
+    CHECK(r.out.rfind("ab", 0) == 0);
+  }
 }

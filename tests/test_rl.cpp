@@ -3,7 +3,9 @@
 // "keep the needed token, drop the other"); advantages, rewards and the λ schedule; the policy's log π,
 // entropy and KL against a hand computation and finite differences; the replay's forced forward equals
 // the rollout's decode-time scores and logits; `sra rl` end to end (routers only: LM parameters bitwise
-// unchanged; checkpoints readable by load_model), exact resume, and config errors.
+// unchanged; checkpoints readable by load_model), exact resume, and config errors. On a GPU (skipped without
+// one), `sra rl` with device cuda matches the CPU run: the same rollouts and rewards, the losses and
+// gradients within float tolerance, the frozen LM bitwise unchanged.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 
 #include "autograd/tape.h"
 #include "child_process.h"
+#include "core/cuda_runtime.h"
 #include "core/json.h"
 #include "data_test_util.h"
 #include "model/generate.h"
@@ -728,6 +731,10 @@ TEST_CASE("rl: config and checkpoint errors") {
                        Error);
   CHECK_THROWS_WITH_AS(run({"rl.warmup_steps=9"}), doctest::Contains("must be <= rl.steps"), Error);
   CHECK_THROWS_WITH_AS(run({"rl.max_new_tokens=300"}), doctest::Contains("[rl] none of the"), Error);
+  CHECK_THROWS_WITH_AS(run({"device=cuda", "precision=bf16"}),
+                       doctest::Contains("precision 'bf16' is not supported by sra rl yet (use f32)"), Error);
+  if (!cuda::available())  // where this run runs comes from its own config, checked before any step
+    CHECK_THROWS_WITH_AS(run({"device=cuda"}), doctest::Contains("[config] device 'cuda': "), Error);
   std::string text = kRl;
   text.replace(text.find("  steps: 4"), 10, "  stepz: 4");
   rl::RlOptions bad{d.write("bad.yaml", text), init, {}, d.file("out"), "", "", -1};
@@ -738,4 +745,56 @@ TEST_CASE("rl: config and checkpoint errors") {
   save_checkpoint(model_checkpoint(dense, *lm.model, 0), d.file("dense.h5"));
   CHECK_THROWS_WITH_AS(run({}, d.file("dense.h5")), doctest::Contains("no SRA layers"), Error);
   CHECK_FALSE(fs::exists(d.file("out/ckpt-00000004.h5")));
+}
+
+TEST_CASE("cuda: sra rl on the GPU matches the CPU run" * doctest::skip(!cuda::available())) {
+  RlTempDir d;
+  const std::string init = init_checkpoint(d);
+  const std::string cfg = d.write("rl.yaml", kRl);
+  std::ostringstream log;
+  const std::vector<std::string> sets = {"rl.steps=2", "rl.eval_every=2"};
+  rl::RlOptions on_cpu{cfg, init, sets, d.file("cpu"), "", "", -1};
+  rl::RlOptions on_gpu = on_cpu;
+  on_gpu.overrides.push_back("device=cuda");
+  on_gpu.out_dir = d.file("gpu");
+  REQUIRE(rl::run_rl(on_cpu, log) == 0);
+  REQUIRE(rl::run_rl(on_gpu, log) == 0);
+  INFO(log.str());
+  const std::vector<Json> a = read_metrics(d.file("cpu")), b = read_metrics(d.file("gpu"));
+  REQUIRE(a.size() == 3);  // the step-0 evaluation, steps 1 and 2
+  REQUIRE(b.size() == a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("line " << i);
+    for (const auto& [key, value] : a[i].as_object()) {
+      INFO(key);
+      REQUIRE(b[i].contains(key));
+      if (key.ends_with("_s")) continue;  // wall times
+      const double x = value.as_double(), y = b[i][key].as_double();
+      const bool sampled = key == "kl" || key == "entropy" || key == "grad_norm" || key == "loss";
+      if (sampled)  // sums of float products: within rounding
+        CHECK(std::fabs(x - y) <= 1e-4 * std::fabs(x) + 1e-6);
+      else  // the same rollouts, rewards and evaluations
+        CHECK(x == y);
+    }
+  }
+  const Checkpoint c = load_checkpoint(checkpoint_path(d.file("cpu"), 2)),
+                   g = load_checkpoint(checkpoint_path(d.file("gpu"), 2));
+  CHECK(g.meta.at("config").find("device: cuda") != std::string::npos);
+  REQUIRE(c.tensors.size() == g.tensors.size());
+  for (size_t i = 0; i < c.tensors.size(); ++i) {
+    const auto& [name, t] = c.tensors[i];
+    INFO(name);
+    REQUIRE(g.tensors[i].first == name);
+    const bool trained = name.find(".router.") != std::string::npos &&
+                         name.find("threshold") == std::string::npos && name.rfind("model/", 0) == 0;
+    if (!trained || name.rfind("optim/", 0) == 0) {
+      if (name.rfind("optim/", 0) != 0) CHECK(same_bytes(t, g.tensors[i].second));  // frozen: bitwise
+      continue;
+    }
+    const std::vector<double> x = t.to_vector<double>(), y = g.tensors[i].second.to_vector<double>();
+    double diff = 0, norm = 0;
+    for (size_t k = 0; k < x.size(); ++k) diff += (x[k] - y[k]) * (x[k] - y[k]), norm += x[k] * x[k];
+    CHECK(std::sqrt(diff) <= 1e-4 * std::sqrt(norm) + 1e-7);
+  }
+  CHECK(load_model(checkpoint_path(d.file("gpu"), 2)).step == 2);  // a GPU run's checkpoint loads on the CPU
 }

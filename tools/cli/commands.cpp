@@ -222,6 +222,9 @@ void add_generate(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
   c->add_option("--html", opt->html, "Write the selection as an HTML page");
+  c->add_option(
+      "--device", opt->device,
+      "Where the model runs: cpu, cuda or cuda:N (default: the --config's device; a checkpoint: cpu)");
   commands().push_back({c, [opt, colour]() {
                           if (opt->checkpoint.empty() && opt->config.empty())
                             throw CLI::RequiredError("--checkpoint or --config");

@@ -26,6 +26,7 @@ void add_eval_commands(CLI::App& app) {
       "Standard,CoT,SRA "
       "--dataset gsm8k --shots 5\n"
       "          sra eval --compare sra.h5 sra.h5 rl.h5 --threshold-offset 0,0.5,0 --dataset synthetic\n"
+      "          sra eval --checkpoint runs/x/ckpt-00001000.h5 --dataset gsm8k --device cuda --batch 64\n"
       "          sra eval score --dataset gsm8k --predictions preds.jsonl");
   auto* ck = ev->add_option("--checkpoint", opt->checkpoint, "A checkpoint written by sra train");
   auto* cmp =
@@ -48,6 +49,7 @@ void add_eval_commands(CLI::App& app) {
   ev->add_option("--batch", opt->eval.batch, "Prompts decoded together")
       ->capture_default_str()
       ->check(integer_at_least(1));
+  ev->add_option("--device", opt->device, "Where the models run: cpu, cuda or cuda:N")->capture_default_str();
   ev->add_option("--out", opt->out_dir, "Write samples.jsonl, summary.json and summary.md here");
   ev->add_option("--data-dir", opt->eval.data_dir,
                  "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");

@@ -11,6 +11,7 @@
 #include "model/selection_view.h"
 #include "run/activity.h"
 #include "run/data_prep.h"
+#include "run/device_spec.h"
 #include "run/model_io.h"
 
 namespace sra {
@@ -50,6 +51,7 @@ int run_generate(const GenerateRunOptions& opt, std::ostream& out, std::ostream&
     if (!std::filesystem::is_directory(dir))
       throw CLI::ValidationError("--html", "the directory '" + dir.string() + "' does not exist");
   }
+  if (!opt.device.empty()) parse_device_spec(opt.device);  // a bad --device fails before any loading
   const std::string& source = opt.checkpoint.empty() ? opt.config : opt.checkpoint;
   std::optional<ActivityScope> stage;
   stage.emplace("loading the model from " + source);
@@ -63,6 +65,10 @@ int run_generate(const GenerateRunOptions& opt, std::ostream& out, std::ostream&
     lm = model_from_checkpoint(ck, opt.checkpoint);
     tok = checkpoint_tokenizer(ck, opt.checkpoint, lm.config.data.tokenizer, "generate");
   }
+  const std::string device = !opt.device.empty()      ? opt.device
+                             : opt.checkpoint.empty() ? lm.config.device
+                                                      : "cpu";
+  lm.model->to(parse_device_spec(device));
   Transformer& m = *lm.model;
   stage.emplace("encoding the prompt");
 
