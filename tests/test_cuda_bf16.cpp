@@ -1,11 +1,11 @@
 // bf16 autocast on CUDA (autograd/autocast.h; kernels/matmul/matmul_bf16_cuda.cu): matmul and linear,
 // forward and both gradients, under AutocastGuard(bf16) on the GPU against the same under the guard on
 // the CPU (bf16 operands widened to f32 for sgemm: only the order of the fp32 additions differs,
-// ‖gpu − cpu‖/‖cpu‖ ≤ 1e-5) and against the plain f32 CPU result (≤ 1e-2: bf16's rounding). Shapes: odd
-// (3×5×7), transposed operands, strided batches (contiguous and broadcast), a permuted batch, the batch
-// folded into M, linear with a bias, and the model's 16384×768 → 2048 projection; which must go
-// through cuBLASLt (not the cublasGemmEx fallback), repeat bit for bit, and, once warm, make no
-// cudaMalloc and no host sync. Skipped (reported as skipped) without a GPU.
+// ‖gpu − cpu‖/‖cpu‖ ≤ 5e-5, as f32 sums of up to 16384 terms in other orders) and against the plain f32 CPU
+// result (≤ 1e-2: bf16's rounding). Shapes: odd (3×5×7), transposed operands, strided batches (contiguous and
+// broadcast), a permuted batch, the batch folded into M, linear with a bias, and the model's 16384×768 → 2048
+// projection; which must go through cuBLASLt (not the cublasGemmEx fallback), repeat bit for bit, and, once
+// warm, make no cudaMalloc and no host sync. Skipped (reported as skipped) without a GPU.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -62,7 +62,8 @@ std::vector<Tensor> run(const Fn& fn, const std::vector<Tensor>& inputs, const T
 }
 
 void check_case(const char* name, const Fn& fn, const std::vector<Tensor>& inputs, Generator& gen) {
-  CAPTURE(name);
+  const std::string case_name = name;
+  INFO(case_name);
   Shape out_shape;
   {
     NoGradGuard g;
@@ -77,7 +78,8 @@ void check_case(const char* name, const Fn& fn, const std::vector<Tensor>& input
     CAPTURE(i);  // 0: the output, then the gradient of input i − 1
     CHECK(gpu[i].device() == Device::cuda(0));
     CHECK(gpu[i].dtype() == DType::f32);
-    CHECK(rel_err(gpu[i], cpu[i]) <= 1e-5);
+    // the same bf16 operands, f32 sums in other orders: the model shape sums 16384 products (dW)
+    CHECK(rel_err(gpu[i], cpu[i]) <= 5e-5);
     CHECK(rel_err(gpu[i], f32[i]) <= 1e-2);
   }
 }

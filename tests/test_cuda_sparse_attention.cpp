@@ -111,13 +111,15 @@ TEST_CASE("cuda: sparse_attention matches the CPU, forward and gradients, and re
   for (const Case& c : kCases) {
     const Inputs in = random_inputs(c, ++seed);
     for (DType dt : {DType::f64, DType::f32}) {
-      INFO(c.name << " (" << std::string(dtype_name(dt)) << ")");
+      const std::string what = std::string(c.name) + " (" + dtype_name(dt) + ")";
+      INFO(what);
       const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
       const Result cpu = run(in, c, dt, Device::cpu());
       const Result gpu = run(in, c, dt, Device::cuda(0));
       const Result again = run(in, c, dt, Device::cuda(0));
       for (size_t i = 0; i < cpu.t.size(); ++i) {
-        INFO(kNames[i]);
+        const std::string tensor = kNames[i];
+        INFO(tensor);
         CHECK(rel_err(gpu.t[i], cpu.t[i]) <= tol);
         CHECK(bitwise_equal(gpu.t[i], again.t[i]));
       }
