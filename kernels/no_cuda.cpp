@@ -2,6 +2,7 @@
 // only reach them from the cuda device, which such a build cannot create, so these name the bug if hit.
 #include "core/check.h"
 #include "kernels/adamw/adamw.h"
+#include "kernels/attention/attention.h"
 #include "kernels/cross_entropy/cross_entropy.h"
 #include "kernels/cumsum/cumsum.h"
 #include "kernels/dropout/dropout.h"
@@ -25,6 +26,12 @@ namespace {
 }
 }  // namespace
 
+void attention_forward_cuda(const AttentionArgs&, int) {
+  no_cuda("attention");
+}
+void attention_backward_cuda(const AttentionBackwardArgs&, int) {
+  no_cuda("attention");
+}
 void binary_cuda(const BinaryArgs&, int) {
   no_cuda("binary");
 }

@@ -222,7 +222,7 @@ TEST_CASE("attention: results are bitwise identical with 1 and 2 threads") {
   set_num_threads(saved);
 }
 
-TEST_CASE("attention: records nothing without grad; empty query sets give empty outputs") {
+TEST_CASE("attention: records nothing without grad; empty query sets give empty outputs, dk = dv = 0") {
   tape_clear();
   const Dims s{1, 2, 2, 4, 6, 4, true};
   Inputs in = random_inputs(s, 2);
@@ -232,6 +232,15 @@ TEST_CASE("attention: records nothing without grad; empty query sets give empty 
   Tensor empty = attention(Tensor::zeros({1, 2, 0, 4}, DType::f32), Tensor::zeros({1, 2, 3, 4}, DType::f32),
                            Tensor::zeros({1, 2, 3, 4}, DType::f32));
   CHECK(empty.shape() == Shape{1, 2, 0, 4});
+  // backward with no queries: dk = dv = 0 (written by the dispatcher, no kernel runs)
+  Tensor q0 = Tensor::zeros({1, 2, 0, 4}, DType::f64), k0 = Tensor::full({1, 2, 3, 4}, 1.0, DType::f64);
+  Tensor v0 = Tensor::full({1, 2, 3, 4}, 1.0, DType::f64);
+  q0.set_requires_grad(true), k0.set_requires_grad(true), v0.set_requires_grad(true);
+  backward(attention(q0, k0, v0, false), Tensor::zeros({1, 2, 0, 4}, DType::f64));
+  CHECK(k0.grad().to_vector<double>() == std::vector<double>(24, 0.0));
+  CHECK(v0.grad().to_vector<double>() == std::vector<double>(24, 0.0));
+  CHECK(q0.grad().shape() == Shape{1, 2, 0, 4});
+  tape_clear();
 }
 
 TEST_CASE("attention: errors name the op and the shapes") {

@@ -4,13 +4,14 @@
 // Backward, with Δ_t = Σ_d dout_td·out_td and dS = P∘(dout·vᵀ − Δ)·scale:
 //   dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dout  (dk, dv summed over the query heads sharing a kv head).
 // The kernel (kernels/attention) tiles with an online softmax and saves lse (B, H, T); backward recomputes
-// P tile by tile from it, so no T×S buffer exists in either direction.
+// P tile by tile from it, so no T×S buffer exists in either direction. The op runs on its inputs' device
+// (they must share one): out, lse, the gradients and the backward scratch are allocated there and the
+// kernels are reached through their dispatchers.
 #include "kernels/attention/attention.h"
 
 #include <cmath>
 
 #include "autograd/ops/common.h"
-#include "kernels/common/dtype_switch.h"
 
 namespace sra {
 
@@ -19,7 +20,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   detail::require_float(op, q, "q");
   detail::require_float(op, k, "k");
   detail::require_float(op, v, "v");
-  detail::require_cpu(op, {&q, &k, &v});
+  detail::require_same_device(op, {&q, &k, &v});
   SRA_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype(), "[attention] dtype mismatch: q ",
             dtype_name(q.dtype()), ", k ", dtype_name(k.dtype()), ", v ", dtype_name(v.dtype()));
   SRA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
@@ -46,28 +47,24 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
 
   // contiguous copies, not recorded (detail::dense): gradients flow to q, k, v directly
+  const Device dev = q.device();
   Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
-  Tensor out = Tensor::empty(q.shape(), q.dtype());
-  Tensor lse = Tensor::empty({B, H, T}, q.dtype());
-  kern::for_float(q.dtype(), op, "cpu", [&](auto tag) {
-    using F = decltype(tag);
-    kern::attention_forward_cpu<F>(out.data<F>(), lse.data<F>(), qc.data<F>(), kc.data<F>(), vc.data<F>(),
-                                   dims);
-  });
+  Tensor out = Tensor::empty(q.shape(), q.dtype(), dev);
+  Tensor lse = Tensor::empty({B, H, T}, q.dtype(), dev);
+  kern::attention_forward(dev, {q.dtype(), out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims});
 
   if (needs_grad({q, k, v})) {
     record("attention", {q, k, v}, {out}, {qc, kc, vc, out, lse},
-           [qc, kc, vc, out, lse, dims](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+           [qc, kc, vc, out, lse, dims, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gout = detail::dense(g[0]);
-             Tensor dq = Tensor::empty(qc.shape(), qc.dtype());
-             Tensor dk = Tensor::empty(kc.shape(), kc.dtype());
-             Tensor dv = Tensor::empty(vc.shape(), vc.dtype());
-             kern::for_float(qc.dtype(), "attention", "cpu", [&](auto tag) {
-               using F = decltype(tag);
-               kern::attention_backward_cpu<F>(dq.data<F>(), dk.data<F>(), dv.data<F>(), gout.data<F>(),
-                                               qc.data<F>(), kc.data<F>(), vc.data<F>(), out.data<F>(),
-                                               lse.data<F>(), dims);
-             });
+             Tensor dq = Tensor::empty(qc.shape(), qc.dtype(), dev);
+             Tensor dk = Tensor::empty(kc.shape(), kc.dtype(), dev);
+             Tensor dv = Tensor::empty(vc.shape(), vc.dtype(), dev);
+             const size_t bytes = kern::attention_backward_scratch_bytes(dev, qc.dtype(), dims);
+             Tensor scratch = bytes == 0 ? Tensor() : Tensor::empty({int64_t(bytes)}, DType::u8, dev);
+             kern::attention_backward(
+                 dev, {qc.dtype(), dq.raw(), dk.raw(), dv.raw(), gout.raw(), qc.raw(), kc.raw(), vc.raw(),
+                       out.raw(), lse.raw(), dims, bytes == 0 ? nullptr : scratch.raw(), bytes});
              return {dq, dk, dv};
            });
   }

@@ -1,19 +1,33 @@
-// Dense attention, FlashAttention-2 style (tiles of 64 queries × 64 keys, online softmax).
+// Dense attention, FlashAttention-2 style (tiles of queries × keys, online softmax).
 //   q (B, H, T, D), k and v (B, Hkv, S, D), out (B, H, T, D), lse (B, H, T); all contiguous.
 //   Query head h reads kv head h / (H / Hkv). Causal: query t sees keys j ≤ t + S − T (S ≥ T).
 //   forward:  P = softmax_j(q_t·k_j·scale) over the visible keys, out_t = Σ_j P_tj v_j,
 //             lse_t = log Σ_j exp(q_t·k_j·scale) (saved for backward).
 //   backward: Δ_t = Σ_d dout_td·out_td, P recomputed as exp(q_t·k_j·scale − lse_t) tile by tile,
 //             dS = P∘(dout·vᵀ − Δ)·scale, dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dout (dk, dv summed over the
-//             query heads of each kv group). Each output row is owned by one task and summed in a fixed
-//             order: with B·Hkv ≥ 16, one fused pass per (b, kv head) owning its dk, dv and its group's
-//             dq; otherwise two passes, one per query tile owning dq rows and one per key tile owning
-//             dk/dv rows (more parallelism, two more tile products). The choice depends on shapes only.
-// Memory: O(tile) scratch per thread, (B, H, T) for Δ and transposed copies of the inputs (kᵀ in
-// forward; kᵀ, vᵀ, qᵀ, doutᵀ in backward); never a T×S buffer. Results are bitwise identical whatever
-// the thread count.
+//             query heads of each kv group). Writes (not accumulates) dq, dk, dv; with no query rows
+//             (B·H·T = 0) dk = dv = 0.
+// Callers use the dispatchers attention_forward / attention_backward (attention.cpp). T = float or double.
+//
+// CPU (attention_cpu.cpp, the oracle; tiles of 64 × 64): each output row is owned by one task and summed
+// in a fixed order: with B·Hkv ≥ 16, one fused pass per (b, kv head) owning its dk, dv and its group's
+// dq; otherwise two passes, one per query tile owning dq rows and one per key tile owning dk/dv rows
+// (more parallelism, two more tile products). The choice depends on shapes only. Memory: O(tile) scratch
+// per thread, (B, H, T) for Δ and transposed copies of the inputs (kᵀ in forward; kᵀ, vᵀ, qᵀ, doutᵀ in
+// backward); never a T×S buffer. Results are bitwise identical whatever the thread count.
+//
+// CUDA (attention_cuda.cu): scalar FMA in T (f32 accumulates in f32, f64 in f64), tiles in shared memory,
+// D ≤ 256 (larger is an [attention] error). Forward: one block per (query tile, b·h). Backward: Δ, then
+// dq by (query tile, b·h) blocks looping the key tiles in order, then dk, dv by (key tile, b·kv head)
+// blocks looping the group's query heads and query tiles in order. No atomics: bitwise repeatable.
+// The CUDA backward needs a scratch of attention_backward_scratch_bytes(device, dtype, dims) bytes (Δ;
+// 0 on the CPU), a tensor the op allocates. CUDA sums in another order than the CPU: equal up to rounding.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
 
 namespace sra::kern {
 
@@ -24,10 +38,40 @@ struct AttentionDims {
   double scale = 1.0;  // already resolved (the op maps 0 to 1/√D)
 };
 
+struct AttentionArgs {  // contiguous, on the call's device
+  DType dtype;          // f32 | f64
+  void* out;            // (B, H, T, D)
+  void* lse;            // (B, H, T)
+  const void* q;        // (B, H, T, D)
+  const void* k;        // (B, Hkv, S, D)
+  const void* v;        // (B, Hkv, S, D)
+  AttentionDims dims;
+};
+struct AttentionBackwardArgs {
+  DType dtype;
+  void* dq;  // (B, H, T, D)
+  void* dk;  // (B, Hkv, S, D)
+  void* dv;  // (B, Hkv, S, D)
+  const void* dout;
+  const void* q;
+  const void* k;
+  const void* v;
+  const void* out;
+  const void* lse;
+  AttentionDims dims;
+  void* scratch;  // CUDA: attention_backward_scratch_bytes(device, dtype, dims) bytes; CPU: unused
+  size_t scratch_bytes;
+};
+
+void attention_forward(Device device, const AttentionArgs& args);
+void attention_backward(Device device, const AttentionBackwardArgs& args);
+size_t attention_backward_scratch_bytes(Device device, DType dtype, const AttentionDims& dims);
+
+void attention_forward_cuda(const AttentionArgs& args, int device);
+void attention_backward_cuda(const AttentionBackwardArgs& args, int device);
+
 template <typename T>
 void attention_forward_cpu(T* out, T* lse, const T* q, const T* k, const T* v, const AttentionDims& dims);
-
-// Writes (not accumulates) dq, dk, dv.
 template <typename T>
 void attention_backward_cpu(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v,
                             const T* out, const T* lse, const AttentionDims& dims);
