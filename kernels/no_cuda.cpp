@@ -8,11 +8,13 @@
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/embedding/embedding.h"
 #include "kernels/index/index.h"
+#include "kernels/kth_smallest/kth_smallest.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/random/random.h"
 #include "kernels/reduce/reduce.h"
 #include "kernels/rmsnorm/rmsnorm.h"
 #include "kernels/rope/rope.h"
+#include "kernels/router/router.h"
 #include "kernels/softmax/softmax.h"
 #include "kernels/topk/topk.h"
 
@@ -87,6 +89,15 @@ void topk_cuda(const TopkArgs&, int) {
 void cumsum_cuda(const CumsumArgs&, int) {
   no_cuda("cumsum");
 }
+void kth_smallest_cuda(const KthSmallestArgs&, int) {
+  no_cuda("kth_smallest");
+}
+void perturbed_scores_cuda(const PerturbedScoresArgs&, int) {
+  no_cuda("router");
+}
+void threshold_step_cuda(const ThresholdStepArgs&, int) {
+  no_cuda("router");
+}
 void embedding_cuda(const EmbeddingArgs&, int) {
   no_cuda("embedding");
 }
@@ -118,6 +129,9 @@ void adamw_cuda(const AdamWArgs&, int) {
   no_cuda("adamw");
 }
 void sum_squares_cuda(const SumSquaresArgs&, int) {
+  no_cuda("clip_grad_norm");
+}
+void clip_scale_cuda(const ClipScaleArgs&, int) {
   no_cuda("clip_grad_norm");
 }
 
