@@ -61,7 +61,7 @@ void memset_zero(void* p, size_t nbytes, int device);                    // asyn
 // may be reused). A slot is refilled only after its previous copy completed: when the device is that far
 // behind the call waits, and counts a host sync. Slots grow on demand (a warm-up cost).
 void memcpy_h2d_staged(void* dst, const void* src, size_t nbytes, int device);
-constexpr int kStageSlots = 16;
+constexpr int kStageSlots = 32;
 
 // ---- strided copy and fill (core/strided_copy_cuda.cu; the CPU's strided copy is the oracle) ------------
 // dst[i] = convert<dst dtype>(src[i]) over `shape`, pointers at element 0 on `device`, strides in elements
