@@ -19,6 +19,8 @@ Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& a, double s);
 Tensor mul(const Tensor& a, double s);
+// a / s as one rounded division on a's device (mul(a, 1 / s) can differ in the last bit).
+Tensor div(const Tensor& a, double s);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 inline Tensor operator+(const Tensor& a, const Tensor& b) {
   return add(a, b);
@@ -69,6 +71,9 @@ Tensor mean(const Tensor& x);
 // max over one dim: values (differentiable; the gradient goes to the first maximum) and i64 indices.
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
+// The k-th smallest (0-based) of all elements as a 0-d tensor on x's device, without a host read; not
+// differentiable. Order: -0 < +0, NaN above +inf (kernels/kth_smallest/kth_smallest.h).
+Tensor kth_smallest(const Tensor& x, int64_t k);
 
 // ---- softmax family (ops/softmax.cpp) -------------------------------------------------------
 Tensor softmax(const Tensor& x, int64_t dim = -1);

@@ -1,5 +1,6 @@
 // CUDA entry points of core/: device discovery, the current stream per device, copies, launch checks
 // (contract in core/cuda_runtime.h; the allocator is core/cuda_allocator.cu).
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -16,10 +17,20 @@ namespace {
 
 constexpr int kMaxDevices = 64;
 
+// A pinned buffer of the staging ring and the event recorded after the copy out of it.
+struct StageSlot {
+  void* host = nullptr;
+  size_t capacity = 0;
+  cudaEvent_t copied = nullptr;
+};
+
 struct DeviceState {
   std::once_flag stream_once;
   cudaStream_t stream = nullptr;
   std::atomic<uint64_t> host_syncs{0};
+  std::mutex stage_mutex;
+  StageSlot stage[kStageSlots];
+  int next_slot = 0;
 };
 
 DeviceState& state(int device) {
@@ -105,6 +116,42 @@ void memcpy_d2h(void* dst, const void* src, size_t n, int device) {
   count_sync(device);
   SRA_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, s));
   SRA_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void memcpy_h2d_staged(void* dst, const void* src, size_t n, int device) {
+  if (n == 0) return;
+  DeviceGuard g(device);
+  auto s = static_cast<cudaStream_t>(stream_of(device));
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.stage_mutex);
+  StageSlot& slot = st.stage[st.next_slot];
+  st.next_slot = (st.next_slot + 1) % kStageSlots;
+  if (slot.copied) {  // the slot's last copy must be done before its buffer is overwritten
+    cudaError_t q = cudaEventQuery(slot.copied);
+    if (q == cudaErrorNotReady) {
+      cudaGetLastError();  // "not ready" is a status, not an error to report later
+      count_sync(device);
+      SRA_CUDA_CHECK(cudaEventSynchronize(slot.copied));
+    } else {
+      SRA_CUDA_CHECK(q);
+    }
+  } else {
+    SRA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.copied, cudaEventDisableTiming));
+  }
+  if (slot.capacity < n) {
+    if (slot.host) {
+      count_sync(device);  // cudaFreeHost waits for the device
+      SRA_CUDA_CHECK(cudaFreeHost(slot.host));
+      slot.host = nullptr;
+      slot.capacity = 0;
+    }
+    size_t cap = (std::max(n, 2 * slot.capacity) + 4095) / 4096 * 4096;
+    SRA_CUDA_CHECK(cudaHostAlloc(&slot.host, cap, cudaHostAllocDefault));
+    slot.capacity = cap;
+  }
+  std::memcpy(slot.host, src, n);
+  SRA_CUDA_CHECK(cudaMemcpyAsync(dst, slot.host, n, cudaMemcpyHostToDevice, s));
+  SRA_CUDA_CHECK(cudaEventRecord(slot.copied, s));
 }
 
 void memcpy_d2d(void* dst, const void* src, size_t n, int device) {

@@ -58,6 +58,13 @@ void memcpy_h2d(void* dst, const void* src, size_t nbytes, int device);  // retu
 void memcpy_d2h(void* dst, const void* src, size_t nbytes, int device);  // waits: a host sync
 void memcpy_d2d(void* dst, const void* src, size_t nbytes, int device);  // asynchronous
 void memset_zero(void* p, size_t nbytes, int device);                    // asynchronous
+// Host-to-device through pinned memory, for data produced on the host every step (training batches):
+// copies src (any host memory) into the next slot of a per-device ring of kStageSlots pinned buffers,
+// queues the copy from the slot to dst on the current stream and records an event; returns at once (src
+// may be reused). A slot is refilled only after its previous copy completed: when the device is that far
+// behind the call waits, and counts a host sync. Slots grow on demand (a warm-up cost).
+void memcpy_h2d_staged(void* dst, const void* src, size_t nbytes, int device);
+constexpr int kStageSlots = 32;
 
 // ---- strided copy and fill (core/strided_copy_cuda.cu; the CPU's strided copy is the oracle) ------------
 // dst[i] = convert<dst dtype>(src[i]) over `shape`, pointers at element 0 on `device`, strides in elements

@@ -53,6 +53,9 @@ void memcpy_h2d(void*, const void*, size_t, int) {
 void memcpy_d2h(void*, const void*, size_t, int) {
   no_cuda("memcpy");
 }
+void memcpy_h2d_staged(void*, const void*, size_t, int) {
+  no_cuda("memcpy");
+}
 void memcpy_d2d(void*, const void*, size_t, int) {
   no_cuda("memcpy");
 }

@@ -19,7 +19,7 @@
 #include "run/activity.h"
 #include "run/checkpoint.h"
 #include "run/data_prep.h"
-#include "run/device_spec.h"
+#include "run/config.h"
 #include "run/model_io.h"
 
 namespace sra::eval {

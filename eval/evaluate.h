@@ -191,7 +191,7 @@ struct EvalRunOptions {
   // tuning has to beat at equal selected ratio (docs/results.md). Dense models ignore it.
   std::vector<double> threshold_offsets;
   std::string out_dir;
-  std::string device = "cpu";  // cpu, cuda or cuda:N (run/device_spec.h): where every model is evaluated
+  std::string device = "cpu";  // cpu, cuda or cuda:N (run/config.h): where every model is evaluated
 };
 // Runs the evaluation(s) and returns the results (baseline not included); errors throw sra::Error
 // ("[config] ..." for inconsistent options).

@@ -9,11 +9,13 @@
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/embedding/embedding.h"
 #include "kernels/index/index.h"
+#include "kernels/kth_smallest/kth_smallest.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/random/random.h"
 #include "kernels/reduce/reduce.h"
 #include "kernels/rmsnorm/rmsnorm.h"
 #include "kernels/rope/rope.h"
+#include "kernels/router/router.h"
 #include "kernels/softmax/softmax.h"
 #include "kernels/sparse_attention/sparse_attention.h"
 #include "kernels/topk/topk.h"
@@ -101,6 +103,15 @@ void topk_cuda(const TopkArgs&, int) {
 void cumsum_cuda(const CumsumArgs&, int) {
   no_cuda("cumsum");
 }
+void kth_smallest_cuda(const KthSmallestArgs&, int) {
+  no_cuda("kth_smallest");
+}
+void perturbed_scores_cuda(const PerturbedScoresArgs&, int) {
+  no_cuda("router");
+}
+void threshold_step_cuda(const ThresholdStepArgs&, int) {
+  no_cuda("router");
+}
 void embedding_cuda(const EmbeddingArgs&, int) {
   no_cuda("embedding");
 }
@@ -139,6 +150,9 @@ void sparse_attention_forward_cuda(const SparseAttentionArgs&, int) {
 }
 void sparse_attention_backward_cuda(const SparseAttentionBackwardArgs&, int) {
   no_cuda("sparse_attention");
+}
+void clip_scale_cuda(const ClipScaleArgs&, int) {
+  no_cuda("clip_grad_norm");
 }
 
 }  // namespace sra::kern

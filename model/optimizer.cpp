@@ -26,6 +26,16 @@ AdamW::AdamW(NamedTensors params, AdamWConfig cfg,
 }
 
 void AdamW::step(double lr, double grad_scale) {
+  update(lr, grad_scale, nullptr);
+}
+
+void AdamW::step(double lr, const Tensor& grad_scale) {
+  SRA_CHECK(grad_scale.defined() && grad_scale.dtype() == DType::f64 && grad_scale.numel() == 1,
+            "[adamw] the gradient scale must be one f64 element");
+  update(lr, 1.0, &grad_scale);
+}
+
+void AdamW::update(double lr, double grad_scale, const Tensor* scale_dev) {
   ++t_;
   NoGradGuard g;
   for (Slot& s : slots_) {
@@ -36,10 +46,14 @@ void AdamW::step(double lr, double grad_scale) {
     SRA_CHECK(s.m.device() == s.p.device(), "[adamw] parameter ", s.name, " moved to ", s.p.device().str(),
               " after the optimizer was built (its state is on ", s.m.device().str(),
               "): move the model before constructing AdamW");
+    SRA_CHECK(!scale_dev || scale_dev->device() == s.p.device(), "[adamw] the gradient scale is on ",
+              scale_dev ? scale_dev->device().str() : "", ", the parameter ", s.name, " on ",
+              s.p.device().str());
     Tensor gc = grad.contiguous();
     kern::AdamWStep st{lr,         cfg_.beta1, cfg_.beta2, cfg_.eps, s.decay ? cfg_.weight_decay : 0.0,
                        grad_scale, t_};
-    kern::adamw(s.p.device(), {s.p.dtype(), s.p.raw(), gc.raw(), s.m.raw(), s.v.raw(), s.p.numel(), st});
+    const double* sd = scale_dev ? static_cast<const double*>(scale_dev->raw()) : nullptr;
+    kern::adamw(s.p.device(), {s.p.dtype(), s.p.raw(), gc.raw(), s.m.raw(), s.v.raw(), s.p.numel(), st, sd});
     s.p.bump_version();
   }
 }
@@ -57,7 +71,7 @@ NamedTensors AdamW::state() const {
   return out;
 }
 
-std::pair<double, double> clip_grad_norm(const NamedTensors& params, double max_norm) {
+Tensor grad_norm_and_scale(const NamedTensors& params, double max_norm) {
   // acc and scratch live on the gradients' device, created with the first gradient.
   Tensor acc, scratch;
   for (auto& [name, p] : params) {
@@ -75,11 +89,18 @@ std::pair<double, double> clip_grad_norm(const NamedTensors& params, double max_
     kern::sum_squares(dev, {gc.dtype(), gc.raw(), gc.numel(), static_cast<double*>(acc.raw()),
                             scratch.defined() ? static_cast<double*>(scratch.raw()) : nullptr});
   }
-  // The one host read of a step on CUDA: the norm decides the clip factor the update is given.
-  double ss = acc.defined() ? acc.item() : 0.0;
-  double norm = std::sqrt(ss);
-  double scale = (max_norm > 0 && norm > max_norm) ? max_norm / (norm + 1e-12) : 1.0;
-  return {norm, scale};
+  if (!acc.defined())  // no gradient: Σ g² = 0, so [0, 1]
+    acc = Tensor::zeros({1}, DType::f64, params.empty() ? Device::cpu() : params[0].second.device());
+  Tensor out = Tensor::empty({2}, DType::f64, acc.device());
+  kern::clip_scale(acc.device(),
+                   {static_cast<const double*>(acc.raw()), max_norm, static_cast<double*>(out.raw())});
+  return out;
+}
+
+std::pair<double, double> clip_grad_norm(const NamedTensors& params, double max_norm) {
+  // The one host read of a step that clips this way: the norm and the factor.
+  const std::vector<double> v = grad_norm_and_scale(params, max_norm).to_vector<double>();
+  return {v[0], v[1]};
 }
 
 }  // namespace sra

@@ -5,8 +5,9 @@
 // Devices: the update and the squared sums run on the parameters' device (kernels/adamw dispatchers);
 // the moments are allocated there when the optimizer is built, so move the model first
 // (Module::to(device), then AdamW(model.named_parameters(), ...)); step() throws if a parameter moved
-// since. On CUDA a step reads one value back to the host: the global norm's one-element f64 sum, once
-// per clip_grad_norm call (the clip factor is a host double today; it could stay on the device).
+// since. grad_norm_and_scale leaves the global norm and the clip factor on the gradients' device and
+// step(lr, scale tensor) reads the factor there, so a training step makes no host read; clip_grad_norm
+// is the same with one host read (the pair as doubles).
 #pragma once
 #include <functional>
 #include <string>
@@ -35,6 +36,9 @@ class AdamW {
   // One update with learning rate lr; gradients are scaled by grad_scale (1 = no clipping).
   // Parameters without a gradient are skipped.
   void step(double lr, double grad_scale = 1.0);
+  // The same with the scale read on the device from grad_scale: one f64 element on the parameters'
+  // device (e.g. element 1 of grad_norm_and_scale's result); the update is step(lr, that value)'s.
+  void step(double lr, const Tensor& grad_scale);
   void zero_grad();
   int64_t steps() const { return t_; }
   const AdamWConfig& config() const { return cfg_; }
@@ -48,12 +52,17 @@ class AdamW {
     Tensor p, m, v;
     bool decay;
   };
+  void update(double lr, double grad_scale, const Tensor* scale_dev);
   std::vector<Slot> slots_;
   AdamWConfig cfg_;
   int64_t t_ = 0;
 };
 
-// Global L2 norm of the gradients; returns it and the scale min(1, max_norm / norm) (1 when max_norm ≤ 0).
+// Global L2 norm of the gradients and the clip scale max_norm / (norm + 1e-12) when max_norm > 0 and
+// norm > max_norm, else 1 (kern::clip_norm_scale): a (2) f64 tensor [norm, scale] on the gradients'
+// device, computed there (no host read); [0, 1] on the first parameter's device when none has a gradient.
+Tensor grad_norm_and_scale(const NamedTensors& params, double max_norm);
+// The same read back to the host: {norm, scale}.
 std::pair<double, double> clip_grad_norm(const NamedTensors& params, double max_norm);
 
 }  // namespace sra

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/router/router.h"
+
 namespace sra {
 
 void RouterConfig::validate() const {
@@ -38,33 +40,50 @@ Tensor Router::scores(const Tensor& h) const {
 }
 
 double Router::threshold() const {
-  return threshold_.data<double>()[0];
+  return threshold_.item();
 }
 
 void Router::set_threshold(double theta) {
   SRA_CHECK(std::isfinite(theta), "[router] the threshold must be finite, got ", theta);
-  threshold_.data<double>()[0] = theta;
+  threshold_.fill_(theta);
+}
+
+void Router::update_threshold(const Tensor& observed_ratio, const Tensor& quantile) {
+  const bool toward = config_.threshold_update == "quantile";
+  const Tensor& v = toward ? quantile : observed_ratio;
+  SRA_CHECK(v.defined() && v.dtype() == DType::f64 && v.numel() == 1 && v.device() == threshold_.device(),
+            "[router] update_threshold needs the ", toward ? "quantile" : "ratio", " as one f64 on ",
+            threshold_.device().str());
+  Tensor vc = v.contiguous();
+  kern::threshold_step(threshold_.device(),
+                       {static_cast<double*>(threshold_.raw()), static_cast<const double*>(vc.raw()),
+                        config_.threshold_lr, toward, config_.target_ratio});
   threshold_.bump_version();
 }
 
-void Router::update_threshold(double observed_ratio, double quantile) {
-  double& theta = threshold_.data<double>()[0];
-  if (config_.threshold_update == "quantile") {
-    theta += config_.threshold_lr * (quantile - theta);
-  } else {
-    theta += config_.threshold_lr * (observed_ratio - config_.target_ratio);
-  }
-  threshold_.bump_version();
+namespace {
+
+// count(z ≠ 0) / numel as a 0-d f64 tensor on z's device (the count is exact in f64).
+Tensor fraction_selected(const Tensor& z) {
+  NoGradGuard g;
+  if (z.numel() == 0) return Tensor::zeros({}, DType::f64, z.device());
+  return div(sum(cast(gt(z, 0.0), DType::f64)), double(z.numel()));
 }
+
+}  // namespace
 
 Selection Router::select(const Tensor& h, Generator& gen) const {
   Selection sel;
   sel.scores = scores(h);
-  const double theta = threshold();
   if (is_training()) {
     Tensor noise = logistic_noise(sel.scores.shape(), gen, sel.scores.dtype(), sel.scores.device());
+    Tensor theta;
+    {
+      NoGradGuard g;
+      theta = cast(threshold_, sel.scores.dtype());
+    }
     // g = σ((s − θ)/τ + ℓ): z = 1[g > ½] ~ Bernoulli(σ((s − θ)/τ)), the RL policy at the same τ.
-    sel.soft = sigmoid(add(mul(add(sel.scores, -theta), 1.0 / config_.temperature), noise));
+    sel.soft = sigmoid(add(mul(sub(sel.scores, theta), 1.0 / config_.temperature), noise));
     Tensor hard;
     {
       NoGradGuard g;
@@ -73,23 +92,26 @@ Selection Router::select(const Tensor& h, Generator& gen) const {
     }
     sel.gate = straight_through(hard, sel.soft);
     // u_j = s_j + τ·ℓ_j, compared with θ above; its (1 − ρ)-quantile is where θ would select ρ.
-    if (config_.threshold_update == "quantile" && sel.scores.numel() > 0) {
-      std::vector<double> u = cast(sel.scores, DType::f64).to_vector<double>();
-      const std::vector<double> l = cast(noise, DType::f64).to_vector<double>();
-      for (size_t i = 0; i < u.size(); ++i) u[i] += config_.temperature * l[i];
-      size_t k = std::min(u.size() - 1, size_t(double(u.size()) * (1.0 - config_.target_ratio)));
-      std::nth_element(u.begin(), u.begin() + std::ptrdiff_t(k), u.end());
-      sel.quantile = u[k];
+    if (config_.threshold_update == "quantile") {
+      NoGradGuard g;
+      const int64_t n = sel.scores.numel();
+      if (n == 0) {
+        sel.quantile = Tensor::zeros({}, DType::f64, sel.scores.device());
+      } else {
+        Tensor sc = sel.scores.contiguous(), nc = noise.contiguous();
+        Tensor u = Tensor::empty(sc.shape(), DType::f64, sc.device());
+        kern::perturbed_scores(sc.device(), {sc.dtype(), static_cast<double*>(u.raw()), sc.raw(), nc.raw(), n,
+                                             config_.temperature});
+        int64_t k = std::min(n - 1, int64_t(double(n) * (1.0 - config_.target_ratio)));
+        sel.quantile = kth_smallest(u, k);
+      }
     }
   } else {
     NoGradGuard g;
-    sel.selected = gt(sel.scores, theta);
+    sel.selected = gt(sub(cast(sel.scores, DType::f64), threshold_), 0.0);  // f64(s) > θ
     sel.gate = cast(sel.selected, sel.scores.dtype());
   }
-  const std::vector<uint8_t> z = sel.selected.to_vector<uint8_t>();
-  int64_t n = 0;
-  for (uint8_t v : z) n += v;
-  sel.ratio = z.empty() ? 0.0 : double(n) / double(z.size());
+  sel.ratio = fraction_selected(sel.selected);
   return sel;
 }
 
@@ -101,15 +123,13 @@ Selection Router::forced_select(const Tensor& h, const Tensor& z) const {
   NoGradGuard g;
   sel.selected = z;
   sel.gate = cast(z, sel.scores.dtype());
-  const std::vector<uint8_t> v = z.to_vector<uint8_t>();
-  int64_t n = 0;
-  for (uint8_t x : v) n += x != 0;
-  sel.ratio = v.empty() ? 0.0 : double(n) / double(v.size());
+  sel.ratio = fraction_selected(z);
   return sel;
 }
 
 Tensor Router::budget_loss(const Selection& s) const {
-  if (config_.budget_weight <= 0 || !s.soft.defined()) return Tensor::zeros({}, s.scores.dtype());
+  if (config_.budget_weight <= 0 || !s.soft.defined())
+    return Tensor::zeros({}, s.scores.dtype(), s.scores.device());
   Tensor d = add(mean(s.soft), -config_.target_ratio);
   return mul(mul(d, d), config_.budget_weight);
 }

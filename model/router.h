@@ -11,6 +11,12 @@
 // θ ← θ + η·(q − θ), an exponential moving average that follows the scores wherever training moves
 // them; or (threshold_update "ratio") θ ← θ + η·(observed ratio − ρ). Saved in checkpoints.
 // An optional budget loss w·(mean g − ρ)² pulls the soft gates toward ρ as well.
+// Devices: θ is a one-element f64 tensor on the router's device and select / update_threshold use it
+// there (training: s − f32(θ); evaluation: f64(s) − θ > 0, i.e. f64(s) > θ; the update is
+// kernels/router's θ = fma(η, q − θ, θ) or fma(η, r − ρ, θ)); the ratio (count / n in f64) and the
+// quantile (u = fma(τ, ℓ, s) in f64, kth_smallest at index min(n − 1, ⌊n·(1 − ρ)⌋)) are 0-d f64 tensors
+// there too, so a training step reads nothing back to the host. threshold() is the one host read (for
+// logs, the CLI, and code that compares on the host).
 #pragma once
 #include "model/layers.h"
 
@@ -29,12 +35,13 @@ struct RouterConfig {
 };
 
 struct Selection {
-  Tensor scores;        // (B, T) router scores (differentiable)
-  Tensor selected;      // (B, T) u8, 1 = critical
-  Tensor gate;          // (B, T) float, value = selected; in training its gradient is the soft gate's
-  Tensor soft;          // (B, T) float soft gate g (training) — undefined in evaluation
-  double ratio = 0;     // fraction of selected tokens
-  double quantile = 0;  // training, threshold_update quantile: the (1 − ρ)-quantile of s_j + τ·ℓ_j
+  Tensor scores;    // (B, T) router scores (differentiable)
+  Tensor selected;  // (B, T) u8, 1 = critical
+  Tensor gate;      // (B, T) float, value = selected; in training its gradient is the soft gate's
+  Tensor soft;      // (B, T) float soft gate g (training) — undefined in evaluation
+  Tensor ratio;     // 0-d f64 on the scores' device: fraction of selected tokens
+  Tensor quantile;  // 0-d f64, training with threshold_update quantile only: the (1 − ρ)-quantile of
+                    // s_j + τ·ℓ_j (0 when there are no tokens); undefined otherwise
 };
 
 class Router : public Module {
@@ -49,9 +56,11 @@ class Router : public Module {
   Selection forced_select(const Tensor& h, const Tensor& z) const;
   // Budget loss w·(mean g − ρ)² of a training selection (0-d tensor; zero when w = 0).
   Tensor budget_loss(const Selection& s) const;
-  // After an optimizer step, from a training selection's ratio and quantile (see the top of this file).
-  void update_threshold(double observed_ratio, double quantile);
-  double threshold() const;
+  // After an optimizer step, from a training selection's ratio and quantile (0-d f64 tensors on the
+  // router's device; the quantile is only read with threshold_update quantile): see the top of this file.
+  void update_threshold(const Tensor& observed_ratio, const Tensor& quantile);
+  double threshold() const;                                      // a host read of θ
+  const Tensor& threshold_tensor() const { return threshold_; }  // (1) f64 on the router's device
   void set_threshold(double theta);  // e.g. sra eval --threshold-offset (inference-time budget)
   RouterConfig& config() { return config_; }
   const RouterConfig& config() const { return config_; }
@@ -61,7 +70,7 @@ class Router : public Module {
 
  private:
   RouterConfig config_;
-  Tensor threshold_;  // buffer (1), f64
+  Tensor threshold_;  // buffer (1), f64, on the router's device
 };
 
 }  // namespace sra

@@ -141,7 +141,7 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions,
   int64_t T = ids.size(1);
   SRA_CHECK(T <= config_.max_seq_len, "[model] sequence length ", T, " exceeds max_seq_len ",
             config_.max_seq_len);
-  Tensor pos = positions.defined() ? positions : Tensor::arange(T);
+  Tensor pos = positions.defined() ? positions : default_positions(T, model->embed_tokens->weight.device());
   ForwardOutput out;
   Tensor h = model->embed_tokens->forward(ids);
   std::vector<ThresholdStats> stats;  // per SRA layer
@@ -172,10 +172,21 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions,
             " SRA layers");
   h = model->norm->forward(h);
   out.logits = lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
-  for (const ThresholdStats& st : stats) out.selected_ratio += st.ratio / double(stats.size());
+  {
+    NoGradGuard g;  // Σ ratio / L in layer order, as the host would add the doubles
+    out.selected_ratio = Tensor::zeros({}, DType::f64, h.device());
+    for (const ThresholdStats& st : stats)
+      out.selected_ratio = add(out.selected_ratio, div(st.ratio, double(stats.size())));
+  }
   if (is_training()) last_stats_ = std::move(stats);
   last_ratio_ = out.selected_ratio;
   return out;
+}
+
+const Tensor& Transformer::default_positions(int64_t T, Device device) {
+  if (!positions_.defined() || positions_.size(0) != T || positions_.device() != device)
+    positions_ = Tensor::arange(T).to(device);
+  return positions_;
 }
 
 Tensor Transformer::loss(const Tensor& ids) {
@@ -191,10 +202,14 @@ Tensor Transformer::loss(const Tensor& ids) {
 
 void Transformer::update_thresholds() {
   if (model->router && !last_stats_.empty()) {  // one shared router: one update with the means
-    ThresholdStats mean;
+    NoGradGuard g;
+    const double n = double(last_stats_.size());
+    const Device dev = last_stats_[0].ratio.device();
+    ThresholdStats mean{Tensor::zeros({}, DType::f64, dev), Tensor()};
+    if (last_stats_[0].quantile.defined()) mean.quantile = Tensor::zeros({}, DType::f64, dev);
     for (const ThresholdStats& st : last_stats_) {
-      mean.ratio += st.ratio / double(last_stats_.size());
-      mean.quantile += st.quantile / double(last_stats_.size());
+      mean.ratio = add(mean.ratio, div(st.ratio, n));
+      if (mean.quantile.defined()) mean.quantile = add(mean.quantile, div(st.quantile, n));
     }
     model->router->update_threshold(mean.ratio, mean.quantile);
   } else {

@@ -100,7 +100,7 @@ struct ForwardOutput {
   Tensor logits;                      // (B, T, V)
   std::vector<Selection> selections;  // one per SRA layer, in layer order
   Tensor budget_loss;                 // Σ of the routers' budget losses (0-d)
-  double selected_ratio = 0;          // mean over SRA layers (0 for a dense model)
+  Tensor selected_ratio;              // 0-d f64 on the model's device: mean over SRA layers (0 if dense)
 };
 
 class Transformer : public Module {
@@ -119,7 +119,8 @@ class Transformer : public Module {
   // After an optimizer step: moves each router's threshold (Router::update_threshold) using the ratios
   // and quantiles of the last loss()/run() in training mode.
   void update_thresholds();
-  double last_selected_ratio() const { return last_ratio_; }
+  // ForwardOutput::selected_ratio of the last run() (a 0-d f64 device tensor; undefined before any).
+  const Tensor& last_selected_ratio() const { return last_ratio_; }
   // The router of each SRA layer, in layer order (a shared router appears once per SRA layer).
   std::vector<Router*> sra_routers() const;
   const TransformerConfig& config() const { return config_; }
@@ -129,13 +130,15 @@ class Transformer : public Module {
 
  private:
   Router* router_of(size_t layer) const;
+  const Tensor& default_positions(int64_t T, Device device);  // 0..T-1 (i64), kept on the device
   TransformerConfig config_;
   Generator router_gen_;
   struct ThresholdStats {
-    double ratio = 0, quantile = 0;  // Selection::ratio, Selection::quantile
+    Tensor ratio, quantile;  // Selection::ratio, Selection::quantile (0-d f64 device tensors)
   };
   std::vector<ThresholdStats> last_stats_;  // per SRA layer, from the last training forward
-  double last_ratio_ = 0;
+  Tensor last_ratio_;
+  Tensor positions_;  // the last default_positions
 };
 
 }  // namespace sra

@@ -24,7 +24,6 @@
 #include "rl/rl_data.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
-#include "run/device_spec.h"
 #include "run/interrupt.h"
 #include "run/model_io.h"
 #include "run/run_log.h"

@@ -9,7 +9,7 @@
 //   the model must have SRA layers.
 // Model and tokenizer: eval::load_eval_model(--init) (the tokenizer's hash checked against the
 //   checkpoint's), once for the policy and once for the reference, loaded on the CPU and moved to the
-//   device (run/device_spec.h) before the optimizer is built: rollouts, replays, backward and AdamW run
+//   device (run/config.h) before the optimizer is built: rollouts, replays, backward and AdamW run
 //   there. Host reads per step: the decode steps' (model/generate.h), the replays' KL, entropy and loss
 //   (one read after the last backward), the clipped gradient norm; rewards are computed on the host from
 //   the decoded text.

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "core/cuda_runtime.h"
 
 namespace sra {
 
@@ -204,6 +205,7 @@ std::string value_error(const ConfigKey& k, RunConfig& cfg) {
     }
     case ConfigType::kEnum: {
       const std::string& v = k.string_field(cfg);
+      if (k.check) return k.check(v);
       if (std::find(k.choices.begin(), k.choices.end(), v) == k.choices.end())
         return "must be one of " + join(k.choices, ", ") + ", got '" + v + "'";
       return "";
@@ -340,9 +342,10 @@ bool cross_check(const RunConfig& c, Issue& issue) {
     return bad({"schedule.warmup_steps", "train.steps"},
                detail::concat("schedule.warmup_steps (", c.schedule.warmup_steps,
                               ") must be <= train.steps (", c.train.steps, ")"));
-  if (c.precision == "bf16" && c.device != "cuda")
+  const bool on_cuda = device_value_error(c.device).empty() && Device::parse(c.device).is_cuda();
+  if (c.precision == "bf16" && !on_cuda)
     return bad({"precision", "device"}, "precision bf16 needs device cuda (the CPU kernels compute in f32)");
-  if (c.distributed.backend == "nccl" && c.device != "cuda")
+  if (c.distributed.backend == "nccl" && !on_cuda)
     return bad({"distributed.backend", "device"}, "distributed.backend nccl needs device cuda");
   if (c.distributed.world_size > 1 && c.distributed.backend == "none")
     return bad({"distributed.world_size", "distributed.backend"},
@@ -644,6 +647,34 @@ TransformerConfig to_transformer_config(const RunConfig& cfg) {
 
 AdamWConfig to_adamw_config(const RunConfig& cfg) {
   return cfg.optimizer;
+}
+
+std::string device_value_error(const std::string& value) {
+  try {
+    Device::parse(value);
+    return "";
+  } catch (const Error&) {
+    return "must be cpu, cuda or cuda:N (N = a GPU index), got '" + value + "'";
+  }
+}
+
+Device parse_device_spec(const std::string& spec) {
+  const std::string err = device_value_error(spec);
+  SRA_CHECK(err.empty(), "[config] device: ", err);
+  const Device d = Device::parse(spec);
+  if (d.is_cpu()) return d;
+  SRA_CHECK(cuda::built_with_cuda(), "[config] device ", spec,
+            ": SRA was built without CUDA (configure with -DSRA_CUDA=ON, or use device cpu)");
+  const int n = cuda::device_count();
+  SRA_CHECK(n > 0, "[config] device ", spec,
+            ": no CUDA device is visible (see nvidia-smi and CUDA_VISIBLE_DEVICES, or use device cpu)");
+  SRA_CHECK(d.index < n, "[config] device ", spec, ": only ", n, " CUDA device", n == 1 ? " is" : "s are",
+            " visible (cuda:0", n > 1 ? " to cuda:" + std::to_string(n - 1) : std::string(), ")");
+  return d;
+}
+
+Device run_device(const RunConfig& cfg) {
+  return parse_device_spec(cfg.device);
 }
 
 SyntheticOptions to_synthetic_options(const RunConfig& cfg) {

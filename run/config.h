@@ -156,7 +156,7 @@ struct RunConfig {
   ScheduleSection schedule;
   TrainSection train;
   std::string precision = "f32";  // "f32" | "bf16"
-  std::string device = "cpu";     // "cpu" | "cuda"
+  std::string device = "cpu";     // "cpu" | "cuda" | "cuda:N" (run_device maps it to a Device)
   DistributedSection distributed;
   LoggingSection logging;
   RlSection rl;
@@ -180,6 +180,9 @@ struct ConfigKey {
   bool& (*bool_field)(RunConfig&) = nullptr;
   std::string& (*string_field)(RunConfig&) = nullptr;
   std::vector<int64_t>& (*list_field)(RunConfig&) = nullptr;
+  // kEnum whose values are not a fixed list (device: cuda:N): replaces the choices test, which then only
+  // names the forms in messages and docs; returns "" or the message ("must be ..., got 'x'").
+  std::string (*check)(const std::string& value) = nullptr;
 };
 
 // Every key, grouped by section, in the order dump_resolved_yaml and reference.yaml write them.
@@ -217,6 +220,16 @@ std::string reference_yaml();
 RouterConfig to_router_config(const RunConfig& cfg);
 TransformerConfig to_transformer_config(const RunConfig& cfg);  // dtype f32 (bf16 is a compute precision)
 AdamWConfig to_adamw_config(const RunConfig& cfg);
+// The device of the run: cfg.device ("cpu", "cuda" = cuda:0, "cuda:N") checked against this build and
+// machine: "[config] device cuda: SRA was built without CUDA ...", "[config] device cuda:2: no CUDA device
+// is visible" or "... only 2 CUDA devices are visible (cuda:0 to cuda:1)". Loading a config never
+// checks this (a checkpoint trained on a GPU loads on a machine without one); the commands that place
+// work do.
+Device run_device(const RunConfig& cfg);
+// The same for a spelling from elsewhere (a --device flag): cpu, cuda, cuda:N; the errors name the key.
+Device parse_device_spec(const std::string& spec);
+// The form check of the device key: "" for cpu, cuda and cuda:N, else the message.
+std::string device_value_error(const std::string& value);
 SyntheticOptions to_synthetic_options(const RunConfig& cfg);
 
 }  // namespace sra

@@ -234,7 +234,10 @@ std::vector<ConfigKey> build_schema() {
   // top-level
   s.push_back(enum_key("precision", SRA_FIELD(std::string, precision), {"f32", "bf16"},
                        "Compute precision (bf16 needs device cuda; master weights stay f32)."));
-  s.push_back(enum_key("device", SRA_FIELD(std::string, device), {"cpu", "cuda"}, "Where training runs."));
+  ConfigKey device = enum_key("device", SRA_FIELD(std::string, device), {"cpu", "cuda", "cuda:N"},
+                              "Where the run computes: cpu, cuda (= cuda:0) or cuda:N (the GPU of index N).");
+  device.check = device_value_error;
+  s.push_back(device);
   // distributed
   s.push_back(enum_key("distributed.backend", SRA_FIELD(std::string, distributed.backend),
                        {"none", "nccl", "gloo"}, "Collective backend (nccl needs device cuda)."));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/cuda_runtime.h"
 #include "run/config.h"
 #include "tests/data_test_util.h"
 
@@ -247,6 +248,55 @@ TEST_CASE("config: cross-field checks name the keys and where the last of them w
   c.model.n_kv_heads = 3;
   CHECK(error_of([&] { sra::validate_config(c); }) ==
         "[config] model.n_heads (4) must be a multiple of model.n_kv_heads (3)");
+}
+
+TEST_CASE("config: device is cpu, cuda or cuda:N; run_device checks the build and the GPUs present") {
+  for (const char* ok : {"cpu", "cuda", "cuda:0", "cuda:1", "cuda:15", "cuda:999"}) {
+    INFO(ok);
+    RunConfig c = sra::load_config(yaml_file(std::string("device: ") + ok + "\n"));
+    CHECK(c.device == ok);
+    CHECK(sra::load_config_string(sra::dump_resolved_yaml(c), "dump") == c);  // cuda:N is plain YAML
+  }
+  for (const char* bad :
+       {"gpu", "CUDA", "cuda:", "cuda:-1", "cuda:x", "cuda:1000", "cuda:1:2", "cpu:0", " cuda"}) {
+    INFO(bad);
+    CHECK(sra::device_value_error(bad) ==
+          std::string("must be cpu, cuda or cuda:N (N = a GPU index), got '") + bad + "'");
+  }
+  CHECK(load_error("train:\n  steps: 1000\ndevice: gpu\n") ==
+        "[config] F:3: device: must be cpu, cuda or cuda:N (N = a GPU index), got 'gpu'");
+  CHECK(load_error(kOneKey, {"device=cuda:x"}) ==
+        "[config] --set device=cuda:x: device: must be cpu, cuda or cuda:N (N = a GPU index), got 'cuda:x'");
+  CHECK(load_error("device: [cuda]\n") ==
+        "[config] F:1: device: expected one of cpu, cuda, cuda:N, got a list");
+  // cross-field checks read any CUDA device
+  CHECK_NOTHROW(sra::load_config(yaml_file("precision: bf16\ndevice: cuda:1\n")));
+  CHECK(load_error("precision: bf16\ndevice: cpu\n") ==
+        "[config] F:2: precision bf16 needs device cuda (the CPU kernels compute in f32)");
+  RunConfig c;
+  c.device = "tpu";
+  CHECK(error_of([&] { sra::validate_config(c); }) ==
+        "[config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'tpu'");
+  // run_device: the Device, or an error naming the key, never a crash
+  CHECK(error_of([&] { sra::run_device(c); }) ==
+        "[config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'tpu'");
+  c.device = "cpu";
+  CHECK(sra::run_device(c) == sra::Device::cpu());
+  c.device = "cuda:999";
+  const std::string e = error_of([&] { sra::run_device(c); });
+  if (!sra::cuda::built_with_cuda()) {
+    CHECK(e ==
+          "[config] device cuda:999: SRA was built without CUDA (configure with -DSRA_CUDA=ON, or use "
+          "device cpu)");
+  } else if (sra::cuda::device_count() == 0) {
+    CHECK(e ==
+          "[config] device cuda:999: no CUDA device is visible (see nvidia-smi and CUDA_VISIBLE_DEVICES, "
+          "or use device cpu)");
+  } else {
+    CHECK(e.find("[config] device cuda:999: only ") == 0);
+    c.device = "cuda";
+    CHECK(sra::run_device(c) == sra::Device::cuda(0));
+  }
 }
 
 TEST_CASE("config: malformed YAML and missing files") {

@@ -448,15 +448,15 @@ TEST_CASE("eval: --device picks where the models run; a bad spec is refused befo
   for (const char* bad : {"gpu", "cuda:", "cuda:x", "CPU", ""}) {
     opt.device = bad;
     CHECK(error_of([&] { run_eval(opt, out, log); }) ==
-          "[config] device '" + std::string(bad) + "': expected cpu, cuda or cuda:N");
+          "[config] device: must be cpu, cuda or cuda:N (N = a GPU index), got '" + std::string(bad) + "'");
   }
   std::string o;
   CHECK(run_sra("eval --checkpoint " + opt.checkpoint + " --dataset synthetic --device gpu", &o, dir) == 2);
-  CHECK(o.find("error: [config] device 'gpu': expected cpu, cuda or cuda:N") != std::string::npos);
+  CHECK(o.find("error: [config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'gpu'") != std::string::npos);
   if (!cuda::available()) {
     CHECK(run_sra("eval --checkpoint " + opt.checkpoint + " --dataset synthetic --device cuda", &o, dir) ==
           2);
-    CHECK(o.find("error: [config] device 'cuda': ") != std::string::npos);
+    CHECK(o.find("error: [config] device cuda: ") != std::string::npos);
   }
   // the default, cpu, evaluates
   opt.checkpoint = save_tiny(dir, "dense");

@@ -99,13 +99,13 @@ TEST_CASE("generate: --device overrides the config's device; bad or unavailable 
   };
   sra::testing::Run r = with({"--device", "gpu"});
   CHECK(r.rc == 2);
-  CHECK(error_line(r.err) == "error: [config] device 'gpu': expected cpu, cuda or cuda:N");
+  CHECK(error_line(r.err) == "error: [config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'gpu'");
   r = with({"--checkpoint", "missing.h5"});  // --checkpoint excludes --config: a usage error
   CHECK(r.rc == 2);
   if (!cuda::available()) {
     r = with({"--set", "device=cuda"});  // the config's device is honoured ...
     CHECK(r.rc == 2);
-    CHECK(error_line(r.err).rfind("error: [config] device 'cuda': ", 0) == 0);
+    CHECK(error_line(r.err).rfind("error: [config] device cuda: ", 0) == 0);
     r = with({"--set", "device=cuda", "--device", "cpu"});  // ... unless --device says otherwise
     CHECK(r.rc == 0);
     CHECK(r.out.rfind("ab", 0) == 0);

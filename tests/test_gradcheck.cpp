@@ -26,6 +26,8 @@ const std::set<std::string> kNotDifferentiable = {
     // comparisons: u8 results
     "gt",
     "eq",
+    // an order statistic for the router's threshold update, read as a value (no gradient recorded)
+    "kth_smallest",
     // random factories with no tensor input: nothing to differentiate (gumbel_noise and
     // logistic_noise have lines all the same: the router adds them to its scores)
     "rand_uniform",

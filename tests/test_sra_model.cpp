@@ -110,7 +110,7 @@ TrainResult train_retrieval(TransformerConfig c, int max_steps, double lr, doubl
   Generator test_gen(777);
   Tensor test = Retrieval::make(256, test_gen).ids;
   r.accuracy = answer_accuracy(m, test);
-  r.ratio = m.last_selected_ratio();
+  r.ratio = m.last_selected_ratio().item();
   return r;
 }
 
@@ -126,7 +126,7 @@ TEST_CASE("sra model: selection is causal — a prefix's logits do not depend on
   Tensor ids = Retrieval::make(2, gen).ids.slice(1, 0, 33).contiguous();
   ForwardOutput full = m.run(ids);
   CHECK(full.selections.size() == 2);
-  CHECK(full.selected_ratio > 0.05);
+  CHECK(full.selected_ratio.item() > 0.05);
   for (int64_t t : {5, 17, 32}) {
     Tensor prefix = ids.slice(1, 0, t).contiguous();
     Tensor a = m.forward(prefix);
@@ -198,7 +198,7 @@ TEST_CASE(
       r.down_proj->bias.bump_version();
       Selection s = r.select(h, noise);
       r.update_threshold(s.ratio, s.quantile);
-      if (step >= 40) late += s.ratio / 20.0;
+      if (step >= 40) late += s.ratio.item() / 20.0;
     }
     return late;
   };

@@ -10,6 +10,7 @@
 
 #include "autograd/ops.h"
 #include "core/check.h"
+#include "core/cuda_runtime.h"
 #include "core/json.h"
 #include "data/packing.h"
 #include "model/optimizer.h"
@@ -66,6 +67,18 @@ TrainData load_data(const RunConfig& cfg, const TrainOptions& opt, std::ostream&
   return d;
 }
 
+// A batch built on the host, on the run's device: inputs and targets through the pinned staging ring
+// (asynchronous, core/cuda_runtime.h); the loss mask stays on the host (the targets carry it).
+Batch on_device(Batch b, Device device) {
+  if (device.is_cpu()) return b;
+  for (Tensor* t : {&b.inputs, &b.targets}) {
+    Tensor out = Tensor::empty(t->shape(), t->dtype(), device);
+    cuda::memcpy_h2d_staged(out.raw(), t->raw(), size_t(t->numel()) * dtype_size(t->dtype()), device.index);
+    *t = out;
+  }
+  return b;
+}
+
 // Masked next-token cross-entropy plus the routers' budget losses (training: remembers the ratios).
 Tensor batch_loss(Transformer& model, const Batch& b) {
   ForwardOutput out = model.run(b.inputs);
@@ -91,20 +104,22 @@ void set_router_temperature(Transformer& model, double tau) {
   }
 }
 
-double validation_loss(Transformer& model, const PackedRows& val, int64_t batch_size, int64_t eval_batches) {
+// Mean loss over the validation batches: summed in f64 on the device, one host read.
+double validation_loss(Transformer& model, const PackedRows& val, int64_t batch_size, int64_t eval_batches,
+                       Device device) {
   NoGradGuard g;
   model.eval();
   int64_t rows = std::min(val.num_rows(), batch_size * eval_batches);
-  double sum = 0;
+  Tensor sum = Tensor::zeros({}, DType::f64, device);
   int64_t n = 0;
   for (int64_t first = 0; first < rows; first += batch_size) {
     std::vector<int64_t> idx;
     for (int64_t r = first; r < std::min(rows, first + batch_size); ++r) idx.push_back(r);
-    sum += batch_loss(model, make_batch(val, idx)).item();
+    sum = add(sum, cast(batch_loss(model, on_device(make_batch(val, idx), device)), DType::f64));
     ++n;
   }
   model.train();
-  return sum / double(n);
+  return sum.item() / double(n);
 }
 
 // One run: the resolved config, data, model, optimizer and sampler, and the steps it covers.
@@ -121,6 +136,7 @@ struct TrainRun {
   std::unique_ptr<SequenceSampler> sampler;
   int64_t start = 0, end = 0;
   bool resumed = false;
+  Device device;  // run_device(cfg): model, optimizer state, batches and step values live there
   Transformer& model() { return *lm.model; }
 };
 
@@ -128,7 +144,7 @@ RunConfig checked_config(const TrainOptions& opt) {
   SRA_CHECK(!opt.config.empty(), "[train] no config file given");
   SRA_CHECK(!opt.out_dir.empty(), "[train] no output directory given");
   RunConfig cfg = load_config(opt.config, opt.overrides);
-  SRA_CHECK(cfg.device == "cpu", "[train] device '", cfg.device, "' is not supported yet (use cpu)");
+  run_device(cfg);  // "[config] device ...": a GPU asked for is present
   SRA_CHECK(cfg.precision == "f32", "[train] precision '", cfg.precision, "' is not supported yet (use f32)");
   SRA_CHECK(cfg.distributed.world_size == 1 && cfg.distributed.backend == "none",
             "[train] distributed training is not supported yet (distributed.world_size must be 1)");
@@ -184,42 +200,94 @@ struct StepResult {
   std::optional<double> val, val_acc, val_sel;
 };
 
-// Update s (0-based): schedule, grad_accum micro-batches, clip, AdamW, thresholds; then validation.
-StepResult train_step(TrainRun& run, int64_t s, const TaskValidator& validate_task) {
+// The steps run since the last read of their values, which stay on the run's device until then: row i
+// of `values` holds step i's [Σ loss, Σ selected ratio] over its micro-batches and its gradient norm.
+// A step only queues copies into its row; read() makes the one host read of the window. Rows are
+// reused window after window, so a steady step allocates nothing for its results.
+class StepWindow {
+ public:
+  StepWindow(int64_t capacity, Device device) : values_(Tensor::zeros({capacity, 3}, DType::f64, device)) {}
+  bool empty() const { return steps_.empty(); }
+  bool full() const { return int64_t(steps_.size()) == values_.size(0); }
+  // Step `step` (1-based), started at host time t0 with learning rate lr.
+  void add(int64_t step, double lr, double t0, const Tensor& loss_sum, const Tensor& ratio_sum,
+           const Tensor& norm) {
+    SRA_ASSERT(!full(), "step window of ", values_.size(0), " is full");
+    const int64_t i = int64_t(steps_.size());
+    values_.narrow(0, i, 1).narrow(1, 0, 1).copy_(loss_sum);
+    values_.narrow(0, i, 1).narrow(1, 1, 1).copy_(ratio_sum);
+    values_.narrow(0, i, 1).narrow(1, 2, 1).copy_(norm);
+    steps_.push_back({step, lr, t0});
+  }
+  // The window's results (tokens per second over the window: its steps ran asynchronously), then empty.
+  std::vector<StepResult> read(const RunConfig& cfg) {
+    const std::vector<double> v = values_.narrow(0, 0, int64_t(steps_.size())).to_vector<double>();
+    const double accum = double(cfg.train.grad_accum);
+    const double tokens = double(steps_.size()) * accum * double(cfg.train.batch_size * cfg.data.seq_len);
+    const double tok_s = tokens / std::max(now_s() - steps_.front().t0, 1e-9);
+    std::vector<StepResult> out;
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      StepResult r;
+      r.step = steps_[i].step;
+      r.lr = steps_[i].lr;
+      r.loss = v[3 * i] / accum, r.ratio = v[3 * i + 1] / accum, r.norm = v[3 * i + 2];
+      r.tok_s = tok_s;
+      out.push_back(r);
+    }
+    steps_.clear();
+    return out;
+  }
+
+ private:
+  struct Pending {
+    int64_t step;
+    double lr, t0;
+  };
+  Tensor values_;  // (capacity, 3) f64 on the run's device
+  std::vector<Pending> steps_;
+};
+
+// Update s (0-based): schedule, grad_accum micro-batches, clip, AdamW, thresholds. Reads nothing back
+// to the host: the step's loss, ratio and norm go into `window`.
+void train_step(TrainRun& run, int64_t s, StepWindow& window) {
   const RunConfig& cfg = run.cfg;
   Transformer& model = run.model();
   const int64_t B = cfg.train.batch_size, accum = cfg.train.grad_accum;
   const double tau0 = cfg.router.temperature, tau1 = cfg.router.temperature_final;
   const double t0 = now_s();
-  StepResult r;
-  r.lr = learning_rate(cfg, s);
+  const double lr = learning_rate(cfg, s);
   double frac = cfg.train.steps > 1 ? double(s) / double(cfg.train.steps - 1) : 0.0;
   set_router_temperature(model, tau0 + (tau1 - tau0) * frac);
-  double loss_sum = 0, ratio_sum = 0;
+  // Σ over micro-batches in f64 from 0, in order: the host's double sums, on the device
+  Tensor loss_sum = Tensor::zeros({}, DType::f64, run.device);
+  Tensor ratio_sum = Tensor::zeros({}, DType::f64, run.device);
   for (int64_t m = 0; m < accum; ++m) {
-    Batch b = make_batch(*run.data.train, run.sampler->next_batch(B));
+    Batch b = on_device(make_batch(*run.data.train, run.sampler->next_batch(B)), run.device);
     Tensor loss = batch_loss(model, b);
-    ratio_sum += model.last_selected_ratio();
-    loss_sum += loss.item();
+    {
+      NoGradGuard g;
+      loss_sum = add(loss_sum, cast(loss.detach(), DType::f64));
+      ratio_sum = add(ratio_sum, model.last_selected_ratio());
+    }
     backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)));
   }
-  auto [norm, scale] = clip_grad_norm(run.params, cfg.optimizer.grad_clip);
-  run.optim->step(r.lr, scale);
+  Tensor norm_scale = grad_norm_and_scale(run.params, cfg.optimizer.grad_clip);  // [norm, clip factor]
+  run.optim->step(lr, norm_scale.narrow(0, 1, 1));
   run.optim->zero_grad();
   model.update_thresholds();
-  r.step = s + 1;
-  r.norm = norm;
-  r.loss = loss_sum / double(accum), r.ratio = ratio_sum / double(accum);
-  r.tok_s = double(B * accum * cfg.data.seq_len) / std::max(now_s() - t0, 1e-9);
-  if (cfg.train.eval_every > 0 && r.step % cfg.train.eval_every == 0) {
-    r.val = validation_loss(model, *run.data.val, B, cfg.train.eval_batches);
-    if (validate_task) {
-      TaskScore ts = validate_task(model);
-      r.val_acc = ts.accuracy;
-      r.val_sel = ts.selected_ratio;
-    }
+  window.add(s + 1, lr, t0, loss_sum, ratio_sum, norm_scale.narrow(0, 0, 1));
+}
+
+// Validation loss (and the task score) of an evaluation step, into its result.
+void evaluate(TrainRun& run, StepResult& r, const TaskValidator& validate_task) {
+  const RunConfig& cfg = run.cfg;
+  r.val =
+      validation_loss(run.model(), *run.data.val, cfg.train.batch_size, cfg.train.eval_batches, run.device);
+  if (validate_task) {
+    TaskScore ts = validate_task(run.model());
+    r.val_acc = ts.accuracy;
+    r.val_sel = ts.selected_ratio;
   }
-  return r;
 }
 
 Json metrics_line(const StepResult& r) {
@@ -266,7 +334,9 @@ TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
   write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
   run.resolved = dump_resolved_yaml(cfg);
   run.data = load_data(cfg, opt, log);
+  run.device = run_device(cfg);
   run.lm = model_from_config(cfg);
+  run.model().to(run.device);  // before AdamW: its moments are allocated beside the parameters
   run.model().train();
   run.params = run.model().named_parameters();
   run.optim = std::make_unique<AdamW>(run.params, to_adamw_config(cfg));
@@ -294,22 +364,38 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   // a progress bar redrawn in place on a terminal (logging.progress: auto = when the log is a terminal)
   ProgressBar bar(log, cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal),
                   cfg.train.steps, run.start, run.end);
-  for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
-    const StepResult r = train_step(run, s, validate_task);
-    step = r.step;
-    metrics.write(metrics_line(r));
-    if ((cfg.logging.log_every > 0 && r.step % cfg.logging.log_every == 0) || r.val) {
+  std::string bar_fields;
+  // Step values are read back at logging, evaluation and checkpoint steps and at the end; on the CPU,
+  // where a read costs nothing, after every step.
+  StepWindow window(run.device.is_cpu() ? 1 : std::min(cfg.logging.log_every, cfg.train.steps), run.device);
+  auto write_results = [&](bool eval_now) {
+    std::vector<StepResult> rs = window.read(cfg);
+    if (eval_now) evaluate(run, rs.back(), validate_task);
+    for (const StepResult& r : rs) metrics.write(metrics_line(r));
+    const StepResult& r = rs.back();
+    if (r.step % cfg.logging.log_every == 0 || r.val) {
       bar.clear();
       log_step(r, log);
     }
-    if ((cfg.train.checkpoint_every > 0 && r.step % cfg.train.checkpoint_every == 0) || r.step == run.end) {
+    bar_fields = "loss " + fmt("%.4f", r.loss) + "  sel " + fmt("%.3f", r.ratio) + "  " +
+                 fmt("%.0f", r.tok_s) + " tok/s";
+  };
+  for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
+    train_step(run, s, window);
+    step = s + 1;
+    const bool eval_now = cfg.train.eval_every > 0 && step % cfg.train.eval_every == 0;
+    const bool save_now =
+        (cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0) || step == run.end;
+    if (window.full() || step % cfg.logging.log_every == 0 || eval_now || save_now) write_results(eval_now);
+    if (save_now) {
       bar.clear();
-      save(run, r.step, log);
-      last_saved = r.step;
+      save(run, step, log);
+      last_saved = step;
     }
-    bar.draw(r.step, "loss " + fmt("%.4f", r.loss) + "  sel " + fmt("%.3f", r.ratio) + "  " +
-                         fmt("%.0f", r.tok_s) + " tok/s");
+    bar.draw(step, bar_fields);
+    if (opt.on_step) opt.on_step(step);
   }
+  if (!window.empty()) write_results(false);  // interrupted between reads
   bar.clear();
   if (interrupt_requested()) {
     if (step > last_saved && step > 0) save(run, step, log);

@@ -62,6 +62,15 @@
 //   checkpoints or metrics); fresh (--fresh) moves that run's files to out_dir/previous-<n>/ first.
 // Interrupts: SIGINT / SIGTERM (run/interrupt.h) stop the loop after the current step, which is saved;
 //   run_train returns 130. A second signal exits at once.
+// Device (config key device: cpu | cuda | cuda:N, run/config.h run_device): the model is moved there
+//   after it is built and before AdamW (so its moments are there too); a checkpoint loads into it
+//   (copies into the device tensors); batches are built on the host and copied through pinned memory
+//   (cuda::memcpy_h2d_staged). The loss, the selected ratio, the gradient norm and the clip factor, and
+//   the routers' thresholds and quantiles stay on the device: a step reads nothing back to the host. The
+//   step values are read (one host read for all the steps since the last read) at logging steps
+//   (step % log_every == 0), evaluation and checkpoint steps and the run's last step, and the metrics
+//   lines of those steps are written then; tokens_per_s is then the mean over those steps. On the CPU
+//   they are read after every step. Checkpoints hold host copies: the same bytes from either device.
 // Errors: sra::Error "[train] ..." (and "[config] ...", "[checkpoint] ...", "[data] ..." from below).
 #pragma once
 #include <cstdint>
@@ -95,6 +104,9 @@ struct TrainOptions {
   bool terminal = false;               // the log is a terminal: logging.progress auto draws a progress bar
   TaskValidatorFactory task_validator = nullptr;  // needed when train.eval_problems > 0
   bool fresh = false;  // start from step 0 even though out_dir holds a run (its files move aside)
+  // Called after each step with its number (1-based), once its metrics, log line and checkpoint are done
+  // (tests measure a step's device allocations and host syncs between two calls).
+  std::function<void(int64_t step)> on_step = nullptr;
 };
 
 // Runs (or continues) training; returns 0, or kInterruptedExit (130, run/interrupt.h) after SIGINT or

@@ -65,12 +65,15 @@ Tensor unary(const char* op, UnaryOp kind, const Tensor& x, double p = 0.0) {
 
 }  // namespace
 
+// add and sub skip the gradient of an operand that does not need one (e.g. a broadcast constant such as
+// the router's threshold, whose gradient would be a reduction over the whole output).
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward("add", BinaryOp::add, a, b);
   if (needs_grad({a, b})) {
     Shape sa = a.shape(), sb = b.shape();
-    record("add", {a, b}, {out}, {}, [sa, sb](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-      return {sum_to(g[0], sa), sum_to(g[0], sb)};
+    bool ga = a.requires_grad(), gb = b.requires_grad();
+    record("add", {a, b}, {out}, {}, [sa, sb, ga, gb](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+      return {ga ? sum_to(g[0], sa) : Tensor(), gb ? sum_to(g[0], sb) : Tensor()};
     });
   }
   return out;
@@ -80,8 +83,9 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward("sub", BinaryOp::sub, a, b);
   if (needs_grad({a, b})) {
     Shape sa = a.shape(), sb = b.shape();
-    record("sub", {a, b}, {out}, {}, [sa, sb](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-      return {sum_to(g[0], sa), sum_to(neg(g[0]), sb)};
+    bool ga = a.requires_grad(), gb = b.requires_grad();
+    record("sub", {a, b}, {out}, {}, [sa, sb, ga, gb](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+      return {ga ? sum_to(g[0], sa) : Tensor(), gb ? sum_to(neg(g[0]), sb) : Tensor()};
     });
   }
   return out;
@@ -113,6 +117,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // clang-format off
 Tensor add(const Tensor& a, double s) { return unary("add_scalar", UnaryOp::add_scalar, a, s); }
 Tensor mul(const Tensor& a, double s) { return unary("scale", UnaryOp::scale, a, s); }
+Tensor div(const Tensor& a, double s) { return div(a, Tensor::full({}, s, a.dtype(), a.device())); }
 Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::neg, x); }
 Tensor pow(const Tensor& x, double p) { return unary("pow", UnaryOp::pow, x, p); }
 Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::exp, x); }

@@ -1,10 +1,12 @@
-// Reductions: sum / mean over a set of dims, max / argmax over one dim.
-// Backward: sum → broadcast g back; mean → g / count; max → g scattered to the chosen index.
+// Reductions: sum / mean over a set of dims, max / argmax over one dim, kth_smallest over all elements.
+// Backward: sum → broadcast g back; mean → g / count; max → g scattered to the chosen index; kth_smallest
+// records nothing.
 #include "kernels/reduce/reduce.h"
 
 #include <algorithm>
 
 #include "autograd/ops/common.h"
+#include "kernels/kth_smallest/kth_smallest.h"
 
 namespace sra {
 
@@ -145,6 +147,16 @@ std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   NoGradGuard g;
   return max(x, dim, keepdim).second;
+}
+
+Tensor kth_smallest(const Tensor& x, int64_t k) {
+  detail::require_float("kth_smallest", x);
+  SRA_CHECK(k >= 0 && k < x.numel(), "[kth_smallest] k = ", k, " is outside [0, ", x.numel(),
+            ") for a tensor of shape ", shape_str(x.shape()));
+  Tensor xc = detail::dense(x.detach());
+  Tensor out = Tensor::empty({}, x.dtype(), x.device());
+  kern::kth_smallest(x.device(), {x.dtype(), out.raw(), xc.raw(), x.numel(), k});
+  return out;
 }
 
 }  // namespace sra

@@ -8,11 +8,18 @@ namespace sra::kern {
 
 void adamw(Device d, const AdamWArgs& a) {
   if (d.is_cuda()) return adamw_cuda(a, d.index);
+  AdamWStep st = a.step;
+  if (a.scale_dev) st.grad_scale = a.scale_dev[0];  // host memory on the CPU
   for_float(a.dtype, "adamw", "cpu", [&](auto t) {
     using T = decltype(t);
     adamw_cpu<T>(static_cast<T*>(a.p), static_cast<const T*>(a.g), static_cast<T*>(a.m), static_cast<T*>(a.v),
-                 a.n, a.step);
+                 a.n, st);
   });
+}
+
+void clip_scale(Device d, const ClipScaleArgs& a) {
+  if (d.is_cuda()) return clip_scale_cuda(a, d.index);
+  clip_norm_scale(a.sum_sq[0], a.max_norm, a.out);
 }
 
 void sum_squares(Device d, const SumSquaresArgs& a) {

@@ -10,12 +10,20 @@
 // fixed tree and adds the total to acc[0] (sequential launches on one stream: the tensors' totals join
 // acc in call order). acc is on the call's device (a host double on the CPU, a one-element f64 tensor's
 // data on CUDA); scratch: kSumSquaresBlocks doubles on CUDA (unused on the CPU).
-// Callers use the dispatchers adamw / sum_squares (adamw.cpp). T = float or double.
+// clip_scale: from acc[0] = Σ g², out = [norm, scale] with norm = √acc, scale = max_norm / (norm + 1e-12)
+// when max_norm > 0 and norm > max_norm, else 1 (clip_norm_scale below, one expression for both devices;
+// on CUDA one thread, so the clip factor never leaves the device). adamw reads its gradient scale from
+// scale_dev (a double on the call's device) when that is set, instead of step.grad_scale: a step whose
+// clip factor stays on the GPU makes no host read.
+// Callers use the dispatchers adamw / sum_squares / clip_scale (adamw.cpp). T = float or double.
 #pragma once
+#include <math.h>
+
 #include <cstdint>
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "kernels/common/host_device.h"
 
 namespace sra::kern {
 
@@ -34,6 +42,7 @@ struct AdamWArgs {  // pointers on the call's device
   void* v;
   int64_t n;
   AdamWStep step;
+  const double* scale_dev = nullptr;  // set: the gradient scale, read on the device (step.grad_scale unused)
 };
 struct SumSquaresArgs {
   DType dtype;
@@ -43,10 +52,25 @@ struct SumSquaresArgs {
   double* scratch;  // CUDA: kSumSquaresBlocks doubles; CPU: unused
 };
 
+struct ClipScaleArgs {
+  const double* sum_sq;  // Σ g² (sum_squares' acc)
+  double max_norm;       // <= 0: no clipping
+  double* out;           // [norm, scale]
+};
+
+// The global norm and clip factor from Σ g²; the same expression on the host and the device.
+SRA_HOST_DEVICE inline void clip_norm_scale(double sum_sq, double max_norm, double* out) {
+  double norm = ::sqrt(sum_sq);  // the C function (sra::sqrt is the tensor op)
+  out[0] = norm;
+  out[1] = (max_norm > 0 && norm > max_norm) ? max_norm / (norm + 1e-12) : 1.0;
+}
+
 void adamw(Device device, const AdamWArgs& args);
 void sum_squares(Device device, const SumSquaresArgs& args);
+void clip_scale(Device device, const ClipScaleArgs& args);
 void adamw_cuda(const AdamWArgs& args, int device);
 void sum_squares_cuda(const SumSquaresArgs& args, int device);
+void clip_scale_cuda(const ClipScaleArgs& args, int device);
 
 template <typename T>
 void adamw_cpu(T* p, const T* g, T* m, T* v, int64_t n, const AdamWStep& s);

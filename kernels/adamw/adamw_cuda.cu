@@ -4,6 +4,7 @@
 //   sum_squares: blocks = min(kSumSquaresBlocks, ⌈n / 256⌉); block b sums elements b·256 + tid + k·blocks·256
 //          in double, a fixed tree gives scratch[b]; one block then sums scratch in a fixed tree and adds
 //          the total to acc[0]. Deterministic: the order depends on n alone; no atomics.
+//   clip_scale: one thread evaluates clip_norm_scale (adamw.h), the CPU's expression.
 #include <cmath>
 
 #include "core/cuda_launch.h"
@@ -20,7 +21,8 @@ static_assert(kSumSquaresBlocks <= kBlock, "the final pass reads one partial per
 
 template <typename T>
 __global__ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, T b1, T b2, T decay, T step,
-                             T inv_sqrt_bc2, T eps, T gs) {
+                             T inv_sqrt_bc2, T eps, T gs_host, const double* gs_dev) {
+  const T gs = gs_dev ? T(gs_dev[0]) : gs_host;  // the CPU's T(grad_scale)
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     T gi = g[i] * gs;
@@ -42,6 +44,10 @@ __global__ void sum_squares_partial_kernel(double* scratch, const T* g, int64_t 
   if (threadIdx.x == 0) scratch[blockIdx.x] = total;
 }
 
+__global__ void clip_scale_kernel(const double* sum_sq, double max_norm, double* out) {
+  clip_norm_scale(sum_sq[0], max_norm, out);
+}
+
 __global__ void sum_squares_final_kernel(double* acc, const double* scratch, int blocks) {
   __shared__ double part[kBlock];
   double total = row_tree::block_sum(int(threadIdx.x) < blocks ? scratch[threadIdx.x] : 0.0, part);
@@ -61,9 +67,15 @@ void adamw_cuda(const AdamWArgs& a, int device) {
     adamw_kernel<T><<<cuda::grid_for(a.n), cuda::kThreads, 0, cuda::stream(device)>>>(
         static_cast<T*>(a.p), static_cast<const T*>(a.g), static_cast<T*>(a.m), static_cast<T*>(a.v), a.n,
         T(s.beta1), T(s.beta2), T(1.0 - s.lr * s.weight_decay), T(s.lr / bc1), T(1.0 / std::sqrt(bc2)),
-        T(s.eps), T(s.grad_scale));
+        T(s.eps), T(s.grad_scale), a.scale_dev);
   });
   cuda::check_launch("adamw", device);
+}
+
+void clip_scale_cuda(const ClipScaleArgs& a, int device) {
+  cuda::DeviceGuard guard(device);
+  clip_scale_kernel<<<1, 1, 0, cuda::stream(device)>>>(a.sum_sq, a.max_norm, a.out);
+  cuda::check_launch("clip_grad_norm", device);
 }
 
 void sum_squares_cuda(const SumSquaresArgs& a, int device) {

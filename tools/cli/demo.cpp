@@ -60,7 +60,7 @@ TextDemoResult run_text_demo(const TextDemoOptions& opt, std::ostream& out) {
     auto [norm, scale] = clip_grad_norm(model.named_parameters(), 1.0);
     optim.step(lr, scale);
     optim.zero_grad();
-    double ratio = model.last_selected_ratio();
+    double ratio = model.last_selected_ratio().item();
     model.update_thresholds();
     double l = loss.item();
     if (step == 0) res.first_loss = l, avg = l;

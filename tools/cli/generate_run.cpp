@@ -11,7 +11,7 @@
 #include "model/selection_view.h"
 #include "run/activity.h"
 #include "run/data_prep.h"
-#include "run/device_spec.h"
+#include "run/config.h"
 #include "run/model_io.h"
 
 namespace sra {

@@ -9,7 +9,7 @@
 // max_seq_len - prompt tokens with a warning on `log` (context_budget). With `stream` (the CLI sets it
 // when stdout is a terminal) the prompt is printed first and each piece of the answer as it is generated
 // (a trailing incomplete UTF-8 character waits for its next token); the text printed is the same.
-// Device: --device (cpu, cuda or cuda:N; run/device_spec.h); without it, a --config model runs on the
+// Device: --device (cpu, cuda or cuda:N; run/config.h); without it, a --config model runs on the
 // config's `device` and a checkpoint on the CPU. The model is built or loaded on the CPU, then moved.
 #pragma once
 #include <iosfwd>

@@ -1,0 +1,43 @@
+// The router's threshold arithmetic on the router's device (model/router.h), in f64 with explicit fused
+// multiply-adds (one rounding), as the host code it replaces was compiled (-mfma contracted it):
+//   perturbed_scores   u[i] = fma(τ, f64(ℓ[i]), f64(s[i]))      s, ℓ: n scores and noise in T; u: n f64
+//   threshold_step     θ = fma(η, v − c, θ)                      θ, v: one f64 each on the device;
+//                      c = θ (quantile: v = q, an EMA step toward q) or c = ρ (ratio: v = observed ratio)
+// CPU (router_cpu.cpp): std::fma. CUDA (router_cuda.cu): fma, a grid-stride loop for u and one thread for
+// θ: the same bits on both devices, no host read. Callers use the dispatchers (router.cpp). T = float or
+// double.
+#pragma once
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
+
+namespace sra::kern {
+
+struct PerturbedScoresArgs {  // pointers on the call's device, contiguous
+  DType dtype;                // of s and noise: f32 | f64
+  double* u;
+  const void* s;
+  const void* noise;
+  int64_t n;
+  double tau;
+};
+
+struct ThresholdStepArgs {  // pointers on the call's device
+  double* theta;            // θ, updated in place
+  const double* value;      // v: the quantile q or the observed ratio
+  double lr;                // η
+  bool toward_value;        // true: c = θ (quantile); false: c = target (ratio)
+  double target;            // ρ
+};
+
+void perturbed_scores(Device device, const PerturbedScoresArgs& args);
+void threshold_step(Device device, const ThresholdStepArgs& args);
+void perturbed_scores_cuda(const PerturbedScoresArgs& args, int device);
+void threshold_step_cuda(const ThresholdStepArgs& args, int device);
+
+template <typename T>
+void perturbed_scores_cpu(double* u, const T* s, const T* noise, int64_t n, double tau);
+void threshold_step_cpu(const ThresholdStepArgs& args);
+
+}  // namespace sra::kern
