@@ -18,8 +18,8 @@
 #include "model/generate.h"
 #include "run/activity.h"
 #include "run/checkpoint.h"
-#include "run/data_prep.h"
 #include "run/config.h"
+#include "run/data_prep.h"
 #include "run/model_io.h"
 
 namespace sra::eval {

@@ -673,6 +673,10 @@ Device parse_device_spec(const std::string& spec) {
   return d;
 }
 
+DType compute_dtype(const RunConfig& cfg) {
+  return cfg.precision == "bf16" ? DType::bf16 : DType::f32;
+}
+
 Device run_device(const RunConfig& cfg) {
   return parse_device_spec(cfg.device);
 }

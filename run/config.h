@@ -228,6 +228,8 @@ AdamWConfig to_adamw_config(const RunConfig& cfg);
 Device run_device(const RunConfig& cfg);
 // The same for a spelling from elsewhere (a --device flag): cpu, cuda, cuda:N; the errors name the key.
 Device parse_device_spec(const std::string& spec);
+// The GEMM operand dtype of precision: bf16 for "bf16" (autograd/autocast.h), else f32.
+DType compute_dtype(const RunConfig& cfg);
 // The form check of the device key: "" for cpu, cuda and cuda:N, else the message.
 std::string device_value_error(const std::string& value);
 SyntheticOptions to_synthetic_options(const RunConfig& cfg);

@@ -452,7 +452,8 @@ TEST_CASE("eval: --device picks where the models run; a bad spec is refused befo
   }
   std::string o;
   CHECK(run_sra("eval --checkpoint " + opt.checkpoint + " --dataset synthetic --device gpu", &o, dir) == 2);
-  CHECK(o.find("error: [config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'gpu'") != std::string::npos);
+  CHECK(o.find("error: [config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'gpu'") !=
+        std::string::npos);
   if (!cuda::available()) {
     CHECK(run_sra("eval --checkpoint " + opt.checkpoint + " --dataset synthetic --device cuda", &o, dir) ==
           2);

@@ -99,7 +99,8 @@ TEST_CASE("generate: --device overrides the config's device; bad or unavailable 
   };
   sra::testing::Run r = with({"--device", "gpu"});
   CHECK(r.rc == 2);
-  CHECK(error_line(r.err) == "error: [config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'gpu'");
+  CHECK(error_line(r.err) ==
+        "error: [config] device: must be cpu, cuda or cuda:N (N = a GPU index), got 'gpu'");
   r = with({"--checkpoint", "missing.h5"});  // --checkpoint excludes --config: a usage error
   CHECK(r.rc == 2);
   if (!cuda::available()) {

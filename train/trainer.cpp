@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 
+#include "autograd/autocast.h"
 #include "autograd/ops.h"
 #include "core/check.h"
 #include "core/cuda_runtime.h"
@@ -145,7 +146,6 @@ RunConfig checked_config(const TrainOptions& opt) {
   SRA_CHECK(!opt.out_dir.empty(), "[train] no output directory given");
   RunConfig cfg = load_config(opt.config, opt.overrides);
   run_device(cfg);  // "[config] device ...": a GPU asked for is present
-  SRA_CHECK(cfg.precision == "f32", "[train] precision '", cfg.precision, "' is not supported yet (use f32)");
   SRA_CHECK(cfg.distributed.world_size == 1 && cfg.distributed.backend == "none",
             "[train] distributed training is not supported yet (distributed.world_size must be 1)");
   SRA_CHECK(cfg.data.seq_len <= cfg.model.max_seq_len, "[train] data.seq_len ", cfg.data.seq_len,
@@ -261,6 +261,8 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
   // Σ over micro-batches in f64 from 0, in order: the host's double sums, on the device
   Tensor loss_sum = Tensor::zeros({}, DType::f64, run.device);
   Tensor ratio_sum = Tensor::zeros({}, DType::f64, run.device);
+  // precision bf16: the GEMMs of forward and backward on bf16 operands (autograd/autocast.h)
+  AutocastGuard autocast(compute_dtype(cfg));
   for (int64_t m = 0; m < accum; ++m) {
     Batch b = on_device(make_batch(*run.data.train, run.sampler->next_batch(B)), run.device);
     Tensor loss = batch_loss(model, b);
@@ -281,6 +283,7 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
 // Validation loss (and the task score) of an evaluation step, into its result.
 void evaluate(TrainRun& run, StepResult& r, const TaskValidator& validate_task) {
   const RunConfig& cfg = run.cfg;
+  AutocastGuard autocast(compute_dtype(cfg));  // the training step's precision
   r.val =
       validation_loss(run.model(), *run.data.val, cfg.train.batch_size, cfg.train.eval_batches, run.device);
   if (validate_task) {

@@ -10,8 +10,8 @@
 #include "model/flops.h"
 #include "model/selection_view.h"
 #include "run/activity.h"
-#include "run/data_prep.h"
 #include "run/config.h"
+#include "run/data_prep.h"
 #include "run/model_io.h"
 
 namespace sra {
