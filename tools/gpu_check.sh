@@ -6,8 +6,9 @@
 #   tools/gpu_prep.sh                   # here: copies ../shared/{data,bench} into .gpu/ (git-ignored)
 #   device run: tools/gpu_check.sh [steps]   with carry [".gpu"]
 #
-# steps: a comma list of info,build,test,sanitize,bench (default: all of them). SRA_TEST_FILTER narrows
-# the doctest cases of the test step (doctest -tc syntax).
+# steps: a comma list of info,build,test,sanitize,e2e,bench (default: all but e2e). SRA_TEST_FILTER
+# narrows the doctest cases of the test step (doctest -tc syntax). e2e: tools/gpu_e2e.sh, the 135M model
+# trained in bf16, checkpointed, resumed, evaluated on CPU and GPU, RL-tuned (a few minutes).
 # bench: `sra bench train --device cuda --precision bf16` and .gpu/bench/torch_reference.py train with
 # --compile and eager, same model (d 768, 12 layers, 12 heads, seq 1024, batch 16, vocab 32768, SwiGLU
 # hidden 2048), each logged in $out/bench_*.log; tools/bench_merge.py writes $out/bench.jsonl (our line
@@ -51,10 +52,15 @@ if has test; then
 fi
 if has sanitize; then
   if compute-sanitizer --version >/dev/null 2>&1; then
-    step sanitize compute-sanitizer --tool memcheck --error-exitcode 1 "$SRA_BUILD_DIR/sra_tests" -tc='cuda*' -tce='*impossible allocation*'
+    # the op-level CUDA cases (the whole-run cases — training steps, eval, rl — run ~50x slower under it)
+    step sanitize timeout 420 compute-sanitizer --tool memcheck --error-exitcode 1 "$SRA_BUILD_DIR/sra_tests" \
+      -tc='cuda*' -tce='*impossible allocation*,*steps*,*sra train*,*sra eval*,*sra rl*,*generation*,*host read per*,*training step*,*bench train*'
   else
     echo "sanitize   skipped: no compute-sanitizer" | tee -a "$summary"
   fi
+fi
+if has e2e; then
+  step e2e timeout 540 tools/gpu_e2e.sh
 fi
 if has bench; then
   n="${SRA_BENCH_STEPS:-10}"
