@@ -14,22 +14,13 @@
 #include "autograd/autocast.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "compare_util.h"
 #include "core/rng.h"
 
 using namespace sra;
+using sra::test::rel_err;
 
 namespace {
-
-double rel_err(const Tensor& got, const Tensor& want) {
-  std::vector<double> a = got.to_vector<double>(), b = want.to_vector<double>();
-  REQUIRE(a.size() == b.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num) / (std::sqrt(den) + 1e-300);
-}
 
 // x rounded to bf16 and widened back to f32 (a leaf).
 Tensor rounded(const Tensor& x) {

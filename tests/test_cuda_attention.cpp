@@ -13,10 +13,13 @@
 
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 #include "core/rng.h"
 
 using namespace sra;
+using sra::test::host_values;
+using sra::test::rel_err;
 
 namespace {
 
@@ -38,24 +41,8 @@ std::string describe(const Shape4& s) {
          (s.causal ? " causal" : " non-causal");
 }
 
-std::vector<double> host(const Tensor& t) {
-  return t.to(Device::cpu()).to_vector<double>();
-}
-
-double rel_err(const Tensor& gpu, const Tensor& cpu) {
-  std::vector<double> a = host(gpu), b = host(cpu);
-  REQUIRE(a.size() == b.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i]) || std::isnan(b[i])) return INFINITY;
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num) / (std::sqrt(den) + 1e-300);
-}
-
 bool same_bits(const Tensor& a, const Tensor& b) {
-  return host(a) == host(b);  // f32 and f64 values convert to double exactly
+  return host_values(a) == host_values(b);  // f32 and f64 values convert to double exactly
 }
 
 struct Result {
@@ -129,8 +116,8 @@ TEST_CASE("cuda: attention with no queries gives dk = dv = 0; mixed devices and 
     Tensor out = attention(q, k, v, false);
     CHECK(out.shape() == Shape{1, 2, 0, 8});
     backward(out, Tensor::zeros({1, 2, 0, 8}, dt, kGpu));
-    CHECK(host(k.grad()) == std::vector<double>(80, 0.0));
-    CHECK(host(v.grad()) == std::vector<double>(80, 0.0));
+    CHECK(host_values(k.grad()) == std::vector<double>(80, 0.0));
+    CHECK(host_values(v.grad()) == std::vector<double>(80, 0.0));
     tape_clear();
   }
   Tensor g = Tensor::zeros({1, 2, 4, 8}, DType::f32, kGpu), c = Tensor::zeros({1, 2, 4, 8}, DType::f32);

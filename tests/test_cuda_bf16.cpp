@@ -15,28 +15,18 @@
 #include "autograd/autocast.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 #include "core/rng.h"
 #include "kernels/matmul/matmul.h"
 
 using namespace sra;
+using sra::test::rel_err;
 
 namespace {
 
 bool no_gpu() {
   return !cuda::available();
-}
-
-double rel_err(const Tensor& got, const Tensor& want) {
-  std::vector<double> a = got.to(Device::cpu()).to_vector<double>(),
-                      b = want.to(Device::cpu()).to_vector<double>();
-  if (a.size() != b.size()) return INFINITY;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num) / (std::sqrt(den) + 1e-300);
 }
 
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;

@@ -13,10 +13,13 @@
 
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 #include "core/rng.h"
 
 using namespace sra;
+using sra::test::host_values;
+using sra::test::rel_err;
 
 namespace {
 
@@ -26,23 +29,8 @@ bool no_gpu() {
 
 const Device kGpu = Device::cuda(0);
 
-std::vector<double> host(const Tensor& t) {
-  return t.to(Device::cpu()).to_vector<double>();
-}
-
-double rel_err(const Tensor& gpu, const Tensor& cpu) {
-  std::vector<double> a = host(gpu), b = host(cpu);
-  REQUIRE(a.size() == b.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num) / (std::sqrt(den) + 1e-300);
-}
-
 bool same_bits(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = host(a), y = host(b);
+  std::vector<double> x = host_values(a), y = host_values(b);
   if (x.size() != y.size()) return false;
   for (size_t i = 0; i < x.size(); ++i)
     if (!(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i])))) return false;
@@ -183,7 +171,7 @@ TEST_CASE("cuda: index kernels at large shapes match the CPU bitwise and repeat"
       auto [vc, ic] = topk(tk, k, -1);
       auto [vg, ig] = topk(tk.to(kGpu), k, -1);
       CHECK(same_bits(vg, vc));
-      CHECK(host(ig) == host(ic));
+      CHECK(host_values(ig) == host_values(ic));
     }
     Tensor tk0 = randn({300, 4, 5}, gen, dt);
     check_parity(

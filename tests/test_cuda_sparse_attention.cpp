@@ -16,6 +16,7 @@
 #include "autograd/ops.h"
 #include "autograd/sparse_attention.h"
 #include "autograd/tape.h"
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 
 using namespace sra;
@@ -88,17 +89,10 @@ Result run(const Inputs& in, const Case& c, DType dt, Device dev) {
   return r;
 }
 
-double rel_err(const Tensor& gpu, const Tensor& cpu) {
-  const std::vector<double> a = gpu.to_vector<double>(), b = cpu.to_vector<double>();
-  if (a.size() != b.size()) return INFINITY;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  // Relative to ‖cpu‖, at least 1: a gradient that is 0 in exact arithmetic (dq, dk at T = 1, where the
-  // one key's softmax weight is 1 whatever its score) is rounding noise (~1e-17) on both devices.
-  return std::sqrt(num) / std::max(std::sqrt(den), 1.0);  // NaN (never ≤ tol) if either has one
+// Relative to ‖cpu‖, at least 1: a gradient that is 0 in exact arithmetic (dq, dk at T = 1, where the
+// one key's softmax weight is 1 whatever its score) is rounding noise (~1e-17) on both devices.
+double err_vs_cpu(const Tensor& gpu, const Tensor& cpu) {
+  return test::rel_err(gpu, cpu, 1.0);
 }
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
@@ -123,7 +117,7 @@ TEST_CASE("cuda: sparse_attention matches the CPU, forward and gradients, and re
       for (size_t i = 0; i < cpu.t.size(); ++i) {
         const std::string tensor = kNames[i];
         INFO(tensor);
-        CHECK(rel_err(gpu.t[i], cpu.t[i]) <= tol);
+        CHECK(err_vs_cpu(gpu.t[i], cpu.t[i]) <= tol);
         CHECK(bitwise_equal(gpu.t[i], again.t[i]));
       }
     }
@@ -143,8 +137,8 @@ TEST_CASE("cuda: sparse_attention zero gates weigh their keys 0 and get the CPU'
     const Result gpu = run(in, c, dt, Device::cuda(0));
     const Result cpu = run(in, c, dt, Device::cpu());
     const Result gpu_none = run(in_none, none, dt, Device::cuda(0));
-    CHECK(rel_err(gpu.t[0], gpu_none.t[0]) <= (dt == DType::f64 ? 1e-12 : 1e-5));
-    CHECK(rel_err(gpu.t[4], cpu.t[4]) <= (dt == DType::f64 ? 1e-12 : 1e-5));
+    CHECK(err_vs_cpu(gpu.t[0], gpu_none.t[0]) <= (dt == DType::f64 ? 1e-12 : 1e-5));
+    CHECK(err_vs_cpu(gpu.t[4], cpu.t[4]) <= (dt == DType::f64 ? 1e-12 : 1e-5));
     double norm = 0;
     for (double x : gpu.t[4].to_vector<double>()) norm += x * x;
     CHECK(norm > 0);

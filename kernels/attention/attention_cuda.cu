@@ -37,21 +37,13 @@ namespace sra::kern {
 namespace {
 
 using row_tree::exp_t;
+using row_tree::log_t;
+using row_tree::neg_inf;
 
 constexpr int kSide = 16;              // the block is a kSide × kSide grid of threads
 constexpr int kBlock = kSide * kSide;  // 256 threads
 constexpr int kMaxD = 256;             // head dims above this are an error
 
-__device__ inline float log_t(float v) {
-  return logf(v);
-}
-__device__ inline double log_t(double v) {
-  return log(v);
-}
-template <typename T>
-__device__ inline T neg_inf() {
-  return -T(INFINITY);
-}
 __host__ __device__ inline int64_t min64(int64_t a, int64_t b) {
   return a < b ? a : b;
 }

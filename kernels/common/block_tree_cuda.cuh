@@ -1,6 +1,6 @@
 // Device helpers shared by the row kernels (softmax, cross_entropy, rmsnorm, adamw's sum of squares; .cu
-// files only): T-overloaded exp and log, and block-wide max / double sum over kRowThreads threads through a
-// fixed-shape tree in shared memory (the order depends only on the block size, never on timing:
+// files only): T-overloaded exp and log, −∞, and block-wide max / double sum over kRowThreads threads through
+// a fixed-shape tree in shared memory (the order depends only on the block size, never on timing:
 // deterministic).
 #pragma once
 #include <cuda_runtime.h>
@@ -14,6 +14,16 @@ __device__ inline float exp_t(float v) {
 }
 __device__ inline double exp_t(double v) {
   return exp(v);
+}
+__device__ inline float log_t(float v) {
+  return logf(v);
+}
+__device__ inline double log_t(double v) {
+  return log(v);
+}
+template <typename T>
+__device__ inline T neg_inf() {
+  return -T(INFINITY);
 }
 
 // max(a, b) as std::max(a, b) on the CPU: b wins only when a < b.

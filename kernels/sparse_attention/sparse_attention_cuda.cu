@@ -39,23 +39,13 @@ namespace sra::kern {
 namespace {
 
 using row_tree::exp_t;
+using row_tree::log_t;
 using row_tree::max_t;
+using row_tree::neg_inf;
 
 constexpr int kBlock = 256;         // threads of the attention kernels
 constexpr int kListThreads = 1024;  // threads of the far-list kernel (32 warps)
 constexpr unsigned kFull = 0xffffffffu;
-
-__device__ inline float log_t(float v) {
-  return logf(v);
-}
-__device__ inline double log_t(double v) {
-  return log(v);
-}
-
-template <typename T>
-__device__ inline T neg_inf() {
-  return -T(INFINITY);
-}
 
 // Sum / max over the 16 lanes of a half warp (one score row); every lane gets the same value.
 template <typename T>
