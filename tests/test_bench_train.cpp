@@ -34,6 +34,15 @@ void check_bench_line(const std::string& device, const std::string& precision) {
   CHECK(j["params"].as_int() == int64_t(params));
   const double step_s = j["step_ms"].as_double() / 1e3, tokens = 3 * 16;
   REQUIRE(step_s > 0);
+  // the phases: each timed, and a step is their sum (the median of sums vs the sum of medians: within
+  // the spread of 3 steps)
+  double phases = 0;
+  for (const char* k : {"fwd_ms", "bwd_ms", "opt_ms"}) {
+    CHECK(j[k].as_double() > 0);
+    phases += j[k].as_double();
+  }
+  CHECK(phases <= 3 * j["step_ms"].as_double());
+  CHECK(phases >= j["step_ms"].as_double() / 3);
   CHECK(std::abs(double(j["tokens_per_s"].as_int()) - tokens / step_s) <= 0.5 + 1e-3 * tokens / step_s);
   double flops = 6 * params * tokens + 6 * 2 * 32 * 16 * tokens;
   CHECK(std::abs(j["mfu"].as_double() - flops / step_s / 989e12) <= 1e-4);

@@ -3,13 +3,15 @@
 // attention's QKᵀ and PV forward and backward):
 //   flops = 6 · params · tokens + 6 · layers · d · seq · tokens,   tokens = batch · seq
 // MFU = flops / step time / 989e12 (H100/H200 SXM dense bf16 peak); tokens_per_s = tokens / step time.
-// Step time: on CUDA two events around each step on the device's stream (cuda::EventTimer), on the CPU the
-// wall clock; the median over the timed steps (the upper median for an even count, as the reference's
-// times[n // 2]). peak_mem_gib: the caching allocator's peak bytes in use (weights, AdamW moments,
-// activations, gradients) since the model and optimizer were built, in GiB (null on the CPU).
-// Differences from the reference's step: ours also clips the gradient norm (one host read per step, as
-// the trainer does), and autocast covers the GEMMs only (autograd/autocast.h).
+// Step time: the sum of its phases — forward, backward, optimizer (clip factor + AdamW + zero_grad) — each
+// between two events on the device's stream (cuda::EventTimer; the wall clock on the CPU); the median over
+// the timed steps (the upper median for an even count, as the reference's times[n // 2]), and each
+// phase's median (fwd_ms, bwd_ms, opt_ms: where the time goes). peak_mem_gib: the caching allocator's peak
+// bytes in use (weights, AdamW moments, activations, gradients) since the model and optimizer were built, in
+// GiB (null on the CPU). Differences from the reference's step: ours also clips the gradient norm (on the
+// device, as the trainer does: no host read), and autocast covers the GEMMs only (autograd/autocast.h).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <ctime>
 #include <optional>
@@ -45,6 +47,32 @@ double round_to(double v, int digits) {
   return std::round(v * s) / s;
 }
 
+double median(std::vector<double> v) {  // the upper median, as the reference's times[n // 2]
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// One phase of the step: events around it on the GPU, the wall clock on the CPU; `ms` keeps timed steps.
+struct Phase {
+  const char* name;
+  std::optional<cuda::EventTimer> timer;
+  double t0 = 0;
+  std::vector<double> ms;
+  void start() {
+    if (timer) timer->start();
+    t0 = now_s();
+  }
+  void stop() {
+    if (timer) timer->stop();
+    t0 = now_s() - t0;
+  }
+  double read(bool keep) {  // the phase's milliseconds (the GPU's: waits for the stop event)
+    const double v = timer ? timer->elapsed_ms() : t0 * 1e3;
+    if (keep) ms.push_back(v);
+    return v;
+  }
+};
+
 }  // namespace
 
 int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
@@ -77,33 +105,34 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   for (auto& x : ids) x = int64_t(gen.next_below(uint64_t(o.vocab)));
   Tensor batch = Tensor::from_vector(ids, {o.batch, o.seq_len + 1}).to(dev);
 
-  auto step = [&] {
-    {
-      std::optional<AutocastGuard> autocast;
-      if (bf16) autocast.emplace(DType::bf16);
-      Tensor loss = model.loss(batch);
-      backward(loss);
-    }
-    auto [norm, scale] = clip_grad_norm(params, 1.0);
-    optim.step(3e-4, scale);
-    optim.zero_grad();
-  };
-  std::optional<cuda::EventTimer> timer;
+  // One step as the trainer runs it: forward, backward, the clip factor on the device (no host read),
+  // AdamW, zero_grad; each phase between two events on the GPU (wall clock on the CPU).
+  std::array<Phase, 3> phases{{{"fwd_ms"}, {"bwd_ms"}, {"opt_ms"}}};
   if (dev.is_cuda()) {
-    timer.emplace(dev.index);
+    for (Phase& p : phases) p.timer.emplace(dev.index);
     cuda::reset_peak(dev.index);
   }
   std::vector<double> ms;
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
-    double t0 = now_s();
-    if (timer) timer->start();
-    step();
-    if (timer) timer->stop();
-    double t = timer ? timer->elapsed_ms() : (now_s() - t0) * 1e3;
-    if (s >= o.warmup) ms.push_back(t);
+    {
+      std::optional<AutocastGuard> autocast;
+      if (bf16) autocast.emplace(DType::bf16);
+      phases[0].start();
+      Tensor loss = model.loss(batch);
+      phases[0].stop();
+      phases[1].start();
+      backward(loss);
+      phases[1].stop();
+    }
+    phases[2].start();
+    optim.step(3e-4, grad_norm_and_scale(params, 1.0).narrow(0, 1, 1));
+    optim.zero_grad();
+    phases[2].stop();
+    double total = 0;
+    for (Phase& p : phases) total += p.read(s >= o.warmup);
+    if (s >= o.warmup) ms.push_back(total);
   }
-  std::sort(ms.begin(), ms.end());
-  const double step_ms = ms[ms.size() / 2];
+  const double step_ms = median(ms);
 
   const double tokens = double(o.batch) * double(o.seq_len);
   const double n_params = double(model.num_parameters());
@@ -121,6 +150,7 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
                ? Json(round_to(double(cuda::stats(dev.index).peak_bytes_in_use) / double(1ull << 30), 2))
                : Json());
   line.set("step_ms", round_to(step_ms, 3));
+  for (Phase& p : phases) line.set(p.name, round_to(median(p.ms), 3));
   line.set("params", int64_t(n_params));
   out << line.dump() << "\n";
   return 0;
