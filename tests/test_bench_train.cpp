@@ -4,8 +4,10 @@
 // and on the GPU when there is one.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "cli_test_util.h"
 #include "core/json.h"
@@ -55,7 +57,47 @@ void check_bench_line(const std::string& device, const std::string& precision) {
   }
 }
 
+// `sra bench attention --json` at two small lengths: one line each, the fields, times and the attended
+// fraction (window 16, no critical token but the 2 sinks at ratio 0: pairs counted by hand).
+void check_attention_lines(const std::string& device) {
+  Run r = run_sra({"bench", "attention", "--json", "--device", device, "--seqs", "40,64", "--heads", "2",
+                   "--head-dim", "16", "--window", "16", "--sinks", "2", "--ratio", "0", "--reps", "2"});
+  INFO("stdout: ", r.out, "\nstderr: ", r.err);
+  REQUIRE(r.rc == 0);
+  std::vector<Json> lines;
+  size_t at = 0;
+  for (size_t nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(Json::parse(r.out.substr(at, nl - at)));
+  REQUIRE(lines.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    const Json& j = lines[i];
+    const int64_t T = i == 0 ? 40 : 64;
+    CHECK(j["bench"].as_string() == "attn");
+    CHECK(j["seq"].as_int() == T);
+    CHECK(j["heads"].as_int() == 2);
+    CHECK(j["head_dim"].as_int() == 16);
+    CHECK(j["critical"].as_int() == 2);
+    CHECK(j["dtype"].as_string() == "f32");
+    CHECK(j["sra_ms"].as_double() > 0);
+    CHECK(j["our_dense_ms"].as_double() > 0);
+    CHECK((device == "cpu") == (j["device"].as_string() == "cpu"));
+    // query q sees min(q + 1, 16) window keys and the sinks 0, 1 once they are ≥ 16 behind it
+    double pairs = 0;
+    for (int64_t q = 0; q < T; ++q)
+      pairs += double(std::min<int64_t>(q + 1, 16) + std::min<int64_t>(std::max<int64_t>(q - 15, 0), 2));
+    CHECK(std::abs(j["pair_fraction"].as_double() - pairs / (double(T) * double(T + 1) / 2)) <= 1e-4);
+  }
+}
+
 }  // namespace
+
+TEST_CASE("bench attention --json: one line per length, its fields and the attended fraction") {
+  check_attention_lines("cpu");
+}
+
+TEST_CASE("cuda: bench attention --json on the GPU" * doctest::skip(!cuda::available())) {
+  check_attention_lines("cuda");
+}
 
 TEST_CASE("bench train: one JSON line on the CPU, f32 and bf16") {
   check_bench_line("cpu", "f32");

@@ -9,7 +9,12 @@ to --out (bench.jsonl): ours, augmented with
   torch_compile_tokens_per_s, ratio (ours / torch.compile), torch_eager_tokens_per_s,
   torch_compile_mfu, torch_compile_peak_mem_gib (the reference's fields, same call, same GPU).
 
-Prints one table. Exit status 1 when a line is missing or the models differ (what exists is still
+With --attn (the log of `sra bench attention --json` and torch_reference.py attn, one line per length
+each), one more line per length: ours (bench "attn") with dense_ms (PyTorch's causal SDPA, bf16),
+torch_sra_ms (the PyTorch user's SRA), speedup_vs_dense = dense_ms / sra_ms, our_speedup =
+our_dense_ms / sra_ms and ideal_speedup = 1 / pair_fraction; and a second table.
+
+Prints the tables. Exit status 1 when a line is missing or the models differ (what exists is still
 written and printed).
 
   python3 tools/bench_merge.py --sra bench_sra.log --torch-compile bench_torch_compile.log \\
@@ -53,6 +58,7 @@ def main():
     p.add_argument("--sra", required=True, help="log holding `sra bench train`'s JSON line")
     p.add_argument("--torch-compile", required=True, help="log of torch_reference.py train --compile")
     p.add_argument("--torch-eager", required=True, help="log of torch_reference.py train")
+    p.add_argument("--attn", help="log of sra bench attention --json and torch_reference.py attn")
     p.add_argument("--out", required=True, help="bench.jsonl to write")
     a = p.parse_args()
 
@@ -93,7 +99,57 @@ def main():
         print(f"{impl:<15}{prec:<15}{fmt(tps, 'd'):>10}{fmt(ms, '.1f'):>10}{fmt(mfu, '.1%'):>8}{fmt(mem, '.2f'):>10}")
     if ours and tc:
         print(f"ratio sra / torch.compile: {ours['tokens_per_s'] / tc['tokens_per_s']:.3f}")
+    if a.attn:
+        ok = merge_attn(a.attn, a.out) and ok
     return 0 if ok else 1
+
+
+def all_json(path, key, value):
+    """Every JSON object in the file at `path` whose `key` equals `value`."""
+    found = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("{"):
+                    try:
+                        obj = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(obj, dict) and obj.get(key) == value:
+                        found.append(obj)
+    except OSError as e:
+        print(f"bench_merge: {path}: {e.strerror}", file=sys.stderr)
+    return found
+
+
+def merge_attn(path, out_path):
+    """Appends one merged line per length of ours to out_path and prints the table; False if any is missing."""
+    ours = all_json(path, "bench", "attn")
+    torch = {t["seq"]: t for t in all_json(path, "mode", "attn")}
+    ok = bool(ours)
+    if not ours:
+        print(f"bench_merge: no `sra bench attention` line in {path}", file=sys.stderr)
+    print(f"\nattention core forward+backward (B=1), ours {ours[0]['dtype'] if ours else '?'}, PyTorch bf16")
+    print(f"{'seq':>6}{'pairs':>8}{'ideal':>7}{'sra ms':>9}{'our dense':>10}{'SDPA ms':>9}{'torch sra':>10}"
+          f"{'vs SDPA':>9}{'vs ours':>9}")
+    with open(out_path, "a", encoding="utf-8") as f:
+        for o in ours:
+            t = torch.get(o["seq"])
+            if t is None:
+                print(f"bench_merge: no torch_reference.py attn line for seq {o['seq']}", file=sys.stderr)
+                ok = False
+            m = dict(o)
+            m["dense_ms"] = t["dense_ms"] if t else None
+            m["torch_sra_ms"] = t["torch_sra_ms"] if t else None
+            m["speedup_vs_dense"] = round(t["dense_ms"] / o["sra_ms"], 3) if t else None
+            m["our_speedup"] = round(o["our_dense_ms"] / o["sra_ms"], 3)
+            m["ideal_speedup"] = round(1 / o["pair_fraction"], 2)
+            f.write(json.dumps(m, separators=(",", ":")) + "\n")
+            print(f"{o['seq']:>6}{o['pair_fraction']:>8.3f}{m['ideal_speedup']:>7.2f}{o['sra_ms']:>9.2f}"
+                  f"{o['our_dense_ms']:>10.2f}{fmt(m['dense_ms'], '.2f'):>9}{fmt(m['torch_sra_ms'], '.2f'):>10}"
+                  f"{fmt(m['speedup_vs_dense'], '.3f'):>9}{m['our_speedup']:>9.2f}")
+    return ok
 
 
 if __name__ == "__main__":

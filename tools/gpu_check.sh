@@ -66,8 +66,11 @@ if has bench; then
   n="${SRA_BENCH_STEPS:-10}"
   rm -f "$out"/bench_*.log "$out/bench.jsonl"  # never merge a line from an earlier call
   ref=.gpu/bench/torch_reference.py
-  step bench_sra timeout 300 "$SRA_BUILD_DIR/sra" bench train --device cuda --precision bf16 --d-model 768 \
-    --layers 12 --heads 12 --d-ff 2048 --seq-len 1024 --batch 16 --vocab 32768 --warmup 3 --steps "$n"
+  # ours, and (where the step's time goes) one layer's attention core at the step's shape
+  step bench_sra timeout 300 bash -c '"$0" bench train --device cuda --precision bf16 --d-model 768 \
+    --layers 12 --heads 12 --d-ff 2048 --seq-len 1024 --batch 16 --vocab 32768 --warmup 3 --steps "$1" &&
+    "$0" bench attention --json --device cuda --batch 16 --heads 12 --head-dim 64 --seqs 1024' \
+    "$SRA_BUILD_DIR/sra" "$n"
   if [[ -f $ref ]]; then
     dims=(--d 768 --layers 12 --heads 12 --seq 1024 --batch 16 --vocab 32768 --iters "$n")
     step bench_torch_compile timeout 420 python3 "$ref" train "${dims[@]}" --compile
@@ -75,8 +78,15 @@ if has bench; then
   else
     echo "bench      torch reference skipped: no $ref (run tools/gpu_prep.sh and carry .gpu)" | tee -a "$summary"
   fi
+  # the attention core (issue 15's shape): ours and the reference's attn mode, in one log
+  seqs="${SRA_BENCH_SEQS:-4096,16384}"
+  attn=(--heads 16 --head-dim 128 --window 256 --sinks 4)
+  step bench_attn timeout 420 bash -c '"$0" bench attention --json --device cuda --seqs "$1" --ratio 0.1 \
+    --reps 5 "${@:3}" && { [[ ! -f $2 ]] || for t in ${1//,/ }; do python3 "$2" attn --seq "$t" \
+    --ratio 0.1 "${@:3}" || exit 1; done; }' "$SRA_BUILD_DIR/sra" "$seqs" "$ref" "${attn[@]}"
   step bench_merge python3 tools/bench_merge.py --sra "$out/bench_sra.log" \
-    --torch-compile "$out/bench_torch_compile.log" --torch-eager "$out/bench_torch_eager.log" --out "$out/bench.jsonl"
+    --torch-compile "$out/bench_torch_compile.log" --torch-eager "$out/bench_torch_eager.log" \
+    --attn "$out/bench_attn.log" --out "$out/bench.jsonl"
   cat "$out/bench_merge.log" >>"$summary"  # the table, printed with the summary below
 fi
 echo "== gpu_check summary"

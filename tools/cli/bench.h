@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace sra::cli {
 
@@ -24,9 +25,17 @@ struct BenchAttentionOptions {
   double ratio = 0.10;
   int64_t reps = 5;
   int threads = 0;
+  std::string device = "cpu";  // --json: cpu, cuda or cuda:N
+  bool json = false;           // one JSON line per length (bench_attention.cpp) instead of the text
+  std::vector<int64_t> seqs;   // --json: the lengths (default: seq_len)
 };
 
 int run_bench_attention(const BenchAttentionOptions& opt, std::ostream& out);
+int run_bench_attention_json(const BenchAttentionOptions& opt, std::ostream& out);
+
+// Shared by the JSON benchmarks: today's UTC date (YYYY-MM-DD) and v rounded to `digits` decimals.
+std::string utc_date();
+double round_to(double v, int digits);
 
 // `sra bench train`: the training step of a dense Llama-style decoder (RMSNorm, RoPE, SwiGLU, untied head)
 // with the dimensions of ../shared/bench/torch_reference.py's `train` (its defaults below; its SwiGLU

@@ -33,20 +33,6 @@ namespace {
 
 constexpr double kPeakFlops = 989e12;
 
-std::string utc_date() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
-double round_to(double v, int digits) {
-  double s = std::pow(10.0, digits);
-  return std::round(v * s) / s;
-}
-
 double median(std::vector<double> v) {  // the upper median, as the reference's times[n // 2]
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -74,6 +60,20 @@ struct Phase {
 };
 
 }  // namespace
+
+std::string utc_date() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+double round_to(double v, int digits) {
+  double s = std::pow(10.0, digits);
+  return std::round(v * s) / s;
+}
 
 int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   SRA_CHECK(o.steps >= 1 && o.warmup >= 0, "[bench] steps must be >= 1 and warmup >= 0, got ", o.steps,

@@ -120,7 +120,15 @@ void add_bench(CLI::App& app) {
   a->add_option("--threads", aopt->threads, "0 = all cores")
       ->capture_default_str()
       ->check(integer_at_least(0));
-  commands().push_back({a, [aopt]() { return run_bench_attention(*aopt, std::cout); }});
+  a->add_flag("--json", aopt->json, "One JSON line per length (forward + backward, medians; any device)");
+  a->add_option("--device", aopt->device, "With --json: cpu, cuda or cuda:N")->capture_default_str();
+  a->add_option("--seqs", aopt->seqs, "With --json: lengths, comma-separated (default: --seq-len)")
+      ->delimiter(',')
+      ->check(integer_at_least(1));
+  commands().push_back({a, [aopt]() {
+                          return aopt->json ? run_bench_attention_json(*aopt, std::cout)
+                                            : run_bench_attention(*aopt, std::cout);
+                        }});
 
   auto topt = std::make_shared<BenchTrainOptions>();
   CLI::App* t = bench->add_subcommand(
