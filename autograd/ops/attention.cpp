@@ -60,11 +60,10 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
              Tensor dq = Tensor::empty(qc.shape(), qc.dtype(), dev);
              Tensor dk = Tensor::empty(kc.shape(), kc.dtype(), dev);
              Tensor dv = Tensor::empty(vc.shape(), vc.dtype(), dev);
-             const size_t bytes = kern::attention_backward_scratch_bytes(dev, qc.dtype(), dims);
-             Tensor scratch = bytes == 0 ? Tensor() : Tensor::empty({int64_t(bytes)}, DType::u8, dev);
+             detail::Scratch scratch(kern::attention_backward_scratch_bytes(dev, qc.dtype(), dims), dev);
              kern::attention_backward(
                  dev, {qc.dtype(), dq.raw(), dk.raw(), dv.raw(), gout.raw(), qc.raw(), kc.raw(), vc.raw(),
-                       out.raw(), lse.raw(), dims, bytes == 0 ? nullptr : scratch.raw(), bytes});
+                       out.raw(), lse.raw(), dims, scratch.data(), scratch.size()});
              return {dq, dk, dv};
            });
   }

@@ -7,14 +7,6 @@ Tensor dense(const Tensor& t) {
   return contiguous(t);
 }
 
-void require_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;
-    SRA_CHECK(t->device().is_cpu(), "[", op, "] has no kernel for tensors on ", t->device().str(),
-              " in this build; move them to cpu");
-  }
-}
-
 void require_same_device(const char* op, std::initializer_list<const Tensor*> ts) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {

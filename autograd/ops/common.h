@@ -1,4 +1,4 @@
-// Helpers shared by the op files: device and dtype checks, float dispatch.
+// Helpers shared by the op files: device and dtype checks, dense copies, kernel scratch.
 #pragma once
 #include <string>
 
@@ -7,9 +7,6 @@
 
 namespace sra::detail {
 
-// Throws "[op] ..." unless every defined tensor is on the CPU. (The CUDA kernels arrive with the CUDA
-// backend issue; until then every op runs on the CPU and says so for other devices.)
-void require_cpu(const char* op, std::initializer_list<const Tensor*> ts);
 // Throws "[op] inputs are on different devices: cpu and cuda:0" unless every defined tensor shares one.
 void require_same_device(const char* op, std::initializer_list<const Tensor*> ts);
 // Throws unless t is f32 or f64.
@@ -20,5 +17,15 @@ void require_index(const char* op, const Tensor& t, const char* what = "index");
 
 // A contiguous copy of t (or t itself when already contiguous) that never records on the tape.
 Tensor dense(const Tensor& t);
+
+// A kernel's scratch of `bytes` bytes on `device` (the kernels' *_scratch_bytes say how many; none when
+// 0): data() is null and size() 0 then.
+struct Scratch {
+  Scratch(size_t bytes, Device device)
+      : t(bytes == 0 ? Tensor() : Tensor::empty({int64_t(bytes)}, DType::u8, device)) {}
+  void* data() const { return t.defined() ? t.raw() : nullptr; }
+  size_t size() const { return t.defined() ? size_t(t.numel()) : 0; }
+  Tensor t;
+};
 
 }  // namespace sra::detail

@@ -40,11 +40,7 @@ void check_ids(const Tensor& ids, const Tensor& idx, const Tensor& weight) {
   }
 }
 
-// A device scratch of `bytes` bytes (undefined when 0), and its pointer (null when undefined).
-Tensor scratch_bytes(size_t bytes, Device device) {
-  return bytes == 0 ? Tensor() : Tensor::empty({int64_t(bytes)}, DType::u8, device);
-}
-void* ptr(const Tensor& t) {
+void* ptr(const Tensor& t) {  // null when t is undefined (an output not asked for)
   return t.defined() ? t.raw() : nullptr;
 }
 
@@ -70,10 +66,10 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
            [idx, n, v, c, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gy = dense(g[0]);
              Tensor gw = Tensor::empty({v, c}, gy.dtype(), dev);
-             Tensor scratch = scratch_bytes(kern::embedding_backward_scratch_bytes(dev, n, v), dev);
+             detail::Scratch scratch(kern::embedding_backward_scratch_bytes(dev, n, v), dev);
              kern::embedding_backward(
                  dev, {gy.dtype(), gw.raw(), gy.raw(), static_cast<const int64_t*>(idx.raw()), n, v, c,
-                       ptr(scratch), scratch.defined() ? size_t(scratch.numel()) : 0});
+                       scratch.data(), scratch.size()});
              return {gw, Tensor()};
            });
   }
@@ -100,10 +96,9 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
           Tensor gy = dense(g[0]);
           Tensor gx = gx_needed ? Tensor::empty(xc.shape(), xc.dtype(), dev) : Tensor();
           Tensor gw = gw_needed ? Tensor::empty({c}, xc.dtype(), dev) : Tensor();
-          Tensor scratch =
-              scratch_bytes(gw_needed ? kern::rmsnorm_backward_scratch_bytes(dev, n, c) : 0, dev);
+          detail::Scratch scratch(gw_needed ? kern::rmsnorm_backward_scratch_bytes(dev, n, c) : 0, dev);
           kern::rmsnorm_backward(dev, {xc.dtype(), ptr(gx), ptr(gw), gy.raw(), xc.raw(), wc.raw(), rstd.raw(),
-                                       n, c, ptr(scratch), scratch.defined() ? size_t(scratch.numel()) : 0});
+                                       n, c, scratch.data(), scratch.size()});
           return {gx, gw};
         });
   }

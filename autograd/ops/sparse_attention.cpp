@@ -42,17 +42,6 @@ void check_gates(const Tensor& selected, const Tensor& gate, int64_t n_sinks) {
   });
 }
 
-// A device scratch of `bytes` bytes (undefined when 0), its pointer (null when undefined) and size.
-Tensor scratch_tensor(size_t bytes, Device device) {
-  return bytes == 0 ? Tensor() : Tensor::empty({int64_t(bytes)}, DType::u8, device);
-}
-void* ptr(const Tensor& t) {
-  return t.defined() ? t.raw() : nullptr;
-}
-size_t scratch_size(const Tensor& t) {
-  return t.defined() ? size_t(t.numel()) : 0;
-}
-
 }  // namespace
 
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& selected,
@@ -104,10 +93,10 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   if (dev.is_cpu() || cuda::sync_each_op()) check_gates(sc.to(Device::cpu()), gc.to(Device::cpu()), n_sinks);
   Tensor out = Tensor::empty(q.shape(), q.dtype(), dev);
   Tensor lse = Tensor::empty({B, H, T}, q.dtype(), dev);
-  Tensor scratch = scratch_tensor(kern::sparse_attention_scratch(dev, q.dtype(), dims, false).bytes, dev);
+  detail::Scratch scratch(kern::sparse_attention_scratch(dev, q.dtype(), dims, false).bytes, dev);
   kern::sparse_attention_forward(
       dev, {q.dtype(), out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(),
-            static_cast<const uint8_t*>(sc.raw()), gc.raw(), dims, ptr(scratch), scratch_size(scratch)});
+            static_cast<const uint8_t*>(sc.raw()), gc.raw(), dims, scratch.data(), scratch.size()});
 
   if (needs_grad({q, k, v, gate})) {
     record("sparse_attention", {q, k, v, selected, gate}, {out}, {qc, kc, vc, sc, gc, out, lse},
@@ -117,12 +106,11 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
              Tensor dk = Tensor::empty(kc.shape(), kc.dtype(), dev);
              Tensor dv = Tensor::empty(vc.shape(), vc.dtype(), dev);
              Tensor dgate = Tensor::empty(gc.shape(), gc.dtype(), dev);
-             Tensor scratch =
-                 scratch_tensor(kern::sparse_attention_scratch(dev, qc.dtype(), dims, true).bytes, dev);
+             detail::Scratch scratch(kern::sparse_attention_scratch(dev, qc.dtype(), dims, true).bytes, dev);
              kern::sparse_attention_backward(
                  dev, {qc.dtype(), dq.raw(), dk.raw(), dv.raw(), dgate.raw(), gout.raw(), qc.raw(), kc.raw(),
                        vc.raw(), static_cast<const uint8_t*>(sc.raw()), gc.raw(), out.raw(), lse.raw(), dims,
-                       ptr(scratch), scratch_size(scratch)});
+                       scratch.data(), scratch.size()});
              return {dq, dk, dv, Tensor(), dgate};
            });
   }

@@ -1,10 +1,8 @@
 // The attention dispatchers: the one switch from a device to its kernel (contracts in attention.h).
 #include "kernels/attention/attention.h"
 
-#include <cstring>
-
-#include "core/cuda_runtime.h"
 #include "kernels/common/dtype_switch.h"
+#include "kernels/common/zero_bytes.h"
 
 namespace sra::kern {
 
@@ -23,14 +21,8 @@ void attention_backward(Device d, const AttentionBackwardArgs& a) {
   const AttentionDims& m = a.dims;
   if (m.batch * m.heads * m.t == 0) {  // no query rows: dq is empty, dk = dv = 0
     const size_t bytes = size_t(m.batch * m.kv_heads * m.s * m.d) * dtype_size(a.dtype);
-    if (bytes == 0) return;
-    if (d.is_cuda()) {
-      cuda::memset_zero(a.dk, bytes, d.index);
-      return cuda::memset_zero(a.dv, bytes, d.index);
-    }
-    std::memset(a.dk, 0, bytes);
-    std::memset(a.dv, 0, bytes);
-    return;
+    zero_bytes(d, a.dk, bytes);
+    return zero_bytes(d, a.dv, bytes);
   }
   if (d.is_cuda()) return attention_backward_cuda(a, d.index);
   for_float(a.dtype, "attention", "cpu", [&](auto t) {

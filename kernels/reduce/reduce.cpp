@@ -1,20 +1,15 @@
 // The reduction dispatchers: the one switch from a device to its kernel (contracts in reduce.h).
 #include "kernels/reduce/reduce.h"
 
-#include <cstring>
-
 #include "core/check.h"
-#include "core/cuda_runtime.h"
 #include "kernels/common/dtype_switch.h"
+#include "kernels/common/zero_bytes.h"
 
 namespace sra::kern {
 
 void sum(Device d, const ReduceArgs& a) {
   if (a.r == 0) {  // an empty sum is 0
-    size_t bytes = size_t(a.outer * a.inner) * dtype_size(a.dtype);
-    if (d.is_cuda()) return cuda::memset_zero(a.out, bytes, d.index);
-    std::memset(a.out, 0, bytes);
-    return;
+    return zero_bytes(d, a.out, size_t(a.outer * a.inner) * dtype_size(a.dtype));
   }
   if (d.is_cuda()) return sum_cuda(a, d.index);
   for_float(a.dtype, "sum", "cpu", [&](auto t) {

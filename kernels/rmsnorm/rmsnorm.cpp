@@ -2,11 +2,10 @@
 #include "kernels/rmsnorm/rmsnorm.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/check.h"
-#include "core/cuda_runtime.h"
 #include "kernels/common/dtype_switch.h"
+#include "kernels/common/zero_bytes.h"
 
 namespace sra::kern {
 
@@ -22,10 +21,7 @@ void rmsnorm(Device d, const RmsnormArgs& a) {
 
 void rmsnorm_backward(Device d, const RmsnormBackwardArgs& a) {
   if (a.n == 0) {  // no rows: gx is empty, gw = 0
-    if (a.gw == nullptr || a.c == 0) return;
-    size_t bytes = size_t(a.c) * dtype_size(a.dtype);
-    if (d.is_cuda()) return cuda::memset_zero(a.gw, bytes, d.index);
-    std::memset(a.gw, 0, bytes);
+    if (a.gw != nullptr) zero_bytes(d, a.gw, size_t(a.c) * dtype_size(a.dtype));
     return;
   }
   if (d.is_cuda()) return rmsnorm_backward_cuda(a, d.index);

@@ -2,12 +2,11 @@
 // sparse_attention.h), and the layout of the CUDA scratch.
 #include "kernels/sparse_attention/sparse_attention.h"
 
-#include <cstring>
 #include <utility>
 
 #include "core/check.h"
-#include "core/cuda_runtime.h"
 #include "kernels/common/dtype_switch.h"
+#include "kernels/common/zero_bytes.h"
 
 namespace sra::kern {
 
@@ -61,15 +60,9 @@ void sparse_attention_backward(Device d, const SparseAttentionBackwardArgs& a) {
   if (empty(m)) {  // nothing attends: dk, dv and dgate are zeros (dq is empty)
     const size_t elem = dtype_size(a.dtype), kv = size_t(m.batch * m.kv_heads * m.t * m.d) * elem;
     const size_t gate = size_t(m.batch * m.t) * elem;
-    for (auto [p, bytes] : {std::pair{a.dk, kv}, std::pair{a.dv, kv}, std::pair{a.dgate, gate}}) {
-      if (bytes == 0) continue;
-      if (d.is_cuda()) {
-        cuda::memset_zero(p, bytes, d.index);
-      } else {
-        std::memset(p, 0, bytes);
-      }
-    }
-    return;
+    zero_bytes(d, a.dk, kv);
+    zero_bytes(d, a.dv, kv);
+    return zero_bytes(d, a.dgate, gate);
   }
   if (d.is_cuda()) return sparse_attention_backward_cuda(a, d.index);
   for_float(a.dtype, "sparse_attention", "cpu", [&](auto t) {
