@@ -109,6 +109,9 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
 Tensor expand(const Tensor& x, const Shape& shape);
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+// The values of several tensors (on one device) in one device-to-host read, each flattened as doubles
+// (f32, bf16, integer and u8 values convert exactly). Not recorded.
+std::vector<std::vector<double>> read_back(const std::vector<Tensor>& ts);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 Tensor contiguous(const Tensor& x);
 Tensor cast(const Tensor& x, DType dtype);                               // float↔float is differentiable

@@ -55,22 +55,6 @@ struct Rows {
   std::vector<int64_t> greedy;    // Want::greedy: the logits' argmax (lowest id on ties)
 };
 
-// One device-to-host read of several tensors, each returned flattened as doubles (f32, u8 and i64 values
-// convert exactly).
-std::vector<std::vector<double>> read_back(const std::vector<Tensor>& ts) {
-  if (ts.empty()) return {};
-  std::vector<Tensor> flat;
-  for (const Tensor& t : ts) flat.push_back(cast(t, DType::f64).reshape({-1}));
-  const std::vector<double> all = (flat.size() == 1 ? flat[0] : concat(flat, 0)).to_vector<double>();
-  std::vector<std::vector<double>> out;
-  size_t at = 0;
-  for (const Tensor& t : flat) {
-    out.emplace_back(all.begin() + int64_t(at), all.begin() + int64_t(at + size_t(t.numel())));
-    at += size_t(t.numel());
-  }
-  return out;
-}
-
 // Logits (B, V) of the last hidden states h (B, 1, C).
 Tensor lm_logits(Transformer& m, const Tensor& h) {
   Tensor hn = m.model->norm->forward(h);

@@ -112,14 +112,21 @@ std::pair<int64_t, int64_t> decision_counts(const SequenceResult& r) {
 
 namespace {
 
-// (s − θ)/τ for each SRA layer's scores.
+// (s − θ)/τ for each SRA layer's scores; θ stays on the device (the same arithmetic as Router::select's
+// training branch: s − θ rounded to the scores' dtype, no host read).
 std::vector<Tensor> policy_logits(Transformer& m, const ForwardOutput& out, double tau) {
   std::vector<Router*> routers = m.sra_routers();
   SRA_ASSERT(routers.size() == out.selections.size(), routers.size(), " routers, ", out.selections.size(),
              " selections");
   std::vector<Tensor> xs;
   for (size_t l = 0; l < routers.size(); ++l) {
-    xs.push_back(mul(add(out.selections[l].scores, -routers[l]->threshold()), 1.0 / tau));
+    const Tensor& s = out.selections[l].scores;
+    Tensor theta;
+    {
+      NoGradGuard g;
+      theta = cast(routers[l]->threshold_tensor(), s.dtype());
+    }
+    xs.push_back(mul(sub(s, theta), 1.0 / tau));
   }
   return xs;
 }
@@ -142,16 +149,15 @@ Replay replay_rollout(Transformer& policy, Transformer* ref, const SequenceResul
   SRA_CHECK(forced.size() == policy.sra_routers().size(), "[rl] the rollout has decisions for ",
             forced.size(), " SRA layers, the model has ", policy.sra_routers().size());
   const Tensor input = Tensor::from_vector(ids, {1, T}).to(device);
-  const Tensor positions = Tensor::arange(T).to(device);
 
   Replay rp;
-  ForwardOutput out = policy.run(input, positions, &forced);
+  ForwardOutput out = policy.run(input, Tensor(), &forced);
   rp.logits = out.logits;
   std::vector<Tensor> xs = policy_logits(policy, out, o.tau);
   std::vector<Tensor> xs_ref;
   if (ref) {
     NoGradGuard g;
-    ForwardOutput ro = ref->run(input, positions, &forced);
+    ForwardOutput ro = ref->run(input, Tensor(), &forced);
     xs_ref = policy_logits(*ref, ro, o.tau);
   }
   for (size_t l = 0; l < xs.size(); ++l) {

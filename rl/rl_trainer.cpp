@@ -334,14 +334,6 @@ std::vector<double> advantages(const RlRun& run, const std::vector<SequenceResul
   return group_advantages(adv_rewards, G, baseline_from_name(rc.baseline), rc.adv_clip);
 }
 
-// The values of 0-d tensors (on one device) as doubles, in one device-to-host read.
-std::vector<double> read_scalars(const std::vector<Tensor>& ts) {
-  if (ts.empty()) return {};
-  std::vector<Tensor> flat;
-  for (const Tensor& t : ts) flat.push_back(cast(t, DType::f64).reshape({1}));
-  return concat(flat, 0).to_vector<double>();
-}
-
 // Replays every rollout against the reference, backpropagates the loss, clips and steps the optimizer.
 void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::vector<double>& adv,
             StepStats& st) {
@@ -371,12 +363,12 @@ void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::
       tape_clear();
     }
   }
-  const std::vector<double> values = read_scalars(logged);
+  const std::vector<std::vector<double>> values = read_back(logged);  // one read, 0-d tensors
   size_t at = 0;
   for (int64_t b = 0; b < R; ++b) {  // the same sums in the same order as reading each value at once
-    st.kl_sum += values[at++];
-    st.entropy_sum += values[at++];
-    if (has_loss[size_t(b)]) st.loss_sum += values[at++];
+    st.kl_sum += values[at++][0];
+    st.entropy_sum += values[at++][0];
+    if (has_loss[size_t(b)]) st.loss_sum += values[at++][0];
   }
   auto [norm, scale] = clip_grad_norm(run.trainable, run.cfg.optimizer.grad_clip);
   st.norm = norm;

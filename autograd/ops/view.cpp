@@ -292,4 +292,19 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
   return concat(us, d);
 }
 
+std::vector<std::vector<double>> read_back(const std::vector<Tensor>& ts) {
+  if (ts.empty()) return {};
+  NoGradGuard g;
+  std::vector<Tensor> flat;
+  for (const Tensor& t : ts) flat.push_back(cast(t, DType::f64).reshape({-1}));
+  const std::vector<double> all = (flat.size() == 1 ? flat[0] : concat(flat, 0)).to_vector<double>();
+  std::vector<std::vector<double>> out;
+  size_t at = 0;
+  for (const Tensor& t : flat) {
+    out.emplace_back(all.begin() + int64_t(at), all.begin() + int64_t(at + size_t(t.numel())));
+    at += size_t(t.numel());
+  }
+  return out;
+}
+
 }  // namespace sra
