@@ -37,8 +37,8 @@ struct Routing {
 Routing routing_of(Transformer& m) {
   Routing rt;
   rt.device = model_device(m);
-  for (const auto& l : m.model->layers) {
-    Router* r = !l->is_sra() ? nullptr : l->router ? l->router.get() : m.model->router.get();
+  for (size_t i = 0; i < m.model->layers.size(); ++i) {
+    Router* r = m.router_of(i);
     rt.router.push_back(r);
     rt.theta.push_back(r ? r->threshold() : 0.0);
     rt.tau.push_back(r ? r->config().temperature : 0.0);
@@ -312,7 +312,6 @@ Device model_device(const Transformer& m) {
 std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>& caches,
                                      const std::vector<int64_t>& tokens, bool want_logits,
                                      const SelectionFn* select, const std::vector<size_t>* sequences) {
-  SRA_CHECK(!m.is_training(), "[generate] the model must be in eval mode (call eval())");
   const Want want = want_logits ? Want::logits : Want::nothing;
   return decode_rows(m, routing_of(m), caches, tokens, want, select, sequences).steps;
 }
@@ -326,7 +325,6 @@ StepResult decode_step(Transformer& m, KVCache& cache, int64_t token, bool want_
 StepResult prefill(Transformer& m, KVCache& cache, const std::vector<int64_t>& prompt,
                    std::vector<TokenAudit>* audit, MacCount* macs, const SelectionFn* select,
                    size_t sequence) {
-  SRA_CHECK(!m.is_training(), "[generate] the model must be in eval mode (call eval())");
   const bool one_pass = !(select && *select) && cache.length() == 0;
   return std::move(
       feed_prompt(m, routing_of(m), cache, prompt, audit, macs, select, sequence, Want::logits, one_pass)

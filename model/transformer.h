@@ -123,13 +123,13 @@ class Transformer : public Module {
   const Tensor& last_selected_ratio() const { return last_ratio_; }
   // The router of each SRA layer, in layer order (a shared router appears once per SRA layer).
   std::vector<Router*> sra_routers() const;
+  Router* router_of(size_t layer) const;  // layer's router: its own, the shared one, or null (dense layer)
   const TransformerConfig& config() const { return config_; }
   Generator& router_generator() { return router_gen_; }
   std::shared_ptr<DecoderStack> model;
   std::shared_ptr<Linear> lm_head;  // null when tied
 
  private:
-  Router* router_of(size_t layer) const;
   const Tensor& default_positions(int64_t T, Device device);  // 0..T-1 (i64), kept on the device
   TransformerConfig config_;
   Generator router_gen_;

@@ -27,22 +27,8 @@ import sys
 
 def last_json(path, key, value):
     """The last JSON object in the file at `path` whose `key` equals `value`, or None."""
-    found = None
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                line = line.strip()
-                if not line.startswith("{"):
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(obj, dict) and obj.get(key) == value:
-                    found = obj
-    except OSError as e:
-        print(f"bench_merge: {path}: {e.strerror}", file=sys.stderr)
-    return found
+    found = all_json(path, key, value)
+    return found[-1] if found else None
 
 
 def torch_config(t):
@@ -98,7 +84,7 @@ def main():
     for impl, prec, tps, ms, mfu, mem in rows:
         print(f"{impl:<15}{prec:<15}{fmt(tps, 'd'):>10}{fmt(ms, '.1f'):>10}{fmt(mfu, '.1%'):>8}{fmt(mem, '.2f'):>10}")
     if ours and tc:
-        print(f"ratio sra / torch.compile: {ours['tokens_per_s'] / tc['tokens_per_s']:.3f}")
+        print(f"ratio sra / torch.compile: {merged['ratio']:.3f}")
     if a.attn:
         ok = merge_attn(a.attn, a.out) and ok
     return 0 if ok else 1
