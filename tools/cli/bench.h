@@ -52,4 +52,19 @@ struct BenchTrainOptions {
 
 int run_bench_train(const BenchTrainOptions& opt, std::ostream& out);
 
+// `sra bench decode`: greedy decoding tokens/s and KV-cache bytes with a filled context, dense vs every
+// layer SRA, the model and call of ../shared/bench/torch_reference.py `decode` (bench_decode.cpp). One JSON
+// line per (context, attention).
+struct BenchDecodeOptions {
+  std::string device = "cuda";
+  int64_t d_model = 768, n_layers = 12, n_heads = 12, d_ff = 2048, vocab = 32768;
+  int64_t batch = 8, new_tokens = 64, warmup = 4;
+  std::vector<int64_t> contexts;  // default 16384
+  std::vector<std::string> attention = {"dense", "sra"};
+  double ratio = 0.10;
+  int64_t window = 256, sinks = 4;
+};
+
+int run_bench_decode(const BenchDecodeOptions& opt, std::ostream& out);
+
 }  // namespace sra::cli
