@@ -129,7 +129,7 @@ std::vector<int64_t> LayerKVCache::append_prompt(const Tensor& k, const Tensor& 
   const Tensor k3 = k.squeeze(0), v3 = v.squeeze(0);  // (Hkv, T, D)
   const int64_t F = int64_t(fixed_pos_.size());
   if (F > 0) {
-    grow(fk_, fv_, fixed_cap_, F, 0, INT64_MAX);
+    grow(fk_, fv_, fixed_cap_, F + F / 8 + 16, 0, INT64_MAX);  // room for the answer without a regrowth
     const Tensor rows = Tensor::from_vector(fixed_pos_, {F}).to(device_);
     fk_.narrow(1, 0, F).copy_(index_select(k3, 1, rows));
     fv_.narrow(1, 0, F).copy_(index_select(v3, 1, rows));

@@ -146,3 +146,24 @@ TEST_CASE("sra bench decode: one JSON line per context and attention, cache byte
     }
   }
 }
+
+// `sra bench train --attention sra`: the SRA model's step (routers, thresholds updated each step), with the
+// dense model's FLOPs and the SRA fields.
+TEST_CASE("sra bench train --attention sra: the SRA fields and a selected ratio") {
+  Run r = run_sra({"bench",       "train", "--device", "cpu", "--precision", "f32", "--d-model", "32",
+                   "--layers",    "3",     "--heads",  "4",   "--d-ff",      "64",  "--seq-len", "40",
+                   "--batch",     "2",     "--vocab",  "64",  "--steps",     "2",   "--warmup",  "1",
+                   "--attention", "sra",   "--window", "8",   "--sinks",     "2",   "--ratio",   "0.2"});
+  INFO("stdout: ", r.out, "\nstderr: ", r.err);
+  REQUIRE(r.rc == 0);
+  Json j = Json::parse(r.out);
+  CHECK(j["attention"].as_string() == "sra");
+  CHECK(j["window"].as_int() == 8);
+  CHECK(j["sinks"].as_int() == 2);
+  CHECK(j["target_ratio"].as_double() == 0.2);
+  CHECK(j["selected_ratio"].as_double() >= 0);
+  CHECK(j["selected_ratio"].as_double() <= 1);
+  CHECK(j["step_ms"].as_double() > 0);
+  Run bad = run_sra({"bench", "train", "--device", "cpu", "--attention", "flash"});
+  CHECK(bad.rc != 0);
+}

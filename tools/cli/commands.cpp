@@ -198,6 +198,14 @@ void add_bench(CLI::App& app) {
   t->add_option("--warmup", topt->warmup, "Untimed steps first")
       ->capture_default_str()
       ->check(integer_at_least(0));
+  t->add_option("--attention", topt->attention, "dense, or sra (every layer but the first and last sparse)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dense", "sra"}));
+  t->add_option("--window", topt->window, "SRA window")->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--sinks", topt->sinks, "SRA sinks")->capture_default_str()->check(integer_at_least(0));
+  t->add_option("--ratio", topt->ratio, "SRA routers' target ratio")
+      ->capture_default_str()
+      ->check(number_in(0, 1));
   commands().push_back({t, [topt]() { return run_bench_train(*topt, std::cout); }});
 }
 
