@@ -3,6 +3,7 @@
 // backward closure right under the forward. Shape errors throw "[op] ..." naming both shapes.
 // Floating ops run in f32 or f64 (inputs of one op share a dtype); index tensors are i64 or i32.
 #pragma once
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,16 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta = 10000.0);
 // multiple of Hkv (grouped-query); query t sits at key position t + S − T. scale 0 → 1/√D.
 // Never builds a T×S buffer: tiles with an online softmax; backward recomputes the tiles.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = true, double scale = 0.0);
+// Decode attention (ops/decode_attention.cpp): one query per sequence over its KV-cache parts, no mask.
+// q (B, H, D); parts[b] holds up to two parts of sequence b's keys, each k, v buffers (Hkv, capacity, D)
+// of which rows [0, rows) of every head are attended (a part with rows 0 may be undefined); the parts'
+// rows in order are the keys. out (B, H, D) = attention(q, K, V, causal = false) over those keys (at least
+// one per sequence). Inference only: no gradient (an input that requires grad is an error).
+struct KVPart {
+  Tensor k, v;
+  int64_t rows = 0;
+};
+Tensor decode_attention(const Tensor& q, const std::vector<std::array<KVPart, 2>>& parts, double scale = 0.0);
 // Inverted dropout: zeroes with probability p, scales the rest by 1/(1-p). Identity when !training.
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true);
 

@@ -5,6 +5,7 @@
 #include "kernels/attention/attention.h"
 #include "kernels/cross_entropy/cross_entropy.h"
 #include "kernels/cumsum/cumsum.h"
+#include "kernels/decode_attention/decode_attention.h"
 #include "kernels/dropout/dropout.h"
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/embedding/embedding.h"
@@ -28,6 +29,9 @@ namespace {
 }
 }  // namespace
 
+void decode_attention_cuda(const DecodeAttentionArgs&, int) {
+  no_cuda("decode_attention");
+}
 void attention_forward_cuda(const AttentionArgs&, int) {
   no_cuda("attention");
 }

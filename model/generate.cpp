@@ -159,18 +159,16 @@ Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>&
     Tensor q = rope(at.q_proj->forward(x).reshape({B, 1, H, D}).transpose(1, 2), pos, c.rope_theta);
     Tensor k = rope(at.k_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2), pos, c.rope_theta);
     Tensor v = at.v_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2);
-    std::vector<Tensor> outs;
-    outs.reserve(size_t(B));
+    std::vector<std::array<KVPart, 2>> parts(static_cast<size_t>(B));
     for (int64_t b = 0; b < B; ++b) {
       LayerKVCache& lc = caches[size_t(b)]->layer(i);
       lc.append_entry(rows.steps[size_t(b)].audit.position, k.narrow(0, b, 1), v.narrow(0, b, 1));
       keys[size_t(b)][i] = lc.size();
-      auto [K, V] = lc.keys_values();
-      // (1, H, 1, D): every cached key is attended
-      outs.push_back(attention(q.narrow(0, b, 1), K, V, /*causal=*/false));
+      parts[size_t(b)] = lc.parts();
     }
-    Tensor o = B == 1 ? outs[0] : concat(outs, 0);  // (B, H, 1, D)
-    Tensor a = add(h, at.o_proj->forward(o.transpose(1, 2).reshape({B, 1, C})));
+    // every cached key of each sequence is attended, one launch for the batch: (B, H, D)
+    Tensor o = decode_attention(q.reshape({B, H, D}), parts);
+    Tensor a = add(h, at.o_proj->forward(o.reshape({B, 1, C})));
     h = add(a, layer.mlp->forward(layer.post_attention_layernorm->forward(a)));
   }
   for (int64_t b = 0; b < B; ++b) {

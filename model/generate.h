@@ -7,7 +7,8 @@
 // and attends to the cached set: all earlier tokens (dense) or sinks ∪ window ∪ critical (SRA, gate = 1).
 // Selection is causal (docs/sra.md), so the logits equal those of one full forward pass at every position.
 // decode_batch does the same for B sequences at once, each with its own cache and position: the
-// matrix products (projections, MLP, router, lm_head) run over B rows, attention per sequence; every
+// matrix products (projections, MLP, router, lm_head) run over B rows and attention is one
+// decode_attention launch per layer over every sequence's cache parts (no copy of the caches); every
 // row equals decode_step on that sequence up to float rounding.
 // prefill feeds a prompt and returns the last token's step (with logits). On an empty cache and without
 // a SelectionFn it runs one full forward pass over the prompt (the ops of Transformer::run, eval mode)

@@ -1,9 +1,10 @@
 // KV cache for incremental decoding (see kv_cache.h): dense layers keep every token, SRA layers keep the
-// sinks, the critical tokens that left the window and a ring of the last `window` tokens, all in
-// position order in one (Hkv, capacity, D) buffer for k and one for v, on the entries' device.
+// sinks and the critical tokens that left the window (the fixed part) and a ring of the last `window`
+// tokens, each part in (Hkv, capacity, D) buffers for k and v on the entries' device.
 #include "model/kv_cache.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "autograd/ops.h"
 #include "model/transformer.h"
@@ -16,46 +17,38 @@ LayerKVCache::LayerKVCache(bool sra, int64_t window, int64_t n_sinks)
             " and ", n_sinks);
 }
 
-void LayerKVCache::reserve(int64_t capacity, int64_t rows) {
-  if (capacity <= capacity_) return;
-  const int64_t cap = std::max<int64_t>(capacity, std::max<int64_t>(16, 2 * capacity_));
-  for (Tensor* buf : {&k_, &v_}) {
+void LayerKVCache::grow(Tensor& k, Tensor& v, int64_t& capacity, int64_t rows, int64_t keep, int64_t limit) {
+  if (rows <= capacity) return;
+  const int64_t cap = std::min(limit, std::max<int64_t>(rows, std::max<int64_t>(16, 2 * capacity)));
+  for (Tensor* buf : {&k, &v}) {
     Tensor next = Tensor::empty({heads_, cap, head_dim_}, dtype_, device_);
-    if (rows > 0) next.narrow(1, 0, rows).copy_(buf->narrow(1, 0, rows));
+    if (keep > 0) next.narrow(1, 0, keep).copy_(buf->narrow(1, 0, keep));
     *buf = next;
   }
-  capacity_ = cap;
-}
-
-void LayerKVCache::erase(int64_t index, int64_t rows) {
-  const int64_t later = rows - index - 1;
-  if (later == 0) return;
-  for (Tensor* buf : {&k_, &v_}) {
-    Tensor moved = Tensor::empty({heads_, later, head_dim_}, dtype_, device_);
-    moved.copy_(buf->narrow(1, index + 1, later));
-    buf->narrow(1, index, later).copy_(moved);
-  }
+  capacity = cap;
 }
 
 int64_t LayerKVCache::admit(int64_t pos, bool critical) {
-  pos_.push_back(pos);
-  crit_flag_.push_back(critical ? 1 : 0);
-  if (!sra_) return -1;
-  if (pos < n_sinks_) {
-    ++n_sink_;
+  last_slot_ = -1;
+  if (!sra_ || pos < n_sinks_) {
+    fixed_pos_.push_back(pos);
     return -1;
   }
-  const int64_t ring = size() - n_sink_ - n_crit_;
-  if (ring <= window_) return -1;
-  // token pos − window (the ring's first entry) leaves the window
-  const int64_t leaving = n_sink_ + n_crit_;
-  if (crit_flag_[size_t(leaving)]) {
-    ++n_crit_;  // already in place: the last critical entry
-    return -1;
+  if (ring_crit_.empty()) ring_crit_.assign(size_t(window_), 0);
+  const int64_t slot = (pos - n_sinks_) % window_;
+  int64_t moved = -1;
+  if (ring_count_ == window_) {  // token pos − window, in this slot, leaves the window
+    if (ring_crit_[size_t(slot)]) {
+      fixed_pos_.push_back(pos - window_);
+      ++n_crit_;
+      moved = slot;
+    }
+  } else {
+    ++ring_count_;
   }
-  pos_.erase(pos_.begin() + leaving);
-  crit_flag_.erase(crit_flag_.begin() + leaving);
-  return leaving;
+  ring_crit_[size_t(slot)] = critical ? 1 : 0;
+  last_slot_ = slot;
+  return moved;
 }
 
 void LayerKVCache::check_entry(const Tensor& k, const Tensor& v, int64_t tokens) {
@@ -81,25 +74,43 @@ void LayerKVCache::append_entry(int64_t pos, const Tensor& k, const Tensor& v) {
   SRA_CHECK(!pending_, "[kv_cache] set_critical must follow append_entry before the next append");
   check_entry(k, v, 1);
   ++next_pos_;
-  reserve(size() + 1, size());
-  const int64_t slot = size(), rows = slot + 1;
-  k_.narrow(1, slot, 1).copy_(k.squeeze(0));  // (Hkv, 1, D) on the buffers' device
-  v_.narrow(1, slot, 1).copy_(v.squeeze(0));
-  const int64_t left = admit(pos, false);
+  const int64_t fixed_before = int64_t(fixed_pos_.size()), ring_before = ring_count_;
+  const int64_t moved = admit(pos, false);
+  const Tensor kr = k.squeeze(0), vr = v.squeeze(0);  // (Hkv, 1, D)
+  if (moved >= 0 || last_slot_ < 0) grow(fk_, fv_, fixed_cap_, fixed_before + 1, fixed_before, INT64_MAX);
+  if (moved >= 0) {  // the critical token leaving the window joins the fixed part before its slot is reused
+    fk_.narrow(1, fixed_before, 1).copy_(rk_.narrow(1, moved, 1));
+    fv_.narrow(1, fixed_before, 1).copy_(rv_.narrow(1, moved, 1));
+  }
+  if (last_slot_ < 0) {
+    fk_.narrow(1, fixed_before, 1).copy_(kr);
+    fv_.narrow(1, fixed_before, 1).copy_(vr);
+  } else {
+    grow(rk_, rv_, ring_cap_, last_slot_ + 1, ring_before, window_);
+    rk_.narrow(1, last_slot_, 1).copy_(kr);
+    rv_.narrow(1, last_slot_, 1).copy_(vr);
+  }
   pending_ = sra_;  // dense layers ignore z
-  if (left >= 0) erase(left, rows);
 }
 
 void LayerKVCache::set_critical(bool critical) {
   if (!sra_) return;
   SRA_CHECK(pending_, "[kv_cache] set_critical without a pending append_entry");
-  crit_flag_.back() = critical ? 1 : 0;
+  if (last_slot_ >= 0) ring_crit_[size_t(last_slot_)] = critical ? 1 : 0;  // sinks stay whatever z is
   pending_ = false;
 }
 
 void LayerKVCache::append(int64_t pos, const Tensor& k, const Tensor& v, bool critical) {
   append_entry(pos, k, v);
   set_critical(critical);
+}
+
+// The positions of the ring's slots 0 .. ring_count − 1: the ring holds the last ring_count positions.
+static std::vector<int64_t> ring_positions(int64_t next_pos, int64_t ring_count, int64_t n_sinks,
+                                           int64_t window) {
+  std::vector<int64_t> slot_pos(static_cast<size_t>(ring_count));
+  for (int64_t p = next_pos - ring_count; p < next_pos; ++p) slot_pos[size_t((p - n_sinks) % window)] = p;
+  return slot_pos;
 }
 
 std::vector<int64_t> LayerKVCache::append_prompt(const Tensor& k, const Tensor& v,
@@ -115,24 +126,54 @@ std::vector<int64_t> LayerKVCache::append_prompt(const Tensor& k, const Tensor& 
     sizes[size_t(t)] = size();
   }
   next_pos_ = T;
-  reserve(size(), /*rows=*/0);                              // an empty cache: nothing to keep
-  const Tensor kept = Tensor::from_vector(pos_, {size()});  // the tokens still cached, ascending
-  k_.narrow(1, 0, size()).copy_(index_select(k.squeeze(0), 1, kept));
-  v_.narrow(1, 0, size()).copy_(index_select(v.squeeze(0), 1, kept));
+  const Tensor k3 = k.squeeze(0), v3 = v.squeeze(0);  // (Hkv, T, D)
+  const int64_t F = int64_t(fixed_pos_.size());
+  if (F > 0) {
+    grow(fk_, fv_, fixed_cap_, F + F / 8 + 16, 0, INT64_MAX);  // room for the answer without a regrowth
+    const Tensor rows = Tensor::from_vector(fixed_pos_, {F}).to(device_);
+    fk_.narrow(1, 0, F).copy_(index_select(k3, 1, rows));
+    fv_.narrow(1, 0, F).copy_(index_select(v3, 1, rows));
+  }
+  if (ring_count_ > 0) {
+    grow(rk_, rv_, ring_cap_, ring_count_, 0, window_);
+    const Tensor rows =
+        Tensor::from_vector(ring_positions(T, ring_count_, n_sinks_, window_), {ring_count_}).to(device_);
+    rk_.narrow(1, 0, ring_count_).copy_(index_select(k3, 1, rows));
+    rv_.narrow(1, 0, ring_count_).copy_(index_select(v3, 1, rows));
+  }
   return sizes;
 }
 
 std::vector<int64_t> LayerKVCache::positions() const {
-  return pos_;
+  std::vector<int64_t> p = fixed_pos_;
+  for (int64_t t = next_pos_ - ring_count_; t < next_pos_; ++t) p.push_back(t);
+  return p;
+}
+
+std::array<KVPart, 2> LayerKVCache::parts() const {
+  return {KVPart{fk_, fv_, int64_t(fixed_pos_.size())}, KVPart{rk_, rv_, ring_count_}};
 }
 
 std::pair<Tensor, Tensor> LayerKVCache::keys_values() const {
   SRA_CHECK(size() > 0, "[kv_cache] the cache is empty");
-  const int64_t S = size();
+  const int64_t S = size(), F = int64_t(fixed_pos_.size());
   Tensor K = Tensor::empty({1, heads_, S, head_dim_}, dtype_, device_),
          V = Tensor::empty({1, heads_, S, head_dim_}, dtype_, device_);
-  K.copy_(k_.narrow(1, 0, S));  // (Hkv, S, D) into (1, Hkv, S, D)
-  V.copy_(v_.narrow(1, 0, S));
+  Tensor k3 = K.squeeze(0), v3 = V.squeeze(0);  // (Hkv, S, D) views
+  if (F > 0) {
+    k3.narrow(1, 0, F).copy_(fk_.narrow(1, 0, F));
+    v3.narrow(1, 0, F).copy_(fv_.narrow(1, 0, F));
+  }
+  if (ring_count_ > 0) {  // the oldest ring token's slot first, then wrapping around to slot 0
+    const int64_t first = (next_pos_ - ring_count_ - n_sinks_) % window_;
+    const int64_t n1 = std::min(ring_count_, ring_cap_ - first), n2 = ring_count_ - n1;
+    k3.narrow(1, F, n1).copy_(rk_.narrow(1, first, n1));
+    v3.narrow(1, F, n1).copy_(rv_.narrow(1, first, n1));
+    if (n2 > 0) {
+      k3.narrow(1, F + n1, n2).copy_(rk_.narrow(1, 0, n2));
+      v3.narrow(1, F + n1, n2).copy_(rv_.narrow(1, 0, n2));
+    }
+  }
   return {K, V};
 }
 

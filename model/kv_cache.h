@@ -9,22 +9,26 @@
 // keys_values() returns the attended set of the latest query as (1, Hkv, S, D) tensors in the order
 // sinks, critical (ascending), window (ascending) — that is, by ascending position; positions() gives the
 // matching token positions.
-// Storage: per layer one buffer for k and one for v, laid out (Hkv, capacity, D) with the S kept tokens
-// in position order at [0, S) of each head (capacity doubles when full), on the device of the first
-// appended k, v (every later entry must be on it too). The bookkeeping (positions, flags, counts) lives on
-// the host; every data movement is a tensor copy on the buffers' device. A token leaving the ring either
-// stays where it is (critical: it becomes the last crit entry) or is removed by moving the ring's
-// remaining w − 1 entries down one slot (through a temporary, the ranges overlap), so an append costs
-// O(Hkv·w·D) bytes moved and keys_values() one strided copy.
+// Storage, on the device of the first appended k, v (every later entry must be on it too): a fixed part,
+// (Hkv, capacity, D) buffers for k and v whose rows [0, F) are the tokens that stay for good (dense: every
+// token; SRA: the sinks, then the critical tokens that left the window, ascending), capacity doubling when
+// full; and, in SRA layers, a ring of the window's tokens, (Hkv, ≤ window, D) buffers where token p ≥ n_sinks
+// sits in slot (p − n_sinks) mod window. An append writes one row per buffer; a token leaving the window
+// is overwritten in place, or first copied to the end of the fixed part when it is critical: O(Hkv·D)
+// bytes moved per append. parts() hands the two parts to decode_attention (autograd/ops.h) without a
+// copy (keys in the order fixed, then ring slots); keys_values() assembles them by position (one copy per
+// part, two for a wrapped ring). The bookkeeping (positions, flags, counts) lives on the host.
 // z_t of the newest token is needed only when that token leaves the window, at a later append: a decode
 // step appends with append_entry (z pending), attends, and gives z with set_critical once the router
 // scores are read back, before the next append. append_prompt fills an empty cache from a whole prompt's
 // k, v at once (one gather per buffer); the result equals appending the tokens one by one.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "autograd/ops.h"
 #include "core/tensor.h"
 
 namespace sra {
@@ -44,35 +48,35 @@ class LayerKVCache {
   // An empty cache: tokens 0 .. T − 1 from k, v (1, Hkv, T, D) and critical (T) at once. Returns S after
   // each token's append (what size() would have been), for the multiply-add counts.
   std::vector<int64_t> append_prompt(const Tensor& k, const Tensor& v, const std::vector<uint8_t>& critical);
-  std::pair<Tensor, Tensor> keys_values() const;  // (1, Hkv, S, D) each, contiguous
-  std::vector<int64_t> positions() const;         // the S cached positions, in keys_values() order
-  int64_t size() const {
-    return int64_t(pos_.size());
-  }  // S: keys the next query (the latest token) attends to
+  std::pair<Tensor, Tensor> keys_values() const;  // (1, Hkv, S, D) each, contiguous, by position
+  std::vector<int64_t> positions() const;         // the S cached positions, ascending
+  // The fixed part and the ring as decode_attention's parts (the ring's rows 0 in dense layers).
+  std::array<KVPart, 2> parts() const;
+  int64_t size() const { return int64_t(fixed_pos_.size()) + ring_count_; }  // S: keys the newest token sees
   int64_t n_critical() const { return n_crit_; }
-  int64_t bytes() const;  // bytes of the cached k and v
+  int64_t bytes() const;  // bytes of the cached k and v (S tokens)
   bool is_sra() const { return sra_; }
 
  private:
   void check_entry(const Tensor& k, const Tensor& v, int64_t tokens);
-  // Bookkeeping of token `pos` with flag z: returns the index of the entry that left the cache, or −1.
+  // Bookkeeping of token `pos` with flag z: returns the ring slot whose token moves to the fixed part
+  // (a critical token leaving the window), or −1.
   int64_t admit(int64_t pos, bool critical);
-  void reserve(int64_t capacity, int64_t rows);  // keeps k, v rows [0, rows)
-  // Removes row `index` of the first `rows` rows of k, v, moving the later ones down one slot.
-  void erase(int64_t index, int64_t rows);
+  // Grows (Hkv, capacity, D) buffers to hold `rows` rows, keeping rows [0, keep); capacity doubles, at most
+  // `limit`.
+  void grow(Tensor& k, Tensor& v, int64_t& capacity, int64_t rows, int64_t keep, int64_t limit);
 
   bool sra_;
   int64_t window_, n_sinks_;
   int64_t next_pos_ = 0;
-  // entry i of [0, size()): position pos_[i], critical flag crit_flag_[i]; SRA: [0, n_sink_) sinks,
-  // [n_sink_, n_sink_ + n_crit_) critical tokens that left the window, then the ring.
-  std::vector<int64_t> pos_;
-  std::vector<uint8_t> crit_flag_;
-  int64_t n_sink_ = 0, n_crit_ = 0;
-  bool pending_ = false;  // the newest entry's flag is not set yet (append_entry)
-  // k and v, (Hkv, capacity_, D) each, on device_
-  Tensor k_, v_;
-  int64_t capacity_ = 0;
+  std::vector<int64_t> fixed_pos_;  // positions of the fixed part's rows
+  std::vector<uint8_t> ring_crit_;  // z of the token in each ring slot (SRA)
+  int64_t ring_count_ = 0;          // tokens in the ring: min(window, tokens with p ≥ n_sinks)
+  int64_t n_crit_ = 0;              // critical tokens moved to the fixed part
+  int64_t last_slot_ = -1;          // ring slot of the newest token (−1: a sink or a dense layer)
+  bool pending_ = false;            // the newest entry's flag is not set yet (append_entry)
+  Tensor fk_, fv_, rk_, rv_;        // fixed part and ring, (Hkv, capacity, D) each, on device_
+  int64_t fixed_cap_ = 0, ring_cap_ = 0;
   int64_t heads_ = 0, head_dim_ = 0;
   DType dtype_ = DType::f32;
   Device device_ = Device::cpu();

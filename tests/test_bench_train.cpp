@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli_test_util.h"
+#include "core/cuda_runtime.h"
 #include "core/json.h"
 
 using namespace sra;
@@ -107,4 +108,62 @@ TEST_CASE("bench train: one JSON line on the CPU, f32 and bf16") {
 TEST_CASE("cuda: bench train: one JSON line on the GPU, f32 and bf16" * doctest::skip(!cuda::available())) {
   check_bench_line("cuda", "f32");
   check_bench_line("cuda", "bf16");
+}
+
+// `sra bench decode` on a tiny model: one line per (context, attention) with the fields, a positive step
+// time, tokens_per_s = batch / step, and the cache sizes: dense is a full f32 cache of every token, SRA keeps
+// sinks + window + the critical tokens (a ratio of 0 keeps sinks + window alone).
+TEST_CASE("sra bench decode: one JSON line per context and attention, cache bytes as computed") {
+  std::vector<std::string> devices = {"cpu"};
+  if (cuda::available()) devices.push_back("cuda");
+  for (const std::string& device : devices) {
+    Run r = run_sra({"bench",   "decode",   "--device", device,    "--contexts", "40,70",  "--d-model",
+                     "32",      "--layers", "2",        "--heads", "4",          "--d-ff", "64",
+                     "--vocab", "64",       "--batch",  "3",       "--new",      "3",      "--ratio",
+                     "0",       "--window", "8",        "--sinks", "2"});
+    INFO("stdout: ", r.out, "\nstderr: ", r.err);
+    REQUIRE(r.rc == 0);
+    std::vector<Json> lines;
+    size_t at = 0;
+    while (at < r.out.size()) {
+      const size_t nl = r.out.find('\n', at);
+      lines.push_back(Json::parse(r.out.substr(at, nl - at)));
+      at = nl + 1;
+    }
+    REQUIRE(lines.size() == 4);
+    for (size_t i = 0; i < 4; ++i) {
+      const Json& j = lines[i];
+      CHECK(j["bench"].as_string() == "decode");
+      CHECK(j["context"].as_int() == (i < 2 ? 40 : 70));
+      CHECK(j["attention"].as_string() == (i % 2 == 0 ? "dense" : "sra"));
+      const double step_ms = j["ms_per_token"].as_double();
+      REQUIRE(step_ms > 0);
+      CHECK(std::abs(j["tokens_per_s"].as_double() - 3e3 / step_ms) <= 0.05 + 0.01 * 3e3 / step_ms);
+      // tokens in the cache: context + 4 warm-up + 3 timed steps
+      const double tokens = double(j["context"].as_int() + 7);
+      const double kept = i % 2 == 0 ? tokens : 2 + 8;  // dense: all; SRA with ratio 0: sinks + window
+      CHECK(std::abs(j["kv_vs_dense"].as_double() - kept / tokens) <= 1e-4);
+    }
+  }
+}
+
+// `sra bench train --attention sra`: the SRA model's step (routers, thresholds updated each step), with the
+// dense model's FLOPs and the SRA fields.
+TEST_CASE("sra bench train --attention sra: the SRA fields and a selected ratio") {
+  Run r = run_sra({"bench",       "train", "--device", "cpu", "--precision", "f32", "--d-model", "32",
+                   "--layers",    "3",     "--heads",  "4",   "--d-ff",      "64",  "--seq-len", "40",
+                   "--batch",     "2",     "--vocab",  "64",  "--steps",     "2",   "--warmup",  "1",
+                   "--attention", "sra",   "--window", "8",   "--sinks",     "2",   "--ratio",   "0.2"});
+  INFO("stdout: ", r.out, "\nstderr: ", r.err);
+  REQUIRE(r.rc == 0);
+  Json j = Json::parse(r.out);
+  CHECK(j["attention"].as_string() == "sra");
+  CHECK(j["window"].as_int() == 8);
+  CHECK(j["sinks"].as_int() == 2);
+  CHECK(j["target_ratio"].as_double() == 0.2);
+  CHECK(j["selected_ratio"].as_double() >= 0);
+  CHECK(j["selected_ratio"].as_double() <= 1);
+  CHECK(j["step_ms"].as_double() > 0);
+  Run bad = run_sra({"bench", "train", "--device", "cpu", "--attention", "flash"});
+  CHECK(bad.rc != 0);
 }

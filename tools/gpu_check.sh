@@ -6,7 +6,7 @@
 #   tools/gpu_prep.sh                   # here: copies ../shared/{data,bench} into .gpu/ (git-ignored)
 #   device run: tools/gpu_check.sh [steps]   with carry [".gpu"]
 #
-# steps: a comma list of info,build,test,sanitize,e2e,bench (default: all but e2e). SRA_TEST_FILTER
+# steps: a comma list of info,build,test,sanitize,e2e,bench,long (default: all but e2e and long). SRA_TEST_FILTER
 # narrows the doctest cases of the test step (doctest -tc syntax). e2e: tools/gpu_e2e.sh, the 135M model
 # trained in bf16, checkpointed, resumed, evaluated on CPU and GPU, RL-tuned (a few minutes).
 # bench: `sra bench train --device cuda --precision bf16` and .gpu/bench/torch_reference.py train with
@@ -15,6 +15,8 @@
 # with torch_compile_tokens_per_s, ratio, torch_eager_tokens_per_s) and prints the table. SRA_BENCH_STEPS
 # sets the timed steps of all three (default 10; 3 warm-up steps each). torch.compile's warm-up takes a
 # minute or two: with the whole suite it may not fit one 10-minute call; then run `build,bench` alone.
+# long: `sra bench decode` at SRA_LONG_CONTEXTS (default 16384,65536) and the reference's decode mode, and
+# the 16k-token training step (ours dense and SRA, torch.compile dense); JSON lines in bench_long.jsonl.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 steps=",${1:-info,build,test,sanitize,bench},"
@@ -88,6 +90,23 @@ if has bench; then
     --torch-compile "$out/bench_torch_compile.log" --torch-eager "$out/bench_torch_eager.log" \
     --attn "$out/bench_attn.log" --out "$out/bench.jsonl"
   cat "$out/bench_merge.log" >>"$summary"  # the table, printed with the summary below
+fi
+if has long; then
+  # issue 15's long-context numbers beside the reference's, same call: decoding with a filled 16k / 64k
+  # context (ours dense and SRA; torch eager + SDPA over a bf16 dense cache), and the 135M model's training
+  # step at T = 16384, batch 1 (ours dense, ours SRA with long-16k.yaml's layout, torch.compile dense).
+  ref=.gpu/bench/torch_reference.py
+  ctx="${SRA_LONG_CONTEXTS:-16384,65536}"
+  n="${SRA_BENCH_STEPS:-10}"
+  step long_decode timeout 420 bash -c '"$0" bench decode --device cuda --contexts "$1" &&
+    { [[ ! -f $2 ]] || for c in ${1//,/ }; do python3 "$2" decode --context "$c" || exit 1; done; }' \
+    "$SRA_BUILD_DIR/sra" "$ctx" "$ref"
+  long=(--device cuda --precision bf16 --seq-len 16384 --batch 1 --warmup 3 --steps "$n")
+  step long_train timeout 540 bash -c '"$0" bench train "${@:3}" --attention dense &&
+    "$0" bench train "${@:3}" --attention sra --ratio 0.1 &&
+    { [[ ! -f $1 ]] || python3 "$1" train --seq 16384 --batch 1 --iters "$2" --compile; }' \
+    "$SRA_BUILD_DIR/sra" "$ref" "$n" "${long[@]}"
+  cat "$out/long_decode.log" "$out/long_train.log" | grep '^{' >"$out/bench_long.jsonl"
 fi
 echo "== gpu_check summary"
 cat "$summary"

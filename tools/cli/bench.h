@@ -42,14 +42,36 @@ double round_to(double v, int digits);
 // hidden size 8·d/3 rounded up to 64 is 2048 for d = 768), one step = forward, backward, clip_grad_norm,
 // AdamW step, zero_grad, under AutocastGuard(bf16) for --precision bf16 (bench_train.cpp). Prints one
 // JSON line (bench, device, date, config, precision, tokens_per_s, mfu, peak_mem_gib, step_ms, params):
-// the median of `steps` timed steps after `warmup` steps, with the reference's FLOPs and peak.
+// the median of `steps` timed steps after `warmup` steps, with the reference's FLOPs and peak. With
+// --attention sra the FLOPs stay the dense model's (mfu is then dense-equivalent) and the line adds
+// attention, window, sinks, target_ratio and selected_ratio (the last step's, read after the timing).
 struct BenchTrainOptions {
   std::string device = "cuda";
   std::string precision = "bf16";  // f32 | bf16
   int64_t d_model = 768, n_layers = 12, n_heads = 12, d_ff = 2048, seq_len = 1024, batch = 16, vocab = 32768;
   int64_t steps = 10, warmup = 3;
+  // "sra": the layers but the first and the last sparse (configs/long-16k.yaml's layout), routers with
+  // target ratio `ratio`, thresholds updated after every step as the trainer does.
+  std::string attention = "dense";
+  int64_t window = 256, sinks = 4;
+  double ratio = 0.10;
 };
 
 int run_bench_train(const BenchTrainOptions& opt, std::ostream& out);
+
+// `sra bench decode`: greedy decoding tokens/s and KV-cache bytes with a filled context, dense vs every
+// layer SRA, the model and call of ../shared/bench/torch_reference.py `decode` (bench_decode.cpp). One JSON
+// line per (context, attention).
+struct BenchDecodeOptions {
+  std::string device = "cuda";
+  int64_t d_model = 768, n_layers = 12, n_heads = 12, d_ff = 2048, vocab = 32768;
+  int64_t batch = 8, new_tokens = 64, warmup = 4;
+  std::vector<int64_t> contexts;  // default 16384
+  std::vector<std::string> attention = {"dense", "sra"};
+  double ratio = 0.10;
+  int64_t window = 256, sinks = 4;
+};
+
+int run_bench_decode(const BenchDecodeOptions& opt, std::ostream& out);
 
 }  // namespace sra::cli

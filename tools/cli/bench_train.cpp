@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "autograd/autocast.h"
+#include "autograd/ops.h"
 #include "core/check.h"
 #include "core/cuda_runtime.h"
 #include "core/json.h"
@@ -80,6 +81,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
             " and ", o.warmup);
   SRA_CHECK(o.precision == "f32" || o.precision == "bf16", "[bench] precision must be f32 or bf16, got '",
             o.precision, "'");
+  SRA_CHECK(o.attention == "dense" || o.attention == "sra", "[bench] --attention must be dense or sra, got '",
+            o.attention, "'");
   SRA_CHECK(o.d_model % o.n_heads == 0, "[bench] d_model ", o.d_model, " is not a multiple of the ",
             o.n_heads, " heads");
   const Device dev = Device::parse(o.device);
@@ -96,6 +99,14 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   c.d_ff = o.d_ff;
   c.max_seq_len = o.seq_len;
   c.tie_embeddings = false;
+  const bool sra = o.attention == "sra";
+  if (sra) {
+    c.attention = "sra";
+    c.dense_layers = {0, -1};
+    c.window = o.window;
+    c.sinks = o.sinks;
+    c.router.target_ratio = o.ratio;
+  }
   Transformer model(c);
   model.to(dev);
   NamedTensors params = model.named_parameters();
@@ -127,6 +138,7 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
     phases[2].start();
     optim.step(3e-4, grad_norm_and_scale(params, 1.0).narrow(0, 1, 1));
     optim.zero_grad();
+    if (sra) model.update_thresholds();  // on the device, as the trainer does after its step
     phases[2].stop();
     double total = 0;
     for (Phase& p : phases) total += p.read(s >= o.warmup);
@@ -152,6 +164,13 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   line.set("step_ms", round_to(step_ms, 3));
   for (Phase& p : phases) line.set(p.name, round_to(median(p.ms), 3));
   line.set("params", int64_t(n_params));
+  if (sra) {
+    line.set("attention", "sra");
+    line.set("window", o.window);
+    line.set("sinks", o.sinks);
+    line.set("target_ratio", o.ratio);
+    line.set("selected_ratio", round_to(read_back({model.last_selected_ratio()})[0][0], 4));
+  }
   out << line.dump() << "\n";
   return 0;
 }

@@ -130,6 +130,38 @@ void add_bench(CLI::App& app) {
                                             : run_bench_attention(*aopt, std::cout);
                         }});
 
+  auto dopt = std::make_shared<BenchDecodeOptions>();
+  CLI::App* dc = bench->add_subcommand(
+      "decode",
+      "Greedy decoding tokens/s and KV-cache bytes with a filled context, dense vs SRA (JSON lines)");
+  dc->footer(
+      "Example: sra bench decode --device cuda --contexts 16384,65536\n"
+      "Defaults: the model and call of ../shared/bench/torch_reference.py decode (d 768, 12 layers, 12 "
+      "heads,\n"
+      "vocab 32768, batch 8, 64 new tokens).");
+  dc->add_option("--device", dopt->device, "cpu, cuda or cuda:N")->capture_default_str();
+  dc->add_option("--contexts", dopt->contexts, "Context lengths, comma-separated (default 16384)")
+      ->delimiter(',')
+      ->check(integer_at_least(1));
+  dc->add_option("--attention", dopt->attention, "dense and/or sra, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  dc->add_option("--batch", dopt->batch)->capture_default_str()->check(integer_at_least(1));
+  dc->add_option("--new", dopt->new_tokens, "Timed decode steps")
+      ->capture_default_str()
+      ->check(integer_at_least(1));
+  dc->add_option("--d-model", dopt->d_model)->capture_default_str()->check(integer_at_least(1));
+  dc->add_option("--layers", dopt->n_layers)->capture_default_str()->check(integer_at_least(1));
+  dc->add_option("--heads", dopt->n_heads)->capture_default_str()->check(integer_at_least(1));
+  dc->add_option("--d-ff", dopt->d_ff)->capture_default_str()->check(integer_at_least(1));
+  dc->add_option("--vocab", dopt->vocab)->capture_default_str()->check(integer_at_least(2));
+  dc->add_option("--ratio", dopt->ratio, "Fraction of the context marked critical (SRA)")
+      ->capture_default_str()
+      ->check(number_in(0, 1));
+  dc->add_option("--window", dopt->window)->capture_default_str()->check(integer_at_least(1));
+  dc->add_option("--sinks", dopt->sinks)->capture_default_str()->check(integer_at_least(0));
+  commands().push_back({dc, [dopt]() { return run_bench_decode(*dopt, std::cout); }});
+
   auto topt = std::make_shared<BenchTrainOptions>();
   CLI::App* t = bench->add_subcommand(
       "train", "Training-step tokens/s, MFU and peak memory of a dense Llama-style model (one JSON line)");
@@ -166,6 +198,14 @@ void add_bench(CLI::App& app) {
   t->add_option("--warmup", topt->warmup, "Untimed steps first")
       ->capture_default_str()
       ->check(integer_at_least(0));
+  t->add_option("--attention", topt->attention, "dense, or sra (every layer but the first and last sparse)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dense", "sra"}));
+  t->add_option("--window", topt->window, "SRA window")->capture_default_str()->check(integer_at_least(1));
+  t->add_option("--sinks", topt->sinks, "SRA sinks")->capture_default_str()->check(integer_at_least(0));
+  t->add_option("--ratio", topt->ratio, "SRA routers' target ratio")
+      ->capture_default_str()
+      ->check(number_in(0, 1));
   commands().push_back({t, [topt]() { return run_bench_train(*topt, std::cout); }});
 }
 
