@@ -87,14 +87,14 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
        "generate, eval, tokenizer, data, rl)"},
       {{"bench", "cpux"},
        "error: unknown command 'cpux' for 'sra bench'; did you mean 'cpu'? (commands: cpu, "
-       "attention, train)"},
+       "attention, decode, train)"},
       {{"eval", "scroe"},
        "error: unknown command 'scroe' for 'sra eval'; did you mean 'score'? (commands: "
        "score)"},
       {{"frobnicate"},
        "error: unknown command 'frobnicate' for 'sra' (commands: demo, bench, train, generate, "
        "eval, tokenizer, data, rl)"},
-      {{"bench"}, "error: 'sra bench' needs a command: cpu, attention, train"},
+      {{"bench"}, "error: 'sra bench' needs a command: cpu, attention, decode, train"},
       {{"bench", "train", "--precision", "fp16"}, "error: --precision: fp16 not in {f32,bf16}"},
       {{"bench", "train", "--device", "gpu"}, "error: --device: must be cpu, cuda or cuda:N, got 'gpu'"},
   };

@@ -28,6 +28,8 @@ const std::set<std::string> kNotDifferentiable = {
     "eq",
     // an order statistic for the router's threshold update, read as a value (no gradient recorded)
     "kth_smallest",
+    // inference only (the KV cache in generation); its parity with attention is tests/test_decode_attention
+    "decode_attention",
     // random factories with no tensor input: nothing to differentiate (gumbel_noise and
     // logistic_noise have lines all the same: the router adds them to its scores)
     "rand_uniform",
