@@ -436,6 +436,7 @@ int64_t tiles_of(int64_t n, int tile) {
 void attention_forward_cuda(const AttentionArgs& a, int device) {
   const AttentionDims& m = a.dims;
   if (m.batch * m.heads * m.t == 0) return;
+  if (a.in_dtype == DType::bf16) return attention_forward_bf16_cuda(a, device);
   cuda::DeviceGuard guard(device);
   cudaStream_t stream = cuda::stream(device);
   for_float(a.dtype, "attention", "CUDA", [&](auto tag) {
@@ -457,6 +458,7 @@ void attention_forward_cuda(const AttentionArgs& a, int device) {
 void attention_backward_cuda(const AttentionBackwardArgs& a, int device) {
   const AttentionDims& m = a.dims;
   if (m.batch * m.heads * m.t == 0) return;  // the dispatcher zeroes dk, dv
+  if (a.in_dtype == DType::bf16) return attention_backward_bf16_cuda(a, device);
   cuda::DeviceGuard guard(device);
   cudaStream_t stream = cuda::stream(device);
   for_float(a.dtype, "attention", "CUDA", [&](auto tag) {
