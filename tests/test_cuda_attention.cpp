@@ -138,8 +138,9 @@ TEST_CASE("cuda: attention with no queries gives dk = dv = 0; mixed devices and 
 namespace {
 
 // bf16 kernel vs the CPU oracle: max |gpu − cpu| / max |cpu|. Measured on an H200 (2026-12-01) over the
-// shapes below: at most ~4e-3 (dq, dk); the bound leaves room for other random inputs.
-constexpr double kBf16Tol = 1e-2;
+// shapes below: at most 3.3e-3 (‖gpu − cpu‖ / ‖cpu‖ at most 1.9e-3); the bounds leave 3× room for other
+// random inputs. bf16 P and dS carry 2^-9 relative rounding each, averaged over the keys of a row.
+constexpr double kBf16Tol = 1e-2, kBf16RelTol = 5e-3;
 
 double max_ratio(const Tensor& got, const Tensor& want) {
   const std::vector<double> a = host_values(got), b = host_values(want);
@@ -180,10 +181,12 @@ TEST_CASE("cuda: bf16 attention (tensor cores) matches the CPU under autocast an
     const char* names[] = {"out", "dq", "dk", "dv"};
     for (int i = 0; i < 4; ++i) {
       const double e = max_ratio(*got[i], *want[i]);
-      MESSAGE(describe(s), " bf16 ", names[i], ": max err / max ref ", e, ", rel ",
-              rel_err(*got[i], *want[i]));
+      const double rel = rel_err(*got[i], *want[i]);
+      MESSAGE(describe(s) + " bf16 " + names[i] + ": max err / max ref " + std::to_string(e) + ", rel " +
+              std::to_string(rel));
       CHECK(got[i]->dtype() == DType::f32);
       CHECK(e <= kBf16Tol);
+      CHECK(rel <= kBf16RelTol);
       CHECK(same_bits(*got[i], *again[i]));
     }
   }

@@ -191,8 +191,9 @@ TEST_CASE("cuda: sparse_attention checks the gates of selected tokens only with 
 namespace {
 
 // bf16 kernel vs the CPU oracle: max |gpu − cpu| / max |cpu|. Measured on an H200 (2026-12-01) over the
-// cases below: at most ~4e-3; the bound leaves room for other random inputs.
-constexpr double kBf16Tol = 1e-2;
+// cases below: at most 3.3e-3 (‖gpu − cpu‖ / ‖cpu‖ at most 1.9e-3); the bounds leave 3× room for other
+// random inputs. bf16 P and dS carry 2^-9 relative rounding each, averaged over the keys of a row.
+constexpr double kBf16Tol = 1e-2, kBf16RelTol = 5e-3;
 
 double max_ratio(const Tensor& got, const Tensor& want) {
   const std::vector<double> a = got.to_vector<double>(), b = want.to_vector<double>();
@@ -230,9 +231,11 @@ TEST_CASE("cuda: bf16 sparse_attention (tensor cores) matches the CPU under auto
     const Result again = run(in, c, DType::f32, Device::cuda(0), true);
     for (size_t i = 0; i < cpu.t.size(); ++i) {
       const double e = max_ratio(gpu.t[i], cpu.t[i]);
-      MESSAGE(c.name, " bf16 ", kNames[i], ": max err / max ref ", e, ", rel ",
-              err_vs_cpu(gpu.t[i], cpu.t[i]));
+      const double rel = err_vs_cpu(gpu.t[i], cpu.t[i]);
+      MESSAGE(std::string(c.name) + " bf16 " + kNames[i] + ": max err / max ref " + std::to_string(e) +
+              ", rel " + std::to_string(rel));
       CHECK(e <= kBf16Tol);
+      CHECK(rel <= kBf16RelTol);
       CHECK(bitwise_equal(gpu.t[i], again.t[i]));
     }
   }
