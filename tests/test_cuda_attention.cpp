@@ -182,8 +182,9 @@ TEST_CASE("cuda: bf16 attention (tensor cores) matches the CPU under autocast an
     for (int i = 0; i < 4; ++i) {
       const double e = max_ratio(*got[i], *want[i]);
       const double rel = rel_err(*got[i], *want[i]);
-      MESSAGE(describe(s) + " bf16 " + names[i] + ": max err / max ref " + std::to_string(e) + ", rel " +
-              std::to_string(rel));
+      const std::string msg = describe(s) + " bf16 " + names[i] + ": max err / max ref " + std::to_string(e) +
+                              ", rel " + std::to_string(rel);
+      MESSAGE(msg);
       CHECK(got[i]->dtype() == DType::f32);
       CHECK(e <= kBf16Tol);
       CHECK(rel <= kBf16RelTol);

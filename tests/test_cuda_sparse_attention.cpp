@@ -232,8 +232,9 @@ TEST_CASE("cuda: bf16 sparse_attention (tensor cores) matches the CPU under auto
     for (size_t i = 0; i < cpu.t.size(); ++i) {
       const double e = max_ratio(gpu.t[i], cpu.t[i]);
       const double rel = err_vs_cpu(gpu.t[i], cpu.t[i]);
-      MESSAGE(std::string(c.name) + " bf16 " + kNames[i] + ": max err / max ref " + std::to_string(e) +
-              ", rel " + std::to_string(rel));
+      const std::string msg = std::string(c.name) + " bf16 " + kNames[i] + ": max err / max ref " +
+                              std::to_string(e) + ", rel " + std::to_string(rel);
+      MESSAGE(msg);
       CHECK(e <= kBf16Tol);
       CHECK(rel <= kBf16RelTol);
       CHECK(bitwise_equal(gpu.t[i], again.t[i]));

@@ -63,15 +63,17 @@ __host__ __device__ constexpr int ld() {
 // ---- forward ---------------------------------------------------------------------------------------------
 
 // One key tile of the forward for warp w: S, mask (kMasked), online softmax, acc += P·v.
-template <int D, bool kMasked, bool kBias, class Plan>
+// mid() runs between the score product and the softmax (it issues the next tile's copies).
+template <int D, bool kMasked, bool kBias, class Plan, typename Mid>
 __device__ inline void forward_tile(float (&acc)[D / 8][4], float (&m)[2], float (&l)[2],
                                     const uint32_t (&qf)[D / 16][4], const bf16* ks, const bf16* vs,
                                     const int* krow, const float* kbias, const Plan& plan, int tile,
-                                    int qrow0, float sl2) {
+                                    int qrow0, float sl2, Mid&& mid) {
   const int lane = threadIdx.x % 32, tq = lane % 4;
   float s[kTile / 8][4];
   mma::zero(s);
   mma::gemm_nk_reg<kTile / 8, D>(s, qf, ks, ld<D>());
+  mid();
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int qi = qrow0 + hr * 8;
@@ -109,19 +111,43 @@ __device__ inline void forward_tile(float (&acc)[D / 8][4], float (&m)[2], float
   mma::gemm_kn<D / 8, kTile / 16>(acc, pa, vs, ld<D>());
 }
 
-// Loads key tile `tile` of the plan into buffer tile & 1 (k, v rows by cp.async; positions and biases
-// in base 2 by plain stores).
+// The key rows of one tile a thread copies (its 16-byte chunks e = threadIdx.x + i·kThreads, row
+// e / (D / 8)) and, for threadIdx.x < kTile, the row it describes in krow / kbias. Fetched (global reads
+// of a sparse plan's far list) before the current tile's score product, issued after it, so the reads'
+// latency hides behind the tensor cores.
+template <int D>
+struct KeyStage {
+  static constexpr int kRounds = kTile * (D / 8) / kThreads;
+  int pos[kRounds];
+  int own;
+};
+
 template <int D, class Plan>
-__device__ inline void stage_keys(bf16* ks, bf16* vs, int* krow, float* kbias, const bf16* kb, const bf16* vb,
-                                  const Plan& plan, int tile) {
+__device__ inline void fetch_keys(KeyStage<D>& st, const Plan& plan, int tile) {
+#pragma unroll
+  for (int i = 0; i < KeyStage<D>::kRounds; ++i)
+    st.pos[i] = plan.key_pos(tile, (int(threadIdx.x) + i * kThreads) / (D / 8));
+  st.own = threadIdx.x < kTile ? plan.key_pos(tile, threadIdx.x) : -1;
+}
+
+// Copies key tile `tile` into buffer tile & 1: k, v rows by cp.async, positions and biases (base 2) by
+// plain stores.
+template <int D, class Plan>
+__device__ inline void issue_keys(const KeyStage<D>& st, bf16* ks, bf16* vs, int* krow, float* kbias,
+                                  const bf16* kb, const bf16* vb, const Plan& plan, int tile) {
+  constexpr int L = ld<D>();
   const int buf = tile & 1;
-  auto row = [&](int r) { return int64_t(plan.key_pos(tile, r)); };
-  mma::load_rows_async<D, kTile, kThreads>(ks + buf * kTile * ld<D>(), kb, row);
-  mma::load_rows_async<D, kTile, kThreads>(vs + buf * kTile * ld<D>(), vb, row);
+#pragma unroll
+  for (int i = 0; i < KeyStage<D>::kRounds; ++i) {
+    const int e = int(threadIdx.x) + i * kThreads, r = e / (D / 8), c = e % (D / 8);
+    const int64_t pos = st.pos[i];
+    const bool ok = pos >= 0;
+    mma::cp_async16(ks + (buf * kTile + r) * L + c * 8, ok ? kb + pos * D + c * 8 : kb, ok);
+    mma::cp_async16(vs + (buf * kTile + r) * L + c * 8, ok ? vb + pos * D + c * 8 : vb, ok);
+  }
   if (threadIdx.x < kTile) {
-    const int r = threadIdx.x;
-    krow[buf * kTile + r] = plan.key_pos(tile, r);
-    kbias[buf * kTile + r] = Plan::kBias ? plan.key_bias(tile, r) * kLog2e : 0.f;
+    krow[buf * kTile + threadIdx.x] = st.own;
+    kbias[buf * kTile + threadIdx.x] = Plan::kBias ? plan.key_bias(tile, st.own) * kLog2e : 0.f;
   }
 }
 
@@ -144,7 +170,11 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
   mma::load_rows_async<D, kTile, kThreads>(qs, p.q + (bh * p.t + i0) * D,
                                            [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); });
-  if (plan.tiles > 0) stage_keys<D>(ks, vs, krow, kbias, kb, vb, plan, 0);
+  KeyStage<D> st;
+  if (plan.tiles > 0) {
+    fetch_keys(st, plan, 0);
+    issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, 0);
+  }
   mma::cp_async_commit();
 
   uint32_t qf[D / 16][4];
@@ -157,15 +187,19 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
     if (tile == 0)
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk) mma::load_a(qf[kk], qs, L, 16 * w, 16 * kk);
-    if (tile + 1 < plan.tiles) stage_keys<D>(ks, vs, krow, kbias, kb, vb, plan, tile + 1);
-    mma::cp_async_commit();
+    const bool next = tile + 1 < plan.tiles;
+    if (next) fetch_keys(st, plan, tile + 1);
+    auto mid = [&] {
+      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, tile + 1);
+      mma::cp_async_commit();
+    };
     const int o = (tile & 1) * kTile;
     if (plan.full(tile))
       forward_tile<D, false, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o, plan,
-                                          tile, i0 + 16 * w + g, sl2);
+                                          tile, i0 + 16 * w + g, sl2, mid);
     else
       forward_tile<D, true, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o, plan,
-                                         tile, i0 + 16 * w + g, sl2);
+                                         tile, i0 + 16 * w + g, sl2, mid);
   }
   mma::cp_async_wait_all();
 #pragma unroll
@@ -199,17 +233,18 @@ __global__ void delta_kernel(float* delta, const bf16* dout, const float* out, i
 }
 
 // One key tile of dq for warp w: S, dP, P, dS (bf16), dq += dS·k.
-template <int D, bool kMasked, bool kBias, class Plan>
+template <int D, bool kMasked, bool kBias, class Plan, typename Mid>
 __device__ inline void dq_tile(float (&acc)[D / 8][4], const bf16* qs, const bf16* dos, const bf16* ks,
                                const bf16* vs, const int* krow, const float* kbias, const float (&lse2)[2],
                                const float (&dl)[2], const Plan& plan, int tile, int qrow0, float sl2,
-                               float scale) {
+                               float scale, Mid&& mid) {
   const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
   float s[kTile / 8][4], dp[kTile / 8][4];
   mma::zero(s);
   mma::zero(dp);
   mma::gemm_nk<kTile / 8, D>(s, qs, ld<D>(), 16 * w, ks, ld<D>());
   mma::gemm_nk<kTile / 8, D>(dp, dos, ld<D>(), 16 * w, vs, ld<D>());
+  mid();
 #pragma unroll
   for (int nt = 0; nt < kTile / 8; ++nt)
 #pragma unroll
@@ -247,7 +282,11 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
   auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
   mma::load_rows_async<D, kTile, kThreads>(qs, p.q + (bh * p.t + i0) * D, qrow);
   mma::load_rows_async<D, kTile, kThreads>(dos, p.dout + (bh * p.t + i0) * D, qrow);
-  if (plan.tiles > 0) stage_keys<D>(ks, vs, krow, kbias, kb, vb, plan, 0);
+  KeyStage<D> st;
+  if (plan.tiles > 0) {
+    fetch_keys(st, plan, 0);
+    issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, 0);
+  }
   mma::cp_async_commit();
   float lse2[2], dl[2];
 #pragma unroll
@@ -263,15 +302,19 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
   for (int tile = 0; tile < plan.tiles; ++tile) {
     mma::cp_async_wait_all();
     __syncthreads();
-    if (tile + 1 < plan.tiles) stage_keys<D>(ks, vs, krow, kbias, kb, vb, plan, tile + 1);
-    mma::cp_async_commit();
+    const bool next = tile + 1 < plan.tiles;
+    if (next) fetch_keys(st, plan, tile + 1);
+    auto mid = [&] {
+      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, tile + 1);
+      mma::cp_async_commit();
+    };
     const int o = (tile & 1) * kTile;
     if (plan.full(tile))
       dq_tile<D, false, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl,
-                                     plan, tile, i0 + 16 * w + g, sl2, p.scale);
+                                     plan, tile, i0 + 16 * w + g, sl2, p.scale, mid);
     else
       dq_tile<D, true, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl, plan,
-                                    tile, i0 + 16 * w + g, sl2, p.scale);
+                                    tile, i0 + 16 * w + g, sl2, p.scale, mid);
   }
   mma::cp_async_wait_all();
 #pragma unroll
@@ -289,17 +332,18 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
 // ---- backward: dk, dv (and the gate gradient) -----------------------------------------------------------
 
 // One query tile for warp w (its 16 keys): Sᵀ, dPᵀ, Pᵀ, dSᵀ, dv += Pᵀ·dout, dk += dSᵀ·q.
-template <int D, int BQ, bool kMasked, class Plan>
+template <int D, int BQ, bool kMasked, class Plan, typename Mid>
 __device__ inline void dkv_tile(float (&dka)[D / 8][4], float (&dva)[D / 8][4], float (&gacc)[2],
                                 const bf16* ks, const bf16* vs, const bf16* qs, const bf16* dos,
                                 const float* lse2, const float* dl, const Plan& plan, const int (&kpos)[2],
-                                const float (&kb2)[2], int i0, float sl2, float scale) {
+                                const float (&kb2)[2], int i0, float sl2, float scale, Mid&& mid) {
   const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
   float st[BQ / 8][4], dpt[BQ / 8][4];
   mma::zero(st);
   mma::zero(dpt);
   mma::gemm_nk<BQ / 8, D>(st, ks, ld<D>(), 16 * w, qs, ld<D>());
   mma::gemm_nk<BQ / 8, D>(dpt, vs, ld<D>(), 16 * w, dos, ld<D>());
+  mid();
 #pragma unroll
   for (int nt = 0; nt < BQ / 8; ++nt)
 #pragma unroll
@@ -345,19 +389,32 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
     kb2[hr] = Plan::kBias ? plan.key_bias(16 * w + g + 8 * hr) * kLog2e : 0.f;
   }
   const int per_head = plan.qt1 - plan.qt0, n = int(p.group) * per_head;
-  auto stage = [&](int it) {
+  // q, dout rows of iteration it by cp.async; its lse (base 2, +inf past t: P = 0) or Δ for this thread
+  // read now and stored to shared memory later (after the next score products).
+  auto stage_rows = [&](int it) {
     const int buf = it & 1, i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0);
     const int64_t row0 = (b * p.heads + hkv * p.group + it / per_head) * p.t + i0;
     auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
     mma::load_rows_async<D, BQ, kThreads>(qs + buf * BQ * L, p.q + row0 * D, qrow);
     mma::load_rows_async<D, BQ, kThreads>(dos + buf * BQ * L, p.dout + row0 * D, qrow);
-    const int r = threadIdx.x % BQ;
-    if (threadIdx.x < BQ)
-      lse_s[buf * BQ + r] = r < nq ? p.lse_in[row0 + r] * kLog2e : INFINITY;
-    else if (threadIdx.x < 2 * BQ)
-      dl_s[buf * BQ + r] = r < nq ? p.delta[row0 + r] : 0.f;
   };
-  if (n > 0) stage(0);
+  auto fetch_vec = [&](int it) {
+    const int i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0), r = threadIdx.x % BQ;
+    const int64_t row0 = (b * p.heads + hkv * p.group + it / per_head) * p.t + i0;
+    if (threadIdx.x < BQ) return r < nq ? p.lse_in[row0 + r] * kLog2e : INFINITY;
+    return threadIdx.x < 2 * BQ && r < nq ? p.delta[row0 + r] : 0.f;
+  };
+  auto store_vec = [&](int it, float x) {
+    const int buf = it & 1, r = threadIdx.x % BQ;
+    if (threadIdx.x < BQ)
+      lse_s[buf * BQ + r] = x;
+    else if (threadIdx.x < 2 * BQ)
+      dl_s[buf * BQ + r] = x;
+  };
+  if (n > 0) {
+    stage_rows(0);
+    store_vec(0, fetch_vec(0));
+  }
   mma::cp_async_commit();
 
   float dka[D / 8][4], dva[D / 8][4];
@@ -367,16 +424,24 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
   for (int it = 0; it < n; ++it) {
     mma::cp_async_wait_all();
     __syncthreads();
-    if (it + 1 < n) stage(it + 1);
+    const bool next = it + 1 < n;
+    float vec = 0.f;
+    if (next) {
+      stage_rows(it + 1);
+      vec = fetch_vec(it + 1);
+    }
     mma::cp_async_commit();
+    auto mid = [&] {
+      if (next) store_vec(it + 1, vec);
+    };
     const int buf = it & 1, i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0);
     const bf16 *qb = qs + buf * BQ * L, *db = dos + buf * BQ * L;
     if (plan.full(i0, nq))
       dkv_tile<D, BQ, false>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan, kpos,
-                             kb2, i0, sl2, p.scale);
+                             kb2, i0, sl2, p.scale, mid);
     else
       dkv_tile<D, BQ, true>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan, kpos,
-                            kb2, i0, sl2, p.scale);
+                            kb2, i0, sl2, p.scale, mid);
   }
   mma::cp_async_wait_all();
 #pragma unroll

@@ -44,10 +44,9 @@ struct SparseQueryPlan {
     const int j = jlo + (tile - far_tiles) * kTile + r;
     return j < jhi ? j : -1;
   }
-  __device__ float key_bias(int tile, int r) const {
-    if (tile >= far_tiles) return 0.f;
-    const int c = tile * kTile + r;
-    return c < nvis && fp[c] >= sinks ? logf(gate[fp[c]]) : 0.f;
+  // The bias of the key at position pos (−1: padding) in tile `tile`.
+  __device__ float key_bias(int tile, int pos) const {
+    return tile < far_tiles && pos >= sinks ? logf(gate[pos]) : 0.f;
   }
   __device__ bool full(int tile) const {
     if (tile < far_tiles) {

@@ -1,4 +1,5 @@
-// `sra bench attention --json` (contract in bench.h): the attention core, forward + backward of sum(out),
+// `sra bench attention --json` (contract in bench.h): the attention core, forward + backward of sum(out)
+// (backward seeded with its gradient, ones: our CUDA sum over all of out is one block, milliseconds at 16k),
 // our dense causal `attention` and our `sparse_attention`, as ../shared/bench/torch_reference.py `attn`
 // sets it up: q, k, v (B, H, T, D) random normal, the critical tokens a random `ratio` of the positions
 // plus the first `sinks`, gate 1, window W. One JSON line per length: bench "attn", device, date, seq,
@@ -69,9 +70,10 @@ Json bench_one(const BenchAttentionOptions& o, int64_t T, Device dev) {
   const int64_t critical = std::count(sel.begin(), sel.begin() + T, uint8_t(1));
   Tensor selected = Tensor::from_vector(sel, {B, T}).to(dev);
   Tensor gate = Tensor::ones({B, T}).to(dev);
+  const Tensor ones = Tensor::ones({B, H, T, D}).to(dev);
   auto fwd_bwd = [&](const std::function<Tensor()>& f) {
     return [&, f] {
-      backward(sum(f()));
+      backward(f(), ones);  // the gradient of sum(out), without timing the f32 sum over all of out
       for (Tensor* t : {&q, &k, &v}) t->zero_grad();
       tape_clear();
     };
