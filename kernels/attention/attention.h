@@ -28,7 +28,8 @@
 // kernels/common/flash_bf16_cuda.cuh): mma.sync m16n8k16 bf16 tensor-core products with fp32
 // accumulation, online softmax in fp32, P rounded to bf16 for P·v and dS rounded to bf16 for dS·k and
 // dSᵀ·q (as FlashAttention-2); Δ = Σ dout·out with the f32 out. CPU (the oracle): the inputs widened to
-// f32 (exact), then the f32 kernel, so the two differ by the rounding of P and dS (tests: ≤ 1e-2 relative).
+// f32 (exact), then the f32 kernel, so the two differ by the rounding of P and dS (tests: max error ≤
+// 1e-2·max |cpu|, measured ≤ 3.3e-3 on an H200).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -6,7 +6,8 @@
 // (b_j the plan's key bias, natural log; −inf allowed):
 //   forward  one block of 4 warps per (query tile of 64, b·h), the latest tiles first; warp w owns the
 //            query rows 16w..16w+15, its q fragments in registers. Over the plan's key tiles of 64 (k, v
-//            double-buffered in shared memory by cp.async: tile n+1 loads while tile n computes):
+//            double-buffered in shared memory by cp.async: tile n+1's positions are read before tile n's
+//            score product and its copies issued after it, so they load while tile n computes):
 //            S = q·kᵀ (mma, f32), masked to −inf where not visible (only in tiles the plan calls partial),
 //            online softmax in f32 in base 2 (m, l per row), P rounded to bf16 for acc += P·v (mma).
 //            out = acc / l, lse = (m + log2 l)·ln 2 (out 0 and lse −inf for a row that sees nothing).
