@@ -3,7 +3,9 @@
 // operands to f32 and runs sgemm, so forward and both gradients match the rounded-operand f32 result up
 // to the order of the fp32 additions (≤ 1e-6 relative here), and differ from the unrounded f32 result
 // by bf16's rounding (between 1e-4 and 1e-2 relative for random normal operands). The CUDA side is
-// tests/test_cuda_bf16.cpp.
+// tests/test_cuda_bf16.cpp. Attention and sparse attention under the guard (the CPU oracle of their bf16
+// kernels) equal the f32 ops on bf16-rounded q, k, v and dout (≤ 1e-6), at D = 64 (the bf16 kernels' head
+// dim) and D = 24 (widened back to f32); their CUDA side is tests/test_cuda_{,sparse_}attention.cpp.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +15,7 @@
 
 #include "autograd/autocast.h"
 #include "autograd/ops.h"
+#include "autograd/sparse_attention.h"
 #include "autograd/tape.h"
 #include "compare_util.h"
 #include "core/rng.h"
@@ -200,4 +203,74 @@ TEST_CASE("autocast: the cast cache shares a live copy of the same elements and 
   Tensor ct = autocast_bf16_operand(wt);
   CHECK(ct.strides() == wt.strides());
   CHECK(ct.to_vector<float>() == rounded(wt).to_vector<float>());
+}
+
+namespace {
+
+// out and the gradients of q, k, v (and gate for sparse) of f(q, k, v, gate) for the seed w.
+template <typename F>
+std::vector<Tensor> attention_grads(F f, const std::vector<Tensor>& in, const Tensor& w, bool bf16) {
+  std::vector<Tensor> x;
+  for (const Tensor& t : in) x.push_back(t.detach().clone().set_requires_grad(true));
+  std::vector<Tensor> r;
+  {
+    AutocastGuard guard(bf16 ? DType::bf16 : DType::f32);
+    r.push_back(f(x));
+    backward(r[0], w);
+  }
+  for (const Tensor& t : x) r.push_back(t.grad());
+  tape_clear();
+  return r;
+}
+
+template <typename F>
+void check_attention(F f, const std::vector<Tensor>& in, const Tensor& w, size_t rounded_inputs) {
+  std::vector<Tensor> in_r = in;
+  for (size_t i = 0; i < rounded_inputs; ++i) in_r[i] = rounded(in[i]);
+  const std::vector<Tensor> got = attention_grads(f, in, w, true);
+  const std::vector<Tensor> ref = attention_grads(f, in_r, rounded(w), false);
+  const std::vector<Tensor> plain = attention_grads(f, in, w, false);
+  for (size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].dtype() == DType::f32);
+    CHECK(rel_err(got[i], ref[i]) <= 1e-6);
+    const double e = rel_err(got[i], plain[i]);
+    CHECK(e >= 1e-5);  // rounding happened
+    CHECK(e <= 3e-2);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("autocast: attention and sparse_attention run on bf16-rounded q, k, v and dout") {
+  Generator gen(21);
+  for (int64_t D : {64, 24}) {
+    INFO("D = " << D);
+    std::vector<Tensor> in = {randn({2, 4, 70, D}, gen), randn({2, 2, 90, D}, gen),
+                              randn({2, 2, 90, D}, gen)};
+    Tensor w = randn({2, 4, 70, D}, gen);
+    check_attention([](const std::vector<Tensor>& x) { return attention(x[0], x[1], x[2], true); }, in, w, 3);
+
+    std::vector<Tensor> sin = {randn({1, 2, 150, D}, gen), randn({1, 1, 150, D}, gen),
+                               randn({1, 1, 150, D}, gen), rand_uniform({1, 150}, gen)};
+    std::vector<uint8_t> s(150);
+    for (size_t i = 0; i < s.size(); ++i) s[i] = i % 3 == 0;
+    Tensor sel = Tensor::from_vector(s, {1, 150});
+    Tensor sw = randn({1, 2, 150, D}, gen);
+    check_attention(
+        [&](const std::vector<Tensor>& x) { return sparse_attention(x[0], x[1], x[2], sel, x[3], 16, 2); },
+        sin, sw, 3);
+  }
+}
+
+TEST_CASE("autocast: f64 attention is never cast") {
+  Generator gen(22);
+  std::vector<Tensor> in = {randn({1, 2, 30, 64}, gen, DType::f64), randn({1, 2, 30, 64}, gen, DType::f64),
+                            randn({1, 2, 30, 64}, gen, DType::f64)};
+  Tensor w = randn({1, 2, 30, 64}, gen, DType::f64);
+  auto f = [](const std::vector<Tensor>& x) { return attention(x[0], x[1], x[2], true); };
+  const std::vector<Tensor> got = attention_grads(f, in, w, true), plain = attention_grads(f, in, w, false);
+  for (size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].dtype() == DType::f64);
+    CHECK(rel_err(got[i], plain[i]) == 0.0);
+  }
 }

@@ -59,7 +59,8 @@ void check_bench_line(const std::string& device, const std::string& precision) {
 }
 
 // `sra bench attention --json` at two small lengths: one line each, the fields, times and the attended
-// fraction (window 16, no critical token but the 2 sinks at ratio 0: pairs counted by hand).
+// fraction (window 16, no critical token but the 2 sinks at ratio 0: pairs counted by hand); the precision
+// defaults to f32 on the CPU and bf16 on the GPU.
 void check_attention_lines(const std::string& device) {
   Run r = run_sra({"bench", "attention", "--json", "--device", device, "--seqs", "40,64", "--heads", "2",
                    "--head-dim", "16", "--window", "16", "--sinks", "2", "--ratio", "0", "--reps", "2"});
@@ -78,7 +79,9 @@ void check_attention_lines(const std::string& device) {
     CHECK(j["heads"].as_int() == 2);
     CHECK(j["head_dim"].as_int() == 16);
     CHECK(j["critical"].as_int() == 2);
-    CHECK(j["dtype"].as_string() == "f32");
+    CHECK(j["dtype"].as_string() == (device == "cpu" ? "f32" : "bf16"));  // the default precision
+    CHECK(j["sra_tflops"].as_double() >= 0);
+    CHECK(j["our_dense_tflops"].as_double() >= 0);
     CHECK(j["sra_ms"].as_double() > 0);
     CHECK(j["our_dense_ms"].as_double() > 0);
     CHECK((device == "cpu") == (j["device"].as_string() == "cpu"));

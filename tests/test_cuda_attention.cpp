@@ -5,12 +5,18 @@
 // of q, k, v: ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-12 (f64), 1e-5 (f32; the CUDA kernel sums in another order).
 // Every CUDA result is computed twice and must repeat bitwise (no atomics). Also: an empty query set
 // gives dk = dv = 0; inputs on different devices and D > 256 are errors. Skipped without a GPU.
+// bf16 (under AutocastGuard(bf16): the tensor-core kernel at D = 64, 128) against the CPU under the same
+// guard (the f32 kernel on the same bf16-rounded inputs, so only the kernel's rounding of P and dS to
+// bf16 and the summation order differ): max |gpu − cpu| ≤ kBf16Tol·max |cpu| for out and each gradient,
+// and bitwise repeats; D = 32 under the guard runs the f32 kernel on the rounded inputs (≤ 1e-5).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "autograd/autocast.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "compare_util.h"
@@ -50,7 +56,8 @@ struct Result {
 };
 
 // attention(q, k, v) and the gradients of q, k, v for the seed dout, on `dev`.
-Result run(const Shape4& s, const std::vector<Tensor>& in, Device dev) {
+Result run(const Shape4& s, const std::vector<Tensor>& in, Device dev, bool bf16 = false) {
+  AutocastGuard guard(bf16 ? DType::bf16 : DType::f32);
   std::vector<Tensor> x;
   for (int i = 0; i < 3; ++i) {
     x.push_back(in[size_t(i)].to(dev).detach());
@@ -126,4 +133,75 @@ TEST_CASE("cuda: attention with no queries gives dk = dv = 0; mixed devices and 
   Tensor wide = Tensor::zeros({1, 1, 4, 300}, DType::f32, kGpu);
   CHECK_THROWS_WITH_AS(attention(wide, wide, wide),
                        "[attention] head dim 300 is not supported on CUDA (1 to 256)", Error);
+}
+
+namespace {
+
+// bf16 kernel vs the CPU oracle: max |gpu − cpu| / max |cpu|. Measured on an H200 (2026-12-01) over the
+// shapes below: at most 3.3e-3 (‖gpu − cpu‖ / ‖cpu‖ at most 1.9e-3); the bounds leave 3× room for other
+// random inputs. bf16 P and dS carry 2^-9 relative rounding each, averaged over the keys of a row.
+constexpr double kBf16Tol = 1e-2, kBf16RelTol = 5e-3;
+
+double max_ratio(const Tensor& got, const Tensor& want) {
+  const std::vector<double> a = host_values(got), b = host_values(want);
+  if (a.size() != b.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) || std::isnan(b[i])) return INFINITY;
+    num = std::max(num, std::fabs(a[i] - b[i]));
+    den = std::max(den, std::fabs(b[i]));
+  }
+  return num / std::max(den, 1e-30);
+}
+
+const Shape4 kBf16Shapes[] = {
+    {2, 4, 2, 200, 200, 64, true, 0},    // GQA, causal, T not a multiple of the tile
+    {1, 2, 2, 130, 300, 128, true, 0},   // KV cache: S > T
+    {1, 4, 1, 1, 1000, 128, true, 0},    // decode: one query against 1000 keys
+    {1, 3, 3, 100, 70, 64, false, 0.3},  // non-causal, T > S, explicit scale
+    {1, 2, 1, 1, 1, 64, true, 0},        // T = S = 1
+    {1, 2, 2, 320, 320, 128, false, 0},  // non-causal, whole tiles and one partial
+};
+
+}  // namespace
+
+TEST_CASE("cuda: bf16 attention (tensor cores) matches the CPU under autocast and repeats bitwise" *
+          doctest::skip(no_gpu())) {
+  uint64_t seed = 101;
+  for (const Shape4& s : kBf16Shapes) {
+    Generator gen(seed++);
+    std::vector<Tensor> in = {randn({s.B, s.H, s.T, s.D}, gen), randn({s.B, s.Hkv, s.S, s.D}, gen),
+                              randn({s.B, s.Hkv, s.S, s.D}, gen), randn({s.B, s.H, s.T, s.D}, gen)};
+    INFO(describe(s));
+    Result cpu = run(s, in, Device::cpu(), true);
+    Result a = run(s, in, kGpu, true), b = run(s, in, kGpu, true);
+    const Tensor* got[] = {&a.out, &a.dq, &a.dk, &a.dv};
+    const Tensor* want[] = {&cpu.out, &cpu.dq, &cpu.dk, &cpu.dv};
+    const Tensor* again[] = {&b.out, &b.dq, &b.dk, &b.dv};
+    const char* names[] = {"out", "dq", "dk", "dv"};
+    for (int i = 0; i < 4; ++i) {
+      const double e = max_ratio(*got[i], *want[i]);
+      const double rel = rel_err(*got[i], *want[i]);
+      const std::string msg = describe(s) + " bf16 " + names[i] + ": max err / max ref " + std::to_string(e) +
+                              ", rel " + std::to_string(rel);
+      MESSAGE(msg);
+      CHECK(got[i]->dtype() == DType::f32);
+      CHECK(e <= kBf16Tol);
+      CHECK(rel <= kBf16RelTol);
+      CHECK(same_bits(*got[i], *again[i]));
+    }
+  }
+}
+
+TEST_CASE("cuda: attention under autocast at D = 32 runs the f32 kernel on bf16-rounded inputs" *
+          doctest::skip(no_gpu())) {
+  const Shape4 s{1, 2, 1, 90, 90, 32, true, 0};
+  Generator gen(5);
+  std::vector<Tensor> in = {randn({1, 2, 90, 32}, gen), randn({1, 1, 90, 32}, gen),
+                            randn({1, 1, 90, 32}, gen), randn({1, 2, 90, 32}, gen)};
+  Result cpu = run(s, in, Device::cpu(), true), gpu = run(s, in, kGpu, true);
+  CHECK(rel_err(gpu.out, cpu.out) <= 1e-5);
+  CHECK(rel_err(gpu.dq, cpu.dq) <= 1e-5);
+  CHECK(rel_err(gpu.dk, cpu.dk) <= 1e-5);
+  CHECK(rel_err(gpu.dv, cpu.dv) <= 1e-5);
 }

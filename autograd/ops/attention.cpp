@@ -7,10 +7,15 @@
 // P tile by tile from it, so no T×S buffer exists in either direction. The op runs on its inputs' device
 // (they must share one): out, lse, the gradients and the backward scratch are allocated there and the
 // kernels are reached through their dispatchers.
+// Under AutocastGuard(bf16) with f32 inputs (autograd/autocast.h) q, k, v and, in backward, dout are
+// rounded to bf16 (cached casts) and, for D = 64 or 128, the bf16 kernels run (tensor cores on CUDA; the
+// widened inputs through the f32 kernel on the CPU, the oracle); out and the gradients stay f32. Other D
+// widen the rounded inputs back to f32 and run the f32 kernels. The forward decides for the backward.
 #include "kernels/attention/attention.h"
 
 #include <cmath>
 
+#include "autograd/autocast.h"
 #include "autograd/ops/common.h"
 
 namespace sra {
@@ -49,20 +54,30 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   // contiguous copies, not recorded (detail::dense): gradients flow to q, k, v directly
   const Device dev = q.device();
   Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
-  Tensor out = Tensor::empty(q.shape(), q.dtype(), dev);
-  Tensor lse = Tensor::empty({B, H, T}, q.dtype(), dev);
-  kern::attention_forward(dev, {q.dtype(), out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims});
+  const bool cast = q.dtype() == DType::f32 && autocast_dtype() == DType::bf16;
+  if (cast) {
+    qc = autocast_bf16_operand(qc), kc = autocast_bf16_operand(kc), vc = autocast_bf16_operand(vc);
+    if (!kern::attention_bf16_head_dim(D))
+      qc = qc.to(DType::f32), kc = kc.to(DType::f32), vc = vc.to(DType::f32);
+  }
+  const DType dt = q.dtype(), in_dt = qc.dtype();
+  Tensor out = Tensor::empty(q.shape(), dt, dev);
+  Tensor lse = Tensor::empty({B, H, T}, dt, dev);
+  kern::attention_forward(dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims});
 
   if (needs_grad({q, k, v})) {
     record("attention", {q, k, v}, {out}, {qc, kc, vc, out, lse},
-           [qc, kc, vc, out, lse, dims, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+           [qc, kc, vc, out, lse, dims, dev, dt, in_dt,
+            cast](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gout = detail::dense(g[0]);
-             Tensor dq = Tensor::empty(qc.shape(), qc.dtype(), dev);
-             Tensor dk = Tensor::empty(kc.shape(), kc.dtype(), dev);
-             Tensor dv = Tensor::empty(vc.shape(), vc.dtype(), dev);
-             detail::Scratch scratch(kern::attention_backward_scratch_bytes(dev, qc.dtype(), dims), dev);
+             if (cast) gout = autocast_bf16_operand(gout);
+             if (cast && in_dt == DType::f32) gout = gout.to(DType::f32);
+             Tensor dq = Tensor::empty(qc.shape(), dt, dev);
+             Tensor dk = Tensor::empty(kc.shape(), dt, dev);
+             Tensor dv = Tensor::empty(vc.shape(), dt, dev);
+             detail::Scratch scratch(kern::attention_backward_scratch_bytes(dev, dt, dims), dev);
              kern::attention_backward(
-                 dev, {qc.dtype(), dq.raw(), dk.raw(), dv.raw(), gout.raw(), qc.raw(), kc.raw(), vc.raw(),
+                 dev, {dt, in_dt, dq.raw(), dk.raw(), dv.raw(), gout.raw(), qc.raw(), kc.raw(), vc.raw(),
                        out.raw(), lse.raw(), dims, scratch.data(), scratch.size()});
              return {dq, dk, dv};
            });

@@ -12,10 +12,15 @@
 // there and the kernels are reached through their dispatchers. The gates of selected tokens must be
 // finite and >= 0: checked on the host on the CPU; on CUDA only with SRA_CUDA_SYNC=1 (the debug mode that
 // syncs after every launch), since reading them back would be a host sync in every step.
+// Under AutocastGuard(bf16) with f32 inputs (autograd/autocast.h) q, k, v and, in backward, dout are
+// rounded to bf16 (cached casts) and, for D = 64 or 128, the bf16 kernels run (tensor cores on CUDA; the
+// widened inputs through the f32 kernel on the CPU, the oracle); gate, out and the gradients stay f32.
+// Other D widen the rounded inputs back to f32 and run the f32 kernels. The forward decides for backward.
 #include "autograd/sparse_attention.h"
 
 #include <cmath>
 
+#include "autograd/autocast.h"
 #include "autograd/ops/common.h"
 #include "core/cuda_runtime.h"
 #include "kernels/common/dtype_switch.h"
@@ -87,28 +92,38 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
 
   // contiguous copies, not recorded (detail::dense): gradients flow to the inputs directly
   Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
+  const bool cast = q.dtype() == DType::f32 && autocast_dtype() == DType::bf16;
+  if (cast) {
+    qc = autocast_bf16_operand(qc), kc = autocast_bf16_operand(kc), vc = autocast_bf16_operand(vc);
+    if (!kern::sparse_attention_bf16_head_dim(D))
+      qc = qc.to(DType::f32), kc = kc.to(DType::f32), vc = vc.to(DType::f32);
+  }
+  const DType dt = q.dtype(), in_dt = qc.dtype();
   Tensor sc = detail::dense(selected), gc = detail::dense(gate);
   // The gate check reads host memory: always on the CPU; on CUDA only in the SRA_CUDA_SYNC=1 debug mode
   // (it copies selected and gate to the host, a sync), so that a training step makes no host sync.
   if (dev.is_cpu() || cuda::sync_each_op()) check_gates(sc.to(Device::cpu()), gc.to(Device::cpu()), n_sinks);
-  Tensor out = Tensor::empty(q.shape(), q.dtype(), dev);
-  Tensor lse = Tensor::empty({B, H, T}, q.dtype(), dev);
-  detail::Scratch scratch(kern::sparse_attention_scratch(dev, q.dtype(), dims, false).bytes, dev);
+  Tensor out = Tensor::empty(q.shape(), dt, dev);
+  Tensor lse = Tensor::empty({B, H, T}, dt, dev);
+  detail::Scratch scratch(kern::sparse_attention_scratch(dev, dt, dims, false).bytes, dev);
   kern::sparse_attention_forward(
-      dev, {q.dtype(), out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(),
+      dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(),
             static_cast<const uint8_t*>(sc.raw()), gc.raw(), dims, scratch.data(), scratch.size()});
 
   if (needs_grad({q, k, v, gate})) {
     record("sparse_attention", {q, k, v, selected, gate}, {out}, {qc, kc, vc, sc, gc, out, lse},
-           [qc, kc, vc, sc, gc, out, lse, dims, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+           [qc, kc, vc, sc, gc, out, lse, dims, dev, dt, in_dt,
+            cast](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gout = detail::dense(g[0]);
-             Tensor dq = Tensor::empty(qc.shape(), qc.dtype(), dev);
-             Tensor dk = Tensor::empty(kc.shape(), kc.dtype(), dev);
-             Tensor dv = Tensor::empty(vc.shape(), vc.dtype(), dev);
-             Tensor dgate = Tensor::empty(gc.shape(), gc.dtype(), dev);
-             detail::Scratch scratch(kern::sparse_attention_scratch(dev, qc.dtype(), dims, true).bytes, dev);
+             if (cast) gout = autocast_bf16_operand(gout);
+             if (cast && in_dt == DType::f32) gout = gout.to(DType::f32);
+             Tensor dq = Tensor::empty(qc.shape(), dt, dev);
+             Tensor dk = Tensor::empty(kc.shape(), dt, dev);
+             Tensor dv = Tensor::empty(vc.shape(), dt, dev);
+             Tensor dgate = Tensor::empty(gc.shape(), dt, dev);
+             detail::Scratch scratch(kern::sparse_attention_scratch(dev, dt, dims, true).bytes, dev);
              kern::sparse_attention_backward(
-                 dev, {qc.dtype(), dq.raw(), dk.raw(), dv.raw(), dgate.raw(), gout.raw(), qc.raw(), kc.raw(),
+                 dev, {dt, in_dt, dq.raw(), dk.raw(), dv.raw(), dgate.raw(), gout.raw(), qc.raw(), kc.raw(),
                        vc.raw(), static_cast<const uint8_t*>(sc.raw()), gc.raw(), out.raw(), lse.raw(), dims,
                        scratch.data(), scratch.size()});
              return {dq, dk, dv, Tensor(), dgate};

@@ -22,6 +22,14 @@
 // blocks looping the group's query heads and query tiles in order. No atomics: bitwise repeatable.
 // The CUDA backward needs a scratch of attention_backward_scratch_bytes(device, dtype, dims) bytes (Δ;
 // 0 on the CPU), a tensor the op allocates. CUDA sums in another order than the CPU: equal up to rounding.
+//
+// bf16 inputs (in_dtype bf16, dtype f32; the op's autocast path, head dims 64 and 128 only):
+// q, k, v and dout are bf16, out, lse, dq, dk, dv f32. CUDA (attention_bf16_cuda.cu on
+// kernels/common/flash_bf16_cuda.cuh): mma.sync m16n8k16 bf16 tensor-core products with fp32
+// accumulation, online softmax in fp32, P rounded to bf16 for P·v and dS rounded to bf16 for dS·k and
+// dSᵀ·q (as FlashAttention-2); Δ = Σ dout·out with the f32 out. CPU (the oracle): the inputs widened to
+// f32 (exact), then the f32 kernel, so the two differ by the rounding of P and dS (tests: max error ≤
+// 1e-2·max |cpu|, measured ≤ 3.3e-3 on an H200).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -39,7 +47,8 @@ struct AttentionDims {
 };
 
 struct AttentionArgs {  // contiguous, on the call's device
-  DType dtype;          // f32 | f64
+  DType dtype;          // of out, lse: f32 | f64
+  DType in_dtype;       // of q, k, v: dtype, or bf16 with dtype f32 (D = 64 or 128)
   void* out;            // (B, H, T, D)
   void* lse;            // (B, H, T)
   const void* q;        // (B, H, T, D)
@@ -48,10 +57,11 @@ struct AttentionArgs {  // contiguous, on the call's device
   AttentionDims dims;
 };
 struct AttentionBackwardArgs {
-  DType dtype;
-  void* dq;  // (B, H, T, D)
-  void* dk;  // (B, Hkv, S, D)
-  void* dv;  // (B, Hkv, S, D)
+  DType dtype;     // of dq, dk, dv, out, lse
+  DType in_dtype;  // of dout, q, k, v: dtype, or bf16 with dtype f32
+  void* dq;        // (B, H, T, D)
+  void* dk;        // (B, Hkv, S, D)
+  void* dv;        // (B, Hkv, S, D)
   const void* dout;
   const void* q;
   const void* k;
@@ -67,8 +77,16 @@ void attention_forward(Device device, const AttentionArgs& args);
 void attention_backward(Device device, const AttentionBackwardArgs& args);
 size_t attention_backward_scratch_bytes(Device device, DType dtype, const AttentionDims& dims);
 
+// The head dims the bf16 kernels take (64, 128); the op casts the bf16-rounded inputs of others up to f32.
+constexpr bool attention_bf16_head_dim(int64_t d) {
+  return d == 64 || d == 128;
+}
+
 void attention_forward_cuda(const AttentionArgs& args, int device);
 void attention_backward_cuda(const AttentionBackwardArgs& args, int device);
+// bf16 inputs (attention_bf16_cuda.cu), reached through the two entries above.
+void attention_forward_bf16_cuda(const AttentionArgs& args, int device);
+void attention_backward_bf16_cuda(const AttentionBackwardArgs& args, int device);
 
 template <typename T>
 void attention_forward_cpu(T* out, T* lse, const T* q, const T* k, const T* v, const AttentionDims& dims);

@@ -1,7 +1,7 @@
 // Dense attention on CUDA (math in attention.h; attention_cpu.cpp is the oracle). FlashAttention-2 style
-// with scalar FMA in T (f32 accumulates in f32, f64 in f64; the tensor-core version is a later issue).
-// A block is 256 threads as a 16 × 16 grid (ty, tx): in a tile product a thread owns the rows ty + 16i
-// and the columns tx + 16j (scores, in registers) or tx + 16c (head dims, c < DC, D ≤ 16·DC, in
+// with scalar FMA in T (f32 accumulates in f32, f64 in f64). bf16 inputs go to attention_bf16_cuda.cu (tensor
+// cores). A block is 256 threads as a 16 × 16 grid (ty, tx): in a tile product a thread owns the rows ty +
+// 16i and the columns tx + 16j (scores, in registers) or tx + 16c (head dims, c < DC, D ≤ 16·DC, in
 // registers); a row's 16 threads are 16 lanes of one warp, so row max / sum are xor shuffles (every lane
 // gets the same bits).
 //   forward: one block per (query tile of BQ rows, b·h), the latest (longest causal) tiles first. q tile in
@@ -436,6 +436,7 @@ int64_t tiles_of(int64_t n, int tile) {
 void attention_forward_cuda(const AttentionArgs& a, int device) {
   const AttentionDims& m = a.dims;
   if (m.batch * m.heads * m.t == 0) return;
+  if (a.in_dtype == DType::bf16) return attention_forward_bf16_cuda(a, device);
   cuda::DeviceGuard guard(device);
   cudaStream_t stream = cuda::stream(device);
   for_float(a.dtype, "attention", "CUDA", [&](auto tag) {
@@ -457,6 +458,7 @@ void attention_forward_cuda(const AttentionArgs& a, int device) {
 void attention_backward_cuda(const AttentionBackwardArgs& a, int device) {
   const AttentionDims& m = a.dims;
   if (m.batch * m.heads * m.t == 0) return;  // the dispatcher zeroes dk, dv
+  if (a.in_dtype == DType::bf16) return attention_backward_bf16_cuda(a, device);
   cuda::DeviceGuard guard(device);
   cudaStream_t stream = cuda::stream(device);
   for_float(a.dtype, "attention", "CUDA", [&](auto tag) {

@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "kernels/common/dtype_switch.h"
+#include "kernels/common/widen.h"
 #include "kernels/common/zero_bytes.h"
 
 namespace sra::kern {
@@ -45,7 +46,16 @@ SparseAttentionScratch sparse_attention_scratch(Device device, DType dtype, cons
 
 void sparse_attention_forward(Device d, const SparseAttentionArgs& a) {
   if (empty(a.dims)) return;
+  SRA_ASSERT(a.in_dtype == a.dtype || (a.in_dtype == DType::bf16 && a.dtype == DType::f32));
   if (d.is_cuda()) return sparse_attention_forward_cuda(a, d.index);
+  if (a.in_dtype == DType::bf16) {  // the oracle: widened inputs, the f32 kernel
+    const SparseAttentionDims& m = a.dims;
+    const int64_t nq = m.batch * m.heads * m.t * m.d, nk = m.batch * m.kv_heads * m.t * m.d;
+    const std::vector<float> q = widen_bf16(a.q, nq), k = widen_bf16(a.k, nk), v = widen_bf16(a.v, nk);
+    return sparse_attention_forward_cpu<float>(static_cast<float*>(a.out), static_cast<float*>(a.lse),
+                                               q.data(), k.data(), v.data(), a.selected,
+                                               static_cast<const float*>(a.gate), m);
+  }
   for_float(a.dtype, "sparse_attention", "cpu", [&](auto t) {
     using T = decltype(t);
     sparse_attention_forward_cpu<T>(static_cast<T*>(a.out), static_cast<T*>(a.lse),
@@ -64,7 +74,18 @@ void sparse_attention_backward(Device d, const SparseAttentionBackwardArgs& a) {
     zero_bytes(d, a.dv, kv);
     return zero_bytes(d, a.dgate, gate);
   }
+  SRA_ASSERT(a.in_dtype == a.dtype || (a.in_dtype == DType::bf16 && a.dtype == DType::f32));
   if (d.is_cuda()) return sparse_attention_backward_cuda(a, d.index);
+  if (a.in_dtype == DType::bf16) {  // the oracle: widened inputs, the f32 kernel
+    const int64_t nq = m.batch * m.heads * m.t * m.d, nk = m.batch * m.kv_heads * m.t * m.d;
+    const std::vector<float> q = widen_bf16(a.q, nq), k = widen_bf16(a.k, nk), v = widen_bf16(a.v, nk);
+    const std::vector<float> dout = widen_bf16(a.dout, nq);
+    return sparse_attention_backward_cpu<float>(
+        static_cast<float*>(a.dq), static_cast<float*>(a.dk), static_cast<float*>(a.dv),
+        static_cast<float*>(a.dgate), dout.data(), q.data(), k.data(), v.data(), a.selected,
+        static_cast<const float*>(a.gate), static_cast<const float*>(a.out), static_cast<const float*>(a.lse),
+        m);
+  }
   for_float(a.dtype, "sparse_attention", "cpu", [&](auto t) {
     using T = decltype(t);
     sparse_attention_backward_cpu<T>(static_cast<T*>(a.dq), static_cast<T*>(a.dk), static_cast<T*>(a.dv),

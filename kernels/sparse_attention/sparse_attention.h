@@ -22,6 +22,14 @@
 // a device scratch of sparse_attention_scratch(device, ...).bytes bytes (0 on the CPU), which the op
 // allocates as a tensor: the far-key list, Δ and the per-kv-head gate gradient parts.
 // Callers use the dispatchers sparse_attention_forward / sparse_attention_backward (sparse_attention.cpp).
+//
+// bf16 inputs (in_dtype bf16, dtype f32; the op's autocast path, head dims 64 and 128 only): q, k, v and
+// dout are bf16; gate, out, lse, dq, dk, dv, dgate f32. CUDA (sparse_attention_bf16_cuda.cu on
+// kernels/common/flash_bf16_cuda.cuh, the far list and dgate as above): query tiles of 64 meet the far
+// tiles and window tiles of 64 keys through mma.sync m16n8k16 bf16 tensor-core products with fp32
+// accumulation, one online softmax in fp32, P rounded to bf16 for P·v and dS for dS·k, dSᵀ·q (as
+// FlashAttention-2); dk, dv by window key tiles then far key tiles (adding), dgate from the far pass.
+// CPU (the oracle): the inputs widened to f32 (exact), then the f32 kernel.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -39,7 +47,8 @@ struct SparseAttentionDims {
 };
 
 struct SparseAttentionArgs {  // contiguous, on the call's device
-  DType dtype;                // f32 | f64 (q, k, v, gate, out, lse)
+  DType dtype;                // f32 | f64 (gate, out, lse)
+  DType in_dtype;             // of q, k, v: dtype, or bf16 with dtype f32 (D = 64 or 128)
   void* out;                  // (B, H, T, D)
   void* lse;                  // (B, H, T)
   const void* q;              // (B, H, T, D)
@@ -52,11 +61,12 @@ struct SparseAttentionArgs {  // contiguous, on the call's device
   size_t scratch_bytes;
 };
 struct SparseAttentionBackwardArgs {  // writes (not accumulates) dq, dk, dv, dgate
-  DType dtype;
-  void* dq;     // (B, H, T, D)
-  void* dk;     // (B, Hkv, T, D)
-  void* dv;     // (B, Hkv, T, D)
-  void* dgate;  // (B, T)
+  DType dtype;                        // of dq, dk, dv, dgate, gate, out, lse
+  DType in_dtype;                     // of dout, q, k, v: dtype, or bf16 with dtype f32
+  void* dq;                           // (B, H, T, D)
+  void* dk;                           // (B, Hkv, T, D)
+  void* dv;                           // (B, Hkv, T, D)
+  void* dgate;                        // (B, T)
   const void* dout;
   const void* q;
   const void* k;
@@ -82,8 +92,19 @@ SparseAttentionScratch sparse_attention_scratch(Device device, DType dtype, cons
 void sparse_attention_forward(Device device, const SparseAttentionArgs& args);
 void sparse_attention_backward(Device device, const SparseAttentionBackwardArgs& args);
 
+// The head dims the bf16 kernels take (64, 128); the op casts the bf16-rounded inputs of others up to f32.
+constexpr bool sparse_attention_bf16_head_dim(int64_t d) {
+  return d == 64 || d == 128;
+}
+
 void sparse_attention_forward_cuda(const SparseAttentionArgs& args, int device);
 void sparse_attention_backward_cuda(const SparseAttentionBackwardArgs& args, int device);
+// bf16 inputs (sparse_attention_bf16_cuda.cu), called by the two entries above once the far list (fpos,
+// before: the scratch parts) is built; backward writes dq, dk, dv, Δ and fdg (the entry then sums dgate).
+void sparse_attention_forward_bf16_cuda(const SparseAttentionArgs& args, const int* fpos, const int* before,
+                                        int device);
+void sparse_attention_backward_bf16_cuda(const SparseAttentionBackwardArgs& args, const int* fpos,
+                                         const int* before, void* delta, void* fdg, int device);
 
 template <typename T>
 void sparse_attention_forward_cpu(T* out, T* lse, const T* q, const T* k, const T* v, const uint8_t* selected,

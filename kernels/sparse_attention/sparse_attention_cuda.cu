@@ -681,6 +681,44 @@ void far_list(const SparseAttentionScratch& s, void* scratch, const uint8_t* sel
   cuda::check_launch("sparse_attention", device);
 }
 
+// Δ, dq, dk, dv and fdg with the scalar kernels in T (f32, f64 inputs).
+template <typename T>
+void scalar_backward(const SparseAttentionBackwardArgs& a, const Geo& g, const int* fpos, const int* before,
+                     T* delta, T* fdg, cudaStream_t stream, int device) {
+  const SparseAttentionDims& m = a.dims;
+  auto* dk = static_cast<T*>(a.dk);
+  auto* dv = static_cast<T*>(a.dv);
+  auto* dout = static_cast<const T*>(a.dout);
+  auto* q = static_cast<const T*>(a.q);
+  auto* k = static_cast<const T*>(a.k);
+  auto* v = static_cast<const T*>(a.v);
+  auto* gate = static_cast<const T*>(a.gate);
+  auto* lse = static_cast<const T*>(a.lse);
+  const T scale = T(m.scale);
+  const int64_t rows = m.batch * m.heads * m.t;
+  delta_kernel<T><<<cuda::grid_for(rows * 32), cuda::kThreads, 0, stream>>>(
+      delta, dout, static_cast<const T*>(a.out), rows, g.d);
+  cuda::check_launch("sparse_attention", device);
+  with_cfg<T>(g.d, [&](auto cfg) {
+    using C = decltype(cfg);
+    const int64_t tiles = (g.t + C::R - 1) / C::R;
+    const size_t dq_bytes = smem_bytes<C>(kDqSmem), key_bytes = smem_bytes<C>(kKeySmem);
+    allow_smem(dq_kernel<C>, dq_bytes, device);
+    dq_kernel<C><<<tile_blocks(tiles, m.batch * m.heads), kBlock, dq_bytes, stream>>>(
+        static_cast<T*>(a.dq), dout, q, k, v, gate, lse, delta, fpos, before, g, scale);
+    cuda::check_launch("sparse_attention", device);
+    const unsigned key_blocks = tile_blocks(tiles, m.batch * m.kv_heads);
+    allow_smem(dkv_window_kernel<C>, key_bytes, device);
+    dkv_window_kernel<C>
+        <<<key_blocks, kBlock, key_bytes, stream>>>(dk, dv, dout, q, k, v, lse, delta, g, scale);
+    cuda::check_launch("sparse_attention", device);
+    allow_smem(dkv_far_kernel<C>, key_bytes, device);
+    dkv_far_kernel<C><<<key_blocks, kBlock, key_bytes, stream>>>(dk, dv, fdg, dout, q, k, v, gate, lse, delta,
+                                                                 fpos, before, g, scale);
+    cuda::check_launch("sparse_attention", device);
+  });
+}
+
 }  // namespace
 
 void sparse_attention_forward_cuda(const SparseAttentionArgs& a, int device) {
@@ -694,6 +732,7 @@ void sparse_attention_forward_cuda(const SparseAttentionArgs& a, int device) {
   far_list(s, a.scratch, a.selected, m.batch, g, stream, device);
   const int* fpos = at<int>(a.scratch, s.fpos);
   const int* before = at<int>(a.scratch, s.before);
+  if (a.in_dtype == DType::bf16) return sparse_attention_forward_bf16_cuda(a, fpos, before, device);
   for_float(a.dtype, "sparse_attention", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     with_cfg<T>(g.d, [&](auto cfg) {
@@ -723,40 +762,13 @@ void sparse_attention_backward_cuda(const SparseAttentionBackwardArgs& a, int de
   const int* before = at<int>(a.scratch, s.before);
   for_float(a.dtype, "sparse_attention", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    auto* dk = static_cast<T*>(a.dk);
-    auto* dv = static_cast<T*>(a.dv);
-    auto* dgate = static_cast<T*>(a.dgate);
-    auto* dout = static_cast<const T*>(a.dout);
-    auto* q = static_cast<const T*>(a.q);
-    auto* k = static_cast<const T*>(a.k);
-    auto* v = static_cast<const T*>(a.v);
-    auto* gate = static_cast<const T*>(a.gate);
-    auto* lse = static_cast<const T*>(a.lse);
     T* delta = at<T>(a.scratch, s.delta);
     T* fdg = at<T>(a.scratch, s.fdg);
-    const T scale = T(m.scale);
-    const int64_t rows = m.batch * m.heads * m.t;
-    delta_kernel<T><<<cuda::grid_for(rows * 32), cuda::kThreads, 0, stream>>>(
-        delta, dout, static_cast<const T*>(a.out), rows, g.d);
-    cuda::check_launch("sparse_attention", device);
-    with_cfg<T>(g.d, [&](auto cfg) {
-      using C = decltype(cfg);
-      const int64_t tiles = (g.t + C::R - 1) / C::R;
-      const size_t dq_bytes = smem_bytes<C>(kDqSmem), key_bytes = smem_bytes<C>(kKeySmem);
-      allow_smem(dq_kernel<C>, dq_bytes, device);
-      dq_kernel<C><<<tile_blocks(tiles, m.batch * m.heads), kBlock, dq_bytes, stream>>>(
-          static_cast<T*>(a.dq), dout, q, k, v, gate, lse, delta, fpos, before, g, scale);
-      cuda::check_launch("sparse_attention", device);
-      const unsigned key_blocks = tile_blocks(tiles, m.batch * m.kv_heads);
-      allow_smem(dkv_window_kernel<C>, key_bytes, device);
-      dkv_window_kernel<C>
-          <<<key_blocks, kBlock, key_bytes, stream>>>(dk, dv, dout, q, k, v, lse, delta, g, scale);
-      cuda::check_launch("sparse_attention", device);
-      allow_smem(dkv_far_kernel<C>, key_bytes, device);
-      dkv_far_kernel<C><<<key_blocks, kBlock, key_bytes, stream>>>(dk, dv, fdg, dout, q, k, v, gate, lse,
-                                                                   delta, fpos, before, g, scale);
-      cuda::check_launch("sparse_attention", device);
-    });
+    if (a.in_dtype == DType::bf16)  // Δ, dq, dk, dv and fdg on tensor cores; dgate below
+      sparse_attention_backward_bf16_cuda(a, fpos, before, delta, fdg, device);
+    else
+      scalar_backward<T>(a, g, fpos, before, delta, fdg, stream, device);
+    auto* dgate = static_cast<T*>(a.dgate);
     SRA_CUDA_CHECK(cudaMemsetAsync(dgate, 0, size_t(m.batch * m.t) * sizeof(T), stream));
     dgate_kernel<T><<<cuda::grid_for(m.batch * m.t), cuda::kThreads, 0, stream>>>(
         dgate, fdg, fpos, before, m.batch, m.kv_heads, g.t, g.sinks);

@@ -28,6 +28,7 @@ struct BenchAttentionOptions {
   std::string device = "cpu";  // --json: cpu, cuda or cuda:N
   bool json = false;           // one JSON line per length (bench_attention.cpp) instead of the text
   std::vector<int64_t> seqs;   // --json: the lengths (default: seq_len)
+  std::string precision;  // --json: f32 | bf16 (AutocastGuard(bf16)); empty: bf16 on CUDA, f32 on the CPU
 };
 
 int run_bench_attention(const BenchAttentionOptions& opt, std::ostream& out);

@@ -125,6 +125,10 @@ void add_bench(CLI::App& app) {
   a->add_option("--seqs", aopt->seqs, "With --json: lengths, comma-separated (default: --seq-len)")
       ->delimiter(',')
       ->check(integer_at_least(1));
+  a->add_option("--precision", aopt->precision,
+                "With --json: f32 or bf16 (autocast: the bf16 tensor-core kernels; default bf16 on CUDA, f32 "
+                "on the CPU)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
   commands().push_back({a, [aopt]() {
                           return aopt->json ? run_bench_attention_json(*aopt, std::cout)
                                             : run_bench_attention(*aopt, std::cout);

@@ -1,0 +1,540 @@
+// The bf16 tensor-core attention kernels shared by dense attention (kernels/attention) and sparse attention
+// (kernels/sparse_attention); .cu files only. Each caller supplies a plan: which keys a query tile meets
+// (forward, dq) or which queries a key tile meets (dk, dv), and which (query, key) pairs are visible.
+// Inputs q (rows of BH heads × t queries), k, v (BKV heads × s keys), dout in bf16 with head dim D = 64 or
+// 128 (rows of D elements, contiguous); out, lse, dq, dk, dv, Δ in f32. With s_ij = q_i·k_j·scale + b_j
+// (b_j the plan's key bias, natural log; −inf allowed):
+//   forward  one block of 4 warps per (query tile of 64, b·h), the latest tiles first; warp w owns the
+//            query rows 16w..16w+15, its q fragments in registers. Over the plan's key tiles of 64 (k, v
+//            double-buffered in shared memory by cp.async: tile n+1's positions are read before tile n's
+//            score product and its copies issued after it, so they load while tile n computes):
+//            S = q·kᵀ (mma, f32), masked to −inf where not visible (only in tiles the plan calls partial),
+//            online softmax in f32 in base 2 (m, l per row), P rounded to bf16 for acc += P·v (mma).
+//            out = acc / l, lse = (m + log2 l)·ln 2 (out 0 and lse −inf for a row that sees nothing).
+//   Δ        one warp per query row: Δ_i = Σ_c dout_ic·out_ic (dout bf16 widened, out f32).
+//   dq       the forward's blocks and key tiles: S = q·kᵀ, dP = dout·vᵀ, P = exp(S − lse) (0 where not
+//            visible), dS = P∘(dP − Δ)·scale rounded to bf16, dq += dS·k.
+//   dk, dv   one block per (key tile of 64, b·kv head), warp w owns the keys 16w..16w+15; over the query
+//            heads of the group in order and the plan's query tiles of BQ in order (q, dout, lse, Δ
+//            double-buffered): Sᵀ = k·qᵀ, dPᵀ = v·doutᵀ, Pᵀ, dSᵀ as above (bf16), dv += Pᵀ·dout,
+//            dk += dSᵀ·q, and with the plan's gate gradient g_j += Σ_i exp(s_ij − b_j − lse_i)·(dP_ij − Δ_i).
+//            Writes (or, for a plan that accumulates, adds to) the key rows' dk, dv.
+// Every output element has one owning thread and a fixed summation order (no atomics): bitwise
+// repeatable. Padded rows (past t, past s, or a plan's −1) are zero in shared memory; padded queries
+// carry lse = +inf in dk/dv so their P is 0; padded keys are masked wherever a plan says partial.
+// Shared memory (bytes): forward 64·L·2·5 + 1 KiB, dq 64·L·2·6 + 1 KiB, dk/dv (2·64 + 4·BQ)·L·2 + 16·BQ,
+// L = D + 8: at D = 128 87, 105 and 105 KiB (BQ = 64), two blocks per multiprocessor.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "core/check.h"
+#include "core/cuda_launch.h"
+#include "kernels/common/mma_bf16_cuda.cuh"
+
+namespace sra::kern::flash {
+
+using mma::bf16;
+
+constexpr int kWarps = 4, kThreads = 32 * kWarps;
+constexpr int kTile = 64;  // queries of a forward / dq block, keys of a key tile and of a dk/dv block
+constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
+
+// Everything a launch reads; the plans read their fields (dense: shift, causal; sparse: the rest).
+struct Params {
+  const bf16 *q, *k, *v, *dout;
+  float *out, *lse;             // forward outputs
+  const float *lse_in, *delta;  // backward inputs
+  float *dq, *dk, *dv, *fdg;    // backward outputs (fdg: sparse far pass)
+  int64_t bh, bkv, heads, kv_heads, group;
+  int t, s;  // queries and keys per head
+  float scale;
+  int shift = 0;                                 // dense: s − t
+  bool causal = false;                           // dense
+  int window = 1, sinks = 0;                     // sparse
+  const float* gate = nullptr;                   // sparse (B, t)
+  const int *fpos = nullptr, *before = nullptr;  // sparse far list
+};
+
+template <int D>
+__host__ __device__ constexpr int ld() {
+  return D + 8;
+}
+
+// ---- forward ---------------------------------------------------------------------------------------------
+
+// One key tile of the forward for warp w: S, mask (kMasked), online softmax, acc += P·v.
+// mid() runs between the score product and the softmax (it issues the next tile's copies).
+template <int D, bool kMasked, bool kBias, class Plan, typename Mid>
+__device__ inline void forward_tile(float (&acc)[D / 8][4], float (&m)[2], float (&l)[2],
+                                    const uint32_t (&qf)[D / 16][4], const bf16* ks, const bf16* vs,
+                                    const int* krow, const float* kbias, const Plan& plan, int tile,
+                                    int qrow0, float sl2, Mid&& mid) {
+  const int lane = threadIdx.x % 32, tq = lane % 4;
+  float s[kTile / 8][4];
+  mma::zero(s);
+  mma::gemm_nk_reg<kTile / 8, D>(s, qf, ks, ld<D>());
+  mid();
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int qi = qrow0 + hr * 8;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < kTile / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int c = nt * 8 + 2 * tq + e;
+        float x = s[nt][2 * hr + e] * sl2;
+        if (kBias) x += kbias[c];
+        if (kMasked && !plan.visible(tile, qi, krow[c])) x = -INFINITY;
+        s[nt][2 * hr + e] = x;
+        mx = fmaxf(mx, x);
+      }
+    const float m_new = fmaxf(m[hr], mma::quad_max(mx));
+    const float mu = m_new == -INFINITY ? 0.f : m_new;  // nothing visible yet: P = 0, no NaN
+    const float alpha = exp2f(m[hr] - mu);
+    m[hr] = m_new;
+    float sum = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < kTile / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const float p = exp2f(s[nt][2 * hr + e] - mu);
+        s[nt][2 * hr + e] = p;
+        sum += p;
+      }
+    l[hr] = l[hr] * alpha + sum;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt) acc[dt][2 * hr] *= alpha, acc[dt][2 * hr + 1] *= alpha;
+  }
+  uint32_t pa[kTile / 16][4];
+  mma::to_a(pa, s);
+  mma::gemm_kn<D / 8, kTile / 16>(acc, pa, vs, ld<D>());
+}
+
+// The key rows of one tile a thread copies (its 16-byte chunks e = threadIdx.x + i·kThreads, row
+// e / (D / 8)) and, for threadIdx.x < kTile, the row it describes in krow / kbias. Fetched (global reads
+// of a sparse plan's far list) before the current tile's score product, issued after it, so the reads'
+// latency hides behind the tensor cores.
+template <int D>
+struct KeyStage {
+  static constexpr int kRounds = kTile * (D / 8) / kThreads;
+  int pos[kRounds];
+  int own;
+};
+
+template <int D, class Plan>
+__device__ inline void fetch_keys(KeyStage<D>& st, const Plan& plan, int tile) {
+#pragma unroll
+  for (int i = 0; i < KeyStage<D>::kRounds; ++i)
+    st.pos[i] = plan.key_pos(tile, (int(threadIdx.x) + i * kThreads) / (D / 8));
+  st.own = threadIdx.x < kTile ? plan.key_pos(tile, threadIdx.x) : -1;
+}
+
+// Copies key tile `tile` into buffer tile & 1: k, v rows by cp.async, positions and biases (base 2) by
+// plain stores.
+template <int D, class Plan>
+__device__ inline void issue_keys(const KeyStage<D>& st, bf16* ks, bf16* vs, int* krow, float* kbias,
+                                  const bf16* kb, const bf16* vb, const Plan& plan, int tile) {
+  constexpr int L = ld<D>();
+  const int buf = tile & 1;
+#pragma unroll
+  for (int i = 0; i < KeyStage<D>::kRounds; ++i) {
+    const int e = int(threadIdx.x) + i * kThreads, r = e / (D / 8), c = e % (D / 8);
+    const int64_t pos = st.pos[i];
+    const bool ok = pos >= 0;
+    mma::cp_async16(ks + (buf * kTile + r) * L + c * 8, ok ? kb + pos * D + c * 8 : kb, ok);
+    mma::cp_async16(vs + (buf * kTile + r) * L + c * 8, ok ? vb + pos * D + c * 8 : vb, ok);
+  }
+  if (threadIdx.x < kTile) {
+    krow[buf * kTile + threadIdx.x] = st.own;
+    kbias[buf * kTile + threadIdx.x] = Plan::kBias ? plan.key_bias(tile, st.own) * kLog2e : 0.f;
+  }
+}
+
+template <int D, class Plan>
+__global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
+  constexpr int L = ld<D>();
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* qs = reinterpret_cast<bf16*>(smem);
+  bf16* ks = qs + kTile * L;
+  bf16* vs = ks + 2 * kTile * L;
+  int* krow = reinterpret_cast<int*>(vs + 2 * kTile * L);
+  float* kbias = reinterpret_cast<float*>(krow + 2 * kTile);
+  const int nqt = (p.t + kTile - 1) / kTile;
+  const int64_t bh = blockIdx.x % p.bh, b = bh / p.heads;
+  const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * kTile, nq = min(kTile, p.t - i0);
+  const int64_t bkv = b * p.kv_heads + bh % p.heads / p.group;
+  const Plan plan(p, b, i0, nq);
+  const bf16* kb = p.k + bkv * p.s * D;
+  const bf16* vb = p.v + bkv * p.s * D;
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
+  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + (bh * p.t + i0) * D,
+                                           [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); });
+  KeyStage<D> st;
+  if (plan.tiles > 0) {
+    fetch_keys(st, plan, 0);
+    issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, 0);
+  }
+  mma::cp_async_commit();
+
+  uint32_t qf[D / 16][4];
+  float acc[D / 8][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  mma::zero(acc);
+  const float sl2 = p.scale * kLog2e;
+  for (int tile = 0; tile < plan.tiles; ++tile) {
+    mma::cp_async_wait_all();
+    __syncthreads();  // tile is in place; every warp is done with the buffer tile + 1 overwrites
+    if (tile == 0)
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) mma::load_a(qf[kk], qs, L, 16 * w, 16 * kk);
+    const bool next = tile + 1 < plan.tiles;
+    if (next) fetch_keys(st, plan, tile + 1);
+    auto mid = [&] {
+      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, tile + 1);
+      mma::cp_async_commit();
+    };
+    const int o = (tile & 1) * kTile;
+    if (plan.full(tile))
+      forward_tile<D, false, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o, plan,
+                                          tile, i0 + 16 * w + g, sl2, mid);
+    else
+      forward_tile<D, true, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o, plan,
+                                         tile, i0 + 16 * w + g, sl2, mid);
+  }
+  mma::cp_async_wait_all();
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const float total = mma::quad_sum(l[hr]);
+    const int r = 16 * w + g + 8 * hr;
+    if (r >= nq) continue;
+    const float inv = total > 0.f ? 1.f / total : 0.f;
+    const int64_t row = bh * p.t + i0 + r;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt)
+      *reinterpret_cast<float2*>(p.out + row * D + dt * 8 + 2 * tq) =
+          make_float2(acc[dt][2 * hr] * inv, acc[dt][2 * hr + 1] * inv);
+    if (tq == 0) p.lse[row] = total > 0.f ? (m[hr] + log2f(total)) * kLn2 : -INFINITY;
+  }
+}
+
+// ---- backward: Δ and dq ---------------------------------------------------------------------------------
+
+// Δ_r = Σ_c dout[r, c]·out[r, c], one warp per row.
+template <int D>
+__global__ void delta_kernel(float* delta, const bf16* dout, const float* out, int64_t rows) {
+  const int lane = threadIdx.x % 32;
+  const int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
+  for (int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32; r < rows; r += warps) {
+    float s = 0.f;
+    for (int c = lane; c < D; c += 32) s += __bfloat162float(dout[r * D + c]) * out[r * D + c];
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) delta[r] = s;
+  }
+}
+
+// One key tile of dq for warp w: S, dP, P, dS (bf16), dq += dS·k.
+template <int D, bool kMasked, bool kBias, class Plan, typename Mid>
+__device__ inline void dq_tile(float (&acc)[D / 8][4], const bf16* qs, const bf16* dos, const bf16* ks,
+                               const bf16* vs, const int* krow, const float* kbias, const float (&lse2)[2],
+                               const float (&dl)[2], const Plan& plan, int tile, int qrow0, float sl2,
+                               float scale, Mid&& mid) {
+  const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
+  float s[kTile / 8][4], dp[kTile / 8][4];
+  mma::zero(s);
+  mma::zero(dp);
+  mma::gemm_nk<kTile / 8, D>(s, qs, ld<D>(), 16 * w, ks, ld<D>());
+  mma::gemm_nk<kTile / 8, D>(dp, dos, ld<D>(), 16 * w, vs, ld<D>());
+  mid();
+#pragma unroll
+  for (int nt = 0; nt < kTile / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int hr = e / 2, c = nt * 8 + 2 * tq + e % 2;
+      float x = s[nt][e] * sl2 - lse2[hr];
+      if (kBias) x += kbias[c];
+      float pr = exp2f(x);
+      if (kMasked && !plan.visible(tile, qrow0 + 8 * hr, krow[c])) pr = 0.f;
+      s[nt][e] = pr * (dp[nt][e] - dl[hr]) * scale;
+    }
+  uint32_t da[kTile / 16][4];
+  mma::to_a(da, s);
+  mma::gemm_kn<D / 8, kTile / 16>(acc, da, ks, ld<D>());
+}
+
+template <int D, class Plan>
+__global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
+  constexpr int L = ld<D>();
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* qs = reinterpret_cast<bf16*>(smem);
+  bf16* dos = qs + kTile * L;
+  bf16* ks = dos + kTile * L;
+  bf16* vs = ks + 2 * kTile * L;
+  int* krow = reinterpret_cast<int*>(vs + 2 * kTile * L);
+  float* kbias = reinterpret_cast<float*>(krow + 2 * kTile);
+  const int nqt = (p.t + kTile - 1) / kTile;
+  const int64_t bh = blockIdx.x % p.bh, b = bh / p.heads;
+  const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * kTile, nq = min(kTile, p.t - i0);
+  const int64_t bkv = b * p.kv_heads + bh % p.heads / p.group;
+  const Plan plan(p, b, i0, nq);
+  const bf16* kb = p.k + bkv * p.s * D;
+  const bf16* vb = p.v + bkv * p.s * D;
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
+  auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
+  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + (bh * p.t + i0) * D, qrow);
+  mma::load_rows_async<D, kTile, kThreads>(dos, p.dout + (bh * p.t + i0) * D, qrow);
+  KeyStage<D> st;
+  if (plan.tiles > 0) {
+    fetch_keys(st, plan, 0);
+    issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, 0);
+  }
+  mma::cp_async_commit();
+  float lse2[2], dl[2];
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int r = 16 * w + g + 8 * hr;
+    lse2[hr] = r < nq ? p.lse_in[bh * p.t + i0 + r] * kLog2e : INFINITY;  // +inf: no P
+    dl[hr] = r < nq ? p.delta[bh * p.t + i0 + r] : 0.f;
+  }
+
+  float acc[D / 8][4];
+  mma::zero(acc);
+  const float sl2 = p.scale * kLog2e;
+  for (int tile = 0; tile < plan.tiles; ++tile) {
+    mma::cp_async_wait_all();
+    __syncthreads();
+    const bool next = tile + 1 < plan.tiles;
+    if (next) fetch_keys(st, plan, tile + 1);
+    auto mid = [&] {
+      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, tile + 1);
+      mma::cp_async_commit();
+    };
+    const int o = (tile & 1) * kTile;
+    if (plan.full(tile))
+      dq_tile<D, false, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl,
+                                     plan, tile, i0 + 16 * w + g, sl2, p.scale, mid);
+    else
+      dq_tile<D, true, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl, plan,
+                                    tile, i0 + 16 * w + g, sl2, p.scale, mid);
+  }
+  mma::cp_async_wait_all();
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int r = 16 * w + g + 8 * hr;
+    if (r >= nq) continue;
+    const int64_t row = bh * p.t + i0 + r;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt)
+      *reinterpret_cast<float2*>(p.dq + row * D + dt * 8 + 2 * tq) =
+          make_float2(acc[dt][2 * hr], acc[dt][2 * hr + 1]);
+  }
+}
+
+// ---- backward: dk, dv (and the gate gradient) -----------------------------------------------------------
+
+// One query tile for warp w (its 16 keys): Sᵀ, dPᵀ, Pᵀ, dSᵀ, dv += Pᵀ·dout, dk += dSᵀ·q.
+template <int D, int BQ, bool kMasked, class Plan, typename Mid>
+__device__ inline void dkv_tile(float (&dka)[D / 8][4], float (&dva)[D / 8][4], float (&gacc)[2],
+                                const bf16* ks, const bf16* vs, const bf16* qs, const bf16* dos,
+                                const float* lse2, const float* dl, const Plan& plan, const int (&kpos)[2],
+                                const float (&kb2)[2], int i0, float sl2, float scale, Mid&& mid) {
+  const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
+  float st[BQ / 8][4], dpt[BQ / 8][4];
+  mma::zero(st);
+  mma::zero(dpt);
+  mma::gemm_nk<BQ / 8, D>(st, ks, ld<D>(), 16 * w, qs, ld<D>());
+  mma::gemm_nk<BQ / 8, D>(dpt, vs, ld<D>(), 16 * w, dos, ld<D>());
+  mid();
+#pragma unroll
+  for (int nt = 0; nt < BQ / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int hr = e / 2, c = nt * 8 + 2 * tq + e % 2;
+      const bool vis = !kMasked || plan.visible(i0 + c, kpos[hr]);
+      const float x = st[nt][e] * sl2 - lse2[c];
+      const float gd = vis ? dpt[nt][e] - dl[c] : 0.f;
+      const float pr = vis ? exp2f(x + kb2[hr]) : 0.f;
+      if (Plan::kGateGrad) gacc[hr] += vis ? exp2f(x) * gd : 0.f;
+      st[nt][e] = pr;
+      dpt[nt][e] = pr * gd * scale;
+    }
+  uint32_t pa[BQ / 16][4], da[BQ / 16][4];
+  mma::to_a(pa, st);
+  mma::to_a(da, dpt);
+  mma::gemm_kn<D / 8, BQ / 16>(dva, pa, dos, ld<D>());
+  mma::gemm_kn<D / 8, BQ / 16>(dka, da, qs, ld<D>());
+}
+
+template <int D, int BQ, class Plan>
+__global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
+  constexpr int L = ld<D>();
+  const int64_t bkv = blockIdx.x % p.bkv, b = bkv / p.kv_heads, hkv = bkv % p.kv_heads;
+  const Plan plan(p, b, int(blockIdx.x / p.bkv), BQ);
+  if (plan.empty) return;  // the whole block: no keys
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* ks = reinterpret_cast<bf16*>(smem);
+  bf16* vs = ks + kTile * L;
+  bf16* qs = vs + kTile * L;                                  // 2 × BQ rows
+  bf16* dos = qs + 2 * BQ * L;                                // 2 × BQ rows
+  float* lse_s = reinterpret_cast<float*>(dos + 2 * BQ * L);  // 2 × BQ, base 2
+  float* dl_s = lse_s + 2 * BQ;                               // 2 × BQ
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
+  auto key = [&](int r) { return int64_t(plan.key_pos(r)); };
+  mma::load_rows_async<D, kTile, kThreads>(ks, p.k + bkv * p.s * D, key);
+  mma::load_rows_async<D, kTile, kThreads>(vs, p.v + bkv * p.s * D, key);
+  int kpos[2];
+  float kb2[2], gacc[2] = {0.f, 0.f};
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    kpos[hr] = plan.key_pos(16 * w + g + 8 * hr);
+    kb2[hr] = Plan::kBias ? plan.key_bias(16 * w + g + 8 * hr) * kLog2e : 0.f;
+  }
+  const int per_head = plan.qt1 - plan.qt0, n = int(p.group) * per_head;
+  // q, dout rows of iteration it by cp.async; its lse (base 2, +inf past t: P = 0) or Δ for this thread
+  // read now and stored to shared memory later (after the next score products).
+  auto stage_rows = [&](int it) {
+    const int buf = it & 1, i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0);
+    const int64_t row0 = (b * p.heads + hkv * p.group + it / per_head) * p.t + i0;
+    auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
+    mma::load_rows_async<D, BQ, kThreads>(qs + buf * BQ * L, p.q + row0 * D, qrow);
+    mma::load_rows_async<D, BQ, kThreads>(dos + buf * BQ * L, p.dout + row0 * D, qrow);
+  };
+  auto fetch_vec = [&](int it) {
+    const int i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0), r = threadIdx.x % BQ;
+    const int64_t row0 = (b * p.heads + hkv * p.group + it / per_head) * p.t + i0;
+    if (threadIdx.x < BQ) return r < nq ? p.lse_in[row0 + r] * kLog2e : INFINITY;
+    return threadIdx.x < 2 * BQ && r < nq ? p.delta[row0 + r] : 0.f;
+  };
+  auto store_vec = [&](int it, float x) {
+    const int buf = it & 1, r = threadIdx.x % BQ;
+    if (threadIdx.x < BQ)
+      lse_s[buf * BQ + r] = x;
+    else if (threadIdx.x < 2 * BQ)
+      dl_s[buf * BQ + r] = x;
+  };
+  if (n > 0) {
+    stage_rows(0);
+    store_vec(0, fetch_vec(0));
+  }
+  mma::cp_async_commit();
+
+  float dka[D / 8][4], dva[D / 8][4];
+  mma::zero(dka);
+  mma::zero(dva);
+  const float sl2 = p.scale * kLog2e;
+  for (int it = 0; it < n; ++it) {
+    mma::cp_async_wait_all();
+    __syncthreads();
+    const bool next = it + 1 < n;
+    float vec = 0.f;
+    if (next) {
+      stage_rows(it + 1);
+      vec = fetch_vec(it + 1);
+    }
+    mma::cp_async_commit();
+    auto mid = [&] {
+      if (next) store_vec(it + 1, vec);
+    };
+    const int buf = it & 1, i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0);
+    const bf16 *qb = qs + buf * BQ * L, *db = dos + buf * BQ * L;
+    if (plan.full(i0, nq))
+      dkv_tile<D, BQ, false>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan, kpos,
+                             kb2, i0, sl2, p.scale, mid);
+    else
+      dkv_tile<D, BQ, true>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan, kpos,
+                            kb2, i0, sl2, p.scale, mid);
+  }
+  mma::cp_async_wait_all();
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int r = 16 * w + g + 8 * hr;
+    const float gsum = mma::quad_sum(gacc[hr]);
+    if (kpos[hr] < 0) continue;
+    const int64_t row = bkv * p.s + kpos[hr];
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt) {
+      float2* dk = reinterpret_cast<float2*>(p.dk + row * D + dt * 8 + 2 * tq);
+      float2* dv = reinterpret_cast<float2*>(p.dv + row * D + dt * 8 + 2 * tq);
+      float2 a = make_float2(dka[dt][2 * hr], dka[dt][2 * hr + 1]);
+      float2 c = make_float2(dva[dt][2 * hr], dva[dt][2 * hr + 1]);
+      if (Plan::kAccumulate) {
+        const float2 a0 = *dk, c0 = *dv;
+        a.x += a0.x, a.y += a0.y, c.x += c0.x, c.y += c0.y;
+      }
+      *dk = a;
+      *dv = c;
+    }
+    if (Plan::kGateGrad && tq == 0) plan.gate_grad(p, bkv, r, gsum);
+  }
+}
+
+// ---- host side --------------------------------------------------------------------------------------------
+
+template <int D>
+constexpr size_t forward_smem() {
+  return size_t(5 * kTile * ld<D>()) * sizeof(bf16) + 4 * kTile * sizeof(float);
+}
+template <int D>
+constexpr size_t dq_smem() {
+  return size_t(6 * kTile * ld<D>()) * sizeof(bf16) + 4 * kTile * sizeof(float);
+}
+template <int D, int BQ>
+constexpr size_t dkv_smem() {
+  return size_t((2 * kTile + 4 * BQ) * ld<D>()) * sizeof(bf16) + 4 * BQ * sizeof(float);
+}
+
+// Checks `bytes` against the device's per-block limit and opts `kernel` in.
+template <typename K>
+void allow_smem(K kernel, size_t bytes, int device, const char* op) {
+  int optin = 0;
+  SRA_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  SRA_CHECK(bytes <= size_t(optin), "[", op, "] the bf16 kernel needs ", bytes,
+            " bytes of shared memory per block; cuda:", device, " offers ", optin);
+  SRA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+}
+
+inline unsigned grid_of(int64_t tiles, int64_t heads, const char* op) {
+  const int64_t n = tiles * heads;
+  SRA_CHECK(n <= int64_t(0x7fffffff), "[", op, "] ", n, " blocks exceed the CUDA grid limit");
+  return unsigned(n);
+}
+
+// Forward over the query tiles of every (b, h) with query plan QP.
+template <int D, class QP>
+void forward(const Params& p, cudaStream_t stream, int device, const char* op) {
+  auto kernel = forward_kernel<D, QP>;
+  allow_smem(kernel, forward_smem<D>(), device, op);
+  kernel<<<grid_of((p.t + kTile - 1) / kTile, p.bh, op), kThreads, forward_smem<D>(), stream>>>(p);
+  cuda::check_launch(op, device);
+}
+
+// Δ = rowsum(dout∘out) into p.delta (the caller's scratch), then dq with query plan QP.
+template <int D, class QP>
+void delta_and_dq(const Params& p, const float* out, cudaStream_t stream, int device, const char* op) {
+  const int64_t rows = p.bh * p.t;
+  delta_kernel<D><<<cuda::grid_for(rows * 32), cuda::kThreads, 0, stream>>>(const_cast<float*>(p.delta),
+                                                                            p.dout, out, rows);
+  cuda::check_launch(op, device);
+  auto kernel = dq_kernel<D, QP>;
+  allow_smem(kernel, dq_smem<D>(), device, op);
+  kernel<<<grid_of((p.t + kTile - 1) / kTile, p.bh, op), kThreads, dq_smem<D>(), stream>>>(p);
+  cuda::check_launch(op, device);
+}
+
+// The query tile of the dk/dv pass by head dim (registers: two D-wide accumulators per warp).
+template <int D>
+constexpr int dkv_query_tile() {
+  return 64;
+}
+
+// dk, dv over the key tiles of every (b, kv head) with key plan KP.
+template <int D, class KP>
+void dkv(const Params& p, cudaStream_t stream, int device, const char* op) {
+  constexpr int BQ = dkv_query_tile<D>();
+  auto kernel = dkv_kernel<D, BQ, KP>;
+  allow_smem(kernel, dkv_smem<D, BQ>(), device, op);
+  kernel<<<grid_of((p.s + kTile - 1) / kTile, p.bkv, op), kThreads, dkv_smem<D, BQ>(), stream>>>(p);
+  cuda::check_launch(op, device);
+}
+
+}  // namespace sra::kern::flash
