@@ -74,6 +74,16 @@ void copy_strided(void* dst, DType dst_dtype, const std::vector<int64_t>& dst_st
                   int device);
 void fill_strided(void* dst, DType dtype, const std::vector<int64_t>& strides,
                   const std::vector<int64_t>& shape, double value, int device);
+// Many small same-dtype copies in few launches (core/copy_many_cuda.cu): pair j copies `shape` (at most
+// kCopyManyDims dims, strides in elements) from src to dst; one launch per kCopyManyPairs pairs, whose
+// pointer table travels as the kernel's argument (no host-to-device copy, no sync).
+struct CopyPair {
+  void* dst = nullptr;
+  const void* src = nullptr;
+  std::vector<int64_t> shape, dst_strides, src_strides;
+};
+constexpr int kCopyManyDims = 4, kCopyManyPairs = 16;
+void copy_many(const std::vector<CopyPair>& pairs, size_t elem_size, int device);
 
 // ---- launches --------------------------------------------------------------------------------------
 // After every kernel launch (kernels/*_cuda.cu): throws "[cuda] <op>: <error>" when the launch failed;

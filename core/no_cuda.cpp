@@ -72,6 +72,9 @@ void copy_strided(void*, DType, const std::vector<int64_t>&, const void*, DType,
 void fill_strided(void*, DType, const std::vector<int64_t>&, const std::vector<int64_t>&, double, int) {
   no_cuda("fill");
 }
+void copy_many(const std::vector<CopyPair>&, size_t, int) {
+  no_cuda("copy_many");
+}
 bool sync_each_op() {
   return false;
 }

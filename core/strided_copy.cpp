@@ -123,4 +123,31 @@ void fill_strided(Device device, void* dst, DType dt, const Shape& strides, cons
   fill_strided(dst, dt, strides, shape, value);
 }
 
+void copy_many(const std::vector<Tensor>& dst, const std::vector<Tensor>& src) {
+  SRA_CHECK(dst.size() == src.size(), "[copy_many] ", dst.size(), " destinations for ", src.size(),
+            " sources");
+  if (dst.empty()) return;
+  const Device device = dst[0].device();
+  for (size_t j = 0; j < dst.size(); ++j) {
+    SRA_CHECK(dst[j].shape() == src[j].shape() && dst[j].dtype() == src[j].dtype(), "[copy_many] pair ", j,
+              ": shapes or dtypes differ");
+    SRA_CHECK(dst[j].device() == device && src[j].device() == device, "[copy_many] pair ", j,
+              ": every tensor must be on ", device.str());
+  }
+  const bool batched = device.is_cuda() && dst[0].dim() <= cuda::kCopyManyDims;
+  if (!batched) {
+    for (size_t j = 0; j < dst.size(); ++j) {
+      Tensor d = dst[j];  // a handle on the same storage
+      d.copy_(src[j]);
+    }
+    return;
+  }
+  std::vector<cuda::CopyPair> pairs(dst.size());
+  for (size_t j = 0; j < dst.size(); ++j) {
+    pairs[j] = {dst[j].raw(), src[j].raw(), dst[j].shape(), dst[j].strides(), src[j].strides()};
+    dst[j].bump_version();
+  }
+  cuda::copy_many(pairs, dtype_size(dst[0].dtype()), device.index);
+}
+
 }  // namespace sra

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "autograd/sparse_attention.h"
+#include "core/strided_copy.h"
 
 namespace sra {
 
@@ -160,12 +161,17 @@ Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>&
     Tensor k = rope(at.k_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2), pos, c.rope_theta);
     Tensor v = at.v_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2);
     std::vector<std::array<KVPart, 2>> parts(static_cast<size_t>(B));
+    std::vector<Tensor> dst, src;  // every row's k and v into its cache: one batched copy
     for (int64_t b = 0; b < B; ++b) {
       LayerKVCache& lc = caches[size_t(b)]->layer(i);
-      lc.append_entry(rows.steps[size_t(b)].audit.position, k.narrow(0, b, 1), v.narrow(0, b, 1));
+      const Tensor kb = k.narrow(0, b, 1), vb = v.narrow(0, b, 1);
+      const std::pair<Tensor, Tensor> slot = lc.reserve_entry(rows.steps[size_t(b)].audit.position, kb, vb);
+      dst.insert(dst.end(), {slot.first, slot.second});
+      src.insert(src.end(), {kb.squeeze(0), vb.squeeze(0)});
       keys[size_t(b)][i] = lc.size();
       parts[size_t(b)] = lc.parts();
     }
+    copy_many(dst, src);
     // every cached key of each sequence is attended, one launch for the batch: (B, H, D)
     Tensor o = decode_attention(q.reshape({B, H, D}), parts);
     Tensor a = add(h, at.o_proj->forward(o.reshape({B, 1, C})));
@@ -312,6 +318,11 @@ std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>
                                      const SelectionFn* select, const std::vector<size_t>* sequences) {
   const Want want = want_logits ? Want::logits : Want::nothing;
   return decode_rows(m, routing_of(m), caches, tokens, want, select, sequences).steps;
+}
+
+std::vector<int64_t> decode_batch_greedy(Transformer& m, const std::vector<KVCache*>& caches,
+                                         const std::vector<int64_t>& tokens) {
+  return decode_rows(m, routing_of(m), caches, tokens, Want::greedy, nullptr, nullptr).greedy;
 }
 
 StepResult decode_step(Transformer& m, KVCache& cache, int64_t token, bool want_logits,

@@ -124,6 +124,10 @@ std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>
                                      const std::vector<int64_t>& tokens, bool want_logits = true,
                                      const SelectionFn* select = nullptr,
                                      const std::vector<size_t>* sequences = nullptr);
+// decode_batch reading back only each row's next greedy token (the logits' argmax, lowest id on ties,
+// taken on the device) instead of B·V logits.
+std::vector<int64_t> decode_batch_greedy(Transformer& m, const std::vector<KVCache*>& caches,
+                                         const std::vector<int64_t>& tokens);
 // Feeds the prompt (non-empty); returns the last token's step (with logits); appends every token's
 // audit to `audit` and adds the prompt's multiply-adds to `macs` when given.
 StepResult prefill(Transformer& m, KVCache& cache, const std::vector<int64_t>& prompt,

@@ -69,28 +69,29 @@ void LayerKVCache::check_entry(const Tensor& k, const Tensor& v, int64_t tokens)
             dtype_name(k.dtype()), " on ", k.device().str());
 }
 
-void LayerKVCache::append_entry(int64_t pos, const Tensor& k, const Tensor& v) {
+std::pair<Tensor, Tensor> LayerKVCache::reserve_entry(int64_t pos, const Tensor& k, const Tensor& v) {
   SRA_CHECK(pos == next_pos_, "[kv_cache] expected position ", next_pos_, ", got ", pos);
   SRA_CHECK(!pending_, "[kv_cache] set_critical must follow append_entry before the next append");
   check_entry(k, v, 1);
   ++next_pos_;
   const int64_t fixed_before = int64_t(fixed_pos_.size()), ring_before = ring_count_;
   const int64_t moved = admit(pos, false);
-  const Tensor kr = k.squeeze(0), vr = v.squeeze(0);  // (Hkv, 1, D)
   if (moved >= 0 || last_slot_ < 0) grow(fk_, fv_, fixed_cap_, fixed_before + 1, fixed_before, INT64_MAX);
   if (moved >= 0) {  // the critical token leaving the window joins the fixed part before its slot is reused
     fk_.narrow(1, fixed_before, 1).copy_(rk_.narrow(1, moved, 1));
     fv_.narrow(1, fixed_before, 1).copy_(rv_.narrow(1, moved, 1));
   }
-  if (last_slot_ < 0) {
-    fk_.narrow(1, fixed_before, 1).copy_(kr);
-    fv_.narrow(1, fixed_before, 1).copy_(vr);
-  } else {
-    grow(rk_, rv_, ring_cap_, last_slot_ + 1, ring_before, window_);
-    rk_.narrow(1, last_slot_, 1).copy_(kr);
-    rv_.narrow(1, last_slot_, 1).copy_(vr);
-  }
   pending_ = sra_;  // dense layers ignore z
+  if (last_slot_ < 0) return {fk_.narrow(1, fixed_before, 1), fv_.narrow(1, fixed_before, 1)};
+  grow(rk_, rv_, ring_cap_, last_slot_ + 1, ring_before, window_);
+  return {rk_.narrow(1, last_slot_, 1), rv_.narrow(1, last_slot_, 1)};
+}
+
+void LayerKVCache::append_entry(int64_t pos, const Tensor& k, const Tensor& v) {
+  const std::pair<Tensor, Tensor> dst = reserve_entry(pos, k, v);
+  Tensor dk = dst.first, dv = dst.second;
+  dk.copy_(k.squeeze(0));  // (Hkv, 1, D)
+  dv.copy_(v.squeeze(0));
 }
 
 void LayerKVCache::set_critical(bool critical) {

@@ -44,6 +44,9 @@ class LayerKVCache {
   // The same with z_pos pending: set_critical(z_pos) must follow before the next append (SRA layers;
   // dense layers ignore z and both calls).
   void append_entry(int64_t pos, const Tensor& k, const Tensor& v);
+  // append_entry's bookkeeping without its copies: returns the (Hkv, 1, D) rows that k, v (1, Hkv, 1, D)
+  // must be copied into before the cache is read (decode_rows copies a whole batch's rows in one launch).
+  std::pair<Tensor, Tensor> reserve_entry(int64_t pos, const Tensor& k, const Tensor& v);
   void set_critical(bool critical);
   // An empty cache: tokens 0 .. T − 1 from k, v (1, Hkv, T, D) and critical (T) at once. Returns S after
   // each token's append (what size() would have been), for the multiply-add counts.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/cuda_runtime.h"
+#include "core/strided_copy.h"
 #include "core/tensor.h"
 
 using namespace sra;
@@ -98,4 +99,32 @@ TEST_CASE("cuda: the device's name and an event timer around queued work" * doct
   CHECK(cuda::stats(0).host_syncs == syncs + 1);
   CHECK(ms > 0);
   CHECK(ms < 1e4);
+}
+
+// copy_many: 37 pairs (three launches of up to 16) of strided views, mixed sizes, equal to copy_ one by one
+// on the CPU; bf16 (2-byte) elements too.
+TEST_CASE("cuda: copy_many equals one copy_ per pair" * doctest::skip(no_gpu())) {
+  const Device gpu = Device::cuda(0);
+  for (DType dt : {DType::f32, DType::bf16}) {
+    std::vector<Tensor> dst_cpu, src_cpu, dst_gpu, src_gpu;
+    for (int64_t j = 0; j < 37; ++j) {
+      const int64_t h = 1 + j % 3, d = 5 + j % 7;
+      Tensor big = Tensor::arange(2 * h * 9 * d, DType::f32).to(dt).reshape({2, h, 9, d});
+      std::vector<float> vals(size_t(h * d));
+      for (size_t i = 0; i < vals.size(); ++i) vals[i] = float(100 * j) + 0.5f * float(i);
+      Tensor s = Tensor::from_vector(vals, {h, 1, d}).to(dt);
+      const int64_t row = j % 9;
+      dst_cpu.push_back(big.narrow(0, 1, 1).squeeze(0).narrow(1, row, 1));  // (h, 1, d) of a (h, 9, d) slab
+      src_cpu.push_back(s);
+      Tensor big_gpu = big.to(gpu);
+      dst_gpu.push_back(big_gpu.narrow(0, 1, 1).squeeze(0).narrow(1, row, 1));
+      src_gpu.push_back(s.to(gpu));
+    }
+    for (size_t j = 0; j < dst_cpu.size(); ++j) dst_cpu[j].copy_(src_cpu[j]);
+    copy_many(dst_gpu, src_gpu);
+    for (size_t j = 0; j < dst_cpu.size(); ++j) {
+      const Tensor want = dst_cpu[j].to(DType::f64), got = dst_gpu[j].to(Device::cpu()).to(DType::f64);
+      CHECK(want.to_vector<double>() == got.to_vector<double>());
+    }
+  }
 }

@@ -76,14 +76,7 @@ int run_bench_cpu(const BenchCpuOptions& o, std::ostream& out) {
       (long long)o.d_model, gemm_model);
   out << line;
 
-  TransformerConfig c;
-  c.vocab_size = o.vocab;
-  c.d_model = o.d_model;
-  c.n_layers = o.n_layers;
-  c.n_heads = c.n_kv_heads = o.n_heads;
-  c.d_ff = o.d_ff;
-  c.max_seq_len = o.seq_len;
-  Transformer model(c);
+  Transformer model(bench_model(o.vocab, o.d_model, o.n_layers, o.n_heads, o.d_ff, o.seq_len));
   AdamW optim(model.named_parameters(), AdamWConfig{});
   Generator gen(1);
   std::vector<int64_t> ids(size_t(o.batch * (o.seq_len + 1)));

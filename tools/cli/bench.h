@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
+#include "model/transformer.h"
+
 namespace sra::cli {
 
 struct BenchCpuOptions {
@@ -37,6 +40,11 @@ int run_bench_attention_json(const BenchAttentionOptions& opt, std::ostream& out
 // Shared by the JSON benchmarks: today's UTC date (YYYY-MM-DD) and v rounded to `digits` decimals.
 std::string utc_date();
 double round_to(double v, int digits);
+// The benchmarks' Llama-style model (heads = KV heads, untied defaults of TransformerConfig otherwise).
+TransformerConfig bench_model(int64_t vocab, int64_t d_model, int64_t n_layers, int64_t n_heads, int64_t d_ff,
+                              int64_t max_seq_len);
+// --device parsed; a GPU index beyond the visible ones is an error naming it.
+Device bench_device(const std::string& spec);
 
 // `sra bench train`: the training step of a dense Llama-style decoder (RMSNorm, RoPE, SwiGLU, untied head)
 // with the dimensions of ../shared/bench/torch_reference.py's `train` (its defaults below; its SwiGLU

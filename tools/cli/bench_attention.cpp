@@ -110,10 +110,7 @@ Json bench_one(const BenchAttentionOptions& o, int64_t T, Device dev) {
 }  // namespace
 
 int run_bench_attention_json(const BenchAttentionOptions& o, std::ostream& out) {
-  const Device dev = Device::parse(o.device);
-  if (dev.is_cuda())
-    SRA_CHECK(dev.index < cuda::device_count(), "[bench] ", dev.str(), ": ", cuda::device_count(),
-              " GPU(s) visible");
+  const Device dev = bench_device(o.device);
   std::vector<int64_t> seqs = o.seqs.empty() ? std::vector<int64_t>{o.seq_len} : o.seqs;
   for (int64_t T : seqs) out << bench_one(o, T, dev).dump() << "\n" << std::flush;
   return 0;

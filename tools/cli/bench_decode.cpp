@@ -2,12 +2,12 @@
 // ../shared/bench/torch_reference.py `decode` sets it up (d 768, 12 layers, 12 heads, vocab 32768,
 // batch 8, 64 new tokens; the context's keys and values random normal, never zeros), for our dense model
 // and for the same model with every layer SRA (sinks + window + a random `ratio` of the context's tokens
-// marked critical; the new tokens' z from the model's routers). Each decode step is decode_batch over the
-// batch (one host read per step), timed by the wall clock around it (that read waits for the device); one
-// JSON line per (context, attention): ms_per_token (the upper median step), tokens_per_s (batch / step),
-// kv_cache_gib (our cache after the run: f32 entries) and kv_vs_dense (its bytes over a dense f32 cache of
-// the same tokens). The reference keeps a bf16 dense cache: its bytes per token are half of our dense
-// ones.
+// marked critical; the new tokens' z from the model's routers). Each decode step is decode_batch_greedy over
+// the batch (the argmax on the device, one host read of B ids per step), timed by the wall clock around it
+// (that read waits for the device); one JSON line per (context, attention): ms_per_token (the upper median
+// step), tokens_per_s (batch / step), kv_cache_gib (our cache after the run: f32 entries) and kv_vs_dense
+// (its bytes over a dense f32 cache of the same tokens). The reference keeps a bf16 dense cache: its bytes
+// per token are half of our dense ones.
 #include <algorithm>
 #include <ostream>
 #include <vector>
@@ -28,13 +28,8 @@ namespace sra::cli {
 namespace {
 
 TransformerConfig decode_config(const BenchDecodeOptions& o, bool sra, int64_t context) {
-  TransformerConfig c;
-  c.vocab_size = o.vocab;
-  c.d_model = o.d_model;
-  c.n_layers = o.n_layers;
-  c.n_heads = c.n_kv_heads = o.n_heads;
-  c.d_ff = o.d_ff;
-  c.max_seq_len = context + o.new_tokens;
+  TransformerConfig c =
+      bench_model(o.vocab, o.d_model, o.n_layers, o.n_heads, o.d_ff, context + o.new_tokens);
   c.tie_embeddings = false;
   c.attention = sra ? "sra" : "dense";
   c.dense_layers = {};
@@ -75,13 +70,9 @@ Json bench_one(const BenchDecodeOptions& o, bool sra, int64_t context, Device de
   std::vector<double> ms;
   for (int64_t s = 0; s < o.warmup + o.new_tokens; ++s) {
     const double t0 = now_s();
-    const std::vector<StepResult> steps = decode_batch(model, ptrs, tokens, /*want_logits=*/true);
+    tokens = decode_batch_greedy(model, ptrs, tokens);  // the argmax on the device, B ids read back
     const double t = (now_s() - t0) * 1e3;
     if (s >= o.warmup) ms.push_back(t);
-    for (size_t b = 0; b < steps.size(); ++b) {  // greedy: the next token is the argmax
-      const std::vector<double>& lg = steps[b].logits;
-      tokens[b] = int64_t(std::max_element(lg.begin(), lg.end()) - lg.begin());
-    }
   }
   std::sort(ms.begin(), ms.end());
   const double step_ms = ms[ms.size() / 2];
@@ -116,10 +107,7 @@ Json bench_one(const BenchDecodeOptions& o, bool sra, int64_t context, Device de
 int run_bench_decode(const BenchDecodeOptions& o, std::ostream& out) {
   SRA_CHECK(o.d_model % o.n_heads == 0, "[bench] d_model ", o.d_model, " is not a multiple of the ",
             o.n_heads, " heads");
-  const Device dev = Device::parse(o.device);
-  if (dev.is_cuda())
-    SRA_CHECK(dev.index < cuda::device_count(), "[bench] ", dev.str(), ": ", cuda::device_count(),
-              " GPU(s) visible");
+  const Device dev = bench_device(o.device);
   const std::vector<int64_t> contexts = o.contexts.empty() ? std::vector<int64_t>{16384} : o.contexts;
   for (int64_t context : contexts) {
     for (const std::string& a : o.attention) {

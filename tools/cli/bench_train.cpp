@@ -41,7 +41,7 @@ double median(std::vector<double> v) {  // the upper median, as the reference's 
 
 // One phase of the step: events around it on the GPU, the wall clock on the CPU; `ms` keeps timed steps.
 struct Phase {
-  const char* name;
+  const char* name = "";
   std::optional<cuda::EventTimer> timer;
   double t0 = 0;
   std::vector<double> ms;
@@ -76,6 +76,26 @@ double round_to(double v, int digits) {
   return std::round(v * s) / s;
 }
 
+TransformerConfig bench_model(int64_t vocab, int64_t d_model, int64_t n_layers, int64_t n_heads, int64_t d_ff,
+                              int64_t max_seq_len) {
+  TransformerConfig c;
+  c.vocab_size = vocab;
+  c.d_model = d_model;
+  c.n_layers = n_layers;
+  c.n_heads = c.n_kv_heads = n_heads;
+  c.d_ff = d_ff;
+  c.max_seq_len = max_seq_len;
+  return c;
+}
+
+Device bench_device(const std::string& spec) {
+  const Device dev = Device::parse(spec);
+  if (dev.is_cuda())
+    SRA_CHECK(dev.index < cuda::device_count(), "[bench] ", dev.str(), ": ", cuda::device_count(),
+              " GPU(s) visible");
+  return dev;
+}
+
 int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   SRA_CHECK(o.steps >= 1 && o.warmup >= 0, "[bench] steps must be >= 1 and warmup >= 0, got ", o.steps,
             " and ", o.warmup);
@@ -85,19 +105,10 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
             o.attention, "'");
   SRA_CHECK(o.d_model % o.n_heads == 0, "[bench] d_model ", o.d_model, " is not a multiple of the ",
             o.n_heads, " heads");
-  const Device dev = Device::parse(o.device);
-  if (dev.is_cuda())
-    SRA_CHECK(dev.index < cuda::device_count(), "[bench] ", dev.str(), ": ", cuda::device_count(),
-              " GPU(s) visible");
+  const Device dev = bench_device(o.device);
   const bool bf16 = o.precision == "bf16";
 
-  TransformerConfig c;
-  c.vocab_size = o.vocab;
-  c.d_model = o.d_model;
-  c.n_layers = o.n_layers;
-  c.n_heads = c.n_kv_heads = o.n_heads;
-  c.d_ff = o.d_ff;
-  c.max_seq_len = o.seq_len;
+  TransformerConfig c = bench_model(o.vocab, o.d_model, o.n_layers, o.n_heads, o.d_ff, o.seq_len);
   c.tie_embeddings = false;
   const bool sra = o.attention == "sra";
   if (sra) {
@@ -118,7 +129,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
 
   // One step as the trainer runs it: forward, backward, the clip factor on the device (no host read),
   // AdamW, zero_grad; each phase between two events on the GPU (wall clock on the CPU).
-  std::array<Phase, 3> phases{{{"fwd_ms"}, {"bwd_ms"}, {"opt_ms"}}};
+  std::array<Phase, 3> phases;
+  phases[0].name = "fwd_ms", phases[1].name = "bwd_ms", phases[2].name = "opt_ms";
   if (dev.is_cuda()) {
     for (Phase& p : phases) p.timer.emplace(dev.index);
     cuda::reset_peak(dev.index);
