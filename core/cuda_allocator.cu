@@ -119,6 +119,7 @@ Stats stats(int device) {
   std::lock_guard<std::mutex> lock(cache_mutex());
   Stats s = cache(device).stats;
   s.host_syncs = host_sync_count(device);
+  s.launches = launch_count(device);
   return s;
 }
 

@@ -17,11 +17,15 @@ namespace sra::cuda {
 // Makes `d` the current device for the guard's lifetime.
 struct DeviceGuard {
   int prev = 0;
+  bool switched = false;
   explicit DeviceGuard(int d) {
     SRA_CUDA_CHECK(cudaGetDevice(&prev));
-    if (prev != d) SRA_CUDA_CHECK(cudaSetDevice(d));
+    switched = prev != d;
+    if (switched) SRA_CUDA_CHECK(cudaSetDevice(d));
   }
-  ~DeviceGuard() { cudaSetDevice(prev); }
+  ~DeviceGuard() {
+    if (switched) cudaSetDevice(prev);
+  }
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;
 };
@@ -32,6 +36,7 @@ inline cudaStream_t stream(int device) {
   return static_cast<cudaStream_t>(stream_of(device));
 }
 uint64_t host_sync_count(int device);
+uint64_t launch_count(int device);  // check_launch calls so far (Stats::launches)
 
 constexpr int kThreads = 256;
 // Blocks for a grid-stride loop over n elements: enough to fill the device, at least one.

@@ -1,5 +1,7 @@
 // CUDA entry points of core/: device discovery, the current stream per device, copies, launch checks
 // (contract in core/cuda_runtime.h; the allocator is core/cuda_allocator.cu).
+#include <cuda_profiler_api.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -28,6 +30,7 @@ struct DeviceState {
   std::once_flag stream_once;
   cudaStream_t stream = nullptr;
   std::atomic<uint64_t> host_syncs{0};
+  std::atomic<uint64_t> launches{0};
   std::mutex stage_mutex;
   StageSlot stage[kStageSlots];
   int next_slot = 0;
@@ -82,6 +85,20 @@ void* stream_of(int device) {
 
 uint64_t host_sync_count(int device) {
   return state(device).host_syncs.load(std::memory_order_relaxed);
+}
+
+uint64_t launch_count(int device) {
+  return state(device).launches.load(std::memory_order_relaxed);
+}
+
+void profiler_start(int device) {
+  DeviceGuard g(device);
+  SRA_CUDA_CHECK(cudaProfilerStart());
+}
+
+void profiler_stop(int device) {
+  DeviceGuard g(device);
+  SRA_CUDA_CHECK(cudaProfilerStop());
 }
 
 Stream current_stream(int device) {
@@ -176,6 +193,7 @@ bool sync_each_op() {
 }
 
 void check_launch(const char* op, int device) {
+  state(device).launches.fetch_add(1, std::memory_order_relaxed);
   cudaError_t err = cudaGetLastError();
   if (err == cudaSuccess && sync_each_op()) {
     DeviceGuard g(device);

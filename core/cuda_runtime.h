@@ -42,6 +42,7 @@ struct Stats {
   uint64_t device_frees = 0;    // cudaFree calls
   uint64_t cache_hits = 0;      // allocations served from a free list
   uint64_t host_syncs = 0;      // device-to-host copies and synchronizations
+  uint64_t launches = 0;        // kernel launches checked by check_launch (one per launch site)
   uint64_t bytes_in_use = 0;    // blocks handed out (size-class bytes)
   uint64_t bytes_cached = 0;    // blocks in free lists
   uint64_t peak_bytes_in_use = 0;
@@ -94,6 +95,11 @@ bool sync_each_op();  // SRA_CUDA_SYNC=1
 // ---- timing (benchmarks) --------------------------------------------------------------------------
 // Two CUDA events recorded on the device's current stream around queued work: start(), queue the work,
 // stop(), then elapsed_ms() waits for the stop event (one host sync) and returns the GPU time between them.
+// Marks the region a profiler started with `ncu --profile-from-start off` records (cudaProfilerStart /
+// cudaProfilerStop); no effect without a profiler attached.
+void profiler_start(int device);
+void profiler_stop(int device);
+
 class EventTimer {
  public:
   explicit EventTimer(int device);

@@ -161,15 +161,25 @@ Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>&
     Tensor k = rope(at.k_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2), pos, c.rope_theta);
     Tensor v = at.v_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2);
     std::vector<std::array<KVPart, 2>> parts(static_cast<size_t>(B));
-    std::vector<Tensor> dst, src;  // every row's k and v into its cache: one batched copy
+    std::vector<Tensor> dst, src;                  // every row's k and v into its cache: one batched copy
+    std::vector<std::pair<Tensor, Tensor>> moves;  // critical tokens leaving the window, copied before
     for (int64_t b = 0; b < B; ++b) {
       LayerKVCache& lc = caches[size_t(b)]->layer(i);
       const Tensor kb = k.narrow(0, b, 1), vb = v.narrow(0, b, 1);
-      const std::pair<Tensor, Tensor> slot = lc.reserve_entry(rows.steps[size_t(b)].audit.position, kb, vb);
+      const std::pair<Tensor, Tensor> slot =
+          lc.reserve_entry(rows.steps[size_t(b)].audit.position, kb, vb, &moves);
       dst.insert(dst.end(), {slot.first, slot.second});
       src.insert(src.end(), {kb.squeeze(0), vb.squeeze(0)});
       keys[size_t(b)][i] = lc.size();
       parts[size_t(b)] = lc.parts();
+    }
+    if (!moves.empty()) {  // before the appends, which may reuse the ring slots they read
+      std::vector<Tensor> mdst, msrc;
+      for (const auto& [d, s] : moves) {
+        mdst.push_back(d);
+        msrc.push_back(s);
+      }
+      copy_many(mdst, msrc);
     }
     copy_many(dst, src);
     // every cached key of each sequence is attended, one launch for the batch: (B, H, D)

@@ -69,7 +69,8 @@ void LayerKVCache::check_entry(const Tensor& k, const Tensor& v, int64_t tokens)
             dtype_name(k.dtype()), " on ", k.device().str());
 }
 
-std::pair<Tensor, Tensor> LayerKVCache::reserve_entry(int64_t pos, const Tensor& k, const Tensor& v) {
+std::pair<Tensor, Tensor> LayerKVCache::reserve_entry(int64_t pos, const Tensor& k, const Tensor& v,
+                                                      std::vector<std::pair<Tensor, Tensor>>* moves) {
   SRA_CHECK(pos == next_pos_, "[kv_cache] expected position ", next_pos_, ", got ", pos);
   SRA_CHECK(!pending_, "[kv_cache] set_critical must follow append_entry before the next append");
   check_entry(k, v, 1);
@@ -78,8 +79,15 @@ std::pair<Tensor, Tensor> LayerKVCache::reserve_entry(int64_t pos, const Tensor&
   const int64_t moved = admit(pos, false);
   if (moved >= 0 || last_slot_ < 0) grow(fk_, fv_, fixed_cap_, fixed_before + 1, fixed_before, INT64_MAX);
   if (moved >= 0) {  // the critical token leaving the window joins the fixed part before its slot is reused
-    fk_.narrow(1, fixed_before, 1).copy_(rk_.narrow(1, moved, 1));
-    fv_.narrow(1, fixed_before, 1).copy_(rv_.narrow(1, moved, 1));
+    Tensor dk = fk_.narrow(1, fixed_before, 1), dv = fv_.narrow(1, fixed_before, 1);
+    const Tensor sk = rk_.narrow(1, moved, 1), sv = rv_.narrow(1, moved, 1);
+    if (moves) {
+      moves->emplace_back(dk, sk);
+      moves->emplace_back(dv, sv);
+    } else {
+      dk.copy_(sk);
+      dv.copy_(sv);
+    }
   }
   pending_ = sra_;  // dense layers ignore z
   if (last_slot_ < 0) return {fk_.narrow(1, fixed_before, 1), fv_.narrow(1, fixed_before, 1)};

@@ -46,7 +46,11 @@ class LayerKVCache {
   void append_entry(int64_t pos, const Tensor& k, const Tensor& v);
   // append_entry's bookkeeping without its copies: returns the (Hkv, 1, D) rows that k, v (1, Hkv, 1, D)
   // must be copied into before the cache is read (decode_rows copies a whole batch's rows in one launch).
-  std::pair<Tensor, Tensor> reserve_entry(int64_t pos, const Tensor& k, const Tensor& v);
+  // A critical token leaving the window is copied from its ring slot to the fixed part first: at once, or,
+  // with `moves`, appended there as (dst, src) pairs that must be copied before the returned rows are
+  // written (decode_rows batches them too).
+  std::pair<Tensor, Tensor> reserve_entry(int64_t pos, const Tensor& k, const Tensor& v,
+                                          std::vector<std::pair<Tensor, Tensor>>* moves = nullptr);
   void set_critical(bool critical);
   // An empty cache: tokens 0 .. T − 1 from k, v (1, Hkv, T, D) and critical (T) at once. Returns S after
   // each token's append (what size() would have been), for the multiply-add counts.

@@ -6,8 +6,9 @@
 // the batch (the argmax on the device, one host read of B ids per step), timed by the wall clock around it
 // (that read waits for the device); one JSON line per (context, attention): ms_per_token (the upper median
 // step), tokens_per_s (batch / step), kv_cache_gib (our cache after the run: f32 entries) and kv_vs_dense
-// (its bytes over a dense f32 cache of the same tokens). The reference keeps a bf16 dense cache: its bytes
-// per token are half of our dense ones.
+// (its bytes over a dense f32 cache of the same tokens); on CUDA launches_per_step (check_launch calls per
+// step) and a profiler range around the timed steps (tools/gpu_profile.sh decode: ncu's per-kernel times).
+// The reference keeps a bf16 dense cache: its bytes per token are half of our dense ones.
 #include <algorithm>
 #include <ostream>
 #include <vector>
@@ -68,11 +69,20 @@ Json bench_one(const BenchDecodeOptions& o, bool sra, int64_t context, Device de
   std::vector<int64_t> tokens(size_t(o.batch));
   for (auto& t : tokens) t = int64_t(gen.next_below(uint64_t(o.vocab)));
   std::vector<double> ms;
+  uint64_t launches = 0;  // kernel launches of the timed steps (CUDA)
   for (int64_t s = 0; s < o.warmup + o.new_tokens; ++s) {
+    if (s == o.warmup && dev.is_cuda()) {  // `ncu --profile-from-start off` records the timed steps only
+      launches = cuda::stats(dev.index).launches;
+      cuda::profiler_start(dev.index);
+    }
     const double t0 = now_s();
     tokens = decode_batch_greedy(model, ptrs, tokens);  // the argmax on the device, B ids read back
     const double t = (now_s() - t0) * 1e3;
     if (s >= o.warmup) ms.push_back(t);
+  }
+  if (dev.is_cuda()) {
+    cuda::profiler_stop(dev.index);
+    launches = cuda::stats(dev.index).launches - launches;
   }
   std::sort(ms.begin(), ms.end());
   const double step_ms = ms[ms.size() / 2];
@@ -97,6 +107,7 @@ Json bench_one(const BenchDecodeOptions& o, bool sra, int64_t context, Device de
   }
   line.set("ms_per_token", round_to(step_ms, 3));
   line.set("tokens_per_s", round_to(double(o.batch) / step_ms * 1e3, 1));
+  if (dev.is_cuda()) line.set("launches_per_step", round_to(double(launches) / double(o.new_tokens), 1));
   line.set("kv_cache_gib", round_to(double(bytes) / double(1ll << 30), 3));
   line.set("kv_vs_dense", round_to(double(bytes) / dense_bytes, 4));
   return line;

@@ -151,6 +151,9 @@ void add_bench(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str();
   dc->add_option("--batch", dopt->batch)->capture_default_str()->check(integer_at_least(1));
+  dc->add_option("--warmup", dopt->warmup, "Untimed decode steps first")
+      ->capture_default_str()
+      ->check(integer_at_least(0));
   dc->add_option("--new", dopt->new_tokens, "Timed decode steps")
       ->capture_default_str()
       ->check(integer_at_least(1));
