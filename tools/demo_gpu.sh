@@ -58,13 +58,19 @@ stage() {  # stage NAME: closes the previous stage's timing, prints the header
 }
 
 stage build
-if [[ "${SRA_DEMO_SKIP_BUILD:-0}" != 1 ]]; then
-  if [[ "$device" == cuda ]]; then
-    [[ -f "$build/CMakeCache.txt" ]] || cmake -S . -B "$build" -DSRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-  else
-    [[ -f "$build/CMakeCache.txt" ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+if [[ "${SRA_DEMO_SKIP_BUILD:-0}" != 1 ]]; then  # tools/build.sh's configuration, only the sra target
+  cuda=AUTO
+  [[ "$device" == cuda ]] && cuda=ON
+  launcher=()
+  if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
   fi
-  cmake --build "$build" --target sra -j "$(nproc)" | grep -v '^\[' || true
+  if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSRA_CUDA="$cuda" "${launcher[@]}" &&
+    cmake --build "$build" --target sra -j "$(nproc)"; } >"$work/build.log" 2>&1; then
+    tail -n 40 "$work/build.log"
+    echo "error: the build failed ($work/build.log)" >&2
+    exit 1
+  fi
 fi
 sra="$build/sra"
 [[ -x "$sra" ]] || { echo "error: $sra was not built" >&2; exit 1; }
