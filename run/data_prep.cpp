@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <mutex>
 #include <sstream>
 
 #include "core/check.h"
+#include "core/parallel.h"
 #include "data/data_dir.h"
 #include "data/example.h"
 #include "data/jsonl.h"
@@ -75,21 +79,44 @@ const Tokenizer* setup_tokens(const RunConfig& cfg, TrainingData& d) {
   return &tok;
 }
 
+// fn(i) for every i in [0, n) on the thread pool (each writes only its own outputs, so the result does
+// not depend on the thread count); the exception of the lowest failing index is rethrown afterwards.
+void parallel_each(int64_t n, const std::function<void(int64_t)>& fn) {
+  std::mutex mu;
+  int64_t first_failed = n;
+  std::exception_ptr error;
+  parallel_for(n, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (i < first_failed) first_failed = i, error = std::current_exception();
+        return;
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
+
 std::shared_ptr<const TokenStream> example_stream(const std::vector<TextExample>& examples,
                                                   const Tokenizer* tok, int32_t eos, int64_t align = 0,
                                                   int32_t pad = 0) {
-  std::vector<TokenizedExample> t;
-  t.reserve(examples.size());
-  for (const TextExample& ex : examples) t.push_back(tok ? tokenize_example(*tok, ex) : byte_example(ex));
+  std::vector<TokenizedExample> t(examples.size());
+  parallel_each(int64_t(examples.size()), [&](int64_t i) {
+    t[size_t(i)] = tok ? tokenize_example(*tok, examples[size_t(i)]) : byte_example(examples[size_t(i)]);
+  });
   return std::make_shared<TokenStream>(concat_examples(t, eos, align, pad));
 }
 
+// Problems 0 .. count − 1 of the split (generated in parallel: each depends only on its index).
 std::vector<TextExample> synthetic_examples(const SyntheticOptions& so, Split split, uint64_t count,
                                             SyntheticForm form) {
-  std::vector<TextExample> out;
-  out.reserve(count);
-  for (const SyntheticProblem& p : generate_synthetic_range(so, split, 0, count))
-    out.push_back(p.example(form));
+  validate_synthetic_options(so);
+  std::vector<TextExample> out(count);
+  parallel_each(int64_t(count), [&](int64_t i) {
+    out[size_t(i)] = generate_synthetic(so, split, uint64_t(i)).example(form);
+  });
   return out;
 }
 
