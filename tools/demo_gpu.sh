@@ -25,7 +25,7 @@
 # (default runs/demo_gpu; wiped first).
 # Environment: SRA_DEMO_DEVICE (cuda | cpu, default cuda), SRA_BUILD_DIR (default build-gpu on cuda,
 # build on cpu), SRA_DEMO_SKIP_BUILD=1, SRA_DEMO_EVAL (test problems, default 2000), SRA_DEMO_CALIB
-# (default 200), SRA_DEMO_BATCH (eval batch, default 64), SRA_DEMO_SHARES (below), SRA_DEMO_TINY=1 (a
+# (default 200), SRA_DEMO_BATCH (eval batch, default 128), SRA_DEMO_SHARES (below), SRA_DEMO_TINY=1 (a
 # tiny model and task through --set: the CPU ctest demo_gpu_cpu runs the whole script that way in about
 # a minute).
 set -euo pipefail
@@ -36,12 +36,18 @@ out="${OUT:-out/demo_gpu}"
 work="${SRA_DEMO_DIR:-runs/demo_gpu}"
 n_eval="${SRA_DEMO_EVAL:-2000}"
 n_calib="${SRA_DEMO_CALIB:-200}"
-batch="${SRA_DEMO_BATCH:-64}"
+batch="${SRA_DEMO_BATCH:-128}"
 budget="${SRA_DEMO_BUDGET_S:-510}"
 deadline="${SRA_DEMO_DEADLINE_S:-570}"
 if [[ "$device" == cuda ]]; then build="${SRA_BUILD_DIR:-build-gpu}"; else build="${SRA_BUILD_DIR:-build}"; fi
 mkdir -p "$out"
 exec > >(tee "$out/demo_gpu.log") 2>&1
+tee_pid=$!
+finish() {  # the log is complete before the call's files are collected
+  exec 1>&- 2>&-
+  wait "$tee_pid" 2>/dev/null || true
+}
+trap finish EXIT
 rm -rf "$work"
 mkdir -p "$work"
 stages="$work/stages.jsonl"
