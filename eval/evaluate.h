@@ -51,10 +51,14 @@
 // are relative to --baseline when given, else (--compare) to the first row. A row with a non-zero
 // threshold offset gets " θ+D" in its default label and "threshold_offset" in its summary.
 // Outputs of run_eval: the Markdown table on `out` always (one row per model, the columns of
-// markdown_table); with out_dir: DIR/summary.md, DIR/summary.json and DIR/samples.jsonl (one model), or
-// for --compare DIR/summary.md, DIR/summary.json {"dataset", "rows": [summary, ...]} and
-// DIR/<label>/samples.jsonl + summary.json per model (label with characters other than [A-Za-z0-9._-]
-// replaced by '_', a repeated one suffixed _2, _3, ...). Progress lines go to `log`.
+// markdown_table; with several rows then "Paired answers (McNemar's test, two-sided):" and
+// eval/compare.h's paired_table); with out_dir: DIR/summary.md, DIR/summary.json and DIR/samples.jsonl
+// (one model), or for --compare DIR/summary.md (both tables), DIR/summary.json {"dataset", "rows":
+// [summary, ...], "paired": paired_json} and DIR/<label>/samples.jsonl + summary.json per model (label
+// with characters other than [A-Za-z0-9._-] replaced by '_', a repeated one suffixed _2, _3, ...).
+// Samples also record cache_bytes (the KV cache at the end of the answer), summaries its mean
+// kv_cache_bytes and, for the --match-ratio row, "calibration" (RatioMatch::to_json plus matched_row,
+// problems, split). Progress lines go to `log`.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
