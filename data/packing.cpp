@@ -46,13 +46,23 @@ int64_t int_field(const Json& j, const char* key, const char* what) {
 
 // ---- streams, rows, batches --------------------------------------------------------------------
 
-TokenStream concat_examples(const std::vector<TokenizedExample>& examples, int32_t eos_id) {
+TokenStream concat_examples(const std::vector<TokenizedExample>& examples, int32_t eos_id,
+                            int64_t align_seq_len, int32_t pad_id) {
+  SRA_CHECK(align_seq_len >= 0, "[data] concat_examples: align_seq_len must be >= 0, got ", align_seq_len);
+  const size_t T = size_t(align_seq_len);
   TokenStream s;
   for (size_t e = 0; e < examples.size(); ++e) {
     const TokenizedExample& ex = examples[e];
     SRA_CHECK(ex.ids.size() == ex.mask.size(), "[data] example ", e, " has ", ex.ids.size(), " ids but ",
               ex.mask.size(), " mask values");
     if (ex.ids.empty()) continue;
+    const size_t n = ex.ids.size() + (ex.ids.back() != eos_id ? 1 : 0);
+    const size_t p = s.ids.size();
+    if (T > 0 && n <= T + 1 && p + n - 1 > (p / T) * T + T) {  // would cross its row's end: next row
+      const size_t next = (p / T + 1) * T;
+      s.ids.resize(next, pad_id);
+      s.mask.resize(next, 0);
+    }
     s.ids.insert(s.ids.end(), ex.ids.begin(), ex.ids.end());
     s.mask.insert(s.mask.end(), ex.mask.begin(), ex.mask.end());
     if (ex.ids.back() != eos_id) {

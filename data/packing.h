@@ -2,7 +2,8 @@
 // and a deterministic, resumable, rank-sliced sampler.
 //
 // Stream: concat_examples joins examples' ids and masks; an example that does not already end with EOS
-//   gets one appended (its mask copies the example's last mask value).
+//   gets one appended (its mask copies the example's last mask value). Aligned (align_seq_len = T): an
+//   example that would straddle a row boundary is moved to the next row's start after PAD, mask 0.
 // Rows:   PackedRows views a stream as rows of T+1 tokens at stride T: row r = stream[r·T, r·T + T], so
 //   consecutive rows overlap by one token and every stream token but the first is a target (position
 //   1..T of a row) exactly once. rows = ceil((n - 1) / T) for n >= 2 tokens, else 0. The last row is
@@ -58,7 +59,11 @@ struct TokenStream {
   int64_t size() const { return int64_t(ids.size()); }
 };
 
-TokenStream concat_examples(const std::vector<TokenizedExample>& examples, int32_t eos_id);
+// align_seq_len = T > 0: an example of n <= T + 1 tokens (its EOS included) that would cross the end of
+// the row it starts in (rows of T + 1 tokens at stride T, as PackedRows reads them) starts the next row
+// instead, the gap filled with pad_id, mask 0: every such example lies whole in one row.
+TokenStream concat_examples(const std::vector<TokenizedExample>& examples, int32_t eos_id,
+                            int64_t align_seq_len = 0, int32_t pad_id = 0);
 
 enum class RowsWithoutTargets { keep, skip };
 

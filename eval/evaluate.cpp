@@ -15,6 +15,7 @@
 #include "data/data_dir.h"
 #include "eval/answer_gsm8k.h"
 #include "eval/answer_math.h"
+#include "eval/compare.h"
 #include "model/generate.h"
 #include "run/activity.h"
 #include "run/checkpoint.h"
@@ -309,6 +310,7 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
       s.flops = 2.0 * double((q.prefill_macs + q.decode_macs).total());
       s.attention_flops = 2.0 * double((q.prefill_macs + q.decode_macs).attention);
       s.latency_ms = q.prefill_ms + q.decode_ms;
+      s.cache_bytes = q.cache_bytes;
       r.prefill_seconds += q.prefill_ms / 1000;
       r.correct += s.score.correct;
       r.correct_flexible += s.score.correct_flexible;
@@ -330,6 +332,7 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
       r.flops_per_query += s.flops / double(N);
       r.attention_flops_per_query += s.attention_flops / double(N);
       r.latency_mean_ms += s.latency_ms / double(N);
+      r.cache_bytes_mean += double(s.cache_bytes) / double(N);
       lat.push_back(s.latency_ms);
       answer_tokens += s.answer_tokens;
       prompt_tokens += s.prompt_tokens;
@@ -366,6 +369,7 @@ Json EvalSample::to_json(const std::string& dataset) const {
   j.set("flops", flops);
   j.set("attention_flops", attention_flops);
   j.set("latency_ms", latency_ms);
+  j.set("cache_bytes", cache_bytes);
   return j;
 }
 
@@ -405,6 +409,8 @@ Json EvalResult::summary() const {
   std::optional<double> arel = attention_flops_relative();
   j.set("attention_flops_relative", arel ? Json(*arel) : Json());
   j.set("latency_ms", Json::object({{"mean", latency_mean_ms}, {"p95", latency_p95_ms}}));
+  j.set("kv_cache_bytes", cache_bytes_mean);
+  if (!calibration.is_null()) j.set("calibration", calibration);
   j.set("tokens_per_s", tokens_per_s);
   j.set("items_per_s", items_per_s);
   j.set("seconds", seconds);
@@ -425,9 +431,9 @@ std::string markdown_table(const std::vector<EvalResult>& rows) {
   s.append(ds).append(" accuracy |");
   if (flexible) s.append(" ").append(ds).append(" accuracy (flexible) |");
   s += " Selected ratio | FLOPs per query | FLOPs per query (relative) | Attention FLOPs (relative) | "
-       "Latency (ms) | Latency p95 (ms) | Tokens/s |\n";
-  s += flexible ? "|---|---|---|---|---|---|---|---|---|---|---|\n"
-                : "|---|---|---|---|---|---|---|---|---|---|\n";
+       "Latency (ms) | Latency p95 (ms) | Tokens/s | Attention FLOPs per query | KV cache (KiB) |\n";
+  s += flexible ? "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+                : "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const EvalResult& r : rows) {
     std::string label = r.label;
     for (char& ch : label)
@@ -445,6 +451,8 @@ std::string markdown_table(const std::vector<EvalResult>& rows) {
     cells.push_back(format_double("%.1f", r.latency_mean_ms));
     cells.push_back(format_double("%.1f", r.latency_p95_ms));
     cells.push_back(format_double("%.1f", r.tokens_per_s));
+    cells.push_back(format_double("%.3g", r.attention_flops_per_query));
+    cells.push_back(format_double("%.1f", r.cache_bytes_mean / 1024));
     s += "|";
     for (const std::string& cell : cells) s.append(" ").append(cell).append(" |");
     s += "\n";
@@ -467,6 +475,49 @@ void write_eval_result(const EvalResult& r, const std::string& dir) {
 }
 
 // ---- run ------------------------------------------------------------------------------------------
+namespace {
+
+// A row of --match-ratio: a label (--labels), else a 1-based row number; nullopt when neither.
+std::optional<size_t> find_row(const EvalRunOptions& opt, const std::string& name, size_t rows) {
+  for (size_t i = 0; i < opt.labels.size(); ++i)
+    if (opt.labels[i] == name) return i;
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos && name.size() < 9) {
+    const size_t k = size_t(std::stoul(name));
+    if (k >= 1 && k <= rows) return k - 1;
+  }
+  return std::nullopt;
+}
+
+// --match-ratio ROW:SHIFTED → (ROW, SHIFTED) row indices; the first ':' that splits it into two rows.
+std::optional<std::pair<size_t, size_t>> parse_match_ratio(const EvalRunOptions& opt, size_t rows) {
+  if (opt.match_ratio.empty()) return std::nullopt;
+  SRA_CHECK(rows >= 2, "[config] --match-ratio needs --compare with at least two checkpoints");
+  SRA_CHECK(opt.calibration_problems >= 1, "[config] --calibration-problems must be >= 1, got ",
+            opt.calibration_problems);
+  for (size_t at = opt.match_ratio.find(':'); at != std::string::npos;
+       at = opt.match_ratio.find(':', at + 1)) {
+    auto a = find_row(opt, opt.match_ratio.substr(0, at), rows);
+    auto b = find_row(opt, opt.match_ratio.substr(at + 1), rows);
+    if (!a || !b) continue;
+    SRA_CHECK(*a != *b, "[config] --match-ratio '", opt.match_ratio, "': ROW and SHIFTED are the same row");
+    return std::make_pair(*a, *b);
+  }
+  throw Error("[config] --match-ratio '" + opt.match_ratio +
+              "': expected ROW:SHIFTED, each a --labels label or a row number 1.." + std::to_string(rows));
+}
+
+// The task's format and exemplars on other problems: synthetic val split, else the train file's first N.
+EvalTask calibration_task(const EvalOptions& eo, const EvalTask& task, const SyntheticOptions& synthetic,
+                          int64_t n) {
+  EvalTask c = task;
+  const bool syn = eo.dataset == "synthetic";
+  c.problems = load_eval_problems(eo.dataset, syn ? "val" : "train", syn ? "" : resolve_data_dir(eo.data_dir),
+                                  0, n, synthetic);
+  return c;
+}
+
+}  // namespace
+
 std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, std::ostream& log) {
   const EvalOptions& eo = opt.eval;
   SRA_CHECK(opt.checkpoint.empty() != opt.compare.empty(),
@@ -498,9 +549,16 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
 
   // The offset of every model when one value is given (the --baseline's in any case).
   const double common_offset = opt.threshold_offsets.size() == 1 ? opt.threshold_offsets[0] : 0.0;
+  const std::optional<std::pair<size_t, size_t>> match = parse_match_ratio(opt, paths.size());
 
   // Every row (and the baseline) runs on the same problems: those of the first checkpoint's task.
   std::optional<EvalTask> task;
+  SyntheticOptions task_synthetic;
+  auto task_for = [&](size_t i, EvalTask t) {  // row i's prompt format (--modes)
+    const bool cot = opt.modes.empty() ? eo.cot : opt.modes[i] == "cot";
+    if (cot != t.format.cot) t.format = make_prompt_format(t.dataset, t.exemplars, cot);
+    return t;
+  };
   std::vector<EvalResult> rows;
   std::vector<std::string> used;
   for (size_t i = 0; i < paths.size(); ++i) {
@@ -513,7 +571,8 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     if (!task) {
       ActivityScope activity("loading the " + eo.dataset + " problems and " + std::to_string(eo.shots) +
                              " exemplars");
-      task = make_eval_task(eo, to_synthetic_options(em.config));
+      task_synthetic = to_synthetic_options(em.config);
+      task = make_eval_task(eo, task_synthetic);
       if (em.tokenizer.loaded()) {  // a tokenizer that loses characters of the prompts: say so
         std::vector<std::string> texts;
         for (size_t k = 0; k < task->problems.size() && k < 64; ++k)
@@ -521,16 +580,30 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
         warn_if_lossy(em.tokenizer, texts, "the " + eo.dataset + " prompts", log);
       }
     }
-    const double offset = opt.threshold_offsets.size() > 1 ? opt.threshold_offsets[i] : common_offset;
+    double offset = opt.threshold_offsets.size() > 1 ? opt.threshold_offsets[i] : common_offset;
+    Json calibration;
+    if (match && match->second == i) {  // the threshold-shift row: its offset matches the other's ratio
+      ActivityScope activity("calibrating the threshold offset of " + paths[i]);
+      EvalTask calib = calibration_task(eo, *task, task_synthetic, opt.calibration_problems);
+      const size_t target = match->first;
+      const double target_offset =
+          opt.threshold_offsets.size() > 1 ? opt.threshold_offsets[target] : common_offset;
+      RatioMatch m =
+          calibrate_threshold_offset(paths[target], target_offset, task_for(target, calib), paths[i],
+                                     task_for(i, calib), eo.max_new_tokens, eo.batch, device, log);
+      offset = m.offset;
+      calibration = m.to_json();
+      calibration.set("matched_row", int64_t(target + 1));
+      calibration.set("problems", int64_t(calib.problems.size()));
+      calibration.set("split", eo.dataset == "synthetic" ? "val" : "train");
+    }
     shift_thresholds(*em.model, offset);
     em.model->to(device);
-    EvalTask t = *task;
-    bool cot = opt.modes.empty() ? eo.cot : opt.modes[i] == "cot";
-    if (cot != t.format.cot) t.format = make_prompt_format(t.dataset, t.exemplars, cot);
-    EvalResult r = evaluate(*em.model, em.tokenizer, t, eo.max_new_tokens, eo.batch, &log);
+    EvalResult r = evaluate(*em.model, em.tokenizer, task_for(i, *task), eo.max_new_tokens, eo.batch, &log);
     r.checkpoint = paths[i];
     r.step = em.step;
     r.threshold_offset = offset;
+    r.calibration = calibration;
     r.label =
         opt.labels.empty() ? default_label(paths[i], r.attention, r.shots, r.cot, offset) : opt.labels[i];
     std::string dir_name = safe_name(r.label);
@@ -558,7 +631,8 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
       r.baseline_label = rows[0].label;
     }
   }
-  const std::string table = markdown_table(rows);
+  std::string table = markdown_table(rows);
+  if (rows.size() > 1) table += "\nPaired answers (McNemar's test, two-sided):\n\n" + paired_table(rows);
   out << table;
   out.flush();
   if (!opt.out_dir.empty()) {
@@ -571,8 +645,10 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
         write_eval_result(rows[i], opt.out_dir + "/" + used[i]);
         all.push_back(rows[i].summary());
       }
-      write_text(opt.out_dir + "/summary.json",
-                 Json::object({{"dataset", rows[0].dataset}, {"rows", all}}).dump() + "\n");
+      write_text(
+          opt.out_dir + "/summary.json",
+          Json::object({{"dataset", rows[0].dataset}, {"rows", all}, {"paired", paired_json(rows)}}).dump() +
+              "\n");
       write_text(opt.out_dir + "/summary.md", table);
     }
     log << "[eval] wrote " << opt.out_dir << "\n";

@@ -51,10 +51,14 @@
 // are relative to --baseline when given, else (--compare) to the first row. A row with a non-zero
 // threshold offset gets " θ+D" in its default label and "threshold_offset" in its summary.
 // Outputs of run_eval: the Markdown table on `out` always (one row per model, the columns of
-// markdown_table); with out_dir: DIR/summary.md, DIR/summary.json and DIR/samples.jsonl (one model), or
-// for --compare DIR/summary.md, DIR/summary.json {"dataset", "rows": [summary, ...]} and
-// DIR/<label>/samples.jsonl + summary.json per model (label with characters other than [A-Za-z0-9._-]
-// replaced by '_', a repeated one suffixed _2, _3, ...). Progress lines go to `log`.
+// markdown_table; with several rows then "Paired answers (McNemar's test, two-sided):" and
+// eval/compare.h's paired_table); with out_dir: DIR/summary.md, DIR/summary.json and DIR/samples.jsonl
+// (one model), or for --compare DIR/summary.md (both tables), DIR/summary.json {"dataset", "rows":
+// [summary, ...], "paired": paired_json} and DIR/<label>/samples.jsonl + summary.json per model (label
+// with characters other than [A-Za-z0-9._-] replaced by '_', a repeated one suffixed _2, _3, ...).
+// Samples also record cache_bytes (the KV cache at the end of the answer), summaries its mean
+// kv_cache_bytes and, for the --match-ratio row, "calibration" (RatioMatch::to_json plus matched_row,
+// problems, split). Progress lines go to `log`.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -131,6 +135,7 @@ struct EvalSample {
   double flops = 0;
   double attention_flops = 0;  // of flops: the q·k and p·v products (what sparse attention cuts)
   double latency_ms = 0;
+  int64_t cache_bytes = 0;  // the KV cache's bytes at the end of the answer (SRA: critical + window + sinks)
   Json to_json(const std::string& dataset) const;
 };
 
@@ -150,6 +155,8 @@ struct EvalResult {
   std::optional<double> baseline_attention_flops;  // the baseline's, on the same problems
   std::string baseline_label;
   double latency_mean_ms = 0, latency_p95_ms = 0;
+  double cache_bytes_mean = 0;      // mean of the samples' cache_bytes
+  Json calibration;                 // --match-ratio: how threshold_offset was found (null otherwise)
   double seconds = 0;               // generation wall time
   double prefill_seconds = 0;       // of which prefill (the rest decodes)
   double prefill_tokens_per_s = 0;  // Σ prompt_tokens / prefill_seconds
@@ -172,8 +179,8 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
                     int64_t batch, std::ostream* log = nullptr);
 
 // The Markdown table: | Model | n | <DS> accuracy [| flexible] | Selected ratio | FLOPs per query |
-// FLOPs (relative) | Attention FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s |, one row per
-// result.
+// FLOPs (relative) | Attention FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s | Attention
+// FLOPs per query | KV cache (KiB) |, one row per result.
 std::string markdown_table(const std::vector<EvalResult>& rows);
 void write_eval_result(const EvalResult& r, const std::string& dir);  // samples.jsonl, summary.json, .md
 
@@ -190,6 +197,12 @@ struct EvalRunOptions {
   // positive offset selects fewer tokens: an inference-time budget knob, and the baseline that RL router
   // tuning has to beat at equal selected ratio (docs/results.md). Dense models ignore it.
   std::vector<double> threshold_offsets;
+  // --match-ratio ROW:SHIFTED (labels, or 1-based row numbers): before the table, SHIFTED's threshold
+  // offset is found by bisection (eval/compare.h match_selected_ratio) so that its selected ratio on
+  // `calibration_problems` problems of another split (synthetic: val; gsm8k / math: train) equals ROW's
+  // there: the threshold-shift baseline at RL's ratio. It replaces SHIFTED's --threshold-offset.
+  std::string match_ratio;
+  int64_t calibration_problems = 200;
   std::string out_dir;
   std::string device = "cpu";  // cpu, cuda or cuda:N (run/config.h): where every model is evaluated
 };

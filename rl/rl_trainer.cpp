@@ -141,6 +141,8 @@ struct RlRun {
   std::unique_ptr<PromptOrder> order;
   int64_t start = 0, end = 0;
   bool resumed = false;
+  double t_start = 0;      // now_s() at this process's first step (rl.time_limit_s)
+  bool timed_out = false;  // the run ended at rl.time_limit_s before rl.steps
   Transformer& model() { return *policy_em.model; }
   Transformer& ref() { return *ref_em.model; }
   const Tokenizer& tok() const { return policy_em.tokenizer; }
@@ -381,7 +383,10 @@ StepStats rl_step(RlRun& run, int64_t s) {
   const RlSection& rc = run.cfg.rl;
   StepStats st;
   st.t0 = now_s();
-  st.lambda = lambda_at(s, rc.steps, rc.lambda, rc.lambda_final);
+  st.lambda = rc.time_limit_s > 0 && rc.lambda_final >= 0
+                  ? rc.lambda + (rc.lambda_final - rc.lambda) *
+                                    std::clamp((st.t0 - run.t_start) / rc.time_limit_s, 0.0, 1.0)
+                  : lambda_at(s, rc.steps, rc.lambda, rc.lambda_final);
   const double warm = rc.warmup_steps > 0 ? std::min(1.0, double(s + 1) / double(rc.warmup_steps)) : 1.0;
   st.lr = run.cfg.optimizer.lr * warm;
   std::vector<const RlProblem*> problems;
@@ -469,13 +474,19 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
   }
   const double R = double(rc.prompts_per_step * rc.group_size);
   int64_t last_saved = run.resumed ? run.start : -1, step = run.start;
+  run.t_start = now_s();
   for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
     const StepStats st = rl_step(run, s);
     step = st.step;
+    if (rc.time_limit_s > 0 && st.step < run.end && now_s() - run.t_start >= rc.time_limit_s) {
+      log << "rl: time limit " << fmt("%g", rc.time_limit_s) << " s reached at step " << st.step << "\n";
+      run.end = st.step;
+      run.timed_out = true;
+    }
     Json line = metrics_line(st, R);
     if ((cfg.logging.log_every > 0 && st.step % cfg.logging.log_every == 0) || st.step == run.end)
       log_step(st, R, rc.steps, log);
-    if (run.test && (st.step % rc.eval_every == 0 || st.step == rc.steps)) {
+    if (run.test && (st.step % rc.eval_every == 0 || st.step == rc.steps || run.timed_out)) {
       last_eval = run_eval(run, run.model(), st.step, log);
       add_eval(line, *last_eval);
     }
@@ -491,7 +502,7 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
     return kInterruptedExit;
   }
   if (last_saved != run.end) save(run, run.end, log);
-  if (run.test && run.end == rc.steps && last_eval && last_eval->step == run.end)
+  if (run.test && (run.end == rc.steps || run.timed_out) && last_eval && last_eval->step == run.end)
     final_table(run, first_eval, *last_eval, log);
   log << "done: step " << run.end << " of " << rc.steps << "\n";
   return 0;

@@ -31,6 +31,10 @@
 //   reward    rl/reinforce.h with λ_s; advantages per group (rl.baseline, rl.adv_clip).
 //   update    per rollout: replay (rl/policy.h), loss (1/R)(−A log π + β KL − η H), backward; then clip
 //             at optimizer.grad_clip, AdamW at lr = optimizer.lr · min(1, (s + 1)/warmup_steps).
+//   time      with rl.time_limit_s = L > 0, λ_s follows the seconds since this process's first step over L
+//             (clamped to 1) instead of s / (steps − 1), and the run ends after the first step that finds
+//             L seconds gone (rl.steps is then a cap): that step is evaluated, checkpointed and gets the
+//             before/after table as if it were rl.steps. Not bitwise reproducible (the clock decides).
 //   metrics   one JSON line per step in out_dir/<logging.metrics_file>: {"step", "reward", "accuracy",
 //             "selected_ratio", "adv_std", "kl", "entropy" (both per decision), "lambda", "lr",
 //             "grad_norm", "loss", "formatted", "answer_tokens", "rollout_s", "update_s", "step_s"};

@@ -66,6 +66,7 @@ struct SyntheticSection {
   int64_t unused_variables = 3;
   int64_t max_value = 99;
   int64_t train_problems = 0;  // 0: batch_size * grad_accum * steps (at least 64)
+  std::string form = "step";   // training targets: "step" (each hop's fact, then "#### N") | "direct"
   bool operator==(const SyntheticSection&) const = default;
 };
 
@@ -76,7 +77,8 @@ struct DataSection {
   int64_t seq_len = 256;
   int64_t seed = 0;
   bool skip_bad_lines = false;
-  double val_fraction = 0.05;  // gsm8k / math: share of the train file held out for validation
+  double val_fraction = 0.05;   // gsm8k / math: share of the train file held out for validation
+  bool align_examples = false;  // synthetic / gsm8k / math: no example split across rows (PAD instead)
   SyntheticSection synthetic;
   bool operator==(const DataSection&) const = default;
 };
@@ -104,6 +106,7 @@ struct TrainSection {
   int64_t checkpoint_every = 500;  // 0 = only at the end
   int64_t keep_last = 3;           // 0 = keep every checkpoint
   int64_t seed = 1;
+  double time_limit_s = 0;  // > 0: stop after this many seconds; lr and tau follow the elapsed fraction
   bool operator==(const TrainSection&) const = default;
 };
 
@@ -145,6 +148,7 @@ struct RlSection {
   int64_t seed = 0;
   int64_t checkpoint_every = 50;
   int64_t keep_last = 3;
+  double time_limit_s = 0;  // > 0: stop after this many seconds; lambda follows the elapsed fraction
   bool operator==(const RlSection&) const = default;
 };
 

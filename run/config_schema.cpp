@@ -173,6 +173,9 @@ std::vector<ConfigKey> build_schema() {
                        "Skip (and count) malformed JSONL lines instead of failing."));
   s.push_back(float_key("data.val_fraction", SRA_FIELD(double, data.val_fraction), gt(0), le(0.5),
                         "gsm8k / math: share of the train file's examples held out for validation."));
+  s.push_back(bool_key("data.align_examples", SRA_FIELD(bool, data.align_examples),
+                       "synthetic / gsm8k / math: start an example that would straddle a row boundary at the "
+                       "next row (the gap padded, no loss), so that every answer sees its whole prompt."));
   s.push_back(int_key("data.synthetic.min_hops", SRA_FIELD(int64_t, data.synthetic.min_hops), ge(1), le(200),
                       "Fewest reasoning hops per synthetic problem."));
   s.push_back(int_key("data.synthetic.max_hops", SRA_FIELD(int64_t, data.synthetic.max_hops), ge(1), le(200),
@@ -195,6 +198,9 @@ std::vector<ConfigKey> build_schema() {
       "Train-split problems generated for the run; 0 = batch_size * grad_accum * steps (at least "
       "64): one problem per row the run reads, so each is seen only a few times. A run resumed with a "
       "larger train.steps must set it to the first run's count (the sampler checks it)."));
+  s.push_back(enum_key("data.synthetic.form", SRA_FIELD(std::string, data.synthetic.form), {"step", "direct"},
+                       "Synthetic training targets: step (each hop's fact with its value, then \"#### N\": "
+                       "chain of thought) or direct (\"#### N\" only: the standard answer)."));
   // optimizer
   s.push_back(
       float_key("optimizer.lr", SRA_FIELD(double, optimizer.lr), gt(0), none(), "Peak learning rate."));
@@ -231,6 +237,10 @@ std::vector<ConfigKey> build_schema() {
                       "Checkpoints kept on disk (0 = all)."));
   s.push_back(int_key("train.seed", SRA_FIELD(int64_t, train.seed), ge(0), none(),
                       "Seed of training randomness (router noise)."));
+  s.push_back(float_key("train.time_limit_s", SRA_FIELD(double, train.time_limit_s), ge(0), none(),
+                        "When > 0: stop (with a checkpoint) once this many seconds of steps have run, or at "
+                        "train.steps if sooner; the cosine learning rate and the router temperature then "
+                        "follow the elapsed fraction of the limit instead of the step fraction."));
   // top-level
   s.push_back(enum_key("precision", SRA_FIELD(std::string, precision), {"f32", "bf16"},
                        "Compute precision (bf16 needs device cuda; master weights stay f32)."));
@@ -299,6 +309,10 @@ std::vector<ConfigKey> build_schema() {
                       "Checkpoint every this many RL steps (0 = only at the end)."));
   s.push_back(int_key("rl.keep_last", SRA_FIELD(int64_t, rl.keep_last), ge(0), none(),
                       "RL checkpoints kept on disk (0 = all)."));
+  s.push_back(float_key("rl.time_limit_s", SRA_FIELD(double, rl.time_limit_s), ge(0), none(),
+                        "When > 0: stop (with a checkpoint and the final evaluation) once this many seconds "
+                        "of RL steps have run, or at rl.steps if sooner; lambda -> lambda_final then follows "
+                        "the elapsed fraction of the limit."));
   return s;
 }
 

@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <mutex>
 #include <sstream>
 
 #include "core/check.h"
+#include "core/parallel.h"
 #include "data/data_dir.h"
 #include "data/example.h"
 #include "data/jsonl.h"
@@ -75,19 +79,44 @@ const Tokenizer* setup_tokens(const RunConfig& cfg, TrainingData& d) {
   return &tok;
 }
 
-std::shared_ptr<const TokenStream> example_stream(const std::vector<TextExample>& examples,
-                                                  const Tokenizer* tok, int32_t eos) {
-  std::vector<TokenizedExample> t;
-  t.reserve(examples.size());
-  for (const TextExample& ex : examples) t.push_back(tok ? tokenize_example(*tok, ex) : byte_example(ex));
-  return std::make_shared<TokenStream>(concat_examples(t, eos));
+// fn(i) for every i in [0, n) on the thread pool (each writes only its own outputs, so the result does
+// not depend on the thread count); the exception of the lowest failing index is rethrown afterwards.
+void parallel_each(int64_t n, const std::function<void(int64_t)>& fn) {
+  std::mutex mu;
+  int64_t first_failed = n;
+  std::exception_ptr error;
+  parallel_for(n, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (i < first_failed) first_failed = i, error = std::current_exception();
+        return;
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
 }
 
-std::vector<TextExample> synthetic_examples(const SyntheticOptions& so, Split split, uint64_t count) {
-  std::vector<TextExample> out;
-  out.reserve(count);
-  for (const SyntheticProblem& p : generate_synthetic_range(so, split, 0, count))
-    out.push_back(p.example(SyntheticForm::kStepByStep));
+std::shared_ptr<const TokenStream> example_stream(const std::vector<TextExample>& examples,
+                                                  const Tokenizer* tok, int32_t eos, int64_t align = 0,
+                                                  int32_t pad = 0) {
+  std::vector<TokenizedExample> t(examples.size());
+  parallel_each(int64_t(examples.size()), [&](int64_t i) {
+    t[size_t(i)] = tok ? tokenize_example(*tok, examples[size_t(i)]) : byte_example(examples[size_t(i)]);
+  });
+  return std::make_shared<TokenStream>(concat_examples(t, eos, align, pad));
+}
+
+// Problems 0 .. count − 1 of the split (generated in parallel: each depends only on its index).
+std::vector<TextExample> synthetic_examples(const SyntheticOptions& so, Split split, uint64_t count,
+                                            SyntheticForm form) {
+  validate_synthetic_options(so);
+  std::vector<TextExample> out(count);
+  parallel_each(int64_t(count), [&](int64_t i) {
+    out[size_t(i)] = generate_synthetic(so, split, uint64_t(i)).example(form);
+  });
   return out;
 }
 
@@ -224,6 +253,7 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
   TrainingData d;
   const DataSection& ds = cfg.data;
   const Tokenizer* tok = setup_tokens(cfg, d);
+  const int64_t align = ds.align_examples ? ds.seq_len : 0;  // examples whole within rows
   if (ds.dataset != "synthetic") {
     SRA_CHECK(!ds.path.empty(), "[data] data.dataset ", ds.dataset, " needs data.path");
     d.source = resolve_data_path(ds.path, data_dir);
@@ -238,10 +268,13 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
             ? cfg.data.synthetic.train_problems
             : std::max<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64);
     int64_t n_val = std::max<int64_t>(8, cfg.train.eval_batches * cfg.train.batch_size);
-    std::vector<TextExample> train = synthetic_examples(so, Split::kTrain, uint64_t(n_train));
+    const SyntheticForm form =
+        cfg.data.synthetic.form == "direct" ? SyntheticForm::kDirect : SyntheticForm::kStepByStep;
+    std::vector<TextExample> train = synthetic_examples(so, Split::kTrain, uint64_t(n_train), form);
     d.lossy_tokenizer_warning = lossy_warning(tok, train, "the synthetic training data");
-    d.train = example_stream(train, tok, d.eos_id);
-    d.val = example_stream(synthetic_examples(so, Split::kVal, uint64_t(n_val)), tok, d.eos_id);
+    d.train = example_stream(train, tok, d.eos_id, align, d.pad_id);
+    d.val = example_stream(synthetic_examples(so, Split::kVal, uint64_t(n_val), form), tok, d.eos_id, align,
+                           d.pad_id);
     d.train_examples = n_train;
     d.val_examples = n_val;
   } else if (ds.dataset == "gsm8k" || ds.dataset == "math") {
@@ -258,8 +291,8 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
     for (int64_t i = 0; i < n; ++i)
       (is_held_out(i, n, k) ? val : train).push_back(std::move(loaded.examples[size_t(i)]));
     d.lossy_tokenizer_warning = lossy_warning(tok, train, "the training data (" + d.source + ")");
-    d.train = example_stream(train, tok, d.eos_id);
-    d.val = example_stream(val, tok, d.eos_id);
+    d.train = example_stream(train, tok, d.eos_id, align, d.pad_id);
+    d.val = example_stream(val, tok, d.eos_id, align, d.pad_id);
     d.train_examples = n - k;
     d.val_examples = k;
   } else if (ds.dataset == "text") {
@@ -333,7 +366,8 @@ CorpusInfo write_corpus(const CorpusOptions& opt, const std::string& out_path) {
   if (opt.dataset == "synthetic") {
     SRA_CHECK(opt.max_examples >= 0, "[data] corpus: the number of problems must be >= 0");
     uint64_t n = uint64_t(opt.max_examples > 0 ? opt.max_examples : 2000);
-    for (const TextExample& ex : synthetic_examples(opt.synthetic, Split::kTrain, n))
+    for (const TextExample& ex :
+         synthetic_examples(opt.synthetic, Split::kTrain, n, SyntheticForm::kStepByStep))
       text += ex.prompt + ex.target + "\n";
     info.examples = int64_t(n);
   } else if (opt.dataset == "gsm8k" || opt.dataset == "math") {

@@ -7,9 +7,10 @@
 //   <= model.vocab_size ("[train] tokenizer 'F' has N ids but model.vocab_size is M").
 //   Examples (prompt + target) become ids + mask with tokenize_example (BOS prompt target EOS, mask on
 //   target and EOS), or, for bytes, prompt bytes (mask 0) + target bytes (mask 1); concat_examples joins
-//   them with EOS after each.
+//   them with EOS after each (data.align_examples: aligned to data.seq_len, so no example of at most
+//   seq_len + 1 tokens is split across rows; data/packing.h).
 //   data.dataset:
-//     synthetic  train problems 0..N-1 of the generator's train split, step-by-step form (N =
+//     synthetic  train problems 0..N-1 of the generator's train split, data.synthetic.form (N =
 //                data.synthetic.train_problems, or max(64, batch_size · grad_accum · steps) when 0);
 //                val = val-split problems 0..M-1 (M = max(8, eval_batches · batch_size)).
 //     gsm8k,     data.path is the train JSONL (load_gsm8k / load_math; data.skip_bad_lines honoured:

@@ -79,6 +79,8 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
        "error: --shots: must be an integer >= 0, got -1"},
       {{"eval", "--checkpoint", "c", "--dataset", "synthetic", "--threshold-offset", "0,nan"},
        "error: --threshold-offset: must be a finite number (not nan or inf), got nan"},
+      {{"eval", "--checkpoint", "c", "--dataset", "synthetic", "--calibration-problems", "0"},
+       "error: --calibration-problems: must be an integer >= 1, got 0"},
       {{"tokenizer", "train", "--dataset", "synthetic", "--out", "x", "--max-lines", "-2"},
        "error: --max-lines: must be an integer >= 0, got -2"},
       {{}, "error: 'sra' needs a command: demo, bench, train, generate, eval, tokenizer, data, rl"},

@@ -466,6 +466,25 @@ TEST_CASE("data: concat_examples separates examples with EOS") {
         }) == "[data] example 0 has 2 ids but 1 mask values");
 }
 
+TEST_CASE("data: aligned concat_examples keeps every example that fits within one row") {
+  const int32_t eos = 3, pad = 9;
+  // T = 4: rows cover stream positions [0, 4], [4, 8], [8, 12], ...
+  TokenStream s = concat_examples(
+      {make_example({2, 10, 11}, {0, 1, 1}), make_example({2, 12, 13}, {0, 0, 1}),
+       make_example({2, 14}, {0, 1}), make_example({2, 1, 1, 1, 1, 1, 1}, {0, 1, 1, 1, 1, 1, 1})},
+      eos, 4, pad);
+  // ex 0 at [0, 4) fits row 0; ex 1 (4 tokens) at 4 fits row 1 [4, 8]; ex 2 (3 tokens) at 8 fits row 2;
+  // ex 3 (8 tokens > T + 1) cannot fit any row: appended as is at 11
+  CHECK(s.ids == std::vector<int32_t>{2, 10, 11, 3, 2, 12, 13, 3, 2, 14, 3, 2, 1, 1, 1, 1, 1, 1, 3});
+  s = concat_examples({make_example({2, 10}, {0, 1}), make_example({2, 12, 13, 14}, {0, 0, 1, 1})}, eos, 4,
+                      pad);
+  // ex 1 (5 tokens) at 3 would end at 7 > 4: it starts row 1 at 4 after one PAD
+  CHECK(s.ids == std::vector<int32_t>{2, 10, 3, pad, 2, 12, 13, 14, 3});
+  CHECK(s.mask == std::vector<uint8_t>{0, 1, 1, 0, 0, 0, 1, 1, 1});
+  PackedRows rows(std::make_shared<TokenStream>(s), 4, pad);
+  CHECK(rows.num_rows() == 2);
+}
+
 TEST_CASE("data: rows of T+1 tokens at stride T make every token but the first a target once") {
   const int32_t pad = 0;
   for (int64_t n : {2, 5, 9, 10, 11, 37}) {

@@ -342,7 +342,10 @@ TEST_CASE("eval: --compare gives one row per checkpoint; usage and runtime error
   std::ostringstream out, log;
   std::vector<EvalResult> rows = run_eval(opt, out, log);
   std::vector<std::string> table = lines_of(out.str());
-  REQUIRE(table.size() == 5);
+  REQUIRE(table.size() == 13);  // the table, then McNemar for the 3 pairs
+  CHECK(table[6] == "Paired answers (McNemar's test, two-sided):");
+  CHECK(table[10].rfind("| Standard | CoT | 2 |", 0) == 0);
+  CHECK(table[12].rfind("| CoT | SRA | 2 |", 0) == 0);
   CHECK(table[2].rfind("| Standard | 2 |", 0) == 0);
   CHECK(table[3].rfind("| CoT | 2 |", 0) == 0);
   CHECK(table[4].rfind("| SRA | 2 |", 0) == 0);
@@ -382,9 +385,10 @@ TEST_CASE("eval: --compare gives one row per checkpoint; usage and runtime error
   std::vector<std::string> cli_table;
   for (const std::string& line : lines_of(o))
     if (line.rfind("|", 0) == 0) cli_table.push_back(line);
-  REQUIRE(cli_table.size() == 4);
+  REQUIRE(cli_table.size() == 7);  // the table, then the paired (McNemar) table of its one pair
   CHECK(cli_table[2].rfind("| dense | 2 |", 0) == 0);
   CHECK(cli_table[3].rfind("| sra | 2 |", 0) == 0);
+  CHECK(cli_table[6].rfind("| dense | sra | 2 |", 0) == 0);
   CHECK(run_sra("eval score --dataset gsm8k --predictions " + dir + "/none.jsonl", &o, dir) == 1);
   CHECK(run_sra("eval score --dataset gsm8k", &o, dir) == 2);
 }
@@ -437,6 +441,51 @@ TEST_CASE(
                 &o, dir) == 0);
   CHECK(o.find("θ+100)") != std::string::npos);
   CHECK(run_sra("eval --checkpoint " + sra_ck + " --threshold-offset x --dataset synthetic", &o, dir) == 2);
+}
+
+TEST_CASE("eval: --match-ratio sets the shifted row's threshold offset to the other row's selected ratio") {
+  const std::string dir = temp_dir("eval_match").string();
+  const std::string sra_ck = save_tiny(dir, "sra"), dense_ck = save_tiny(dir, "dense");
+  EvalRunOptions opt;
+  opt.compare = {sra_ck, sra_ck};
+  opt.labels = {"budget", "shift"};
+  opt.threshold_offsets = {-0.3, 0};  // row 1's budget; row 2's offset is replaced by the calibration
+  opt.match_ratio = "budget:shift";
+  opt.calibration_problems = 3;
+  opt.eval.dataset = "synthetic";
+  opt.eval.limit = 2;
+  opt.eval.max_new_tokens = 3;
+  opt.out_dir = dir + "/cmp";
+  std::ostringstream out, log;
+  std::vector<EvalResult> rows = run_eval(opt, out, log);
+  REQUIRE(rows.size() == 2);
+  REQUIRE(!rows[1].calibration.is_null());
+  const double target = rows[1].calibration["target"].as_double();
+  CHECK(target > 0);
+  CHECK(rows[1].threshold_offset < 0);  // more tokens than at θ: a lower threshold
+  CHECK(std::fabs(rows[1].calibration["ratio"].as_double() - target) <= std::max(0.001, 0.02 * target));
+  CHECK(rows[1].threshold_offset == rows[1].calibration["offset"].as_double());
+  CHECK(rows[1].calibration["split"].as_string() == "val");
+  CHECK(rows[0].calibration.is_null());
+  Json summary = Json::parse(slurp(dir + "/cmp/summary.json"));
+  CHECK(summary["rows"][1]["calibration"]["problems"].as_int() == 3);
+  CHECK(summary["paired"][0]["a"].as_string() == "budget");
+  CHECK(summary["rows"][0]["kv_cache_bytes"].as_double() > 0);
+  CHECK(out.str().find("Paired answers (McNemar") != std::string::npos);
+
+  EvalRunOptions bad = opt;
+  for (const char* spec : {"budget", "budget:nope", "3:1", "shift:shift"}) {
+    bad.match_ratio = spec;
+    CHECK_THROWS_WITH(run_eval(bad, out, log), doctest::Contains("[config] --match-ratio"));
+  }
+  bad.match_ratio = "1:2";  // row numbers work too; a dense row has no threshold to shift
+  bad.compare = {sra_ck, dense_ck};
+  CHECK_THROWS_WITH(run_eval(bad, out, log), doctest::Contains("has no SRA layers"));
+  std::string o;
+  CHECK(run_sra("eval --compare " + sra_ck + " " + sra_ck +
+                    " --match-ratio 1:2 --calibration-problems 0 "
+                    "--dataset synthetic",
+                &o, dir) == 2);
 }
 
 TEST_CASE("eval: --device picks where the models run; a bad spec is refused before any loading") {

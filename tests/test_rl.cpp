@@ -798,3 +798,21 @@ TEST_CASE("cuda: sra rl on the GPU matches the CPU run" * doctest::skip(!cuda::a
   }
   CHECK(load_model(checkpoint_path(d.file("gpu"), 2)).step == 2);  // a GPU run's checkpoint loads on the CPU
 }
+
+TEST_CASE("rl: rl.time_limit_s ends the run early, evaluated, checkpointed and with its table") {
+  RlTempDir d;
+  const std::string init = init_checkpoint(d);
+  const std::string cfg = d.write("rl.yaml", kRl);
+  std::ostringstream log;
+  rl::RlOptions o{cfg, init, {"rl.steps=50", "rl.time_limit_s=1e-9"}, d.file("run"), "", "", -1};
+  REQUIRE(rl::run_rl(o, log) == 0);
+  INFO(log.str());
+  CHECK(log.str().find("rl: time limit 1e-09 s reached at step 1") != std::string::npos);
+  std::vector<Json> m = read_metrics(d.file("run"));
+  REQUIRE(m.size() == 2);  // the step-0 evaluation, then step 1 (evaluated: the run's end)
+  CHECK(m[1].contains("eval_accuracy"));
+  CHECK(m[1]["lambda"].as_double() == 2.0);  // λ follows the clock: already past the 1 ns limit -> final
+  CHECK(list_checkpoints(d.file("run")) == std::vector<std::string>{checkpoint_path(d.file("run"), 1)});
+  CHECK(fs::exists(d.file("run/eval_table.md")));
+  CHECK(log.str().find("done: step 1 of 50") != std::string::npos);
+}

@@ -541,3 +541,33 @@ TEST_CASE("run log: fmt and the progress bar") {
   bar.clear();
   CHECK(on.str().substr(s.size()) == "\r\x1b[K");
 }
+
+TEST_CASE("trainer: train.time_limit_s ends the run early with an evaluated checkpoint") {
+  TrainerTempDir d;
+  std::string cfg = write_file(d, "run.yaml", kTinyConfig);
+  std::ostringstream log;
+  // a limit the first step already uses up: the run ends there (of train.steps = 1000, a cap now)
+  sra::TrainOptions a{
+      cfg, {"train.steps=1000", "train.time_limit_s=1e-9", "train.checkpoint_every=0"}, d.file("a"), "", "",
+      -1};
+  REQUIRE(sra::run_train(a, log) == 0);
+  CHECK(log.str().find("train: time limit 1e-09 s reached at step 1") != std::string::npos);
+  CHECK(sra::list_checkpoints(d.file("a")) == std::vector<std::string>{sra::checkpoint_path(d.file("a"), 1)});
+  const auto m = read_metrics(d.file("a"));
+  REQUIRE(m.size() == 1);
+  CHECK(m[0].contains("val_loss"));  // the last step is evaluated (eval_every > 0)
+  // the schedule follows the clock: the first step (warmup) has lr 0.003 / 2 whatever the limit
+  CHECK(m[0]["lr"].as_double() == doctest::Approx(0.0015));
+
+  // a generous limit changes nothing but the schedule: the run reaches train.steps
+  sra::TrainOptions b{cfg, {"train.time_limit_s=3600"}, d.file("b"), "", "", -1};
+  std::ostringstream log_b;
+  REQUIRE(sra::run_train(b, log_b) == 0);
+  CHECK(log_b.str().find("time limit") == std::string::npos);
+  const auto mb = read_metrics(d.file("b"));
+  REQUIRE(mb.size() == 6);
+  // cosine by elapsed fraction: a few milliseconds of 3600 s leave the lr at its peak after warmup
+  CHECK(mb[5]["lr"].as_double() == doctest::Approx(0.003).epsilon(1e-3));
+  CHECK_THROWS_WITH_AS(sra::load_config(cfg, {"train.time_limit_s=-1"}),
+                       doctest::Contains("train.time_limit_s"), sra::Error);
+}

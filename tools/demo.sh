@@ -56,7 +56,7 @@ fi
 echo
 echo "== results ($((SECONDS - t0)) s) =="
 # The table's columns: accuracy (strict "#### N"), selected ratio, FLOPs and attention FLOPs vs dense.
-awk -F'|' '{print "|" $2 "|" $4 "|" $6 "|" $8 "|" $9 "|" $10 "|"}' "$out/eval/summary.md"
+awk -F'|' 'NF == 0 { exit } {print "|" $2 "|" $4 "|" $6 "|" $8 "|" $9 "|" $10 "|"}' "$out/eval/summary.md"
 echo
 echo "checkpoints: $dense_ckpt  $sra_ckpt  $rl_ckpt"
 echo "metrics:     $out/{sra,dense,rl}/metrics.jsonl   eval: $out/eval/ (summary.md, per-model samples.jsonl)"

@@ -88,13 +88,21 @@ Tensor batch_loss(Transformer& model, const Batch& b) {
   return out.budget_loss.defined() ? add(ce, out.budget_loss) : ce;
 }
 
-double learning_rate(const RunConfig& cfg, int64_t s) {
+// Schedule fraction of update s in [0, 1]: s / (steps - 1), or with train.time_limit_s > 0 the elapsed
+// share of the limit (`elapsed_s`: seconds since the run's first step).
+double schedule_fraction(const RunConfig& cfg, int64_t s, double elapsed_s) {
+  if (cfg.train.time_limit_s > 0) return std::clamp(elapsed_s / cfg.train.time_limit_s, 0.0, 1.0);
+  return cfg.train.steps > 1 ? double(s) / double(cfg.train.steps - 1) : 0.0;
+}
+
+double learning_rate(const RunConfig& cfg, int64_t s, double elapsed_s) {
   const ScheduleSection& sc = cfg.schedule;
   double base = cfg.optimizer.lr;
   if (s < sc.warmup_steps) return base * double(s + 1) / double(sc.warmup_steps);
   if (sc.kind == "constant") return base;
   double span = double(std::max<int64_t>(1, cfg.train.steps - sc.warmup_steps));
-  double progress = std::min(1.0, double(s - sc.warmup_steps) / span);
+  double progress = cfg.train.time_limit_s > 0 ? schedule_fraction(cfg, s, elapsed_s)
+                                               : std::min(1.0, double(s - sc.warmup_steps) / span);
   return base * (sc.min_lr_ratio + (1.0 - sc.min_lr_ratio) * 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
@@ -137,7 +145,8 @@ struct TrainRun {
   std::unique_ptr<SequenceSampler> sampler;
   int64_t start = 0, end = 0;
   bool resumed = false;
-  Device device;  // run_device(cfg): model, optimizer state, batches and step values live there
+  double t_start = 0;  // now_s() at the first step of this process (train.time_limit_s)
+  Device device;       // run_device(cfg): model, optimizer state, batches and step values live there
   Transformer& model() { return *lm.model; }
 };
 
@@ -255,8 +264,8 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
   const int64_t B = cfg.train.batch_size, accum = cfg.train.grad_accum;
   const double tau0 = cfg.router.temperature, tau1 = cfg.router.temperature_final;
   const double t0 = now_s();
-  const double lr = learning_rate(cfg, s);
-  double frac = cfg.train.steps > 1 ? double(s) / double(cfg.train.steps - 1) : 0.0;
+  const double lr = learning_rate(cfg, s, t0 - run.t_start);
+  const double frac = schedule_fraction(cfg, s, t0 - run.t_start);
   set_router_temperature(model, tau0 + (tau1 - tau0) * frac);
   // Σ over micro-batches in f64 from 0, in order: the host's double sums, on the device
   Tensor loss_sum = Tensor::zeros({}, DType::f64, run.device);
@@ -383,10 +392,17 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
     bar_fields = "loss " + fmt("%.4f", r.loss) + "  sel " + fmt("%.3f", r.ratio) + "  " +
                  fmt("%.0f", r.tok_s) + " tok/s";
   };
+  const double limit = cfg.train.time_limit_s;
+  run.t_start = now_s();
   for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
     train_step(run, s, window);
     step = s + 1;
-    const bool eval_now = cfg.train.eval_every > 0 && step % cfg.train.eval_every == 0;
+    if (limit > 0 && step < run.end && now_s() - run.t_start >= limit) {  // out of time: this is the end
+      log << "train: time limit " << fmt("%g", limit) << " s reached at step " << step << "\n";
+      run.end = step;
+    }
+    const bool eval_now =
+        cfg.train.eval_every > 0 && (step % cfg.train.eval_every == 0 || (limit > 0 && step == run.end));
     const bool save_now =
         (cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0) || step == run.end;
     if (window.full() || step % cfg.logging.log_every == 0 || eval_now || save_now) write_results(eval_now);

@@ -5,8 +5,8 @@
 //   validation token stream per data.dataset:
 //   synthetic  train problems 0..N-1 of the synthetic generator's train split
 //              (N = data.synthetic.train_problems, or max(64, batch_size · grad_accum · steps) when 0),
-//              step-by-step form; validation: val-split problems 0..M-1 (M = max(8, eval_batches ·
-//              batch_size)).
+//              data.synthetic.form (step or direct); validation: val-split problems 0..M-1 (M = max(8,
+//              eval_batches · batch_size)).
 //   gsm8k,     data.path = the train JSONL (load_gsm8k / load_math); round(n · data.val_fraction) of its n
 //   math       rows (at least 1, at most n - 1), spread evenly through the file, validate; the rest train.
 //              A malformed line is a fatal "[data] FILE:LINE: ..." error unless data.skip_bad_lines, which
@@ -31,6 +31,11 @@
 //   lr      warmup (s + 1) / warmup_steps · lr, then cosine down to min_lr_ratio · lr over the remaining
 //           steps (kind cosine) or constant;
 //   τ       router.temperature → router.temperature_final linearly (s / (steps - 1)), set on every router;
+//   time    with train.time_limit_s = L > 0 the cosine's progress and τ's fraction are instead the seconds
+//           since this process's first step over L (clamped to 1; warmup stays in steps), and the run
+//           ends after the first step that finds L seconds gone (or at train.steps, a cap then): that
+//           step is evaluated (eval_every > 0) and checkpointed as the run's end. Not bitwise
+//           reproducible (the schedule follows the clock); a resumed run gets a fresh L.
 //   grad_accum micro-batches of batch_size rows: loss = masked next-token cross-entropy + the routers'
 //           budget losses, backward(loss / grad_accum); clip at optimizer.grad_clip; AdamW step;
 //           zero_grad; update_thresholds().

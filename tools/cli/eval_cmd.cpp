@@ -26,6 +26,8 @@ void add_eval_commands(CLI::App& app) {
       "Standard,CoT,SRA "
       "--dataset gsm8k --shots 5\n"
       "          sra eval --compare sra.h5 sra.h5 rl.h5 --threshold-offset 0,0.5,0 --dataset synthetic\n"
+      "          sra eval --compare sra.h5 rl.h5 sra.h5 --labels SRA,RL,Shift --match-ratio RL:Shift "
+      "--dataset synthetic\n"
       "          sra eval --checkpoint runs/x/ckpt-00001000.h5 --dataset gsm8k --device cuda --batch 64\n"
       "          sra eval score --dataset gsm8k --predictions preds.jsonl");
   auto* ck = ev->add_option("--checkpoint", opt->checkpoint, "A checkpoint written by sra train");
@@ -63,6 +65,13 @@ void add_eval_commands(CLI::App& app) {
         "per checkpoint, comma-separated (--compare)")
       ->delimiter(',')
       ->check(finite_number());
+  ev->add_option("--match-ratio", opt->match_ratio,
+                 "ROW:SHIFTED (labels or 1-based row numbers, --compare): set SHIFTED's threshold offset by "
+                 "bisection so that its selected ratio equals ROW's on the calibration problems");
+  ev->add_option("--calibration-problems", opt->calibration_problems,
+                 "--match-ratio: problems of another split (synthetic val, else train) to calibrate on")
+      ->capture_default_str()
+      ->check(integer_at_least(1));
 
   auto sopt = std::make_shared<eval::EvalScoreOptions>();
   CLI::App* sc = ev->add_subcommand("score", "Score given model outputs (no model needed)");
