@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "core/cuda_runtime.h"
 #include "data_test_util.h"
 #include "run/hf_export.h"
 #include "run/hf_import.h"
@@ -445,4 +446,22 @@ logging:
       doctest::Contains("train.freeze_base needs model.attention sra"), Error);
   CHECK_THROWS_WITH_AS(load_config_string("train:\n  init_from: ckpt.h5\n", "x.yaml"),
                        doctest::Contains("train.init_from must be hf:DIR"), Error);
+}
+
+TEST_CASE("hf cuda: a directory imported onto the GPU (F32, BF16, F16 files) gives the CPU's logits" *
+          doctest::skip(!cuda::available())) {
+  auto src = random_model(tiny_llama(false, true));
+  for (const char* dt : {"F32", "BF16", "F16"}) {
+    CAPTURE(dt);
+    const std::string dir = write_hf_dir(*src, "qwen2", dt);
+    HfImport cpu = import_hf(dir);
+    HfImport gpu = import_hf(dir, Device::cuda(0));
+    for (const auto& [name, p] : gpu.model->named_parameters())  // the uploads: the CPU's values exactly
+      CHECK(p.to(Device::cpu()).to_vector<float>() == cpu.model->find(name).to_vector<float>());
+    NoGradGuard g;
+    Tensor ids = Tensor::from_vector<int64_t>(kIds, {1, int64_t(kIds.size())});
+    const std::vector<float> want = cpu.model->forward(ids).to_vector<float>();
+    const std::vector<float> got = gpu.model->forward(ids.to(Device::cuda(0))).to_vector<float>();
+    CHECK(max_diff(got, want) < 1e-4);
+  }
 }
