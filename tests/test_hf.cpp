@@ -465,3 +465,48 @@ TEST_CASE("hf cuda: a directory imported onto the GPU (F32, BF16, F16 files) giv
     CHECK(max_diff(got, want) < 1e-4);
   }
 }
+
+TEST_CASE("hf: config.json as transformers 5 writes it (rope_parameters, dtype, layer_types) parses") {
+  // saved by transformers 5.17 (LlamaConfig with rope_scaling llama3; Qwen2Config) on the GPU machine
+  const std::string llama = R"({"architectures": ["LlamaForCausalLM"], "attention_bias": false,
+    "attention_dropout": 0.0, "bos_token_id": 1, "dtype": "float32", "eos_token_id": null, "head_dim": 16,
+    "hidden_act": "silu", "hidden_size": 128, "initializer_range": 0.1, "intermediate_size": 256,
+    "max_position_embeddings": 256, "mlp_bias": false, "model_type": "llama", "num_attention_heads": 8,
+    "num_hidden_layers": 1, "num_key_value_heads": 2, "pad_token_id": null, "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05, "rope_parameters": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 64, "rope_theta": 500000.0, "rope_type": "llama3"},
+    "tie_word_embeddings": false, "transformers_version": "5.17.0", "use_cache": true, "vocab_size": 512})";
+  HfConfig l = parse_hf_config(llama, "llama.json");
+  CHECK(l.model.rope_theta == 500000.0);
+  CHECK(l.model.rope_scaling.type == "llama3");
+  CHECK(l.model.rope_scaling.original_max_position_embeddings == 64);
+  CHECK(l.model.n_kv_heads == 2);
+  CHECK(l.torch_dtype == "float32");
+  CHECK(l.ignored_keys == std::vector<std::string>{"bos_token_id", "eos_token_id", "initializer_range",
+                                                   "pad_token_id", "pretraining_tp", "transformers_version",
+                                                   "use_cache"});
+  // HF's own llama3 frequencies for this config (transformers 5.17, f32): equal to f32 rounding
+  const std::vector<double> hf = {1.0,
+                                  0.07940301299095154,
+                                  0.004700753837823868,
+                                  0.0009115831344388425,
+                                  0.00017677668074611574,
+                                  3.428102354519069e-05,
+                                  6.647869668086059e-06,
+                                  1.289173155782919e-06};
+  for (int64_t i = 0; i < 8; ++i)
+    CHECK(kern::rope_inv_freq(i, 16, 500000.0, l.model.rope_scaling.kernel()) ==
+          doctest::Approx(hf[size_t(i)]).epsilon(1e-6));
+  const std::string qwen = R"({"architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0,
+    "bos_token_id": 1, "dtype": "float32", "eos_token_id": null, "hidden_act": "silu", "hidden_size": 128,
+    "initializer_range": 0.1, "intermediate_size": 256, "layer_types": ["full_attention"],
+    "max_position_embeddings": 256, "max_window_layers": 28, "model_type": "qwen2", "num_attention_heads": 8,
+    "num_hidden_layers": 1, "num_key_value_heads": 2, "pad_token_id": null, "rms_norm_eps": 1e-05,
+    "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}, "sliding_window": null,
+    "tie_word_embeddings": false, "transformers_version": "5.17.0", "use_cache": true,
+    "use_sliding_window": false, "vocab_size": 512})";
+  HfConfig q = parse_hf_config(qwen, "qwen.json");
+  CHECK(q.model.qkv_bias);
+  CHECK(q.model.rope_theta == 1e6);
+  CHECK(q.model.rope_scaling.type == "none");
+}
