@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "cli_test_util.h"
 #include "core/cuda_runtime.h"
 #include "data_test_util.h"
 #include "run/hf_export.h"
@@ -440,6 +441,13 @@ logging:
     return Json::parse(line)["loss"].as_double();
   };
   CHECK(first_loss(opt.out_dir) > first_loss(o2.out_dir) + 1e-4);  // + 0.5 KL(dense || SRA) > 0
+  // sra eval reads it like any checkpoint
+  sra::testing::Run ev =
+      sra::testing::run_sra({"eval", "--checkpoint", checkpoint_path(opt.out_dir, 3), "--dataset",
+                             "synthetic", "--limit", "2", "--max-new-tokens", "4"});
+  INFO(ev.err);
+  CHECK(ev.rc == 0);
+  CHECK(ev.out.find("| 2 |") != std::string::npos);
   // a dense config cannot freeze its base
   CHECK_THROWS_WITH_AS(
       load_config_string("model:\n  attention: dense\ntrain:\n  freeze_base: true\n", "x.yaml"),
