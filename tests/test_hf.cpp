@@ -518,3 +518,32 @@ TEST_CASE("hf: config.json as transformers 5 writes it (rope_parameters, dtype, 
   CHECK(q.model.rope_theta == 1e6);
   CHECK(q.model.rope_scaling.type == "none");
 }
+
+TEST_CASE("hf: a sentencepiece tokenizer.model travels in and out, with its token ids in config.json") {
+  TransformerConfig c = tiny_llama(true);
+  c.vocab_size = 512;  // >= the 400 pieces
+  auto src = random_model(c);
+  const std::string dir = write_hf_dir(*src, "llama");
+  fs::copy_file(sra::testing::bpe_model_path(), fs::path(dir) / "tokenizer.model");
+  HfImport im = import_hf(dir);
+  REQUIRE(im.tokenizer.loaded());
+  CHECK(im.tokenizer.vocab_size() == 400);
+  CHECK(im.config.data.tokenizer == dir + "/tokenizer.model");
+  const std::string out = (temp_dir("hf") / "out").string();
+  export_hf(im.config, *im.model, im.tokenizer, out);
+  CHECK(sra::testing::slurp(fs::path(out) / "tokenizer.model") == im.tokenizer.model_bytes());
+  HfConfig back = read_hf_config(out);
+  CHECK(back.ignored_keys == std::vector<std::string>{"bos_token_id", "eos_token_id", "pad_token_id"});
+  Json j = Json::parse(sra::testing::slurp(fs::path(out) / "config.json"));
+  CHECK(j["bos_token_id"].as_int() == im.tokenizer.bos_id());
+  CHECK(j["eos_token_id"].as_int() == im.tokenizer.eos_id());
+  CHECK(import_hf(out).tokenizer.hash() == im.tokenizer.hash());
+  // a tokenizer with more pieces than the model's vocabulary is refused
+  TransformerConfig small = c;
+  small.vocab_size = 300;
+  auto s2 = random_model(small);
+  const std::string d2 = write_hf_dir(*s2, "llama");
+  fs::copy_file(sra::testing::bpe_model_path(), fs::path(d2) / "tokenizer.model");
+  CHECK(error_of([&] { import_hf(d2); }).find("tokenizer.model has 400 pieces, more than vocab_size 300") !=
+        std::string::npos);
+}
