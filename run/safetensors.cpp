@@ -15,6 +15,7 @@
 #include "core/check.h"
 #include "core/cuda_runtime.h"
 #include "core/json.h"
+#include "core/parallel.h"
 
 namespace sra {
 
@@ -270,10 +271,14 @@ void SafetensorsFile::read_into(const SafetensorsEntry& e, Tensor& dst) const {
   }
   if ((dst.dtype() == DType::f32 && e.dtype == "F32") || (dst.dtype() == DType::f64 && e.dtype == "F64")) {
     std::memcpy(dst.raw(), src, size_t(n) * dtype_size(dst.dtype()));
-  } else if (dst.dtype() == DType::f32) {
-    widen(static_cast<float*>(dst.raw()), src, n, e.dtype);
   } else {
-    widen(static_cast<double*>(dst.raw()), src, n, e.dtype);
+    const size_t esize = safetensors_dtype_size(e.dtype);
+    parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {  // chunks of the tensor, in parallel
+      if (dst.dtype() == DType::f32)
+        widen(static_cast<float*>(dst.raw()) + lo, src + size_t(lo) * esize, hi - lo, e.dtype);
+      else
+        widen(static_cast<double*>(dst.raw()) + lo, src + size_t(lo) * esize, hi - lo, e.dtype);
+    });
   }
   dst.bump_version();
 }
