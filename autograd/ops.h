@@ -10,6 +10,7 @@
 #include "autograd/tape.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "kernels/rope/rope_freq.h"
 
 namespace sra {
 
@@ -95,7 +96,8 @@ Tensor embedding(const Tensor& weight, const Tensor& ids);
 Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps = 1e-6);
 // Rotary embedding, Hugging Face Llama layout ("rotate_half"): x (B, H, T, D) with D even,
 // positions (T) or (B, T) integer; out = x·cos + rotate_half(x)·sin, angle = pos · theta^(-2i/D).
-Tensor rope(const Tensor& x, const Tensor& positions, double theta = 10000.0);
+Tensor rope(const Tensor& x, const Tensor& positions, double theta = 10000.0,
+            const kern::RopeScaling& scaling = {});
 // Causal attention softmax(QKᵀ·scale + causal mask)·V. q (B, H, T, D); k, v (B, Hkv, S, D), H a
 // multiple of Hkv (grouped-query); query t sits at key position t + S − T. scale 0 → 1/√D.
 // Never builds a T×S buffer: tiles with an online softmax; backward recomputes the tiles.

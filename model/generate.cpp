@@ -157,8 +157,10 @@ Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>&
     if (rt.router[i]) reads.push_back(rt.router[i]->scores(h));
     const SelfAttention& at = *layer.self_attn;
     Tensor x = layer.input_layernorm->forward(h);
-    Tensor q = rope(at.q_proj->forward(x).reshape({B, 1, H, D}).transpose(1, 2), pos, c.rope_theta);
-    Tensor k = rope(at.k_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2), pos, c.rope_theta);
+    Tensor q = rope(at.q_proj->forward(x).reshape({B, 1, H, D}).transpose(1, 2), pos, c.rope_theta,
+                    c.rope_scaling.kernel());
+    Tensor k = rope(at.k_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2), pos, c.rope_theta,
+                    c.rope_scaling.kernel());
     Tensor v = at.v_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2);
     std::vector<std::array<KVPart, 2>> parts(static_cast<size_t>(B));
     std::vector<Tensor> dst, src;                  // every row's k and v into its cache: one batched copy
@@ -248,8 +250,10 @@ Rows prefill_forward(Transformer& m, const Routing& rt, KVCache& cache, const st
       ++sra_index;
     }
     Tensor x = layer.input_layernorm->forward(h);
-    Tensor q = rope(at.q_proj->forward(x).reshape({1, T, H, D}).transpose(1, 2), pos, c.rope_theta);
-    ks[i] = rope(at.k_proj->forward(x).reshape({1, T, Hkv, D}).transpose(1, 2), pos, c.rope_theta);
+    Tensor q = rope(at.q_proj->forward(x).reshape({1, T, H, D}).transpose(1, 2), pos, c.rope_theta,
+                    c.rope_scaling.kernel());
+    ks[i] = rope(at.k_proj->forward(x).reshape({1, T, Hkv, D}).transpose(1, 2), pos, c.rope_theta,
+                 c.rope_scaling.kernel());
     vs[i] = at.v_proj->forward(x).reshape({1, T, Hkv, D}).transpose(1, 2);
     Tensor o = router ? sparse_attention(q, ks[i], vs[i], z, cast(z, q.dtype()), c.window, c.sinks)
                       : attention(q, ks[i], vs[i], /*causal=*/true);  // (1, H, T, D)

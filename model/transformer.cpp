@@ -22,8 +22,27 @@ void TransformerConfig::validate() const {
   SRA_CHECK(window >= 1, "[model] window must be >= 1, got ", window);
   SRA_CHECK(sinks >= 0, "[model] sinks must be >= 0, got ", sinks);
   if (attention == "sra") router.validate();
+  SRA_CHECK(rope_scaling.type == "none" || rope_scaling.type == "llama3",
+            "[model] rope_scaling.type must be none or llama3, got '", rope_scaling.type, "'");
+  if (rope_scaling.type == "llama3") {
+    const RopeScalingConfig& r = rope_scaling;
+    SRA_CHECK(r.factor > 0 && r.low_freq_factor > 0 && r.high_freq_factor > r.low_freq_factor &&
+                  r.original_max_position_embeddings > 0,
+              "[model] rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+              "original_max_position_embeddings > 0");
+  }
   SRA_CHECK(n_heads % n_kv_heads == 0, "[model] n_heads ", n_heads, " is not a multiple of n_kv_heads ",
             n_kv_heads);
+}
+
+kern::RopeScaling RopeScalingConfig::kernel() const {
+  kern::RopeScaling k;
+  k.llama3 = type == "llama3";
+  k.factor = factor;
+  k.low_freq_factor = low_freq_factor;
+  k.high_freq_factor = high_freq_factor;
+  k.original_max_position = double(original_max_position_embeddings);
+  return k;
 }
 
 bool TransformerConfig::is_sra_layer(int64_t layer) const {
@@ -39,14 +58,15 @@ SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
       head_dim_(c.head_dim()),
       window_(c.window),
       sinks_(c.sinks),
-      rope_theta_(c.rope_theta) {
+      rope_theta_(c.rope_theta),
+      rope_scaling_(c.rope_scaling.kernel()) {
   int64_t kv = c.n_kv_heads * c.head_dim();
-  q_proj = register_module("q_proj",
-                           std::make_shared<Linear>(c.d_model, c.d_model, false, c.init_std, gen, c.dtype));
-  k_proj =
-      register_module("k_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
-  v_proj =
-      register_module("v_proj", std::make_shared<Linear>(c.d_model, kv, false, c.init_std, gen, c.dtype));
+  q_proj = register_module(
+      "q_proj", std::make_shared<Linear>(c.d_model, c.d_model, c.qkv_bias, c.init_std, gen, c.dtype));
+  k_proj = register_module("k_proj",
+                           std::make_shared<Linear>(c.d_model, kv, c.qkv_bias, c.init_std, gen, c.dtype));
+  v_proj = register_module("v_proj",
+                           std::make_shared<Linear>(c.d_model, kv, c.qkv_bias, c.init_std, gen, c.dtype));
   double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
   o_proj =
       register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen, c.dtype));
@@ -57,8 +77,8 @@ Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions, const Se
   Tensor q = q_proj->forward(x).reshape({B, T, n_heads_, head_dim_}).transpose(1, 2);
   Tensor k = k_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
   Tensor v = v_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
-  q = rope(q, positions, rope_theta_);
-  k = rope(k, positions, rope_theta_);
+  q = rope(q, positions, rope_theta_, rope_scaling_);
+  k = rope(k, positions, rope_theta_, rope_scaling_);
   Tensor o = sel ? sparse_attention(q, k, v, sel->selected, sel->gate, window_, sinks_)
                  : attention(q, k, v, /*causal=*/true);  // (B, H, T, D)
   return o_proj->forward(o.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_}));
@@ -147,7 +167,7 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions,
   std::vector<ThresholdStats> stats;  // per SRA layer
   size_t sra_index = 0;
   for (size_t i = 0; i < model->layers.size(); ++i) {
-    Router* r = router_of(i);
+    Router* r = all_dense_ ? nullptr : router_of(i);
     if (!r) {
       h = model->layers[i]->forward(h, pos);
       continue;
@@ -167,7 +187,7 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions,
     stats.push_back({sel.ratio, sel.quantile});
     out.selections.push_back(std::move(sel));
   }
-  SRA_CHECK(!forced || forced->size() == sra_index,
+  SRA_CHECK(!forced || all_dense_ || forced->size() == sra_index,
             "[model] forced selections: ", forced ? forced->size() : 0, " given for ", sra_index,
             " SRA layers");
   h = model->norm->forward(h);

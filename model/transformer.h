@@ -7,7 +7,8 @@
 // q: H heads of D = C/H; k, v: Hkv heads (grouped-query). Names follow Hugging Face Llama:
 // model.embed_tokens.weight, model.layers.{i}.self_attn.{q,k,v,o}_proj.weight,
 // model.layers.{i}.mlp.{gate,up,down}_proj.weight, model.layers.{i}.{input,post_attention}_layernorm.weight,
-// model.norm.weight, lm_head.weight (untied only).
+// model.norm.weight, lm_head.weight (untied only); with qkv_bias also
+// model.layers.{i}.self_attn.{q,k,v}_proj.bias.
 #pragma once
 #include <memory>
 #include <string>
@@ -18,6 +19,18 @@
 
 namespace sra {
 
+// Rotary frequency scaling (kernels/rope/rope_freq.h): none, or Llama 3's (Hugging Face rope_scaling with
+// rope_type "llama3" and these four numbers).
+struct RopeScalingConfig {
+  std::string type = "none";  // "none" | "llama3"
+  double factor = 8.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+  kern::RopeScaling kernel() const;
+  bool operator==(const RopeScalingConfig&) const = default;
+};
+
 struct TransformerConfig {
   int64_t vocab_size = 256;
   int64_t d_model = 256;
@@ -27,6 +40,8 @@ struct TransformerConfig {
   int64_t d_ff = 688;  // SwiGLU hidden size
   int64_t max_seq_len = 256;
   double rope_theta = 10000.0;
+  RopeScalingConfig rope_scaling;
+  bool qkv_bias = false;  // q_proj, k_proj and v_proj with a bias (Qwen2); o_proj never has one
   double norm_eps = 1e-5;
   bool tie_embeddings = true;
   double init_std = 0.02;
@@ -56,6 +71,7 @@ class SelfAttention : public Module {
  private:
   int64_t n_heads_, n_kv_heads_, head_dim_, window_, sinks_;
   double rope_theta_;
+  kern::RopeScaling rope_scaling_;
 };
 
 class SwiGLU : public Module {
@@ -125,6 +141,9 @@ class Transformer : public Module {
   std::vector<Router*> sra_routers() const;
   Router* router_of(size_t layer) const;  // layer's router: its own, the shared one, or null (dense layer)
   const TransformerConfig& config() const { return config_; }
+  // All layers dense while on (the routers are skipped): the pretrained model's function under an SRA
+  // model, e.g. the teacher of train.distill_weight.
+  void set_all_dense(bool on) { all_dense_ = on; }
   Generator& router_generator() { return router_gen_; }
   std::shared_ptr<DecoderStack> model;
   std::shared_ptr<Linear> lm_head;  // null when tied
@@ -139,6 +158,7 @@ class Transformer : public Module {
   std::vector<ThresholdStats> last_stats_;  // per SRA layer, from the last training forward
   Tensor last_ratio_;
   Tensor positions_;  // the last default_positions
+  bool all_dense_ = false;
 };
 
 }  // namespace sra

@@ -301,6 +301,20 @@ bool cross_check(const RunConfig& c, Issue& issue) {
                      "' must be a file name relative to the run directory (no absolute path, no '..')");
   }
   const ModelSection& m = c.model;
+  if (!c.train.init_from.empty() && (c.train.init_from.rfind("hf:", 0) != 0 || c.train.init_from.size() == 3))
+    return bad({"train.init_from"}, "train.init_from must be hf:DIR (a Hugging Face model directory), got '" +
+                                        c.train.init_from + "'");
+  if (c.train.freeze_base && m.attention != "sra")
+    return bad(
+        {"train.freeze_base", "model.attention"},
+        "train.freeze_base needs model.attention sra (only the routers train; a dense model has none)");
+  if (c.train.distill_weight > 0 && m.attention != "sra")
+    return bad(
+        {"train.distill_weight", "model.attention"},
+        "train.distill_weight > 0 needs model.attention sra (it distils the dense model into the SRA one)");
+  if (m.rope_scaling.type == "llama3" && m.rope_scaling.high_freq_factor <= m.rope_scaling.low_freq_factor)
+    return bad({"model.rope_scaling.high_freq_factor", "model.rope_scaling.low_freq_factor"},
+               "model.rope_scaling.high_freq_factor must be > model.rope_scaling.low_freq_factor");
   if (m.d_model % m.n_heads != 0)
     return bad({"model.d_model", "model.n_heads"},
                detail::concat("model.d_model (", m.d_model, ") must be a multiple of model.n_heads (",

@@ -115,6 +115,23 @@ std::vector<ConfigKey> build_schema() {
                       "Longest sequence the model accepts (>= data.seq_len)."));
   s.push_back(float_key("model.rope_theta", SRA_FIELD(double, model.rope_theta), gt(0), none(),
                         "Rotary embedding base."));
+  s.push_back(enum_key("model.rope_scaling.type", SRA_FIELD(std::string, model.rope_scaling.type),
+                       {"none", "llama3"},
+                       "Rotary frequency scaling: none, or Llama 3's (Hugging Face rope_type llama3)."));
+  s.push_back(float_key("model.rope_scaling.factor", SRA_FIELD(double, model.rope_scaling.factor), gt(0),
+                        none(), "llama3: low frequencies are divided by this."));
+  s.push_back(float_key("model.rope_scaling.low_freq_factor",
+                        SRA_FIELD(double, model.rope_scaling.low_freq_factor), gt(0), none(),
+                        "llama3: wavelengths over original_max_position_embeddings / this are scaled."));
+  s.push_back(float_key("model.rope_scaling.high_freq_factor",
+                        SRA_FIELD(double, model.rope_scaling.high_freq_factor), gt(0), none(),
+                        "llama3: wavelengths under original_max_position_embeddings / this are kept "
+                        "(> low_freq_factor)."));
+  s.push_back(int_key("model.rope_scaling.original_max_position_embeddings",
+                      SRA_FIELD(int64_t, model.rope_scaling.original_max_position_embeddings), gt(0), none(),
+                      "llama3: the context length the model was pretrained at."));
+  s.push_back(bool_key("model.qkv_bias", SRA_FIELD(bool, model.qkv_bias),
+                       "q_proj, k_proj and v_proj have a bias (Qwen2); o_proj never does."));
   s.push_back(
       float_key("model.norm_eps", SRA_FIELD(double, model.norm_eps), gt(0), none(), "RMSNorm epsilon."));
   s.push_back(bool_key("model.tie_embeddings", SRA_FIELD(bool, model.tie_embeddings),
@@ -241,6 +258,15 @@ std::vector<ConfigKey> build_schema() {
                         "When > 0: stop (with a checkpoint) once this many seconds of steps have run, or at "
                         "train.steps if sooner; the cosine learning rate and the router temperature then "
                         "follow the elapsed fraction of the limit instead of the step fraction."));
+  s.push_back(string_key("train.init_from", SRA_FIELD(std::string, train.init_from),
+                         "Start from pretrained weights: hf:DIR (a Hugging Face Llama / Mistral / Qwen2 "
+                         "directory, docs/hf.md); its model keys replace the config's, new routers start "
+                         "fresh. Empty = random initialisation."));
+  s.push_back(bool_key("train.freeze_base", SRA_FIELD(bool, train.freeze_base),
+                       "Train only the routers (the imported or initial LM stays bitwise unchanged)."));
+  s.push_back(float_key("train.distill_weight", SRA_FIELD(double, train.distill_weight), ge(0), none(),
+                        "Weight of the KL(dense || SRA) distillation term toward the same model's dense "
+                        "logits (all layers dense, no gradient) on every target position (0 = off)."));
   // top-level
   s.push_back(enum_key("precision", SRA_FIELD(std::string, precision), {"f32", "bf16"},
                        "Compute precision (bf16 needs device cuda; master weights stay f32)."));

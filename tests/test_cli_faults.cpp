@@ -83,10 +83,12 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
        "error: --calibration-problems: must be an integer >= 1, got 0"},
       {{"tokenizer", "train", "--dataset", "synthetic", "--out", "x", "--max-lines", "-2"},
        "error: --max-lines: must be an integer >= 0, got -2"},
-      {{}, "error: 'sra' needs a command: demo, bench, train, generate, eval, tokenizer, data, rl"},
+      {{},
+       "error: 'sra' needs a command: demo, bench, train, generate, eval, tokenizer, data, rl, convert, "
+       "logits"},
       {{"trian"},
        "error: unknown command 'trian' for 'sra'; did you mean 'train'? (commands: demo, bench, train, "
-       "generate, eval, tokenizer, data, rl)"},
+       "generate, eval, tokenizer, data, rl, convert, logits)"},
       {{"bench", "cpux"},
        "error: unknown command 'cpux' for 'sra bench'; did you mean 'cpu'? (commands: cpu, "
        "attention, decode, train)"},
@@ -95,10 +97,24 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
        "score)"},
       {{"frobnicate"},
        "error: unknown command 'frobnicate' for 'sra' (commands: demo, bench, train, generate, "
-       "eval, tokenizer, data, rl)"},
+       "eval, tokenizer, data, rl, convert, logits)"},
       {{"bench"}, "error: 'sra bench' needs a command: cpu, attention, decode, train"},
       {{"bench", "train", "--precision", "fp16"}, "error: --precision: fp16 not in {f32,bf16}"},
       {{"bench", "train", "--device", "gpu"}, "error: --device: must be cpu, cuda or cuda:N, got 'gpu'"},
+      {{"convert"}, "error: 'sra convert' needs a command: hf-to-sra, sra-to-hf"},
+      {{"convert", "hf-to-sr"},
+       "error: unknown command 'hf-to-sr' for 'sra convert'; did you mean 'hf-to-sra'? (commands: hf-to-sra, "
+       "sra-to-hf)"},
+      {{"convert", "hf-to-sra", "--in", "d"}, "error: --out is required"},
+      {{"convert", "sra-to-hf", "--in", "c", "--out", "o", "--dtype", "f16"},
+       "error: --dtype: f16 not in {f32,bf16}"},
+      {{"logits", "--ids", "1,2"}, "error: --checkpoint or --hf is required"},
+      {{"logits", "--hf", "d", "--ids", "1,-2"}, "error: --ids: must be an integer >= 0, got -2"},
+      {{"logits", "--hf", "d", "--ids", "1", "--greedy", "-1"},
+       "error: --greedy: must be an integer >= 0, got -1"},
+      {{"logits", "--hf", "d", "--ids", "1", "--precision", "f16"},
+       "error: --precision: f16 not in {f32,bf16}"},
+      {{"logits", "--hf", "d", "--checkpoint", "c", "--ids", "1"}, "error: --checkpoint excludes --hf"},
   };
   for (const Case& c : cases) {
     Run r = run_sra(c.args);
@@ -366,4 +382,56 @@ TEST_CASE("cli faults: a missing data.tokenizer says how to make one") {
   CHECK(r.rc == 1);
   CHECK(error_line(r.err).find("error: [data] data.tokenizer '/nonexistent/syn.model' does not exist") == 0);
   CHECK(error_line(r.err).find("sra tokenizer train") != std::string::npos);
+}
+
+TEST_CASE("cli faults: sra convert and sra logits name the bad directory, file or id") {
+  auto dir = temp_dir("hf_faults");
+  Run r =
+      run_sra({"convert", "hf-to-sra", "--in", (dir / "none").string(), "--out", (dir / "x.h5").string()});
+  CHECK(r.rc == 1);
+  CHECK(error_line(r.err) == "error: [hf] '" + (dir / "none").string() + "' is not a directory");
+  write_text(dir / "config.json", R"({"model_type":"gpt2"})");
+  r = run_sra({"logits", "--hf", dir.string(), "--ids", "1"});
+  CHECK(r.rc == 1);
+  CHECK(error_line(r.err) == "error: [hf] " + (dir / "config.json").string() +
+                                 ": model_type 'gpt2' is not supported (llama, mistral, qwen2)");
+  write_text(dir / "taken.h5", "x");
+  r = run_sra({"convert", "hf-to-sra", "--in", dir.string(), "--out", (dir / "taken.h5").string()});
+  CHECK(r.rc == 2);
+  CHECK(error_line(r.err) ==
+        "error: --out: '" + (dir / "taken.h5").string() + "' exists (remove it or choose another path)");
+  // a real checkpoint: ids outside the vocabulary, and a context overrun
+  auto run_dir = temp_dir("hf_faults_run");
+  REQUIRE(
+      run_sra(with_sets({"train", "--config", "configs/tiny-cpu.yaml", "--out", run_dir.string(), "--set",
+                         "data.dataset=synthetic", "--set", "train.steps=1", "--set", "train.batch_size=2",
+                         "--set", "train.eval_every=0", "--set", "schedule.warmup_steps=0"},
+                        kSmall))
+          .rc == 0);
+  const std::string ck = sra::checkpoint_path(run_dir.string(), 1);
+  r = run_sra({"logits", "--checkpoint", ck, "--ids", "1,256"});
+  CHECK(r.rc == 1);
+  CHECK(error_line(r.err) == "error: [logits] --ids: token id 256 is outside the vocabulary [0, 256)");
+  r = run_sra({"logits", "--checkpoint", ck, "--ids", "1,2", "--greedy", "63"});
+  CHECK(r.rc == 1);
+  CHECK(error_line(r.err) == "error: [logits] 2 ids + --greedy 63 exceed the model's context 64");
+  r = run_sra({"logits", "--checkpoint", ck, "--ids", "1,2,3", "--greedy", "2", "--json"});
+  CHECK(r.rc == 0);
+  sra::Json j = sra::Json::parse(r.out);
+  CHECK(j["t"].as_int() == 3);
+  CHECK(j["logits"].size() == 3);
+  CHECK(j["logits"][0].size() == 256);
+  CHECK(j["greedy"].size() == 2);
+  // export, then import the export: the same logits
+  r = run_sra({"convert", "sra-to-hf", "--in", ck, "--out", (run_dir / "hf").string()});
+  INFO(r.err);
+  CHECK(r.rc == 0);
+  r = run_sra({"convert", "sra-to-hf", "--in", ck, "--out", (run_dir / "hf").string()});
+  CHECK(r.rc == 1);
+  CHECK(error_line(r.err).find("exists and is not an empty directory") != std::string::npos);
+  Run back =
+      run_sra({"logits", "--hf", (run_dir / "hf").string(), "--ids", "1,2,3", "--greedy", "2", "--json"});
+  INFO(back.err);
+  CHECK(back.rc == 0);
+  CHECK(sra::Json::parse(back.out)["logits"] == j["logits"]);
 }

@@ -18,6 +18,7 @@
 #include "run/checkpoint.h"
 #include "run/config.h"
 #include "run/data_prep.h"
+#include "run/hf_import.h"
 #include "run/interrupt.h"
 #include "run/model_io.h"
 #include "run/run_log.h"
@@ -80,12 +81,32 @@ Batch on_device(Batch b, Device device) {
   return b;
 }
 
-// Masked next-token cross-entropy plus the routers' budget losses (training: remembers the ratios).
-Tensor batch_loss(Transformer& model, const Batch& b) {
-  ForwardOutput out = model.run(b.inputs);
+// Mean over target positions (targets != -100) of KL(teacher || student), both (N, V) logits.
+Tensor distill_kl(const Tensor& student, const Tensor& teacher, const Tensor& targets) {
+  Tensor log_t = log_softmax(teacher, -1);
+  Tensor kl = sum(mul(exp(log_t), sub(log_t, log_softmax(student, -1))), {-1});  // (N)
+  Tensor mask = cast(gt(cast(targets, DType::f32), -50.0), kl.dtype());          // 1 at targets
+  return div(sum(mul(kl, mask)), sum(mask));
+}
+
+// Masked next-token cross-entropy plus the routers' budget losses (training: remembers the ratios), plus
+// distill_weight · KL(dense || SRA) toward the same model with every layer dense (no gradient).
+Tensor batch_loss(Transformer& model, const Batch& b, double distill_weight = 0.0) {
   int64_t V = model.config().vocab_size;
-  Tensor ce = cross_entropy(out.logits.reshape({-1, V}), b.targets.reshape({-1}), -100);
-  return out.budget_loss.defined() ? add(ce, out.budget_loss) : ce;
+  Tensor teacher;
+  if (distill_weight > 0) {
+    NoGradGuard g;
+    model.set_all_dense(true);
+    teacher = model.run(b.inputs).logits.reshape({-1, V});
+    model.set_all_dense(false);
+  }
+  ForwardOutput out = model.run(b.inputs);
+  Tensor logits = out.logits.reshape({-1, V});
+  Tensor targets = b.targets.reshape({-1});
+  Tensor ce = cross_entropy(logits, targets, -100);
+  Tensor loss = out.budget_loss.defined() ? add(ce, out.budget_loss) : ce;
+  if (distill_weight > 0) loss = add(loss, mul(distill_kl(logits, teacher, targets), distill_weight));
+  return loss;
 }
 
 // Schedule fraction of update s in [0, 1]: s / (steps - 1), or with train.time_limit_s > 0 the elapsed
@@ -154,7 +175,8 @@ RunConfig checked_config(const TrainOptions& opt) {
   SRA_CHECK(!opt.config.empty(), "[train] no config file given");
   SRA_CHECK(!opt.out_dir.empty(), "[train] no output directory given");
   RunConfig cfg = load_config(opt.config, opt.overrides);
-  run_device(cfg);  // "[config] device ...": a GPU asked for is present
+  resolve_init_from(cfg);  // train.init_from hf:DIR: the directory's architecture and tokenizer
+  run_device(cfg);         // "[config] device ...": a GPU asked for is present
   SRA_CHECK(cfg.distributed.world_size == 1 && cfg.distributed.backend == "none",
             "[train] distributed training is not supported yet (distributed.world_size must be 1)");
   SRA_CHECK(cfg.data.seq_len <= cfg.model.max_seq_len, "[train] data.seq_len ", cfg.data.seq_len,
@@ -274,7 +296,7 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
   AutocastGuard autocast(compute_dtype(cfg));
   for (int64_t m = 0; m < accum; ++m) {
     Batch b = on_device(make_batch(*run.data.train, run.sampler->next_batch(B)), run.device);
-    Tensor loss = batch_loss(model, b);
+    Tensor loss = batch_loss(model, b, cfg.train.distill_weight);
     {
       NoGradGuard g;
       loss_sum = add(loss_sum, cast(loss.detach(), DType::f64));
@@ -349,8 +371,17 @@ TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
   run.device = run_device(cfg);
   run.lm = model_from_config(cfg);
   run.model().to(run.device);  // before AdamW: its moments are allocated beside the parameters
+  if (!resumed && !cfg.train.init_from.empty()) {
+    load_hf_weights(run.model(), hf_init_dir(cfg.train.init_from));  // mmap → the device's parameters
+    log << "init: " << cfg.train.init_from << " (routers new)\n";
+  }
   run.model().train();
-  run.params = run.model().named_parameters();
+  for (auto& [name, p] : run.model().named_parameters()) {
+    if (cfg.train.freeze_base && !is_router_name(name))
+      p.set_requires_grad(false);  // frozen: no gradient, no optimizer state
+    else
+      run.params.emplace_back(name, p);
+  }
   run.optim = std::make_unique<AdamW>(run.params, to_adamw_config(cfg));
   run.sampler = std::make_unique<SequenceSampler>(run.data.train->num_rows(), uint64_t(cfg.data.seed));
   if (resumed) run.start = restore(run, resumed->first, resumed->second, log);

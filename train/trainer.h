@@ -48,6 +48,12 @@
 //   tools/cli/train_validation.h: val-split problems 0..eval_problems-1 answered greedily with the eval
 //   harness, zero-shot, deterministic selection, strict "#### N"). The trainer never includes eval/.
 //
+// Pretrained start (train.init_from hf:DIR, run/hf_import.h): the directory's architecture replaces the
+//   config's model keys (SRA keys stay), data.tokenizer defaults to DIR/tokenizer.model, and a fresh run
+//   copies the weights in (routers stay freshly initialised). train.freeze_base: only router parameters
+//   get gradients and AdamW state (the LM stays bitwise unchanged). train.distill_weight w > 0 adds
+//   w · mean over target positions of KL(p_dense || p_sra), p_dense from the same model with every layer
+//   dense (Transformer::set_all_dense, no gradient): with a frozen base, the imported model itself.
 // out_dir: config.yaml (the resolved config) at start; checkpoint_path(out_dir, step) every
 //   train.checkpoint_every steps and at the end of the run (train.steps or max_steps), then
 //   keep_last(out_dir, train.keep_last) when keep_last > 0. A checkpoint holds "model/" (parameters and

@@ -105,7 +105,7 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
   return y;
 }
 
-Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
+Tensor rope(const Tensor& x, const Tensor& positions, double theta, const kern::RopeScaling& scaling) {
   detail::require_float("rope", x);
   detail::require_index("rope", positions, "positions");
   detail::require_same_device("rope", {&x, &positions});
@@ -120,10 +120,10 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
   SRA_CHECK(theta > 0, "[rope] theta must be > 0, got ", theta);
   Tensor pos = dense(cast(positions, DType::i64));
   Tensor xc = dense(x);
-  auto rotate = [pos, per_batch, b, h, t, d, theta](const Tensor& in, bool inverse) {
+  auto rotate = [pos, per_batch, b, h, t, d, theta, scaling](const Tensor& in, bool inverse) {
     Tensor out = Tensor::empty(in.shape(), in.dtype(), in.device());
     kern::rope(in.device(), {in.dtype(), out.raw(), in.raw(), static_cast<const int64_t*>(pos.raw()),
-                             per_batch, b, h, t, d, theta, inverse});
+                             per_batch, b, h, t, d, theta, inverse, scaling});
     return out;
   };
   Tensor y = rotate(xc, false);

@@ -11,7 +11,7 @@ void rope(Device d, const RopeArgs& a) {
   for_float(a.dtype, "rope", "cpu", [&](auto t) {
     using T = decltype(t);
     rope_cpu<T>(static_cast<T*>(a.out), static_cast<const T*>(a.x), a.pos, a.pos_per_batch, a.b, a.h, a.t,
-                a.d, a.theta, a.inverse);
+                a.d, a.theta, a.inverse, a.scaling);
   });
 }
 

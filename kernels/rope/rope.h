@@ -1,8 +1,7 @@
 // Rotary position embedding, Hugging Face Llama layout ("rotate_half"). x (B, H, T, D), D even, h = D/2,
 // positions pos (T) shared by the batch or (B, T) (i64):
-//   inv_freq[i] = theta^(−2i/D), angle[b, t, i] = pos[b, t] · inv_freq[i]  (i < h; double, then cos and
-//   sin rounded to T)
-//   out[i]     = x[i] · cos − x[i + h] · sin
+//   inv_freq[i] = theta^(−2i/D) (or its Llama 3 scaling: kernels/rope/rope_freq.h), angle[b, t, i] = pos[b,
+//   t] · inv_freq[i]  (i < h; double, then cos and sin rounded to T) out[i]     = x[i] · cos − x[i + h] · sin
 //   out[i + h] = x[i + h] · cos + x[i] · sin        (= x·cos + rotate_half(x)·sin, cos/sin duplicated)
 // inverse = true rotates by −angle: the backward (the rotation is orthogonal, so gx = R(−angle)·gy).
 // The CPU builds a cos/sin table per position; CUDA (rope_cuda.cu) computes each pair's angle the same way
@@ -14,6 +13,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "kernels/rope/rope_freq.h"
 
 namespace sra::kern {
 
@@ -26,6 +26,7 @@ struct RopeArgs {      // contiguous, on the call's device
   int64_t b, h, t, d;
   double theta;
   bool inverse;
+  RopeScaling scaling;  // default: none
 };
 
 void rope(Device device, const RopeArgs& args);
@@ -33,6 +34,6 @@ void rope_cuda(const RopeArgs& args, int device);
 
 template <typename T>
 void rope_cpu(T* out, const T* x, const int64_t* pos, bool pos_per_batch, int64_t b, int64_t h, int64_t t,
-              int64_t d, double theta, bool inverse);
+              int64_t d, double theta, bool inverse, const RopeScaling& scaling);
 
 }  // namespace sra::kern

@@ -9,10 +9,10 @@ namespace sra::kern {
 
 template <typename T>
 void rope_cpu(T* out, const T* x, const int64_t* pos, bool pos_per_batch, int64_t b, int64_t h, int64_t t,
-              int64_t d, double theta, bool inverse) {
+              int64_t d, double theta, bool inverse, const RopeScaling& scaling) {
   int64_t half = d / 2, npos = pos_per_batch ? b * t : t;
   std::vector<double> inv_freq(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) inv_freq[i] = 1.0 / std::pow(theta, double(2 * i) / double(d));
+  for (int64_t i = 0; i < half; ++i) inv_freq[i] = rope_inv_freq(i, d, theta, scaling);
   // cos/sin table per position row: (npos, half).
   std::vector<T> cs(static_cast<size_t>(npos * half)), sn(static_cast<size_t>(npos * half));
   parallel_for(npos, grain_for(half, 4096), [&](int64_t lo, int64_t hi) {
@@ -42,8 +42,8 @@ void rope_cpu(T* out, const T* x, const int64_t* pos, bool pos_per_batch, int64_
 }
 
 template void rope_cpu<float>(float*, const float*, const int64_t*, bool, int64_t, int64_t, int64_t, int64_t,
-                              double, bool);
+                              double, bool, const RopeScaling&);
 template void rope_cpu<double>(double*, const double*, const int64_t*, bool, int64_t, int64_t, int64_t,
-                               int64_t, double, bool);
+                               int64_t, double, bool, const RopeScaling&);
 
 }  // namespace sra::kern

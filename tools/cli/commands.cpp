@@ -303,6 +303,7 @@ void register_commands(CLI::App& app) {
   add_eval_commands(app);
   add_data_commands(app);
   add_rl_command(app);
+  add_hf_commands(app);
 }
 
 int run_selected(CLI::App& app) {

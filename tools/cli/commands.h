@@ -25,4 +25,7 @@ void add_data_commands(CLI::App& app);
 // `sra rl` (tools/cli/rl_cmd.cpp).
 void add_rl_command(CLI::App& app);
 
+// `sra convert hf-to-sra | sra-to-hf`, `sra logits` (tools/cli/hf_cmd.cpp).
+void add_hf_commands(CLI::App& app);
+
 }  // namespace sra::cli
