@@ -97,6 +97,7 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
       {{"bench"}, "error: 'sra bench' needs a command: cpu, attention, decode, train"},
       {{"bench", "train", "--precision", "fp16"}, "error: --precision: fp16 not in {f32,bf16}"},
       {{"bench", "train", "--device", "gpu"}, "error: --device: must be cpu, cuda or cuda:N, got 'gpu'"},
+      {{"bench", "train", "--loss", "chunked"}, "error: --loss: chunked not in {fused,unfused}"},
   };
   for (const Case& c : cases) {
     Run r = run_sra(c.args);

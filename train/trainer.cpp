@@ -82,10 +82,7 @@ Batch on_device(Batch b, Device device) {
 
 // Masked next-token cross-entropy plus the routers' budget losses (training: remembers the ratios).
 Tensor batch_loss(Transformer& model, const Batch& b) {
-  ForwardOutput out = model.run(b.inputs);
-  int64_t V = model.config().vocab_size;
-  Tensor ce = cross_entropy(out.logits.reshape({-1, V}), b.targets.reshape({-1}), -100);
-  return out.budget_loss.defined() ? add(ce, out.budget_loss) : ce;
+  return model.loss(b.inputs, b.targets, -100);  // fused with the head (Transformer::loss)
 }
 
 double learning_rate(const RunConfig& cfg, int64_t s) {
