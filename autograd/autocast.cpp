@@ -96,6 +96,12 @@ Tensor autocast_bf16_operand(const Tensor& x) {
   return copy;
 }
 
+Tensor autocast_dense_bf16(const Tensor& x) {
+  if (x.is_contiguous()) return autocast_bf16_operand(x);
+  NoGradGuard g;
+  return cast(x.detach(), DType::bf16);  // one strided copy with the conversion, dense result
+}
+
 bool autocast_keeps_bf16(const Tensor& x) {
   return t_guards > 0 && t_autocast == DType::bf16 && x.dtype() == DType::f32;
 }

@@ -48,6 +48,12 @@ class AutocastGuard {
 // recorded on the tape; served from the cast cache while a guard is alive.
 Tensor autocast_bf16_operand(const Tensor& x);
 
+// x rounded to bf16 as a dense (row-major contiguous) tensor, for kernels that need one (attention's q, k, v
+// and dout): a contiguous x goes through autocast_bf16_operand (cached, or a kept copy); a strided x, such
+// as the head split of a projection, is cast straight into a dense copy by one strided-copy kernel (not
+// cached) instead of a dense f32 copy followed by a cast.
+Tensor autocast_dense_bf16(const Tensor& x);
+
 // True when an op with f32 output x should write its bf16 copy: a guard is alive with dtype bf16.
 bool autocast_keeps_bf16(const Tensor& x);
 // Puts x16 (bf16, x's shape, both contiguous; every element x's rounded to nearest even, as cast does) in

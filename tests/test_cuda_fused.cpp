@@ -3,8 +3,8 @@
 //     the logits' gradient can land on the other side for a few elements when the fp32 sums differ in the
 //     last bit), against the unfused composite on the GPU; at the 135M head's shape (16384 × 768 → 32768)
 //     against the composite on the GPU, with a peak memory that never holds the (N, V) f32 logits.
-//   swiglu: GPU vs CPU bit for bit in f32 (the same operations); the bf16 copies of rmsnorm, rope and swiglu
-//     equal cast()'s rounding and are served by the cast cache without an allocation.
+//   swiglu: GPU vs the GPU composite (≤ 1e-6) and the CPU (≤ 1e-5: the device's exp); the bf16 copies of
+//     rmsnorm, rope and swiglu equal cast()'s rounding and are served by the cast cache without allocating.
 //   The Transformer's fused loss vs its unfused loss on the GPU under bf16 autocast.
 //   Multi-tensor AdamW (kernels/adamw: adamw_multi) vs the per-tensor kernel, bit for bit.
 // The op table's cases (linear_cross_entropy, swiglu, rope/strided_input) also run in tests/test_cuda_parity.
@@ -109,24 +109,29 @@ TEST_CASE("cuda fused: linear_cross_entropy at the 135M head's shape, without th
   const double extra = double(cuda::stats(0).peak_bytes_in_use - before);
   check_lce(fused, unfused, 1e-5, 1e-3);
   // inputs' copies, bf16 casts, dx, dw, grads and one 2048-row chunk (f32 logits + bf16 gradient): well
-  // under the 2 GiB of f32 logits the composite makes
-  CHECK(extra < 1.0 * double(1ull << 30));
+  // under the 2 GiB of f32 logits (and 2 GiB of their gradient) the composite makes
+  CHECK(extra < 1.5 * double(1ull << 30));
 }
 
-TEST_CASE("cuda fused: swiglu bit for bit with the CPU, and the kept bf16 copies" * doctest::skip(no_gpu())) {
+TEST_CASE("cuda fused: swiglu matches the composite and the CPU, and the kept bf16 copies" *
+          doctest::skip(no_gpu())) {
   Generator gen(43);
   const Device gpu = Device::cuda(0);
   Tensor a = randn({7, 300}, gen).mul_(3.0), b = randn({7, 300}, gen), gy = randn({7, 300}, gen);
-  std::vector<Tensor> out[2];
-  for (int d = 0; d < 2; ++d) {
-    const Device dev = d ? gpu : Device::cpu();
+  std::vector<Tensor> out[3];  // GPU fused, GPU composite, CPU fused
+  for (int k = 0; k < 3; ++k) {
+    const Device dev = k < 2 ? gpu : Device::cpu();
     Tensor ar = a.to(dev).detach().clone().set_requires_grad(true);
     Tensor br = b.to(dev).detach().clone().set_requires_grad(true);
-    Tensor y = swiglu(ar, br);
+    Tensor y = k == 1 ? mul(silu(ar), br) : swiglu(ar, br);
     backward(y, gy.to(dev));
-    out[d] = {y.detach(), ar.grad(), br.grad()};
+    out[k] = {y.detach(), ar.grad(), br.grad()};
   }
-  for (int i = 0; i < 3; ++i) CHECK(same_bits(out[1][i], out[0][i]));
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(rel_err(out[0][i], out[1][i]) <= 1e-6);  // the same operations (contractions may differ)
+    CHECK(rel_err(out[0][i], out[2][i]) <= 1e-5);  // the device's exp vs glibc's
+  }
 
   Tensor x = randn({4, 6, 64}, gen).to(gpu), wn = randn({64}, gen).to(gpu);
   AutocastGuard guard(DType::bf16);

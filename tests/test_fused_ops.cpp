@@ -7,6 +7,8 @@
 //   swiglu == mul(silu(a), b), add_rmsnorm == add + rmsnorm: bitwise in f32, forward and backward.
 //   kept copies: each op's bf16 copy equals the rounding of its f32 output and is what the cast cache serves
 //     for it (and for a reshape of it); rope reads a transposed view in place and writes gx in its layout.
+//   attention under autocast reads strided q, k, v and dout through one strided cast each: the same bits as
+//     from dense copies; the tape keeps a fresh first gradient as .grad and clones a shared one.
 // Gradchecks (f64, finite differences) run from tests/op_cases.cpp; CUDA parity: tests/test_cuda_fused.cpp.
 #include <doctest/doctest.h>
 
@@ -55,6 +57,10 @@ void check_lce(const Result& got, const Result& want, double tol) {
   CHECK(rel_err(got.loss, want.loss) <= tol);
   CHECK(rel_err(got.gx, want.gx) <= tol);
   CHECK(rel_err(got.gw, want.gw) <= tol);
+}
+
+Tensor select_first(const Tensor& x, int64_t i) {  // x[i] along dim 0, as a view
+  return slice(x, 0, i, i + 1).squeeze(0);
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
@@ -257,4 +263,46 @@ TEST_CASE("fused: rope reads the transposed head split in place and writes gx in
   CHECK(q.strides() == Shape{60, 4, 12, 1});
   backward(sum(mul(y, gy)));
   CHECK(p.grad().is_contiguous());
+}
+
+TEST_CASE("fused: the tape keeps a fresh first gradient as .grad and clones a shared one") {
+  Generator gen(40);
+  Tensor x = randn({3, 4}, gen).set_requires_grad(true), w = randn({3, 4}, gen).set_requires_grad(true);
+  // add's backward passes one gradient to both inputs: each leaf gets its own copy
+  backward(sum(add(x, w)));
+  REQUIRE(x.grad().defined());
+  CHECK(x.grad().raw() != w.grad().raw());
+  x.grad().add_(Tensor::ones({3, 4}));
+  for (float v : w.grad().to_vector<float>()) CHECK(v == 1.0f);
+  // a fresh gradient (mul's) is kept; a second backward accumulates into it
+  Tensor u = randn({5}, gen).set_requires_grad(true);
+  backward(sum(mul(u, 3.0)));
+  backward(sum(mul(u, 3.0)));
+  for (float v : u.grad().to_vector<float>()) CHECK(v == 6.0f);
+  // a seed the caller still holds is cloned, not kept
+  Tensor seed = Tensor::ones({5});
+  Tensor leaf = randn({5}, gen).set_requires_grad(true);
+  backward(leaf, seed);
+  CHECK(leaf.grad().raw() != seed.raw());
+}
+
+TEST_CASE("fused: attention under bf16 autocast reads strided q, k, v and dout as their dense copies") {
+  Generator gen(41);
+  Tensor proj = randn({3, 2, 6, 2, 64}, gen);              // q, k, v as (B, T, H, D) projections
+  Tensor gy = transpose(randn({2, 6, 2, 64}, gen), 1, 2);  // a strided (B, H, T, D) dout
+  std::vector<Tensor> out[2];
+  for (int view = 0; view < 2; ++view) {
+    Tensor p = proj.detach().clone().set_requires_grad(true);
+    std::vector<Tensor> qkv;
+    for (int64_t i = 0; i < 3; ++i) {
+      Tensor x = transpose(select_first(p, i), 1, 2);  // (B, H, T, D) view
+      qkv.push_back(view ? x : contiguous(x));
+    }
+    AutocastGuard guard(DType::bf16);
+    Tensor y = attention(qkv[0], qkv[1], qkv[2]);
+    backward(y, view ? gy : contiguous(gy));
+    out[view] = {y.detach(), p.grad()};
+  }
+  CHECK(same_bits(out[1][0], out[0][0]));
+  CHECK(same_bits(out[1][1], out[0][1]));
 }
