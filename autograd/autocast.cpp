@@ -18,7 +18,9 @@ struct CastEntry {
   int64_t offset = 0;
   Shape shape, strides;
   uint64_t version = 0;
+  bool contiguous = false;  // the source was contiguous: any contiguous view of its elements matches
   std::weak_ptr<TensorImpl> copy;
+  Tensor held;  // a kept copy (autocast_keep_bf16): held until its first use, then weak like the rest
 };
 
 thread_local DType t_autocast = DType::f32;
@@ -26,8 +28,9 @@ thread_local int t_guards = 0;
 thread_local std::vector<CastEntry> t_cache;
 
 bool same_elements(const CastEntry& e, const Tensor& x) {
-  return e.storage == x.storage().get() && e.offset == x.offset() && e.version == x.version() &&
-         e.shape == x.shape() && e.strides == x.strides();
+  if (e.storage != x.storage().get() || e.offset != x.offset() || e.version != x.version()) return false;
+  if (e.shape == x.shape() && e.strides == x.strides()) return true;
+  return e.contiguous && x.is_contiguous() && shape_numel(e.shape) == x.numel();
 }
 
 // A live copy of x's elements from the cache, or an undefined tensor; drops expired entries on the way.
@@ -40,7 +43,11 @@ Tensor cache_find(const Tensor& x) {
       t_cache.pop_back();
       continue;
     }
-    if (same_elements(e, x)) return Tensor(copy);
+    if (same_elements(e, x)) {
+      e.held = Tensor();
+      Tensor hit(copy);
+      return hit.shape() == x.shape() ? hit : hit.reshape(x.shape());
+    }
     ++i;
   }
   return Tensor();
@@ -84,9 +91,29 @@ Tensor autocast_bf16_operand(const Tensor& x) {
   if (t_guards == 0) return bf16_copy(x);
   if (Tensor hit = cache_find(x); hit.defined()) return hit;
   Tensor copy = bf16_copy(x);
-  t_cache.push_back(
-      {x.storage().get(), x.storage(), x.offset(), x.shape(), x.strides(), x.version(), copy.impl_ptr()});
+  t_cache.push_back({x.storage().get(), x.storage(), x.offset(), x.shape(), x.strides(), x.version(),
+                     x.is_contiguous(), copy.impl_ptr(), Tensor()});
   return copy;
+}
+
+Tensor autocast_dense_bf16(const Tensor& x) {
+  if (x.is_contiguous()) return autocast_bf16_operand(x);
+  NoGradGuard g;
+  return cast(x.detach(), DType::bf16);  // one strided copy with the conversion, dense result
+}
+
+bool autocast_keeps_bf16(const Tensor& x) {
+  return t_guards > 0 && t_autocast == DType::bf16 && x.dtype() == DType::f32;
+}
+
+void autocast_keep_bf16(const Tensor& x, const Tensor& x16) {
+  SRA_ASSERT(autocast_keeps_bf16(x) && x16.dtype() == DType::bf16 && x16.shape() == x.shape() &&
+                 x.is_contiguous() && x16.is_contiguous(),
+             "autocast_keep_bf16 of ", shape_str(x.shape()), " ", dtype_name(x.dtype()));
+  // entries whose source is gone (a kept copy never read, e.g. a decode step's) are dropped here
+  std::erase_if(t_cache, [](const CastEntry& e) { return e.source.expired() || e.copy.expired(); });
+  t_cache.push_back({x.storage().get(), x.storage(), x.offset(), x.shape(), x.strides(), x.version(), true,
+                     x16.impl_ptr(), x16});
 }
 
 }  // namespace sra

@@ -17,7 +17,13 @@
 // Cast cache: while a guard is alive, an operand whose elements were cast before — same storage, offset,
 // shape, strides and storage version — reuses that bf16 copy as long as something (the tape) still holds
 // it, so q/k/v projections of one input, or gate/up, cast it once. The cache holds no copy alive and
-// is emptied when the thread's outermost guard ends.
+// is emptied when the thread's outermost guard ends. A contiguous tensor also matches any contiguous view of
+// the same elements (a reshape), and gets the copy reshaped alike.
+//
+// Kept copies: an op whose f32 output feeds GEMMs (rmsnorm, rope, swiglu) writes the bf16 copy in the same
+// kernel and hands it to the cache (autocast_keep_bf16), so that the GEMM's cast is a cache hit and no cast
+// kernel runs. The cache holds a kept copy until its first use (the GEMM then saves it for backward, as it
+// would its own cast), and weakly after that.
 #pragma once
 #include "core/tensor.h"
 
@@ -41,5 +47,17 @@ class AutocastGuard {
 // (a transposed weight stays transposed, so the copy is a straight conversion), else contiguous. Never
 // recorded on the tape; served from the cast cache while a guard is alive.
 Tensor autocast_bf16_operand(const Tensor& x);
+
+// x rounded to bf16 as a dense (row-major contiguous) tensor, for kernels that need one (attention's q, k, v
+// and dout): a contiguous x goes through autocast_bf16_operand (cached, or a kept copy); a strided x, such
+// as the head split of a projection, is cast straight into a dense copy by one strided-copy kernel (not
+// cached) instead of a dense f32 copy followed by a cast.
+Tensor autocast_dense_bf16(const Tensor& x);
+
+// True when an op with f32 output x should write its bf16 copy: a guard is alive with dtype bf16.
+bool autocast_keeps_bf16(const Tensor& x);
+// Puts x16 (bf16, x's shape, both contiguous; every element x's rounded to nearest even, as cast does) in
+// the cast cache as x's copy. Only when autocast_keeps_bf16(x).
+void autocast_keep_bf16(const Tensor& x, const Tensor& x16);
 
 }  // namespace sra

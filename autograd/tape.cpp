@@ -88,7 +88,12 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     if (!leaf.requires_grad()) return;
     Tensor cur = leaf.grad();
     if (!cur.defined()) {
-      leaf.impl()->grad = g.to(leaf.dtype()).clone().impl_ptr();
+      // A gradient that nothing else holds (a fresh dense result: the op's closure, the other inputs'
+      // gradients and the grads map hold none of it) becomes the leaf's .grad as it is; anything else is
+      // cloned, so that accumulating into .grad later never writes into another tensor's memory.
+      const bool alone = g.dtype() == leaf.dtype() && g.impl_ptr().use_count() == 1 &&
+                         g.storage().use_count() == 1 && g.offset() == 0 && g.is_contiguous();
+      leaf.impl()->grad = alone ? g.impl_ptr() : g.to(leaf.dtype()).clone().impl_ptr();
     } else {
       cur.add_(g);
     }

@@ -11,6 +11,7 @@
 #include "kernels/embedding/embedding.h"
 #include "kernels/index/index.h"
 #include "kernels/kth_smallest/kth_smallest.h"
+#include "kernels/linear_cross_entropy/linear_cross_entropy.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/random/random.h"
 #include "kernels/reduce/reduce.h"
@@ -19,6 +20,7 @@
 #include "kernels/router/router.h"
 #include "kernels/softmax/softmax.h"
 #include "kernels/sparse_attention/sparse_attention.h"
+#include "kernels/swiglu/swiglu.h"
 #include "kernels/topk/topk.h"
 
 namespace sra::kern {
@@ -146,6 +148,9 @@ void dropout_apply_cuda(const DropoutApplyArgs&, int) {
 void adamw_cuda(const AdamWArgs&, int) {
   no_cuda("adamw");
 }
+void adamw_multi_cuda(const AdamWMultiArgs&, int) {
+  no_cuda("adamw");
+}
 void sum_squares_cuda(const SumSquaresArgs&, int) {
   no_cuda("clip_grad_norm");
 }
@@ -157,6 +162,22 @@ void sparse_attention_backward_cuda(const SparseAttentionBackwardArgs&, int) {
 }
 void clip_scale_cuda(const ClipScaleArgs&, int) {
   no_cuda("clip_grad_norm");
+}
+
+void xent_count_kept_cuda(int64_t*, const int64_t*, int64_t, int64_t, int) {
+  no_cuda("linear_cross_entropy");
+}
+void xent_chunk_cuda(const XentChunkArgs&, int) {
+  no_cuda("linear_cross_entropy");
+}
+void xent_finish_cuda(DType, void*, const double*, const int64_t*, int64_t, int) {
+  no_cuda("linear_cross_entropy");
+}
+void swiglu_cuda(const SwigluArgs&, int) {
+  no_cuda("swiglu");
+}
+void swiglu_backward_cuda(const SwigluBackwardArgs&, int) {
+  no_cuda("swiglu");
 }
 
 }  // namespace sra::kern

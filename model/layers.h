@@ -27,6 +27,7 @@ class RMSNorm : public Module {
  public:
   RMSNorm(int64_t dim, double eps, DType dtype = DType::f32);
   Tensor forward(const Tensor& x) const { return rmsnorm(x, weight, eps_); }
+  double eps() const { return eps_; }
   Tensor weight;
 
  private:

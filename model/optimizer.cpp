@@ -1,6 +1,8 @@
 #include "model/optimizer.h"
 
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "autograd/ops/common.h"
 
@@ -38,6 +40,19 @@ void AdamW::step(double lr, const Tensor& grad_scale) {
 void AdamW::update(double lr, double grad_scale, const Tensor* scale_dev) {
   ++t_;
   NoGradGuard g;
+  // consecutive parameters of one device and dtype are updated by one adamw_multi call (one launch per
+  // kern::kAdamWMultiTensors tensors on CUDA)
+  const kern::AdamWStep st{lr, cfg_.beta1, cfg_.beta2, cfg_.eps, 0.0, grad_scale, t_};
+  const double* sd = scale_dev ? static_cast<const double*>(scale_dev->raw()) : nullptr;
+  std::vector<kern::AdamWTensor> batch;
+  std::vector<Tensor> grads;
+  grads.reserve(slots_.size());
+  std::optional<Device> dev;
+  DType dtype = DType::f32;
+  auto flush = [&] {
+    if (!batch.empty()) kern::adamw_multi(*dev, {dtype, batch.data(), int64_t(batch.size()), st, sd});
+    batch.clear();
+  };
   for (Slot& s : slots_) {
     Tensor grad = s.p.grad();
     if (!grad.defined()) continue;
@@ -49,13 +64,17 @@ void AdamW::update(double lr, double grad_scale, const Tensor* scale_dev) {
     SRA_CHECK(!scale_dev || scale_dev->device() == s.p.device(), "[adamw] the gradient scale is on ",
               scale_dev ? scale_dev->device().str() : "", ", the parameter ", s.name, " on ",
               s.p.device().str());
-    Tensor gc = grad.contiguous();
-    kern::AdamWStep st{lr,         cfg_.beta1, cfg_.beta2, cfg_.eps, s.decay ? cfg_.weight_decay : 0.0,
-                       grad_scale, t_};
-    const double* sd = scale_dev ? static_cast<const double*>(scale_dev->raw()) : nullptr;
-    kern::adamw(s.p.device(), {s.p.dtype(), s.p.raw(), gc.raw(), s.m.raw(), s.v.raw(), s.p.numel(), st, sd});
+    grads.push_back(grad.contiguous());  // held until the launch
+    const Tensor& gc = grads.back();
+    if (dev && *dev != s.p.device()) flush();
+    dev = s.p.device();
+    if (dtype != s.p.dtype()) flush();
+    dtype = s.p.dtype();
+    batch.push_back(
+        {s.p.raw(), gc.raw(), s.m.raw(), s.v.raw(), s.p.numel(), s.decay ? cfg_.weight_decay : 0.0});
     s.p.bump_version();
   }
+  flush();
 }
 
 void AdamW::zero_grad() {

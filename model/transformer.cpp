@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/fused_ops.h"
 #include "autograd/sparse_attention.h"
 
 namespace sra {
@@ -95,7 +96,7 @@ SwiGLU::SwiGLU(const TransformerConfig& c, Generator& gen) {
 }
 
 Tensor SwiGLU::forward(const Tensor& x) const {
-  return down_proj->forward(mul(silu(gate_proj->forward(x)), up_proj->forward(x)));
+  return down_proj->forward(swiglu(gate_proj->forward(x), up_proj->forward(x)));
 }
 
 DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen)
@@ -113,8 +114,10 @@ DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router
 }
 
 Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions, const Selection* sel) const {
-  Tensor a = add(h, self_attn->forward(input_layernorm->forward(h), positions, sel));
-  return add(a, mlp->forward(post_attention_layernorm->forward(a)));
+  // the attention's residual add and the post-attention norm in one kernel (autograd/fused_ops.h)
+  auto [a, normed] = add_rmsnorm(h, self_attn->forward(input_layernorm->forward(h), positions, sel),
+                                 post_attention_layernorm->weight, post_attention_layernorm->eps());
+  return add(a, mlp->forward(normed));
 }
 
 DecoderStack::DecoderStack(const TransformerConfig& c, Generator& gen) {
@@ -157,6 +160,17 @@ std::vector<Router*> Transformer::sra_routers() const {
 
 ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions,
                                const std::vector<Tensor>* forced) {
+  ForwardOutput out = run_hidden(ids, positions, forced);
+  out.logits = head(out.hidden);
+  return out;
+}
+
+Tensor Transformer::head(const Tensor& hidden) const {
+  return lm_head ? lm_head->forward(hidden) : linear(hidden, model->embed_tokens->weight);
+}
+
+ForwardOutput Transformer::run_hidden(const Tensor& ids, const Tensor& positions,
+                                      const std::vector<Tensor>* forced) {
   SRA_CHECK(ids.dim() == 2, "[model] ids must be (B, T), got ", shape_str(ids.shape()));
   int64_t T = ids.size(1);
   SRA_CHECK(T <= config_.max_seq_len, "[model] sequence length ", T, " exceeds max_seq_len ",
@@ -190,8 +204,7 @@ ForwardOutput Transformer::run(const Tensor& ids, const Tensor& positions,
   SRA_CHECK(!forced || all_dense_ || forced->size() == sra_index,
             "[model] forced selections: ", forced ? forced->size() : 0, " given for ", sra_index,
             " SRA layers");
-  h = model->norm->forward(h);
-  out.logits = lm_head ? lm_head->forward(h) : linear(h, model->embed_tokens->weight);
+  out.hidden = model->norm->forward(h);
   {
     NoGradGuard g;  // Σ ratio / L in layer order, as the host would add the doubles
     out.selected_ratio = Tensor::zeros({}, DType::f64, h.device());
@@ -213,10 +226,21 @@ Tensor Transformer::loss(const Tensor& ids) {
   int64_t T = ids.size(1) - 1;
   SRA_CHECK(ids.dim() == 2 && T >= 1, "[model] loss needs (B, T+1) ids with T >= 1, got ",
             shape_str(ids.shape()));
-  Tensor inputs = ids.slice(1, 0, T).contiguous();
-  Tensor targets = ids.slice(1, 1, T + 1).contiguous().reshape({-1});
-  ForwardOutput out = run(inputs);
-  Tensor ce = cross_entropy(out.logits.reshape({-1, config_.vocab_size}), targets);
+  return loss(ids.slice(1, 0, T).contiguous(), ids.slice(1, 1, T + 1).contiguous());
+}
+
+Tensor Transformer::loss(const Tensor& inputs, const Tensor& targets, int64_t ignore_index) {
+  SRA_CHECK(targets.shape() == inputs.shape(), "[model] targets ", shape_str(targets.shape()),
+            " do not match inputs ", shape_str(inputs.shape()));
+  ForwardOutput out = run_hidden(inputs);
+  Tensor t = targets.reshape({-1});
+  Tensor ce;
+  if (fused_loss_ && !(lm_head && lm_head->bias.defined())) {
+    const Tensor& w = lm_head ? lm_head->weight : model->embed_tokens->weight;
+    ce = linear_cross_entropy(out.hidden.reshape({-1, config_.d_model}), w, t, ignore_index);
+  } else {
+    ce = cross_entropy(head(out.hidden).reshape({-1, config_.vocab_size}), t, ignore_index);
+  }
   return out.budget_loss.defined() ? add(ce, out.budget_loss) : ce;
 }
 

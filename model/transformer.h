@@ -113,7 +113,8 @@ class LayerList : public Module {
 };
 
 struct ForwardOutput {
-  Tensor logits;                      // (B, T, V)
+  Tensor logits;                      // (B, T, V) (undefined from run_hidden)
+  Tensor hidden;                      // (B, T, C): the final norm's output, the head's input
   std::vector<Selection> selections;  // one per SRA layer, in layer order
   Tensor budget_loss;                 // Σ of the routers' budget losses (0-d)
   Tensor selected_ratio;              // 0-d f64 on the model's device: mean over SRA layers (0 if dense)
@@ -129,9 +130,19 @@ class Transformer : public Module {
   ForwardOutput run(const Tensor& ids, const Tensor& positions = Tensor(),
                     const std::vector<Tensor>* forced = nullptr);
   Tensor forward(const Tensor& ids, const Tensor& positions = Tensor()) { return run(ids, positions).logits; }
+  // run() without the head: `hidden` set, `logits` undefined (the fused loss reads the head's weight).
+  ForwardOutput run_hidden(const Tensor& ids, const Tensor& positions = Tensor(),
+                           const std::vector<Tensor>* forced = nullptr);
+  Tensor head(const Tensor& hidden) const;  // hidden (…, C) → logits (…, V) through lm_head (or the tied one)
   // Mean next-token cross-entropy of ids (B, T+1) (inputs ids[:, :T], targets ids[:, 1:]) plus the
   // routers' budget losses; remembers the selected ratios and quantiles for update_thresholds().
   Tensor loss(const Tensor& ids);
+  // The same for inputs (B, T) and targets (B, T): targets equal to ignore_index do not count (the mean is
+  // over the kept ones; 0 when none). The cross-entropy is fused with the head (autograd/fused_ops.h:
+  // linear_cross_entropy, no (B·T, V) logits) unless set_fused_loss(false): then head + cross_entropy.
+  Tensor loss(const Tensor& inputs, const Tensor& targets, int64_t ignore_index = -100);
+  void set_fused_loss(bool fused) { fused_loss_ = fused; }
+  bool fused_loss() const { return fused_loss_; }
   // After an optimizer step: moves each router's threshold (Router::update_threshold) using the ratios
   // and quantiles of the last loss()/run() in training mode.
   void update_thresholds();
@@ -159,6 +170,7 @@ class Transformer : public Module {
   Tensor last_ratio_;
   Tensor positions_;  // the last default_positions
   bool all_dense_ = false;
+  bool fused_loss_ = true;
 };
 
 }  // namespace sra

@@ -1,5 +1,6 @@
 // The op table: one line per op case. It drives the finite-difference gradchecks
 // (tests/test_gradcheck.cpp) and, with the CUDA backend, CPU-vs-CUDA parity. Adding an op = one line.
+#include "autograd/fused_ops.h"
 #include "autograd/sparse_attention.h"
 #include "tests/gradcheck.h"
 
@@ -92,6 +93,29 @@ const std::vector<OpCase>& op_cases() {
       {"rope", {F({2, 2, 3, 4}), Idx({3}, 50)}, [](V x) { return rope(x[0], x[1]); }},
       {"rope/batch_positions", {F({2, 1, 3, 6}), Idx({2, 3}, 50)},
        [](V x) { return rope(x[0], x[1], 100.0); }},
+      {"rope/strided_input", {F({2, 3, 2, 4}), Idx({3}, 50)},  // the (B, T, H, D) → (B, H, T, D) head split
+       [](V x) { return rope(transpose(x[0], 1, 2), x[1]); }},
+      // ---- fused ops (autograd/fused_ops.h; each also checked against its composite in test_fused_ops) ----
+      {"linear_cross_entropy", {F({5, 4}), F({7, 4}), Idx({5}, 7)},  // chunks of 2, 2, 1 rows
+       [](V x) { return linear_cross_entropy(x[0], x[1], x[2], -100, 2); }},
+      {"linear_cross_entropy/ignore", {F({5, 3}), F({6, 3})}, [](V x) {
+         return linear_cross_entropy(x[0], x[1], Tensor::from_vector(std::vector<int64_t>{1, -100, 5, -100, 0}, {5}),
+                                     -100, 3);
+       }},
+      {"linear_cross_entropy/all_ignored", {F({2, 3}), F({4, 3})}, [](V x) {
+         return linear_cross_entropy(x[0], x[1], Tensor::from_vector(std::vector<int64_t>{-100, -100}, {2}));
+       }},
+      {"linear_cross_entropy/weight_only", {Const({4, 3}), F({5, 3}), Idx({4}, 5)},
+       [](V x) { return linear_cross_entropy(x[0], x[1], cast(x[2], DType::i32), -100, 3); }},
+      {"swiglu", {F({3, 4}), F({3, 4})}, [](V x) { return swiglu(x[0], x[1]); }},
+      {"add_rmsnorm", {F({2, 3, 5}), F({2, 3, 5}), F({5})}, [](V x) {
+         auto [s, y] = add_rmsnorm(x[0], x[1], x[2], 1e-5);
+         return stack({s, y}, 0);
+       }},
+      {"add_rmsnorm/norm_only", {F({4, 6}), Const({4, 6}), Const({6})}, [](V x) {
+         return add_rmsnorm(x[0], x[1], x[2], 1e-2).second;
+       }},
+      {"swiglu/gate_only", {F({2, 5}), Const({2, 5})}, [](V x) { return swiglu(x[0], x[1]); }},
       {"dropout", {F({4, 5})}, [](V x) {
          Generator gen(7);
          return dropout(x[0], 0.3, gen);

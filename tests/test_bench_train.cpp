@@ -18,10 +18,12 @@ using namespace sra::testing;
 
 namespace {
 
-void check_bench_line(const std::string& device, const std::string& precision) {
-  Run r = run_sra({"bench",    "train", "--device", device, "--precision", precision, "--d-model", "32",
-                   "--layers", "2",     "--heads",  "4",    "--d-ff",      "64",      "--seq-len", "16",
-                   "--batch",  "3",     "--vocab",  "64",   "--steps",     "3",       "--warmup",  "1"});
+void check_bench_line(const std::string& device, const std::string& precision,
+                      const std::string& loss = "fused") {
+  Run r = run_sra({"bench",     "train",    "--device", device,    "--precision", precision, "--d-model",
+                   "32",        "--layers", "2",        "--heads", "4",           "--d-ff",  "64",
+                   "--seq-len", "16",       "--batch",  "3",       "--vocab",     "64",      "--steps",
+                   "3",         "--warmup", "1",        "--loss",  loss});
   INFO("stdout: ", r.out, "\nstderr: ", r.err);
   REQUIRE(r.rc == 0);
   REQUIRE(!r.out.empty());
@@ -30,6 +32,7 @@ void check_bench_line(const std::string& device, const std::string& precision) {
   CHECK(j["bench"].as_string() == "train");
   CHECK(j["config"].as_string() == "d32-L2-T16-B3-V64");
   CHECK(j["precision"].as_string() == precision);
+  CHECK(j["loss"].as_string() == loss);
   CHECK(j["date"].as_string().size() == 10);
   CHECK(j["date"].as_string()[4] == '-');
   // params: embedding and untied head 2·64·32, per layer 4·32² + 3·32·64 + 2·32, the final norm 32
@@ -103,14 +106,16 @@ TEST_CASE("cuda: bench attention --json on the GPU" * doctest::skip(!cuda::avail
   check_attention_lines("cuda");
 }
 
-TEST_CASE("bench train: one JSON line on the CPU, f32 and bf16") {
+TEST_CASE("bench train: one JSON line on the CPU, f32 and bf16, fused and unfused loss") {
   check_bench_line("cpu", "f32");
   check_bench_line("cpu", "bf16");
+  check_bench_line("cpu", "bf16", "unfused");
 }
 
 TEST_CASE("cuda: bench train: one JSON line on the GPU, f32 and bf16" * doctest::skip(!cuda::available())) {
   check_bench_line("cuda", "f32");
   check_bench_line("cuda", "bf16");
+  check_bench_line("cuda", "bf16", "unfused");
 }
 
 // `sra bench decode` on a tiny model: one line per (context, attention) with the fields, a positive step

@@ -115,6 +115,7 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
       {{"logits", "--hf", "d", "--ids", "1", "--precision", "f16"},
        "error: --precision: f16 not in {f32,bf16}"},
       {{"logits", "--hf", "d", "--checkpoint", "c", "--ids", "1"}, "error: --checkpoint excludes --hf"},
+      {{"bench", "train", "--loss", "chunked"}, "error: --loss: chunked not in {fused,unfused}"},
   };
   for (const Case& c : cases) {
     Run r = run_sra(c.args);

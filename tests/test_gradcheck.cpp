@@ -16,7 +16,7 @@ using namespace sra::test;
 namespace {
 
 // The headers whose functions are the differentiable ops (paths from the source root).
-const char* kOpHeaders[] = {"autograd/ops.h", "autograd/sparse_attention.h"};
+const char* kOpHeaders[] = {"autograd/ops.h", "autograd/sparse_attention.h", "autograd/fused_ops.h"};
 
 // Declared functions returning tensors that are not differentiable ops, and why. Nothing else may be
 // left out: every other name declared in kOpHeaders needs a line in tests/op_cases.cpp.

@@ -90,8 +90,10 @@ Tensor distill_kl(const Tensor& student, const Tensor& teacher, const Tensor& ta
 }
 
 // Masked next-token cross-entropy plus the routers' budget losses (training: remembers the ratios), plus
-// distill_weight · KL(dense || SRA) toward the same model with every layer dense (no gradient).
+// distill_weight · KL(dense || SRA) toward the same model with every layer dense (no gradient). Without
+// distillation the loss is Transformer::loss (cross-entropy fused with the head, never full logits).
 Tensor batch_loss(Transformer& model, const Batch& b, double distill_weight = 0.0) {
+  if (distill_weight <= 0) return model.loss(b.inputs, b.targets, -100);  // fused with the head
   int64_t V = model.config().vocab_size;
   Tensor teacher;
   if (distill_weight > 0) {

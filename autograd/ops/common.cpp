@@ -7,6 +7,22 @@ Tensor dense(const Tensor& t) {
   return contiguous(t);
 }
 
+Tensor device_targets(const char* op, const Tensor& targets, Device device, int64_t v, int64_t ignore_index) {
+  Tensor t = dense(cast(targets, DType::i64));
+  if (t.device().is_cpu()) {
+    const int64_t* tp = t.data<int64_t>();
+    for (int64_t r = 0; r < t.numel(); ++r) {
+      if (tp[r] == ignore_index) continue;
+      SRA_CHECK(tp[r] >= 0 && tp[r] < v, "[", op, "] target ", tp[r], " at row ", r, " is out of range [0, ",
+                v, ") (ignore_index ", ignore_index, ")");
+    }
+    return t.to(device);
+  }
+  SRA_CHECK(t.device() == device, "[", op, "] inputs are on different devices: ", device.str(), " and ",
+            t.device().str());
+  return t;
+}
+
 void require_same_device(const char* op, std::initializer_list<const Tensor*> ts) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {

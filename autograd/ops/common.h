@@ -15,6 +15,12 @@ void require_float(const char* op, const Tensor& t, const char* what = "input");
 void require_same_float(const char* op, const Tensor& a, const Tensor& b);
 void require_index(const char* op, const Tensor& t, const char* what = "index");
 
+// Cross-entropy targets (N) as contiguous i64 on `device` (with v classes). Targets on the CPU are
+// range-checked first ("[op] target 7 at row 3 is out of range [0, 5) (ignore_index -100)"), then copied;
+// targets already on a GPU are never read on the host (kernels/cross_entropy/cross_entropy.h says what the
+// kernels do with a bad one).
+Tensor device_targets(const char* op, const Tensor& targets, Device device, int64_t v, int64_t ignore_index);
+
 // A contiguous copy of t (or t itself when already contiguous) that never records on the tape.
 Tensor dense(const Tensor& t);
 

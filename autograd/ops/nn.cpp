@@ -11,6 +11,9 @@
 // (they must share one): outputs, saved tensors and kernel scratch are allocated there and the kernels
 // are reached through their dispatchers. Embedding ids are range-checked on the host on the CPU only
 // (kernels/embedding/embedding.h says where CUDA ids are validated).
+#include <algorithm>
+
+#include "autograd/autocast.h"
 #include "autograd/ops/common.h"
 #include "kernels/dropout/dropout.h"
 #include "kernels/embedding/embedding.h"
@@ -42,6 +45,24 @@ void check_ids(const Tensor& ids, const Tensor& idx, const Tensor& weight) {
 
 void* ptr(const Tensor& t) {  // null when t is undefined (an output not asked for)
   return t.defined() ? t.raw() : nullptr;
+}
+
+// An uninitialised tensor of `shape` whose memory order follows `strides` (dims by decreasing stride):
+// dense, and laid out as the tensor those strides came from when that one was a permutation of a dense
+// layout.
+Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device) {
+  std::vector<int64_t> order(shape.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t c) { return strides[size_t(a)] > strides[size_t(c)]; });
+  Shape mem(shape.size());
+  std::vector<int64_t> inverse(shape.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    mem[i] = shape[size_t(order[i])];
+    inverse[size_t(order[i])] = int64_t(i);
+  }
+  NoGradGuard g;
+  return permute(Tensor::empty(mem, dtype, device), inverse);
 }
 
 }  // namespace
@@ -87,7 +108,9 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
   Tensor xc = dense(x), wc = dense(weight);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
   Tensor rstd = Tensor::empty({n}, x.dtype(), dev);
-  kern::rmsnorm(dev, {x.dtype(), y.raw(), rstd.raw(), xc.raw(), wc.raw(), n, c, eps});
+  Tensor y16 = autocast_keeps_bf16(y) ? Tensor::empty(x.shape(), DType::bf16, dev) : Tensor();
+  kern::rmsnorm(dev, {x.dtype(), y.raw(), rstd.raw(), xc.raw(), wc.raw(), n, c, eps, ptr(y16)});
+  if (y16.defined()) autocast_keep_bf16(y, y16);
   if (needs_grad({x, weight})) {
     bool gx_needed = x.requires_grad(), gw_needed = weight.requires_grad();
     record(
@@ -119,18 +142,42 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, const kern::
             shape_str(x.shape()), " (expected [", t, "] or [", b, ", ", t, "])");
   SRA_CHECK(theta > 0, "[rope] theta must be > 0, got ", theta);
   Tensor pos = dense(cast(positions, DType::i64));
-  Tensor xc = dense(x);
-  auto rotate = [pos, per_batch, b, h, t, d, theta, scaling](const Tensor& in, bool inverse) {
-    Tensor out = Tensor::empty(in.shape(), in.dtype(), in.device());
-    kern::rope(in.device(), {in.dtype(), out.raw(), in.raw(), static_cast<const int64_t*>(pos.raw()),
-                             per_batch, b, h, t, d, theta, inverse, scaling});
-    return out;
+  // x is read in place when its last dim is contiguous (the q/k head split of a projection is a transposed
+  // view); the output is dense (B, H, T, D) and, under bf16 autocast, comes with its bf16 copy (the
+  // attention's operand). The backward writes gx in x's memory order, so that the transpose back to the
+  // projection's (B, T, H, D) layout is free.
+  Tensor xs = x.stride(3) == 1 || d <= 1 ? x : dense(x);
+  auto rotate = [pos, per_batch, b, h, t, d, theta, scaling](const Tensor& in, const Tensor& out,
+                                                             bool inverse, const Tensor& out16) {
+    kern::rope(in.device(), {in.dtype(),
+                             out.raw(),
+                             in.raw(),
+                             static_cast<const int64_t*>(pos.raw()),
+                             per_batch,
+                             b,
+                             h,
+                             t,
+                             d,
+                             theta,
+                             inverse,
+                             {in.stride(0), in.stride(1), in.stride(2)},
+                             {out.stride(0), out.stride(1), out.stride(2)},
+                             ptr(out16),
+                             scaling});
   };
-  Tensor y = rotate(xc, false);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor y16 = autocast_keeps_bf16(y) ? Tensor::empty(x.shape(), DType::bf16, x.device()) : Tensor();
+  rotate(xs, y, false, y16);
+  if (y16.defined()) autocast_keep_bf16(y, y16);
   if (needs_grad({x})) {
-    record("rope", {x, positions}, {y}, {pos}, [rotate](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-      return {rotate(dense(g[0]), true), Tensor()};
-    });
+    const Shape x_strides = xs.strides();
+    record("rope", {x, positions}, {y}, {pos},
+           [rotate, x_strides](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor gy = g[0].stride(3) == 1 || g[0].size(3) <= 1 ? g[0] : dense(g[0]);
+             Tensor gx = empty_in_order(gy.shape(), x_strides, gy.dtype(), gy.device());
+             rotate(gy, gx, true, Tensor());
+             return {gx, Tensor()};
+           });
   }
   return y;
 }

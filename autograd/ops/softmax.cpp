@@ -52,24 +52,6 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t dim, bool log) {
   return y;
 }
 
-// Targets as contiguous i64 on the logits' device. Targets on the CPU are range-checked here, then copied;
-// targets already on a GPU are not read on the host (the CUDA kernel's handling: cross_entropy.h).
-Tensor device_targets(const Tensor& targets, const Tensor& logits, int64_t ignore_index) {
-  Tensor t = dense(cast(targets, DType::i64));
-  if (t.device().is_cpu()) {
-    const int64_t* tp = t.data<int64_t>();
-    int64_t v = logits.size(1);
-    for (int64_t r = 0; r < t.numel(); ++r) {
-      if (tp[r] == ignore_index) continue;
-      SRA_CHECK(tp[r] >= 0 && tp[r] < v, "[cross_entropy] target ", tp[r], " at row ", r,
-                " is out of range [0, ", v, ") (ignore_index ", ignore_index, ")");
-    }
-    return t.to(logits.device());
-  }
-  detail::require_same_device("cross_entropy", {&logits, &t});
-  return t;
-}
-
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
@@ -91,7 +73,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   int64_t n = logits.size(0), v = logits.size(1);
   SRA_CHECK(v > 0 || n == 0, "[cross_entropy] logits ", shape_str(logits.shape()), " have no classes");
   Device dev = logits.device();
-  Tensor t = device_targets(targets, logits, ignore_index);
+  Tensor t = detail::device_targets("cross_entropy", targets, dev, v, ignore_index);
   Tensor xc = dense(logits);
   Tensor mx = Tensor::empty({n}, logits.dtype(), dev), ls = Tensor::empty({n}, logits.dtype(), dev);
   Tensor loss = Tensor::empty({}, logits.dtype(), dev), kept = Tensor::empty({}, DType::i64, dev);

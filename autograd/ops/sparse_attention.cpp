@@ -91,10 +91,12 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   const Device dev = q.device();
 
   // contiguous copies, not recorded (detail::dense): gradients flow to the inputs directly
-  Tensor qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
   const bool cast = q.dtype() == DType::f32 && autocast_dtype() == DType::bf16;
-  if (cast) {
-    qc = autocast_bf16_operand(qc), kc = autocast_bf16_operand(kc), vc = autocast_bf16_operand(vc);
+  Tensor qc, kc, vc;
+  if (!cast) {
+    qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
+  } else {  // dense bf16 copies in one kernel each (a strided v is not copied in f32 first)
+    qc = autocast_dense_bf16(q), kc = autocast_dense_bf16(k), vc = autocast_dense_bf16(v);
     if (!kern::sparse_attention_bf16_head_dim(D))
       qc = qc.to(DType::f32), kc = kc.to(DType::f32), vc = vc.to(DType::f32);
   }
@@ -114,8 +116,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
     record("sparse_attention", {q, k, v, selected, gate}, {out}, {qc, kc, vc, sc, gc, out, lse},
            [qc, kc, vc, sc, gc, out, lse, dims, dev, dt, in_dt,
             cast](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             Tensor gout = detail::dense(g[0]);
-             if (cast) gout = autocast_bf16_operand(gout);
+             Tensor gout = cast ? autocast_dense_bf16(g[0]) : detail::dense(g[0]);
              if (cast && in_dt == DType::f32) gout = gout.to(DType::f32);
              Tensor dq = Tensor::empty(qc.shape(), dt, dev);
              Tensor dk = Tensor::empty(kc.shape(), dt, dev);

@@ -17,6 +17,16 @@ void adamw(Device d, const AdamWArgs& a) {
   });
 }
 
+void adamw_multi(Device d, const AdamWMultiArgs& a) {
+  if (d.is_cuda()) return adamw_multi_cuda(a, d.index);
+  for (int64_t i = 0; i < a.count; ++i) {
+    const AdamWTensor& t = a.tensors[i];
+    AdamWStep st = a.step;
+    st.weight_decay = t.weight_decay;
+    adamw(d, {a.dtype, t.p, t.g, t.m, t.v, t.n, st, a.scale_dev});
+  }
+}
+
 void clip_scale(Device d, const ClipScaleArgs& a) {
   if (d.is_cuda()) return clip_scale_cuda(a, d.index);
   clip_norm_scale(a.sum_sq[0], a.max_norm, a.out);

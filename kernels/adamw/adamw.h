@@ -15,7 +15,12 @@
 // on CUDA one thread, so the clip factor never leaves the device). adamw reads its gradient scale from
 // scale_dev (a double on the call's device) when that is set, instead of step.grad_scale: a step whose
 // clip factor stays on the GPU makes no host read.
-// Callers use the dispatchers adamw / sum_squares / clip_scale (adamw.cpp). T = float or double.
+// adamw_multi: the same update over many tensors of one dtype with one step's constants (each tensor its own
+// weight decay): on CUDA one launch per kAdamWMultiTensors tensors (their pointers and sizes passed as the
+// kernel's argument, each block updating kAdamWMultiChunk elements of one tensor), the per-tensor kernel's
+// expression element for element, so the result is adamw's bit for bit; on the CPU adamw per tensor.
+// Callers use the dispatchers adamw / adamw_multi / sum_squares / clip_scale (adamw.cpp). T = float or
+// double.
 #pragma once
 #include <math.h>
 
@@ -44,6 +49,25 @@ struct AdamWArgs {  // pointers on the call's device
   AdamWStep step;
   const double* scale_dev = nullptr;  // set: the gradient scale, read on the device (step.grad_scale unused)
 };
+constexpr int kAdamWMultiTensors = 48;
+constexpr int64_t kAdamWMultiChunk = 4096;
+
+struct AdamWTensor {  // one parameter of adamw_multi: contiguous, n elements each, on the call's device
+  void* p;
+  const void* g;
+  void* m;
+  void* v;
+  int64_t n;
+  double weight_decay;
+};
+struct AdamWMultiArgs {
+  DType dtype;                 // of every tensor: f32 | f64
+  const AdamWTensor* tensors;  // host array
+  int64_t count;
+  AdamWStep step;  // step.weight_decay unused (per tensor)
+  const double* scale_dev = nullptr;
+};
+
 struct SumSquaresArgs {
   DType dtype;
   const void* g;
@@ -66,6 +90,8 @@ SRA_HOST_DEVICE inline void clip_norm_scale(double sum_sq, double max_norm, doub
 }
 
 void adamw(Device device, const AdamWArgs& args);
+void adamw_multi(Device device, const AdamWMultiArgs& args);
+void adamw_multi_cuda(const AdamWMultiArgs& args, int device);
 void sum_squares(Device device, const SumSquaresArgs& args);
 void clip_scale(Device device, const ClipScaleArgs& args);
 void adamw_cuda(const AdamWArgs& args, int device);

@@ -34,6 +34,44 @@ __global__ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, T b1, T b2
   }
 }
 
+// Up to kAdamWMultiTensors tensors by value; block b updates chunk b − first[i] of tensor i, where
+// first[i] <= b < first[i + 1] (kAdamWMultiChunk elements per chunk).
+template <typename T>
+struct MultiTable {
+  T* p[kAdamWMultiTensors];
+  const T* g[kAdamWMultiTensors];
+  T* m[kAdamWMultiTensors];
+  T* v[kAdamWMultiTensors];
+  int64_t n[kAdamWMultiTensors];
+  T decay[kAdamWMultiTensors];
+  int32_t first[kAdamWMultiTensors + 1];
+  int count;
+};
+
+template <typename T>
+__global__ void adamw_multi_kernel(const MultiTable<T> tab, T b1, T b2, T step, T inv_sqrt_bc2, T eps,
+                                   T gs_host, const double* gs_dev) {
+  const T gs = gs_dev ? T(gs_dev[0]) : gs_host;
+  const int b = int(blockIdx.x);
+  int i = 0;
+  while (i + 1 < tab.count && tab.first[i + 1] <= b) ++i;
+  T* p = tab.p[i];
+  const T* g = tab.g[i];
+  T* m = tab.m[i];
+  T* v = tab.v[i];
+  const T decay = tab.decay[i];
+  const int64_t begin = int64_t(b - tab.first[i]) * kAdamWMultiChunk;
+  const int64_t end = begin + kAdamWMultiChunk < tab.n[i] ? begin + kAdamWMultiChunk : tab.n[i];
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {  // adamw_kernel's expression
+    T gi = g[j] * gs;
+    T mi = b1 * m[j] + (T(1) - b1) * gi;
+    T vi = b2 * v[j] + (T(1) - b2) * gi * gi;
+    m[j] = mi;
+    v[j] = vi;
+    p[j] = p[j] * decay - step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
 template <typename T>
 __global__ void sum_squares_partial_kernel(double* scratch, const T* g, int64_t n) {
   __shared__ double part[kBlock];
@@ -70,6 +108,41 @@ void adamw_cuda(const AdamWArgs& a, int device) {
         T(s.eps), T(s.grad_scale), a.scale_dev);
   });
   cuda::check_launch("adamw", device);
+}
+
+void adamw_multi_cuda(const AdamWMultiArgs& a, int device) {
+  cuda::DeviceGuard guard(device);
+  const AdamWStep& s = a.step;
+  const double bc1 = 1.0 - std::pow(s.beta1, double(s.t));
+  const double bc2 = 1.0 - std::pow(s.beta2, double(s.t));
+  for_float(a.dtype, "adamw", "CUDA", [&](auto tag) {
+    using T = decltype(tag);
+    int64_t i = 0;
+    while (i < a.count) {  // one launch per table of up to kAdamWMultiTensors non-empty tensors
+      MultiTable<T> tab{};
+      int64_t blocks = 0;
+      for (; i < a.count && tab.count < kAdamWMultiTensors; ++i) {
+        const AdamWTensor& t = a.tensors[i];
+        if (t.n == 0) continue;
+        const int64_t chunks = (t.n + kAdamWMultiChunk - 1) / kAdamWMultiChunk;
+        if (tab.count > 0 && blocks + chunks > int64_t(INT32_MAX)) break;
+        const int k = tab.count++;
+        tab.p[k] = static_cast<T*>(t.p), tab.g[k] = static_cast<const T*>(t.g);
+        tab.m[k] = static_cast<T*>(t.m), tab.v[k] = static_cast<T*>(t.v);
+        tab.n[k] = t.n;
+        tab.decay[k] = T(1.0 - s.lr * t.weight_decay);
+        tab.first[k] = int32_t(blocks);
+        blocks += chunks;
+      }
+      if (tab.count == 0) continue;
+      SRA_CHECK(blocks <= int64_t(INT32_MAX), "[adamw] a tensor of ", blocks, " chunks is too large");
+      tab.first[tab.count] = int32_t(blocks);
+      adamw_multi_kernel<T><<<unsigned(blocks), cuda::kThreads, 0, cuda::stream(device)>>>(
+          tab, T(s.beta1), T(s.beta2), T(s.lr / bc1), T(1.0 / std::sqrt(bc2)), T(s.eps), T(s.grad_scale),
+          a.scale_dev);
+      cuda::check_launch("adamw", device);
+    }
+  });
 }
 
 void clip_scale_cuda(const ClipScaleArgs& a, int device) {

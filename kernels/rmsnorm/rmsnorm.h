@@ -9,6 +9,9 @@
 //   (chunk, c) summing its rows in order into a double scratch, then one thread per c adding the chunks in
 //   order. The scratch, rmsnorm_backward_scratch_bytes(device, N, C) bytes (0 on the CPU), is a tensor the
 //   op allocates. CUDA sums in another order than the CPU: equal up to rounding.
+// residual / sum, gsum (optional): the residual add in front of the norm and its gradient, fused (CUDA in
+// the row kernels; the CPU adds before / after its kernels: the same values).
+// y16 (optional, f32): the CUDA kernel writes y's bf16 copy beside y; the CPU rounds y after the kernel.
 // Callers use the dispatchers rmsnorm / rmsnorm_backward (rmsnorm.cpp). T = float or double.
 #pragma once
 #include <cstddef>
@@ -29,6 +32,11 @@ struct RmsnormArgs {  // contiguous, on the call's device
   const void* w;      // (c)
   int64_t n, c;
   double eps;
+  void* y16 = nullptr;  // f32 only: also y rounded to bf16 (n, c), for the bf16 GEMMs that read y (autocast)
+  // Residual add fused in front (add_rmsnorm): the row normalised is s = x + residual (rounded to T, as
+  // add's), written to sum; x stays unread otherwise. Both set or both null.
+  const void* residual = nullptr;
+  void* sum = nullptr;
 };
 struct RmsnormBackwardArgs {
   DType dtype;
@@ -41,6 +49,9 @@ struct RmsnormBackwardArgs {
   int64_t n, c;
   void* scratch;  // CUDA with gw: rmsnorm_backward_scratch_bytes(device, n, c) bytes; CPU: unused
   size_t scratch_bytes;
+  // add_rmsnorm's backward: the gradient reaching the sum from elsewhere (n, c), added first:
+  // gx = gsum + (the rmsnorm gradient), the order of the tape's accumulation. Null: plain rmsnorm.
+  const void* gsum = nullptr;
 };
 
 void rmsnorm(Device device, const RmsnormArgs& args);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/cuda_launch.h"
+#include "kernels/common/bf16_round_cuda.cuh"
 #include "kernels/common/block_tree_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/rmsnorm/rmsnorm.h"
@@ -18,23 +19,37 @@ using row_tree::block_sum;
 using row_tree::kRowThreads;
 
 template <typename T>
-__global__ void rmsnorm_kernel(T* y, T* rstd, const T* x, const T* w, int64_t n, int64_t c, double eps) {
+__global__ void rmsnorm_kernel(T* y, Bf16Bits* y16, T* rstd, const T* x, const T* w, int64_t n, int64_t c,
+                               double eps, const T* residual, T* sum) {
   __shared__ double part[kRowThreads];
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const T* xr = x + r * c;
     T* yr = y + r * c;
     double ss = 0;
-    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) ss += double(xr[i]) * double(xr[i]);
+    if (residual) {  // s = x + residual, written to sum; the row read back below is the sum (own writes)
+      for (int64_t i = threadIdx.x; i < c; i += kRowThreads) {
+        const T v = xr[i] + residual[r * c + i];
+        sum[r * c + i] = v;
+        ss += double(v) * double(v);
+      }
+      xr = sum + r * c;
+    } else {
+      for (int64_t i = threadIdx.x; i < c; i += kRowThreads) ss += double(xr[i]) * double(xr[i]);
+    }
     ss = block_sum(ss, part);
     T rs = T(1.0 / sqrt(ss / double(c) + eps));
     if (threadIdx.x == 0) rstd[r] = rs;
-    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) yr[i] = xr[i] * rs * w[i];
+    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) {
+      const T v = xr[i] * rs * w[i];
+      yr[i] = v;
+      if (y16) y16[r * c + i] = to_bf16(float(v));
+    }
   }
 }
 
 template <typename T>
 __global__ void rmsnorm_gx_kernel(T* gx, const T* gy, const T* x, const T* w, const T* rstd, int64_t n,
-                                  int64_t c) {
+                                  int64_t c, const T* gsum) {
   __shared__ double part[kRowThreads];
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const T* xr = x + r * c;
@@ -46,7 +61,15 @@ __global__ void rmsnorm_gx_kernel(T* gx, const T* gy, const T* x, const T* w, co
     dot = block_sum(dot, part);
     double rs = double(rstd[r]);
     T a = T(rs), k = T(rs * rs * rs * dot / double(c));
-    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) out[i] = a * (gr[i] * w[i]) - xr[i] * k;
+    if (gsum) {
+      const T* gs = gsum + r * c;
+      for (int64_t i = threadIdx.x; i < c; i += kRowThreads) {
+        const T v = a * (gr[i] * w[i]) - xr[i] * k;
+        out[i] = gs[i] + v;
+      }
+    } else {
+      for (int64_t i = threadIdx.x; i < c; i += kRowThreads) out[i] = a * (gr[i] * w[i]) - xr[i] * k;
+    }
   }
 }
 
@@ -83,12 +106,15 @@ unsigned row_grid(int64_t n) {
 
 void rmsnorm_cuda(const RmsnormArgs& a, int device) {
   if (a.n == 0 || a.c == 0) return;
+  SRA_CHECK(a.y16 == nullptr || a.dtype == DType::f32, "[rmsnorm] a bf16 copy needs f32, got ",
+            dtype_name(a.dtype));
   cuda::DeviceGuard guard(device);
   for_float(a.dtype, "rmsnorm", "CUDA", [&](auto t) {
     using T = decltype(t);
     rmsnorm_kernel<T><<<row_grid(a.n), kRowThreads, 0, cuda::stream(device)>>>(
-        static_cast<T*>(a.y), static_cast<T*>(a.rstd), static_cast<const T*>(a.x), static_cast<const T*>(a.w),
-        a.n, a.c, a.eps);
+        static_cast<T*>(a.y), static_cast<Bf16Bits*>(a.y16), static_cast<T*>(a.rstd),
+        static_cast<const T*>(a.x), static_cast<const T*>(a.w), a.n, a.c, a.eps,
+        static_cast<const T*>(a.residual), static_cast<T*>(a.sum));
   });
   cuda::check_launch("rmsnorm", device);
 }
@@ -104,7 +130,8 @@ void rmsnorm_backward_cuda(const RmsnormBackwardArgs& a, int device) {
     auto* rstd = static_cast<const T*>(a.rstd);
     if (a.gx) {
       rmsnorm_gx_kernel<T><<<row_grid(a.n), kRowThreads, 0, s>>>(static_cast<T*>(a.gx), gy, x,
-                                                                 static_cast<const T*>(a.w), rstd, a.n, a.c);
+                                                                 static_cast<const T*>(a.w), rstd, a.n, a.c,
+                                                                 static_cast<const T*>(a.gsum));
       cuda::check_launch("rmsnorm_backward", device);
     }
     if (a.gw) {

@@ -9,6 +9,7 @@
 // pair. The device's double pow/cos/sin may differ from glibc's in the last bit: equal up to rounding.
 // Callers use the dispatcher rope(device, args) (rope.cpp). T = float or double.
 #pragma once
+#include <array>
 #include <cstdint>
 
 #include "core/device.h"
@@ -17,23 +18,29 @@
 
 namespace sra::kern {
 
-struct RopeArgs {      // contiguous, on the call's device
+struct RopeArgs {      // on the call's device
   DType dtype;         // f32 | f64
-  void* out;           // (b, h, t, d)
-  const void* x;       // (b, h, t, d)
-  const int64_t* pos;  // (t) or (b, t)
+  void* out;           // (b, h, t, d), strides os
+  const void* x;       // (b, h, t, d), strides xs
+  const int64_t* pos;  // (t) or (b, t), contiguous
   bool pos_per_batch;
   int64_t b, h, t, d;
   double theta;
   bool inverse;
-  RopeScaling scaling;  // default: none
+  // Element strides of the b, h and t dims (d is contiguous in both): x may be a view such as the
+  // (B, T, H, D) → (B, H, T, D) transpose of a projection's output, read in place.
+  std::array<int64_t, 3> xs, os;
+  // f32 only: also out rounded to bf16, laid out as out (out must then be a permutation of a dense
+  // layout: it and out16 span b·h·t·d elements from their starts). The bf16 operand of the attention
+  // GEMMs under autocast (autograd/autocast.h); CUDA writes it beside out, the CPU rounds out afterwards.
+  void* out16 = nullptr;
+  RopeScaling scaling = {};  // default: none
 };
 
 void rope(Device device, const RopeArgs& args);
 void rope_cuda(const RopeArgs& args, int device);
 
 template <typename T>
-void rope_cpu(T* out, const T* x, const int64_t* pos, bool pos_per_batch, int64_t b, int64_t h, int64_t t,
-              int64_t d, double theta, bool inverse, const RopeScaling& scaling);
+void rope_cpu(const RopeArgs& args);
 
 }  // namespace sra::kern

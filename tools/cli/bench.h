@@ -50,7 +50,7 @@ Device bench_device(const std::string& spec);
 // with the dimensions of ../shared/bench/torch_reference.py's `train` (its defaults below; its SwiGLU
 // hidden size 8·d/3 rounded up to 64 is 2048 for d = 768), one step = forward, backward, clip_grad_norm,
 // AdamW step, zero_grad, under AutocastGuard(bf16) for --precision bf16 (bench_train.cpp). Prints one
-// JSON line (bench, device, date, config, precision, tokens_per_s, mfu, peak_mem_gib, step_ms, params):
+// JSON line (bench, device, date, config, precision, loss, tokens_per_s, mfu, peak_mem_gib, step_ms, params):
 // the median of `steps` timed steps after `warmup` steps, with the reference's FLOPs and peak. With
 // --attention sra the FLOPs stay the dense model's (mfu is then dense-equivalent) and the line adds
 // attention, window, sinks, target_ratio and selected_ratio (the last step's, read after the timing).
@@ -64,6 +64,7 @@ struct BenchTrainOptions {
   std::string attention = "dense";
   int64_t window = 256, sinks = 4;
   double ratio = 0.10;
+  std::string loss = "fused";  // fused | unfused: Transformer::set_fused_loss (the line's "loss" field)
 };
 
 int run_bench_train(const BenchTrainOptions& opt, std::ostream& out);

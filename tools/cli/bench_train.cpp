@@ -103,6 +103,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
             o.precision, "'");
   SRA_CHECK(o.attention == "dense" || o.attention == "sra", "[bench] --attention must be dense or sra, got '",
             o.attention, "'");
+  SRA_CHECK(o.loss == "fused" || o.loss == "unfused", "[bench] --loss must be fused or unfused, got '",
+            o.loss, "'");
   SRA_CHECK(o.d_model % o.n_heads == 0, "[bench] d_model ", o.d_model, " is not a multiple of the ",
             o.n_heads, " heads");
   const Device dev = bench_device(o.device);
@@ -120,6 +122,7 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   }
   Transformer model(c);
   model.to(dev);
+  model.set_fused_loss(o.loss == "fused");
   NamedTensors params = model.named_parameters();
   AdamW optim(params, AdamWConfig{});
   Generator gen(1);
@@ -167,6 +170,7 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   line.set("config",
            detail::concat("d", o.d_model, "-L", o.n_layers, "-T", o.seq_len, "-B", o.batch, "-V", o.vocab));
   line.set("precision", o.precision);
+  line.set("loss", o.loss);
   line.set("tokens_per_s", int64_t(std::llround(tokens / step_ms * 1e3)));
   line.set("mfu", round_to(flops / (step_ms * 1e-3) / kPeakFlops, 4));
   line.set("peak_mem_gib",

@@ -213,6 +213,11 @@ void add_bench(CLI::App& app) {
   t->add_option("--ratio", topt->ratio, "SRA routers' target ratio")
       ->capture_default_str()
       ->check(number_in(0, 1));
+  t->add_option("--loss", topt->loss,
+                "fused (the head and cross-entropy in row chunks, no full logits) or unfused (head, then "
+                "cross_entropy)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fused", "unfused"}));
   commands().push_back({t, [topt]() { return run_bench_train(*topt, std::cout); }});
 }
 

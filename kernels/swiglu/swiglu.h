@@ -1,0 +1,44 @@
+// SwiGLU's gate, elementwise over n values (T = f32 | f64), with σ(a) = 1 / (1 + exp(−a)):
+//   forward   y = (a·σ(a))·b, and, when y16 is not null, y rounded to bf16 (nearest even) into y16
+//   backward  ga = (gy·b)·(σ(a)·(1 + a·(1 − σ(a)))),  gb = gy·(a·σ(a))   (either may be null)
+// The same operations in the same order as the composite mul(silu(a), b) and its backward
+// (kernels/elementwise), so the two agree to the last bit on one device. CPU: parallel_for over elements;
+// CUDA (swiglu_cuda.cu): one thread per element, grid-stride. Callers use the dispatchers (swiglu.cpp).
+#pragma once
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
+
+namespace sra::kern {
+
+struct SwigluArgs {  // contiguous, on the call's device
+  DType dtype;
+  void* y;
+  void* y16;  // bf16 copy of y, or null
+  const void* a;
+  const void* b;
+  int64_t n;
+};
+
+struct SwigluBackwardArgs {
+  DType dtype;
+  void* ga;  // or null
+  void* gb;  // or null
+  const void* gy;
+  const void* a;
+  const void* b;
+  int64_t n;
+};
+
+void swiglu(Device device, const SwigluArgs& args);
+void swiglu_backward(Device device, const SwigluBackwardArgs& args);
+void swiglu_cuda(const SwigluArgs& args, int device);
+void swiglu_backward_cuda(const SwigluBackwardArgs& args, int device);
+
+template <typename T>
+void swiglu_cpu(const SwigluArgs& args);
+template <typename T>
+void swiglu_backward_cpu(const SwigluBackwardArgs& args);
+
+}  // namespace sra::kern
