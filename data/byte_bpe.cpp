@@ -72,9 +72,9 @@ struct ByteBpeReader {
     if (!v->is_bool()) fail(path + "." + std::string(key), "expected true or false");
     return v->as_bool();
   }
-  // obj[key] must be null, missing or `allowed` (a string).
+  // obj[key] must be null or missing.
   void unsupported(const Json& obj, std::string_view key, const std::string& path, const char* why) const {
-    if (find(obj, key)) fail(path + "." + std::string(key), why);
+    if (find(obj, key)) fail(path.empty() ? std::string(key) : path + "." + std::string(key), why);
   }
   std::string type(const Json& obj, const std::string& path) const {
     object(obj, path);
@@ -460,8 +460,9 @@ void ByteBpe::encode_segment(std::string_view text, size_t begin, size_t end,
     // input byte: the first token's span starts at the piece.
     const bool prefixed = add_prefix_space_ && piece.front() != ' ';
     if (prefixed) {
-      buf = " ";
-      buf += piece;
+      buf.clear();
+      buf.push_back(' ');
+      buf.append(piece);
       piece = buf;
     }
     const int64_t origin = int64_t(b) - (prefixed ? 1 : 0);

@@ -88,7 +88,10 @@ int run_encode(const TokenizerCodecCli& o, bool text_given) {
   for (const std::string& text : encode_inputs(o, text_given)) {
     std::vector<int32_t> ids = o.add_special ? tok.byte_bpe()->encode_ids(text, true) : tok.encode(text);
     out += o.json ? "{\"ids\":[" : "";
-    for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out.append(std::to_string(ids[i]));
+    }
     out += o.json ? "]}\n" : "\n";
   }
   std::cout << out << std::flush;
