@@ -3,10 +3,12 @@
 #include "data/byte_bpe.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <queue>
 
 #include "core/check.h"
 #include "core/json.h"
+#include "data/unicode_classes.h"
 
 namespace sra {
 
@@ -98,9 +100,18 @@ std::shared_ptr<const ByteBpe> ByteBpe::parse(std::string_view json_text, const 
   if (const Json* norm = r.find(root, "normalizer")) {
     std::string type = r.type(*norm, "normalizer");
     const Json* list = norm->find("normalizers");
-    if (!(type == "Sequence" && list && list->is_array() && list->as_array().empty()))
+    if (type == "Sequence" && list && list->is_array() && list->as_array().size() <= 1) {
+      if (list->as_array().size() == 1)
+        type = r.type(list->as_array()[0], "normalizer.normalizers[0]");
+      else
+        type = "";
+    }
+    if (type == "NFC") {
+      bpe->nfc_ = true;
+    } else if (!type.empty()) {
       r.fail("normalizer.type",
-             "'" + type + "' is not supported (only null: byte-level BPE without a normalizer)");
+             "'" + type + "' is not supported (only null, or NFC for text already in NFC)");
+    }
   }
   bpe->parse_model(r.object(r.get(root, "model", ""), "model"));
   if (const Json* added = r.find(root, "added_tokens")) bpe->parse_added(*added);
@@ -380,6 +391,7 @@ std::string ByteBpe::describe() const {
   std::string out = "byte-level BPE, " + std::to_string(vocab_size()) + " ids (" +
                     std::to_string(added_.size()) + " added), " + std::to_string(merge_count_) +
                     " merges, pre-tokenizer " + pre;
+  if (nfc_) out += ", normalizer NFC (text already in NFC)";
   if (add_prefix_space_) out += ", add_prefix_space";
   if (ignore_merges_) out += ", ignore_merges";
   return out;
@@ -387,7 +399,25 @@ std::string ByteBpe::describe() const {
 
 // ---- encoding ----------------------------------------------------------------------------------
 
+// The NFC quick check: a text without code points that NFC may change is its own NFC form.
+void ByteBpe::check_nfc(std::string_view text) const {
+  for (size_t i = 0; i < text.size();) {
+    size_t len = 1;
+    const int32_t cp = utf8_decode(text, i, &len);
+    if (cp >= 0 && unicode_nfc_unsafe(uint32_t(cp))) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "U+%04X", unsigned(cp));
+      throw Error("[tokenizer] " + name_ + ": normalizer NFC: the text holds " + hex + " at byte " +
+                  std::to_string(i) + ", which NFC may change (a combining mark, a character NFC replaces, " +
+                  "or one unassigned in Unicode " + unicode_nfc_version() +
+                  "); only text already in NFC is supported (full NFC normalization is not implemented)");
+    }
+    i += len;
+  }
+}
+
 std::vector<BpeSpan> ByteBpe::encode(std::string_view text, bool add_special) const {
+  if (nfc_) check_nfc(text);
   std::vector<BpeSpan> out;
   if (add_special) {
     for (int32_t id : prefix_ids_) out.push_back(BpeSpan{id, 0, 0});

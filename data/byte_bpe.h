@@ -15,8 +15,11 @@
 // character outside the byte table gives its own UTF-8 bytes), concatenated; special added tokens are
 // skipped when skip_special (tokenizers' default). Unlike tokenizers, invalid UTF-8 in the result is kept
 // as bytes (not replaced by U+FFFD), so decoding token by token and joining gives the same bytes.
+// Normalizer: null, or NFC (Qwen2 sets it) for text that is already in NFC, which NFC leaves unchanged
+// (the quick check of data/unicode_classes.h unicode_nfc_unsafe): encoding a text that holds a code point
+// NFC may change is an error naming it, since full NFC normalization is not implemented.
 // Refused with "[tokenizer] NAME: <json key> ..." naming the key: a model other than BPE, dropout,
-// continuing_subword_prefix / end_of_word_suffix, byte_fallback, a normalizer, a pre_tokenizer or Split
+// continuing_subword_prefix / end_of_word_suffix, byte_fallback, another normalizer, a pre_tokenizer or Split
 // pattern other than the above, a decoder other than ByteLevel, post_processors other than ByteLevel /
 // TemplateProcessing (or a Sequence of them), truncation or padding, added tokens with single_word /
 // lstrip / rstrip, merges naming tokens not in the vocab, duplicate or negative ids.
@@ -84,6 +87,7 @@ class ByteBpe {
   void set_token(int32_t id, const std::string& text, const std::string& key);
 
   void finish();
+  void check_nfc(std::string_view text) const;
   void split_added(std::string_view text, size_t begin, size_t end, bool normalized_pass,
                    std::vector<BpeSpan>& out) const;
   void encode_segment(std::string_view text, size_t begin, size_t end, std::vector<BpeSpan>& out) const;
@@ -106,6 +110,7 @@ class ByteBpe {
   bool add_prefix_space_ = false;
   bool byte_level_regex_ = true;
   bool ignore_merges_ = false;
+  bool nfc_ = false;  // normalizer NFC: text must already be in NFC
   bool fuse_unk_ = false;
   int32_t unk_ = -1;
   int32_t bos_ = -1;

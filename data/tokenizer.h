@@ -78,6 +78,7 @@ std::string train_tokenizer(const TokenizerTrainOptions& opt);
 // One token of encode_with_offsets: its id and the bytes [begin, end) of the input it covers.
 // Byte-fallback pieces of one multi-byte character: the first ones are empty (begin == end), the last
 // covers the whole character.
+// Byte-level BPE tokens cover exactly their bytes, which may be part of a character.
 struct TokenSpan {
   int32_t id = 0;
   int64_t begin = 0;

@@ -359,11 +359,12 @@ TEST_CASE("byte_bpe: bad tokenizer.json files are errors naming the key") {
         "[tokenizer] tok.json: model.dropout: BPE dropout is not supported (set it to null)");
   CHECK(err([](Json& j) { j["model"]["byte_fallback"] = true; }).find("model.byte_fallback: true") !=
         std::string::npos);
-  CHECK(err([](Json& j) {
-          j["normalizer"] = Json::object({{"type", "NFC"}});
-        }) ==
-        "[tokenizer] tok.json: normalizer.type: 'NFC' is not supported (only null: byte-level BPE without a "
-        "normalizer)");
+  CHECK(
+      err([](Json& j) {
+        j["normalizer"] = Json::object({{"type", "NFKC"}});
+      }) ==
+      "[tokenizer] tok.json: normalizer.type: 'NFKC' is not supported (only null, or NFC for text already in "
+      "NFC)");
   CHECK(err([](Json& j) {
           j["pre_tokenizer"] = Json::object({{"type", "Metaspace"}});
         }).find("pre_tokenizer.type: 'Metaspace' is not supported") != std::string::npos);
@@ -415,4 +416,31 @@ TEST_CASE("byte_bpe: bad tokenizer.json files are errors naming the key") {
   CHECK(error_of([&] { Tokenizer::load(dir.string()); }).find("not valid JSON") != std::string::npos);
   CHECK(error_of([] { parse(fixture_text())->decode({269}); }) ==
         "[tokenizer] decode: id 269 at position 0 is out of range for vocab size 269");
+}
+
+TEST_CASE("byte_bpe: an NFC normalizer takes text already in NFC and names what it cannot normalize") {
+  auto plain = parse(fixture_text());
+  const Json nfc_alone = Json::object({{"type", "NFC"}});
+  const Json nfc_seq = Json::object({{"type", "Sequence"}, {"normalizers", Json::array({nfc_alone})}});
+  for (const Json& norm : {nfc_alone, nfc_seq}) {
+    auto nfc = parse(variant([&](Json& j) { j["normalizer"] = norm; }));
+    CHECK(nfc->describe().find("normalizer NFC") != std::string::npos);
+    // NFC leaves these unchanged: ASCII, precomposed letters, CJK, a Hangul syllable, emoji
+    for (const std::string t :
+         {"the hello 12345\n", "caf\xc3\xa9 na\xc3\xafve", "\xe6\x97\xa5\xed\x95\x9c", "\xf0\x9f\x98\x80!"})
+      CHECK(nfc->encode_ids(t) == plain->encode_ids(t));
+    // e + U+0301 (combining acute) would become U+00E9
+    CHECK(error_of([&] { nfc->encode_ids("cafe\xcc\x81"); }) ==
+          "[tokenizer] tok.json: normalizer NFC: the text holds U+0301 at byte 4, which NFC may change (a "
+          "combining mark, a character NFC replaces, or one unassigned in Unicode " +
+              std::string(unicode_nfc_version()) +
+              "); only text already in NFC is supported (full NFC normalization is not implemented)");
+    CHECK(error_of([&] { nfc->encode_ids("\xe2\x84\xab"); }).find("U+212B") != std::string::npos);
+  }
+  CHECK(!unicode_nfc_unsafe('a'));
+  CHECK(!unicode_nfc_unsafe(0xE9));
+  CHECK(unicode_nfc_unsafe(0x301));    // combining acute
+  CHECK(unicode_nfc_unsafe(0x212B));   // Angstrom sign -> U+00C5
+  CHECK(unicode_nfc_unsafe(0x1161));   // Hangul vowel jamo: composes with a leading jamo
+  CHECK(!unicode_nfc_unsafe(0xD55C));  // a syllable
 }
