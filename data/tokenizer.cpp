@@ -18,6 +18,7 @@
 
 #include "core/check.h"
 #include "core/strings.h"
+#include "data/byte_bpe.h"
 
 namespace sra {
 
@@ -329,7 +330,26 @@ std::string train_tokenizer(const TokenizerTrainOptions& opt) {
 }
 
 Tokenizer Tokenizer::load(const std::string& path) {
-  return from_bytes(read_bytes(path, "tokenizer model"), path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    const std::string json = (std::filesystem::path(path) / "tokenizer.json").string();
+    SRA_CHECK(std::filesystem::is_regular_file(json, ec), "[tokenizer] directory '", path,
+              "' holds no tokenizer.json (give a sentencepiece .model file or a tokenizer.json)");
+    return load(json);
+  }
+  std::string bytes = read_bytes(path, "tokenizer model");
+  const bool json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+  if (json) {
+    SRA_CHECK(!bytes.empty(), "[tokenizer] tokenizer.json '", path, "' is empty");
+    SRA_CHECK(bytes.find_first_not_of(kWhitespace) != std::string::npos &&
+                  bytes[bytes.find_first_not_of(kWhitespace)] == '{',
+              "[tokenizer] '", path, "' is not a tokenizer.json (it does not start with '{')");
+  }
+  return from_bytes(bytes, path);
+}
+
+const char* Tokenizer::kind() const {
+  return bpe_ ? "byte-level BPE" : sp_ ? "sentencepiece" : "";
 }
 
 const std::string& Tokenizer::model_bytes() const {
@@ -339,6 +359,15 @@ const std::string& Tokenizer::model_bytes() const {
 
 Tokenizer Tokenizer::from_bytes(const std::string& bytes, const std::string& path) {
   SRA_CHECK(!bytes.empty(), "[tokenizer] model file '", path, "' is empty");
+  const size_t first = bytes.find_first_not_of(kWhitespace);
+  if (first != std::string::npos && bytes[first] == '{') {
+    Tokenizer t;
+    t.bpe_ = ByteBpe::parse(bytes, path);
+    t.hash_ = hex64(fnv1a64(bytes));
+    t.path_ = path;
+    t.bytes_ = std::make_shared<const std::string>(bytes);
+    return t;
+  }
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
   sentencepiece::util::Status status = sp->LoadFromSerializedProto(bytes);
   SRA_CHECK(status.ok(), "[tokenizer] '", path, "' is not a valid sentencepiece model (", status.ToString(),
@@ -353,11 +382,12 @@ Tokenizer Tokenizer::from_bytes(const std::string& bytes, const std::string& pat
 }
 
 void Tokenizer::require_loaded(const char* what) const {
-  SRA_CHECK(sp_ != nullptr, "[tokenizer] ", what, " on a tokenizer that was not loaded");
+  SRA_CHECK(loaded(), "[tokenizer] ", what, " on a tokenizer that was not loaded");
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   require_loaded("encode");
+  if (bpe_) return bpe_->encode_ids(text);
   std::vector<int> ids;
   sentencepiece::util::Status status = sp_->Encode(text, &ids);
   SRA_CHECK(status.ok(), "[tokenizer] encode failed: ", status.ToString());
@@ -366,6 +396,11 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
 
 std::vector<TokenSpan> Tokenizer::encode_with_offsets(std::string_view text) const {
   require_loaded("encode_with_offsets");
+  if (bpe_) {
+    std::vector<TokenSpan> out;
+    for (const BpeSpan& s : bpe_->encode(text)) out.push_back(TokenSpan{s.id, s.begin, s.end});
+    return out;
+  }
   sentencepiece::ImmutableSentencePieceText spt;
   sentencepiece::util::Status status = sp_->Encode(text, spt.mutable_proto());
   SRA_CHECK(status.ok(), "[tokenizer] encode failed: ", status.ToString());
@@ -379,6 +414,7 @@ std::vector<TokenSpan> Tokenizer::encode_with_offsets(std::string_view text) con
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   require_loaded("decode");
+  if (bpe_) return bpe_->decode(ids);
   const int64_t n = vocab_size();
   std::vector<int> v(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -394,6 +430,7 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
 
 std::string Tokenizer::piece(int32_t id) const {
   require_loaded("piece");
+  if (bpe_) return bpe_->token(id);
   SRA_CHECK(id >= 0 && id < vocab_size(), "[tokenizer] piece: id ", id, " is out of range for vocab size ",
             vocab_size());
   return sp_->IdToPiece(id);
@@ -401,22 +438,27 @@ std::string Tokenizer::piece(int32_t id) const {
 
 int64_t Tokenizer::vocab_size() const {
   require_loaded("vocab_size");
+  if (bpe_) return bpe_->vocab_size();
   return sp_->GetPieceSize();
 }
 int32_t Tokenizer::pad_id() const {
   require_loaded("pad_id");
+  if (bpe_) return -1;
   return sp_->pad_id();
 }
 int32_t Tokenizer::unk_id() const {
   require_loaded("unk_id");
+  if (bpe_) return bpe_->unk_id();
   return sp_->unk_id();
 }
 int32_t Tokenizer::bos_id() const {
   require_loaded("bos_id");
+  if (bpe_) return bpe_->bos_id();
   return sp_->bos_id();
 }
 int32_t Tokenizer::eos_id() const {
   require_loaded("eos_id");
+  if (bpe_) return bpe_->eos_id();
   return sp_->eos_id();
 }
 

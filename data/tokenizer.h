@@ -1,4 +1,5 @@
-// Sentencepiece tokenizer: training from text files and a thin encode/decode wrapper.
+// Tokenizers: sentencepiece (training from text files and a thin encode/decode wrapper) and Hugging Face
+// tokenizer.json byte-level BPE (data/byte_bpe.h), behind one Tokenizer type.
 //   train_tokenizer(opt)  — trains a unigram or BPE model on opt.inputs (plain text, one sentence per
 //                           line) and writes <model_prefix>.model and <model_prefix>.vocab; returns
 //                           the .model path. Ids are fixed: pad 0, unk 1, bos 2, eos 3 (PAD is a real
@@ -21,9 +22,16 @@
 //                           character of the files on its own (in order of first occurrence), then
 //                           chunks of 16 lines (newlines included), all of them or an evenly spread
 //                           sample of about sample_bytes; the first failure as file, line and character.
-//   Tokenizer::load(path) — reads a .model file; "[tokenizer] ..." errors for a missing, empty or
-//                           corrupt file. from_bytes(bytes, name) does the same from the file's bytes
-//                           (checkpoints embed them); model_bytes() gives them back.
+//   Tokenizer::load(path) — reads a sentencepiece .model file, or a Hugging Face tokenizer.json (a path
+//                           ending in .json, or a directory holding tokenizer.json); "[tokenizer] ..."
+//                           errors for a missing, empty or corrupt file, and for tokenizer.json settings
+//                           that byte_bpe does not implement (naming the JSON key). from_bytes(bytes,
+//                           name) does the same from the file's bytes (checkpoints embed them; text whose
+//                           first non-blank byte is '{' is tokenizer.json, a sentencepiece model never
+//                           starts so); model_bytes() gives them back.
+//   byte-level BPE        — encode() adds no special tokens (the data pipeline adds BOS/EOS itself;
+//                           byte_bpe()->encode_ids(text, true) applies the file's post_processor);
+//                           decode() skips special added tokens; pad_id() is -1; bos/eos/unk: byte_bpe.h.
 //   hash()                — FNV-1a 64 of the model file's bytes as 16 lower-case hex digits; checkpoints
 //                           and token shards store it to refuse a mismatched tokenizer. The file holds
 //                           the training spec too (input paths, model_prefix): copies of one model share
@@ -43,6 +51,8 @@ class SentencePieceProcessor;
 }
 
 namespace sra {
+
+class ByteBpe;
 
 struct TokenizerTrainOptions {
   // Paths must not contain ',' or whitespace: sentencepiece's argument parser splits there.
@@ -68,6 +78,7 @@ std::string train_tokenizer(const TokenizerTrainOptions& opt);
 // One token of encode_with_offsets: its id and the bytes [begin, end) of the input it covers.
 // Byte-fallback pieces of one multi-byte character: the first ones are empty (begin == end), the last
 // covers the whole character.
+// Byte-level BPE tokens cover exactly their bytes, which may be part of a character.
 struct TokenSpan {
   int32_t id = 0;
   int64_t begin = 0;
@@ -81,7 +92,11 @@ class Tokenizer {
   static Tokenizer from_bytes(const std::string& bytes, const std::string& name);
   Tokenizer() = default;
 
-  bool loaded() const { return sp_ != nullptr; }
+  bool loaded() const { return sp_ != nullptr || bpe_ != nullptr; }
+  // "sentencepiece" or "byte-level BPE" ("" when not loaded).
+  const char* kind() const;
+  // The byte-level BPE model, or nullptr for sentencepiece.
+  const ByteBpe* byte_bpe() const { return bpe_.get(); }
   std::vector<int32_t> encode(std::string_view text) const;
   std::vector<TokenSpan> encode_with_offsets(std::string_view text) const;
   // Control ids (pad, bos, eos) decode to nothing; ids outside [0, vocab_size) are an error.
@@ -101,6 +116,7 @@ class Tokenizer {
   void require_loaded(const char* what) const;
 
   std::shared_ptr<const sentencepiece::SentencePieceProcessor> sp_;  // shared: copies are cheap
+  std::shared_ptr<const ByteBpe> bpe_;                               // or a tokenizer.json model
   std::string hash_;
   std::string path_;
   std::shared_ptr<const std::string> bytes_;

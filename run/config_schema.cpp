@@ -180,8 +180,10 @@ std::vector<ConfigKey> build_schema() {
   s.push_back(string_key("data.path", SRA_FIELD(std::string, data.path),
                          "Text file, train JSONL, or prepared-shards directory; relative paths not found "
                          "here resolve against the data dir (required unless dataset is synthetic)."));
-  s.push_back(string_key("data.tokenizer", SRA_FIELD(std::string, data.tokenizer),
-                         "Sentencepiece .model file; empty = bytes (needs vocab_size >= 256)."));
+  s.push_back(
+      string_key("data.tokenizer", SRA_FIELD(std::string, data.tokenizer),
+                 "Sentencepiece .model file, or a Hugging Face byte-level BPE tokenizer.json (or a "
+                 "directory holding one; docs/tokenizers.md); empty = bytes (needs vocab_size >= 256)."));
   s.push_back(int_key("data.seq_len", SRA_FIELD(int64_t, data.seq_len), gt(0), none(),
                       "Tokens per training row (T)."));
   s.push_back(int_key("data.seed", SRA_FIELD(int64_t, data.seed), ge(0), none(),

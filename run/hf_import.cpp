@@ -258,7 +258,7 @@ void resolve_init_from(RunConfig& cfg) {
   HfConfig hf = read_hf_config(dir);
   apply_hf_architecture(cfg, hf, false);
   if (cfg.data.tokenizer.empty()) {
-    hf_tokenizer(dir);  // refuses a tokenizer.json-only directory (byte-level BPE)
+    hf_tokenizer(dir);  // a bad tokenizer.json fails before the weights are read
     const fs::path spm = fs::path(dir) / "tokenizer.model";
     if (fs::exists(spm)) cfg.data.tokenizer = spm.string();
   }
@@ -386,11 +386,8 @@ void load_hf_weights(const Transformer& m, const std::string& dir) {
 Tokenizer hf_tokenizer(const std::string& dir) {
   const fs::path spm = fs::path(dir) / "tokenizer.model";
   if (fs::exists(spm)) return Tokenizer::load(spm.string());
-  SRA_CHECK(
-      !fs::exists(fs::path(dir) / "tokenizer.json"), "[hf] ", dir,
-      ": tokenizer.json (a Hugging Face byte-level BPE tokenizer: Llama 3, Qwen2) is not supported yet; "
-      "only a sentencepiece tokenizer.model (Llama 2, Mistral) is. Remove tokenizer.json to import "
-      "the weights without a tokenizer");
+  const fs::path bpe = fs::path(dir) / "tokenizer.json";  // byte-level BPE (Llama 3, Qwen2): data/byte_bpe.h
+  if (fs::exists(bpe)) return Tokenizer::load(bpe.string());
   return Tokenizer();
 }
 

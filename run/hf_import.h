@@ -21,8 +21,8 @@
 // parameter (lm_head.weight of a tied model and *.rotary_emb.inv_freq are skipped); the first mismatches
 // are listed in one "[hf] DIR: ..." error. Copies go from the mmap into the parameters (on their device).
 //
-// Tokenizers (hf_tokenizer): DIR/tokenizer.model (sentencepiece: Llama 2, Mistral) loads; a directory
-// with only tokenizer.json (byte-level BPE: Llama 3, Qwen2) is refused for now; none → not loaded.
+// Tokenizers (hf_tokenizer): DIR/tokenizer.model (sentencepiece: Llama 2, Mistral) loads, else
+// DIR/tokenizer.json (byte-level BPE: Llama 3, Qwen2; data/byte_bpe.h); none → not loaded.
 //
 // SRA extras (docs/hf.md): DIR/sra_config.json and DIR/sra_routers.safetensors, written by export_hf
 // (run/hf_export.h), bring back the SRA settings and the trained routers in import_hf (`sra convert

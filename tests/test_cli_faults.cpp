@@ -436,3 +436,71 @@ TEST_CASE("cli faults: sra convert and sra logits name the bad directory, file o
   CHECK(back.rc == 0);
   CHECK(sra::Json::parse(back.out)["logits"] == j["logits"]);
 }
+
+TEST_CASE("cli faults: sra tokenizer encode / decode (tokenizer.json)") {
+  const std::string fix = std::string(SRA_SOURCE_DIR) + "/tests/fixtures/bpe/tokenizer.json";
+  fs::path dir = temp_dir("cli_bpe");
+  write_text(dir / "two.jsonl", "\"the hello\"\n{\"not\": 1}\n");
+  write_text(dir / "lines.txt", "the hello\n12345\n");
+  struct Case {
+    std::vector<std::string> args;
+    int rc;
+    std::string err;  // the whole "error: ..." line
+  };
+  const std::vector<Case> cases = {
+      {{"tokenizer", "encode", "--tokenizer", fix}, 2, "error: --text, --file or --jsonl is required"},
+      {{"tokenizer", "encode", "--tokenizer", fix, "--text", "a", "--file", fix},
+       2,
+       "error: --text excludes --file"},
+      {{"tokenizer", "encode", "--tokenizer", fix, "--text", "a", "--lines"},
+       2,
+       "error: --lines: applies to --file"},
+      {{"tokenizer", "encode", "--tokenizer", fix, "--jsonl", (dir / "two.jsonl").string()},
+       2,
+       "error: --jsonl: " + (dir / "two.jsonl").string() + ":2: expected a JSON string"},
+      {{"tokenizer", "decode", "--tokenizer", fix, "--ids", "1,x"},
+       2,
+       "error: --ids: 'x' is not a token id (a comma-separated list of integers >= 0)"},
+      {{"tokenizer", "decode", "--tokenizer", fix, "--ids", "1,,2"},
+       2,
+       "error: --ids: '' is not a token id (a comma-separated list of integers >= 0)"},
+      {{"tokenizer", "decode", "--tokenizer", fix}, 2, "error: --ids is required"},
+      {{"tokenizer", "encode", "--tokenizer", "/nonexistent/tokenizer.json", "--text", "a"},
+       1,
+       "error: [tokenizer] cannot read tokenizer model '/nonexistent/tokenizer.json'"},
+      {{"tokenizer", "decode", "--tokenizer", fix, "--ids", "99999"},
+       1,
+       "error: [tokenizer] decode: id 99999 at position 0 is out of range for vocab size 269"},
+      {{"tokenizer", "encode", "--tokenizer", dir.string(), "--text", "a"},
+       1,
+       "error: [tokenizer] directory '" + dir.string() +
+           "' holds no tokenizer.json (give a sentencepiece .model file or a tokenizer.json)"},
+  };
+  for (const Case& c : cases) {
+    Run r = run_sra(c.args);
+    std::string cmd;
+    for (const std::string& a : c.args) cmd += a + " ";
+    INFO(cmd, "\nstdout: ", r.out, "\nstderr: ", r.err);
+    CHECK(r.rc == c.rc);
+    CHECK(error_line(r.err) == c.err);
+    CHECK(r.out.empty());
+  }
+  // a tokenizer.json with an unsupported setting names the key
+  std::string bad = sra::testing::slurp(fix);
+  bad.replace(bad.find("\"type\": \"BPE\""), 13, "\"type\": \"WordPiece\"");
+  write_text(dir / "bad.json", bad);
+  Run r = run_sra({"tokenizer", "encode", "--tokenizer", (dir / "bad.json").string(), "--text", "a"});
+  CHECK(r.rc == 1);
+  CHECK(error_line(r.err) == "error: [tokenizer] " + (dir / "bad.json").string() +
+                                 ": model.type: 'WordPiece' is not supported (only BPE)");
+  // and the commands work
+  r = run_sra({"tokenizer", "encode", "--tokenizer", fix, "--text", "the hello"});
+  CHECK((r.rc == 0 && r.out == "116,256,32,256,259,111\n"));
+  r = run_sra({"tokenizer", "encode", "--tokenizer", fix, "--file", (dir / "lines.txt").string(), "--lines",
+               "--json", "--add-special"});
+  CHECK((r.rc == 0 && r.out == "{\"ids\":[266,116,256,32,256,259,111]}\n{\"ids\":[266,263,52,53]}\n"));
+  r = run_sra({"tokenizer", "decode", "--tokenizer", fix, "--ids", "266,258,10"});
+  CHECK((r.rc == 0 && r.out == " the\n"));
+  r = run_sra({"tokenizer", "decode", "--tokenizer", fix, "--ids", "266,258", "--keep-special", "--json"});
+  CHECK((r.rc == 0 && r.out == "{\"text\":\"<|begin_of_text|> the\"}\n"));
+}

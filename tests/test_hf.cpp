@@ -317,9 +317,12 @@ TEST_CASE("hf: unsupported configs and mismatched weights are errors naming the 
     CHECK(error_of([&] { HfWeights::open(d.string()); }).find("weight_map file '../x.safetensors'") !=
           std::string::npos);
     const std::string ok = write_hf_dir(*src, "llama");
-    write_text(fs::path(ok) / "tokenizer.json", "{}");
-    CHECK(error_of([&] { import_hf(ok); }).find("tokenizer.json (a Hugging Face byte-level BPE tokenizer") !=
+    write_text(fs::path(ok) / "tokenizer.json", "{}");  // byte-level BPE without a model: named
+    CHECK(error_of([&] { import_hf(ok); }).find((fs::path(ok) / "tokenizer.json").string()) !=
           std::string::npos);
+    fs::copy_file(std::string(SRA_SOURCE_DIR) + "/tests/fixtures/bpe/tokenizer.json",
+                  fs::path(ok) / "tokenizer.json", fs::copy_options::overwrite_existing);
+    CHECK(std::string(hf_tokenizer(ok).kind()) == "byte-level BPE");
     CHECK(error_of([&] { import_hf((d / "nope").string()); }).find("is not a directory") !=
           std::string::npos);
   }

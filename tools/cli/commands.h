@@ -22,6 +22,9 @@ void add_eval_commands(CLI::App& app);
 // `sra tokenizer train`, `sra data prepare` (tools/cli/data_cmd.cpp).
 void add_data_commands(CLI::App& app);
 
+// `sra tokenizer encode` and `sra tokenizer decode` under `tk` (tools/cli/tokenizer_cmd.cpp).
+void add_tokenizer_codec(CLI::App& tk);
+
 // `sra rl` (tools/cli/rl_cmd.cpp).
 void add_rl_command(CLI::App& app);
 

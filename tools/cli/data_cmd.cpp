@@ -133,7 +133,7 @@ int run_tokenizer_train(TokenizerTrainCli& o) {
 }
 
 void add_tokenizer(CLI::App& app) {
-  CLI::App* tk = app.add_subcommand("tokenizer", "Sentencepiece tokenizers");
+  CLI::App* tk = app.add_subcommand("tokenizer", "Tokenizers: train (sentencepiece), encode, decode");
   tk->require_subcommand(1);
   auto o = std::make_shared<TokenizerTrainCli>();
   CLI::App* c = tk->add_subcommand("train", "Train a sentencepiece model on text files or on a dataset");
@@ -195,6 +195,7 @@ void add_tokenizer(CLI::App& app) {
     o->coverage_given = coverage->count() > 0;
     return run_tokenizer_train(*o);
   });
+  add_tokenizer_codec(*tk);
 }
 
 struct DataPrepareCli {
