@@ -66,6 +66,7 @@
 
 #include "core/json.h"
 #include "data/tokenizer.h"
+#include "dist/collectives.h"
 #include "eval/prompts.h"
 #include "model/transformer.h"
 #include "run/config.h"
@@ -167,9 +168,11 @@ struct EvalResult {
 };
 
 // Evaluates an in-memory model (switched to eval mode for the call) on the task's problems.
-// max_new_tokens 0 → the default; batch >= 1. Progress lines go to `log` when given.
+// max_new_tokens 0 → the default; batch >= 1. Progress lines go to `log` when given. With `comm` (a
+// multi-rank job; collective: every rank calls it) this rank generates only its share of the batches
+// and the result holds every rank's samples (eval/shard.h).
 EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, int64_t max_new_tokens,
-                    int64_t batch, std::ostream* log = nullptr);
+                    int64_t batch, std::ostream* log = nullptr, dist::Communicator* comm = nullptr);
 
 // The Markdown table: | Model | n | <DS> accuracy [| flexible] | Selected ratio | FLOPs per query |
 // FLOPs (relative) | Attention FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s |, one row per

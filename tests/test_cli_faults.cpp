@@ -97,6 +97,11 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
       {{"bench"}, "error: 'sra bench' needs a command: cpu, attention, decode, train"},
       {{"bench", "train", "--precision", "fp16"}, "error: --precision: fp16 not in {f32,bf16}"},
       {{"bench", "train", "--device", "gpu"}, "error: --device: must be cpu, cuda or cuda:N, got 'gpu'"},
+      {{"train", "--config", "configs/tiny-cpu.yaml", "--out", "x", "--nproc-per-node", "0"},
+       "error: --nproc-per-node: must be an integer in [1, 1024], got 0"},
+      {{"eval", "--checkpoint", "c", "--dataset", "synthetic", "--nproc-per-node", "x"},
+       "error: --nproc-per-node: must be an integer, got 'x'"},
+      {{"bench", "train", "--backend", "gloo"}, "error: --backend: gloo not in {auto,tcp,nccl}"},
   };
   for (const Case& c : cases) {
     Run r = run_sra(c.args);

@@ -64,6 +64,9 @@ struct BenchTrainOptions {
   std::string attention = "dense";
   int64_t window = 256, sinks = 4;
   double ratio = 0.10;
+  // Under a launcher (--nproc-per-node, torchrun, ...): the gradients are averaged over the ranks with
+  // the trainer's GradSync on this backend, timed as the phase comm_ms (docs/distributed.md).
+  std::string backend = "auto";
 };
 
 int run_bench_train(const BenchTrainOptions& opt, std::ostream& out);

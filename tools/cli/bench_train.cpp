@@ -23,10 +23,12 @@
 #include "core/check.h"
 #include "core/cuda_runtime.h"
 #include "core/json.h"
+#include "dist/collectives.h"
 #include "model/optimizer.h"
 #include "model/transformer.h"
 #include "run/run_log.h"
 #include "tools/cli/bench.h"
+#include "train/grad_sync.h"
 
 namespace sra::cli {
 
@@ -105,7 +107,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
             o.attention, "'");
   SRA_CHECK(o.d_model % o.n_heads == 0, "[bench] d_model ", o.d_model, " is not a multiple of the ",
             o.n_heads, " heads");
-  const Device dev = bench_device(o.device);
+  const Device dev = bench_device(dist::rank_device(o.device, dist::dist_env()).str());
+  auto job = dist::join_job(o.backend, dev, 300, "bench train");  // null: one plain process
   const bool bf16 = o.precision == "bf16";
 
   TransformerConfig c = bench_model(o.vocab, o.d_model, o.n_layers, o.n_heads, o.d_ff, o.seq_len);
@@ -122,6 +125,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   model.to(dev);
   NamedTensors params = model.named_parameters();
   AdamW optim(params, AdamWConfig{});
+  std::optional<GradSync> sync;
+  if (job) sync.emplace(params, *job->comm);
   Generator gen(1);
   std::vector<int64_t> ids(size_t(o.batch * (o.seq_len + 1)));
   for (auto& x : ids) x = int64_t(gen.next_below(uint64_t(o.vocab)));
@@ -129,8 +134,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
 
   // One step as the trainer runs it: forward, backward, the clip factor on the device (no host read),
   // AdamW, zero_grad; each phase between two events on the GPU (wall clock on the CPU).
-  std::array<Phase, 3> phases;
-  phases[0].name = "fwd_ms", phases[1].name = "bwd_ms", phases[2].name = "opt_ms";
+  std::array<Phase, 4> phases;  // comm_ms: the gradient all-reduce, with a launcher only
+  phases[0].name = "fwd_ms", phases[1].name = "bwd_ms", phases[2].name = "opt_ms", phases[3].name = "comm_ms";
   if (dev.is_cuda()) {
     for (Phase& p : phases) p.timer.emplace(dev.index);
     cuda::reset_peak(dev.index);
@@ -147,6 +152,9 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
       backward(loss);
       phases[1].stop();
     }
+    phases[3].start();
+    if (sync) sync->average("step " + std::to_string(s));
+    phases[3].stop();
     phases[2].start();
     optim.step(3e-4, grad_norm_and_scale(params, 1.0).narrow(0, 1, 1));
     optim.zero_grad();
@@ -174,7 +182,10 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
                ? Json(round_to(double(cuda::stats(dev.index).peak_bytes_in_use) / double(1ull << 30), 2))
                : Json());
   line.set("step_ms", round_to(step_ms, 3));
-  for (Phase& p : phases) line.set(p.name, round_to(median(p.ms), 3));
+  for (Phase& p : phases)
+    if (sync || std::string(p.name) != "comm_ms") line.set(p.name, round_to(median(p.ms), 3));
+  if (job) line.set("ranks", job->world_size()), line.set("backend", job->comm->backend());
+  if (job && !job->is_root()) return 0;  // rank 0 prints
   line.set("params", int64_t(n_params));
   if (sra) {
     line.set("attention", "sra");
