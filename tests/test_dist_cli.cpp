@@ -3,7 +3,9 @@
 // over all rows): --nproc-per-node 2 with train.batch_size b·2 (each rank b rows) gives the parameters of
 // one process after k steps (f32, up to summation order); resume across 2 → 1 and 1 → 2 ranks; a killed
 // or stopped rank ends the job within distributed.timeout_s and the last checkpoint loads; eval over 2
-// ranks writes the samples and summary of 1 rank; a config that differs between ranks fails at start.
+// ranks writes the samples and summary of 1 rank; a config that differs between ranks fails at start; sra rl
+// over 2 ranks keeps the ranks' routers equal (its held-out evaluation, split across them, matches a
+// one-process sra eval of its final checkpoint).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -20,6 +22,8 @@
 #include "data_test_util.h"
 #include "dist/socket.h"
 #include "run/checkpoint.h"
+#include "run/config.h"
+#include "run/model_io.h"
 
 namespace {
 
@@ -255,4 +259,96 @@ TEST_CASE("dist train: ranks started with torchrun variables and different confi
           std::string::npos);
   }
   CHECK(!fs::exists(dir / "out" / "config.yaml"));  // refused before anything was written
+}
+
+namespace {
+
+// A byte-level SRA model on short synthetic problems, untrained (tests/test_rl.cpp's), and its RL config.
+const char* kSraModel = R"(model:
+  vocab_size: 256
+  d_model: 32
+  n_layers: 2
+  n_heads: 2
+  n_kv_heads: 2
+  d_ff: 64
+  max_seq_len: 320
+  attention: sra
+  dense_layers: [0]
+  window: 8
+  sinks: 2
+router:
+  hidden: 16
+  init_threshold: 0.0
+data:
+  dataset: synthetic
+  seq_len: 64
+  synthetic:
+    min_hops: 1
+    max_hops: 2
+    min_distractors: 0
+    max_distractors: 1
+    unused_variables: 1
+)";
+
+const char* kRlConfig = R"(rl:
+  steps: 4
+  prompts_per_step: 2
+  group_size: 3
+  max_new_tokens: 6
+  eval_every: 4
+  eval_problems: 16
+  checkpoint_every: 2
+  keep_last: 0
+optimizer:
+  lr: 0.05
+  weight_decay: 0.0
+logging:
+  log_every: 1
+distributed:
+  backend: tcp
+  timeout_s: 60
+)";
+
+}  // namespace
+
+TEST_CASE("dist rl: 2 ranks train the routers together; their split evaluation is one model's") {
+  const fs::path dir = temp_dir("dist_rl");
+  write_text(dir / "sup.yaml", kSraModel);
+  RunConfig cfg = load_config((dir / "sup.yaml").string(), {});
+  LoadedModel lm = model_from_config(cfg);
+  const std::string init = (dir / "init.h5").string();
+  save_checkpoint(model_checkpoint(cfg, *lm.model, 0), init);
+  write_text(dir / "rl.yaml", kRlConfig);
+  Run r = run_sra({"rl", "--config", (dir / "rl.yaml").string(), "--init", init, "--out",
+                   (dir / "run").string(), "--nproc-per-node", "2"});
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  const std::vector<Json> m = read_metrics(dir / "run");
+  REQUIRE(m.size() == 5);  // the step-0 evaluation, then steps 1..4 (rank 0 alone writes)
+  CHECK(m[4]["eval_n"].as_int() == 16);
+  // the routers moved; the LM did not
+  const Checkpoint a = load_checkpoint(init), b = load_checkpoint(checkpoint_path((dir / "run").string(), 4));
+  int changed = 0;
+  for (const auto& [name, t] : a.tensors) {
+    const Tensor* u = b.find(name);
+    REQUIRE(u != nullptr);
+    const bool same = std::memcmp(t.raw(), u->raw(), size_t(t.numel()) * dtype_size(t.dtype())) == 0;
+    if (name.find(".router.") == std::string::npos) CHECK_MESSAGE(same, name);
+    changed += !same;
+  }
+  CHECK(changed > 0);
+  // problems 8..15 were answered by rank 1's model: the same samples as one process with rank 0's
+  Run e = run_sra({"eval", "--checkpoint", checkpoint_path((dir / "run").string(), 4), "--dataset",
+                   "synthetic", "--limit", "16", "--batch", "8", "--out", (dir / "eval").string()});
+  REQUIRE_MESSAGE(e.rc == 0, e.err);
+  std::istringstream s1(slurp(dir / "run" / "eval" / "step-00000004" / "samples.jsonl")),
+      s2(slurp(dir / "eval" / "samples.jsonl"));
+  std::string l1, l2;
+  int lines = 0;
+  while (std::getline(s1, l1) && std::getline(s2, l2)) {
+    Json j1 = Json::parse(l1), j2 = Json::parse(l2);
+    j1.set("latency_ms", Json()), j2.set("latency_ms", Json());
+    CHECK(j1.dump() == j2.dump());
+    ++lines;
+  }
+  CHECK(lines == 16);
 }
