@@ -6,7 +6,10 @@
 // Step time: the sum of its phases — forward, backward, optimizer (clip factor + AdamW + zero_grad) — each
 // between two events on the device's stream (cuda::EventTimer; the wall clock on the CPU); the median over
 // the timed steps (the upper median for an even count, as the reference's times[n // 2]), and each
-// phase's median (fwd_ms, bwd_ms, opt_ms: where the time goes). peak_mem_gib: the caching allocator's peak
+// phase's median (fwd_ms, bwd_ms, opt_ms: where the time goes). Under a launcher (--nproc-per-node N,
+// torchrun, ...) a fourth phase, comm_ms, averages the gradients over the ranks (train/grad_sync.h, the
+// trainer's buckets; --backend) and the line adds "ranks" and "backend": with N = 1 and nccl, the cost
+// of data parallel on one GPU (tools/gpu_check.sh dp). peak_mem_gib: the caching allocator's peak
 // bytes in use (weights, AdamW moments, activations, gradients) since the model and optimizer were built, in
 // GiB (null on the CPU). Differences from the reference's step: ours also clips the gradient norm (on the
 // device, as the trainer does: no host read), and autocast covers the GEMMs only (autograd/autocast.h).
@@ -152,16 +155,19 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
       backward(loss);
       phases[1].stop();
     }
-    phases[3].start();
-    if (sync) sync->average("step " + std::to_string(s));
-    phases[3].stop();
+    if (sync) {
+      phases[3].start();
+      sync->average("step " + std::to_string(s));
+      phases[3].stop();
+    }
     phases[2].start();
     optim.step(3e-4, grad_norm_and_scale(params, 1.0).narrow(0, 1, 1));
     optim.zero_grad();
     if (sra) model.update_thresholds();  // on the device, as the trainer does after its step
     phases[2].stop();
     double total = 0;
-    for (Phase& p : phases) total += p.read(s >= o.warmup);
+    for (Phase& p : phases)
+      if (sync || std::string(p.name) != "comm_ms") total += p.read(s >= o.warmup);
     if (s >= o.warmup) ms.push_back(total);
   }
   const double step_ms = median(ms);
