@@ -164,11 +164,11 @@ TEST_CASE("dist tcp: a config mismatch, a different collective and a dead rank a
                        "closed the connection") == 0);
   CHECK(errors[1] == "");
   // a rank that stops answering: the timeout
-  errors = run_threads(2, 1, [&](int r, dist::Store& store) {
-    auto comm = dist::make_tcp_communicator(store, 1);
+  errors = run_threads(2, 2, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 2);
     Tensor t = Tensor::zeros({4});
     if (r == 0) comm->all_reduce_sum(t, "step 9");
-    if (r == 1) std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    if (r == 1) std::this_thread::sleep_for(std::chrono::milliseconds(4500));
   });
   CHECK(errors[0].find("[dist] rank 0: all_reduce with rank 1 (step 9): no answer before the timeout") == 0);
 }
