@@ -20,6 +20,7 @@
 #include "cli_test_util.h"
 #include "core/json.h"
 #include "data_test_util.h"
+#include "dist/nccl.h"
 #include "dist/socket.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
@@ -351,4 +352,16 @@ TEST_CASE("dist rl: 2 ranks train the routers together; their split evaluation i
     ++lines;
   }
   CHECK(lines == 16);
+}
+
+TEST_CASE("dist cuda: one NCCL rank (--nproc-per-node 1) trains as one plain process" *
+          doctest::skip(!cuda::available() || !dist::nccl::built())) {
+  const fs::path dir = temp_dir("dist_nccl");
+  const std::string cfg = tiny_config(dir, "  backend: nccl\ndevice: cuda\n");
+  Run one = train(cfg, dir / "one");
+  REQUIRE_MESSAGE(one.rc == 0, one.err);
+  Run nccl = train(cfg, dir / "nccl", {"--nproc-per-node", "1"});
+  REQUIRE_MESSAGE(nccl.rc == 0, nccl.err);
+  CHECK(nccl.out.find("data parallel: 1 ranks (nccl)") != std::string::npos);
+  check_close(last_checkpoint(dir / "one", 6), last_checkpoint(dir / "nccl", 6), 1e-6);
 }
