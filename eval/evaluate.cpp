@@ -554,7 +554,7 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out_in
                             : parse_device_spec(opt.device);
   // a launcher's job: the problems split across ranks, rank 0 writes (eval/shard.h)
   std::unique_ptr<dist::DistContext> job =
-      dist::join_job("tcp", device, RunConfig{}.distributed.timeout_s, options_text(opt));
+      dist::join_job("tcp", device, opt.dist_timeout_s, options_text(opt));
   dist::Communicator* comm = job ? job->comm.get() : nullptr;
   const bool root = !job || job->is_root();
   std::ostream& out = root ? out_in : null_stream();

@@ -195,6 +195,9 @@ struct EvalRunOptions {
   std::vector<double> threshold_offsets;
   std::string out_dir;
   std::string device = "cpu";  // cpu, cuda or cuda:N (run/config.h): where every model is evaluated
+  // Several ranks (eval/shard.h): how long a rank waits for the others' samples. Long by default: the
+  // ranks' shares can take different times; a dead rank is still noticed at once (its sockets close).
+  double dist_timeout_s = 3600;
 };
 // Runs the evaluation(s) and returns the results (baseline not included); errors throw sra::Error
 // ("[config] ..." for inconsistent options).

@@ -83,6 +83,10 @@ void add_eval_commands(CLI::App& app) {
                  "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
 
   auto nproc = add_nproc_option(ev);
+  ev->add_option("--dist-timeout", opt->dist_timeout_s,
+                 "Seconds a rank waits for the others (several ranks; docs/distributed.md)")
+      ->capture_default_str()
+      ->check(number_above(0));
   add_command(ev, [opt, sopt, sc, direct, nproc]() {
     if (sc->parsed()) {
       if (sopt->predictions.empty() && !sopt->references)
