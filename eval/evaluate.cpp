@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -16,6 +17,7 @@
 #include "eval/answer_gsm8k.h"
 #include "eval/answer_math.h"
 #include "eval/compare.h"
+#include "eval/shard.h"
 #include "model/generate.h"
 #include "run/activity.h"
 #include "run/checkpoint.h"
@@ -102,6 +104,27 @@ int64_t default_max_new_tokens(const std::string& dataset, const Tokenizer& tok,
     longest = std::max(longest, n);
   }
   return std::max<int64_t>(64, longest + 16);
+}
+
+// The other ranks' samples into r (eval/shard.h); the job's generation time is the slowest rank's.
+void gather_samples(dist::Communicator& comm, const std::vector<size_t>& mine, EvalResult& r) {
+  const std::vector<std::string> packs = comm.all_gather(pack_samples(r.samples, mine), "eval samples");
+  for (int k = 0; k < comm.world_size(); ++k)
+    if (k != comm.rank()) unpack_samples(packs[size_t(k)], r.samples);
+  char times[64];
+  std::snprintf(times, sizeof(times), "%.17g %.17g", r.seconds, r.prefill_seconds);
+  r.seconds = r.prefill_seconds = 0;
+  for (const std::string& t : comm.all_gather(times, "eval times")) {
+    double s = 0, p = 0;
+    std::sscanf(t.c_str(), "%lf %lf", &s, &p);
+    r.seconds = std::max(r.seconds, s);
+    r.prefill_seconds += p;
+  }
+  r.correct = r.correct_flexible = 0;
+  for (const EvalSample& s : r.samples) {
+    r.correct += s.score.correct;
+    r.correct_flexible += s.score.correct_flexible;
+  }
 }
 
 }  // namespace
@@ -241,7 +264,7 @@ void check_few_shot_lengths(const Tokenizer& tok, const EvalTask& task,
 
 // ---- evaluation -----------------------------------------------------------------------------------
 EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, int64_t max_new_tokens,
-                    int64_t batch, std::ostream* log) {
+                    int64_t batch, std::ostream* log, dist::Communicator* comm) {
   using clock = std::chrono::steady_clock;
   SRA_CHECK(batch >= 1, "[config] --batch must be >= 1, got ", batch);
   SRA_CHECK(max_new_tokens >= 0, "[config] --max-new-tokens must be >= 0, got ", max_new_tokens);
@@ -285,8 +308,12 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
     *log << "[eval] warning: " << r.prompts_over_max_seq_len << " of " << N
          << " prompts + max_new_tokens exceed the model's max_seq_len " << c.max_seq_len
          << " (positions beyond those it was trained on)\n";
+  const int world = comm ? comm->world_size() : 1, rank = comm ? comm->rank() : 0;
+  std::vector<size_t> mine;  // the positions this rank generates: batch k goes to rank k mod world
   for (size_t first = 0; first < N; first += size_t(batch)) {
     const size_t n = std::min(N - first, size_t(batch));
+    if (int64_t(first / size_t(batch)) % world != rank) continue;
+    for (size_t j = 0; j < n; ++j) mine.push_back(first + j);
     std::vector<std::vector<int64_t>> prompts(std::make_move_iterator(all_prompts.begin() + long(first)),
                                               std::make_move_iterator(all_prompts.begin() + long(first + n)));
     ActivityScope activity("generating answers for problems " + std::to_string(first) + ".." +
@@ -316,13 +343,15 @@ EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, 
       r.correct_flexible += s.score.correct_flexible;
     }
     if (log) {
-      const size_t done = first + n;
-      *log << "[eval] " << done << "/" << N << " problems, accuracy "
-           << format_double("%.3f", double(r.correct) / double(done)) << ", "
+      const size_t done = mine.size();
+      *log << "[eval] " << (world > 1 ? "rank " + std::to_string(rank) + ": " : "") << done << "/"
+           << (world > 1 ? (N + size_t(world) - 1 - size_t(rank)) / size_t(world) : N)
+           << " problems, accuracy " << format_double("%.3f", double(r.correct) / double(done)) << ", "
            << format_double("%.2f", double(done) / std::max(r.seconds, 1e-9)) << " problems/s\n";
       log->flush();
     }
   }
+  if (world > 1) gather_samples(*comm, mine, r);
   r.n = int64_t(N);
   if (N > 0) {
     std::vector<double> lat;
@@ -516,9 +545,31 @@ EvalTask calibration_task(const EvalOptions& eo, const EvalTask& task, const Syn
   return c;
 }
 
+// What every rank of a multi-rank evaluation must agree on (dist::check_same_config).
+std::string options_text(const EvalRunOptions& opt) {
+  std::ostringstream s;
+  const EvalOptions& e = opt.eval;
+  s << e.dataset << '|' << e.limit << '|' << e.shots << '|' << e.cot << '|' << e.max_new_tokens << '|'
+    << e.batch << '|' << opt.checkpoint << '|' << opt.baseline << '|' << opt.out_dir;
+  for (const auto* v : {&opt.compare, &opt.labels, &opt.modes})
+    for (const std::string& x : *v) s << '|' << x;
+  for (double d : opt.threshold_offsets) s << '|' << d;
+  s << '|' << opt.match_ratio << '|' << opt.calibration_problems;
+  return s.str();
+}
+
+std::ostream& null_stream() {
+  struct NullBuf : std::streambuf {
+    int overflow(int c) override { return c; }
+  };
+  static NullBuf buf;
+  static std::ostream o(&buf);
+  return o;
+}
+
 }  // namespace
 
-std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, std::ostream& log) {
+std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out_in, std::ostream& log_in) {
   const EvalOptions& eo = opt.eval;
   SRA_CHECK(opt.checkpoint.empty() != opt.compare.empty(),
             "[config] give exactly one of --checkpoint or --compare");
@@ -544,7 +595,18 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   for (double d : opt.threshold_offsets)
     SRA_CHECK(std::isfinite(d), "[config] --threshold-offset values must be finite, got ", d);
 
-  const Device device = parse_device_spec(opt.device);  // before any loading: a bad spec fails at once
+  // before any loading: a bad spec fails at once; "cuda" in a multi-rank job: cuda:LOCAL_RANK
+  const dist::DistEnv env = dist::dist_env();
+  const Device device = env.distributed()
+                            ? (parse_device_spec(opt.device), dist::rank_device(opt.device, env))
+                            : parse_device_spec(opt.device);
+  // a launcher's job: the problems split across ranks, rank 0 writes (eval/shard.h)
+  std::unique_ptr<dist::DistContext> job =
+      dist::join_job("tcp", device, opt.dist_timeout_s, options_text(opt));
+  dist::Communicator* comm = job ? job->comm.get() : nullptr;
+  const bool root = !job || job->is_root();
+  std::ostream& out = root ? out_in : null_stream();
+  std::ostream& log = root ? log_in : null_stream();
   if (!device.is_cpu()) log << "[eval] running on " << device.str() << "\n";
 
   // The offset of every model when one value is given (the --baseline's in any case).
@@ -599,7 +661,8 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     }
     shift_thresholds(*em.model, offset);
     em.model->to(device);
-    EvalResult r = evaluate(*em.model, em.tokenizer, task_for(i, *task), eo.max_new_tokens, eo.batch, &log);
+    EvalResult r =
+        evaluate(*em.model, em.tokenizer, task_for(i, *task), eo.max_new_tokens, eo.batch, &log, comm);
     r.checkpoint = paths[i];
     r.step = em.step;
     r.threshold_offset = offset;
@@ -617,7 +680,7 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
     EvalModel em = load_eval_model(opt.baseline);
     shift_thresholds(*em.model, common_offset);
     em.model->to(device);
-    EvalResult b = evaluate(*em.model, em.tokenizer, *task, eo.max_new_tokens, eo.batch, &log);
+    EvalResult b = evaluate(*em.model, em.tokenizer, *task, eo.max_new_tokens, eo.batch, &log, comm);
     std::string label = default_label(opt.baseline, b.attention, b.shots, b.cot, common_offset);
     for (EvalResult& r : rows) {
       r.baseline_flops = b.flops_per_query;
@@ -635,7 +698,7 @@ std::vector<EvalResult> run_eval(const EvalRunOptions& opt, std::ostream& out, s
   if (rows.size() > 1) table += "\nPaired answers (McNemar's test, two-sided):\n\n" + paired_table(rows);
   out << table;
   out.flush();
-  if (!opt.out_dir.empty()) {
+  if (!opt.out_dir.empty() && root) {
     if (rows.size() == 1) {
       write_eval_result(rows[0], opt.out_dir);
     } else {

@@ -70,6 +70,7 @@
 
 #include "core/json.h"
 #include "data/tokenizer.h"
+#include "dist/collectives.h"
 #include "eval/prompts.h"
 #include "model/transformer.h"
 #include "run/config.h"
@@ -174,9 +175,11 @@ struct EvalResult {
 };
 
 // Evaluates an in-memory model (switched to eval mode for the call) on the task's problems.
-// max_new_tokens 0 → the default; batch >= 1. Progress lines go to `log` when given.
+// max_new_tokens 0 → the default; batch >= 1. Progress lines go to `log` when given. With `comm` (a
+// multi-rank job; collective: every rank calls it) this rank generates only its share of the batches
+// and the result holds every rank's samples (eval/shard.h).
 EvalResult evaluate(Transformer& m, const Tokenizer& tok, const EvalTask& task, int64_t max_new_tokens,
-                    int64_t batch, std::ostream* log = nullptr);
+                    int64_t batch, std::ostream* log = nullptr, dist::Communicator* comm = nullptr);
 
 // The Markdown table: | Model | n | <DS> accuracy [| flexible] | Selected ratio | FLOPs per query |
 // FLOPs (relative) | Attention FLOPs (relative) | Latency (ms) | Latency p95 (ms) | Tokens/s | Attention
@@ -205,6 +208,9 @@ struct EvalRunOptions {
   int64_t calibration_problems = 200;
   std::string out_dir;
   std::string device = "cpu";  // cpu, cuda or cuda:N (run/config.h): where every model is evaluated
+  // Several ranks (eval/shard.h): how long a rank waits for the others' samples. Long by default: the
+  // ranks' shares can take different times; a dead rank is still noticed at once (its sockets close).
+  double dist_timeout_s = 3600;
 };
 // Runs the evaluation(s) and returns the results (baseline not included); errors throw sra::Error
 // ("[config] ..." for inconsistent options).

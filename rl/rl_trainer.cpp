@@ -16,6 +16,7 @@
 
 #include "autograd/tape.h"
 #include "core/json.h"
+#include "dist/collectives.h"
 #include "eval/evaluate.h"
 #include "eval/prompts.h"
 #include "model/optimizer.h"
@@ -27,6 +28,7 @@
 #include "run/interrupt.h"
 #include "run/model_io.h"
 #include "run/run_log.h"
+#include "train/grad_sync.h"
 
 namespace sra::rl {
 
@@ -53,7 +55,7 @@ RunConfig merged_config(const RunConfig& init_cfg, const RlOptions& opt) {
   for (const auto& [key, where] : origins) {
     const std::string section = key.substr(0, key.find('.'));
     const bool allowed = section == "rl" || section == "optimizer" || section == "logging" ||
-                         key == "device" || key == "precision";
+                         key == "device" || key == "precision" || key.rfind("distributed.", 0) == 0;
     SRA_CHECK(allowed, "[config] ", where, ": ", key,
               ": sra rl takes the model, router, data, schedule and train sections from --init; its config "
               "sets only rl, optimizer and logging");
@@ -75,6 +77,7 @@ RunConfig merged_config(const RunConfig& init_cfg, const RlOptions& opt) {
   cfg.logging = rc.logging;
   cfg.device = rc.device;  // where this run runs, not where --init was trained
   cfg.precision = rc.precision;
+  cfg.distributed = rc.distributed;  // how this run's ranks talk (the launcher gives their number)
   return cfg;
 }
 
@@ -141,8 +144,13 @@ struct RlRun {
   std::unique_ptr<PromptOrder> order;
   int64_t start = 0, end = 0;
   bool resumed = false;
-  double t_start = 0;      // now_s() at this process's first step (rl.time_limit_s)
-  bool timed_out = false;  // the run ended at rl.time_limit_s before rl.steps
+  double t_start = 0;                       // now_s() at this process's first step (rl.time_limit_s)
+  bool timed_out = false;                   // the run ended at rl.time_limit_s before rl.steps
+  std::unique_ptr<dist::DistContext> dist;  // null: one process
+  std::unique_ptr<GradSync> sync;           // with dist: the trainable parameters' gradient sums
+  int rank = 0, world = 1;
+  bool root() const { return rank == 0; }
+  dist::Communicator* comm() const { return dist ? dist->comm.get() : nullptr; }
   Transformer& model() { return *policy_em.model; }
   Transformer& ref() { return *ref_em.model; }
   const Tokenizer& tok() const { return policy_em.tokenizer; }
@@ -222,10 +230,16 @@ RlRun start_run(const RlOptions& opt, std::ostream& log) {
   RlRun run{opt, eval::load_eval_model(opt.init), eval::load_eval_model(opt.init)};
   run.cfg = merged_config(run.policy_em.config, opt);
   // both models on the run's device before the optimizer allocates its moments there
-  const Device device = parse_device_spec(run.cfg.device);
+  parse_device_spec(run.cfg.device);
+  const Device device = dist::rank_device(run.cfg.device, dist::dist_env());
+  run.dist = dist::join_job(run.cfg.distributed.backend, device, run.cfg.distributed.timeout_s,
+                            dump_resolved_yaml(run.cfg));
+  if (run.dist) run.rank = run.dist->rank(), run.world = run.dist->world_size();
   run.model().to(device);
   run.ref().to(device);
   const RlSection& rc = run.cfg.rl;
+  SRA_CHECK(rc.prompts_per_step % run.world == 0, "[rl] rl.prompts_per_step ", rc.prompts_per_step,
+            " must be a multiple of the ", run.world, " ranks (each rank rolls out whole groups)");
   run.n_sra = run.model().sra_routers().size();
   SRA_CHECK(run.n_sra > 0, "[rl] ", opt.init, ": the model has no SRA layers (model.attention ",
             run.cfg.model.attention, "): there is no router to tune");
@@ -240,18 +254,28 @@ RlRun start_run(const RlOptions& opt, std::ostream& log) {
 
   // decided before anything is written: a refused run leaves out_dir as it was
   run.metrics_path = (fs::path(opt.out_dir) / run.cfg.logging.metrics_file).string();
-  auto resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, run.metrics_path, "rl"}, log);
-  fs::create_directories(opt.out_dir);
-  write_resolved_config(run.cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  // (rank 0 decides and writes; the other ranks load the checkpoint it names)
+  std::optional<std::pair<std::string, Checkpoint>> resumed;
+  if (run.root())
+    resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, run.metrics_path, "rl"}, log);
+  if (run.dist) {
+    const std::string path = run.comm()->all_gather(resumed ? resumed->first : "", "resume decision")[0];
+    if (!run.root() && !path.empty()) resumed.emplace(path, load_checkpoint(path));
+  }
+  if (run.root()) {
+    fs::create_directories(opt.out_dir);
+    write_resolved_config(run.cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  }
   run.resolved = dump_resolved_yaml(run.cfg);
   if (resumed) run.start = restore(run, resumed->first, resumed->second, log);
   run.resumed = resumed.has_value();
+  if (run.dist) run.sync = std::make_unique<GradSync>(run.trainable, *run.comm());
   run.end = rc.steps;
   if (opt.max_steps >= 0) run.end = std::min(run.end, std::max(run.start, opt.max_steps));
   return run;
 }
 
-void save(RlRun& run, int64_t step, std::ostream& log) {
+void save_root(RlRun& run, int64_t step, std::ostream& log) {
   const Tokenizer& tok = run.tok();
   Checkpoint ck;
   ck.step = step;
@@ -269,13 +293,37 @@ void save(RlRun& run, int64_t step, std::ostream& log) {
   log << "saved " << path << "\n";
 }
 
+// Rank 0 writes; the other ranks wait at a barrier.
+void save(RlRun& run, int64_t step, std::ostream& log) {
+  if (run.root()) save_root(run, step, log);
+  if (run.dist) run.comm()->barrier("checkpoint of step " + std::to_string(step));
+}
+
+// Every rank stops at the same step: the ranks' interrupt flags are gathered before each step.
+bool stop_requested(const RlRun& run) {
+  const bool mine = interrupt_requested();
+  if (!run.dist || run.world == 1) return mine;
+  for (const std::string& v : run.comm()->all_gather(mine ? "1" : "0", "interrupt check"))
+    if (v == "1") return true;
+  return false;
+}
+
+// Seconds since the run's first step by rank 0's clock (every rank gets the same value, so the
+// time-limited schedule and the stop at rl.time_limit_s agree across ranks).
+double shared_elapsed(const RlRun& run) {
+  const double mine = now_s() - run.t_start;
+  if (!run.dist || run.world == 1) return mine;
+  return std::stod(run.comm()->all_gather(fmt("%.17g", mine), "time-limit clock")[0]);
+}
+
 // Held-out evaluation of `m` (greedy, deterministic selection), written to out_dir/eval/step-N/.
 eval::EvalResult run_eval(RlRun& run, Transformer& m, int64_t step, std::ostream& log) {
-  eval::EvalResult e = eval::evaluate(m, run.tok(), *run.test, /*max_new_tokens=*/0, /*batch=*/8);
+  eval::EvalResult e =
+      eval::evaluate(m, run.tok(), *run.test, /*max_new_tokens=*/0, /*batch=*/8, nullptr, run.comm());
   e.label = "step " + std::to_string(step);
   e.checkpoint = step == 0 ? run.opt.init : checkpoint_path(run.opt.out_dir, step);
   e.step = step;
-  eval::write_eval_result(e, (fs::path(run.opt.out_dir) / "eval" / step_dir(step)).string());
+  if (run.root()) eval::write_eval_result(e, (fs::path(run.opt.out_dir) / "eval" / step_dir(step)).string());
   log << eval_text(e) << std::flush;
   return e;
 }
@@ -295,7 +343,7 @@ std::vector<SequenceResult> rollouts(RlRun& run, int64_t s, std::vector<const Rl
   const Tokenizer& tok = run.tok();
   const uint64_t seed = uint64_t(rc.seed);
   std::vector<std::vector<int64_t>> batch;
-  for (int64_t k = 0; k < rc.prompts_per_step; ++k) {
+  for (int64_t k = run.rank; k < rc.prompts_per_step; k += run.world) {  // this rank's share
     problems.push_back(&run.train.problems[run.order->at(s * rc.prompts_per_step + k)]);
     for (int64_t g = 0; g < rc.group_size; ++g) batch.push_back(problems.back()->ids);
   }
@@ -305,8 +353,13 @@ std::vector<SequenceResult> rollouts(RlRun& run, int64_t s, std::vector<const Rl
   gc.stop_strings = run.format.stop_strings;
   gc.decode = [&tok](const std::vector<int64_t>& ids) { return eval::decode_answer(tok, ids); };
   gc.sampling.temperature = rc.sample_answers ? rc.temperature : 0.0;
-  gc.sampling.seed = mix_key(mix_key(seed, 3), uint64_t(s));
-  gc.select = sampling_policy(mix_key(mix_key(seed, 2), uint64_t(s)), run.n_sra);
+  // keyed by (seed, step) and, over several ranks, the rank: each rank draws its own rollouts
+  const auto key = [&](uint64_t k) {
+    const uint64_t v = mix_key(mix_key(seed, k), uint64_t(s));
+    return run.world > 1 ? mix_key(v, uint64_t(run.rank)) : v;
+  };
+  gc.sampling.seed = key(3);
+  gc.select = sampling_policy(key(2), run.n_sra);
   gc.select_stateless = true;  // keyed draws: one-pass prefill, sequences decoded together
   return generate(run.model(), batch, gc);
 }
@@ -316,6 +369,7 @@ std::vector<double> advantages(const RlRun& run, const std::vector<SequenceResul
                                const std::vector<const RlProblem*>& problems, StepStats& st) {
   const RlSection& rc = run.cfg.rl;
   const int64_t G = rc.group_size, R = int64_t(rollouts.size());
+  const double R_all = double(rc.prompts_per_step * G);  // every rank's rollouts
   const bool expected_penalty = rc.penalty_gradient == "expected";
   std::vector<double> adv_rewards(size_t(R), 0.0);
   for (int64_t b = 0; b < R; ++b) {
@@ -325,7 +379,7 @@ std::vector<double> advantages(const RlRun& run, const std::vector<SequenceResul
         eval::cut_at_stop(eval::decode_answer(run.tok(), r.ids), run.format.stop_strings);
     RewardParts rp = score_rollout(rc.dataset, output, problems[size_t(b / G)]->gold, sel, total, st.lambda,
                                    rc.format_reward);
-    st.reward_mean += rp.reward / double(R);
+    st.reward_mean += rp.reward / R_all;
     // "expected": the penalty's gradient is taken exactly in the loss below, not through the advantage
     adv_rewards[size_t(b)] = expected_penalty ? rp.task_reward : rp.reward;
     st.correct += rp.correct;
@@ -341,6 +395,7 @@ void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::
             StepStats& st) {
   const RlSection& rc = run.cfg.rl;
   const int64_t R = int64_t(rollouts.size());
+  const double R_all = double(rc.prompts_per_step * rc.group_size);  // every rank's rollouts
   const bool expected_penalty = rc.penalty_gradient == "expected";
   ReplayOptions ro;
   ro.tau = run.tau;
@@ -356,7 +411,7 @@ void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::
     st.decisions += double(rp.decisions);
     const double penalty_weight = expected_penalty ? st.lambda / double(rp.decisions) : 0.0;
     Tensor loss = rollout_loss(rp.log_prob, adv[size_t(b)], rp.kl, rc.kl_weight, rp.entropy,
-                               rc.entropy_weight, rp.expected_selected, penalty_weight, 1.0 / double(R));
+                               rc.entropy_weight, rp.expected_selected, penalty_weight, 1.0 / R_all);
     has_loss.push_back(loss.defined());
     if (loss.defined()) {
       logged.push_back(loss.detach());
@@ -372,10 +427,28 @@ void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::
     st.entropy_sum += values[at++][0];
     if (has_loss[size_t(b)]) st.loss_sum += values[at++][0];
   }
+  // the ranks' gradient sums: each loss carries 1 / (all rollouts), so this is one process's gradient
+  if (run.sync) run.sync->reduce("step " + std::to_string(st.step), /*mean=*/false);
   auto [norm, scale] = clip_grad_norm(run.trainable, run.cfg.optimizer.grad_clip);
   st.norm = norm;
   run.optim->step(st.lr, scale);
   run.optim->zero_grad();
+}
+
+// Several ranks: the step's sums over every rank's rollouts (one host all-reduce); adv_std from the
+// advantages' sum and sum of squares.
+void sum_over_ranks(RlRun& run, StepStats& st, const std::vector<double>& adv) {
+  double a1 = 0, a2 = 0;
+  for (double a : adv) a1 += a, a2 += a * a;
+  std::vector<double*> fields = {&st.reward_mean,   &st.correct,   &st.ratio,  &st.formatted,
+                                 &st.answer_tokens, &st.decisions, &st.kl_sum, &st.entropy_sum,
+                                 &st.loss_sum,      &a1,           &a2};
+  Tensor sums = Tensor::empty({int64_t(fields.size())}, DType::f64);
+  for (size_t i = 0; i < fields.size(); ++i) sums.data<double>()[i] = *fields[i];
+  run.comm()->all_reduce_sum(sums, "rl statistics of step " + std::to_string(st.step));
+  for (size_t i = 0; i < fields.size(); ++i) *fields[i] = sums.data<double>()[i];
+  const double R = double(run.cfg.rl.prompts_per_step * run.cfg.rl.group_size);
+  st.adv_std = std::sqrt(std::max(0.0, a2 / R - (a1 / R) * (a1 / R)));
 }
 
 // Update s (0-based): rollouts, rewards and advantages, then the policy-gradient update.
@@ -385,7 +458,7 @@ StepStats rl_step(RlRun& run, int64_t s) {
   st.t0 = now_s();
   st.lambda = rc.time_limit_s > 0 && rc.lambda_final >= 0
                   ? rc.lambda + (rc.lambda_final - rc.lambda) *
-                                    std::clamp((st.t0 - run.t_start) / rc.time_limit_s, 0.0, 1.0)
+                                    std::clamp(shared_elapsed(run) / rc.time_limit_s, 0.0, 1.0)
                   : lambda_at(s, rc.steps, rc.lambda, rc.lambda_final);
   const double warm = rc.warmup_steps > 0 ? std::min(1.0, double(s + 1) / double(rc.warmup_steps)) : 1.0;
   st.lr = run.cfg.optimizer.lr * warm;
@@ -393,14 +466,18 @@ StepStats rl_step(RlRun& run, int64_t s) {
   const std::vector<SequenceResult> rolled = rollouts(run, s, problems);
   st.t1 = now_s();
   const std::vector<double> adv = advantages(run, rolled, problems, st);
+  st.step = s + 1;
   update(run, rolled, adv, st);
   st.t2 = now_s();
+  if (run.world > 1) {
+    sum_over_ranks(run, st, adv);
+    return st;
+  }
   const double R = double(rolled.size());
   double adv_mean = 0, adv_var = 0;
   for (double a : adv) adv_mean += a / R;
   for (double a : adv) adv_var += (a - adv_mean) * (a - adv_mean) / R;
   st.adv_std = std::sqrt(adv_var);
-  st.step = s + 1;
   return st;
 }
 
@@ -446,39 +523,55 @@ void final_table(RlRun& run, std::optional<eval::EvalResult> first_eval, eval::E
     r->baseline_label = first_eval->label;
   }
   const std::string table = eval::markdown_table({*first_eval, last_eval});
+  if (!run.root()) return;
   std::ofstream((fs::path(run.opt.out_dir) / "eval_table.md").string()) << table;
   log << table;
 }
 
+std::ostream& null_log() {
+  struct NullBuf : std::streambuf {
+    int overflow(int c) override { return c; }
+  };
+  static NullBuf buf;
+  static std::ostream o(&buf);
+  return o;
+}
+
 }  // namespace
 
-int run_rl(const RlOptions& opt, std::ostream& log) {
+int run_rl(const RlOptions& opt, std::ostream& out) {
   InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
+  // ranks other than 0 (dist/env.h) print nothing; their errors still reach stderr
+  std::ostream& log = dist::dist_env().rank == 0 ? out : null_log();
   RlRun run = start_run(opt, log);
   const RunConfig& cfg = run.cfg;
   const RlSection& rc = cfg.rl;
-  truncate_metrics(run.metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "rl");
+  if (run.root())
+    truncate_metrics(run.metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "rl");
   log << "rl: " << run.n_trained << " trained parameters (" << (rc.train_lm ? "router + LM" : "routers only")
       << ", " << run.n_sra << " SRA layers, tau " << fmt("%g", run.tau) << "), " << run.train.problems.size()
       << " " << rc.dataset << " train prompts (" << run.train.skipped << " of " << run.train.considered
       << " too long), " << (run.test ? run.test->problems.size() : 0) << " test problems; "
       << rc.prompts_per_step << " prompts x " << rc.group_size << " rollouts per step, steps " << run.start
       << " -> " << run.end << " of " << rc.steps << "\n";
-  MetricsWriter metrics(run.metrics_path, "rl");
+  std::unique_ptr<MetricsWriter> metrics;  // rank 0's
+  if (run.root()) metrics = std::make_unique<MetricsWriter>(run.metrics_path, "rl");
   std::optional<eval::EvalResult> first_eval, last_eval;
   if (!run.resumed && run.test && run.start < run.end) {
     first_eval = run_eval(run, run.model(), 0, log);
     Json line = Json::object({{"step", 0}});
     add_eval(line, *first_eval);
-    metrics.write(line);
+    if (metrics) metrics->write(line);
   }
   const double R = double(rc.prompts_per_step * rc.group_size);
   int64_t last_saved = run.resumed ? run.start : -1, step = run.start;
   run.t_start = now_s();
-  for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
+  bool stop = false;
+  for (int64_t s = run.start; s < run.end; ++s) {
+    if ((stop = stop_requested(run))) break;
     const StepStats st = rl_step(run, s);
     step = st.step;
-    if (rc.time_limit_s > 0 && st.step < run.end && now_s() - run.t_start >= rc.time_limit_s) {
+    if (rc.time_limit_s > 0 && st.step < run.end && shared_elapsed(run) >= rc.time_limit_s) {
       log << "rl: time limit " << fmt("%g", rc.time_limit_s) << " s reached at step " << st.step << "\n";
       run.end = st.step;
       run.timed_out = true;
@@ -490,13 +583,13 @@ int run_rl(const RlOptions& opt, std::ostream& log) {
       last_eval = run_eval(run, run.model(), st.step, log);
       add_eval(line, *last_eval);
     }
-    metrics.write(line);
+    if (metrics) metrics->write(line);
     if ((rc.checkpoint_every > 0 && st.step % rc.checkpoint_every == 0) || st.step == run.end) {
       save(run, st.step, log);
       last_saved = st.step;
     }
   }
-  if (interrupt_requested()) {
+  if (stop) {
     if (step > last_saved && step > 0) save(run, step, log);
     log_interrupted(log, step, rc.steps);
     return kInterruptedExit;

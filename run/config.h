@@ -113,9 +113,12 @@ struct TrainSection {
   bool operator==(const TrainSection&) const = default;
 };
 
+// Data parallel (dist/, docs/distributed.md): the ranks come from the launcher (--nproc-per-node,
+// torchrun, mpirun, srun), not from the config.
 struct DistributedSection {
-  std::string backend = "none";  // "none" | "nccl" | "gloo"
-  int64_t world_size = 1;
+  std::string backend = "auto";  // "auto" | "tcp" | "nccl" | "none"
+  double timeout_s = 300;        // every collective and the rendezvous wait at most this long
+  int64_t zero = 0;              // 0 only: ZeRO-1 (sharded AdamW state) is not implemented
   bool operator==(const DistributedSection&) const = default;
 };
 

@@ -239,7 +239,8 @@ std::vector<ConfigKey> build_schema() {
                         "Cosine floor as a fraction of optimizer.lr."));
   // train
   s.push_back(int_key("train.batch_size", SRA_FIELD(int64_t, train.batch_size), gt(0), none(),
-                      "Rows per micro-batch (per rank)."));
+                      "Rows per micro-batch, over all ranks: each of N data-parallel ranks takes "
+                      "batch_size / N of them (a multiple of N)."));
   s.push_back(int_key("train.grad_accum", SRA_FIELD(int64_t, train.grad_accum), gt(0), none(),
                       "Micro-batches accumulated per optimizer step."));
   s.push_back(int_key("train.steps", SRA_FIELD(int64_t, train.steps), gt(0), none(), "Optimizer steps."));
@@ -277,10 +278,14 @@ std::vector<ConfigKey> build_schema() {
   device.check = device_value_error;
   s.push_back(device);
   // distributed
-  s.push_back(enum_key("distributed.backend", SRA_FIELD(std::string, distributed.backend),
-                       {"none", "nccl", "gloo"}, "Collective backend (nccl needs device cuda)."));
-  s.push_back(int_key("distributed.world_size", SRA_FIELD(int64_t, distributed.world_size), ge(1), none(),
-                      "Number of ranks (> 1 needs a backend)."));
+  s.push_back(enum_key(
+      "distributed.backend", SRA_FIELD(std::string, distributed.backend), {"auto", "tcp", "nccl", "none"},
+      "Collectives between ranks: auto = nccl on cuda (when built with NCCL), else tcp; none "
+      "refuses a multi-rank launch."));
+  s.push_back(float_key("distributed.timeout_s", SRA_FIELD(double, distributed.timeout_s), gt(0), none(),
+                        "Seconds a collective or the rendezvous may wait before the job fails."));
+  s.push_back(int_key("distributed.zero", SRA_FIELD(int64_t, distributed.zero), ge(0), le(1),
+                      "ZeRO stage: only 0 (plain data parallel); 1 is refused (not implemented)."));
   // logging
   s.push_back(int_key("logging.log_every", SRA_FIELD(int64_t, logging.log_every), gt(0), none(),
                       "Print and record metrics every this many steps."));

@@ -116,6 +116,13 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
        "error: --precision: f16 not in {f32,bf16}"},
       {{"logits", "--hf", "d", "--checkpoint", "c", "--ids", "1"}, "error: --checkpoint excludes --hf"},
       {{"bench", "train", "--loss", "chunked"}, "error: --loss: chunked not in {fused,unfused}"},
+      {{"train", "--config", "configs/tiny-cpu.yaml", "--out", "x", "--nproc-per-node", "0"},
+       "error: --nproc-per-node: must be an integer in [1, 1024], got 0"},
+      {{"eval", "--checkpoint", "c", "--dataset", "synthetic", "--nproc-per-node", "x"},
+       "error: --nproc-per-node: must be an integer, got 'x'"},
+      {{"bench", "train", "--backend", "gloo"}, "error: --backend: gloo not in {auto,tcp,nccl}"},
+      {{"eval", "--checkpoint", "c", "--dataset", "synthetic", "--dist-timeout", "0"},
+       "error: --dist-timeout: must be a finite number > 0, got 0"},
   };
   for (const Case& c : cases) {
     Run r = run_sra(c.args);

@@ -228,8 +228,9 @@ TEST_CASE("config: cross-field checks name the keys and where the last of them w
         "[config] F:1: precision bf16 needs device cuda (the CPU kernels compute in f32)");
   CHECK(load_error("distributed:\n  backend: nccl\n") ==
         "[config] F:2: distributed.backend nccl needs device cuda");
-  CHECK(load_error("distributed:\n  world_size: 2\n") ==
-        "[config] F:2: distributed.world_size 2 needs distributed.backend nccl or gloo (not none)");
+  CHECK(load_error("distributed:\n  zero: 1\n") ==
+        "[config] F:2: distributed.zero 1 (ZeRO-1, sharded AdamW state) is not implemented; use 0 (plain "
+        "data parallel, docs/distributed.md)");
   // all keys involved at their defaults: the file alone; set by an override: the override
   CHECK(load_error(kOneKey, {"model.n_heads=3"}) ==
         "[config] --set model.n_heads=3: model.d_model (256) must be a "
@@ -398,7 +399,7 @@ TEST_CASE("config: dump_resolved_yaml round-trips through load_config_string") {
   c.precision = "bf16";
   c.device = "cuda";
   c.distributed.backend = "nccl";
-  c.distributed.world_size = 8;
+  c.distributed.timeout_s = 60;
   c.logging.metrics_file = "sub dir/m: x.jsonl";  // (empty strings: the defaults above)
   c.logging.progress = "off";
   CHECK_NOTHROW(sra::validate_config(c));

@@ -6,7 +6,7 @@
 #   tools/gpu_prep.sh                   # here: copies ../shared/{data,bench} into .gpu/ (git-ignored)
 #   device run: tools/gpu_check.sh [steps]   with carry [".gpu"]
 #
-# steps: a comma list of info,build,test,sanitize,e2e,bench,long (default: all but e2e and long). SRA_TEST_FILTER
+# steps: a comma list of info,build,test,sanitize,e2e,bench,long,dp (default: all but e2e, long and dp). SRA_TEST_FILTER
 # narrows the doctest cases of the test step (doctest -tc syntax). e2e: tools/gpu_e2e.sh, the 135M model
 # trained in bf16, checkpointed, resumed, evaluated on CPU and GPU, RL-tuned (a few minutes).
 # bench: `sra bench train --device cuda --precision bf16` and .gpu/bench/torch_reference.py train with
@@ -15,6 +15,10 @@
 # with torch_compile_tokens_per_s, ratio, torch_eager_tokens_per_s) and prints the table. SRA_BENCH_STEPS
 # sets the timed steps of all three (default 10; 3 warm-up steps each). torch.compile's warm-up takes a
 # minute or two: with the whole suite it may not fit one 10-minute call; then run `build,bench` alone.
+# dp: data parallel's cost on one GPU (docs/distributed.md): `sra bench train --device cuda` (the bench
+# step's model) plainly, then as one NCCL rank (--nproc-per-node 1 --backend nccl: the trainer's bucketed
+# gradient all-reduce in every step); prints {"plain_ms", "nccl_ms", "comm_ms", "overhead_pct"} (goal <= 2)
+# into $out/dp.jsonl. SRA_DP_STEPS timed steps (default 20).
 # long: `sra bench decode` at SRA_LONG_CONTEXTS (default 16384,65536) and the reference's decode mode, and
 # the 16k-token training step (ours dense and SRA, torch.compile dense); JSON lines in bench_long.jsonl.
 set -uo pipefail
@@ -107,6 +111,21 @@ if has long; then
     { [[ ! -f $1 ]] || python3 "$1" train --seq 16384 --batch 1 --iters "$2" --compile; }' \
     "$SRA_BUILD_DIR/sra" "$ref" "$n" "${long[@]}"
   cat "$out/long_decode.log" "$out/long_train.log" | grep '^{' >"$out/bench_long.jsonl"
+fi
+if has dp; then
+  dp=(bench train --device cuda --precision bf16 --d-model 768 --layers 12 --heads 12 --d-ff 2048 --seq-len 1024
+    --batch 16 --vocab 32768 --warmup 5 --steps "${SRA_DP_STEPS:-20}")
+  step dp_plain timeout 300 "$SRA_BUILD_DIR/sra" "${dp[@]}"
+  step dp_nccl timeout 300 "$SRA_BUILD_DIR/sra" "${dp[@]}" --nproc-per-node 1 --backend nccl
+  step dp python3 -c 'import json, sys
+last = lambda p: [json.loads(l) for l in open(p) if l.startswith("{")][-1]
+a, b = last(sys.argv[1]), last(sys.argv[2])
+print(json.dumps({"bench": "dp", "ranks": b.get("ranks"), "backend": b.get("backend"), "plain_ms": a["step_ms"],
+                  "nccl_ms": b["step_ms"], "comm_ms": b.get("comm_ms"),
+                  "overhead_pct": round(100 * (b["step_ms"] / a["step_ms"] - 1), 2), "goal_pct": 2}))' \
+    "$out/dp_plain.log" "$out/dp_nccl.log"
+  grep '^{' "$out/dp.log" >"$out/dp.jsonl"
+  cat "$out/dp.jsonl"
 fi
 echo "== gpu_check summary"
 cat "$summary"

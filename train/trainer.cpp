@@ -14,6 +14,7 @@
 #include "core/cuda_runtime.h"
 #include "core/json.h"
 #include "data/packing.h"
+#include "dist/collectives.h"
 #include "model/optimizer.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
@@ -22,6 +23,7 @@
 #include "run/interrupt.h"
 #include "run/model_io.h"
 #include "run/run_log.h"
+#include "train/grad_sync.h"
 
 namespace sra {
 
@@ -170,8 +172,22 @@ struct TrainRun {
   bool resumed = false;
   double t_start = 0;  // now_s() at the first step of this process (train.time_limit_s)
   Device device;       // run_device(cfg): model, optimizer state, batches and step values live there
+  dist::DistContext* dist = nullptr;  // null: one process
+  std::unique_ptr<GradSync> sync;     // with dist
+  int rank = 0, world = 1;
+  bool root() const { return rank == 0; }
   Transformer& model() { return *lm.model; }
 };
+
+// The log of ranks other than 0: they print nothing (their errors still reach stderr).
+std::ostream& null_log() {
+  struct NullBuf : std::streambuf {
+    int overflow(int c) override { return c; }
+  };
+  static NullBuf buf;
+  static std::ostream out(&buf);
+  return out;
+}
 
 RunConfig checked_config(const TrainOptions& opt) {
   SRA_CHECK(!opt.config.empty(), "[train] no config file given");
@@ -179,8 +195,6 @@ RunConfig checked_config(const TrainOptions& opt) {
   RunConfig cfg = load_config(opt.config, opt.overrides);
   resolve_init_from(cfg);  // train.init_from hf:DIR: the directory's architecture and tokenizer
   run_device(cfg);         // "[config] device ...": a GPU asked for is present
-  SRA_CHECK(cfg.distributed.world_size == 1 && cfg.distributed.backend == "none",
-            "[train] distributed training is not supported yet (distributed.world_size must be 1)");
   SRA_CHECK(cfg.data.seq_len <= cfg.model.max_seq_len, "[train] data.seq_len ", cfg.data.seq_len,
             " exceeds model.max_seq_len ", cfg.model.max_seq_len);
   return cfg;
@@ -210,7 +224,7 @@ int64_t restore(TrainRun& run, const std::string& path, const Checkpoint& ck, st
   return start;
 }
 
-void save(TrainRun& run, int64_t step, std::ostream& log) {
+void save_root(TrainRun& run, int64_t step, std::ostream& log) {
   Checkpoint ck;
   ck.step = step;
   add_module(ck, run.model());
@@ -224,6 +238,12 @@ void save(TrainRun& run, int64_t step, std::ostream& log) {
   save_checkpoint(ck, path);
   if (run.cfg.train.keep_last > 0) keep_last(run.opt.out_dir, run.cfg.train.keep_last, log);
   log << "saved " << path << "\n";
+}
+
+// Rank 0 writes the checkpoint; the other ranks wait for it at a barrier.
+void save(TrainRun& run, int64_t step, std::ostream& log) {
+  if (run.root()) save_root(run, step, log);
+  if (run.dist) run.dist->comm->barrier("checkpoint of step " + std::to_string(step));
 }
 
 // What one step measured (val, val_acc and val_sel only on evaluation steps).
@@ -280,6 +300,38 @@ class StepWindow {
   std::vector<Pending> steps_;
 };
 
+// Data parallel: the gradients and the step's loss and ratio sums become the ranks' means (one
+// all-reduce per gradient bucket, one for the two sums), so every rank takes the same optimizer step.
+void sync_step(TrainRun& run, int64_t step, Tensor& loss_sum, Tensor& ratio_sum) {
+  run.sync->average("step " + std::to_string(step));
+  NoGradGuard g;
+  Tensor sums = Tensor::empty({2}, DType::f64, run.device);
+  sums.narrow(0, 0, 1).copy_(loss_sum);
+  sums.narrow(0, 1, 1).copy_(ratio_sum);
+  run.dist->comm->all_reduce_sum(sums, "loss of step " + std::to_string(step));
+  sums.mul_(1.0 / double(run.world));
+  loss_sum = sums.narrow(0, 0, 1);
+  ratio_sum = sums.narrow(0, 1, 1);
+}
+
+// Every rank stops at the same step: rank r's interrupt flag (a signal it got) is gathered each step.
+bool stop_requested(const TrainRun& run) {
+  const bool mine = interrupt_requested();
+  if (!run.dist || run.world == 1) return mine;
+  for (const std::string& v : run.dist->comm->all_gather(mine ? "1" : "0", "interrupt check"))
+    if (v == "1") return true;
+  return false;
+}
+
+// Seconds since the run's first step by rank 0's clock when train.time_limit_s is set (every rank gets the
+// same value, so the time-based schedule and the stop at the limit agree across ranks); 0 otherwise.
+double shared_elapsed(const TrainRun& run) {
+  if (run.cfg.train.time_limit_s <= 0) return 0.0;
+  const double mine = now_s() - run.t_start;
+  if (!run.dist || run.world == 1) return mine;
+  return std::stod(run.dist->comm->all_gather(fmt("%.17g", mine), "time-limit clock")[0]);
+}
+
 // Update s (0-based): schedule, grad_accum micro-batches, clip, AdamW, thresholds. Reads nothing back
 // to the host: the step's loss, ratio and norm go into `window`.
 void train_step(TrainRun& run, int64_t s, StepWindow& window) {
@@ -288,16 +340,21 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
   const int64_t B = cfg.train.batch_size, accum = cfg.train.grad_accum;
   const double tau0 = cfg.router.temperature, tau1 = cfg.router.temperature_final;
   const double t0 = now_s();
-  const double lr = learning_rate(cfg, s, t0 - run.t_start);
-  const double frac = schedule_fraction(cfg, s, t0 - run.t_start);
+  const double elapsed = shared_elapsed(run);
+  const double lr = learning_rate(cfg, s, elapsed);
+  const double frac = schedule_fraction(cfg, s, elapsed);
   set_router_temperature(model, tau0 + (tau1 - tau0) * frac);
   // Σ over micro-batches in f64 from 0, in order: the host's double sums, on the device
   Tensor loss_sum = Tensor::zeros({}, DType::f64, run.device);
   Tensor ratio_sum = Tensor::zeros({}, DType::f64, run.device);
   // precision bf16: the GEMMs of forward and backward on bf16 operands (autograd/autocast.h)
   AutocastGuard autocast(compute_dtype(cfg));
+  const int64_t local = B / run.world;  // this rank's rows of each micro-batch
   for (int64_t m = 0; m < accum; ++m) {
-    Batch b = on_device(make_batch(*run.data.train, run.sampler->next_batch(B)), run.device);
+    std::vector<int64_t> rows = run.sampler->next_batch(B);  // the global micro-batch, same on every rank
+    if (run.world > 1)
+      rows = std::vector<int64_t>(rows.begin() + run.rank * local, rows.begin() + (run.rank + 1) * local);
+    Batch b = on_device(make_batch(*run.data.train, rows), run.device);
     Tensor loss = batch_loss(model, b, cfg.train.distill_weight);
     {
       NoGradGuard g;
@@ -306,10 +363,12 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
     }
     backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)));
   }
+  if (run.dist) sync_step(run, s + 1, loss_sum, ratio_sum);
   Tensor norm_scale = grad_norm_and_scale(run.params, cfg.optimizer.grad_clip);  // [norm, clip factor]
   run.optim->step(lr, norm_scale.narrow(0, 1, 1));
   run.optim->zero_grad();
   model.update_thresholds();
+  if (run.dist) average_router_thresholds(model, *run.dist->comm, "step " + std::to_string(s + 1));
   window.add(s + 1, lr, t0, loss_sum, ratio_sum, norm_scale.narrow(0, 0, 1));
 }
 
@@ -351,7 +410,7 @@ void log_step(const StepResult& r, std::ostream& log) {
 // The task validator for train.eval_problems > 0 (synthetic data only), else an empty function.
 TaskValidator make_task_validator(const TrainRun& run) {
   const RunConfig& cfg = run.cfg;
-  if (cfg.train.eval_problems <= 0) return {};
+  if (cfg.train.eval_problems <= 0 || !run.root()) return {};
   SRA_CHECK(cfg.data.dataset == "synthetic", "[train] train.eval_problems needs data.dataset synthetic, got ",
             cfg.data.dataset);
   SRA_CHECK(run.opt.task_validator != nullptr,
@@ -361,16 +420,31 @@ TaskValidator make_task_validator(const TrainRun& run) {
 
 // Config and the checkpoint to resume (checked before anything is written), then config.yaml, data,
 // model, optimizer and sampler; then the resumed state, if any, and the steps to run.
-TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
-  TrainRun run{opt, checked_config(opt)};
+// Data parallel: rank 0 alone decides (it may set corrupt checkpoints aside) and writes; the others load
+// the checkpoint it names.
+TrainRun start_run(const TrainOptions& opt, RunConfig cfg_in, Device device, dist::DistContext* dist,
+                   std::ostream& log) {
+  TrainRun run{opt, std::move(cfg_in)};
   const RunConfig& cfg = run.cfg;
+  run.dist = dist;
+  run.device = device;
+  if (dist) run.rank = dist->rank(), run.world = dist->world_size();
+  SRA_CHECK(cfg.train.batch_size % run.world == 0, "[train] train.batch_size ", cfg.train.batch_size,
+            " (the global micro-batch) must be a multiple of the ", run.world, " ranks");
   run.metrics_path = (fs::path(opt.out_dir) / cfg.logging.metrics_file).string();
-  auto resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, run.metrics_path, "train"}, log);
-  fs::create_directories(opt.out_dir);
-  write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  std::optional<std::pair<std::string, Checkpoint>> resumed;
+  if (run.root())
+    resumed = checkpoint_to_resume({opt.out_dir, opt.resume, opt.fresh, run.metrics_path, "train"}, log);
+  if (dist) {
+    const std::string path = dist->comm->all_gather(resumed ? resumed->first : "", "resume decision")[0];
+    if (!run.root() && !path.empty()) resumed.emplace(path, load_checkpoint(path));
+  }
+  if (run.root()) {
+    fs::create_directories(opt.out_dir);
+    write_resolved_config(cfg, (fs::path(opt.out_dir) / "config.yaml").string());
+  }
   run.resolved = dump_resolved_yaml(cfg);
   run.data = load_data(cfg, opt, log);
-  run.device = run_device(cfg);
   run.lm = model_from_config(cfg);
   run.model().to(run.device);  // before AdamW: its moments are allocated beside the parameters
   if (!resumed && !cfg.train.init_from.empty()) {
@@ -388,6 +462,13 @@ TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
   run.sampler = std::make_unique<SequenceSampler>(run.data.train->num_rows(), uint64_t(cfg.data.seed));
   if (resumed) run.start = restore(run, resumed->first, resumed->second, log);
   run.resumed = resumed.has_value();
+  if (dist) {
+    broadcast_state(run.model(), *dist->comm);  // the ranks start from rank 0's bits
+    run.sync = std::make_unique<GradSync>(run.params, *dist->comm);
+    log << "data parallel: " << run.world << " ranks (" << dist->comm->backend() << "), "
+        << cfg.train.batch_size / run.world << " rows per rank of each micro-batch of "
+        << cfg.train.batch_size << ", " << run.sync->num_buckets() << " gradient buckets\n";
+  }
   run.end = cfg.train.steps;
   if (opt.max_steps >= 0) run.end = std::min(run.end, std::max(run.start, opt.max_steps));
   return run;
@@ -395,28 +476,39 @@ TrainRun start_run(const TrainOptions& opt, std::ostream& log) {
 
 }  // namespace
 
-int run_train(const TrainOptions& opt, std::ostream& log) {
+int run_train(const TrainOptions& opt, std::ostream& out) {
   InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
-  TrainRun run = start_run(opt, log);
+  RunConfig config = checked_config(opt);
+  const Device device = dist::rank_device(config.device, dist::dist_env());
+  // a launcher's job (dist/env.h): rendezvous, communicator, the same config on every rank
+  std::unique_ptr<dist::DistContext> dist = dist::join_job(
+      config.distributed.backend, device, config.distributed.timeout_s, dump_resolved_yaml(config));
+  std::ostream& log = !dist || dist->is_root() ? out : null_log();
+  TrainRun run = start_run(opt, std::move(config), device, dist.get(), log);
   const RunConfig& cfg = run.cfg;
-  truncate_metrics(run.metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt, "train");
+  if (run.root())
+    truncate_metrics(run.metrics_path, run.resumed ? std::optional<int64_t>(run.start) : std::nullopt,
+                     "train");
   log << "train: " << run.model().num_parameters() << " parameters, " << run.data.train->num_rows()
       << " train rows and " << run.data.val->num_rows() << " val rows of " << cfg.data.seq_len
       << " tokens, steps " << run.start << " -> " << run.end << " of " << cfg.train.steps << "\n";
   const TaskValidator validate_task = make_task_validator(run);
-  MetricsWriter metrics(run.metrics_path, "train");
+  std::unique_ptr<MetricsWriter> metrics;  // rank 0's
+  if (run.root()) metrics = std::make_unique<MetricsWriter>(run.metrics_path, "train");
   int64_t last_saved = run.resumed ? run.start : -1, step = run.start;
   // a progress bar redrawn in place on a terminal (logging.progress: auto = when the log is a terminal)
-  ProgressBar bar(log, cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal),
-                  cfg.train.steps, run.start, run.end);
+  ProgressBar bar(
+      log, run.root() && (cfg.logging.progress == "on" || (cfg.logging.progress == "auto" && opt.terminal)),
+      cfg.train.steps, run.start, run.end);
   std::string bar_fields;
   // Step values are read back at logging, evaluation and checkpoint steps and at the end; on the CPU,
   // where a read costs nothing, after every step.
   StepWindow window(run.device.is_cpu() ? 1 : std::min(cfg.logging.log_every, cfg.train.steps), run.device);
   auto write_results = [&](bool eval_now) {
     std::vector<StepResult> rs = window.read(cfg);
+    if (!run.root()) return;
     if (eval_now) evaluate(run, rs.back(), validate_task);
-    for (const StepResult& r : rs) metrics.write(metrics_line(r));
+    for (const StepResult& r : rs) metrics->write(metrics_line(r));
     const StepResult& r = rs.back();
     if (r.step % cfg.logging.log_every == 0 || r.val) {
       bar.clear();
@@ -427,10 +519,12 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   };
   const double limit = cfg.train.time_limit_s;
   run.t_start = now_s();
-  for (int64_t s = run.start; s < run.end && !interrupt_requested(); ++s) {
+  bool stop = false;
+  for (int64_t s = run.start; s < run.end; ++s) {
+    if ((stop = stop_requested(run))) break;
     train_step(run, s, window);
     step = s + 1;
-    if (limit > 0 && step < run.end && now_s() - run.t_start >= limit) {  // out of time: this is the end
+    if (limit > 0 && step < run.end && shared_elapsed(run) >= limit) {  // out of time: this is the end
       log << "train: time limit " << fmt("%g", limit) << " s reached at step " << step << "\n";
       run.end = step;
     }
@@ -449,7 +543,7 @@ int run_train(const TrainOptions& opt, std::ostream& log) {
   }
   if (!window.empty()) write_results(false);  // interrupted between reads
   bar.clear();
-  if (interrupt_requested()) {
+  if (stop) {
     if (step > last_saved && step > 0) save(run, step, log);
     log_interrupted(log, step, cfg.train.steps);
     return kInterruptedExit;

@@ -82,6 +82,15 @@
 //   (step % log_every == 0), evaluation and checkpoint steps and the run's last step, and the metrics
 //   lines of those steps are written then; tokens_per_s is then the mean over those steps. On the CPU
 //   they are read after every step. Checkpoints hold host copies: the same bytes from either device.
+// Data parallel (docs/distributed.md; a launcher's variables, dist/env.h): the ranks join before anything
+//   is written (dist::join_job: store, communicator by distributed.backend, the resolved config's hash
+//   compared); device "cuda" is cuda:LOCAL_RANK. train.batch_size is the global micro-batch: every rank
+//   draws it from the same global sampler and takes rows [rank·b, rank·b + b), b = batch_size / ranks;
+//   after the backward the gradients are averaged (train/grad_sync.h, 25 MB buckets), and so are the
+//   logged loss and ratio sums and, after update_thresholds, the routers' thresholds. Rank 0 alone
+//   decides the resume (the others load the checkpoint it names), logs, writes config.yaml, metrics and
+//   checkpoints (the others wait at a barrier) and validates; the interrupt flag is gathered before each
+//   step so that all ranks stop after the same one. A checkpoint resumes on any number of ranks.
 // Errors: sra::Error "[train] ..." (and "[config] ...", "[checkpoint] ...", "[data] ..." from below).
 #pragma once
 #include <cstdint>

@@ -65,6 +65,9 @@ struct BenchTrainOptions {
   int64_t window = 256, sinks = 4;
   double ratio = 0.10;
   std::string loss = "fused";  // fused | unfused: Transformer::set_fused_loss (the line's "loss" field)
+  // Under a launcher (--nproc-per-node, torchrun, ...): the gradients are averaged over the ranks with
+  // the trainer's GradSync on this backend, timed as the phase comm_ms (docs/distributed.md).
+  std::string backend = "auto";
 };
 
 int run_bench_train(const BenchTrainOptions& opt, std::ostream& out);

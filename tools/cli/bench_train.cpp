@@ -6,7 +6,10 @@
 // Step time: the sum of its phases — forward, backward, optimizer (clip factor + AdamW + zero_grad) — each
 // between two events on the device's stream (cuda::EventTimer; the wall clock on the CPU); the median over
 // the timed steps (the upper median for an even count, as the reference's times[n // 2]), and each
-// phase's median (fwd_ms, bwd_ms, opt_ms: where the time goes). peak_mem_gib: the caching allocator's peak
+// phase's median (fwd_ms, bwd_ms, opt_ms: where the time goes). Under a launcher (--nproc-per-node N,
+// torchrun, ...) a fourth phase, comm_ms, averages the gradients over the ranks (train/grad_sync.h, the
+// trainer's buckets; --backend) and the line adds "ranks" and "backend": with N = 1 and nccl, the cost
+// of data parallel on one GPU (tools/gpu_check.sh dp). peak_mem_gib: the caching allocator's peak
 // bytes in use (weights, AdamW moments, activations, gradients) since the model and optimizer were built, in
 // GiB (null on the CPU). Differences from the reference's step: ours also clips the gradient norm (on the
 // device, as the trainer does: no host read), and autocast covers the GEMMs only (autograd/autocast.h).
@@ -23,10 +26,12 @@
 #include "core/check.h"
 #include "core/cuda_runtime.h"
 #include "core/json.h"
+#include "dist/collectives.h"
 #include "model/optimizer.h"
 #include "model/transformer.h"
 #include "run/run_log.h"
 #include "tools/cli/bench.h"
+#include "train/grad_sync.h"
 
 namespace sra::cli {
 
@@ -107,7 +112,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
             o.loss, "'");
   SRA_CHECK(o.d_model % o.n_heads == 0, "[bench] d_model ", o.d_model, " is not a multiple of the ",
             o.n_heads, " heads");
-  const Device dev = bench_device(o.device);
+  const Device dev = bench_device(dist::rank_device(o.device, dist::dist_env()).str());
+  auto job = dist::join_job(o.backend, dev, 300, "bench train");  // null: one plain process
   const bool bf16 = o.precision == "bf16";
 
   TransformerConfig c = bench_model(o.vocab, o.d_model, o.n_layers, o.n_heads, o.d_ff, o.seq_len);
@@ -125,6 +131,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
   model.set_fused_loss(o.loss == "fused");
   NamedTensors params = model.named_parameters();
   AdamW optim(params, AdamWConfig{});
+  std::optional<GradSync> sync;
+  if (job) sync.emplace(params, *job->comm);
   Generator gen(1);
   std::vector<int64_t> ids(size_t(o.batch * (o.seq_len + 1)));
   for (auto& x : ids) x = int64_t(gen.next_below(uint64_t(o.vocab)));
@@ -132,8 +140,8 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
 
   // One step as the trainer runs it: forward, backward, the clip factor on the device (no host read),
   // AdamW, zero_grad; each phase between two events on the GPU (wall clock on the CPU).
-  std::array<Phase, 3> phases;
-  phases[0].name = "fwd_ms", phases[1].name = "bwd_ms", phases[2].name = "opt_ms";
+  std::array<Phase, 4> phases;  // comm_ms: the gradient all-reduce, with a launcher only
+  phases[0].name = "fwd_ms", phases[1].name = "bwd_ms", phases[2].name = "opt_ms", phases[3].name = "comm_ms";
   if (dev.is_cuda()) {
     for (Phase& p : phases) p.timer.emplace(dev.index);
     cuda::reset_peak(dev.index);
@@ -150,13 +158,19 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
       backward(loss);
       phases[1].stop();
     }
+    if (sync) {
+      phases[3].start();
+      sync->average("step " + std::to_string(s));
+      phases[3].stop();
+    }
     phases[2].start();
     optim.step(3e-4, grad_norm_and_scale(params, 1.0).narrow(0, 1, 1));
     optim.zero_grad();
     if (sra) model.update_thresholds();  // on the device, as the trainer does after its step
     phases[2].stop();
     double total = 0;
-    for (Phase& p : phases) total += p.read(s >= o.warmup);
+    for (Phase& p : phases)
+      if (sync || std::string(p.name) != "comm_ms") total += p.read(s >= o.warmup);
     if (s >= o.warmup) ms.push_back(total);
   }
   const double step_ms = median(ms);
@@ -178,7 +192,10 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
                ? Json(round_to(double(cuda::stats(dev.index).peak_bytes_in_use) / double(1ull << 30), 2))
                : Json());
   line.set("step_ms", round_to(step_ms, 3));
-  for (Phase& p : phases) line.set(p.name, round_to(median(p.ms), 3));
+  for (Phase& p : phases)
+    if (sync || std::string(p.name) != "comm_ms") line.set(p.name, round_to(median(p.ms), 3));
+  if (job) line.set("ranks", job->world_size()), line.set("backend", job->comm->backend());
+  if (job && !job->is_root()) return 0;  // rank 0 prints
   line.set("params", int64_t(n_params));
   if (sra) {
     line.set("attention", "sra");

@@ -14,6 +14,7 @@
 #include "tools/cli/bench.h"
 #include "tools/cli/demo.h"
 #include "tools/cli/generate_run.h"
+#include "tools/cli/launch_option.h"
 #include "tools/cli/log_split.h"
 #include "tools/cli/train_validation.h"
 #include "tools/cli/validators.h"
@@ -218,7 +219,10 @@ void add_bench(CLI::App& app) {
                 "cross_entropy)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fused", "unfused"}));
-  commands().push_back({t, [topt]() { return run_bench_train(*topt, std::cout); }});
+  t->add_option("--backend", topt->backend, "Under --nproc-per-node or a launcher: auto, tcp or nccl")
+      ->check(CLI::IsMember({"auto", "tcp", "nccl"}));
+  auto nproc = add_nproc_option(t);
+  commands().push_back({t, launched(nproc, [topt]() { return run_bench_train(*topt, std::cout); })});
 }
 
 void add_train(CLI::App& app) {
@@ -241,12 +245,13 @@ void add_train(CLI::App& app) {
   c->add_option("--data-dir", opt->data_dir, "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
   c->add_option("--max-steps", opt->max_steps, "Stop after this step (the schedule still spans train.steps)")
       ->check(integer_at_least(0));
-  commands().push_back({c, [opt]() {
+  auto nproc = add_nproc_option(c);
+  commands().push_back({c, launched(nproc, [opt]() {
                           opt->terminal = ::isatty(1);
                           opt->task_validator = synthetic_task_validator;
                           WarningSplitStream log(std::cout, std::cerr);
                           return run_train(*opt, log);
-                        }});
+                        })});
 }
 
 void add_generate(CLI::App& app) {

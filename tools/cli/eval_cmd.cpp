@@ -5,9 +5,11 @@
 #include <iostream>
 #include <memory>
 
+#include "dist/launch.h"
 #include "eval/evaluate.h"
 #include "eval/score.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/launch_option.h"
 #include "tools/cli/validators.h"
 
 namespace sra::cli {
@@ -89,7 +91,12 @@ void add_eval_commands(CLI::App& app) {
   sc->add_option("--data-dir", sopt->data_dir,
                  "Data directory (default: $SRA_DATA_DIR, else ../shared/data)");
 
-  add_command(ev, [opt, sopt, sc, direct]() {
+  auto nproc = add_nproc_option(ev);
+  ev->add_option("--dist-timeout", opt->dist_timeout_s,
+                 "Seconds a rank waits for the others (several ranks; docs/distributed.md)")
+      ->capture_default_str()
+      ->check(number_above(0));
+  add_command(ev, [opt, sopt, sc, direct, nproc]() {
     if (sc->parsed()) {
       if (sopt->predictions.empty() && !sopt->references)
         throw CLI::RequiredError("--predictions or --references");
@@ -99,6 +106,7 @@ void add_eval_commands(CLI::App& app) {
       throw CLI::RequiredError("--checkpoint or --compare");
     if (opt->eval.dataset.empty()) throw CLI::RequiredError("--dataset");
     opt->eval.cot = !*direct;
+    if (*nproc > 0) return dist::launch_local(*nproc, std::cerr);
     eval::run_eval(*opt, std::cout, std::cerr);
     return 0;
   });

@@ -4,6 +4,7 @@
 
 #include "rl/rl_trainer.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/launch_option.h"
 #include "tools/cli/log_split.h"
 #include "tools/cli/validators.h"
 
@@ -35,10 +36,11 @@ void add_rl_command(CLI::App& app) {
   c->add_option("--max-steps", opt->max_steps,
                 "Stop after this step (the lambda schedule still spans rl.steps)")
       ->check(integer_at_least(0));
-  add_command(c, [opt]() {
-    WarningSplitStream log(std::cout, std::cerr);  // warning lines to stderr
-    return rl::run_rl(*opt, log);
-  });
+  auto nproc = add_nproc_option(c);
+  add_command(c, launched(nproc, [opt]() {
+                WarningSplitStream log(std::cout, std::cerr);  // warning lines to stderr
+                return rl::run_rl(*opt, log);
+              }));
 }
 
 }  // namespace sra::cli

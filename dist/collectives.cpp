@@ -1,0 +1,278 @@
+// The tcp communicator (a star through rank 0), the nccl communicator's host side, the config check and
+// join_job: see dist/collectives.h.
+#include "dist/collectives.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/crc32c.h"
+#include "dist/nccl.h"
+
+namespace sra::dist {
+
+namespace {
+
+enum Op : uint64_t { kAllReduce = 1, kBroadcast = 2, kGather = 3 };
+
+const char* op_name(uint64_t op) {
+  return op == kAllReduce   ? "all_reduce"
+         : op == kBroadcast ? "broadcast"
+         : op == kGather    ? "all_gather"
+                            : "?";
+}
+
+struct Header {
+  uint64_t op = 0, bytes = 0;
+};
+
+// acc[i] += x[i] for the bytes of n elements of `dtype`; acc holds f32 (f32, bf16) or f64 (f64).
+void accumulate(std::vector<double>& acc64, std::vector<float>& acc32, const char* x, int64_t n,
+                DType dtype) {
+  if (dtype == DType::f64) {
+    const double* p = reinterpret_cast<const double*>(x);
+    for (int64_t i = 0; i < n; ++i) acc64[i] += p[i];
+  } else if (dtype == DType::f32) {
+    const float* p = reinterpret_cast<const float*>(x);
+    for (int64_t i = 0; i < n; ++i) acc32[i] += p[i];
+  } else {
+    const bf16* p = reinterpret_cast<const bf16*>(x);
+    for (int64_t i = 0; i < n; ++i) acc32[i] += float(p[i]);
+  }
+}
+
+class TcpCommunicator : public Communicator {
+ public:
+  TcpCommunicator(Store& store, double timeout_s) : timeout_s_(timeout_s), addr_(store.env().master_addr) {
+    rank_ = store.env().rank;
+    world_ = store.env().world_size;
+    const double deadline = steady_now() + timeout_s_;
+    if (rank_ == 0) {
+      Listener listener(0);
+      store.set("tcp/port", std::to_string(listener.port()));
+      peers_.resize(size_t(world_));
+      for (int i = 1; i < world_; ++i) {
+        Socket s = listener.accept(deadline, "rank 0: waiting for the other ranks to connect (" +
+                                                 std::to_string(i - 1) + " of " + std::to_string(world_ - 1) +
+                                                 " did)");
+        const uint64_t r = s.recv_u64(deadline, "rank 0: connecting ranks");
+        SRA_CHECK(r >= 1 && r < uint64_t(world_) && !peers_[r].valid(),
+                  "[dist] rank 0: a peer said it is rank ", r, " (world size ", world_,
+                  "): two jobs on one MASTER_PORT?");
+        peers_[r] = std::move(s);
+      }
+    } else {
+      const int port = std::stoi(store.get("tcp/port"));
+      peers_.resize(1);
+      const std::string what = "rank " + std::to_string(rank_) + ": connecting to rank 0";
+      peers_[0] = connect_to(addr_, port, deadline, what);
+      peers_[0].send_u64(uint64_t(rank_), deadline, what);
+    }
+  }
+
+  std::string backend() const override { return "tcp"; }
+
+  void all_reduce_sum(Tensor& t, const std::string& what) override {
+    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
+              "): needs a contiguous f32, bf16 or f64 tensor");
+    if (world_ == 1) return;
+    if (t.device().is_cuda()) {
+      Tensor host = t.to(Device::cpu());
+      all_reduce_sum(host, what);
+      t.copy_(host);
+      return;
+    }
+    const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
+    char* data = static_cast<char*>(t.raw());
+    const double deadline = steady_now() + timeout_s_;
+    if (rank_ != 0) {
+      send_header(peers_[0], {kAllReduce, bytes}, deadline, 0, what);
+      peers_[0].send_all(data, bytes, deadline, context(kAllReduce, 0, what));
+      recv_header(peers_[0], {kAllReduce, bytes}, deadline, 0, what);
+      peers_[0].recv_all(data, bytes, deadline, context(kAllReduce, 0, what));
+      t.bump_version();
+      return;
+    }
+    const int64_t n = t.numel();
+    std::vector<double> acc64(t.dtype() == DType::f64 ? size_t(n) : 0, 0.0);
+    std::vector<float> acc32(t.dtype() == DType::f64 ? 0 : size_t(n), 0.0f);
+    accumulate(acc64, acc32, data, n, t.dtype());
+    std::vector<char> buf(bytes);
+    for (int r = 1; r < world_; ++r) {  // in rank order: the sum does not depend on timing
+      recv_header(peers_[r], {kAllReduce, bytes}, deadline, r, what);
+      peers_[r].recv_all(buf.data(), bytes, deadline, context(kAllReduce, r, what));
+      accumulate(acc64, acc32, buf.data(), n, t.dtype());
+    }
+    if (t.dtype() == DType::f64) {
+      std::memcpy(data, acc64.data(), bytes);
+    } else if (t.dtype() == DType::f32) {
+      std::memcpy(data, acc32.data(), bytes);
+    } else {
+      bf16* p = reinterpret_cast<bf16*>(data);
+      for (int64_t i = 0; i < n; ++i) p[i] = bf16(acc32[size_t(i)]);
+    }
+    t.bump_version();
+    for (int r = 1; r < world_; ++r) {
+      send_header(peers_[r], {kAllReduce, bytes}, deadline, r, what);
+      peers_[r].send_all(data, bytes, deadline, context(kAllReduce, r, what));
+    }
+  }
+
+  void broadcast(Tensor& t, const std::string& what) override {
+    SRA_CHECK(t.is_contiguous(), "[dist] broadcast (", what, "): needs a contiguous tensor");
+    if (world_ == 1) return;
+    if (t.device().is_cuda()) {
+      Tensor host = t.to(Device::cpu());
+      broadcast(host, what);
+      t.copy_(host);
+      return;
+    }
+    const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
+    char* data = static_cast<char*>(t.raw());
+    const double deadline = steady_now() + timeout_s_;
+    if (rank_ == 0) {
+      for (int r = 1; r < world_; ++r) {
+        send_header(peers_[r], {kBroadcast, bytes}, deadline, r, what);
+        peers_[r].send_all(data, bytes, deadline, context(kBroadcast, r, what));
+      }
+    } else {
+      recv_header(peers_[0], {kBroadcast, bytes}, deadline, 0, what);
+      peers_[0].recv_all(data, bytes, deadline, context(kBroadcast, 0, what));
+      t.bump_version();
+    }
+  }
+
+  std::vector<std::string> all_gather(const std::string& bytes, const std::string& what) override {
+    std::vector<std::string> all(static_cast<size_t>(world_));
+    all[size_t(rank_)] = bytes;
+    if (world_ == 1) return all;
+    const double deadline = steady_now() + timeout_s_;
+    if (rank_ != 0) {
+      send_header(peers_[0], {kGather, 0}, deadline, 0, what);
+      peers_[0].send_str(bytes, deadline, context(kGather, 0, what));
+      recv_header(peers_[0], {kGather, 0}, deadline, 0, what);
+      for (std::string& s : all) s = peers_[0].recv_str(deadline, context(kGather, 0, what));
+      return all;
+    }
+    for (int r = 1; r < world_; ++r) {
+      recv_header(peers_[r], {kGather, 0}, deadline, r, what);
+      all[size_t(r)] = peers_[r].recv_str(deadline, context(kGather, r, what));
+    }
+    for (int r = 1; r < world_; ++r) {
+      send_header(peers_[r], {kGather, 0}, deadline, r, what);
+      for (const std::string& s : all) peers_[r].send_str(s, deadline, context(kGather, r, what));
+    }
+    return all;
+  }
+
+  void barrier(const std::string& what) override { all_gather("", what); }
+
+ private:
+  // "rank 0: all_reduce with rank 1 (gradient bucket 0 of step 3)"
+  std::string context(uint64_t op, int peer, const std::string& what) const {
+    return "rank " + std::to_string(rank_) + ": " + op_name(op) + " with rank " + std::to_string(peer) +
+           " (" + what + ")";
+  }
+  void send_header(const Socket& s, Header h, double deadline, int peer, const std::string& what) {
+    s.send_all(&h, sizeof(h), deadline, context(h.op, peer, what));
+  }
+  void recv_header(const Socket& s, Header want, double deadline, int peer, const std::string& what) {
+    Header h;
+    s.recv_all(&h, sizeof(h), deadline, context(want.op, peer, what));
+    SRA_CHECK(h.op == want.op && (want.op == kGather || h.bytes == want.bytes), "[dist] rank ", rank_, ": ",
+              op_name(want.op), " of ", want.bytes, " bytes (", what, ") met rank ", peer, "'s ",
+              op_name(h.op), " of ", h.bytes, " bytes: the ranks run different code paths or models");
+  }
+
+  double timeout_s_;
+  std::string addr_;
+  std::vector<Socket> peers_;  // rank 0: by rank (0 unused); others: [0] = rank 0
+};
+
+// NCCL for device tensors, tcp for the rest.
+class NcclCommunicator : public Communicator {
+ public:
+  NcclCommunicator(Store& store, Device device, double timeout_s)
+      : host_(make_tcp_communicator(store, timeout_s)), device_(device) {
+    rank_ = host_->rank();
+    world_ = host_->world_size();
+    if (rank_ == 0) store.set("nccl/id", nccl::unique_id());
+    comm_ = nccl::init(store.get("nccl/id"), world_, rank_, device.index, timeout_s);
+  }
+  ~NcclCommunicator() override { nccl::destroy(comm_); }
+  std::string backend() const override { return "nccl"; }
+
+  void all_reduce_sum(Tensor& t, const std::string& what) override {
+    if (!t.device().is_cuda()) return host_->all_reduce_sum(t, what);
+    SRA_CHECK(t.device() == device_, "[dist] all_reduce (", what, "): tensor on ", t.device().str(),
+              ", the communicator's device is ", device_.str());
+    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
+              "): needs a contiguous f32, bf16 or f64 tensor");
+    const int code = t.dtype() == DType::f32 ? 0 : t.dtype() == DType::bf16 ? 1 : 2;
+    nccl::all_reduce_sum(comm_, t.raw(), size_t(t.numel()), code, what);
+    t.bump_version();
+  }
+  void broadcast(Tensor& t, const std::string& what) override {
+    if (!t.device().is_cuda()) return host_->broadcast(t, what);
+    SRA_CHECK(t.is_contiguous(), "[dist] broadcast (", what, "): needs a contiguous tensor");
+    nccl::broadcast(comm_, t.raw(), size_t(t.numel()) * dtype_size(t.dtype()), what);
+    t.bump_version();
+  }
+  std::vector<std::string> all_gather(const std::string& bytes, const std::string& what) override {
+    return host_->all_gather(bytes, what);
+  }
+  void barrier(const std::string& what) override { host_->barrier(what); }
+
+ private:
+  std::unique_ptr<Communicator> host_;
+  Device device_;
+  nccl::Comm* comm_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_tcp_communicator(Store& store, double timeout_s) {
+  return std::make_unique<TcpCommunicator>(store, timeout_s);
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, Store& store, Device device,
+                                                double timeout_s) {
+  SRA_CHECK(backend == "auto" || backend == "tcp" || backend == "nccl", "[dist] unknown backend '", backend,
+            "' (auto, tcp, nccl)");
+  const bool nccl = backend == "nccl" || (backend == "auto" && device.is_cuda() && nccl::built());
+  if (!nccl) return make_tcp_communicator(store, timeout_s);
+  SRA_CHECK(device.is_cuda(), "[dist] distributed.backend nccl needs device cuda, got ", device.str());
+  SRA_CHECK(nccl::built(), "[dist] distributed.backend nccl: this sra was built without NCCL");
+  return std::make_unique<NcclCommunicator>(store, device, timeout_s);
+}
+
+void check_same_config(Communicator& comm, const std::string& text) {
+  char mine[32];
+  std::snprintf(mine, sizeof(mine), "%08x:%zu", crc32c(text.data(), text.size()), text.size());
+  const std::vector<std::string> all = comm.all_gather(mine, "config check");
+  std::string diff;
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] != all[0]) diff += ", rank " + std::to_string(r) + " has " + all[r];
+  }
+  SRA_CHECK(diff.empty(), "[dist] the resolved config differs between ranks (hash:length): rank 0 has ",
+            all[0], diff, " — every rank must get the same config file and --set overrides");
+}
+
+std::unique_ptr<DistContext> join_job(const std::string& backend, Device device, double timeout_s,
+                                      const std::string& config_text) {
+  DistEnv env = dist_env();
+  if (!env.distributed()) return nullptr;
+  if (backend == "none") {
+    SRA_CHECK(env.world_size == 1, "[config] distributed.backend is none but the launcher (", env.launcher,
+              ") started ", env.world_size, " ranks: set distributed.backend auto, tcp or nccl");
+    return nullptr;
+  }
+  auto ctx = std::make_unique<DistContext>();
+  ctx->env = env;
+  ctx->store = std::make_unique<Store>(env, timeout_s);
+  ctx->comm = make_communicator(backend, *ctx->store, device, timeout_s);
+  check_same_config(*ctx->comm, config_text);
+  return ctx;
+}
+
+}  // namespace sra::dist

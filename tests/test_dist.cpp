@@ -1,0 +1,193 @@
+// Data parallel over CPU ranks (dist/, docs/distributed.md): the launcher variables, the TCP store and
+// collectives between threads of this process, and end to end through the `sra` binary:
+// 2 ranks x b rows equal 1 rank x 2b rows after k steps, resume on another number of ranks, a killed or
+// stopped rank ends the job within the timeout (the last checkpoint still loads), eval over 2 ranks
+// writes what 1 rank writes, and a config that differs between ranks is refused at start.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include "child_process.h"
+#include "cli_test_util.h"
+#include "data_test_util.h"
+#include "dist/collectives.h"
+#include "dist/env.h"
+#include "dist/launch.h"
+#include "dist/socket.h"
+#include "eval/shard.h"
+
+namespace {
+
+using namespace sra;
+using namespace sra::testing;
+namespace fs = std::filesystem;
+
+dist::DistEnv env_of(std::map<std::string, std::string> vars) {
+  return dist::dist_env_from([vars](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  });
+}
+
+int free_port() {
+  return dist::Listener(0).port();
+}
+
+// Runs fn(rank, store) on `world` threads that form one job on a fresh port; returns their errors.
+std::vector<std::string> run_threads(int world, double timeout_s,
+                                     const std::function<void(int, dist::Store&)>& fn) {
+  const int port = free_port();
+  std::vector<std::string> errors(static_cast<size_t>(world));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        dist::DistEnv e;
+        e.rank = r, e.world_size = world, e.master_port = port, e.launcher = "torchrun";
+        dist::Store store(e, timeout_s);
+        fn(r, store);
+      } catch (const std::exception& ex) {
+        errors[size_t(r)] = ex.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return errors;
+}
+
+}  // namespace
+
+TEST_CASE("dist env: torchrun, Open MPI and SLURM variables; bad values are named") {
+  dist::DistEnv e = env_of({});
+  CHECK(e.world_size == 1);
+  CHECK(!e.distributed());
+  e = env_of({{"RANK", "1"},
+              {"WORLD_SIZE", "4"},
+              {"LOCAL_RANK", "1"},
+              {"MASTER_ADDR", "10.0.0.2"},
+              {"MASTER_PORT", "1234"}});
+  CHECK(e.rank == 1);
+  CHECK(e.world_size == 4);
+  CHECK(e.local_rank == 1);
+  CHECK(e.master_addr == "10.0.0.2");
+  CHECK(e.master_port == 1234);
+  CHECK(e.launcher == "torchrun");
+  e = env_of(
+      {{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "8"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}});
+  CHECK((e.rank == 3 && e.world_size == 8 && e.local_rank == 1 && e.launcher == "mpirun"));
+  CHECK(e.master_addr == "127.0.0.1");
+  CHECK(e.master_port == 29500);
+  e = env_of({{"SLURM_PROCID", "5"},
+              {"SLURM_NTASKS", "8"},
+              {"SLURM_LOCALID", "1"},
+              {"SLURM_LAUNCH_NODE_IPADDR", "10.1.1.1"}});
+  CHECK((e.rank == 5 && e.world_size == 8 && e.local_rank == 1 && e.launcher == "slurm"));
+  CHECK(e.master_addr == "10.1.1.1");
+  CHECK(error_of([] {
+          env_of({{"RANK", "x"}, {"WORLD_SIZE", "2"}});
+        }) == "[dist] RANK='x' is not an integer");
+  CHECK(error_of([] { env_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}}); }) == "[dist] RANK=2 is outside [0, 1]");
+  CHECK(error_of([] {
+          env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "0"}});
+        }) == "[dist] MASTER_PORT=0 is outside [1, 65535]");
+  CHECK(dist::strip_nproc_option({"sra", "train", "--nproc-per-node", "2", "--out", "x"}) ==
+        std::vector<std::string>{"sra", "train", "--out", "x"});
+  CHECK(dist::strip_nproc_option({"sra", "eval", "--nproc-per-node=2"}) ==
+        std::vector<std::string>{"sra", "eval"});
+}
+
+TEST_CASE("dist tcp: all_reduce, broadcast, all_gather between 3 ranks; the same bits on every rank") {
+  std::vector<std::vector<float>> got(3);
+  std::vector<std::vector<std::string>> gathered(3);
+  std::vector<double> f64(3), bf(3);
+  auto errors = run_threads(3, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    Tensor t = Tensor::from_vector<float>({float(r) + 0.1f, 1.0f, -2.0f * float(r)}, {3});
+    comm->all_reduce_sum(t, "test");
+    got[size_t(r)] = t.to_vector<float>();
+    Tensor d = Tensor::full({1}, 0.25 * (r + 1), DType::f64);
+    comm->all_reduce_sum(d, "test f64");
+    f64[size_t(r)] = d.item();
+    Tensor b = Tensor::full({2}, 1.5, DType::bf16);
+    comm->all_reduce_sum(b, "test bf16");
+    bf[size_t(r)] = b.to(DType::f32).to_vector<float>()[1];
+    Tensor c = Tensor::full({2}, double(r == 0 ? 7 : -1));
+    comm->broadcast(c, "test broadcast");
+    CHECK(c.to_vector<float>() == std::vector<float>{7, 7});
+    gathered[size_t(r)] = comm->all_gather("rank" + std::string(size_t(r) + 1, '!'), "test gather");
+    comm->barrier("test barrier");
+    dist::check_same_config(*comm, "same text");
+  });
+  for (const std::string& e : errors) CHECK(e == "");
+  for (int r = 0; r < 3; ++r) {
+    CHECK(got[size_t(r)] == got[0]);  // bitwise: rank 0 sums in rank order and sends the result
+    CHECK(f64[size_t(r)] == 1.5);
+    CHECK(bf[size_t(r)] == 4.5f);
+    CHECK(gathered[size_t(r)] == std::vector<std::string>{"rank!", "rank!!", "rank!!!"});
+  }
+  CHECK(got[0][0] == doctest::Approx(3.3f));
+  CHECK(got[0][2] == -6.0f);
+}
+
+TEST_CASE("dist tcp: a config mismatch, a different collective and a dead rank are named errors") {
+  auto errors = run_threads(2, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    dist::check_same_config(*comm, r == 0 ? "model: a" : "model: b");
+  });
+  for (const std::string& e : errors)
+    CHECK(e.find("[dist] the resolved config differs between ranks (hash:length): rank 0 has ") == 0);
+  errors = run_threads(2, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    Tensor t = Tensor::zeros({4});
+    if (r == 0) comm->all_reduce_sum(t, "step 1");
+    if (r == 1) comm->all_gather("x", "step 1");
+  });
+  CHECK(errors[0].find("[dist] rank 0: all_reduce of 16 bytes (step 1) met rank 1's all_gather") == 0);
+  CHECK(errors[1].find("[dist] rank 1: all_gather with rank 0 (step 1): the peer closed the connection") ==
+        0);
+  // rank 1 leaves without calling: rank 0's all_reduce ends naming it, long before the timeout
+  const auto t0 = std::chrono::steady_clock::now();
+  errors = run_threads(2, 30, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 30);
+    comm->barrier("start");
+    Tensor t = Tensor::zeros({4});
+    if (r == 0) comm->all_reduce_sum(t, "gradient bucket 0 of step 3");
+  });
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 10);
+  CHECK(errors[0].find("[dist] rank 0: all_reduce with rank 1 (gradient bucket 0 of step 3): the peer "
+                       "closed the connection") == 0);
+  CHECK(errors[1] == "");
+  // a rank that stops answering: the timeout
+  errors = run_threads(2, 2, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 2);
+    Tensor t = Tensor::zeros({4});
+    if (r == 0) comm->all_reduce_sum(t, "step 9");
+    if (r == 1) std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  });
+  CHECK(errors[0].find("[dist] rank 0: all_reduce with rank 1 (step 9): no answer before the timeout") == 0);
+}
+
+TEST_CASE("dist eval shard: packed samples round-trip exactly") {
+  std::vector<eval::EvalSample> a(3), b(3);
+  a[2].output = "x\n#### 4";
+  a[2].score.correct = true;
+  a[2].score.extracted = "4";
+  a[2].score.extracted_flexible = "4";
+  a[2].answer_tokens = 9;
+  a[2].finish_reason = "stop";
+  a[2].selected_ratio = 1.0 / 3.0;
+  a[2].flops = 1e12 + 0.5;
+  a[2].latency_ms = 0.1;
+  eval::unpack_samples(eval::pack_samples(a, {2}), b);
+  CHECK(b[2].to_json("gsm8k").dump() == a[2].to_json("gsm8k").dump());
+  CHECK(b[0].output == "");
+  CHECK(error_of([&] {
+          eval::unpack_samples(eval::pack_samples(a, {2}).substr(0, 20), b);
+        }).find("[eval] truncated sample pack") == 0);
+}

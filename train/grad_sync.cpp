@@ -1,0 +1,87 @@
+// Bucketed gradient averaging, router-threshold averaging and the start-of-job broadcast (see
+// train/grad_sync.h).
+#include "train/grad_sync.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace sra {
+
+GradSync::GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes) : comm_(comm) {
+  int64_t bytes = 0;
+  for (const auto& [name, p] : params) {
+    const int64_t pb = p.numel() * int64_t(dtype_size(p.dtype()));
+    const bool fits = !buckets_.empty() && bytes + pb <= bucket_bytes &&
+                      buckets_.back().params.front().dtype() == p.dtype() &&
+                      buckets_.back().params.front().device() == p.device();
+    if (!fits) {
+      buckets_.emplace_back();
+      bytes = 0;
+    }
+    Bucket& b = buckets_.back();
+    b.offsets.push_back(bytes / int64_t(dtype_size(p.dtype())));
+    b.params.push_back(p);
+    bytes += pb;
+  }
+  for (Bucket& b : buckets_) {
+    const Tensor& last = b.params.back();
+    const int64_t n = b.offsets.back() + last.numel();
+    b.flat = Tensor::zeros({n}, last.dtype(), last.device());
+  }
+}
+
+void GradSync::reduce(const std::string& what, bool mean) {
+  const int world = comm_.world_size();
+  if (world == 1 && comm_.backend() != "nccl") return;  // nothing to average (nccl: measured overhead)
+  for (size_t k = 0; k < buckets_.size(); ++k) {
+    Bucket& b = buckets_[k];
+    for (size_t i = 0; i < b.params.size(); ++i) {
+      Tensor slot = b.flat.narrow(0, b.offsets[i], b.params[i].numel());
+      Tensor g = b.params[i].grad();
+      if (g.defined()) {
+        slot.copy_(g.reshape({-1}));
+      } else {
+        slot.zero_();
+      }
+    }
+    comm_.all_reduce_sum(b.flat, "gradient bucket " + std::to_string(k) + " of " + what);
+    if (mean && world > 1) b.flat.mul_(1.0 / double(world));
+    for (size_t i = 0; i < b.params.size(); ++i) {
+      Tensor g = b.params[i].grad();
+      if (g.defined()) g.copy_(b.flat.narrow(0, b.offsets[i], b.params[i].numel()).view(g.shape()));
+    }
+  }
+}
+
+void average_router_thresholds(Transformer& model, dist::Communicator& comm, const std::string& what) {
+  if (comm.world_size() == 1) return;
+  // one collective for all thresholds: packed in layer order (a shared router once), summed, divided
+  std::vector<Router*> order;
+  for (Router* r : model.sra_routers())
+    if (std::find(order.begin(), order.end(), r) == order.end()) order.push_back(r);
+  if (order.empty()) return;
+  const Device dev = order.front()->threshold_tensor().device();
+  Tensor packed = Tensor::empty({int64_t(order.size())}, DType::f64, dev);
+  for (size_t i = 0; i < order.size(); ++i)
+    packed.narrow(0, int64_t(i), 1).copy_(order[i]->threshold_tensor());
+  comm.all_reduce_sum(packed, "router thresholds of " + what);
+  packed.mul_(1.0 / double(comm.world_size()));
+  for (size_t i = 0; i < order.size(); ++i) {
+    Tensor t = order[i]->threshold_tensor();
+    t.copy_(packed.narrow(0, int64_t(i), 1));
+  }
+}
+
+void broadcast_state(Module& module, dist::Communicator& comm) {
+  if (comm.world_size() == 1) return;
+  for (const NamedTensors& group : {module.named_parameters(), module.named_buffers()}) {
+    for (const auto& [name, t] : group) {
+      if (!t.is_contiguous()) continue;  // a view of another tensor (the same code made it on every rank)
+      Tensor x = t;
+      comm.broadcast(x, "initial state " + name);
+    }
+  }
+}
+
+}  // namespace sra

@@ -1,0 +1,47 @@
+// Data-parallel gradient averaging (dist/collectives.h), used by the trainer and by `sra rl`.
+//
+// GradSync(params, comm, bucket_bytes): the parameters, in named_parameters() order, are cut into buckets
+// of at most bucket_bytes (25 MB by default; a larger tensor is a bucket of its own). average(what)
+// copies each bucket's gradients into one flat buffer on the parameters' device (kept from step to step:
+// a steady step allocates nothing), all-reduces it (sum), scales it by 1 / world size and copies it back:
+// one collective per bucket instead of one per tensor. A parameter without a gradient contributes zeros
+// and keeps no gradient. On NCCL the collectives queue on the device's current stream after the backward
+// (not overlapped with it: the tape has no per-tensor ready hook yet).
+//
+// average_router_thresholds(model, comm): each router's threshold θ is the mean of the ranks' θ after
+// update_thresholds(). Both updates (quantile EMA and ratio step) are affine in the batch statistic, so
+// this equals one update with the ranks' mean statistic, and keeps the ranks' models identical.
+//
+// broadcast_state(module, comm): parameters and buffers from rank 0 (a job's start and after a resume).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autograd/module.h"
+#include "dist/collectives.h"
+#include "model/transformer.h"
+
+namespace sra {
+
+class GradSync {
+ public:
+  GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes = 25 << 20);
+  void average(const std::string& what) { reduce(what, true); }
+  void reduce(const std::string& what, bool mean);  // mean false: the sum (sra rl's losses carry 1/R)
+  int64_t num_buckets() const { return int64_t(buckets_.size()); }
+
+ private:
+  struct Bucket {
+    std::vector<Tensor> params;
+    std::vector<int64_t> offsets;  // each parameter's first element in flat
+    Tensor flat;                   // 1-D, the parameters' dtype and device
+  };
+  dist::Communicator& comm_;
+  std::vector<Bucket> buckets_;
+};
+
+void average_router_thresholds(Transformer& model, dist::Communicator& comm, const std::string& what);
+void broadcast_state(Module& module, dist::Communicator& comm);
+
+}  // namespace sra
