@@ -6,7 +6,7 @@
 #   tools/gpu_prep.sh                   # here: copies ../shared/{data,bench} into .gpu/ (git-ignored)
 #   device run: tools/gpu_check.sh [steps]   with carry [".gpu"]
 #
-# steps: a comma list of info,build,test,sanitize,e2e,bench,long,dp (default: all but e2e, long and dp). SRA_TEST_FILTER
+# steps: a comma list of info,build,test,sanitize,e2e,bench,long,dp,hf (default: all but e2e, long, dp, hf). SRA_TEST_FILTER
 # narrows the doctest cases of the test step (doctest -tc syntax). e2e: tools/gpu_e2e.sh, the 135M model
 # trained in bf16, checkpointed, resumed, evaluated on CPU and GPU, RL-tuned (a few minutes).
 # bench: `sra bench train --device cuda --precision bf16` and .gpu/bench/torch_reference.py train with
@@ -19,6 +19,9 @@
 # step's model) plainly, then as one NCCL rank (--nproc-per-node 1 --backend nccl: the trainer's bucketed
 # gradient all-reduce in every step); prints {"plain_ms", "nccl_ms", "comm_ms", "overhead_pct"} (goal <= 2)
 # into $out/dp.jsonl. SRA_DP_STEPS timed steps (default 20).
+# hf: Hugging Face interop against transformers and tokenizers on this machine (docs/hf.md,
+# docs/tokenizers.md): tools/hf_parity.py (logits f32/bf16 on CPU and CUDA, greedy 32 tokens, export round
+# trip) and tools/bpe_parity.py (byte-level BPE ids); their JSON lines in $out/hf.jsonl.
 # long: `sra bench decode` at SRA_LONG_CONTEXTS (default 16384,65536) and the reference's decode mode, and
 # the 16k-token training step (ours dense and SRA, torch.compile dense); JSON lines in bench_long.jsonl.
 set -uo pipefail
@@ -126,6 +129,11 @@ print(json.dumps({"bench": "dp", "ranks": b.get("ranks"), "backend": b.get("back
     "$out/dp_plain.log" "$out/dp_nccl.log"
   grep '^{' "$out/dp.log" >"$out/dp.jsonl"
   cat "$out/dp.jsonl"
+fi
+if has hf; then
+  step hf_parity timeout 400 python3 tools/hf_parity.py --sra "$SRA_BUILD_DIR/sra" --work /tmp/sra_hf_parity
+  step bpe_parity timeout 300 python3 tools/bpe_parity.py --sra "$SRA_BUILD_DIR/sra" --work /tmp/sra_bpe_parity
+  cat "$out/hf_parity.log" "$out/bpe_parity.log" | grep '^{' >"$out/hf.jsonl"
 fi
 echo "== gpu_check summary"
 cat "$summary"
