@@ -25,6 +25,7 @@
 #include "rl/rl_data.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
+#include "run/hf_import.h"  // is_router_name
 #include "run/interrupt.h"
 #include "run/model_io.h"
 #include "run/run_log.h"
@@ -35,18 +36,6 @@ namespace sra::rl {
 namespace {
 
 namespace fs = std::filesystem;
-
-// True when one '.'-separated component of the name is "router".
-bool is_router_parameter(const std::string& name) {
-  size_t start = 0;
-  while (true) {
-    size_t dot = name.find('.', start);
-    if (name.compare(start, dot == std::string::npos ? std::string::npos : dot - start, "router") == 0)
-      return true;
-    if (dot == std::string::npos) return false;
-    start = dot + 1;
-  }
-}
 
 // The init checkpoint's config with the RL YAML's rl, optimizer and logging sections.
 RunConfig merged_config(const RunConfig& init_cfg, const RlOptions& opt) {
@@ -160,7 +149,7 @@ struct RlRun {
 void choose_trainable(RlRun& run) {
   std::set<std::string> trained_names;
   for (auto& [name, p] : run.model().named_parameters()) {
-    if (run.cfg.rl.train_lm || is_router_parameter(name)) {
+    if (run.cfg.rl.train_lm || is_router_name(name)) {
       run.trainable.emplace_back(name, p);
       trained_names.insert(name);
     } else {
