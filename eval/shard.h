@@ -13,7 +13,7 @@
 
 namespace sra::eval {
 
-// The generated fields (output, score, answer_tokens, finish_reason, selected_ratio, flops,
+// The generated fields (output, score, answer_tokens, cache_bytes, finish_reason, selected_ratio, flops,
 // attention_flops, latency_ms) of samples[i] for i in `positions`, as bytes; unpack_samples writes
 // them back into the same positions.
 std::string pack_samples(const std::vector<EvalSample>& samples, const std::vector<size_t>& positions);
