@@ -1,10 +1,20 @@
 #include "autograd/ops/common.h"
 
+#include "autograd/autocast.h"
+
 namespace sra::detail {
 
 Tensor dense(const Tensor& t) {
   NoGradGuard g;
   return contiguous(t);
+}
+
+AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Tensor& v, bool bf16_head_dim) {
+  const bool cast = q.dtype() == DType::f32 && autocast_dtype() == DType::bf16;
+  if (!cast) return {dense(q), dense(k), dense(v), false};
+  AttentionOperands o{autocast_dense_bf16(q), autocast_dense_bf16(k), autocast_dense_bf16(v), true};
+  if (!bf16_head_dim) o.q = o.q.to(DType::f32), o.k = o.k.to(DType::f32), o.v = o.v.to(DType::f32);
+  return o;
 }
 
 Tensor device_targets(const char* op, const Tensor& targets, Device device, int64_t v, int64_t ignore_index) {

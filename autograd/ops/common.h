@@ -24,6 +24,15 @@ Tensor device_targets(const char* op, const Tensor& targets, Device device, int6
 // A contiguous copy of t (or t itself when already contiguous) that never records on the tape.
 Tensor dense(const Tensor& t);
 
+// The q, k, v an attention kernel reads, never recorded: dense copies; under bf16 autocast (f32 inputs),
+// dense bf16 copies in one kernel each (a strided v is not copied in f32 first), widened back to f32 when
+// the kernel has no bf16 path for the head dim (bf16_head_dim false). Returns {qc, kc, vc}.
+struct AttentionOperands {
+  Tensor q, k, v;
+  bool cast;  // the bf16 autocast copies were made
+};
+AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Tensor& v, bool bf16_head_dim);
+
 // A kernel's scratch of `bytes` bytes on `device` (the kernels' *_scratch_bytes say how many; none when
 // 0): data() is null and size() 0 then.
 struct Scratch {

@@ -91,15 +91,10 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   const Device dev = q.device();
 
   // contiguous copies, not recorded (detail::dense): gradients flow to the inputs directly
-  const bool cast = q.dtype() == DType::f32 && autocast_dtype() == DType::bf16;
-  Tensor qc, kc, vc;
-  if (!cast) {
-    qc = detail::dense(q), kc = detail::dense(k), vc = detail::dense(v);
-  } else {  // dense bf16 copies in one kernel each (a strided v is not copied in f32 first)
-    qc = autocast_dense_bf16(q), kc = autocast_dense_bf16(k), vc = autocast_dense_bf16(v);
-    if (!kern::sparse_attention_bf16_head_dim(D))
-      qc = qc.to(DType::f32), kc = kc.to(DType::f32), vc = vc.to(DType::f32);
-  }
+  const detail::AttentionOperands ops =
+      detail::attention_operands(q, k, v, kern::sparse_attention_bf16_head_dim(D));
+  const bool cast = ops.cast;
+  const Tensor &qc = ops.q, &kc = ops.k, &vc = ops.v;
   const DType dt = q.dtype(), in_dt = qc.dtype();
   Tensor sc = detail::dense(selected), gc = detail::dense(gate);
   // The gate check reads host memory: always on the CPU; on CUDA only in the SRA_CUDA_SYNC=1 debug mode
