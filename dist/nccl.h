@@ -24,5 +24,11 @@ void destroy(Comm* c);
 // dtype: 0 f32, 1 bf16, 2 f64. On the device's current stream (core/cuda_runtime.h); returns at once.
 void all_reduce_sum(Comm* c, void* data, size_t count, int dtype, const std::string& what);
 void broadcast(Comm* c, void* data, size_t bytes, const std::string& what);  // from rank 0
+// In place over world_size chunks of chunk_count elements (Communicator::reduce_scatter_sum): chunk rank
+// of data becomes the ranks' sum of that chunk.
+void reduce_scatter_sum(Comm* c, void* data, size_t chunk_count, int dtype, const std::string& what);
+// In place over world_size chunks of chunk_bytes (Communicator::all_gather_chunks): each rank's own chunk
+// goes to every rank.
+void all_gather_chunks(Comm* c, void* data, size_t chunk_bytes, const std::string& what);
 
 }  // namespace sra::dist::nccl

@@ -1,7 +1,7 @@
-// NCCL behind dist/nccl.h: communicator setup from rank 0's unique id, all-reduce and broadcast on the
-// device's current stream (core/cuda_runtime.h), and the watchdog thread that turns a hang into an error
-// (see dist/nccl.h). NCCL reads NCCL_NVLS_ENABLE (NVLink multicast) from the environment at init; our
-// scripts set it to 0.
+// NCCL behind dist/nccl.h: communicator setup from rank 0's unique id, all-reduce, broadcast and ZeRO-1's
+// in-place reduce-scatter and all-gather on the device's current stream (core/cuda_runtime.h), and the
+// watchdog thread that turns a hang into an error (see dist/nccl.h). NCCL reads NCCL_NVLS_ENABLE (NVLink
+// multicast) from the environment at init; our scripts set it to 0.
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -156,6 +156,26 @@ void broadcast(Comm* c, void* data, size_t bytes, const std::string& what) {
   auto stream = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
   SRA_NCCL_CHECK(ncclBroadcast(data, data, bytes, ncclUint8, 0, c->comm, stream), "broadcast (" + what + ")");
   c->track("broadcast (" + what + ")");
+}
+
+// In place: NCCL's reduce-scatter writes chunk `rank` of data, which is its recvbuff = sendbuff + rank·count.
+void reduce_scatter_sum(Comm* c, void* data, size_t chunk_count, int dtype, const std::string& what) {
+  const ncclDataType_t t = dtype == 0 ? ncclFloat32 : dtype == 1 ? ncclBfloat16 : ncclFloat64;
+  const size_t elem = dtype == 0 ? 4 : dtype == 1 ? 2 : 8;
+  auto stream = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
+  void* mine = static_cast<char*>(data) + size_t(c->rank) * chunk_count * elem;
+  SRA_NCCL_CHECK(ncclReduceScatter(data, mine, chunk_count, t, ncclSum, c->comm, stream),
+                 "reduce_scatter (" + what + ")");
+  c->track("reduce_scatter (" + what + ")");
+}
+
+// In place: NCCL's all-gather reads sendbuff = recvbuff + rank·count.
+void all_gather_chunks(Comm* c, void* data, size_t chunk_bytes, const std::string& what) {
+  auto stream = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
+  const void* mine = static_cast<const char*>(data) + size_t(c->rank) * chunk_bytes;
+  SRA_NCCL_CHECK(ncclAllGather(mine, data, chunk_bytes, ncclUint8, c->comm, stream),
+                 "all_gather_chunks (" + what + ")");
+  c->track("all_gather_chunks (" + what + ")");
 }
 
 }  // namespace sra::dist::nccl

@@ -135,6 +135,36 @@ TEST_CASE("dist tcp: all_reduce, broadcast, all_gather between 3 ranks; the same
   CHECK(got[0][2] == -6.0f);
 }
 
+TEST_CASE("dist tcp: reduce_scatter_sum and all_gather_chunks between 3 ranks (ZeRO-1's collectives)") {
+  // 6 elements = 3 chunks of 2; rank r holds r·10 + i + 0.1 at element i
+  std::vector<std::vector<float>> full(3), scattered(3), gathered(3);
+  auto errors = run_threads(3, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    std::vector<float> v(6);
+    for (int i = 0; i < 6; ++i) v[size_t(i)] = float(r * 10 + i) + 0.1f;
+    Tensor a = Tensor::from_vector<float>(v, {6});
+    comm->all_reduce_sum(a, "reference");
+    full[size_t(r)] = a.to_vector<float>();
+    Tensor t = Tensor::from_vector<float>(v, {6});
+    comm->reduce_scatter_sum(t, "test scatter");
+    scattered[size_t(r)] = t.narrow(0, 2 * r, 2).to_vector<float>();
+    Tensor g = Tensor::full({6}, -1.0);
+    g.narrow(0, 2 * r, 2).copy_(Tensor::from_vector<float>({float(r), float(r) + 0.5f}, {2}));
+    comm->all_gather_chunks(g, "test gather chunks");
+    gathered[size_t(r)] = g.to_vector<float>();
+    Tensor odd = Tensor::zeros({4});
+    if (r == 0) comm->reduce_scatter_sum(odd, "4 elements on 3 ranks");
+  });
+  CHECK(errors[0].find("[dist] reduce_scatter (4 elements on 3 ranks): needs a contiguous f32, bf16 or f64 "
+                       "tensor of world size (3) equal chunks, got 4 elements") == 0);
+  for (int r = 0; r < 3; ++r) {
+    // the same bits as the all-reduce's chunk r
+    CHECK(scattered[size_t(r)] == std::vector<float>(full[0].begin() + 2 * r, full[0].begin() + 2 * r + 2));
+    CHECK(gathered[size_t(r)] == std::vector<float>{0, 0.5f, 1, 1.5f, 2, 2.5f});
+  }
+  CHECK(full[0][5] == doctest::Approx(3 * 5 + 30 + 0.3));
+}
+
 TEST_CASE("dist tcp: a config mismatch, a different collective and a dead rank are named errors") {
   auto errors = run_threads(2, 20, [&](int r, dist::Store& store) {
     auto comm = dist::make_tcp_communicator(store, 20);

@@ -8,34 +8,42 @@
 
 namespace sra {
 
-GradSync::GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes) : comm_(comm) {
+std::vector<GradBucket> make_grad_buckets(const NamedTensors& params, int64_t bucket_bytes, int chunks) {
+  SRA_ASSERT(chunks >= 1);
+  std::vector<GradBucket> buckets;
   int64_t bytes = 0;
   for (const auto& [name, p] : params) {
     const int64_t pb = p.numel() * int64_t(dtype_size(p.dtype()));
-    const bool fits = !buckets_.empty() && bytes + pb <= bucket_bytes &&
-                      buckets_.back().params.front().dtype() == p.dtype() &&
-                      buckets_.back().params.front().device() == p.device();
+    const bool fits = !buckets.empty() && bytes + pb <= bucket_bytes &&
+                      buckets.back().params.front().dtype() == p.dtype() &&
+                      buckets.back().params.front().device() == p.device();
     if (!fits) {
-      buckets_.emplace_back();
+      buckets.emplace_back();
       bytes = 0;
     }
-    Bucket& b = buckets_.back();
+    GradBucket& b = buckets.back();
     b.offsets.push_back(bytes / int64_t(dtype_size(p.dtype())));
+    b.names.push_back(name);
     b.params.push_back(p);
     bytes += pb;
   }
-  for (Bucket& b : buckets_) {
+  for (GradBucket& b : buckets) {
     const Tensor& last = b.params.back();
-    const int64_t n = b.offsets.back() + last.numel();
-    b.flat = Tensor::zeros({n}, last.dtype(), last.device());
+    b.numel = b.offsets.back() + last.numel();
+    const int64_t padded = (b.numel + chunks - 1) / chunks * chunks;
+    b.flat = Tensor::zeros({padded}, last.dtype(), last.device());
   }
+  return buckets;
 }
+
+GradSync::GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes)
+    : comm_(comm), buckets_(make_grad_buckets(params, bucket_bytes)) {}
 
 void GradSync::reduce(const std::string& what, bool mean) {
   const int world = comm_.world_size();
   if (world == 1 && comm_.backend() != "nccl") return;  // nothing to average (nccl: measured overhead)
   for (size_t k = 0; k < buckets_.size(); ++k) {
-    Bucket& b = buckets_[k];
+    GradBucket& b = buckets_[k];
     for (size_t i = 0; i < b.params.size(); ++i) {
       Tensor slot = b.flat.narrow(0, b.offsets[i], b.params[i].numel());
       Tensor g = b.params[i].grad();

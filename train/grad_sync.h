@@ -24,6 +24,18 @@
 
 namespace sra {
 
+// The parameters, in order, cut into buckets of at most bucket_bytes of one dtype and device (a larger
+// tensor is a bucket of its own). flat: 1-D zeros of the bucket's elements rounded up to a multiple of
+// `chunks` (ZeRO-1's world size: equal chunks for reduce-scatter and all-gather), kept from step to step.
+struct GradBucket {
+  std::vector<std::string> names;
+  std::vector<Tensor> params;
+  std::vector<int64_t> offsets;  // each parameter's first element in flat
+  int64_t numel = 0;             // Σ the parameters' elements (flat may be longer: zero padding)
+  Tensor flat;
+};
+std::vector<GradBucket> make_grad_buckets(const NamedTensors& params, int64_t bucket_bytes, int chunks = 1);
+
 class GradSync {
  public:
   GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes = 25 << 20);
@@ -32,13 +44,8 @@ class GradSync {
   int64_t num_buckets() const { return int64_t(buckets_.size()); }
 
  private:
-  struct Bucket {
-    std::vector<Tensor> params;
-    std::vector<int64_t> offsets;  // each parameter's first element in flat
-    Tensor flat;                   // 1-D, the parameters' dtype and device
-  };
   dist::Communicator& comm_;
-  std::vector<Bucket> buckets_;
+  std::vector<GradBucket> buckets_;
 };
 
 void average_router_thresholds(Transformer& model, dist::Communicator& comm, const std::string& what);
