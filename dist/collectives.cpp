@@ -2,8 +2,15 @@
 // join_job: see dist/collectives.h.
 #include "dist/collectives.h"
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "core/check.h"
 #include "core/crc32c.h"
@@ -43,6 +50,68 @@ void accumulate(std::vector<double>& acc64, std::vector<float>& acc32, const cha
   }
 }
 
+// The tcp backend's communication thread: runs the queued all-reduces one at a time, in order; started
+// with the first one. After an error it drops the rest (the ranks' exchange is broken) and wait()
+// rethrows it.
+class CommThread {
+ public:
+  using Fn = std::function<void(Tensor&, const std::string&)>;
+  explicit CommThread(Fn fn) : fn_(std::move(fn)) {}
+  ~CommThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void push(const Tensor& t, const std::string& what) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+      queue_.emplace_back(t, what);
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_
+      auto [t, what] = std::move(queue_.front());
+      queue_.pop_front();
+      if (!error_) {
+        busy_ = true;
+        lock.unlock();
+        try {
+          fn_(t, what);
+        } catch (...) {
+          lock.lock();
+          error_ = std::current_exception();
+          lock.unlock();
+        }
+        lock.lock();
+        busy_ = false;
+      }
+      cv_.notify_all();
+    }
+  }
+  Fn fn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Tensor, std::string>> queue_;
+  bool busy_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
 class TcpCommunicator : public Communicator {
  public:
   TcpCommunicator(Store& store, double timeout_s) : timeout_s_(timeout_s), addr_(store.env().master_addr) {
@@ -75,6 +144,11 @@ class TcpCommunicator : public Communicator {
   std::string backend() const override { return "tcp"; }
 
   void all_reduce_sum(Tensor& t, const std::string& what) override { reduce(t, kAllReduce, what); }
+  void all_reduce_sum_async(Tensor& t, const std::string& what) override {
+    if (world_ == 1 || t.device().is_cuda()) return all_reduce_sum(t, what);  // device: through the host
+    async_.push(t, what);
+  }
+  void wait_async() override { async_.wait(); }
   void reduce_scatter_sum(Tensor& t, const std::string& what) override { reduce(t, kReduceScatter, what); }
 
   void all_gather_chunks(Tensor& t, const std::string& what) override {
@@ -237,6 +311,7 @@ class TcpCommunicator : public Communicator {
   double timeout_s_;
   std::string addr_;
   std::vector<Socket> peers_;  // rank 0: by rank (0 unused); others: [0] = rank 0
+  CommThread async_{[this](Tensor& t, const std::string& what) { reduce(t, kAllReduce, what); }};  // last
 };
 
 // NCCL for device tensors, tcp for the rest.
@@ -266,6 +341,17 @@ class NcclCommunicator : public Communicator {
     SRA_CHECK(t.is_contiguous(), "[dist] broadcast (", what, "): needs a contiguous tensor");
     nccl::broadcast(comm_, t.raw(), size_t(t.numel()) * dtype_size(t.dtype()), what);
     t.bump_version();
+  }
+  void all_reduce_sum_async(Tensor& t, const std::string& what) override {
+    if (!t.device().is_cuda()) return host_->all_reduce_sum_async(t, what);
+    SRA_CHECK(t.device() == device_ && t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (",
+              what, "): needs a contiguous f32, bf16 or f64 tensor on ", device_.str());
+    nccl::all_reduce_sum_async(comm_, t.raw(), size_t(t.numel()), dtype_code(t), what);
+    t.bump_version();
+  }
+  void wait_async() override {
+    nccl::wait_async(comm_);
+    host_->wait_async();
   }
   void reduce_scatter_sum(Tensor& t, const std::string& what) override {
     if (!t.device().is_cuda()) return host_->reduce_scatter_sum(t, what);

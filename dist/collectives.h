@@ -6,6 +6,12 @@
 //   reduce_scatter_sum: afterwards this rank's chunk holds the ranks' sum of that chunk (the same bits as
 //                       all_reduce_sum gives there); the other chunks are left unspecified.
 //   all_gather_chunks:  chunk r of every rank becomes rank r's chunk (each rank's input is its own chunk).
+// Overlap with the backward: all_reduce_sum_async(t) starts all_reduce_sum(t), which completes by
+// wait_async(): tcp on a communication thread (one collective at a time, in call order; device tensors
+// synchronously), nccl (device tensors) on a communication stream once the work queued so far on the
+// device's current stream is done (wait_async makes the current stream wait for it; nothing blocks the
+// host). Until wait_async returns the caller leaves t alone and calls no other collective; wait_async
+// rethrows the first error of the queued collectives.
 //   Every call is collective: each rank calls the same
 // operations in the same order; `what` says what the caller is doing ("gradient bucket 2 of step 17")
 // and appears in timeout and dead-peer errors.
@@ -56,6 +62,8 @@ class Communicator {
   virtual std::vector<std::string> all_gather(const std::string& bytes, const std::string& what) = 0;
   virtual void reduce_scatter_sum(Tensor& flat, const std::string& what) = 0;
   virtual void all_gather_chunks(Tensor& flat, const std::string& what) = 0;
+  virtual void all_reduce_sum_async(Tensor& t, const std::string& what) = 0;
+  virtual void wait_async() = 0;
   virtual void barrier(const std::string& what) = 0;
 
  protected:

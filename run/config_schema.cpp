@@ -288,6 +288,10 @@ std::vector<ConfigKey> build_schema() {
       int_key("distributed.zero", SRA_FIELD(int64_t, distributed.zero), ge(0), le(1),
               "ZeRO stage of sra train: 0 = plain data parallel; 1 = AdamW state sharded over the ranks "
               "(reduce-scatter gradients, all-gather parameters; the same checkpoints)."));
+  s.push_back(
+      bool_key("distributed.overlap", SRA_FIELD(bool, distributed.overlap),
+               "Start each gradient bucket's all-reduce during the backward, as soon as its gradients are "
+               "final (zero 0; the same bits as after the backward)."));
   // logging
   s.push_back(int_key("logging.log_every", SRA_FIELD(int64_t, logging.log_every), gt(0), none(),
                       "Print and record metrics every this many steps."));

@@ -13,6 +13,7 @@
 #include <regex>
 #include <thread>
 
+#include "autograd/ops.h"
 #include "child_process.h"
 #include "cli_test_util.h"
 #include "data_test_util.h"
@@ -21,6 +22,7 @@
 #include "dist/launch.h"
 #include "dist/socket.h"
 #include "eval/shard.h"
+#include "train/grad_sync.h"
 
 namespace {
 
@@ -163,6 +165,58 @@ TEST_CASE("dist tcp: reduce_scatter_sum and all_gather_chunks between 3 ranks (Z
     CHECK(gathered[size_t(r)] == std::vector<float>{0, 0.5f, 1, 1.5f, 2, 2.5f});
   }
   CHECK(full[0][5] == doctest::Approx(3 * 5 + 30 + 0.3));
+}
+
+TEST_CASE("dist overlap: buckets all-reduced during the backward give reduce()'s bits on every rank") {
+  // 2 ranks; 4 parameters of 8 floats in 4 buckets of 40 bytes (one each); w3 gets no gradient
+  std::vector<std::vector<std::vector<float>>> overlapped(2), plain(2);
+  std::vector<int> reported(2, 0);
+  auto errors = run_threads(2, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    NamedTensors params;
+    for (int i = 0; i < 4; ++i) {
+      std::vector<float> v(8);
+      for (int j = 0; j < 8; ++j) v[size_t(j)] = 0.1f * float(i + 1) + 0.03f * float(j);
+      Tensor p = Tensor::from_vector<float>(v, {8});
+      p.set_requires_grad(true);
+      params.emplace_back("w" + std::to_string(i), p);
+    }
+    std::vector<float> xv(8);
+    for (int j = 0; j < 8; ++j) xv[size_t(j)] = 0.7f * float(j - 3) + 0.37f * float(r);
+    const Tensor x = Tensor::from_vector<float>(xv, {8});
+    auto loss = [&] {
+      Tensor h = tanh(mul(x, params[0].second));
+      h = tanh(add(h, params[2].second));
+      return sum(mul(h, params[1].second));
+    };
+    GradSync sync(params, *comm, 40);
+    CHECK(sync.num_buckets() == 4);
+    auto grads = [&] {
+      std::vector<std::vector<float>> g;
+      for (auto& [name, p] : params)
+        g.push_back(p.grad().defined() ? p.grad().to_vector<float>() : std::vector<float>{});
+      for (auto& [name, p] : params) p.zero_grad();
+      return g;
+    };
+    LeafReadyFn hook = sync.overlap_hook("step 1");
+    backward(loss(), Tensor(), false, [&](const Tensor& leaf) {
+      ++reported[size_t(r)];
+      hook(leaf);
+    });
+    sync.finish("step 1", true);
+    overlapped[size_t(r)] = grads();
+    backward(loss());
+    sync.reduce("step 1", true);
+    plain[size_t(r)] = grads();
+  });
+  for (const std::string& e : errors) CHECK(e == "");
+  for (int r = 0; r < 2; ++r) {
+    CHECK(reported[size_t(r)] == 3);  // w3 is on no node
+    CHECK(overlapped[size_t(r)] == plain[size_t(r)]);
+    CHECK(overlapped[size_t(r)] == overlapped[0]);
+  }
+  CHECK(overlapped[0][3].empty());
+  CHECK(overlapped[0][0].size() == 8);
 }
 
 TEST_CASE("dist tcp: a config mismatch, a different collective and a dead rank are named errors") {

@@ -37,28 +37,70 @@ std::vector<GradBucket> make_grad_buckets(const NamedTensors& params, int64_t bu
 }
 
 GradSync::GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes)
-    : comm_(comm), buckets_(make_grad_buckets(params, bucket_bytes)) {}
+    : comm_(comm), buckets_(make_grad_buckets(params, bucket_bytes)) {
+  for (size_t k = 0; k < buckets_.size(); ++k)
+    for (const Tensor& p : buckets_[k].params) bucket_of_[p.id()] = k;
+}
+
+void GradSync::pack(GradBucket& b) {
+  for (size_t i = 0; i < b.params.size(); ++i) {
+    Tensor slot = b.flat.narrow(0, b.offsets[i], b.params[i].numel());
+    Tensor g = b.params[i].grad();
+    if (g.defined()) {
+      slot.copy_(g.reshape({-1}));
+    } else {
+      slot.zero_();
+    }
+  }
+}
+
+void GradSync::unpack(GradBucket& b, bool mean) {
+  const int world = comm_.world_size();
+  if (mean && world > 1) b.flat.mul_(1.0 / double(world));
+  for (size_t i = 0; i < b.params.size(); ++i) {
+    Tensor g = b.params[i].grad();
+    if (g.defined()) g.copy_(b.flat.narrow(0, b.offsets[i], b.params[i].numel()).view(g.shape()));
+  }
+}
+
+void GradSync::launch(size_t k, const std::string& what) {
+  pack(buckets_[k]);
+  comm_.all_reduce_sum_async(buckets_[k].flat, "gradient bucket " + std::to_string(k) + " of " + what);
+}
+
+// Buckets start in descending order (the backward reaches the last parameters first), each once all its
+// parameters were reported: an order that does not depend on the tape, so the ranks' collectives match
+// even if their tapes differ.
+LeafReadyFn GradSync::overlap_hook(const std::string& what) {
+  waiting_.assign(buckets_.size(), 0);
+  for (size_t k = 0; k < buckets_.size(); ++k) waiting_[k] = int(buckets_[k].params.size());
+  next_ = int64_t(buckets_.size()) - 1;
+  overlapping_ = true;
+  if (comm_.world_size() == 1 && comm_.backend() != "nccl") return {};  // reduce() does nothing either
+  return [this, what](const Tensor& leaf) {
+    auto it = bucket_of_.find(leaf.id());
+    if (it == bucket_of_.end()) return;  // not a trained parameter
+    --waiting_[it->second];
+    while (next_ >= 0 && waiting_[size_t(next_)] == 0) launch(size_t(next_--), what);
+  };
+}
+
+void GradSync::finish(const std::string& what, bool mean) {
+  SRA_ASSERT(overlapping_, "GradSync::finish without overlap_hook");
+  overlapping_ = false;
+  if (comm_.world_size() == 1 && comm_.backend() != "nccl") return;
+  while (next_ >= 0) launch(size_t(next_--), what);  // those with a parameter the tape never reached
+  comm_.wait_async();
+  for (GradBucket& b : buckets_) unpack(b, mean);
+}
 
 void GradSync::reduce(const std::string& what, bool mean) {
-  const int world = comm_.world_size();
-  if (world == 1 && comm_.backend() != "nccl") return;  // nothing to average (nccl: measured overhead)
+  if (comm_.world_size() == 1 && comm_.backend() != "nccl") return;  // nothing to average (nccl: measured)
   for (size_t k = 0; k < buckets_.size(); ++k) {
     GradBucket& b = buckets_[k];
-    for (size_t i = 0; i < b.params.size(); ++i) {
-      Tensor slot = b.flat.narrow(0, b.offsets[i], b.params[i].numel());
-      Tensor g = b.params[i].grad();
-      if (g.defined()) {
-        slot.copy_(g.reshape({-1}));
-      } else {
-        slot.zero_();
-      }
-    }
+    pack(b);
     comm_.all_reduce_sum(b.flat, "gradient bucket " + std::to_string(k) + " of " + what);
-    if (mean && world > 1) b.flat.mul_(1.0 / double(world));
-    for (size_t i = 0; i < b.params.size(); ++i) {
-      Tensor g = b.params[i].grad();
-      if (g.defined()) g.copy_(b.flat.narrow(0, b.offsets[i], b.params[i].numel()).view(g.shape()));
-    }
+    unpack(b, mean);
   }
 }
 

@@ -311,7 +311,10 @@ class StepWindow {
 // Data parallel: the gradients and the step's loss and ratio sums become the ranks' means (one
 // all-reduce per gradient bucket, one for the two sums), so every rank takes the same optimizer step.
 void sync_step(TrainRun& run, int64_t step, Tensor& loss_sum, Tensor& ratio_sum) {
-  if (run.sync) run.sync->average("step " + std::to_string(step));  // ZeRO-1: in ZeroAdamW::step
+  if (run.sync && run.cfg.distributed.overlap)
+    run.sync->finish("step " + std::to_string(step), true);  // started during the backward
+  else if (run.sync)
+    run.sync->average("step " + std::to_string(step));  // ZeRO-1: in ZeroAdamW::step
   NoGradGuard g;
   Tensor sums = Tensor::empty({2}, DType::f64, run.device);
   sums.narrow(0, 0, 1).copy_(loss_sum);
@@ -369,7 +372,11 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
       loss_sum = add(loss_sum, cast(loss.detach(), DType::f64));
       ratio_sum = add(ratio_sum, model.last_selected_ratio());
     }
-    backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)));
+    // data parallel with distributed.overlap: the last micro-batch's backward starts each gradient bucket's
+    // all-reduce as soon as its gradients are final (train/grad_sync.h)
+    const bool overlap = run.sync && cfg.distributed.overlap && m == accum - 1;
+    backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)), Tensor(), false,
+             overlap ? run.sync->overlap_hook("step " + std::to_string(s + 1)) : LeafReadyFn());
   }
   if (run.dist) sync_step(run, s + 1, loss_sum, ratio_sum);
   Tensor norm_scale;  // [norm, clip factor]
