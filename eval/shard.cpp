@@ -66,6 +66,7 @@ std::string pack_samples(const std::vector<EvalSample>& samples, const std::vect
     w.str(s.score.extracted_flexible);
     w.str(s.score.reason);
     w.u64(uint64_t(s.answer_tokens));
+    w.u64(uint64_t(s.cache_bytes));
     w.str(s.finish_reason);
     for (double v : {s.selected_ratio, s.flops, s.attention_flops, s.latency_ms}) w.f64(v);
   }
@@ -89,6 +90,7 @@ void unpack_samples(const std::string& bytes, std::vector<EvalSample>& samples) 
     s.score.extracted_flexible = r.str();
     s.score.reason = r.str();
     s.answer_tokens = int64_t(r.u64());
+    s.cache_bytes = int64_t(r.u64());
     s.finish_reason = r.str();
     s.selected_ratio = r.f64();
     s.flops = r.f64();

@@ -264,6 +264,7 @@ TEST_CASE("dist eval shard: packed samples round-trip exactly") {
   a[2].score.extracted = "4";
   a[2].score.extracted_flexible = "4";
   a[2].answer_tokens = 9;
+  a[2].cache_bytes = 4096;
   a[2].finish_reason = "stop";
   a[2].selected_ratio = 1.0 / 3.0;
   a[2].flops = 1e12 + 0.5;
