@@ -22,7 +22,9 @@
 #include "dist/launch.h"
 #include "dist/socket.h"
 #include "eval/shard.h"
+#include "model/optimizer.h"
 #include "train/grad_sync.h"
+#include "train/zero.h"
 
 namespace {
 
@@ -217,6 +219,88 @@ TEST_CASE("dist overlap: buckets all-reduced during the backward give reduce()'s
   }
   CHECK(overlapped[0][3].empty());
   CHECK(overlapped[0][0].size() == 8);
+}
+
+TEST_CASE("dist zero: sharded AdamW over 3 ranks = GradSync + AdamW; its gathered state loads back") {
+  // 4 parameters of 5, 7, 3 and 11 elements in buckets of 48 bytes: {w0, w1} (12 = 3 chunks of 4, rank 1's
+  // chunk spans w0 and w1), {w2} (3 chunks of 1), {w3} (11 padded to 12); clipping active (max_norm 0.5);
+  // w0 and w3 are 2-D (weight decay)
+  const std::vector<Shape> shapes = {{5, 1}, {7}, {3}, {11, 1}};
+  auto make_params = [&] {
+    NamedTensors params;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      Tensor p = Tensor::zeros(shapes[i]);
+      std::vector<float> v(size_t(p.numel()));
+      for (size_t j = 0; j < v.size(); ++j) v[j] = 0.2f * float(i + 1) - 0.05f * float(j);
+      p = Tensor::from_vector<float>(v, shapes[i]);
+      p.set_requires_grad(true);
+      params.emplace_back("w" + std::to_string(i), p);
+    }
+    return params;
+  };
+  // rank r's gradient at step t: cos of the element, the rank and the step
+  auto set_grads = [](NamedTensors& params, int r, int t) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor& p = params[i].second;
+      std::vector<float> c(size_t(p.numel()));
+      for (size_t j = 0; j < c.size(); ++j)
+        c[j] = std::cos(float(j) + 1.7f * float(r) + 0.3f * float(t + int(i)));
+      backward(sum(mul(p, Tensor::from_vector<float>(c, p.shape()))));
+    }
+  };
+  const AdamWConfig cfg{1e-2, 0.9, 0.95, 1e-8, 0.1};
+  std::vector<std::vector<std::vector<float>>> plain(3), zero(3);
+  std::vector<std::vector<std::vector<float>>> plain_state(3), zero_state(3), reloaded(3);
+  std::vector<double> plain_norm(3), zero_norm(3);
+  auto errors = run_threads(3, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    NamedTensors a = make_params(), b = make_params();
+    GradSync sync(a, *comm, 48);
+    AdamW opt_a(a, cfg);
+    ZeroAdamW opt_b(b, cfg, *comm, 48);
+    CHECK(opt_b.num_buckets() == 3);
+    CHECK(opt_b.owned_elements() == 4 + 1 + 4 - (r == 2 ? 1 : 0));  // w3's padding is rank 2's
+    for (int t = 0; t < 3; ++t) {
+      set_grads(a, r, t);
+      sync.average("step");
+      Tensor ns = grad_norm_and_scale(a, 0.5);
+      opt_a.step(1e-2, ns.narrow(0, 1, 1));
+      opt_a.zero_grad();
+      plain_norm[size_t(r)] = ns.to_vector<double>()[0];
+      set_grads(b, r, t);
+      zero_norm[size_t(r)] = opt_b.step(1e-2, 0.5, "step").to_vector<double>()[0];
+      opt_b.zero_grad();
+    }
+    for (auto& [n, p] : a) plain[size_t(r)].push_back(p.to_vector<float>());
+    for (auto& [n, p] : b) zero[size_t(r)].push_back(p.to_vector<float>());
+    for (auto& [n, t] : opt_a.state()) plain_state[size_t(r)].push_back(t.to_vector<float>());
+    Checkpoint ck;
+    add_optimizer_state(ck, opt_b.gather_state("save"), opt_b.steps());
+    for (auto& [n, t] : ck.tensors)
+      if (is_floating(t.dtype())) zero_state[size_t(r)].push_back(t.to_vector<float>());
+    ZeroAdamW fresh(b, cfg, *comm, 48);
+    fresh.load_state(ck);
+    CHECK(fresh.steps() == 3);
+    for (auto& [n, t] : fresh.gather_state("reload")) reloaded[size_t(r)].push_back(t.to_vector<float>());
+  });
+  for (const std::string& e : errors) CHECK(e == "");
+  auto close = [](const std::vector<std::vector<float>>& x, const std::vector<std::vector<float>>& y) {
+    REQUIRE(x.size() == y.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      REQUIRE(x[i].size() == y[i].size());
+      for (size_t j = 0; j < x[i].size(); ++j)
+        CHECK(x[i][j] == doctest::Approx(y[i][j]).epsilon(1e-6).scale(1e-6));
+    }
+  };
+  for (int r = 0; r < 3; ++r) {
+    CHECK(zero[size_t(r)] == zero[0]);  // the all-gather: every rank the same bits
+    close(plain[size_t(r)], zero[size_t(r)]);
+    close(plain_state[size_t(r)], zero_state[size_t(r)]);
+    CHECK(reloaded[size_t(r)] == zero_state[size_t(r)]);
+    CHECK(zero_norm[size_t(r)] == doctest::Approx(plain_norm[size_t(r)]).epsilon(1e-12));
+  }
+  CHECK(plain_norm[0] > 0.5);  // the clip was active
+  CHECK(plain[0][0] != make_params()[0].second.to_vector<float>());
 }
 
 TEST_CASE("dist tcp: a config mismatch, a different collective and a dead rank are named errors") {
