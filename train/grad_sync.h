@@ -9,11 +9,11 @@
 // Overlapped (distributed.overlap): pass overlap_hook() to the backward of a step's last micro-batch
 // (autograd/tape.h on_leaf_ready); once every parameter of a bucket is reported ready and every later
 // bucket has started (a fixed order, last to first, whatever the tape), its gradients are packed and its
-// all-reduce started (Communicator::all_reduce_sum_async: tcp on a communication
-// thread, nccl on a communication stream) while the backward goes on; finish(what, mean) then starts the
-// buckets not started yet (parameters the tape never reached), waits, and scales and copies back in
-// bucket order. Every bucket is packed from the same final gradients and reduced by the same
-// collective, so the result is reduce()'s bit for bit.
+// all-reduce started (Communicator::all_reduce_sum_async: tcp on a communication thread, nccl on a
+// communication stream) while the backward goes on; finish(what, mean) then starts the buckets not
+// started yet (parameters the tape never reached), waits, and scales and copies back in bucket order. Every
+// bucket is packed from the same final gradients and reduced by the same collective, so the result is
+// reduce()'s bit for bit.
 //
 // average_router_thresholds(model, comm): each router's threshold θ is the mean of the ranks' θ after
 // update_thresholds(). Both updates (quantile EMA and ratio step) are affine in the batch statistic, so
