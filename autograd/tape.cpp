@@ -71,7 +71,22 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   return r.reshape(shape);
 }
 
-void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+namespace {
+
+// ready[i]: the leaves whose earliest node on the tape is node i (on_leaf_ready fires after node i).
+std::vector<std::vector<Tensor>> leaves_by_first_use() {
+  std::vector<std::vector<Tensor>> ready(t_tape.size());
+  std::unordered_map<uint64_t, size_t> seen;
+  for (size_t i = 0; i < t_tape.size(); ++i)
+    for (const Tensor& in : t_tape[i]->inputs)
+      if (in.defined() && in.is_leaf() && in.requires_grad() && seen.emplace(in.id(), i).second)
+        ready[i].push_back(in);
+  return ready;
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& grad, bool retain_graph, const LeafReadyFn& on_leaf_ready) {
   SRA_CHECK(root.defined(), "[backward] undefined tensor");
   SRA_CHECK(root.requires_grad(), "[backward] the tensor does not require grad (no recorded op leads to it)");
   Tensor seed = grad;
@@ -110,8 +125,15 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
             "backward (pass retain_graph=true to the first call) or recorded on another thread");
   std::unordered_map<uint64_t, Tensor> grads;
   grads[root.id()] = seed;
+  std::vector<std::vector<Tensor>> ready;
+  if (on_leaf_ready) ready = leaves_by_first_use();
+  auto report = [&](int64_t i) {  // after node i (run or skipped)
+    if (on_leaf_ready && i < int64_t(ready.size()))
+      for (const Tensor& leaf : ready[size_t(i)]) on_leaf_ready(leaf);
+  };
 
   for (int64_t i = int64_t(t_tape.size()) - 1; i >= 0; --i) {
+    report(i + 1);
     Node& node = *t_tape[i];
     std::vector<Tensor> gout(node.output_ids.size());
     bool any = false;
@@ -159,6 +181,7 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       node.inputs.clear();
     }
   }
+  report(0);
   if (!retain_graph) t_tape.clear();
 }
 

@@ -7,6 +7,10 @@
 // summed where a tensor feeds several ops; leaves accumulate into .grad with += (micro-batches add up).
 // Saved tensors are freed as each node runs unless retain_graph; a saved tensor whose storage was
 // written in place since it was saved raises an error naming the op.
+// on_leaf_ready (data parallel: start a gradient bucket's all-reduce during the backward) is called once per
+// leaf that requires grad and is an input of a node on the tape, as soon as the walk has passed the
+// earliest such node: that leaf's .grad gets nothing more from this backward. Called in walk order on
+// the calling thread; leaves no node takes are not reported.
 #pragma once
 #include <functional>
 #include <memory>
@@ -52,8 +56,11 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 void record(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             const std::vector<Tensor>& saved, BackwardFn backward);
 
+using LeafReadyFn = std::function<void(const Tensor& leaf)>;
+
 // Reverse pass from `root` (a scalar unless `grad` is given, shaped like root).
-void backward(const Tensor& root, const Tensor& grad = Tensor(), bool retain_graph = false);
+void backward(const Tensor& root, const Tensor& grad = Tensor(), bool retain_graph = false,
+              const LeafReadyFn& on_leaf_ready = {});
 
 size_t tape_size();  // nodes on this thread's tape
 void tape_clear();   // drops every node (and what it saved)

@@ -2,8 +2,15 @@
 // join_job: see dist/collectives.h.
 #include "dist/collectives.h"
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "core/check.h"
 #include "core/crc32c.h"
@@ -13,13 +20,15 @@ namespace sra::dist {
 
 namespace {
 
-enum Op : uint64_t { kAllReduce = 1, kBroadcast = 2, kGather = 3 };
+enum Op : uint64_t { kAllReduce = 1, kBroadcast = 2, kGather = 3, kReduceScatter = 4, kGatherChunks = 5 };
 
 const char* op_name(uint64_t op) {
-  return op == kAllReduce   ? "all_reduce"
-         : op == kBroadcast ? "broadcast"
-         : op == kGather    ? "all_gather"
-                            : "?";
+  return op == kAllReduce       ? "all_reduce"
+         : op == kBroadcast     ? "broadcast"
+         : op == kGather        ? "all_gather"
+         : op == kReduceScatter ? "reduce_scatter"
+         : op == kGatherChunks  ? "all_gather_chunks"
+                                : "?";
 }
 
 struct Header {
@@ -40,6 +49,68 @@ void accumulate(std::vector<double>& acc64, std::vector<float>& acc32, const cha
     for (int64_t i = 0; i < n; ++i) acc32[i] += float(p[i]);
   }
 }
+
+// The tcp backend's communication thread: runs the queued all-reduces one at a time, in order; started
+// with the first one. After an error it drops the rest (the ranks' exchange is broken) and wait()
+// rethrows it.
+class CommThread {
+ public:
+  using Fn = std::function<void(Tensor&, const std::string&)>;
+  explicit CommThread(Fn fn) : fn_(std::move(fn)) {}
+  ~CommThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void push(const Tensor& t, const std::string& what) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+      queue_.emplace_back(t, what);
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_
+      auto [t, what] = std::move(queue_.front());
+      queue_.pop_front();
+      if (!error_) {
+        busy_ = true;
+        lock.unlock();
+        try {
+          fn_(t, what);
+        } catch (...) {
+          lock.lock();
+          error_ = std::current_exception();
+          lock.unlock();
+        }
+        lock.lock();
+        busy_ = false;
+      }
+      cv_.notify_all();
+    }
+  }
+  Fn fn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Tensor, std::string>> queue_;
+  bool busy_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
 
 class TcpCommunicator : public Communicator {
  public:
@@ -72,49 +143,42 @@ class TcpCommunicator : public Communicator {
 
   std::string backend() const override { return "tcp"; }
 
-  void all_reduce_sum(Tensor& t, const std::string& what) override {
-    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
-              "): needs a contiguous f32, bf16 or f64 tensor");
+  void all_reduce_sum(Tensor& t, const std::string& what) override { reduce(t, kAllReduce, what); }
+  void all_reduce_sum_async(Tensor& t, const std::string& what) override {
+    if (world_ == 1 || t.device().is_cuda()) return all_reduce_sum(t, what);  // device: through the host
+    async_.push(t, what);
+  }
+  void wait_async() override { async_.wait(); }
+  void reduce_scatter_sum(Tensor& t, const std::string& what) override { reduce(t, kReduceScatter, what); }
+
+  void all_gather_chunks(Tensor& t, const std::string& what) override {
+    check_chunked(t, "all_gather_chunks", what);
     if (world_ == 1) return;
     if (t.device().is_cuda()) {
       Tensor host = t.to(Device::cpu());
-      all_reduce_sum(host, what);
+      all_gather_chunks(host, what);
       t.copy_(host);
       return;
     }
-    const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
+    const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype()), chunk = bytes / size_t(world_);
     char* data = static_cast<char*>(t.raw());
     const double deadline = steady_now() + timeout_s_;
     if (rank_ != 0) {
-      send_header(peers_[0], {kAllReduce, bytes}, deadline, 0, what);
-      peers_[0].send_all(data, bytes, deadline, context(kAllReduce, 0, what));
-      recv_header(peers_[0], {kAllReduce, bytes}, deadline, 0, what);
-      peers_[0].recv_all(data, bytes, deadline, context(kAllReduce, 0, what));
+      send_header(peers_[0], {kGatherChunks, chunk}, deadline, 0, what);
+      peers_[0].send_all(data + size_t(rank_) * chunk, chunk, deadline, context(kGatherChunks, 0, what));
+      recv_header(peers_[0], {kGatherChunks, bytes}, deadline, 0, what);
+      peers_[0].recv_all(data, bytes, deadline, context(kGatherChunks, 0, what));
       t.bump_version();
       return;
     }
-    const int64_t n = t.numel();
-    std::vector<double> acc64(t.dtype() == DType::f64 ? size_t(n) : 0, 0.0);
-    std::vector<float> acc32(t.dtype() == DType::f64 ? 0 : size_t(n), 0.0f);
-    accumulate(acc64, acc32, data, n, t.dtype());
-    std::vector<char> buf(bytes);
-    for (int r = 1; r < world_; ++r) {  // in rank order: the sum does not depend on timing
-      recv_header(peers_[r], {kAllReduce, bytes}, deadline, r, what);
-      peers_[r].recv_all(buf.data(), bytes, deadline, context(kAllReduce, r, what));
-      accumulate(acc64, acc32, buf.data(), n, t.dtype());
-    }
-    if (t.dtype() == DType::f64) {
-      std::memcpy(data, acc64.data(), bytes);
-    } else if (t.dtype() == DType::f32) {
-      std::memcpy(data, acc32.data(), bytes);
-    } else {
-      bf16* p = reinterpret_cast<bf16*>(data);
-      for (int64_t i = 0; i < n; ++i) p[i] = bf16(acc32[size_t(i)]);
+    for (int r = 1; r < world_; ++r) {
+      recv_header(peers_[r], {kGatherChunks, chunk}, deadline, r, what);
+      peers_[r].recv_all(data + size_t(r) * chunk, chunk, deadline, context(kGatherChunks, r, what));
     }
     t.bump_version();
     for (int r = 1; r < world_; ++r) {
-      send_header(peers_[r], {kAllReduce, bytes}, deadline, r, what);
-      peers_[r].send_all(data, bytes, deadline, context(kAllReduce, r, what));
+      send_header(peers_[r], {kGatherChunks, bytes}, deadline, r, what);
+      peers_[r].send_all(data, bytes, deadline, context(kGatherChunks, r, what));
     }
   }
 
@@ -184,9 +248,70 @@ class TcpCommunicator : public Communicator {
               op_name(h.op), " of ", h.bytes, " bytes: the ranks run different code paths or models");
   }
 
+  void check_chunked(const Tensor& t, const char* op, const std::string& what) const {
+    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()) && t.numel() % world_ == 0, "[dist] ", op, " (",
+              what, "): needs a contiguous f32, bf16 or f64 tensor of world size (", world_,
+              ") equal chunks, got ", t.numel(), " elements");
+  }
+
+  // all_reduce (every rank gets the sum) or reduce_scatter (rank r gets chunk r of it): every rank sends
+  // its whole buffer to rank 0, which sums in rank order and sends back the sum or its chunk.
+  void reduce(Tensor& t, uint64_t op, const std::string& what) {
+    if (op == kAllReduce)
+      SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
+                "): needs a contiguous f32, bf16 or f64 tensor");
+    else
+      check_chunked(t, "reduce_scatter", what);
+    if (world_ == 1) return;
+    if (t.device().is_cuda()) {
+      Tensor host = t.to(Device::cpu());
+      reduce(host, op, what);
+      t.copy_(host);
+      return;
+    }
+    const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
+    const size_t back = op == kAllReduce ? bytes : bytes / size_t(world_);  // what each rank gets back
+    char* data = static_cast<char*>(t.raw());
+    const double deadline = steady_now() + timeout_s_;
+    if (rank_ != 0) {
+      const size_t at = op == kAllReduce ? 0 : size_t(rank_) * back;
+      send_header(peers_[0], {op, bytes}, deadline, 0, what);
+      peers_[0].send_all(data, bytes, deadline, context(op, 0, what));
+      recv_header(peers_[0], {op, back}, deadline, 0, what);
+      peers_[0].recv_all(data + at, back, deadline, context(op, 0, what));
+      t.bump_version();
+      return;
+    }
+    const int64_t n = t.numel();
+    std::vector<double> acc64(t.dtype() == DType::f64 ? size_t(n) : 0, 0.0);
+    std::vector<float> acc32(t.dtype() == DType::f64 ? 0 : size_t(n), 0.0f);
+    accumulate(acc64, acc32, data, n, t.dtype());
+    std::vector<char> buf(bytes);
+    for (int r = 1; r < world_; ++r) {  // in rank order: the sum does not depend on timing
+      recv_header(peers_[r], {op, bytes}, deadline, r, what);
+      peers_[r].recv_all(buf.data(), bytes, deadline, context(op, r, what));
+      accumulate(acc64, acc32, buf.data(), n, t.dtype());
+    }
+    if (t.dtype() == DType::f64) {
+      std::memcpy(data, acc64.data(), bytes);
+    } else if (t.dtype() == DType::f32) {
+      std::memcpy(data, acc32.data(), bytes);
+    } else {
+      bf16* p = reinterpret_cast<bf16*>(data);
+      for (int64_t i = 0; i < n; ++i) p[i] = bf16(acc32[size_t(i)]);
+    }
+    t.bump_version();
+    for (int r = 1; r < world_; ++r) {
+      const size_t at = op == kAllReduce ? 0 : size_t(r) * back;
+      send_header(peers_[r], {op, back}, deadline, r, what);
+      peers_[r].send_all(data + at, back, deadline, context(op, r, what));
+    }
+  }
+
   double timeout_s_;
   std::string addr_;
   std::vector<Socket> peers_;  // rank 0: by rank (0 unused); others: [0] = rank 0
+  CommThread async_{[this](Tensor& t, const std::string& what) { reduce(t, kAllReduce, what); }};  // last
 };
 
 // NCCL for device tensors, tcp for the rest.
@@ -208,8 +333,7 @@ class NcclCommunicator : public Communicator {
               ", the communicator's device is ", device_.str());
     SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
               "): needs a contiguous f32, bf16 or f64 tensor");
-    const int code = t.dtype() == DType::f32 ? 0 : t.dtype() == DType::bf16 ? 1 : 2;
-    nccl::all_reduce_sum(comm_, t.raw(), size_t(t.numel()), code, what);
+    nccl::all_reduce_sum(comm_, t.raw(), size_t(t.numel()), dtype_code(t), what);
     t.bump_version();
   }
   void broadcast(Tensor& t, const std::string& what) override {
@@ -218,12 +342,45 @@ class NcclCommunicator : public Communicator {
     nccl::broadcast(comm_, t.raw(), size_t(t.numel()) * dtype_size(t.dtype()), what);
     t.bump_version();
   }
+  void all_reduce_sum_async(Tensor& t, const std::string& what) override {
+    if (!t.device().is_cuda()) return host_->all_reduce_sum_async(t, what);
+    SRA_CHECK(t.device() == device_ && t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (",
+              what, "): needs a contiguous f32, bf16 or f64 tensor on ", device_.str());
+    nccl::all_reduce_sum_async(comm_, t.raw(), size_t(t.numel()), dtype_code(t), what);
+    t.bump_version();
+  }
+  void wait_async() override {
+    nccl::wait_async(comm_);
+    host_->wait_async();
+  }
+  void reduce_scatter_sum(Tensor& t, const std::string& what) override {
+    if (!t.device().is_cuda()) return host_->reduce_scatter_sum(t, what);
+    check_device_chunked(t, "reduce_scatter", what);
+    nccl::reduce_scatter_sum(comm_, t.raw(), size_t(t.numel() / world_), dtype_code(t), what);
+    t.bump_version();
+  }
+  void all_gather_chunks(Tensor& t, const std::string& what) override {
+    if (!t.device().is_cuda()) return host_->all_gather_chunks(t, what);
+    check_device_chunked(t, "all_gather_chunks", what);
+    nccl::all_gather_chunks(comm_, t.raw(), size_t(t.numel() / world_) * dtype_size(t.dtype()), what);
+    t.bump_version();
+  }
   std::vector<std::string> all_gather(const std::string& bytes, const std::string& what) override {
     return host_->all_gather(bytes, what);
   }
   void barrier(const std::string& what) override { host_->barrier(what); }
 
  private:
+  static int dtype_code(const Tensor& t) {
+    return t.dtype() == DType::f32 ? 0 : t.dtype() == DType::bf16 ? 1 : 2;
+  }
+  void check_device_chunked(const Tensor& t, const char* op, const std::string& what) const {
+    SRA_CHECK(t.device() == device_, "[dist] ", op, " (", what, "): tensor on ", t.device().str(),
+              ", the communicator's device is ", device_.str());
+    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()) && t.numel() % world_ == 0, "[dist] ", op, " (",
+              what, "): needs a contiguous f32, bf16 or f64 tensor of world size (", world_,
+              ") equal chunks");
+  }
   std::unique_ptr<Communicator> host_;
   Device device_;
   nccl::Comm* comm_ = nullptr;

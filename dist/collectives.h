@@ -1,7 +1,18 @@
 // Collectives between the ranks of a data-parallel job.
 //
 // Communicator: all_reduce_sum (in place; f32, bf16 or f64, contiguous), broadcast from rank 0 (in place),
-// all_gather of byte strings (rank order), barrier. Every call is collective: each rank calls the same
+// all_gather of byte strings (rank order), barrier, and for ZeRO-1 two in-place collectives over a flat
+// buffer of world_size equal chunks (numel = world · c; chunk r = elements [r·c, (r+1)·c)):
+//   reduce_scatter_sum: afterwards this rank's chunk holds the ranks' sum of that chunk (the same bits as
+//                       all_reduce_sum gives there); the other chunks are left unspecified.
+//   all_gather_chunks:  chunk r of every rank becomes rank r's chunk (each rank's input is its own chunk).
+// Overlap with the backward: all_reduce_sum_async(t) starts all_reduce_sum(t), which completes by
+// wait_async(): tcp on a communication thread (one collective at a time, in call order; device tensors
+// synchronously), nccl (device tensors) on a communication stream once the work queued so far on the
+// device's current stream is done (wait_async makes the current stream wait for it; nothing blocks the
+// host). Until wait_async returns the caller leaves t alone and calls no other collective; wait_async
+// rethrows the first error of the queued collectives.
+//   Every call is collective: each rank calls the same
 // operations in the same order; `what` says what the caller is doing ("gradient bucket 2 of step 17")
 // and appears in timeout and dead-peer errors.
 //
@@ -10,11 +21,13 @@
 //         it). A star: ranks 1..N-1 connect to rank 0 (its port goes through the store); an all-reduce
 //         sends each rank's bytes to rank 0, which sums them in rank order (r0 + r1 + ... in the dtype's
 //         accumulator: f32 for f32 and bf16, f64 for f64) and sends the sum back, so every rank holds the
-//         same bits and the result does not depend on timing. Device tensors are copied through the
-//         host. Every socket operation waits at most distributed.timeout_s: a dead rank ("rank 1
-//         closed the connection during all_reduce (gradient bucket 0 of step 3)") or a silent one ends
-//         the call with an error. A header (operation, byte count) precedes each message, so ranks that
-//         call different collectives fail at once naming both.
+//         same bits and the result does not depend on timing; reduce_scatter_sum is the same exchange
+//         with only chunk r of the sum sent back to rank r, all_gather_chunks sends each rank's chunk to
+//         rank 0, which sends the whole buffer back. Device tensors are copied through the host. Every socket
+//         operation waits at most distributed.timeout_s: a dead rank ("rank 1 closed the connection during
+//         all_reduce (gradient bucket 0 of step 3)") or a silent one ends the call with an error. A header
+//         (operation, byte count) precedes each message, so ranks that call different collectives fail at
+//         once naming both.
 //   nccl  NCCL (dist/nccl_cuda.cu) for device tensors on the run's GPU (cuda:LOCAL_RANK), on the device's
 //         current stream, so the call returns at once; host tensors, all_gather and barrier go through
 //         a tcp communicator beside it. The unique id goes from rank 0 through the store. A watchdog
@@ -47,6 +60,10 @@ class Communicator {
   virtual void all_reduce_sum(Tensor& t, const std::string& what) = 0;
   virtual void broadcast(Tensor& t, const std::string& what) = 0;  // from rank 0
   virtual std::vector<std::string> all_gather(const std::string& bytes, const std::string& what) = 0;
+  virtual void reduce_scatter_sum(Tensor& flat, const std::string& what) = 0;
+  virtual void all_gather_chunks(Tensor& flat, const std::string& what) = 0;
+  virtual void all_reduce_sum_async(Tensor& t, const std::string& what) = 0;
+  virtual void wait_async() = 0;
   virtual void barrier(const std::string& what) = 0;
 
  protected:

@@ -24,5 +24,15 @@ void destroy(Comm* c);
 // dtype: 0 f32, 1 bf16, 2 f64. On the device's current stream (core/cuda_runtime.h); returns at once.
 void all_reduce_sum(Comm* c, void* data, size_t count, int dtype, const std::string& what);
 void broadcast(Comm* c, void* data, size_t bytes, const std::string& what);  // from rank 0
+// all_reduce_sum on the communicator's own stream, after the work queued so far on the current stream
+// (an event between them); wait_async makes the current stream wait for everything queued there.
+void all_reduce_sum_async(Comm* c, void* data, size_t count, int dtype, const std::string& what);
+void wait_async(Comm* c);
+// In place over world_size chunks of chunk_count elements (Communicator::reduce_scatter_sum): chunk rank
+// of data becomes the ranks' sum of that chunk.
+void reduce_scatter_sum(Comm* c, void* data, size_t chunk_count, int dtype, const std::string& what);
+// In place over world_size chunks of chunk_bytes (Communicator::all_gather_chunks): each rank's own chunk
+// goes to every rank.
+void all_gather_chunks(Comm* c, void* data, size_t chunk_bytes, const std::string& what);
 
 }  // namespace sra::dist::nccl

@@ -1,7 +1,7 @@
-// NCCL behind dist/nccl.h: communicator setup from rank 0's unique id, all-reduce and broadcast on the
-// device's current stream (core/cuda_runtime.h), and the watchdog thread that turns a hang into an error
-// (see dist/nccl.h). NCCL reads NCCL_NVLS_ENABLE (NVLink multicast) from the environment at init; our
-// scripts set it to 0.
+// NCCL behind dist/nccl.h: communicator setup from rank 0's unique id, all-reduce, broadcast and ZeRO-1's
+// in-place reduce-scatter and all-gather on the device's current stream (core/cuda_runtime.h), and the
+// watchdog thread that turns a hang into an error (see dist/nccl.h). NCCL reads NCCL_NVLS_ENABLE (NVLink
+// multicast) from the environment at init; our scripts set it to 0.
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -50,6 +50,8 @@ struct Comm {
   std::deque<cudaEvent_t> free_events;
   std::atomic<bool> stop{false};
   std::thread watchdog;
+  cudaStream_t comm_stream = nullptr;  // the overlapped all-reduces (all_reduce_sum_async)
+  cudaEvent_t queued = nullptr, comm_done = nullptr;
 
   // The watchdog's loop: completed events go back to the pool; a late one or an asynchronous NCCL
   // error aborts the communicator and ends the process (the launcher stops the other ranks).
@@ -88,8 +90,9 @@ struct Comm {
     }
   }
 
-  // Called after queuing an operation: an event behind it for the watchdog.
-  void track(const std::string& what) {
+  // Called after queuing an operation: an event behind it for the watchdog (on `stream`, default the
+  // device's current stream).
+  void track(const std::string& what, cudaStream_t stream = nullptr) {
     std::lock_guard<std::mutex> lock(mu);
     cudaEvent_t e;
     if (free_events.empty()) {
@@ -98,7 +101,8 @@ struct Comm {
       e = free_events.front();
       free_events.pop_front();
     }
-    SRA_CUDA_CHECK(cudaEventRecord(e, static_cast<cudaStream_t>(sra::cuda::current_stream(device))));
+    if (!stream) stream = static_cast<cudaStream_t>(sra::cuda::current_stream(device));
+    SRA_CUDA_CHECK(cudaEventRecord(e, stream));
     pending.push_back({e, now_s(), what});
   }
 };
@@ -129,6 +133,9 @@ Comm* init(const std::string& id_bytes, int world_size, int rank, int device, do
     throw Error(detail::concat("[dist] rank ", rank, ": ncclCommInitRank (world size ", world_size,
                                ", cuda:", device, ") failed: ", ncclGetErrorString(r)));
   }
+  SRA_CUDA_CHECK(cudaStreamCreateWithFlags(&c->comm_stream, cudaStreamNonBlocking));
+  SRA_CUDA_CHECK(cudaEventCreateWithFlags(&c->queued, cudaEventDisableTiming));
+  SRA_CUDA_CHECK(cudaEventCreateWithFlags(&c->comm_done, cudaEventDisableTiming));
   c->watchdog = std::thread([c] { c->watch(); });
   return c;
 }
@@ -139,7 +146,11 @@ void destroy(Comm* c) {
   c->watchdog.join();
   cudaSetDevice(c->device);
   cudaStreamSynchronize(static_cast<cudaStream_t>(sra::cuda::current_stream(c->device)));
+  cudaStreamSynchronize(c->comm_stream);
   ncclCommDestroy(c->comm);
+  cudaEventDestroy(c->queued);
+  cudaEventDestroy(c->comm_done);
+  cudaStreamDestroy(c->comm_stream);
   for (auto& p : c->pending) cudaEventDestroy(p.done);
   for (auto& e : c->free_events) cudaEventDestroy(e);
   delete c;
@@ -156,6 +167,44 @@ void broadcast(Comm* c, void* data, size_t bytes, const std::string& what) {
   auto stream = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
   SRA_NCCL_CHECK(ncclBroadcast(data, data, bytes, ncclUint8, 0, c->comm, stream), "broadcast (" + what + ")");
   c->track("broadcast (" + what + ")");
+}
+
+// The pending watchdog events complete in order only per stream; the comm stream's are tracked in the
+// same deque, which is fine: the watchdog only looks at the oldest one, and every event completes.
+void all_reduce_sum_async(Comm* c, void* data, size_t count, int dtype, const std::string& what) {
+  const ncclDataType_t t = dtype == 0 ? ncclFloat32 : dtype == 1 ? ncclBfloat16 : ncclFloat64;
+  auto compute = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
+  SRA_CUDA_CHECK(cudaEventRecord(c->queued, compute));  // the bucket's packed gradients
+  SRA_CUDA_CHECK(cudaStreamWaitEvent(c->comm_stream, c->queued, 0));
+  SRA_NCCL_CHECK(ncclAllReduce(data, data, count, t, ncclSum, c->comm, c->comm_stream),
+                 "all_reduce (" + what + ")");
+  c->track("all_reduce (" + what + ")", c->comm_stream);
+}
+
+void wait_async(Comm* c) {
+  auto compute = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
+  SRA_CUDA_CHECK(cudaEventRecord(c->comm_done, c->comm_stream));
+  SRA_CUDA_CHECK(cudaStreamWaitEvent(compute, c->comm_done, 0));
+}
+
+// In place: NCCL's reduce-scatter writes chunk `rank` of data, which is its recvbuff = sendbuff + rank·count.
+void reduce_scatter_sum(Comm* c, void* data, size_t chunk_count, int dtype, const std::string& what) {
+  const ncclDataType_t t = dtype == 0 ? ncclFloat32 : dtype == 1 ? ncclBfloat16 : ncclFloat64;
+  const size_t elem = dtype == 0 ? 4 : dtype == 1 ? 2 : 8;
+  auto stream = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
+  void* mine = static_cast<char*>(data) + size_t(c->rank) * chunk_count * elem;
+  SRA_NCCL_CHECK(ncclReduceScatter(data, mine, chunk_count, t, ncclSum, c->comm, stream),
+                 "reduce_scatter (" + what + ")");
+  c->track("reduce_scatter (" + what + ")");
+}
+
+// In place: NCCL's all-gather reads sendbuff = recvbuff + rank·count.
+void all_gather_chunks(Comm* c, void* data, size_t chunk_bytes, const std::string& what) {
+  auto stream = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
+  const void* mine = static_cast<const char*>(data) + size_t(c->rank) * chunk_bytes;
+  SRA_NCCL_CHECK(ncclAllGather(mine, data, chunk_bytes, ncclUint8, c->comm, stream),
+                 "all_gather_chunks (" + what + ")");
+  c->track("all_gather_chunks (" + what + ")");
 }
 
 }  // namespace sra::dist::nccl

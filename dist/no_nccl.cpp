@@ -28,5 +28,17 @@ void all_reduce_sum(Comm*, void*, size_t, int, const std::string&) {
 void broadcast(Comm*, void*, size_t, const std::string&) {
   missing();
 }
+void all_reduce_sum_async(Comm*, void*, size_t, int, const std::string&) {
+  missing();
+}
+void wait_async(Comm*) {
+  missing();
+}
+void reduce_scatter_sum(Comm*, void*, size_t, int, const std::string&) {
+  missing();
+}
+void all_gather_chunks(Comm*, void*, size_t, const std::string&) {
+  missing();
+}
 
 }  // namespace sra::dist::nccl

@@ -13,17 +13,66 @@ bool default_decays(const std::string& name, const Tensor& p) {
   return name.find("norm") == std::string::npos && name.find("embed") == std::string::npos;
 }
 
+namespace {
+
+const char* at(const Tensor& t, int64_t element) {
+  return static_cast<const char*>(t.raw()) + element * int64_t(dtype_size(t.dtype()));
+}
+char* at(Tensor& t, int64_t element) {
+  return static_cast<char*>(t.raw()) + element * int64_t(dtype_size(t.dtype()));
+}
+
+std::vector<ParamRange> whole(const NamedTensors& params) {
+  std::vector<ParamRange> r;
+  for (const auto& [name, p] : params) r.push_back({0, p.numel()});
+  return r;
+}
+
+// acc[0] += Σ g² over elements [begin, end) of the contiguous g; acc and scratch are made on g's device
+// by the first call.
+void add_sum_squares(Tensor& acc, Tensor& scratch, const Tensor& g, int64_t begin, int64_t end,
+                     const std::string& name) {
+  detail::require_float("clip_grad_norm", g, name.c_str());
+  Device dev = g.device();
+  if (!acc.defined()) {
+    acc = Tensor::zeros({1}, DType::f64, dev);
+    if (dev.is_cuda()) scratch = Tensor::empty({kern::kSumSquaresBlocks}, DType::f64, dev);
+  }
+  SRA_CHECK(dev == acc.device(), "[clip_grad_norm] gradient of ", name, " is on ", dev.str(),
+            ", an earlier one on ", acc.device().str());
+  kern::sum_squares(dev, {g.dtype(), at(g, begin), end - begin, static_cast<double*>(acc.raw()),
+                          scratch.defined() ? static_cast<double*>(scratch.raw()) : nullptr});
+}
+
+}  // namespace
+
 AdamW::AdamW(NamedTensors params, AdamWConfig cfg,
              std::function<bool(const std::string&, const Tensor&)> decays)
+    : AdamW(params, cfg, whole(params), std::move(decays)) {
+  for (Slot& s : slots_) {  // unsharded: the moments in the parameter's shape (checkpoints)
+    s.m = s.m.view(s.p.shape());
+    s.v = s.v.view(s.p.shape());
+  }
+}
+
+AdamW::AdamW(NamedTensors params, AdamWConfig cfg, const std::vector<ParamRange>& ranges,
+             std::function<bool(const std::string&, const Tensor&)> decays)
     : cfg_(cfg) {
+  SRA_CHECK(ranges.size() == params.size(), "[adamw] ", ranges.size(), " ranges for ", params.size(),
+            " parameters");
   SRA_CHECK(cfg.lr >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 &&
                 cfg.eps > 0 && cfg.weight_decay >= 0,
             "[adamw] invalid hyper-parameters (need lr ≥ 0, 0 ≤ β < 1, eps > 0, weight_decay ≥ 0)");
-  for (auto& [name, p] : params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, p] = params[i];
+    const ParamRange r = ranges[i];
     detail::require_float("adamw", p, name.c_str());
     SRA_CHECK(p.is_contiguous(), "[adamw] parameter ", name, " is not contiguous");
-    slots_.push_back({name, p, Tensor::zeros(p.shape(), p.dtype(), p.device()),
-                      Tensor::zeros(p.shape(), p.dtype(), p.device()), decays(name, p)});
+    SRA_CHECK(0 <= r.begin && r.begin <= r.end && r.end <= p.numel(), "[adamw] range [", r.begin, ", ", r.end,
+              ") of ", name, " is outside its ", p.numel(), " elements");
+    slots_.push_back({name, p, Tensor::zeros({r.end - r.begin}, p.dtype(), p.device()),
+                      Tensor::zeros({r.end - r.begin}, p.dtype(), p.device()), decays(name, p), r.begin,
+                      r.end});
   }
 }
 
@@ -55,7 +104,7 @@ void AdamW::update(double lr, double grad_scale, const Tensor* scale_dev) {
   };
   for (Slot& s : slots_) {
     Tensor grad = s.p.grad();
-    if (!grad.defined()) continue;
+    if (!grad.defined() || s.begin == s.end) continue;
     SRA_CHECK(grad.device() == s.p.device(), "[adamw] gradient of ", s.name, " is on ", grad.device().str(),
               ", the parameter on ", s.p.device().str());
     SRA_CHECK(s.m.device() == s.p.device(), "[adamw] parameter ", s.name, " moved to ", s.p.device().str(),
@@ -70,8 +119,8 @@ void AdamW::update(double lr, double grad_scale, const Tensor* scale_dev) {
     dev = s.p.device();
     if (dtype != s.p.dtype()) flush();
     dtype = s.p.dtype();
-    batch.push_back(
-        {s.p.raw(), gc.raw(), s.m.raw(), s.v.raw(), s.p.numel(), s.decay ? cfg_.weight_decay : 0.0});
+    batch.push_back({at(s.p, s.begin), at(gc, s.begin), s.m.raw(), s.v.raw(), s.end - s.begin,
+                     s.decay ? cfg_.weight_decay : 0.0});
     s.p.bump_version();
   }
   flush();
@@ -84,10 +133,23 @@ void AdamW::zero_grad() {
 NamedTensors AdamW::state() const {
   NamedTensors out;
   for (const Slot& s : slots_) {
+    if (s.begin == s.end && s.p.numel() > 0) continue;  // sharded: nothing of this parameter here
     out.emplace_back(s.name + ".exp_avg", s.m);
     out.emplace_back(s.name + ".exp_avg_sq", s.v);
   }
   return out;
+}
+
+Tensor AdamW::grad_sum_squares() const {
+  Tensor acc, scratch;
+  for (const Slot& s : slots_) {
+    Tensor g = s.p.grad();
+    if (!g.defined() || s.begin == s.end) continue;
+    add_sum_squares(acc, scratch, g.contiguous(), s.begin, s.end, s.name);
+  }
+  if (!acc.defined())
+    acc = Tensor::zeros({1}, DType::f64, slots_.empty() ? Device::cpu() : slots_[0].p.device());
+  return acc;
 }
 
 Tensor grad_norm_and_scale(const NamedTensors& params, double max_norm) {
@@ -96,23 +158,19 @@ Tensor grad_norm_and_scale(const NamedTensors& params, double max_norm) {
   for (auto& [name, p] : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    detail::require_float("clip_grad_norm", g, name.c_str());
-    Device dev = g.device();
-    if (!acc.defined()) {
-      acc = Tensor::zeros({1}, DType::f64, dev);
-      if (dev.is_cuda()) scratch = Tensor::empty({kern::kSumSquaresBlocks}, DType::f64, dev);
-    }
-    SRA_CHECK(dev == acc.device(), "[clip_grad_norm] gradient of ", name, " is on ", dev.str(),
-              ", an earlier one on ", acc.device().str());
-    Tensor gc = g.contiguous();
-    kern::sum_squares(dev, {gc.dtype(), gc.raw(), gc.numel(), static_cast<double*>(acc.raw()),
-                            scratch.defined() ? static_cast<double*>(scratch.raw()) : nullptr});
+    add_sum_squares(acc, scratch, g.contiguous(), 0, g.numel(), name);
   }
   if (!acc.defined())  // no gradient: Σ g² = 0, so [0, 1]
     acc = Tensor::zeros({1}, DType::f64, params.empty() ? Device::cpu() : params[0].second.device());
-  Tensor out = Tensor::empty({2}, DType::f64, acc.device());
-  kern::clip_scale(acc.device(),
-                   {static_cast<const double*>(acc.raw()), max_norm, static_cast<double*>(out.raw())});
+  return norm_and_scale(acc, max_norm);
+}
+
+Tensor norm_and_scale(const Tensor& sum_squares, double max_norm) {
+  SRA_CHECK(sum_squares.dtype() == DType::f64 && sum_squares.numel() == 1 && sum_squares.is_contiguous(),
+            "[clip_grad_norm] Σ g² must be one f64 element");
+  Tensor out = Tensor::empty({2}, DType::f64, sum_squares.device());
+  kern::clip_scale(sum_squares.device(), {static_cast<const double*>(sum_squares.raw()), max_norm,
+                                          static_cast<double*>(out.raw())});
   return out;
 }
 

@@ -8,9 +8,16 @@
 // since. grad_norm_and_scale leaves the global norm and the clip factor on the gradients' device and
 // step(lr, scale tensor) reads the factor there, so a training step makes no host read; clip_grad_norm
 // is the same with one host read (the pair as doubles).
+// Sharded (ZeRO-1, train/zero.h): built with a range [begin, end) of each parameter's flattened elements,
+// the optimizer keeps moments for that range only (1-D, end − begin elements) and updates only it, from
+// the same range of the gradient, with the same per-element math (the kernel's expression); an empty range
+// keeps nothing and updates nothing (zero_grad still clears the parameter's gradient).
+// grad_sum_squares gives Σ g² over the ranges (a (1) f64 tensor on the gradients' device) and
+// norm_and_scale turns a (global) Σ g² into grad_norm_and_scale's [norm, scale].
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "autograd/module.h"
 #include "kernels/adamw/adamw.h"
@@ -29,9 +36,16 @@ struct AdamWConfig {
 // True for parameters that get weight decay: ≥ 2-D and not a norm or an embedding.
 bool default_decays(const std::string& name, const Tensor& p);
 
+struct ParamRange {  // elements [begin, end) of a parameter's flattened data
+  int64_t begin = 0, end = 0;
+};
+
 class AdamW {
  public:
   AdamW(NamedTensors params, AdamWConfig cfg,
+        std::function<bool(const std::string&, const Tensor&)> decays = default_decays);
+  // Sharded: ranges[i] is the part of params[i] this optimizer owns (ranges.size() == params.size()).
+  AdamW(NamedTensors params, AdamWConfig cfg, const std::vector<ParamRange>& ranges,
         std::function<bool(const std::string&, const Tensor&)> decays = default_decays);
   // One update with learning rate lr; gradients are scaled by grad_scale (1 = no clipping).
   // Parameters without a gradient are skipped.
@@ -42,15 +56,20 @@ class AdamW {
   void zero_grad();
   int64_t steps() const { return t_; }
   const AdamWConfig& config() const { return cfg_; }
-  // Optimizer state by parameter name ("<name>.exp_avg", "<name>.exp_avg_sq"), for checkpoints.
+  // Optimizer state by parameter name ("<name>.exp_avg", "<name>.exp_avg_sq"), for checkpoints; sharded:
+  // the owned ranges' moments (1-D), parameters with an empty range left out.
   NamedTensors state() const;
+  // Σ g² over the owned elements of the parameters that have a gradient, in slot order: (1) f64 on their
+  // device (on the first parameter's device, 0, when none has one).
+  Tensor grad_sum_squares() const;
   void set_steps(int64_t t) { t_ = t; }
 
  private:
   struct Slot {
     std::string name;
-    Tensor p, m, v;
+    Tensor p, m, v;  // m, v: p's shape, or 1-D over [begin, end) when sharded
     bool decay;
+    int64_t begin, end;
   };
   void update(double lr, double grad_scale, const Tensor* scale_dev);
   std::vector<Slot> slots_;
@@ -62,6 +81,8 @@ class AdamW {
 // norm > max_norm, else 1 (kern::clip_norm_scale): a (2) f64 tensor [norm, scale] on the gradients'
 // device, computed there (no host read); [0, 1] on the first parameter's device when none has a gradient.
 Tensor grad_norm_and_scale(const NamedTensors& params, double max_norm);
+// [norm, scale] from Σ g² (a (1) f64 tensor), on its device: grad_norm_and_scale's second half.
+Tensor norm_and_scale(const Tensor& sum_squares, double max_norm);
 // The same read back to the host: {norm, scale}.
 std::pair<double, double> clip_grad_norm(const NamedTensors& params, double max_norm);
 

@@ -307,8 +307,13 @@ void load_module(const Module& m, const Checkpoint& ckpt, const std::string& pre
 }
 
 void add_optimizer(Checkpoint& ckpt, const AdamW& optim, const std::string& prefix) {
-  add_tensors(ckpt, optim.state(), prefix + "state/");
-  ckpt.tensors.emplace_back(prefix + "steps", Tensor::from_vector(std::vector<int64_t>{optim.steps()}, {}));
+  add_optimizer_state(ckpt, optim.state(), optim.steps(), prefix);
+}
+
+void add_optimizer_state(Checkpoint& ckpt, const NamedTensors& state, int64_t steps,
+                         const std::string& prefix) {
+  add_tensors(ckpt, state, prefix + "state/");
+  ckpt.tensors.emplace_back(prefix + "steps", Tensor::from_vector(std::vector<int64_t>{steps}, {}));
 }
 
 void load_optimizer(AdamW& optim, const Checkpoint& ckpt, const std::string& prefix) {

@@ -145,6 +145,9 @@ void load_module(const Module& m, const Checkpoint& ckpt, const std::string& pre
 
 // prefix + "state/" + AdamW::state() names, and prefix + "steps" (0-d i64, the bias-correction count).
 void add_optimizer(Checkpoint& ckpt, const AdamW& optim, const std::string& prefix = "optim/");
+// The same from a state named as AdamW::state() and a step count (ZeRO-1's gathered state).
+void add_optimizer_state(Checkpoint& ckpt, const NamedTensors& state, int64_t steps,
+                         const std::string& prefix = "optim/");
 void load_optimizer(AdamW& optim, const Checkpoint& ckpt, const std::string& prefix = "optim/");
 
 // {"seed": s, "stream": st, "offset": o}; values above INT64_MAX are written as decimal strings.

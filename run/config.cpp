@@ -361,10 +361,6 @@ bool cross_check(const RunConfig& c, Issue& issue) {
     return bad({"precision", "device"}, "precision bf16 needs device cuda (the CPU kernels compute in f32)");
   if (c.distributed.backend == "nccl" && !on_cuda)
     return bad({"distributed.backend", "device"}, "distributed.backend nccl needs device cuda");
-  if (c.distributed.zero != 0)
-    return bad({"distributed.zero"},
-               "distributed.zero 1 (ZeRO-1, sharded AdamW state) is not implemented; use 0 (plain data "
-               "parallel, docs/distributed.md)");
   return false;
 }
 

@@ -118,7 +118,8 @@ struct TrainSection {
 struct DistributedSection {
   std::string backend = "auto";  // "auto" | "tcp" | "nccl" | "none"
   double timeout_s = 300;        // every collective and the rendezvous wait at most this long
-  int64_t zero = 0;              // 0 only: ZeRO-1 (sharded AdamW state) is not implemented
+  int64_t zero = 0;              // 1: ZeRO-1, AdamW state sharded over the ranks (train/zero.h)
+  bool overlap = true;           // gradient all-reduces started during the backward (train/grad_sync.h)
   bool operator==(const DistributedSection&) const = default;
 };
 

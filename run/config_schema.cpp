@@ -284,8 +284,14 @@ std::vector<ConfigKey> build_schema() {
       "refuses a multi-rank launch."));
   s.push_back(float_key("distributed.timeout_s", SRA_FIELD(double, distributed.timeout_s), gt(0), none(),
                         "Seconds a collective or the rendezvous may wait before the job fails."));
-  s.push_back(int_key("distributed.zero", SRA_FIELD(int64_t, distributed.zero), ge(0), le(1),
-                      "ZeRO stage: only 0 (plain data parallel); 1 is refused (not implemented)."));
+  s.push_back(
+      int_key("distributed.zero", SRA_FIELD(int64_t, distributed.zero), ge(0), le(1),
+              "ZeRO stage of sra train: 0 = plain data parallel; 1 = AdamW state sharded over the ranks "
+              "(reduce-scatter gradients, all-gather parameters; the same checkpoints)."));
+  s.push_back(
+      bool_key("distributed.overlap", SRA_FIELD(bool, distributed.overlap),
+               "Start each gradient bucket's all-reduce during the backward, as soon as its gradients are "
+               "final (zero 0; the same bits as after the backward)."));
   // logging
   s.push_back(int_key("logging.log_every", SRA_FIELD(int64_t, logging.log_every), gt(0), none(),
                       "Print and record metrics every this many steps."));

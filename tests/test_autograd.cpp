@@ -166,3 +166,20 @@ TEST_CASE("straight_through: forward is the hard value, backward the soft gradie
   CHECK_THROWS_WITH_AS(straight_through(hard, Tensor::zeros({2}, DType::f64)),
                        "[straight_through] shapes [3] and [2] differ", Error);
 }
+
+TEST_CASE(
+    "autograd: on_leaf_ready reports each leaf once, after its earliest node, with its final gradient") {
+  tape_clear();
+  Tensor a = param({0.5, -1, 2}, {3}), b = param({1, 2, 3}, {3}), unused = param({1}, {1});
+  // nodes: 0 mul(a, 2), 1 tanh, 2 mul(·, b), 3 mul(·, a), 4 sum: b's earliest node is 2, a's is 0
+  Tensor loss = sum(mul(mul(tanh(mul(a, 2.0)), b), a));
+  std::vector<std::string> order;
+  std::vector<double> a_at_report;
+  backward(loss, Tensor(), false, [&](const Tensor& leaf) {
+    if (leaf.id() == a.id()) order.push_back("a"), a_at_report = leaf.grad().to_vector<double>();
+    if (leaf.id() == b.id()) order.push_back("b");
+    if (leaf.id() == unused.id()) order.push_back("unused");
+  });
+  CHECK(order == std::vector<std::string>{"b", "a"});  // b before a's last contribution; unused never
+  CHECK(a_at_report == a.grad().to_vector<double>());
+}

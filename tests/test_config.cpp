@@ -228,9 +228,6 @@ TEST_CASE("config: cross-field checks name the keys and where the last of them w
         "[config] F:1: precision bf16 needs device cuda (the CPU kernels compute in f32)");
   CHECK(load_error("distributed:\n  backend: nccl\n") ==
         "[config] F:2: distributed.backend nccl needs device cuda");
-  CHECK(load_error("distributed:\n  zero: 1\n") ==
-        "[config] F:2: distributed.zero 1 (ZeRO-1, sharded AdamW state) is not implemented; use 0 (plain "
-        "data parallel, docs/distributed.md)");
   // all keys involved at their defaults: the file alone; set by an override: the override
   CHECK(load_error(kOneKey, {"model.n_heads=3"}) ==
         "[config] --set model.n_heads=3: model.d_model (256) must be a "

@@ -13,6 +13,7 @@
 #include <regex>
 #include <thread>
 
+#include "autograd/ops.h"
 #include "child_process.h"
 #include "cli_test_util.h"
 #include "data_test_util.h"
@@ -21,6 +22,9 @@
 #include "dist/launch.h"
 #include "dist/socket.h"
 #include "eval/shard.h"
+#include "model/optimizer.h"
+#include "train/grad_sync.h"
+#include "train/zero.h"
 
 namespace {
 
@@ -135,6 +139,170 @@ TEST_CASE("dist tcp: all_reduce, broadcast, all_gather between 3 ranks; the same
   CHECK(got[0][2] == -6.0f);
 }
 
+TEST_CASE("dist tcp: reduce_scatter_sum and all_gather_chunks between 3 ranks (ZeRO-1's collectives)") {
+  // 6 elements = 3 chunks of 2; rank r holds r·10 + i + 0.1 at element i
+  std::vector<std::vector<float>> full(3), scattered(3), gathered(3);
+  auto errors = run_threads(3, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    std::vector<float> v(6);
+    for (int i = 0; i < 6; ++i) v[size_t(i)] = float(r * 10 + i) + 0.1f;
+    Tensor a = Tensor::from_vector<float>(v, {6});
+    comm->all_reduce_sum(a, "reference");
+    full[size_t(r)] = a.to_vector<float>();
+    Tensor t = Tensor::from_vector<float>(v, {6});
+    comm->reduce_scatter_sum(t, "test scatter");
+    scattered[size_t(r)] = t.narrow(0, 2 * r, 2).to_vector<float>();
+    Tensor g = Tensor::full({6}, -1.0);
+    g.narrow(0, 2 * r, 2).copy_(Tensor::from_vector<float>({float(r), float(r) + 0.5f}, {2}));
+    comm->all_gather_chunks(g, "test gather chunks");
+    gathered[size_t(r)] = g.to_vector<float>();
+    Tensor odd = Tensor::zeros({4});
+    if (r == 0) comm->reduce_scatter_sum(odd, "4 elements on 3 ranks");
+  });
+  CHECK(errors[0].find("[dist] reduce_scatter (4 elements on 3 ranks): needs a contiguous f32, bf16 or f64 "
+                       "tensor of world size (3) equal chunks, got 4 elements") == 0);
+  for (int r = 0; r < 3; ++r) {
+    // the same bits as the all-reduce's chunk r
+    CHECK(scattered[size_t(r)] == std::vector<float>(full[0].begin() + 2 * r, full[0].begin() + 2 * r + 2));
+    CHECK(gathered[size_t(r)] == std::vector<float>{0, 0.5f, 1, 1.5f, 2, 2.5f});
+  }
+  CHECK(full[0][5] == doctest::Approx(3 * 5 + 30 + 0.3));
+}
+
+TEST_CASE("dist overlap: buckets all-reduced during the backward give reduce()'s bits on every rank") {
+  // 2 ranks; 4 parameters of 8 floats in 4 buckets of 40 bytes (one each); w3 gets no gradient
+  std::vector<std::vector<std::vector<float>>> overlapped(2), plain(2);
+  std::vector<int> reported(2, 0);
+  auto errors = run_threads(2, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    NamedTensors params;
+    for (int i = 0; i < 4; ++i) {
+      std::vector<float> v(8);
+      for (int j = 0; j < 8; ++j) v[size_t(j)] = 0.1f * float(i + 1) + 0.03f * float(j);
+      Tensor p = Tensor::from_vector<float>(v, {8});
+      p.set_requires_grad(true);
+      params.emplace_back("w" + std::to_string(i), p);
+    }
+    std::vector<float> xv(8);
+    for (int j = 0; j < 8; ++j) xv[size_t(j)] = 0.7f * float(j - 3) + 0.37f * float(r);
+    const Tensor x = Tensor::from_vector<float>(xv, {8});
+    auto loss = [&] {
+      Tensor h = tanh(mul(x, params[0].second));
+      h = tanh(add(h, params[2].second));
+      return sum(mul(h, params[1].second));
+    };
+    GradSync sync(params, *comm, 40);
+    CHECK(sync.num_buckets() == 4);
+    auto grads = [&] {
+      std::vector<std::vector<float>> g;
+      for (auto& [name, p] : params)
+        g.push_back(p.grad().defined() ? p.grad().to_vector<float>() : std::vector<float>{});
+      for (auto& [name, p] : params) p.zero_grad();
+      return g;
+    };
+    LeafReadyFn hook = sync.overlap_hook("step 1");
+    backward(loss(), Tensor(), false, [&](const Tensor& leaf) {
+      ++reported[size_t(r)];
+      hook(leaf);
+    });
+    sync.finish("step 1", true);
+    overlapped[size_t(r)] = grads();
+    backward(loss());
+    sync.reduce("step 1", true);
+    plain[size_t(r)] = grads();
+  });
+  for (const std::string& e : errors) CHECK(e == "");
+  for (int r = 0; r < 2; ++r) {
+    CHECK(reported[size_t(r)] == 3);  // w3 is on no node
+    CHECK(overlapped[size_t(r)] == plain[size_t(r)]);
+    CHECK(overlapped[size_t(r)] == overlapped[0]);
+  }
+  CHECK(overlapped[0][3].empty());
+  CHECK(overlapped[0][0].size() == 8);
+}
+
+TEST_CASE("dist zero: sharded AdamW over 3 ranks = GradSync + AdamW; its gathered state loads back") {
+  // 4 parameters of 5, 7, 3 and 11 elements in buckets of 48 bytes: {w0, w1} (12 = 3 chunks of 4, rank 1's
+  // chunk spans w0 and w1), {w2} (3 chunks of 1), {w3} (11 padded to 12); clipping active (max_norm 0.5);
+  // w0 and w3 are 2-D (weight decay)
+  const std::vector<Shape> shapes = {{5, 1}, {7}, {3}, {11, 1}};
+  auto make_params = [&] {
+    NamedTensors params;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      Tensor p = Tensor::zeros(shapes[i]);
+      std::vector<float> v(size_t(p.numel()));
+      for (size_t j = 0; j < v.size(); ++j) v[j] = 0.2f * float(i + 1) - 0.05f * float(j);
+      p = Tensor::from_vector<float>(v, shapes[i]);
+      p.set_requires_grad(true);
+      params.emplace_back("w" + std::to_string(i), p);
+    }
+    return params;
+  };
+  // rank r's gradient at step t: cos of the element, the rank and the step
+  auto set_grads = [](NamedTensors& params, int r, int t) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor& p = params[i].second;
+      std::vector<float> c(size_t(p.numel()));
+      for (size_t j = 0; j < c.size(); ++j)
+        c[j] = std::cos(float(j) + 1.7f * float(r) + 0.3f * float(t + int(i)));
+      backward(sum(mul(p, Tensor::from_vector<float>(c, p.shape()))));
+    }
+  };
+  const AdamWConfig cfg{1e-2, 0.9, 0.95, 1e-8, 0.1};
+  std::vector<std::vector<std::vector<float>>> plain(3), zero(3);
+  std::vector<std::vector<std::vector<float>>> plain_state(3), zero_state(3), reloaded(3);
+  std::vector<double> plain_norm(3), zero_norm(3);
+  auto errors = run_threads(3, 20, [&](int r, dist::Store& store) {
+    auto comm = dist::make_tcp_communicator(store, 20);
+    NamedTensors a = make_params(), b = make_params();
+    GradSync sync(a, *comm, 48);
+    AdamW opt_a(a, cfg);
+    ZeroAdamW opt_b(b, cfg, *comm, 48);
+    CHECK(opt_b.num_buckets() == 3);
+    CHECK(opt_b.owned_elements() == 4 + 1 + 4 - (r == 2 ? 1 : 0));  // w3's padding is rank 2's
+    for (int t = 0; t < 3; ++t) {
+      set_grads(a, r, t);
+      sync.average("step");
+      Tensor ns = grad_norm_and_scale(a, 0.5);
+      opt_a.step(1e-2, ns.narrow(0, 1, 1));
+      opt_a.zero_grad();
+      plain_norm[size_t(r)] = ns.to_vector<double>()[0];
+      set_grads(b, r, t);
+      zero_norm[size_t(r)] = opt_b.step(1e-2, 0.5, "step").to_vector<double>()[0];
+      opt_b.zero_grad();
+    }
+    for (auto& [n, p] : a) plain[size_t(r)].push_back(p.to_vector<float>());
+    for (auto& [n, p] : b) zero[size_t(r)].push_back(p.to_vector<float>());
+    for (auto& [n, t] : opt_a.state()) plain_state[size_t(r)].push_back(t.to_vector<float>());
+    Checkpoint ck;
+    add_optimizer_state(ck, opt_b.gather_state("save"), opt_b.steps());
+    for (auto& [n, t] : ck.tensors)
+      if (is_floating(t.dtype())) zero_state[size_t(r)].push_back(t.to_vector<float>());
+    ZeroAdamW fresh(b, cfg, *comm, 48);
+    fresh.load_state(ck);
+    CHECK(fresh.steps() == 3);
+    for (auto& [n, t] : fresh.gather_state("reload")) reloaded[size_t(r)].push_back(t.to_vector<float>());
+  });
+  for (const std::string& e : errors) CHECK(e == "");
+  auto close = [](const std::vector<std::vector<float>>& x, const std::vector<std::vector<float>>& y) {
+    REQUIRE(x.size() == y.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      REQUIRE(x[i].size() == y[i].size());
+      for (size_t j = 0; j < x[i].size(); ++j)
+        CHECK(x[i][j] == doctest::Approx(y[i][j]).epsilon(1e-6).scale(1e-6));
+    }
+  };
+  for (int r = 0; r < 3; ++r) {
+    CHECK(zero[size_t(r)] == zero[0]);  // the all-gather: every rank the same bits
+    close(plain[size_t(r)], zero[size_t(r)]);
+    close(plain_state[size_t(r)], zero_state[size_t(r)]);
+    CHECK(reloaded[size_t(r)] == zero_state[size_t(r)]);
+    CHECK(zero_norm[size_t(r)] == doctest::Approx(plain_norm[size_t(r)]).epsilon(1e-12));
+  }
+  CHECK(plain_norm[0] > 0.5);  // the clip was active
+  CHECK(plain[0][0] != make_params()[0].second.to_vector<float>());
+}
+
 TEST_CASE("dist tcp: a config mismatch, a different collective and a dead rank are named errors") {
   auto errors = run_threads(2, 20, [&](int r, dist::Store& store) {
     auto comm = dist::make_tcp_communicator(store, 20);
@@ -180,6 +348,7 @@ TEST_CASE("dist eval shard: packed samples round-trip exactly") {
   a[2].score.extracted = "4";
   a[2].score.extracted_flexible = "4";
   a[2].answer_tokens = 9;
+  a[2].cache_bytes = 4096;
   a[2].finish_reason = "stop";
   a[2].selected_ratio = 1.0 / 3.0;
   a[2].flops = 1e12 + 0.5;

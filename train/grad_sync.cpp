@@ -8,49 +8,99 @@
 
 namespace sra {
 
-GradSync::GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes) : comm_(comm) {
+std::vector<GradBucket> make_grad_buckets(const NamedTensors& params, int64_t bucket_bytes, int chunks) {
+  SRA_ASSERT(chunks >= 1);
+  std::vector<GradBucket> buckets;
   int64_t bytes = 0;
   for (const auto& [name, p] : params) {
     const int64_t pb = p.numel() * int64_t(dtype_size(p.dtype()));
-    const bool fits = !buckets_.empty() && bytes + pb <= bucket_bytes &&
-                      buckets_.back().params.front().dtype() == p.dtype() &&
-                      buckets_.back().params.front().device() == p.device();
+    const bool fits = !buckets.empty() && bytes + pb <= bucket_bytes &&
+                      buckets.back().params.front().dtype() == p.dtype() &&
+                      buckets.back().params.front().device() == p.device();
     if (!fits) {
-      buckets_.emplace_back();
+      buckets.emplace_back();
       bytes = 0;
     }
-    Bucket& b = buckets_.back();
+    GradBucket& b = buckets.back();
     b.offsets.push_back(bytes / int64_t(dtype_size(p.dtype())));
+    b.names.push_back(name);
     b.params.push_back(p);
     bytes += pb;
   }
-  for (Bucket& b : buckets_) {
+  for (GradBucket& b : buckets) {
     const Tensor& last = b.params.back();
-    const int64_t n = b.offsets.back() + last.numel();
-    b.flat = Tensor::zeros({n}, last.dtype(), last.device());
+    b.numel = b.offsets.back() + last.numel();
+    const int64_t padded = (b.numel + chunks - 1) / chunks * chunks;
+    b.flat = Tensor::zeros({padded}, last.dtype(), last.device());
+  }
+  return buckets;
+}
+
+GradSync::GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t bucket_bytes)
+    : comm_(comm), buckets_(make_grad_buckets(params, bucket_bytes)) {
+  for (size_t k = 0; k < buckets_.size(); ++k)
+    for (const Tensor& p : buckets_[k].params) bucket_of_[p.id()] = k;
+}
+
+void GradSync::pack(GradBucket& b) {
+  for (size_t i = 0; i < b.params.size(); ++i) {
+    Tensor slot = b.flat.narrow(0, b.offsets[i], b.params[i].numel());
+    Tensor g = b.params[i].grad();
+    if (g.defined()) {
+      slot.copy_(g.reshape({-1}));
+    } else {
+      slot.zero_();
+    }
   }
 }
 
-void GradSync::reduce(const std::string& what, bool mean) {
+void GradSync::unpack(GradBucket& b, bool mean) {
   const int world = comm_.world_size();
-  if (world == 1 && comm_.backend() != "nccl") return;  // nothing to average (nccl: measured overhead)
+  if (mean && world > 1) b.flat.mul_(1.0 / double(world));
+  for (size_t i = 0; i < b.params.size(); ++i) {
+    Tensor g = b.params[i].grad();
+    if (g.defined()) g.copy_(b.flat.narrow(0, b.offsets[i], b.params[i].numel()).view(g.shape()));
+  }
+}
+
+void GradSync::launch(size_t k, const std::string& what) {
+  pack(buckets_[k]);
+  comm_.all_reduce_sum_async(buckets_[k].flat, "gradient bucket " + std::to_string(k) + " of " + what);
+}
+
+// Buckets start in descending order (the backward reaches the last parameters first), each once all its
+// parameters were reported: an order that does not depend on the tape, so the ranks' collectives match
+// even if their tapes differ.
+LeafReadyFn GradSync::overlap_hook(const std::string& what) {
+  waiting_.assign(buckets_.size(), 0);
+  for (size_t k = 0; k < buckets_.size(); ++k) waiting_[k] = int(buckets_[k].params.size());
+  next_ = int64_t(buckets_.size()) - 1;
+  overlapping_ = true;
+  if (comm_.world_size() == 1 && comm_.backend() != "nccl") return {};  // reduce() does nothing either
+  return [this, what](const Tensor& leaf) {
+    auto it = bucket_of_.find(leaf.id());
+    if (it == bucket_of_.end()) return;  // not a trained parameter
+    --waiting_[it->second];
+    while (next_ >= 0 && waiting_[size_t(next_)] == 0) launch(size_t(next_--), what);
+  };
+}
+
+void GradSync::finish(const std::string& what, bool mean) {
+  SRA_ASSERT(overlapping_, "GradSync::finish without overlap_hook");
+  overlapping_ = false;
+  if (comm_.world_size() == 1 && comm_.backend() != "nccl") return;
+  while (next_ >= 0) launch(size_t(next_--), what);  // those with a parameter the tape never reached
+  comm_.wait_async();
+  for (GradBucket& b : buckets_) unpack(b, mean);
+}
+
+void GradSync::reduce(const std::string& what, bool mean) {
+  if (comm_.world_size() == 1 && comm_.backend() != "nccl") return;  // nothing to average (nccl: measured)
   for (size_t k = 0; k < buckets_.size(); ++k) {
-    Bucket& b = buckets_[k];
-    for (size_t i = 0; i < b.params.size(); ++i) {
-      Tensor slot = b.flat.narrow(0, b.offsets[i], b.params[i].numel());
-      Tensor g = b.params[i].grad();
-      if (g.defined()) {
-        slot.copy_(g.reshape({-1}));
-      } else {
-        slot.zero_();
-      }
-    }
+    GradBucket& b = buckets_[k];
+    pack(b);
     comm_.all_reduce_sum(b.flat, "gradient bucket " + std::to_string(k) + " of " + what);
-    if (mean && world > 1) b.flat.mul_(1.0 / double(world));
-    for (size_t i = 0; i < b.params.size(); ++i) {
-      Tensor g = b.params[i].grad();
-      if (g.defined()) g.copy_(b.flat.narrow(0, b.offsets[i], b.params[i].numel()).view(g.shape()));
-    }
+    unpack(b, mean);
   }
 }
 

@@ -5,8 +5,15 @@
 // copies each bucket's gradients into one flat buffer on the parameters' device (kept from step to step:
 // a steady step allocates nothing), all-reduces it (sum), scales it by 1 / world size and copies it back:
 // one collective per bucket instead of one per tensor. A parameter without a gradient contributes zeros
-// and keeps no gradient. On NCCL the collectives queue on the device's current stream after the backward
-// (not overlapped with it: the tape has no per-tensor ready hook yet).
+// and keeps no gradient. On NCCL the collectives queue on the device's current stream after the backward.
+// Overlapped (distributed.overlap): pass overlap_hook() to the backward of a step's last micro-batch
+// (autograd/tape.h on_leaf_ready); once every parameter of a bucket is reported ready and every later
+// bucket has started (a fixed order, last to first, whatever the tape), its gradients are packed and its
+// all-reduce started (Communicator::all_reduce_sum_async: tcp on a communication thread, nccl on a
+// communication stream) while the backward goes on; finish(what, mean) then starts the buckets not
+// started yet (parameters the tape never reached), waits, and scales and copies back in bucket order. Every
+// bucket is packed from the same final gradients and reduced by the same collective, so the result is
+// reduce()'s bit for bit.
 //
 // average_router_thresholds(model, comm): each router's threshold θ is the mean of the ranks' θ after
 // update_thresholds(). Both updates (quantile EMA and ratio step) are affine in the batch statistic, so
@@ -16,13 +23,27 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "autograd/module.h"
+#include "autograd/tape.h"
 #include "dist/collectives.h"
 #include "model/transformer.h"
 
 namespace sra {
+
+// The parameters, in order, cut into buckets of at most bucket_bytes of one dtype and device (a larger
+// tensor is a bucket of its own). flat: 1-D zeros of the bucket's elements rounded up to a multiple of
+// `chunks` (ZeRO-1's world size: equal chunks for reduce-scatter and all-gather), kept from step to step.
+struct GradBucket {
+  std::vector<std::string> names;
+  std::vector<Tensor> params;
+  std::vector<int64_t> offsets;  // each parameter's first element in flat
+  int64_t numel = 0;             // Σ the parameters' elements (flat may be longer: zero padding)
+  Tensor flat;
+};
+std::vector<GradBucket> make_grad_buckets(const NamedTensors& params, int64_t bucket_bytes, int chunks = 1);
 
 class GradSync {
  public:
@@ -30,15 +51,19 @@ class GradSync {
   void average(const std::string& what) { reduce(what, true); }
   void reduce(const std::string& what, bool mean);  // mean false: the sum (sra rl's losses carry 1/R)
   int64_t num_buckets() const { return int64_t(buckets_.size()); }
+  LeafReadyFn overlap_hook(const std::string& what);
+  void finish(const std::string& what, bool mean);
 
  private:
-  struct Bucket {
-    std::vector<Tensor> params;
-    std::vector<int64_t> offsets;  // each parameter's first element in flat
-    Tensor flat;                   // 1-D, the parameters' dtype and device
-  };
+  void pack(GradBucket& b);
+  void launch(size_t k, const std::string& what);  // pack, start the all-reduce
+  void unpack(GradBucket& b, bool mean);
+  std::vector<int> waiting_;                        // per bucket: parameters not reported ready yet (overlap)
+  int64_t next_ = -1;                               // the next bucket to start (they start last to first)
+  bool overlapping_ = false;                        // between overlap_hook and finish
+  std::unordered_map<uint64_t, size_t> bucket_of_;  // parameter id → bucket
   dist::Communicator& comm_;
-  std::vector<Bucket> buckets_;
+  std::vector<GradBucket> buckets_;
 };
 
 void average_router_thresholds(Transformer& model, dist::Communicator& comm, const std::string& what);

@@ -24,6 +24,7 @@
 #include "run/model_io.h"
 #include "run/run_log.h"
 #include "train/grad_sync.h"
+#include "train/zero.h"
 
 namespace sra {
 
@@ -166,14 +167,15 @@ struct TrainRun {
   TrainData data;
   LoadedModel lm;
   NamedTensors params;
-  std::unique_ptr<AdamW> optim;
+  std::unique_ptr<AdamW> optim;     // null with zero
+  std::unique_ptr<ZeroAdamW> zero;  // distributed.zero 1 with dist: the sharded optimizer
   std::unique_ptr<SequenceSampler> sampler;
   int64_t start = 0, end = 0;
   bool resumed = false;
   double t_start = 0;  // now_s() at the first step of this process (train.time_limit_s)
   Device device;       // run_device(cfg): model, optimizer state, batches and step values live there
   dist::DistContext* dist = nullptr;  // null: one process
-  std::unique_ptr<GradSync> sync;     // with dist
+  std::unique_ptr<GradSync> sync;     // with dist, without zero
   int rank = 0, world = 1;
   bool root() const { return rank == 0; }
   Transformer& model() { return *lm.model; }
@@ -214,7 +216,10 @@ int64_t restore(TrainRun& run, const std::string& path, const Checkpoint& ck, st
             ": tokenizer hash '", tit->second, "' does not match the current tokenizer's '",
             run.data.tokenizer_hash, "'");
   load_module(run.model(), ck);
-  load_optimizer(*run.optim, ck);
+  if (run.zero)
+    run.zero->load_state(ck);  // this rank's ranges of a plain optimizer state
+  else
+    load_optimizer(*run.optim, ck);
   run.sampler->load_state(Json::parse(ck.meta.at("data_cursor")));
   set_generator_state(run.model().router_generator(), Json::parse(ck.meta.at("rng")));
   const int64_t start = ck.step;
@@ -224,11 +229,11 @@ int64_t restore(TrainRun& run, const std::string& path, const Checkpoint& ck, st
   return start;
 }
 
-void save_root(TrainRun& run, int64_t step, std::ostream& log) {
+void save_root(TrainRun& run, int64_t step, const NamedTensors& optim_state, std::ostream& log) {
   Checkpoint ck;
   ck.step = step;
   add_module(ck, run.model());
-  add_optimizer(ck, *run.optim);
+  add_optimizer_state(ck, optim_state, run.zero ? run.zero->steps() : run.optim->steps());
   ck.meta["config"] = run.resolved;
   ck.meta["data_cursor"] = run.sampler->state().dump();
   ck.meta["rng"] = generator_state(run.model().router_generator()).dump();
@@ -240,9 +245,12 @@ void save_root(TrainRun& run, int64_t step, std::ostream& log) {
   log << "saved " << path << "\n";
 }
 
-// Rank 0 writes the checkpoint; the other ranks wait for it at a barrier.
+// Rank 0 writes the checkpoint (ZeRO-1: the optimizer state gathered from every rank first); the other
+// ranks wait for it at a barrier.
 void save(TrainRun& run, int64_t step, std::ostream& log) {
-  if (run.root()) save_root(run, step, log);
+  const NamedTensors optim_state =
+      run.zero ? run.zero->gather_state("checkpoint of step " + std::to_string(step)) : run.optim->state();
+  if (run.root()) save_root(run, step, optim_state, log);
   if (run.dist) run.dist->comm->barrier("checkpoint of step " + std::to_string(step));
 }
 
@@ -303,7 +311,10 @@ class StepWindow {
 // Data parallel: the gradients and the step's loss and ratio sums become the ranks' means (one
 // all-reduce per gradient bucket, one for the two sums), so every rank takes the same optimizer step.
 void sync_step(TrainRun& run, int64_t step, Tensor& loss_sum, Tensor& ratio_sum) {
-  run.sync->average("step " + std::to_string(step));
+  if (run.sync && run.cfg.distributed.overlap)
+    run.sync->finish("step " + std::to_string(step), true);  // started during the backward
+  else if (run.sync)
+    run.sync->average("step " + std::to_string(step));  // ZeRO-1: in ZeroAdamW::step
   NoGradGuard g;
   Tensor sums = Tensor::empty({2}, DType::f64, run.device);
   sums.narrow(0, 0, 1).copy_(loss_sum);
@@ -361,12 +372,22 @@ void train_step(TrainRun& run, int64_t s, StepWindow& window) {
       loss_sum = add(loss_sum, cast(loss.detach(), DType::f64));
       ratio_sum = add(ratio_sum, model.last_selected_ratio());
     }
-    backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)));
+    // data parallel with distributed.overlap: the last micro-batch's backward starts each gradient bucket's
+    // all-reduce as soon as its gradients are final (train/grad_sync.h)
+    const bool overlap = run.sync && cfg.distributed.overlap && m == accum - 1;
+    backward(accum == 1 ? loss : mul(loss, 1.0 / double(accum)), Tensor(), false,
+             overlap ? run.sync->overlap_hook("step " + std::to_string(s + 1)) : LeafReadyFn());
   }
   if (run.dist) sync_step(run, s + 1, loss_sum, ratio_sum);
-  Tensor norm_scale = grad_norm_and_scale(run.params, cfg.optimizer.grad_clip);  // [norm, clip factor]
-  run.optim->step(lr, norm_scale.narrow(0, 1, 1));
-  run.optim->zero_grad();
+  Tensor norm_scale;  // [norm, clip factor]
+  if (run.zero) {
+    norm_scale = run.zero->step(lr, cfg.optimizer.grad_clip, "step " + std::to_string(s + 1));
+    run.zero->zero_grad();
+  } else {
+    norm_scale = grad_norm_and_scale(run.params, cfg.optimizer.grad_clip);
+    run.optim->step(lr, norm_scale.narrow(0, 1, 1));
+    run.optim->zero_grad();
+  }
   model.update_thresholds();
   if (run.dist) average_router_thresholds(model, *run.dist->comm, "step " + std::to_string(s + 1));
   window.add(s + 1, lr, t0, loss_sum, ratio_sum, norm_scale.narrow(0, 0, 1));
@@ -458,16 +479,23 @@ TrainRun start_run(const TrainOptions& opt, RunConfig cfg_in, Device device, dis
     else
       run.params.emplace_back(name, p);
   }
-  run.optim = std::make_unique<AdamW>(run.params, to_adamw_config(cfg));
+  if (dist && cfg.distributed.zero == 1)
+    run.zero = std::make_unique<ZeroAdamW>(run.params, to_adamw_config(cfg), *dist->comm);
+  else  // one process with zero 1: the one shard is the whole state
+    run.optim = std::make_unique<AdamW>(run.params, to_adamw_config(cfg));
   run.sampler = std::make_unique<SequenceSampler>(run.data.train->num_rows(), uint64_t(cfg.data.seed));
   if (resumed) run.start = restore(run, resumed->first, resumed->second, log);
   run.resumed = resumed.has_value();
   if (dist) {
     broadcast_state(run.model(), *dist->comm);  // the ranks start from rank 0's bits
-    run.sync = std::make_unique<GradSync>(run.params, *dist->comm);
+    if (!run.zero) run.sync = std::make_unique<GradSync>(run.params, *dist->comm);
     log << "data parallel: " << run.world << " ranks (" << dist->comm->backend() << "), "
         << cfg.train.batch_size / run.world << " rows per rank of each micro-batch of "
-        << cfg.train.batch_size << ", " << run.sync->num_buckets() << " gradient buckets\n";
+        << cfg.train.batch_size << ", " << (run.zero ? run.zero->num_buckets() : run.sync->num_buckets())
+        << " gradient buckets\n";
+    if (run.zero)
+      log << "ZeRO-1: AdamW state sharded over " << run.world
+          << " ranks (this rank: " << run.zero->owned_elements() << " parameter elements)\n";
   }
   run.end = cfg.train.steps;
   if (opt.max_steps >= 0) run.end = std::min(run.end, std::max(run.start, opt.max_steps));

@@ -7,12 +7,14 @@
 // between two events on the device's stream (cuda::EventTimer; the wall clock on the CPU); the median over
 // the timed steps (the upper median for an even count, as the reference's times[n // 2]), and each
 // phase's median (fwd_ms, bwd_ms, opt_ms: where the time goes). Under a launcher (--nproc-per-node N,
-// torchrun, ...) a fourth phase, comm_ms, averages the gradients over the ranks (train/grad_sync.h, the
-// trainer's buckets; --backend) and the line adds "ranks" and "backend": with N = 1 and nccl, the cost
-// of data parallel on one GPU (tools/gpu_check.sh dp). peak_mem_gib: the caching allocator's peak
-// bytes in use (weights, AdamW moments, activations, gradients) since the model and optimizer were built, in
-// GiB (null on the CPU). Differences from the reference's step: ours also clips the gradient norm (on the
-// device, as the trainer does: no host read), and autocast covers the GEMMs only (autograd/autocast.h).
+// torchrun, ...) the gradients are averaged over the ranks as the trainer does (train/grad_sync.h, the
+// trainer's buckets, their all-reduces started during the backward; --backend): a fourth phase,
+// comm_ms, is the wait for them, the 1/N and the copy back (the launches count in bwd_ms); the line adds
+// "ranks" and "backend": with N = 1 and nccl, the cost of data parallel on one GPU (tools/gpu_check.sh dp).
+// peak_mem_gib: the caching allocator's peak bytes in use (weights, AdamW moments, activations, gradients)
+// since the model and optimizer were built, in GiB (null on the CPU). Differences from the reference's step:
+// ours also clips the gradient norm (on the device, as the trainer does: no host read), and autocast covers
+// the GEMMs only (autograd/autocast.h).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -155,12 +157,14 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
       Tensor loss = model.loss(batch);
       phases[0].stop();
       phases[1].start();
-      backward(loss);
+      // with a launcher, as the trainer does by default (distributed.overlap): the gradient buckets'
+      // all-reduces start during the backward
+      backward(loss, Tensor(), false, sync ? sync->overlap_hook("step " + std::to_string(s)) : LeafReadyFn());
       phases[1].stop();
     }
     if (sync) {
       phases[3].start();
-      sync->average("step " + std::to_string(s));
+      sync->finish("step " + std::to_string(s), true);  // the wait for them, the 1/N and the copy back
       phases[3].stop();
     }
     phases[2].start();
