@@ -35,13 +35,15 @@ struct Routing {
   std::vector<double> theta, tau;  // per layer (0 for dense layers)
 };
 
-Routing routing_of(Transformer& m) {
+// read_theta false: θ is left empty, to be read back with a decode step's scores (decode_rows), so that a
+// step makes one host read instead of one more per SRA layer.
+Routing routing_of(Transformer& m, bool read_theta = true) {
   Routing rt;
   rt.device = model_device(m);
   for (size_t i = 0; i < m.model->layers.size(); ++i) {
     Router* r = m.router_of(i);
     rt.router.push_back(r);
-    rt.theta.push_back(r ? r->threshold() : 0.0);
+    if (read_theta) rt.theta.push_back(r ? r->threshold() : 0.0);
     rt.tau.push_back(r ? r->config().temperature : 0.0);
   }
   return rt;
@@ -129,8 +131,9 @@ void decide_rows(const Routing& rt, const std::vector<std::vector<double>>& scor
   }
 }
 
-// tokens[b] at position caches[b]->length() for every b, on the model's device; one read back at the end.
-Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>& caches,
+// tokens[b] at position caches[b]->length() for every b, on the model's device; one read back at the end
+// (with every router's θ when rt.theta is empty).
+Rows decode_rows(Transformer& m, const Routing& rt_in, const std::vector<KVCache*>& caches,
                  const std::vector<int64_t>& tokens, Want want, const SelectionFn* select,
                  const std::vector<size_t>* sequences) {
   check_rows(m, caches, tokens, sequences);
@@ -138,6 +141,8 @@ Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>&
   const int64_t B = int64_t(tokens.size()), H = c.n_heads, Hkv = c.n_kv_heads, D = c.head_dim(),
                 C = c.d_model;
   const size_t L = m.model->layers.size();
+  Routing rt = rt_in;
+  const bool theta_later = rt.theta.empty();
   NoGradGuard ng;
   Rows rows;
   rows.steps.resize(size_t(B));
@@ -193,8 +198,16 @@ Rows decode_rows(Transformer& m, const Routing& rt, const std::vector<KVCache*>&
     caches[size_t(b)]->advance();
     rows.steps[size_t(b)].macs = token_macs(c, keys[size_t(b)], want != Want::nothing);
   }
+  const size_t n_scores = reads.size();  // then θ of every layer (theta_later), then the payload
+  if (theta_later)
+    for (Router* r : rt.router)
+      if (r) reads.push_back(r->threshold_tensor());
   if (want != Want::nothing) reads.push_back(payload(lm_logits(m, h), want));
   std::vector<std::vector<double>> back = read_back(reads);
+  if (theta_later) {
+    size_t k = n_scores;
+    for (Router* r : rt.router) rt.theta.push_back(r ? back[k++][0] : 0.0);
+  }
   decide_rows(rt, back, caches, select, sequences, rows);
   if (want != Want::nothing) take_payload(back.back(), want, rows);
   return rows;
@@ -331,12 +344,12 @@ std::vector<StepResult> decode_batch(Transformer& m, const std::vector<KVCache*>
                                      const std::vector<int64_t>& tokens, bool want_logits,
                                      const SelectionFn* select, const std::vector<size_t>* sequences) {
   const Want want = want_logits ? Want::logits : Want::nothing;
-  return decode_rows(m, routing_of(m), caches, tokens, want, select, sequences).steps;
+  return decode_rows(m, routing_of(m, false), caches, tokens, want, select, sequences).steps;
 }
 
 std::vector<int64_t> decode_batch_greedy(Transformer& m, const std::vector<KVCache*>& caches,
                                          const std::vector<int64_t>& tokens) {
-  return decode_rows(m, routing_of(m), caches, tokens, Want::greedy, nullptr, nullptr).greedy;
+  return decode_rows(m, routing_of(m, false), caches, tokens, Want::greedy, nullptr, nullptr).greedy;
 }
 
 StepResult decode_step(Transformer& m, KVCache& cache, int64_t token, bool want_logits,

@@ -703,6 +703,19 @@ TEST_CASE("cuda: one host read per decode step" * doctest::skip(no_gpu())) {
     CHECK(s16 - s8 == 8);
     CHECK(s8 <= 2 + 7 + int64_t(sra.gpu.sra_routers().size()));
   }
+  // decode_batch_greedy (sra bench decode's step): θ of every router comes back with the step's scores and
+  // argmax, one read per call
+  TwoDevices sra(cuda_config("sra"));
+  sra.gpu.eval();
+  KVCache c0(sra.gpu.config()), c1(sra.gpu.config());
+  prefill(sra.gpu, c0, prompts[0]);
+  prefill(sra.gpu, c1, prompts[1]);
+  std::vector<int64_t> tokens = {1, 2};
+  for (int step = 0; step < 5; ++step) {
+    const uint64_t before = cuda::stats(0).host_syncs;
+    tokens = decode_batch_greedy(sra.gpu, {&c0, &c1}, tokens);
+    CHECK(cuda::stats(0).host_syncs - before == 1);
+  }
 }
 
 TEST_CASE("cuda: a KV cache on the GPU holds the CPU cache's entries bit for bit" * doctest::skip(no_gpu())) {
