@@ -24,6 +24,7 @@
 #include "run/config.h"
 #include "run/data_prep.h"
 #include "run/model_io.h"
+#include "run/run_log.h"
 
 namespace sra::eval {
 
@@ -556,15 +557,6 @@ std::string options_text(const EvalRunOptions& opt) {
   for (double d : opt.threshold_offsets) s << '|' << d;
   s << '|' << opt.match_ratio << '|' << opt.calibration_problems;
   return s.str();
-}
-
-std::ostream& null_stream() {
-  struct NullBuf : std::streambuf {
-    int overflow(int c) override { return c; }
-  };
-  static NullBuf buf;
-  static std::ostream o(&buf);
-  return o;
 }
 
 }  // namespace

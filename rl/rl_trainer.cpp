@@ -517,21 +517,12 @@ void final_table(RlRun& run, std::optional<eval::EvalResult> first_eval, eval::E
   log << table;
 }
 
-std::ostream& null_log() {
-  struct NullBuf : std::streambuf {
-    int overflow(int c) override { return c; }
-  };
-  static NullBuf buf;
-  static std::ostream o(&buf);
-  return o;
-}
-
 }  // namespace
 
 int run_rl(const RlOptions& opt, std::ostream& out) {
   InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
   // ranks other than 0 (dist/env.h) print nothing; their errors still reach stderr
-  std::ostream& log = dist::dist_env().rank == 0 ? out : null_log();
+  std::ostream& log = dist::dist_env().rank == 0 ? out : null_stream();
   RlRun run = start_run(opt, log);
   const RunConfig& cfg = run.cfg;
   const RlSection& rc = cfg.rl;

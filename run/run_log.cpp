@@ -26,6 +26,15 @@ void log_interrupted(std::ostream& log, int64_t step, int64_t total) {
       << std::flush;
 }
 
+std::ostream& null_stream() {
+  struct NullBuf : std::streambuf {
+    int overflow(int c) override { return c; }
+  };
+  static NullBuf buf;
+  static std::ostream o(&buf);
+  return o;
+}
+
 void truncate_metrics(const std::string& path, std::optional<int64_t> resumed_step, const char* component) {
   std::string kept;
   if (resumed_step) {

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <optional>
 #include <ostream>
+#include <streambuf>
 #include <string>
 
 #include "core/json.h"
@@ -32,6 +33,9 @@ double now_s();
 std::string fmt(const char* printf_format, double v);
 
 void log_interrupted(std::ostream& log, int64_t step, int64_t total);
+
+// A stream that drops what it is given (the log and output of a data-parallel job's ranks other than 0).
+std::ostream& null_stream();
 
 void truncate_metrics(const std::string& path, std::optional<int64_t> resumed_step, const char* component);
 
