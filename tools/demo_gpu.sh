@@ -27,7 +27,7 @@
 # build on cpu), SRA_DEMO_SKIP_BUILD=1, SRA_DEMO_EVAL (test problems, default 2000), SRA_DEMO_CALIB
 # (default 200), SRA_DEMO_BATCH (eval batch, default 128), SRA_DEMO_SHARES (below), SRA_DEMO_TINY=1 (a
 # tiny model and task through --set: the CPU ctest demo_gpu_cpu runs the whole script that way in about
-# a minute).
+# a minute), SRA_DEMO_SET (extra --set k=v overrides for the models, below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t_start=$SECONDS
@@ -111,6 +111,11 @@ if [[ "${SRA_DEMO_TINY:-0}" == 1 ]]; then  # the CPU ctest: a tiny model, short 
   rl_extra=(--set rl.steps=2 --set rl.prompts_per_step=2 --set rl.group_size=2 --set rl.max_new_tokens=24
     --set logging.log_every=1)
 fi
+# SRA_DEMO_SET="k=v k=v ...": more --set overrides for the tokenizer and the three models (e.g. an easier
+# task: "data.synthetic.max_hops=3 data.synthetic.context_chars=1200"); the evaluation reads the task from
+# the checkpoints, so the table follows them.
+for kv in ${SRA_DEMO_SET:-}; do common+=(--set "$kv"); done
+[[ -n "${SRA_DEMO_SET:-}" ]] && echo "overrides: $SRA_DEMO_SET"
 
 stage "tokenizer ($vocab pieces)"
 "$sra" tokenizer train --dataset synthetic --config configs/longsyn-sra.yaml "${common[@]}" \
