@@ -68,9 +68,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/dist/collectives.h"
 #include "core/json.h"
 #include "data/tokenizer.h"
-#include "dist/collectives.h"
 #include "eval/prompts.h"
 #include "model/transformer.h"
 #include "run/config.h"

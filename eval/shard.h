@@ -1,7 +1,7 @@
-// Evaluation over several ranks (`sra eval --nproc-per-node N`, or any launcher of dist/env.h): the
+// Evaluation over several ranks (`sra eval --nproc-per-node N`, or any launcher of core/dist/env.h): the
 // problems' batches (of --batch prompts, as one process forms them) are dealt round-robin, batch k to rank
 // k mod N, so that every sample is computed exactly as in a one-process run; each rank packs the samples
-// it generated, and the ranks all-gather them (tcp, dist/collectives.h) into every rank's result in
+// it generated, and the ranks all-gather them (tcp, core/dist/collectives.h) into every rank's result in
 // problem order. Rank 0 alone writes the table and the files: samples.jsonl and summary.json equal a
 // one-process run's except the timings (latency_ms, seconds, tokens/s: the job's wall time is the slowest
 // rank's, prefill seconds are summed).

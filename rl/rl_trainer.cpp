@@ -15,8 +15,8 @@
 #include <set>
 
 #include "autograd/tape.h"
+#include "core/dist/collectives.h"
 #include "core/json.h"
-#include "dist/collectives.h"
 #include "eval/evaluate.h"
 #include "eval/prompts.h"
 #include "model/optimizer.h"
@@ -521,7 +521,7 @@ void final_table(RlRun& run, std::optional<eval::EvalResult> first_eval, eval::E
 
 int run_rl(const RlOptions& opt, std::ostream& out) {
   InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
-  // ranks other than 0 (dist/env.h) print nothing; their errors still reach stderr
+  // ranks other than 0 (core/dist/env.h) print nothing; their errors still reach stderr
   std::ostream& log = dist::dist_env().rank == 0 ? out : null_stream();
   RlRun run = start_run(opt, log);
   const RunConfig& cfg = run.cfg;

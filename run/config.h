@@ -113,7 +113,7 @@ struct TrainSection {
   bool operator==(const TrainSection&) const = default;
 };
 
-// Data parallel (dist/, docs/distributed.md): the ranks come from the launcher (--nproc-per-node,
+// Data parallel (core/dist/, docs/distributed.md): the ranks come from the launcher (--nproc-per-node,
 // torchrun, mpirun, srun), not from the config.
 struct DistributedSection {
   std::string backend = "auto";  // "auto" | "tcp" | "nccl" | "none"

@@ -1,4 +1,4 @@
-// Data parallel over CPU ranks (dist/, docs/distributed.md): the launcher variables, the TCP store and
+// Data parallel over CPU ranks (core/dist/, docs/distributed.md): the launcher variables, the TCP store and
 // collectives between threads of this process, and end to end through the `sra` binary:
 // 2 ranks x b rows equal 1 rank x 2b rows after k steps, resume on another number of ranks, a killed or
 // stopped rank ends the job within the timeout (the last checkpoint still loads), eval over 2 ranks
@@ -16,11 +16,11 @@
 #include "autograd/ops.h"
 #include "child_process.h"
 #include "cli_test_util.h"
+#include "core/dist/collectives.h"
+#include "core/dist/env.h"
+#include "core/dist/launch.h"
+#include "core/dist/socket.h"
 #include "data_test_util.h"
-#include "dist/collectives.h"
-#include "dist/env.h"
-#include "dist/launch.h"
-#include "dist/socket.h"
 #include "eval/shard.h"
 #include "model/optimizer.h"
 #include "train/grad_sync.h"

@@ -18,10 +18,10 @@
 
 #include "child_process.h"
 #include "cli_test_util.h"
+#include "core/dist/nccl.h"
+#include "core/dist/socket.h"
 #include "core/json.h"
 #include "data_test_util.h"
-#include "dist/nccl.h"
-#include "dist/socket.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
 #include "run/model_io.h"

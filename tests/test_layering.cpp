@@ -3,9 +3,9 @@
 // README is its one copy. include_violations(path, text) checks one file: every `#include "folder/…"`
 // must name a folder on the including folder's row, and CUDA headers (<cuda*.h>, <cublas*.h>,
 // <cudnn*.h>, <curand*.h>, <nccl.h>, "core/cuda_check.h") may appear only in kernels/**/*_cuda.cu(h)
-// and core's CUDA files (core/*.cu, core/cuda_*.h), and in dist/*_cuda.cu (NCCL). Files outside the table's
-// folders (tests/) are not checked. One case runs it over the whole tree; the other feeds it bad includes on
-// purpose.
+// and core's CUDA files (core/**/*.cu, core/cuda_*.h: the NCCL one is core/dist/nccl_cuda.cu). Files outside
+// the table's folders (tests/) are not checked. One case runs it over the whole tree; the other feeds it bad
+// includes on purpose.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -63,12 +63,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// A file that may include CUDA headers: kernels/**/*_cuda.cu(h), core/*.cu, core/cuda_*.h, dist/*_cuda.cu.
+// A file that may include CUDA headers: kernels/**/*_cuda.cu(h), core/**/*.cu, core/cuda_*.h.
 bool cuda_file(const std::string& path) {
   if (path.rfind("kernels/", 0) == 0) return ends_with(path, "_cuda.cu") || ends_with(path, "_cuda.cuh");
-  if (path.rfind("dist/", 0) == 0 && path.find('/', 5) == std::string::npos)
-    return ends_with(path, "_cuda.cu");
-  if (path.rfind("core/", 0) == 0 && path.find('/', 5) == std::string::npos)
+  if (path.rfind("core/", 0) == 0)
     return ends_with(path, ".cu") || (path.rfind("core/cuda_", 0) == 0 && ends_with(path, ".h"));
   return false;
 }
@@ -167,10 +165,10 @@ TEST_CASE("layering: bad includes are reported with file:line") {
   CHECK(include_violations("kernels/a/b/a_cuda.cuh", "#include <cublas_v2.h>\n").empty());
   CHECK(include_violations("core/cuda_runtime.cu", "#include \"core/cuda_check.h\"\n").empty());
   CHECK(include_violations("core/cuda_check.h", "#include <cuda_runtime.h>\n").empty());
-  CHECK(
-      include_violations("dist/nccl_cuda.cu", "#include <nccl.h>\n#include \"core/cuda_check.h\"\n").empty());
-  CHECK(include_violations("dist/collectives.cpp", "#include <nccl.h>\n").size() == 1);
-  CHECK(include_violations("dist/x.cpp", "#include \"model/transformer.h\"\n").size() == 1);
+  CHECK(include_violations("core/dist/nccl_cuda.cu", "#include <nccl.h>\n#include \"core/cuda_check.h\"\n")
+            .empty());
+  CHECK(include_violations("core/dist/collectives.cpp", "#include <nccl.h>\n").size() == 1);
+  CHECK(include_violations("core/dist/x.cpp", "#include \"model/transformer.h\"\n").size() == 1);
   CHECK(include_violations("tools/cli/x.cpp", "#include \"rl/rl_trainer.h\"\n#include \"eval/evaluate.h\"\n")
             .empty());
   CHECK(include_violations("tests/x.cpp", "#include \"tools/cli/commands.h\"\n#include <cuda.h>\n").empty());

@@ -1,4 +1,4 @@
-// Data-parallel gradient averaging (dist/collectives.h), used by the trainer and by `sra rl`.
+// Data-parallel gradient averaging (core/dist/collectives.h), used by the trainer and by `sra rl`.
 //
 // GradSync(params, comm, bucket_bytes): the parameters, in named_parameters() order, are cut into buckets
 // of at most bucket_bytes (25 MB by default; a larger tensor is a bucket of its own). average(what)
@@ -28,7 +28,7 @@
 
 #include "autograd/module.h"
 #include "autograd/tape.h"
-#include "dist/collectives.h"
+#include "core/dist/collectives.h"
 #include "model/transformer.h"
 
 namespace sra {

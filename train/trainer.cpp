@@ -12,9 +12,9 @@
 #include "autograd/ops.h"
 #include "core/check.h"
 #include "core/cuda_runtime.h"
+#include "core/dist/collectives.h"
 #include "core/json.h"
 #include "data/packing.h"
-#include "dist/collectives.h"
 #include "model/optimizer.h"
 #include "run/checkpoint.h"
 #include "run/config.h"
@@ -508,7 +508,7 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
   InterruptGuard interrupt;  // Ctrl-C / SIGTERM: finish the step, save, return kInterruptedExit
   RunConfig config = checked_config(opt);
   const Device device = dist::rank_device(config.device, dist::dist_env());
-  // a launcher's job (dist/env.h): rendezvous, communicator, the same config on every rank
+  // a launcher's job (core/dist/env.h): rendezvous, communicator, the same config on every rank
   std::unique_ptr<dist::DistContext> dist = dist::join_job(
       config.distributed.backend, device, config.distributed.timeout_s, dump_resolved_yaml(config));
   std::ostream& log = !dist || dist->is_root() ? out : null_log();

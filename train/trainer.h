@@ -82,7 +82,8 @@
 //   (step % log_every == 0), evaluation and checkpoint steps and the run's last step, and the metrics
 //   lines of those steps are written then; tokens_per_s is then the mean over those steps. On the CPU
 //   they are read after every step. Checkpoints hold host copies: the same bytes from either device.
-// Data parallel (docs/distributed.md; a launcher's variables, dist/env.h): the ranks join before anything
+// Data parallel (docs/distributed.md; a launcher's variables, core/dist/env.h): the ranks join before
+// anything
 //   is written (dist::join_job: store, communicator by distributed.backend, the resolved config's hash
 //   compared); device "cuda" is cuda:LOCAL_RANK. train.batch_size is the global micro-batch: every rank
 //   draws it from the same global sampler and takes rows [rank·b, rank·b + b), b = batch_size / ranks;

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/collectives.h"
+#include "core/dist/collectives.h"
 #include "model/optimizer.h"
 #include "run/checkpoint.h"
 #include "train/grad_sync.h"

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <memory>
 
-#include "dist/launch.h"
+#include "core/dist/launch.h"
 #include "eval/evaluate.h"
 #include "eval/score.h"
 #include "tools/cli/commands.h"

@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "dist/launch.h"
+#include "core/dist/launch.h"
 #include "tools/cli/validators.h"
 
 namespace sra::cli {

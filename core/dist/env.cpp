@@ -1,5 +1,5 @@
-// The launcher's variables → DistEnv (see dist/env.h for the table).
-#include "dist/env.h"
+// The launcher's variables → DistEnv (see core/dist/env.h for the table).
+#include "core/dist/env.h"
 
 #include <cstdlib>
 #include <string>

@@ -1,5 +1,5 @@
-// The TCP rendezvous store (see dist/store.h): rank 0's poll loop and every rank's client calls.
-#include "dist/store.h"
+// The TCP rendezvous store (see core/dist/store.h): rank 0's poll loop and every rank's client calls.
+#include "core/dist/store.h"
 
 #include <poll.h>
 

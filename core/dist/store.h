@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "dist/env.h"
-#include "dist/socket.h"
+#include "core/dist/env.h"
+#include "core/dist/socket.h"
 
 namespace sra::dist {
 

@@ -1,6 +1,6 @@
 // The tcp communicator (a star through rank 0), the nccl communicator's host side, the config check and
-// join_job: see dist/collectives.h.
-#include "dist/collectives.h"
+// join_job: see core/dist/collectives.h.
+#include "core/dist/collectives.h"
 
 #include <condition_variable>
 #include <cstdio>
@@ -14,7 +14,7 @@
 
 #include "core/check.h"
 #include "core/crc32c.h"
-#include "dist/nccl.h"
+#include "core/dist/nccl.h"
 
 namespace sra::dist {
 

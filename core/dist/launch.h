@@ -2,7 +2,7 @@
 // the same `sra` command line (read from /proc/self/cmdline) without --nproc-per-node, with torchrun's
 // variables set: RANK = LOCAL_RANK = i, WORLD_SIZE = LOCAL_WORLD_SIZE = N, MASTER_ADDR (kept when set,
 // else 127.0.0.1) and MASTER_PORT (kept when set, else a free port of this machine). On device cuda each
-// worker takes cuda:LOCAL_RANK (dist/env.h's local rank; the stages map "cuda" to it).
+// worker takes cuda:LOCAL_RANK (core/dist/env.h's local rank; the stages map "cuda" to it).
 //
 // Workers run in their own process group (a Ctrl-C at the terminal reaches the launcher alone) and die
 // with the launcher (PR_SET_PDEATHSIG). The launcher prints "launch: rank i pid P" for each, forwards

@@ -1,5 +1,5 @@
-// The local launcher: fork/exec N workers, forward signals, stop the job when one fails (dist/launch.h).
-#include "dist/launch.h"
+// The local launcher: fork/exec N workers, forward signals, stop the job when one fails (core/dist/launch.h).
+#include "core/dist/launch.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "core/check.h"
-#include "dist/socket.h"
+#include "core/dist/socket.h"
 
 namespace sra::dist {
 

@@ -1,6 +1,6 @@
-// The NCCL entry points the nccl communicator (dist/collectives.cpp) needs, with no CUDA or NCCL header:
-// implemented in dist/nccl_cuda.cu when SRA is built with CUDA and NCCL (CMake option SRA_NCCL), else in
-// dist/no_nccl.cpp, where built() is false and the rest throw "[dist] ... built without NCCL".
+// The NCCL entry points the nccl communicator (core/dist/collectives.cpp) needs, with no CUDA or NCCL header:
+// implemented in core/dist/nccl_cuda.cu when SRA is built with CUDA and NCCL (CMake option SRA_NCCL), else in
+// core/dist/no_nccl.cpp, where built() is false and the rest throw "[dist] ... built without NCCL".
 //
 // The watchdog: every queued operation records a CUDA event after it; a thread polls the events and
 // ncclCommGetAsyncError every 50 ms. An operation not complete within timeout_s, or an asynchronous

@@ -1,7 +1,7 @@
-// NCCL behind dist/nccl.h: communicator setup from rank 0's unique id, all-reduce, broadcast and ZeRO-1's
-// in-place reduce-scatter and all-gather on the device's current stream (core/cuda_runtime.h), and the
-// watchdog thread that turns a hang into an error (see dist/nccl.h). NCCL reads NCCL_NVLS_ENABLE (NVLink
-// multicast) from the environment at init; our scripts set it to 0.
+// NCCL behind core/dist/nccl.h: communicator setup from rank 0's unique id, all-reduce, broadcast and
+// ZeRO-1's in-place reduce-scatter and all-gather on the device's current stream (core/cuda_runtime.h), and
+// the watchdog thread that turns a hang into an error (see core/dist/nccl.h). NCCL reads NCCL_NVLS_ENABLE
+// (NVLink multicast) from the environment at init; our scripts set it to 0.
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -17,7 +17,7 @@
 
 #include "core/cuda_check.h"
 #include "core/cuda_runtime.h"
-#include "dist/nccl.h"
+#include "core/dist/nccl.h"
 
 #define SRA_NCCL_CHECK(call, what)                                                            \
   do {                                                                                        \

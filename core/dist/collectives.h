@@ -28,7 +28,8 @@
 //         all_reduce (gradient bucket 0 of step 3)") or a silent one ends the call with an error. A header
 //         (operation, byte count) precedes each message, so ranks that call different collectives fail at
 //         once naming both.
-//   nccl  NCCL (dist/nccl_cuda.cu) for device tensors on the run's GPU (cuda:LOCAL_RANK), on the device's
+//   nccl  NCCL (core/dist/nccl_cuda.cu) for device tensors on the run's GPU (cuda:LOCAL_RANK), on the
+//   device's
 //         current stream, so the call returns at once; host tensors, all_gather and barrier go through
 //         a tcp communicator beside it. The unique id goes from rank 0 through the store. A watchdog
 //         thread aborts the communicator (ncclCommAbort) and ends the process with an error naming the
@@ -44,9 +45,9 @@
 #include <vector>
 
 #include "core/device.h"
+#include "core/dist/env.h"
+#include "core/dist/store.h"
 #include "core/tensor.h"
-#include "dist/env.h"
-#include "dist/store.h"
 
 namespace sra::dist {
 
@@ -89,7 +90,7 @@ struct DistContext {
   bool is_root() const { return env.rank == 0; }
 };
 
-// Joins the job described by the environment (dist/env.h): store, communicator, config check. Returns
+// Joins the job described by the environment (core/dist/env.h): store, communicator, config check. Returns
 // nullptr when no launcher variables are set (one process) or backend is "none" with world size 1.
 // backend "none" with world size > 1 is an error.
 std::unique_ptr<DistContext> join_job(const std::string& backend, Device device, double timeout_s,

@@ -1,6 +1,6 @@
 // Built without NCCL (SRA_NCCL off, no CUDA, or no nccl.h found): built() is false, the rest throw.
 #include "core/check.h"
-#include "dist/nccl.h"
+#include "core/dist/nccl.h"
 
 namespace sra::dist::nccl {
 

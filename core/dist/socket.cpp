@@ -1,5 +1,5 @@
-// TCP with deadlines: poll() before every read, write and accept (see dist/socket.h).
-#include "dist/socket.h"
+// TCP with deadlines: poll() before every read, write and accept (see core/dist/socket.h).
+#include "core/dist/socket.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
