@@ -40,14 +40,9 @@ batch="${SRA_DEMO_BATCH:-128}"
 budget="${SRA_DEMO_BUDGET_S:-510}"
 deadline="${SRA_DEMO_DEADLINE_S:-570}"
 if [[ "$device" == cuda ]]; then build="${SRA_BUILD_DIR:-build-gpu}"; else build="${SRA_BUILD_DIR:-build}"; fi
+source tools/demo_gpu_lib.sh
 mkdir -p "$out"
-exec > >(tee "$out/demo_gpu.log") 2>&1
-tee_pid=$!
-finish() {  # the log is complete before the call's files are collected
-  exec 1>&- 2>&-
-  wait "$tee_pid" 2>/dev/null || true
-}
-trap finish EXIT
+demo_log "$out/demo_gpu.log"
 rm -rf "$work"
 mkdir -p "$work"
 stages="$work/stages.jsonl"
@@ -64,22 +59,8 @@ stage() {  # stage NAME: closes the previous stage's timing, prints the header
 }
 
 stage build
-if [[ "${SRA_DEMO_SKIP_BUILD:-0}" != 1 ]]; then  # tools/build.sh's configuration, only the sra target
-  cuda=AUTO
-  [[ "$device" == cuda ]] && cuda=ON
-  launcher=()
-  if command -v ccache >/dev/null; then
-    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
-  fi
-  if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSRA_CUDA="$cuda" "${launcher[@]}" &&
-    cmake --build "$build" --target sra -j "$(nproc)"; } >"$work/build.log" 2>&1; then
-    tail -n 40 "$work/build.log"
-    echo "error: the build failed ($work/build.log)" >&2
-    exit 1
-  fi
-fi
+demo_build "$build" "$device" "$work/build.log"
 sra="$build/sra"
-[[ -x "$sra" ]] || { echo "error: $sra was not built" >&2; exit 1; }
 [[ "$device" == cuda ]] && (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true)
 build_s=$((SECONDS - t_start))
 left=$((deadline - build_s))

@@ -27,31 +27,16 @@ n_eval="${SRA_GSM8K_EVAL:-500}"
 budget="${SRA_GSM8K_BUDGET_S:-420}"
 share="${SRA_GSM8K_SHARE:-0.3}"
 if [[ "$device" == cuda ]]; then build="${SRA_BUILD_DIR:-build-gpu}"; else build="${SRA_BUILD_DIR:-build}"; fi
+source tools/demo_gpu_lib.sh
 mkdir -p "$out"
-exec > >(tee "$out/gsm8k.log") 2>&1
-tee_pid=$!
-finish() {  # the log is complete before the call's files are collected
-  exec 1>&- 2>&-
-  wait "$tee_pid" 2>/dev/null || true
-}
-trap finish EXIT
+demo_log "$out/gsm8k.log"
 rm -rf "$work"
 mkdir -p "$work"
 stage() { echo "== $1 ($((SECONDS - t_start)) s) =="; }
 
 stage build
-if [[ "${SRA_DEMO_SKIP_BUILD:-0}" != 1 ]]; then
-  cuda=AUTO
-  [[ "$device" == cuda ]] && cuda=ON
-  if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSRA_CUDA="$cuda" &&
-    cmake --build "$build" --target sra -j "$(nproc)"; } >"$work/build.log" 2>&1; then
-    tail -n 40 "$work/build.log"
-    echo "error: the build failed ($work/build.log)" >&2
-    exit 1
-  fi
-fi
+demo_build "$build" "$device" "$work/build.log"
 sra="$build/sra"
-[[ -x "$sra" ]] || { echo "error: $sra was not built" >&2; exit 1; }
 t_train=$(awk -v b="$budget" -v f="$share" 'BEGIN { printf "%d", b * f }')
 
 tok="$work/tokenizer/gsm8k"

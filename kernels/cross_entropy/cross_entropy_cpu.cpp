@@ -4,6 +4,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cross_entropy/cross_entropy.h"
+#include "kernels/cross_entropy/row_lse_cpu.h"
 
 namespace sra::kern {
 
@@ -14,11 +15,9 @@ double cross_entropy_cpu(T* mx, T* ls, const T* x, const int64_t* t, int64_t n, 
   parallel_for(n, grain_for(v, 16384), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* row = x + r * v;
-      T m = row[0];
-      for (int64_t k = 1; k < v; ++k) m = std::max(m, row[k]);
-      if (std::isinf(m) && m < 0) m = T(0);
-      double s = 0;
-      for (int64_t k = 0; k < v; ++k) s += double(std::exp(row[k] - m));
+      T m;
+      double s;
+      row_max_sumexp_cpu(row, v, m, s);
       mx[r] = m;
       ls[r] = T(std::log(s));
       if (t[r] != ignore_index) loss[r] = (double(m) - double(row[t[r]])) + std::log(s);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "kernels/cross_entropy/row_lse_cpu.h"
 #include "kernels/linear_cross_entropy/linear_cross_entropy.h"
 
 namespace sra::kern {
@@ -18,11 +19,9 @@ void xent_chunk_cpu(const XentChunkArgs& a) {
   parallel_for(a.rows, grain_for(v, 16384), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* row = z + r * v;
-      T m = row[0];
-      for (int64_t k = 1; k < v; ++k) m = std::max(m, row[k]);
-      if (std::isinf(m) && m < 0) m = T(0);
-      double s = 0;
-      for (int64_t k = 0; k < v; ++k) s += double(std::exp(row[k] - m));
+      T m;
+      double s;
+      row_max_sumexp_cpu(row, v, m, s);
       const T l = T(std::log(s));
       mx[r] = m;
       ls[r] = l;
