@@ -430,6 +430,7 @@ TEST_CASE("cli faults: sra convert and sra logits name the bad directory, file o
   CHECK(j["logits"].size() == 3);
   CHECK(j["logits"][0].size() == 256);
   CHECK(j["greedy"].size() == 2);
+  CHECK(j["greedy"][0] == j["argmax"][2]);  // KV-cache generation's first token = the full forward's argmax
   // export, then import the export: the same logits
   r = run_sra({"convert", "sra-to-hf", "--in", ck, "--out", (run_dir / "hf").string()});
   INFO(r.err);
@@ -442,6 +443,7 @@ TEST_CASE("cli faults: sra convert and sra logits name the bad directory, file o
   INFO(back.err);
   CHECK(back.rc == 0);
   CHECK(sra::Json::parse(back.out)["logits"] == j["logits"]);
+  CHECK(sra::Json::parse(back.out)["greedy"] == j["greedy"]);
 }
 
 TEST_CASE("cli faults: sra tokenizer encode / decode (tokenizer.json)") {

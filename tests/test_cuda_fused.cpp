@@ -176,21 +176,22 @@ TEST_CASE("cuda fused: the Transformer's fused loss equals the unfused one under
   }
 }
 
-TEST_CASE("cuda fused: multi-tensor AdamW equals the per-tensor update bit for bit" *
+TEST_CASE("cuda fused: multi-tensor AdamW equals the per-tensor update and the CPU's bit for bit" *
           doctest::skip(no_gpu())) {
   Generator gen(45);
   const Device gpu = Device::cuda(0);
   // 60 tensors (two launches of at most kAdamWMultiTensors), empty, odd and multi-chunk sizes
-  std::vector<std::array<Tensor, 4>> a, b;  // p, g, m, v
+  std::vector<std::array<Tensor, 4>> a, b, c;  // p, g, m, v: per-tensor CUDA, multi-tensor CUDA, CPU
   std::vector<kern::AdamWTensor> table;
   for (int i = 0; i < 60; ++i) {
     const int64_t n = i == 7 ? 0 : (i * 977) % 9000 + (i % 5 == 0 ? 20000 : 1);
     std::array<Tensor, 4> t;
     for (Tensor& x : t) x = randn({n}, gen).to(gpu);
     t[3] = mul(t[3], t[3]).detach();  // v >= 0
-    std::array<Tensor, 4> u;
-    for (int k = 0; k < 4; ++k) u[size_t(k)] = t[size_t(k)].clone();
-    a.push_back(t), b.push_back(u);
+    std::array<Tensor, 4> u, w;
+    for (int k = 0; k < 4; ++k)
+      u[size_t(k)] = t[size_t(k)].clone(), w[size_t(k)] = t[size_t(k)].to(Device::cpu());
+    a.push_back(t), b.push_back(u), c.push_back(w);
     table.push_back({u[0].raw(), u[1].raw(), u[2].raw(), u[3].raw(), n, i % 3 == 0 ? 0.0 : 0.1});
   }
   Tensor scale = Tensor::full({1}, 0.7, DType::f64).to(gpu);
@@ -203,8 +204,18 @@ TEST_CASE("cuda fused: multi-tensor AdamW equals the per-tensor update bit for b
   }
   kern::adamw_multi(
       gpu, {DType::f32, table.data(), int64_t(table.size()), st, static_cast<const double*>(scale.raw())});
+  const double host_scale = 0.7;
+  for (size_t i = 0; i < c.size(); ++i) {
+    kern::AdamWStep one = st;
+    one.weight_decay = table[i].weight_decay;
+    kern::adamw(Device::cpu(), {DType::f32, c[i][0].raw(), c[i][1].raw(), c[i][2].raw(), c[i][3].raw(),
+                                c[i][0].numel(), one, &host_scale});
+  }
   for (size_t i = 0; i < a.size(); ++i) {
     CAPTURE(i);
-    for (int k : {0, 2, 3}) CHECK(same_bits(b[i][size_t(k)], a[i][size_t(k)]));
+    for (int k : {0, 2, 3}) {
+      CHECK(same_bits(b[i][size_t(k)], a[i][size_t(k)]));
+      CHECK(same_bits(c[i][size_t(k)], a[i][size_t(k)]));
+    }
   }
 }

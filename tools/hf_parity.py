@@ -6,7 +6,7 @@ with transformers, saves it with save_pretrained(safe_serialization=True) in f32
 
   f32      `sra logits --hf DIR` (CPU and CUDA) and `sra convert hf-to-sra` + `sra logits --checkpoint`
            against transformers' f32 logits on the CPU: max abs diff <= 1e-4
-  greedy   32 greedy tokens (`sra logits --greedy 32`, f32) equal transformers' generate() token for token
+  greedy   32 greedy tokens (`sra logits --greedy 32`, f32, our KV-cache generation) equal transformers' generate() token for token
   bf16     the bf16 directory: ours in f32 against transformers in f32 on the same bf16 weights (<= 1e-4);
            ours with --precision bf16 on CUDA within twice transformers' own bf16 error (transformers in
            bf16 against its f32 run), or 1% of the largest |logit|, whichever is larger
@@ -96,8 +96,10 @@ def hf_logits(model, device="cpu"):
 def hf_greedy(model):
     with torch.no_grad():
         x = torch.tensor([IDS])
-        out = model.generate(x, max_new_tokens=GREEDY, min_new_tokens=GREEDY, do_sample=False,
-                             eos_token_id=None, pad_token_id=0)
+        # an explicit all-ones mask: without it generate() masks out every id equal to pad_token_id (IDS
+        # holds a 0), which is not the function our logits compute
+        out = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=GREEDY,
+                             min_new_tokens=GREEDY, do_sample=False, eos_token_id=None, pad_token_id=0)
         return out[0, len(IDS):].tolist()
 
 

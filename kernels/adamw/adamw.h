@@ -3,7 +3,8 @@
 //   p = p − lr·wd·p − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + eps)
 // g is scaled by grad_scale first (global-norm clipping). p, g, m, v: contiguous, n elements. The bias
 // corrections and step constants are computed on the host in double and rounded to T, on both devices;
-// the update is elementwise in T (one thread per element on CUDA, adamw_cuda.cu).
+// the update is elementwise in T, each operation rounded in the order written (no FMA contraction on
+// either device), so the CPU and CUDA give the same bits (one thread per element on CUDA, adamw_cuda.cu).
 // sum_squares: acc[0] += Σ g² over n elements, in double, in a fixed order: on the CPU two interleaved
 // sequential sums; on CUDA min(kSumSquaresBlocks, ⌈n / 256⌉) blocks (set by n alone) each sum a fixed
 // grid stride into scratch[block] through a fixed-shape tree, then one block adds scratch[0 ...) in a

@@ -19,18 +19,63 @@ namespace {
 constexpr int kBlock = row_tree::kRowThreads;  // block_sum's tree (kernels/common/block_tree_cuda.cuh)
 static_assert(kSumSquaresBlocks <= kBlock, "the final pass reads one partial per thread");
 
+// Round-to-nearest arithmetic that nvcc never contracts into an FMA: the update below is then the CPU's
+// expression rounded step by step (adamw_cpu.cpp, built with -ffp-contract=off), and the per-tensor and
+// multi-tensor kernels give the same bits whatever the compiler schedules (with plain `*` and `+`, nvcc
+// contracted p * decay - u into an FMA in one kernel and not in the other: the multi-tensor update
+// differed in the last bit wherever weight decay was on).
+__device__ inline float mul_rn(float a, float b) {
+  return __fmul_rn(a, b);
+}
+__device__ inline double mul_rn(double a, double b) {
+  return __dmul_rn(a, b);
+}
+__device__ inline float add_rn(float a, float b) {
+  return __fadd_rn(a, b);
+}
+__device__ inline double add_rn(double a, double b) {
+  return __dadd_rn(a, b);
+}
+__device__ inline float sub_rn(float a, float b) {
+  return __fsub_rn(a, b);
+}
+__device__ inline double sub_rn(double a, double b) {
+  return __dsub_rn(a, b);
+}
+__device__ inline float div_rn(float a, float b) {
+  return __fdiv_rn(a, b);
+}
+__device__ inline double div_rn(double a, double b) {
+  return __ddiv_rn(a, b);
+}
+__device__ inline float sqrt_rn(float a) {
+  return __fsqrt_rn(a);
+}
+__device__ inline double sqrt_rn(double a) {
+  return __dsqrt_rn(a);
+}
+
+// One element: g' = g·gs; m = b1·m + (1 − b1)·g'; v = b2·v + (1 − b2)·g'·g';
+// p = p·decay − step·m / (√v · inv_sqrt_bc2 + eps), left to right as on the CPU.
+template <typename T>
+__device__ inline void adamw_element(T& p, T g, T& m, T& v, T b1, T b2, T decay, T step, T inv_sqrt_bc2,
+                                     T eps, T gs) {
+  const T gi = mul_rn(g, gs);
+  const T mi = add_rn(mul_rn(b1, m), mul_rn(sub_rn(T(1), b1), gi));
+  const T vi = add_rn(mul_rn(b2, v), mul_rn(mul_rn(sub_rn(T(1), b2), gi), gi));
+  m = mi;
+  v = vi;
+  const T denom = add_rn(mul_rn(sqrt_rn(vi), inv_sqrt_bc2), eps);
+  p = sub_rn(mul_rn(p, decay), div_rn(mul_rn(step, mi), denom));
+}
+
 template <typename T>
 __global__ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, T b1, T b2, T decay, T step,
                              T inv_sqrt_bc2, T eps, T gs_host, const double* gs_dev) {
   const T gs = gs_dev ? T(gs_dev[0]) : gs_host;  // the CPU's T(grad_scale)
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    T gi = g[i] * gs;
-    T mi = b1 * m[i] + (T(1) - b1) * gi;
-    T vi = b2 * v[i] + (T(1) - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i] * decay - step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);
+    adamw_element(p[i], g[i], m[i], v[i], b1, b2, decay, step, inv_sqrt_bc2, eps, gs);
   }
 }
 
@@ -62,14 +107,8 @@ __global__ void adamw_multi_kernel(const MultiTable<T> tab, T b1, T b2, T step, 
   const T decay = tab.decay[i];
   const int64_t begin = int64_t(b - tab.first[i]) * kAdamWMultiChunk;
   const int64_t end = begin + kAdamWMultiChunk < tab.n[i] ? begin + kAdamWMultiChunk : tab.n[i];
-  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {  // adamw_kernel's expression
-    T gi = g[j] * gs;
-    T mi = b1 * m[j] + (T(1) - b1) * gi;
-    T vi = b2 * v[j] + (T(1) - b2) * gi * gi;
-    m[j] = mi;
-    v[j] = vi;
-    p[j] = p[j] * decay - step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);
-  }
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x)
+    adamw_element(p[j], g[j], m[j], v[j], b1, b2, decay, step, inv_sqrt_bc2, eps, gs);
 }
 
 template <typename T>

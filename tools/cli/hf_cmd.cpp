@@ -5,7 +5,7 @@
 // prints, per position, the argmax and the largest logit (or with --json one line {"source", "device",
 // "precision", "t", "vocab", "argmax": [...], "logits": [[...], ...] (without --out), "greedy": [...]});
 // --out writes the (t, vocab) logits as raw little-endian f32, row-major; --greedy N appends N greedy
-// tokens, each from a full forward over the ids so far (no cache: the plain function of the model).
+// tokens, generated as `sra generate` does (model/generate.h: prefill, then KV-cache decode steps).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +15,7 @@
 
 #include "autograd/autocast.h"
 #include "core/json.h"
+#include "model/generate.h"
 #include "run/checkpoint.h"
 #include "run/hf_export.h"
 #include "run/hf_import.h"
@@ -109,15 +110,12 @@ int run_logits(const LogitsOptions& o) {
   for (int64_t t = 0; t < T; ++t)
     for (int64_t v = 1; v < V; ++v)
       if (lg[size_t(t * V + v)] > lg[size_t(t * V + argmax[size_t(t)])]) argmax[size_t(t)] = v;
-  std::vector<int64_t> seq = o.ids, greedy;
-  for (int64_t k = 0; k < o.greedy; ++k) {
-    const std::vector<float> l = logits_of(*model, seq, dev, compute);
-    const float* last = l.data() + (seq.size() - 1) * size_t(V);
-    int64_t best = 0;
-    for (int64_t v = 1; v < V; ++v)
-      if (last[v] > last[best]) best = v;
-    greedy.push_back(best);
-    seq.push_back(best);
+  std::vector<int64_t> greedy;
+  if (o.greedy > 0) {  // the KV-cache path users generate with: a one-pass prefill, then decode steps
+    AutocastGuard ac(compute);
+    GenerateConfig gc;  // temperature 0: greedy, lowest id on ties; no eos, no stop
+    gc.max_new_tokens = o.greedy;
+    greedy = generate(*model, {o.ids}, gc)[0].ids;
   }
   if (!o.out.empty()) {
     std::ofstream f(o.out, std::ios::binary | std::ios::trunc);
