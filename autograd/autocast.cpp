@@ -19,9 +19,29 @@ struct CastEntry {
   Shape shape, strides;
   uint64_t version = 0;
   bool contiguous = false;  // the source was contiguous: any contiguous view of its elements matches
-  std::weak_ptr<TensorImpl> copy;
+  // The bf16 copy, by its storage: alive while any view of it is (the tape usually holds a reshaped view,
+  // e.g. matmul's folded (B·T, C) operand, not the copy's own handle), rebuilt from these on a hit.
+  std::weak_ptr<Storage> copy;
+  int64_t copy_offset = 0;
+  Shape copy_shape, copy_strides;
   Tensor held;  // a kept copy (autocast_keep_bf16): held until its first use, then weak like the rest
 };
+
+CastEntry make_entry(const Tensor& x, bool contiguous, const Tensor& copy, Tensor held) {
+  return {x.storage().get(), x.storage(),    x.offset(),    x.shape(),    x.strides(),    x.version(),
+          contiguous,        copy.storage(), copy.offset(), copy.shape(), copy.strides(), std::move(held)};
+}
+
+// A new handle on the entry's copy (its storage kept alive by `s`).
+Tensor copy_view(const CastEntry& e, std::shared_ptr<Storage> s) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(s);
+  impl->shape = e.copy_shape;
+  impl->strides = e.copy_strides;
+  impl->offset = e.copy_offset;
+  impl->dtype = DType::bf16;
+  return Tensor(std::move(impl));
+}
 
 thread_local DType t_autocast = DType::f32;
 thread_local int t_guards = 0;
@@ -37,7 +57,7 @@ bool same_elements(const CastEntry& e, const Tensor& x) {
 Tensor cache_find(const Tensor& x) {
   for (size_t i = 0; i < t_cache.size();) {
     CastEntry& e = t_cache[i];
-    std::shared_ptr<TensorImpl> copy = e.copy.lock();
+    std::shared_ptr<Storage> copy = e.copy.lock();
     if (!copy || e.source.expired()) {
       e = std::move(t_cache.back());
       t_cache.pop_back();
@@ -45,7 +65,7 @@ Tensor cache_find(const Tensor& x) {
     }
     if (same_elements(e, x)) {
       e.held = Tensor();
-      Tensor hit(copy);
+      Tensor hit = copy_view(e, std::move(copy));
       return hit.shape() == x.shape() ? hit : hit.reshape(x.shape());
     }
     ++i;
@@ -91,8 +111,7 @@ Tensor autocast_bf16_operand(const Tensor& x) {
   if (t_guards == 0) return bf16_copy(x);
   if (Tensor hit = cache_find(x); hit.defined()) return hit;
   Tensor copy = bf16_copy(x);
-  t_cache.push_back({x.storage().get(), x.storage(), x.offset(), x.shape(), x.strides(), x.version(),
-                     x.is_contiguous(), copy.impl_ptr(), Tensor()});
+  t_cache.push_back(make_entry(x, x.is_contiguous(), copy, Tensor()));
   return copy;
 }
 
@@ -112,8 +131,7 @@ void autocast_keep_bf16(const Tensor& x, const Tensor& x16) {
              "autocast_keep_bf16 of ", shape_str(x.shape()), " ", dtype_name(x.dtype()));
   // entries whose source is gone (a kept copy never read, e.g. a decode step's) are dropped here
   std::erase_if(t_cache, [](const CastEntry& e) { return e.source.expired() || e.copy.expired(); });
-  t_cache.push_back({x.storage().get(), x.storage(), x.offset(), x.shape(), x.strides(), x.version(), true,
-                     x16.impl_ptr(), x16});
+  t_cache.push_back(make_entry(x, true, x16, x16));
 }
 
 }  // namespace sra

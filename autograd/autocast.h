@@ -16,7 +16,7 @@
 //
 // Cast cache: while a guard is alive, an operand whose elements were cast before — same storage, offset,
 // shape, strides and storage version — reuses that bf16 copy as long as something (the tape) still holds
-// it, so q/k/v projections of one input, or gate/up, cast it once. The cache holds no copy alive and
+// any view of it (a hit returns a new handle on the copy's storage), so q/k/v projections of one input, or gate/up, cast it once. The cache holds no copy alive and
 // is emptied when the thread's outermost guard ends. A contiguous tensor also matches any contiguous view of
 // the same elements (a reshape), and gets the copy reshaped alike.
 //

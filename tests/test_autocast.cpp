@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -185,24 +186,47 @@ TEST_CASE("autocast: the cast cache shares a live copy of the same elements and 
     Tensor c1 = autocast_bf16_operand(x);
     CHECK(c1.dtype() == DType::bf16);
     CHECK(c1.to_vector<float>() == want);
-    CHECK(autocast_bf16_operand(x).id() == c1.id());                   // same elements, copy alive
-    CHECK(autocast_bf16_operand(reshape(x, {4, 6})).id() == c1.id());  // another handle, same elements
-    CHECK(autocast_bf16_operand(x.slice(0, 1, 3)).id() != c1.id());    // other elements
-    x.add_(Tensor::scalar(1.0));                                       // a new version
+    const Storage* s1 = c1.storage().get();
+    CHECK(autocast_bf16_operand(x).storage().get() == s1);                   // same elements, copy alive
+    CHECK(autocast_bf16_operand(reshape(x, {4, 6})).storage().get() == s1);  // another handle, same elements
+    CHECK(autocast_bf16_operand(x.slice(0, 1, 3)).storage().get() != s1);    // other elements
+    x.add_(Tensor::scalar(1.0));                                             // a new version
     Tensor c3 = autocast_bf16_operand(x);
-    CHECK(c3.id() != c1.id());
+    CHECK(c3.storage().get() != s1);
     CHECK(c3.to_vector<float>()[0] == float(bf16(x.to_vector<float>()[0])));
-    uint64_t id3 = c3.id();
+    std::weak_ptr<Storage> s3 = c3.storage();
     c3 = Tensor();  // no one holds the copy: the cache does not keep it
-    CHECK(autocast_bf16_operand(x).id() != id3);
+    CHECK(s3.expired());
+    CHECK(autocast_bf16_operand(x).to_vector<float>()[0] == float(bf16(x.to_vector<float>()[0])));
   }
-  CHECK(autocast_bf16_operand(x).id() != autocast_bf16_operand(x).id());  // no cache outside a guard
+  CHECK(autocast_bf16_operand(x).storage() !=
+        autocast_bf16_operand(x).storage());  // no cache outside a guard
   // a transposed weight keeps its layout: the copy is a straight conversion in memory order
   Tensor w = randn({5, 3}, gen);
   Tensor wt = transpose(w, 0, 1);
   Tensor ct = autocast_bf16_operand(wt);
   CHECK(ct.strides() == wt.strides());
   CHECK(ct.to_vector<float>() == rounded(wt).to_vector<float>());
+}
+
+TEST_CASE("autocast: a kept copy first read through a reshaped view serves the next consumer too") {
+  // matmul folds (B, T, C) into (B·T, C): the tape then holds a view of the copy, not the kept handle.
+  // The q projection's read must not end the copy's life in the cache before k and v read it (on the
+  // H200 the k and up projections re-cast x in every layer: 24 casts of 12.6M elements a step).
+  Generator gen(10);
+  Tensor x = randn({2, 3, 8}, gen);
+  AutocastGuard guard(DType::bf16);
+  Tensor x16 = cast(x, DType::bf16);
+  autocast_keep_bf16(x, x16);
+  Tensor q_view = autocast_bf16_operand(reshape(x, {6, 8}));  // the first consumer (q's matmul)
+  CHECK(q_view.storage() == x16.storage());
+  const Storage* kept = x16.storage().get();
+  x16 = Tensor();  // only the first consumer's view holds the copy now, as the tape does
+  CHECK(autocast_bf16_operand(reshape(x, {6, 8})).storage().get() == kept);  // k's matmul: a hit
+  CHECK(autocast_bf16_operand(x).storage().get() == kept);                   // and in x's own shape
+  std::weak_ptr<Storage> w = q_view.storage();
+  q_view = Tensor();  // nothing holds a view any more: the cache does not keep the copy alive
+  CHECK(w.expired());
 }
 
 namespace {

@@ -7,8 +7,12 @@ usage:
       prints the prompt of the first test problem that "SRA CoT + RL" answered correctly (its
       samples.jsonl; the first problem when none was), for `sra generate --show-selection --html`
   tools/demo_gpu_report.py report WORK_DIR OUT_DIR [--device D] [--budget S] [--build-seconds S]
-      reads WORK_DIR/{dense-std,dense-cot,sra-cot,rl}/metrics.jsonl, WORK_DIR/eval/ (sra eval --compare
-      --out) and WORK_DIR/stages.jsonl; writes OUT_DIR/table.md (the table, the goals of issue 19 measured,
+                                  [--overrides "k=v k=v"]
+      reads WORK_DIR/{dense-std,dense-cot,sra-cot,rl}/metrics.jsonl and config.yaml, WORK_DIR/eval/ (sra
+      eval --compare --out) and WORK_DIR/stages.jsonl; the task line of the table (hops, distractors,
+      context length, mean prompt tokens) comes from the config of the first checkpoint compared (whose
+      test problems every row answers) and the eval summary, with --overrides (demo_gpu.sh's SRA_DEMO_SET)
+      listed; writes OUT_DIR/table.md (the table, the goals of issue 19 measured,
       McNemar for every pair, the training runs, the stage times), OUT_DIR/summary.json (JSON lines, each
       with a "type": meta, row, paired, goal, run, stage), OUT_DIR/curves.png (training loss, validation
       accuracy, selected ratio, RL reward; skipped with a note when matplotlib is missing) and
@@ -16,11 +20,15 @@ usage:
       per-problem verdicts without the prompts; no checkpoints)
   tools/demo_gpu_report.py check OUT_DIR
       fails (exit 1) unless OUT_DIR holds at most 8 files, among them demo_gpu.log, table.md, summary.json,
-      audit.html and metrics.tar.gz, summary.json's lines parse and the table has its five rows
+      audit.html and metrics.tar.gz, summary.json's lines parse, the table has its five rows and every
+      goal has a status "met", "not met" or "not measurable" (the same in table.md and summary.json)
 
 Goals (issue 19): SRA CoT keeps >= 95% of Dense CoT's accuracy gain over Dense Standard at <= 35% of Dense
 CoT's attention FLOPs and a lower latency; SRA CoT + RL beats the threshold shift at the same selected
-ratio by >= 2 points with McNemar p < 0.05.
+ratio by >= 2 points with McNemar p < 0.05. Each goal gets a status: "met", "not met", or "not measurable"
+when what it is measured against is not there: the 95% retention needs a positive Dense CoT gain over Dense
+Standard with McNemar p < 0.05 (a ratio of a gain that is noise means nothing), the RL goal needs the
+threshold shift's selected ratio within 10% of RL's (--match-ratio calibrates on val problems).
 """
 import argparse
 import io
