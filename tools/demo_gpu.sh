@@ -133,7 +133,7 @@ prompt=$(python3 tools/demo_gpu_report.py solved "$work/eval")
 
 stage report
 python3 tools/demo_gpu_report.py report "$work" "$out" --device "$device" --budget "$budget" \
-  --build-seconds "$build_s"
+  --build-seconds "$build_s" --overrides="${SRA_DEMO_SET:-}"
 stage ""
 python3 tools/demo_gpu_report.py check "$out"
 echo

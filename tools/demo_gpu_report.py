@@ -85,32 +85,172 @@ def fmt(v, f="{:.3g}"):
     return "—" if v is None else f.format(v)
 
 
+ALPHA = 0.05           # McNemar significance for the goals' gains
+RATIO_TOLERANCE = 0.1  # the threshold shift's selected ratio within 10% of RL's counts as "equal ratio"
+STATUSES = ("met", "not met", "not measurable")
+
+
+def find_pair(paired, a, b):
+    return next((p for p in paired if {p["a"], p["b"]} == {a, b}), None)
+
+
+def fmt_p(p):
+    return "—" if p is None else f"{p:.3g}"
+
+
+def goal(name, value, status, detail, p_value=None, gain_p_value=None):
+    # "met" stays in the record for older readers: true / false, null when not measurable. p_value: the
+    # McNemar p of the goal's own comparison; gain_p_value: that of the gain a ratio goal is relative to.
+    g = {"goal": name, "value": value, "status": status,
+         "met": None if status == "not measurable" else status == "met", "detail": detail}
+    if p_value is not None:
+        g["p_value"] = p_value
+    if gain_p_value is not None:
+        g["gain_p_value"] = gain_p_value
+    return g
+
+
 def goals(rows, paired):
     by = {r["label"]: r for r in rows}
     g = []
     std, cot, sra, rl, shift = (by.get(k) for k in ROWS)
     if std and cot and sra:
+        name = "SRA CoT keeps >= 95% of Dense CoT's gain over Dense Standard"
         gain = accuracy(cot) - accuracy(std)
-        kept = (accuracy(sra) - accuracy(std)) / gain if gain > 0 else None
-        g.append({"goal": "SRA CoT keeps >= 95% of Dense CoT's gain over Dense Standard",
-                  "value": kept, "met": kept is not None and kept >= 0.95,
-                  "detail": f"gain {100 * gain:+.1f} points; SRA CoT {100 * (accuracy(sra) - accuracy(std)):+.1f}"})
+        sra_gain = accuracy(sra) - accuracy(std)
+        pair = find_pair(paired, std["label"], cot["label"])
+        p = pair["p_value"] if pair else None
+        sra_pair = find_pair(paired, std["label"], sra["label"])
+        sra_p = sra_pair["p_value"] if sra_pair else None
+        sra_detail = f"SRA CoT {100 * sra_gain:+.1f} points over Dense Standard (p = {fmt_p(sra_p)})"
+        if gain > 0 and p is not None and p < ALPHA:
+            kept = sra_gain / gain
+            g.append(goal(name, kept, "met" if kept >= 0.95 else "not met",
+                          f"Dense CoT's gain {100 * gain:+.1f} points (p = {fmt_p(p)}); {sra_detail}",
+                          gain_p_value=p))
+        else:
+            why = "not positive" if gain <= 0 else ("not significant" if p is not None else "without a McNemar test")
+            g.append(goal(name, None, "not measurable",
+                          f"Dense CoT's gain over Dense Standard is {100 * gain:+.1f} points (p = {fmt_p(p)}; "
+                          f"{why}, so there is no gain to keep); {sra_detail}", gain_p_value=p))
         att = sra["attention_flops_per_query"] / cot["attention_flops_per_query"] \
             if cot["attention_flops_per_query"] > 0 else None
-        g.append({"goal": "SRA CoT attention FLOPs <= 35% of Dense CoT's", "value": att,
-                  "met": att is not None and att <= 0.35, "detail": ""})
+        g.append(goal("SRA CoT attention FLOPs <= 35% of Dense CoT's", att,
+                      "not measurable" if att is None else ("met" if att <= 0.35 else "not met"), ""))
         lat = sra["latency_ms"]["mean"] / cot["latency_ms"]["mean"] if cot["latency_ms"]["mean"] > 0 else None
-        g.append({"goal": "SRA CoT latency below Dense CoT's", "value": lat,
-                  "met": lat is not None and lat < 1.0, "detail": "mean latency ratio"})
+        g.append(goal("SRA CoT latency below Dense CoT's", lat,
+                      "not measurable" if lat is None else ("met" if lat < 1.0 else "not met"),
+                      f"mean latency ratio, {sra['latency_ms']['mean']:.1f} vs {cot['latency_ms']['mean']:.1f} ms"))
     if rl and shift:
-        pair = next((p for p in paired if {p["a"], p["b"]} == {rl["label"], shift["label"]}), None)
+        name = "SRA CoT + RL >= 2 points over the threshold shift at equal ratio, McNemar p < 0.05"
+        pair = find_pair(paired, rl["label"], shift["label"])
         delta = 100 * (accuracy(rl) - accuracy(shift))
         p = pair["p_value"] if pair else None
-        g.append({"goal": "SRA CoT + RL >= 2 points over the threshold shift at equal ratio, McNemar p < 0.05",
-                  "value": delta, "p_value": p, "met": delta >= 2 and p is not None and p < 0.05,
-                  "detail": f"selected ratio {rl['selected_ratio']:.4f} (RL) vs {shift['selected_ratio']:.4f} "
-                            f"(shift, offset {shift.get('threshold_offset', 0):+.3f})"})
+        r_rl, r_shift = rl["selected_ratio"], shift["selected_ratio"]
+        detail = (f"selected ratio {r_rl:.4f} (RL) vs {r_shift:.4f} "
+                  f"(shift, offset {shift.get('threshold_offset', 0):+.3f})")
+        equal = abs(r_shift - r_rl) <= RATIO_TOLERANCE * max(abs(r_rl), 1e-12) or r_rl == r_shift
+        if not equal:
+            g.append(goal(name, delta, "not measurable",
+                          f"the ratios are not equal (beyond {100 * RATIO_TOLERANCE:.0f}%): {detail}; "
+                          f"RL {delta:+.1f} points over the shift (p = {fmt_p(p)})", p))
+        elif p is None:
+            g.append(goal(name, delta, "not measurable", f"no McNemar test for the pair; {detail}"))
+        else:
+            g.append(goal(name, delta, "met" if delta >= 2 and p < ALPHA else "not met", detail, p))
     return g
+
+
+def read_config(path):
+    """The nested mappings of a config.yaml as `sra` writes it (block style, two-space indents, scalars and
+    flow lists kept as strings unless numeric); {} when the file is missing."""
+    if not os.path.exists(path):
+        return {}
+    root = {}
+    stack = [(-1, root)]
+    with open(path) as f:
+        for raw in f:
+            if not raw.strip() or raw.lstrip().startswith("#"):
+                continue
+            indent = len(raw) - len(raw.lstrip(" "))
+            key, sep, value = raw.strip().partition(":")
+            if not sep:
+                continue
+            while stack[-1][0] >= indent:
+                stack.pop()
+            parent = stack[-1][1]
+            value = value.strip()
+            if not value:
+                parent[key] = {}
+                stack.append((indent, parent[key]))
+                continue
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                parent[key] = value[1:-1]
+                continue
+            for conv in (int, float):
+                try:
+                    parent[key] = conv(value)
+                    break
+                except ValueError:
+                    pass
+            else:
+                parent[key] = value
+    return root
+
+
+TASK_KEYS = ("min_hops", "max_hops", "min_distractors", "max_distractors", "context_chars", "unused_variables",
+             "max_value")
+
+
+def span(lo, hi):
+    return "—" if lo is None and hi is None else (f"{lo}" if lo == hi or hi is None else f"{lo}-{hi}")
+
+
+def task_info(work, rows, overrides):
+    """The task every row was evaluated on: `sra eval --compare` draws its test problems from the first
+    checkpoint's data.synthetic settings (its config.yaml beside the checkpoint; WORK_DIR/dense-std's when
+    that path does not resolve), the prompt lengths from the eval rows."""
+    cands = []
+    if rows and rows[0].get("checkpoint"):
+        cands.append(os.path.join(os.path.dirname(rows[0]["checkpoint"]), "config.yaml"))
+    cands += [os.path.join(work, name, "config.yaml") for name, _ in RUNS[:3]]
+    source = next((c for c in cands if os.path.exists(c)), None)
+    cfg = read_config(source) if source else {}
+    syn = cfg.get("data", {}).get("synthetic", {}) if isinstance(cfg.get("data"), dict) else {}
+    t = {"dataset": cfg.get("data", {}).get("dataset") if cfg else None,
+         "config": source, "overrides": overrides or ""}
+    for k in TASK_KEYS:
+        t[k] = syn.get(k)
+    # the other models' tasks (Dense Standard differs in data.synthetic.form only): say when they differ
+    differ = []
+    for name, label in RUNS[:3]:
+        other = read_config(os.path.join(work, name, "config.yaml")).get("data", {})
+        osyn = other.get("synthetic", {}) if isinstance(other, dict) else {}
+        if osyn and any(osyn.get(k) != syn.get(k) for k in TASK_KEYS):
+            differ.append(label)
+    t["trained_on_other_task"] = differ
+    prompts = [r["prompt_tokens_mean"] for r in rows if r.get("prompt_tokens_mean") is not None]
+    t["prompt_tokens_mean"] = prompts[0] if prompts else None
+    t["prompt_tokens_mean_range"] = [min(prompts), max(prompts)] if prompts else None
+    return t
+
+
+def task_text(t):
+    parts = []
+    if t.get("min_hops") is not None or t.get("max_hops") is not None:
+        parts.append(f"{span(t.get('min_hops'), t.get('max_hops'))} hops")
+    if t.get("min_distractors") is not None or t.get("max_distractors") is not None:
+        parts.append(f"{span(t.get('min_distractors'), t.get('max_distractors'))} distractor sentences")
+    if t.get("context_chars"):
+        parts.append(f"context padded to >= {t['context_chars']} characters")
+    rng = t.get("prompt_tokens_mean_range")
+    if rng:
+        lo, hi = rng
+        parts.append(f"mean prompt {lo:.0f} tokens" if round(lo) == round(hi)
+                     else f"mean prompt {lo:.0f}-{hi:.0f} tokens across rows")
+    if not t.get("config"):
+        parts.append("task settings unknown: no config.yaml found")
+    return ", ".join(parts)
 
 
 def run_summary(work, name, label, stages):
@@ -146,9 +286,16 @@ def table_md(meta, rows, paired, gl, runs, stages):
     by = {r["label"]: r for r in rows}
     std, cot = by.get("Dense Standard"), by.get("Dense CoT")
     n = rows[0]["n"] if rows else 0
+    t = meta.get("task", {})
     out = [f"# The GPU table — {meta['date']}, {meta['device_name']}", "",
-           f"{n} held-out synthetic test problems (test split; 2-6 hops in ~1250-token prompts), greedy answers, "
-           f"one `sra eval --compare` call; budget {meta['budget_s']} s after a {meta['build_s']} s build.", "",
+           f"{n} held-out synthetic test problems (test split; {task_text(t)}), greedy answers, "
+           f"one `sra eval --compare` call; budget {meta['budget_s']} s after a {meta['build_s']} s build."]
+    if t.get("overrides"):
+        out.append(f"Task and model overrides (SRA_DEMO_SET): `{t['overrides']}`.")
+    if t.get("trained_on_other_task"):
+        out.append(f"Note: {', '.join(t['trained_on_other_task'])} trained on other synthetic settings than "
+                   f"the test problems ({t['config']}).")
+    out += ["",
            "| Row | Accuracy | FLOPs / query (× Dense Standard) | Attention FLOPs (× Dense CoT) | Selected ratio | "
            "KV cache (KiB) | Latency mean / p95 (ms) | Prompt / answer tokens | θ offset |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -164,9 +311,12 @@ def table_md(meta, rows, paired, gl, runs, stages):
     out += ["", "## Goals (issue 19)", ""]
     for g in gl:
         v = g["value"]
+        if g["status"] == "not measurable":  # no value to judge: the reason instead
+            out.append(f"- {g['goal']}: **not measurable**: {g['detail']}")
+            continue
         shown = "—" if v is None else (f"{v:+.1f} points" if "points" in g["goal"] else f"{100 * v:.1f}%")
         p = f", p = {g['p_value']:.3g}" if g.get("p_value") is not None else ""
-        out.append(f"- {g['goal']}: {shown}{p} — **{'met' if g['met'] else 'not met'}** {g['detail']}")
+        out.append(f"- {g['goal']}: {shown}{p} — **{g['status']}**" + (f"; {g['detail']}" if g["detail"] else ""))
     out += ["", "## Paired answers (McNemar, two-sided)", "",
             "| A | B | both | only A | only B | neither | Δ (B − A) | p |", "|---|---|---|---|---|---|---|---|"]
     for p in paired:
@@ -276,7 +426,7 @@ def cmd_report(args):
     gl = goals(rows, paired)
     meta = {"type": "meta", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "device": args.device, "device_name": device_name(args.device), "budget_s": args.budget,
-            "build_s": args.build_seconds}
+            "build_s": args.build_seconds, "task": task_info(args.work, rows, args.overrides)}
     os.makedirs(args.out, exist_ok=True)
     meta["curves"] = curves(args.work, os.path.join(args.out, "curves.png"))
     with open(os.path.join(args.out, "table.md"), "w") as f:
@@ -301,15 +451,31 @@ def cmd_check(out):
     for need in ("demo_gpu.log", "table.md", "summary.json", "audit.html", "metrics.tar.gz"):
         if need not in files:
             errors.append(f"missing {need}")
+    gl = []
     if "summary.json" in files:
-        kinds = [json.loads(line)["type"] for line in open(os.path.join(out, "summary.json")) if line.strip()]
+        lines = [json.loads(line) for line in open(os.path.join(out, "summary.json")) if line.strip()]
+        kinds = [line["type"] for line in lines]
         if kinds.count("row") != len(ROWS):
             errors.append(f"summary.json has {kinds.count('row')} rows, expected {len(ROWS)}")
+        gl = [line for line in lines if line["type"] == "goal"]
+        for g in gl:
+            if g.get("status") not in STATUSES:
+                errors.append(f"summary.json goal '{g.get('goal')}' has status {g.get('status')!r}, "
+                              f"expected one of {STATUSES}")
+            elif g.get("met") is not (None if g["status"] == "not measurable" else g["status"] == "met"):
+                errors.append(f"summary.json goal '{g['goal']}': met {g.get('met')!r} disagrees with status "
+                              f"'{g['status']}'")
     if "table.md" in files:
         text = open(os.path.join(out, "table.md")).read()
         for label in ROWS:
             if f"| {label} | " not in text:
                 errors.append(f"table.md has no row '{label}'")
+        for g in gl:
+            if g.get("status") in STATUSES and f"- {g['goal']}: " not in text:
+                errors.append(f"table.md has no goal '{g['goal']}'")
+            elif g.get("status") in STATUSES and f"**{g['status']}**" not in \
+                    text.split(f"- {g['goal']}: ", 1)[1].split("\n", 1)[0]:
+                errors.append(f"table.md's goal '{g['goal']}' does not say **{g['status']}**")
     for e in errors:
         print(f"error: check {out}: {e}", file=sys.stderr)
     return 1 if errors else 0
@@ -326,6 +492,7 @@ def main():
     r.add_argument("--device", default="cuda")
     r.add_argument("--budget", type=int, default=0)
     r.add_argument("--build-seconds", type=int, default=0)
+    r.add_argument("--overrides", default="", help="the --set overrides of the run (SRA_DEMO_SET), listed")
     c = sub.add_parser("check")
     c.add_argument("out")
     args = ap.parse_args()
