@@ -4,10 +4,10 @@
 //   t] · inv_freq[i]  (i < h; double, then cos and sin rounded to T) out[i]     = x[i] · cos − x[i + h] · sin
 //   out[i + h] = x[i + h] · cos + x[i] · sin        (= x·cos + rotate_half(x)·sin, cos/sin duplicated)
 // inverse = true rotates by −angle: the backward (the rotation is orthogonal, so gx = R(−angle)·gy).
-// The CPU builds a cos/sin table per position; CUDA (rope_cuda.cu) computes each pair's angle the same way
-// (inv_freq and the angle in double, cos and sin in double rounded to T) in one thread per (row, i < h)
-// pair. The device's double pow/cos/sin may differ from glibc's in the last bit: equal up to rounding.
-// Callers use the dispatcher rope(device, args) (rope.cpp). T = float or double.
+// The CPU builds a cos/sin table per position; CUDA (rope_cuda.cu) builds the same table per block for a
+// tile of positions in shared memory (inv_freq and the angle in double, cos and sin in double rounded to
+// T) and applies it to every head. The device's double pow/cos/sin may differ from glibc's in the last bit:
+// equal up to rounding. Callers use the dispatcher rope(device, args) (rope.cpp). T = float or double.
 #pragma once
 #include <array>
 #include <cstdint>
