@@ -4,7 +4,8 @@
 //             gw[c] = Σ_n gy[n, c] · x[n, c] · r[n]
 // Means and sums accumulate in double. gx or gw may be null (not computed). Deterministic on both devices:
 //   CPU: gx parallel over rows; gw over column chunks, each summing the rows in order.
-//   CUDA (rmsnorm_cuda.cu): one block per row for r and gx (the row's sum in a fixed-shape tree); gw in
+//   CUDA (rmsnorm_cuda.cu): one warp (C <= 4096) or one block per row for r and gx (the row's sum in a
+//   fixed-shape tree); gw in
 //   two passes: rows split into at most kRmsnormGwChunks fixed chunks (set by N alone), one thread per
 //   (chunk, c) summing its rows in order into a double scratch, then one thread per c adding the chunks in
 //   order. The scratch, rmsnorm_backward_scratch_bytes(device, N, C) bytes (0 on the CPU), is a tensor the
