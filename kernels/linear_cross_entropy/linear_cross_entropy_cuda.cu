@@ -4,6 +4,9 @@
 //           online max and Σ exp (each thread rescales its double sum when its max grows), then the block
 //           merges the threads' (max, sum) pairs through fixed-shape trees; pass 2 writes the gradient row
 //           (T or bf16). Two reads of the row instead of cross_entropy's three, and no second kernel.
+//           Each thread loads kLoads of its elements before it uses them, in the same order as one at a
+//           time (the same bits): one load in flight per thread left the 135M step's (2048 x 32768) chunk at
+//           ~310 us on the H200, ~2x its bytes' time.
 //   count, finish: one block each, fixed-shape trees over the targets / the row losses: deterministic.
 #include "core/cuda_launch.h"
 #include "kernels/common/bf16_round_cuda.cuh"
@@ -29,6 +32,8 @@ __device__ inline void put(Bf16Bits* g, int64_t i, T value) {
   g[i] = to_bf16(float(value));
 }
 
+constexpr int kLoads = 4;  // row elements each thread loads before using them (memory-level parallelism)
+
 template <typename T, typename G>
 __global__ void chunk_kernel(const T* z, G* g, T* mx, T* ls, double* row_loss, const int64_t* t,
                              const int64_t* kept, int64_t rows, int64_t v, int64_t ignore_index) {
@@ -47,13 +52,21 @@ __global__ void chunk_kernel(const T* z, G* g, T* mx, T* ls, double* row_loss, c
     const T zt = keep && valid ? row[tr] : T(0);  // before any thread overwrites the row (g may alias z)
     T m = -T(INFINITY);
     double s = 0;
-    for (int64_t k = threadIdx.x; k < v; k += kRowThreads) {
-      const T x = row[k];
-      if (x > m) {
-        s *= double(exp_t(T(m - x)));  // 0 while m is −inf
-        m = x;
+    for (int64_t k0 = threadIdx.x; k0 < v; k0 += kRowThreads * kLoads) {
+      T xs[kLoads];  // the loads first, then the thread's elements in the order k0, k0 + kRowThreads, ...
+#pragma unroll
+      for (int u = 0; u < kLoads; ++u)
+        if (k0 + u * kRowThreads < v) xs[u] = row[k0 + u * kRowThreads];
+#pragma unroll
+      for (int u = 0; u < kLoads; ++u) {
+        if (k0 + u * kRowThreads >= v) break;
+        const T x = xs[u];
+        if (x > m) {
+          s *= double(exp_t(T(m - x)));  // 0 while m is −inf
+          m = x;
+        }
+        if (!(x == -T(INFINITY))) s += double(exp_t(T(x - m)));  // −inf adds 0, as in the oracle
       }
-      if (!(x == -T(INFINITY))) s += double(exp_t(T(x - m)));  // −inf adds 0, as in the oracle
     }
     T bm = block_max(m, tpart);
     if (isinf(bm) && bm < 0) bm = T(0);
@@ -66,13 +79,22 @@ __global__ void chunk_kernel(const T* z, G* g, T* mx, T* ls, double* row_loss, c
     }
     if (g == nullptr) continue;
     G* gr = g + r * v;
-    for (int64_t k = threadIdx.x; k < v; k += kRowThreads) {
-      T value = T(0);
-      if (keep) {
-        const T p = exp_t(T((row[k] - bm) - l));
-        value = k == tr ? T((double(p) - 1.0) * scale) : p * sc;
+    for (int64_t k0 = threadIdx.x; k0 < v; k0 += kRowThreads * kLoads) {
+      T xs[kLoads];
+#pragma unroll
+      for (int u = 0; u < kLoads; ++u)
+        if (keep && k0 + u * kRowThreads < v) xs[u] = row[k0 + u * kRowThreads];
+#pragma unroll
+      for (int u = 0; u < kLoads; ++u) {
+        const int64_t k = k0 + u * kRowThreads;
+        if (k >= v) break;
+        T value = T(0);
+        if (keep) {
+          const T p = exp_t(T((xs[u] - bm) - l));
+          value = k == tr ? T((double(p) - 1.0) * scale) : p * sc;
+        }
+        put(gr, k, value);
       }
-      put(gr, k, value);
     }
   }
 }
