@@ -245,6 +245,8 @@ def compare(name, tok, path, texts, sra, work, add_special):
     tokens = sum(len(x) for x in theirs)
     status = "OK" if not bad else f"{len(bad)} MISMATCHES"
     print(f"{name:22s} {len(texts):7d} texts {tokens:9d} tokens  {status}")
+    print(json.dumps({"bench": "bpe_parity", "tokenizer": name, "texts": len(texts), "tokens": tokens,
+                      "mismatches": len(bad), "ok": not bad}))
     if bad:
         i = bad[0]
         k = first_difference(theirs[i], ours[i])
