@@ -154,6 +154,9 @@ void adamw_multi_cuda(const AdamWMultiArgs&, int) {
 void sum_squares_cuda(const SumSquaresArgs&, int) {
   no_cuda("clip_grad_norm");
 }
+void sum_squares_multi_cuda(const SumSquaresMultiArgs&, int) {
+  no_cuda("clip_grad_norm");
+}
 void sparse_attention_forward_cuda(const SparseAttentionArgs&, int) {
   no_cuda("sparse_attention");
 }

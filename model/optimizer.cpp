@@ -1,5 +1,6 @@
 #include "model/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <vector>
@@ -28,20 +29,38 @@ std::vector<ParamRange> whole(const NamedTensors& params) {
   return r;
 }
 
-// acc[0] += Σ g² over elements [begin, end) of the contiguous g; acc and scratch are made on g's device
-// by the first call.
-void add_sum_squares(Tensor& acc, Tensor& scratch, const Tensor& g, int64_t begin, int64_t end,
-                     const std::string& name) {
-  detail::require_float("clip_grad_norm", g, name.c_str());
-  Device dev = g.device();
-  if (!acc.defined()) {
-    acc = Tensor::zeros({1}, DType::f64, dev);
-    if (dev.is_cuda()) scratch = Tensor::empty({kern::kSumSquaresBlocks}, DType::f64, dev);
+// One gradient's elements [begin, end) for the squared sum.
+struct SquaresPart {
+  std::string name;
+  Tensor g;  // contiguous
+  int64_t begin, end;
+};
+
+// Σ g² over the parts in order, as a (1) f64 tensor on their device (`dev` when there are none): one
+// sum_squares_multi per run of parts of one dtype, the same bits as one sum_squares per part.
+Tensor sum_squares_of(const std::vector<SquaresPart>& parts, Device dev) {
+  if (!parts.empty()) dev = parts[0].g.device();
+  for (const SquaresPart& p : parts) {
+    detail::require_float("clip_grad_norm", p.g, p.name.c_str());
+    SRA_CHECK(p.g.device() == dev, "[clip_grad_norm] gradient of ", p.name, " is on ", p.g.device().str(),
+              ", an earlier one on ", dev.str());
   }
-  SRA_CHECK(dev == acc.device(), "[clip_grad_norm] gradient of ", name, " is on ", dev.str(),
-            ", an earlier one on ", acc.device().str());
-  kern::sum_squares(dev, {g.dtype(), at(g, begin), end - begin, static_cast<double*>(acc.raw()),
-                          scratch.defined() ? static_cast<double*>(scratch.raw()) : nullptr});
+  Tensor acc = Tensor::zeros({1}, DType::f64, dev), scratch;
+  std::vector<kern::SumSquaresTensor> all;
+  for (const SquaresPart& p : parts) all.push_back({at(p.g, p.begin), p.end - p.begin});
+  if (dev.is_cuda())
+    scratch = Tensor::empty(
+        {std::max<int64_t>(1, kern::sum_squares_multi_scratch(all.data(), int64_t(all.size())))}, DType::f64,
+        dev);
+  auto* scratch_p = scratch.defined() ? static_cast<double*>(scratch.raw()) : nullptr;
+  for (size_t i = 0; i < parts.size();) {
+    size_t j = i;
+    while (j < parts.size() && parts[j].g.dtype() == parts[i].g.dtype()) ++j;
+    kern::sum_squares_multi(dev, {parts[i].g.dtype(), all.data() + i, int64_t(j - i),
+                                  static_cast<double*>(acc.raw()), scratch_p});
+    i = j;
+  }
+  return acc;
 }
 
 }  // namespace
@@ -141,28 +160,25 @@ NamedTensors AdamW::state() const {
 }
 
 Tensor AdamW::grad_sum_squares() const {
-  Tensor acc, scratch;
+  std::vector<SquaresPart> parts;
   for (const Slot& s : slots_) {
     Tensor g = s.p.grad();
     if (!g.defined() || s.begin == s.end) continue;
-    add_sum_squares(acc, scratch, g.contiguous(), s.begin, s.end, s.name);
+    parts.push_back({s.name, g.contiguous(), s.begin, s.end});
   }
-  if (!acc.defined())
-    acc = Tensor::zeros({1}, DType::f64, slots_.empty() ? Device::cpu() : slots_[0].p.device());
-  return acc;
+  return sum_squares_of(parts, slots_.empty() ? Device::cpu() : slots_[0].p.device());
 }
 
 Tensor grad_norm_and_scale(const NamedTensors& params, double max_norm) {
-  // acc and scratch live on the gradients' device, created with the first gradient.
-  Tensor acc, scratch;
+  // Σ g² on the gradients' device (no gradient: Σ g² = 0, so [0, 1])
+  std::vector<SquaresPart> parts;
   for (auto& [name, p] : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    add_sum_squares(acc, scratch, g.contiguous(), 0, g.numel(), name);
+    parts.push_back({name, g.contiguous(), 0, g.numel()});
   }
-  if (!acc.defined())  // no gradient: Σ g² = 0, so [0, 1]
-    acc = Tensor::zeros({1}, DType::f64, params.empty() ? Device::cpu() : params[0].second.device());
-  return norm_and_scale(acc, max_norm);
+  return norm_and_scale(sum_squares_of(parts, params.empty() ? Device::cpu() : params[0].second.device()),
+                        max_norm);
 }
 
 Tensor norm_and_scale(const Tensor& sum_squares, double max_norm) {

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "autograd/autocast.h"
@@ -218,4 +219,31 @@ TEST_CASE("cuda fused: multi-tensor AdamW equals the per-tensor update and the C
       CHECK(same_bits(c[i][size_t(k)], a[i][size_t(k)]));
     }
   }
+}
+
+TEST_CASE("cuda fused: the multi-tensor sum of squares equals one sum_squares per tensor bit for bit" *
+          doctest::skip(no_gpu())) {
+  Generator gen(46);
+  const Device gpu = Device::cuda(0);
+  // 111 tensors (three tables of at most kAdamWMultiTensors): empty, odd, one block, the full 256 blocks
+  std::vector<Tensor> gs;
+  std::vector<kern::SumSquaresTensor> all;
+  for (int i = 0; i < 111; ++i) {
+    const int64_t n = i % 17 == 3 ? 0 : (i * 1301) % 70000 + (i % 7 == 0 ? 200000 : 1);
+    gs.push_back(randn({n}, gen).to(gpu));
+    all.push_back({gs.back().raw(), n});
+  }
+  Tensor one = Tensor::zeros({1}, DType::f64, gpu), multi = Tensor::zeros({1}, DType::f64, gpu);
+  Tensor scratch = Tensor::empty({kern::kSumSquaresBlocks}, DType::f64, gpu);
+  for (const kern::SumSquaresTensor& t : all)
+    kern::sum_squares(
+        gpu, {DType::f32, t.g, t.n, static_cast<double*>(one.raw()), static_cast<double*>(scratch.raw())});
+  Tensor mscratch =
+      Tensor::empty({kern::sum_squares_multi_scratch(all.data(), int64_t(all.size()))}, DType::f64, gpu);
+  kern::sum_squares_multi(gpu, {DType::f32, all.data(), int64_t(all.size()),
+                                static_cast<double*>(multi.raw()), static_cast<double*>(mscratch.raw())});
+  const double a = one.to(Device::cpu()).to_vector<double>()[0],
+               b = multi.to(Device::cpu()).to_vector<double>()[0];
+  CHECK(a > 0);
+  CHECK(std::memcmp(&a, &b, sizeof a) == 0);
 }

@@ -1,6 +1,8 @@
 // The AdamW dispatchers: the one switch from a device to its kernel (contracts in adamw.h).
 #include "kernels/adamw/adamw.h"
 
+#include <algorithm>
+
 #include "core/check.h"
 #include "kernels/common/dtype_switch.h"
 
@@ -25,6 +27,19 @@ void adamw_multi(Device d, const AdamWMultiArgs& a) {
     st.weight_decay = t.weight_decay;
     adamw(d, {a.dtype, t.p, t.g, t.m, t.v, t.n, st, a.scale_dev});
   }
+}
+
+int64_t sum_squares_multi_scratch(const SumSquaresTensor* tensors, int64_t count) {
+  int64_t total = 0;
+  for (int64_t i = 0; i < count; ++i)
+    total += std::min<int64_t>(kSumSquaresBlocks, (tensors[i].n + 255) / 256);
+  return total;
+}
+
+void sum_squares_multi(Device d, const SumSquaresMultiArgs& a) {
+  if (d.is_cuda()) return sum_squares_multi_cuda(a, d.index);
+  for (int64_t i = 0; i < a.count; ++i)
+    sum_squares(d, {a.dtype, a.tensors[i].g, a.tensors[i].n, a.acc, nullptr});
 }
 
 void clip_scale(Device d, const ClipScaleArgs& a) {

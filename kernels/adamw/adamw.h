@@ -77,6 +77,23 @@ struct SumSquaresArgs {
   double* scratch;  // CUDA: kSumSquaresBlocks doubles; CPU: unused
 };
 
+// sum_squares_multi: acc[0] += Σ g² of each tensor in turn, bit for bit as sum_squares called once per
+// tensor in order (on CUDA: one partial launch per kAdamWMultiTensors tensors, each tensor's blocks as
+// sum_squares would launch them, then one block adds the tensors' trees to acc in order). All of one dtype.
+struct SumSquaresTensor {
+  const void* g;  // contiguous, n elements, on the call's device
+  int64_t n;
+};
+struct SumSquaresMultiArgs {
+  DType dtype;                      // f32 | f64
+  const SumSquaresTensor* tensors;  // host array
+  int64_t count;
+  double* acc;
+  double* scratch;  // CUDA: sum_squares_multi_scratch(tensors, count) doubles; CPU: unused
+};
+// Doubles of scratch sum_squares_multi needs on CUDA: Σ min(kSumSquaresBlocks, ⌈n / 256⌉).
+int64_t sum_squares_multi_scratch(const SumSquaresTensor* tensors, int64_t count);
+
 struct ClipScaleArgs {
   const double* sum_sq;  // Σ g² (sum_squares' acc)
   double max_norm;       // <= 0: no clipping
@@ -94,6 +111,8 @@ void adamw(Device device, const AdamWArgs& args);
 void adamw_multi(Device device, const AdamWMultiArgs& args);
 void adamw_multi_cuda(const AdamWMultiArgs& args, int device);
 void sum_squares(Device device, const SumSquaresArgs& args);
+void sum_squares_multi(Device device, const SumSquaresMultiArgs& args);
+void sum_squares_multi_cuda(const SumSquaresMultiArgs& args, int device);
 void clip_scale(Device device, const ClipScaleArgs& args);
 void adamw_cuda(const AdamWArgs& args, int device);
 void sum_squares_cuda(const SumSquaresArgs& args, int device);

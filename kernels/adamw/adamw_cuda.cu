@@ -5,6 +5,7 @@
 //          in double, a fixed tree gives scratch[b]; one block then sums scratch in a fixed tree and adds
 //          the total to acc[0]. Deterministic: the order depends on n alone; no atomics.
 //   clip_scale: one thread evaluates clip_norm_scale (adamw.h), the CPU's expression.
+#include <algorithm>
 #include <cmath>
 
 #include "core/cuda_launch.h"
@@ -121,6 +122,42 @@ __global__ void sum_squares_partial_kernel(double* scratch, const T* g, int64_t 
   if (threadIdx.x == 0) scratch[blockIdx.x] = total;
 }
 
+// Up to kAdamWMultiTensors tensors of sum_squares_multi: tensor i owns blocks [first[i], first[i + 1]) of
+// the launch, blocks[i] = what sum_squares would launch for it.
+struct SquaresTable {
+  const void* g[kAdamWMultiTensors];
+  int64_t n[kAdamWMultiTensors];
+  int32_t blocks[kAdamWMultiTensors];
+  int32_t first[kAdamWMultiTensors + 1];
+  int count;
+};
+
+// sum_squares_partial_kernel's sums for block j of tensor i (its grid of blocks[i] blocks): the same bits.
+template <typename T>
+__global__ void sum_squares_multi_partial_kernel(double* scratch, const SquaresTable tab) {
+  __shared__ double part[kBlock];
+  const int b = int(blockIdx.x);
+  int i = 0;
+  while (i + 1 < tab.count && tab.first[i + 1] <= b) ++i;
+  const T* g = static_cast<const T*>(tab.g[i]);
+  const int64_t n = tab.n[i], stride = int64_t(tab.blocks[i]) * kBlock;
+  double acc = 0;
+  for (int64_t e = int64_t(b - tab.first[i]) * kBlock + threadIdx.x; e < n; e += stride)
+    acc += double(g[e]) * double(g[e]);
+  double total = row_tree::block_sum(acc, part);
+  if (threadIdx.x == 0) scratch[b] = total;
+}
+
+// sum_squares_final_kernel for each tensor of the table in order: acc[0] += its tree of partials.
+__global__ void sum_squares_multi_final_kernel(double* acc, const double* scratch, const SquaresTable tab) {
+  __shared__ double part[kBlock];
+  for (int i = 0; i < tab.count; ++i) {
+    const double* sc = scratch + tab.first[i];
+    double total = row_tree::block_sum(int(threadIdx.x) < tab.blocks[i] ? sc[threadIdx.x] : 0.0, part);
+    if (threadIdx.x == 0) acc[0] += total;
+  }
+}
+
 __global__ void clip_scale_kernel(const double* sum_sq, double max_norm, double* out) {
   clip_norm_scale(sum_sq[0], max_norm, out);
 }
@@ -180,6 +217,37 @@ void adamw_multi_cuda(const AdamWMultiArgs& a, int device) {
           tab, T(s.beta1), T(s.beta2), T(s.lr / bc1), T(1.0 / std::sqrt(bc2)), T(s.eps), T(s.grad_scale),
           a.scale_dev);
       cuda::check_launch("adamw", device);
+    }
+  });
+}
+
+void sum_squares_multi_cuda(const SumSquaresMultiArgs& a, int device) {
+  static_assert(kBlock == 256, "sum_squares_multi_scratch (adamw.cpp) counts blocks of 256");
+  SRA_CHECK(a.acc != nullptr && a.scratch != nullptr, "[clip_grad_norm] sum_squares needs acc and scratch");
+  cuda::DeviceGuard guard(device);
+  cudaStream_t stream = cuda::stream(device);
+  for_float(a.dtype, "clip_grad_norm", "CUDA", [&](auto tag) {
+    using T = decltype(tag);
+    int64_t i = 0, offset = 0;
+    while (i < a.count) {  // one partial and one final launch per table of non-empty tensors
+      SquaresTable tab{};
+      int32_t blocks = 0;
+      for (; i < a.count && tab.count < kAdamWMultiTensors; ++i) {
+        const SumSquaresTensor& t = a.tensors[i];
+        if (t.n == 0) continue;
+        const int k = tab.count++;
+        tab.g[k] = t.g, tab.n[k] = t.n;
+        tab.blocks[k] = int32_t(std::min<int64_t>(kSumSquaresBlocks, (t.n + kBlock - 1) / kBlock));
+        tab.first[k] = blocks;
+        blocks += tab.blocks[k];
+      }
+      if (tab.count == 0) continue;
+      tab.first[tab.count] = blocks;
+      sum_squares_multi_partial_kernel<T><<<unsigned(blocks), kBlock, 0, stream>>>(a.scratch + offset, tab);
+      cuda::check_launch("clip_grad_norm", device);
+      sum_squares_multi_final_kernel<<<1, kBlock, 0, stream>>>(a.acc, a.scratch + offset, tab);
+      cuda::check_launch("clip_grad_norm", device);
+      offset += blocks;
     }
   });
 }
