@@ -306,7 +306,22 @@ SyntheticProblem generate_synthetic(const SyntheticOptions& opt, Split split, ui
     p.step_target += ".";
   }
   p.step_target += " #### " + std::to_string(p.answer);
+  for (size_t k = p.chain.size(); k-- > 0;)  // back from the asked variable: its definition, hop by hop
+    p.trace_target += " " + p.chain[k].var + " = " + expr_text(p.chain[k]) + ".";
+  for (size_t k = 1; k < p.chain.size(); ++k) {  // then forward, each source replaced by its value
+    const SyntheticStep& s = p.chain[k];
+    p.trace_target += " " + s.var + " = " + std::to_string(p.chain[k - 1].value) + " " + s.op + " " +
+                      std::to_string(s.operand) + " = " + std::to_string(s.value) + ".";
+  }
+  p.trace_target += " #### " + std::to_string(p.answer);
   return p;
+}
+
+SyntheticForm synthetic_form_from_name(const std::string& name) {
+  if (name == "direct") return SyntheticForm::kDirect;
+  if (name == "step") return SyntheticForm::kStepByStep;
+  if (name == "trace") return SyntheticForm::kTrace;
+  throw Error("[data] unknown synthetic form '" + name + "' (expected direct, step or trace)");
 }
 
 std::vector<SyntheticProblem> generate_synthetic_range(const SyntheticOptions& opt, Split split,
@@ -320,7 +335,9 @@ std::vector<SyntheticProblem> generate_synthetic_range(const SyntheticOptions& o
 TextExample SyntheticProblem::example(SyntheticForm form) const {
   TextExample ex;
   ex.prompt = prompt;
-  ex.target = form == SyntheticForm::kDirect ? direct_target : step_target;
+  ex.target = form == SyntheticForm::kDirect  ? direct_target
+              : form == SyntheticForm::kTrace ? trace_target
+                                              : step_target;
   ex.answer = std::to_string(answer);
   ex.critical = critical;
   return ex;

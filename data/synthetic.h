@@ -6,6 +6,10 @@
 //   prompt:   context + "\nQuestion: What is the value of r1?\nAnswer:"
 //   direct:   " #### 24"
 //   step:     " k3 = 7. b5 = k3 + 5 = 12. r1 = b5 * 2 = 24. #### 24"
+//   trace:    " r1 = b5 * 2. b5 = k3 + 5. k3 = 7. b5 = 7 + 5 = 12. r1 = 12 * 2 = 24. #### 24"
+// The trace form first walks the chain back from the asked variable, one definition per hop (each hop a
+// single lookup of the variable just named), then computes forward; the step form starts from the chain's
+// constant, which the model must find by resolving the whole chain before its first token.
 //
 // The chain is x0 = c (c in [1, max_value]), x_i = x_{i-1} op a_i for i = 1..hops, op drawn uniformly
 // among those that keep the result an integer in [0, max_value]: + and - with a in [1, 9], * with a in
@@ -47,7 +51,9 @@ struct SyntheticOptions {
   uint64_t seed = 0;
 };
 
-enum class SyntheticForm { kDirect, kStepByStep };
+enum class SyntheticForm { kDirect, kStepByStep, kTrace };
+// "direct" | "step" | "trace" (data.synthetic.form); anything else is a "[data] ..." error.
+SyntheticForm synthetic_form_from_name(const std::string& name);
 
 struct SyntheticStep {
   std::string var;
@@ -67,6 +73,7 @@ struct SyntheticProblem {
   std::string prompt;    // context + "\nQuestion: " + question + "\nAnswer:"
   std::string direct_target;
   std::string step_target;
+  std::string trace_target;
   int64_t answer = 0;
   std::vector<TextSpan> critical;  // in prompt (the context starts at byte 0 of it)
   int num_distractors = 0;         // template sentences

@@ -217,9 +217,12 @@ std::vector<ConfigKey> build_schema() {
       "Train-split problems generated for the run; 0 = batch_size * grad_accum * steps (at least "
       "64): one problem per row the run reads, so each is seen only a few times. A run resumed with a "
       "larger train.steps must set it to the first run's count (the sampler checks it)."));
-  s.push_back(enum_key("data.synthetic.form", SRA_FIELD(std::string, data.synthetic.form), {"step", "direct"},
-                       "Synthetic training targets: step (each hop's fact with its value, then \"#### N\": "
-                       "chain of thought) or direct (\"#### N\" only: the standard answer)."));
+  s.push_back(enum_key("data.synthetic.form", SRA_FIELD(std::string, data.synthetic.form),
+                       {"step", "direct", "trace"},
+                       "Synthetic training targets: step (each hop's fact with its value from the chain's "
+                       "constant on, then \"#### N\": chain of thought), trace (the chain's definitions "
+                       "from the asked variable back, one lookup per hop, then the values forward: chain of "
+                       "thought) or direct (\"#### N\" only: the standard answer)."));
   // optimizer
   s.push_back(
       float_key("optimizer.lr", SRA_FIELD(double, optimizer.lr), gt(0), none(), "Peak learning rate."));

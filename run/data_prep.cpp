@@ -268,8 +268,7 @@ TrainingData load_training_data(const RunConfig& cfg, const std::string& data_di
             ? cfg.data.synthetic.train_problems
             : std::max<int64_t>(cfg.train.batch_size * cfg.train.grad_accum * cfg.train.steps, 64);
     int64_t n_val = std::max<int64_t>(8, cfg.train.eval_batches * cfg.train.batch_size);
-    const SyntheticForm form =
-        cfg.data.synthetic.form == "direct" ? SyntheticForm::kDirect : SyntheticForm::kStepByStep;
+    const SyntheticForm form = synthetic_form_from_name(cfg.data.synthetic.form);
     std::vector<TextExample> train = synthetic_examples(so, Split::kTrain, uint64_t(n_train), form);
     d.lossy_tokenizer_warning = lossy_warning(tok, train, "the synthetic training data");
     d.train = example_stream(train, tok, d.eos_id, align, d.pad_id);

@@ -330,6 +330,28 @@ TEST_CASE("data: synthetic answers, hops and critical spans agree with an indepe
                 std::to_string(value) + ".";
     }
     CHECK(p.step_target == expect + tail);
+    // The trace form: each chain variable's definition from the asked one back, then the values forward.
+    std::string trace;
+    for (size_t k = chain.size(); k-- > 0;) {
+      const Parsed::Assign& a = parsed.vars.at(chain[k]);
+      trace += " " + chain[k] + " = " +
+               (a.source.empty() ? std::to_string(a.operand)
+                                 : a.source + " " + a.op + " " + std::to_string(a.operand)) +
+               ".";
+    }
+    int64_t v = parsed.vars.at(chain[0]).operand;
+    for (size_t k = 1; k < chain.size(); ++k) {
+      const Parsed::Assign& a = parsed.vars.at(chain[k]);
+      const int64_t next = a.op == '+'   ? v + a.operand
+                           : a.op == '-' ? v - a.operand
+                           : a.op == '*' ? v * a.operand
+                                         : v / a.operand;
+      trace += " " + chain[k] + " = " + std::to_string(v) + " " + a.op + " " + std::to_string(a.operand) +
+               " = " + std::to_string(next) + ".";
+      v = next;
+    }
+    CHECK(p.trace_target == trace + tail);
+    CHECK(p.example(SyntheticForm::kTrace).target == p.trace_target);
     CHECK(p.example(SyntheticForm::kDirect).target == p.direct_target);
     CHECK(p.example(SyntheticForm::kStepByStep).target == p.step_target);
     CHECK(p.example(SyntheticForm::kStepByStep).answer == std::to_string(p.answer));
@@ -376,6 +398,11 @@ TEST_CASE("data: synthetic options control hops, distractors and context length"
   CHECK(std::string(split_name(Split::kVal)) == "val");
   CHECK(error_of([&] { split_from_name("dev"); }) ==
         "[data] unknown split 'dev' (expected train, val or test)");
+  CHECK(synthetic_form_from_name("trace") == SyntheticForm::kTrace);
+  CHECK(synthetic_form_from_name("step") == SyntheticForm::kStepByStep);
+  CHECK(synthetic_form_from_name("direct") == SyntheticForm::kDirect);
+  CHECK(error_of([&] { synthetic_form_from_name("cot"); }) ==
+        "[data] unknown synthetic form 'cot' (expected direct, step or trace)");
 }
 
 TEST_CASE("data: synthetic train, val and test problems never coincide") {
