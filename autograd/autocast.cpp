@@ -25,11 +25,24 @@ struct CastEntry {
   int64_t copy_offset = 0;
   Shape copy_shape, copy_strides;
   Tensor held;  // a kept copy (autocast_keep_bf16): held until its first use, then weak like the rest
+  bool kept = false;
 };
 
 CastEntry make_entry(const Tensor& x, bool contiguous, const Tensor& copy, Tensor held) {
-  return {x.storage().get(), x.storage(),    x.offset(),    x.shape(),    x.strides(),    x.version(),
-          contiguous,        copy.storage(), copy.offset(), copy.shape(), copy.strides(), std::move(held)};
+  const bool kept = held.defined();
+  return {x.storage().get(),
+          x.storage(),
+          x.offset(),
+          x.shape(),
+          x.strides(),
+          x.version(),
+          contiguous,
+          copy.storage(),
+          copy.offset(),
+          copy.shape(),
+          copy.strides(),
+          std::move(held),
+          kept};
 }
 
 // A new handle on the entry's copy (its storage kept alive by `s`).
@@ -46,6 +59,7 @@ Tensor copy_view(const CastEntry& e, std::shared_ptr<Storage> s) {
 thread_local DType t_autocast = DType::f32;
 thread_local int t_guards = 0;
 thread_local std::vector<CastEntry> t_cache;
+thread_local AutocastStats t_stats;
 
 bool same_elements(const CastEntry& e, const Tensor& x) {
   if (e.storage != x.storage().get() || e.offset != x.offset() || e.version != x.version()) return false;
@@ -65,6 +79,8 @@ Tensor cache_find(const Tensor& x) {
     }
     if (same_elements(e, x)) {
       e.held = Tensor();
+      ++t_stats.hits;
+      if (e.kept) ++t_stats.kept_hits;
       Tensor hit = copy_view(e, std::move(copy));
       return hit.shape() == x.shape() ? hit : hit.reshape(x.shape());
     }
@@ -106,10 +122,15 @@ AutocastGuard::~AutocastGuard() {
   if (--t_guards == 0) t_cache.clear();
 }
 
+AutocastStats autocast_stats() {
+  return t_stats;
+}
+
 Tensor autocast_bf16_operand(const Tensor& x) {
   SRA_ASSERT(x.dtype() == DType::f32, "autocast operand of dtype ", dtype_name(x.dtype()));
+  if (Tensor hit = t_guards > 0 ? cache_find(x) : Tensor(); hit.defined()) return hit;
+  ++t_stats.casts;
   if (t_guards == 0) return bf16_copy(x);
-  if (Tensor hit = cache_find(x); hit.defined()) return hit;
   Tensor copy = bf16_copy(x);
   t_cache.push_back(make_entry(x, x.is_contiguous(), copy, Tensor()));
   return copy;

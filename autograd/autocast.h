@@ -16,14 +16,16 @@
 //
 // Cast cache: while a guard is alive, an operand whose elements were cast before — same storage, offset,
 // shape, strides and storage version — reuses that bf16 copy as long as something (the tape) still holds
-// any view of it (a hit returns a new handle on the copy's storage), so q/k/v projections of one input, or gate/up, cast it once. The cache holds no copy alive and
-// is emptied when the thread's outermost guard ends. A contiguous tensor also matches any contiguous view of
-// the same elements (a reshape), and gets the copy reshaped alike.
+// any view of it (a hit returns a new handle on the copy's storage), so q/k/v projections of one input, or
+// gate/up, cast it once. The cache holds no copy alive and is emptied when the thread's outermost guard ends.
+// A contiguous tensor also matches any contiguous view of the same elements (a reshape), and gets the copy
+// reshaped alike.
 //
 // Kept copies: an op whose f32 output feeds GEMMs (rmsnorm, rope, swiglu) writes the bf16 copy in the same
 // kernel and hands it to the cache (autocast_keep_bf16), so that the GEMM's cast is a cache hit and no cast
-// kernel runs. The cache holds a kept copy until its first use (the GEMM then saves it for backward, as it
-// would its own cast), and weakly after that.
+// kernel runs. The backward does the same for gradients that reach GEMMs whole: swiglu's gate and up
+// gradients, add_rmsnorm's gradient of its delta (the projection before it). The cache holds a kept copy
+// until its first use (the GEMM then saves it for backward, as it would its own cast), and weakly after that.
 #pragma once
 #include "core/tensor.h"
 
@@ -53,6 +55,13 @@ Tensor autocast_bf16_operand(const Tensor& x);
 // as the head split of a projection, is cast straight into a dense copy by one strided-copy kernel (not
 // cached) instead of a dense f32 copy followed by a cast.
 Tensor autocast_dense_bf16(const Tensor& x);
+
+// This thread's counts of autocast_bf16_operand calls (tests, benchmarks): casts made (cache misses or no
+// guard), cache hits, and hits on a kept copy (one an op wrote beside its output: autocast_keep_bf16).
+struct AutocastStats {
+  uint64_t casts = 0, hits = 0, kept_hits = 0;
+};
+AutocastStats autocast_stats();
 
 // True when an op with f32 output x should write its bf16 copy: a guard is alive with dtype bf16.
 bool autocast_keeps_bf16(const Tensor& x);

@@ -20,6 +20,7 @@
 #include "autograd/tape.h"
 #include "compare_util.h"
 #include "core/rng.h"
+#include "model/transformer.h"
 
 using namespace sra;
 using sra::test::rel_err;
@@ -296,5 +297,32 @@ TEST_CASE("autocast: f64 attention is never cast") {
   for (size_t i = 0; i < got.size(); ++i) {
     CHECK(got[i].dtype() == DType::f64);
     CHECK(rel_err(got[i], plain[i]) == 0.0);
+  }
+}
+
+TEST_CASE(
+    "autocast: the backward's gate, up and attention-output gradients reach their GEMMs as kept copies") {
+  // Per layer, swiglu's backward keeps bf16 copies of the gate and up gradients and add_rmsnorm's of the
+  // gradient of its delta (the attention's output projection): three GEMM operands a layer that are not
+  // cast again (each was one cast kernel over the activation, H200 profile 2026-12-02).
+  TransformerConfig cfg;
+  cfg.vocab_size = 40, cfg.d_model = 16, cfg.n_layers = 3, cfg.n_heads = 4, cfg.n_kv_heads = 2;
+  cfg.d_ff = 24, cfg.max_seq_len = 32, cfg.init_std = 0.3, cfg.seed = 5;
+  Transformer model(cfg);
+  Generator gen(36);
+  std::vector<int64_t> in(2 * 9), tg(2 * 9);
+  for (size_t i = 0; i < in.size(); ++i)
+    in[i] = int64_t(gen.next_below(40)), tg[i] = int64_t(gen.next_below(40));
+  Tensor inputs = Tensor::from_vector(in, {2, 9}), tgts = Tensor::from_vector(tg, {2, 9});
+  AutocastGuard guard(DType::bf16);
+  Tensor loss = model.loss(inputs, tgts);
+  const AutocastStats before = autocast_stats();
+  backward(loss);
+  const AutocastStats after = autocast_stats();
+  CHECK(after.kept_hits - before.kept_hits >= uint64_t(3 * cfg.n_layers));
+  for (auto& [name, p] : model.named_parameters()) {
+    CAPTURE(name);
+    REQUIRE(p.grad().defined());
+    for (float v : p.grad().to_vector<float>()) CHECK(std::isfinite(v));
   }
 }

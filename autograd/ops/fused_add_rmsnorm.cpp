@@ -37,9 +37,14 @@ std::pair<Tensor, Tensor> add_rmsnorm(const Tensor& x, const Tensor& delta, cons
              Tensor gx = want_x || want_d ? Tensor::empty(s.shape(), s.dtype(), dev) : Tensor();
              Tensor gw = want_w ? Tensor::empty({c}, s.dtype(), dev) : Tensor();
              detail::Scratch scratch(want_w ? kern::rmsnorm_backward_scratch_bytes(dev, n, c) : 0, dev);
-             kern::rmsnorm_backward(dev, {s.dtype(), gx.defined() ? gx.raw() : nullptr,
-                                          gw.defined() ? gw.raw() : nullptr, gy.raw(), s.raw(), wc.raw(),
-                                          rstd.raw(), n, c, scratch.data(), scratch.size(), gs.raw()});
+             // under bf16 autocast the projection that produced delta reads gx in bf16 in its backward
+             Tensor gx16 =
+                 want_d && autocast_keeps_bf16(gx) ? Tensor::empty(s.shape(), DType::bf16, dev) : Tensor();
+             kern::rmsnorm_backward(
+                 dev, {s.dtype(), gx.defined() ? gx.raw() : nullptr, gw.defined() ? gw.raw() : nullptr,
+                       gy.raw(), s.raw(), wc.raw(), rstd.raw(), n, c, scratch.data(), scratch.size(),
+                       gs.raw(), gx16.defined() ? gx16.raw() : nullptr});
+             if (gx16.defined()) autocast_keep_bf16(gx, gx16);
              return {want_x ? gx : Tensor(), want_d ? gx : Tensor(), gw};
            });
   }

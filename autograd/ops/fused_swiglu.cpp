@@ -1,6 +1,7 @@
 // swiglu(gate, up) = silu(gate) · up in one kernel each way (contract in autograd/fused_ops.h; math in
 // kernels/swiglu/swiglu.h). Saves gate and up (the composite saves gate, silu(gate) and up). Under bf16
-// autocast the forward kernel also writes y's bf16 copy into the cast cache (the down projection's operand).
+// autocast the forward kernel also writes y's bf16 copy into the cast cache (the down projection's operand),
+// and the backward kernel the gate and up gradients' (the operands of those projections' backward GEMMs).
 #include "autograd/autocast.h"
 #include "autograd/fused_ops.h"
 #include "autograd/ops/common.h"
@@ -27,9 +28,18 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
              Tensor gy = detail::dense(g[0]);
              Tensor ga = want_a ? Tensor::empty(a.shape(), a.dtype(), a.device()) : Tensor();
              Tensor gb = want_b ? Tensor::empty(b.shape(), b.dtype(), b.device()) : Tensor();
-             kern::swiglu_backward(
-                 a.device(), {a.dtype(), ga.defined() ? ga.raw() : nullptr, gb.defined() ? gb.raw() : nullptr,
-                              gy.raw(), a.raw(), b.raw(), a.numel()});
+             // under bf16 autocast, the gate and up projections' GEMMs read these gradients in bf16
+             auto copy16 = [](const Tensor& t) {
+               return t.defined() && autocast_keeps_bf16(t)
+                          ? Tensor::empty(t.shape(), DType::bf16, t.device())
+                          : Tensor();
+             };
+             Tensor ga16 = copy16(ga), gb16 = copy16(gb);
+             auto raw = [](const Tensor& t) { return t.defined() ? t.raw() : nullptr; };
+             kern::swiglu_backward(a.device(), {a.dtype(), raw(ga), raw(gb), gy.raw(), a.raw(), b.raw(),
+                                                a.numel(), raw(ga16), raw(gb16)});
+             if (ga16.defined()) autocast_keep_bf16(ga, ga16);
+             if (gb16.defined()) autocast_keep_bf16(gb, gb16);
              return {ga, gb};
            });
   }

@@ -37,6 +37,8 @@ void rmsnorm_backward(Device d, const RmsnormBackwardArgs& a) {
     if (a.gw != nullptr) zero_bytes(d, a.gw, size_t(a.c) * dtype_size(a.dtype));
     return;
   }
+  SRA_CHECK(a.gx16 == nullptr || a.dtype == DType::f32, "[rmsnorm] a bf16 gradient copy needs f32, got ",
+            dtype_name(a.dtype));
   if (d.is_cuda()) return rmsnorm_backward_cuda(a, d.index);
   for_float(a.dtype, "rmsnorm", "cpu", [&](auto t) {
     using T = decltype(t);
@@ -49,6 +51,7 @@ void rmsnorm_backward(Device d, const RmsnormBackwardArgs& a) {
       for (int64_t i = 0; i < a.n * a.c; ++i) gx[i] = gs[i] + gx[i];
     }
   });
+  if (a.gx16 != nullptr && a.gx != nullptr) narrow_bf16(a.gx16, static_cast<const float*>(a.gx), a.n * a.c);
 }
 
 size_t rmsnorm_backward_scratch_bytes(Device d, int64_t n, int64_t c) {

@@ -53,6 +53,7 @@ struct RmsnormBackwardArgs {
   // add_rmsnorm's backward: the gradient reaching the sum from elsewhere (n, c), added first:
   // gx = gsum + (the rmsnorm gradient), the order of the tape's accumulation. Null: plain rmsnorm.
   const void* gsum = nullptr;
+  void* gx16 = nullptr;  // f32 only: gx rounded to bf16 (a GEMM's operand under autocast), or null
 };
 
 void rmsnorm(Device device, const RmsnormArgs& args);

@@ -53,8 +53,8 @@ __global__ void rmsnorm_kernel(T* y, Bf16Bits* y16, T* rstd, const T* x, const T
 }
 
 template <typename T>
-__global__ void rmsnorm_gx_kernel(T* gx, const T* gy, const T* x, const T* w, const T* rstd, int64_t n,
-                                  int64_t c, const T* gsum) {
+__global__ void rmsnorm_gx_kernel(T* gx, Bf16Bits* gx16, const T* gy, const T* x, const T* w, const T* rstd,
+                                  int64_t n, int64_t c, const T* gsum) {
   __shared__ double part[kRowThreads];
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const T* xr = x + r * c;
@@ -66,14 +66,11 @@ __global__ void rmsnorm_gx_kernel(T* gx, const T* gy, const T* x, const T* w, co
     dot = block_sum(dot, part);
     double rs = double(rstd[r]);
     T a = T(rs), k = T(rs * rs * rs * dot / double(c));
-    if (gsum) {
-      const T* gs = gsum + r * c;
-      for (int64_t i = threadIdx.x; i < c; i += kRowThreads) {
-        const T v = a * (gr[i] * w[i]) - xr[i] * k;
-        out[i] = gs[i] + v;
-      }
-    } else {
-      for (int64_t i = threadIdx.x; i < c; i += kRowThreads) out[i] = a * (gr[i] * w[i]) - xr[i] * k;
+    for (int64_t i = threadIdx.x; i < c; i += kRowThreads) {
+      const T v = a * (gr[i] * w[i]) - xr[i] * k;
+      const T o = gsum ? gsum[r * c + i] + v : v;
+      out[i] = o;
+      if (gx16) gx16[r * c + i] = to_bf16(float(o));
     }
   }
 }
@@ -143,8 +140,8 @@ __global__ void rmsnorm_warp_kernel(T* y, Bf16Bits* y16, T* rstd, const T* x, co
 }
 
 template <typename T>
-__global__ void rmsnorm_gx_warp_kernel(T* gx, const T* gy, const T* x, const T* w, const T* rstd, int64_t n,
-                                       int64_t c, const T* gsum) {
+__global__ void rmsnorm_gx_warp_kernel(T* gx, Bf16Bits* gx16, const T* gy, const T* x, const T* w,
+                                       const T* rstd, int64_t n, int64_t c, const T* gsum) {
   const int lane = int(threadIdx.x) % 32;
   for (int64_t r = int64_t(blockIdx.x) * kWarpRows + threadIdx.x / 32; r < n;
        r += int64_t(gridDim.x) * kWarpRows) {
@@ -158,7 +155,9 @@ __global__ void rmsnorm_gx_warp_kernel(T* gx, const T* gy, const T* x, const T* 
     T a = T(rs), k = T(rs * rs * rs * dot / double(c));
     for (int64_t i = lane; i < c; i += 32) {
       const T v = a * (gr[i] * w[i]) - xr[i] * k;
-      out[i] = gsum ? gsum[r * c + i] + v : v;
+      const T o = gsum ? gsum[r * c + i] + v : v;
+      out[i] = o;
+      if (gx16) gx16[r * c + i] = to_bf16(float(o));
     }
   }
 }
@@ -210,10 +209,12 @@ void rmsnorm_backward_cuda(const RmsnormBackwardArgs& a, int device) {
       auto* gx = static_cast<T*>(a.gx);
       auto* w = static_cast<const T*>(a.w);
       auto* gsum = static_cast<const T*>(a.gsum);
+      auto* gx16 = static_cast<Bf16Bits*>(a.gx16);
       if (a.c <= kWarpRowMaxC)
-        rmsnorm_gx_warp_kernel<T><<<warp_grid(a.n), kRowThreads, 0, s>>>(gx, gy, x, w, rstd, a.n, a.c, gsum);
+        rmsnorm_gx_warp_kernel<T>
+            <<<warp_grid(a.n), kRowThreads, 0, s>>>(gx, gx16, gy, x, w, rstd, a.n, a.c, gsum);
       else
-        rmsnorm_gx_kernel<T><<<row_grid(a.n), kRowThreads, 0, s>>>(gx, gy, x, w, rstd, a.n, a.c, gsum);
+        rmsnorm_gx_kernel<T><<<row_grid(a.n), kRowThreads, 0, s>>>(gx, gx16, gy, x, w, rstd, a.n, a.c, gsum);
       cuda::check_launch("rmsnorm_backward", device);
     }
     if (a.gw) {

@@ -1,6 +1,7 @@
 // SwiGLU's gate, elementwise over n values (T = f32 | f64), with σ(a) = 1 / (1 + exp(−a)):
 //   forward   y = (a·σ(a))·b, and, when y16 is not null, y rounded to bf16 (nearest even) into y16
-//   backward  ga = (gy·b)·(σ(a)·(1 + a·(1 − σ(a)))),  gb = gy·(a·σ(a))   (either may be null)
+//   backward  ga = (gy·b)·(σ(a)·(1 + a·(1 − σ(a)))),  gb = gy·(a·σ(a))   (either may be null), and when
+//             ga16 / gb16 are set, ga / gb rounded to bf16 (CUDA beside them; the CPU rounds afterwards)
 // The same operations in the same order as the composite mul(silu(a), b) and its backward
 // (kernels/elementwise), so the two agree to the last bit on one device. CPU: parallel_for over elements;
 // CUDA (swiglu_cuda.cu): one thread per element, grid-stride. Callers use the dispatchers (swiglu.cpp).
@@ -29,6 +30,8 @@ struct SwigluBackwardArgs {
   const void* a;
   const void* b;
   int64_t n;
+  void* ga16 = nullptr;  // f32 only: ga / gb rounded to bf16 (the GEMMs' operands under autocast), or null
+  void* gb16 = nullptr;
 };
 
 void swiglu(Device device, const SwigluArgs& args);

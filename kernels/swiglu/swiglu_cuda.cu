@@ -39,7 +39,8 @@ __global__ void swiglu_kernel(T* y, Bf16Bits* y16, const T* a, const T* b, int64
 }
 
 template <typename T>
-__global__ void swiglu_backward_kernel(T* ga, T* gb, const T* gy, const T* a, const T* b, int64_t n) {
+__global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* gb16, const T* gy, const T* a,
+                                       const T* b, int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll], ug[kUnroll];
@@ -51,8 +52,16 @@ __global__ void swiglu_backward_kernel(T* ga, T* gb, const T* gy, const T* a, co
       const int64_t i = i0 + k * step;
       if (i >= n) break;
       const T u = ua[k], sg = sigm(u), g = ug[k];
-      if (ga) ga[i] = (g * ub[k]) * (sg * (T(1) + u * (T(1) - sg)));
-      if (gb) gb[i] = g * (u * sg);
+      if (ga) {
+        const T v = (g * ub[k]) * (sg * (T(1) + u * (T(1) - sg)));
+        ga[i] = v;
+        if (ga16) ga16[i] = to_bf16(float(v));
+      }
+      if (gb) {
+        const T v = g * (u * sg);
+        gb[i] = v;
+        if (gb16) gb16[i] = to_bf16(float(v));
+      }
     }
   }
 }
@@ -77,8 +86,9 @@ void swiglu_backward_cuda(const SwigluBackwardArgs& p, int device) {
     using T = decltype(tag);
     swiglu_backward_kernel<T>
         <<<cuda::grid_for((p.n + kUnroll - 1) / kUnroll), cuda::kThreads, 0, cuda::stream(device)>>>(
-            static_cast<T*>(p.ga), static_cast<T*>(p.gb), static_cast<const T*>(p.gy),
-            static_cast<const T*>(p.a), static_cast<const T*>(p.b), p.n);
+            static_cast<T*>(p.ga), static_cast<T*>(p.gb), static_cast<Bf16Bits*>(p.ga16),
+            static_cast<Bf16Bits*>(p.gb16), static_cast<const T*>(p.gy), static_cast<const T*>(p.a),
+            static_cast<const T*>(p.b), p.n);
   });
   cuda::check_launch("swiglu", device);
 }
