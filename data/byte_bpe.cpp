@@ -3,12 +3,12 @@
 #include "data/byte_bpe.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <queue>
 
 #include "core/check.h"
 #include "core/json.h"
 #include "data/unicode_classes.h"
+#include "data/unicode_nfc.h"
 
 namespace sra {
 
@@ -110,7 +110,7 @@ std::shared_ptr<const ByteBpe> ByteBpe::parse(std::string_view json_text, const 
       bpe->nfc_ = true;
     } else if (!type.empty()) {
       r.fail("normalizer.type",
-             "'" + type + "' is not supported (only null, or NFC for text already in NFC)");
+             "'" + type + "' is not supported (only null, NFC, or a Sequence of at most one NFC)");
     }
   }
   bpe->parse_model(r.object(r.get(root, "model", ""), "model"));
@@ -352,9 +352,11 @@ void ByteBpe::finish() {
   }
   added_index_.assign(2 * 256, {});
   for (size_t i = 0; i < added_.size(); ++i) {
-    const Added& a = added_[i];
+    Added& a = added_[i];
     special_[size_t(a.id)] = a.special;
-    added_index_[(a.normalized ? 256 : 0) + uint8_t(a.content[0])].push_back(int32_t(i));
+    // tokenizers matches a "normalized" added token by its normalized form
+    a.match = nfc_ && a.normalized ? nfc(a.content) : a.content;
+    added_index_[(a.normalized ? 256 : 0) + uint8_t(a.match[0])].push_back(int32_t(i));
   }
   if (!prefix_ids_.empty()) bos_ = prefix_ids_.front();
   for (const char* name : {"<|begin_of_text|>", "<s>", "<|startoftext|>", "<|endoftext|>"}) {
@@ -391,7 +393,7 @@ std::string ByteBpe::describe() const {
   std::string out = "byte-level BPE, " + std::to_string(vocab_size()) + " ids (" +
                     std::to_string(added_.size()) + " added), " + std::to_string(merge_count_) +
                     " merges, pre-tokenizer " + pre;
-  if (nfc_) out += ", normalizer NFC (text already in NFC)";
+  if (nfc_) out += std::string(", normalizer NFC (Unicode ") + unicode_nfc_version() + ")";
   if (add_prefix_space_) out += ", add_prefix_space";
   if (ignore_merges_) out += ", ignore_merges";
   return out;
@@ -399,25 +401,7 @@ std::string ByteBpe::describe() const {
 
 // ---- encoding ----------------------------------------------------------------------------------
 
-// The NFC quick check: a text without code points that NFC may change is its own NFC form.
-void ByteBpe::check_nfc(std::string_view text) const {
-  for (size_t i = 0; i < text.size();) {
-    size_t len = 1;
-    const int32_t cp = utf8_decode(text, i, &len);
-    if (cp >= 0 && unicode_nfc_unsafe(uint32_t(cp))) {
-      char hex[16];
-      std::snprintf(hex, sizeof hex, "U+%04X", unsigned(cp));
-      throw Error("[tokenizer] " + name_ + ": normalizer NFC: the text holds " + hex + " at byte " +
-                  std::to_string(i) + ", which NFC may change (a combining mark, a character NFC replaces, " +
-                  "or one unassigned in Unicode " + unicode_nfc_version() +
-                  "); only text already in NFC is supported (full NFC normalization is not implemented)");
-    }
-    i += len;
-  }
-}
-
 std::vector<BpeSpan> ByteBpe::encode(std::string_view text, bool add_special) const {
-  if (nfc_) check_nfc(text);
   std::vector<BpeSpan> out;
   if (add_special) {
     for (int32_t id : prefix_ids_) out.push_back(BpeSpan{id, 0, 0});
@@ -439,13 +423,15 @@ std::vector<int32_t> ByteBpe::encode_ids(std::string_view text, bool add_special
 
 // Added tokens in text[begin, end): the leftmost match, the longest there (tokenizers' aho-corasick,
 // LeftmostLongest). The first pass (normalized_pass false) hands what lies between its matches to the
-// second, which hands it to the pre-tokenizer and the model.
+// normalizer and the second pass, which hands it to the pre-tokenizer and the model.
 void ByteBpe::split_added(std::string_view text, size_t begin, size_t end, bool normalized_pass,
                           std::vector<BpeSpan>& out) const {
   auto rest = [&](size_t b, size_t e) {
     if (b >= e) return;
     if (normalized_pass) {
       encode_segment(text, b, e, out);
+    } else if (nfc_) {
+      split_normalized(text, b, e, out);
     } else {
       split_added(text, b, e, true, out);
     }
@@ -456,8 +442,8 @@ void ByteBpe::split_added(std::string_view text, size_t begin, size_t end, bool 
     const Added* best = nullptr;
     for (int32_t k : added_index_[base + uint8_t(text[i])]) {
       const Added& a = added_[size_t(k)];
-      if (a.content.size() <= end - i && text.compare(i, a.content.size(), a.content) == 0 &&
-          (!best || a.content.size() > best->content.size()))
+      if (a.match.size() <= end - i && text.compare(i, a.match.size(), a.match) == 0 &&
+          (!best || a.match.size() > best->match.size()))
         best = &a;
     }
     if (!best) {
@@ -465,11 +451,28 @@ void ByteBpe::split_added(std::string_view text, size_t begin, size_t end, bool 
       continue;
     }
     rest(gap, i);
-    out.push_back(BpeSpan{best->id, int64_t(i), int64_t(i + best->content.size())});
-    i += best->content.size();
+    out.push_back(BpeSpan{best->id, int64_t(i), int64_t(i + best->match.size())});
+    i += best->match.size();
     gap = i;
   }
   rest(gap, end);
+}
+
+// The NFC normalizer on text[begin, end), a stretch between added tokens that are not normalized (tokenizers
+// normalizes each such stretch on its own), then the second pass of split_added on its NFC form, with the
+// tokens' offsets mapped back to the input. A stretch already in NFC is not copied.
+void ByteBpe::split_normalized(std::string_view text, size_t begin, size_t end,
+                               std::vector<BpeSpan>& out) const {
+  std::string normal;
+  std::vector<NfcEdit> edits;
+  if (!nfc_normalize(text.substr(begin, end - begin), normal, &edits))
+    return split_added(text, begin, end, true, out);
+  const size_t first = out.size();
+  split_added(normal, 0, normal.size(), true, out);
+  for (size_t k = first; k < out.size(); ++k) {
+    out[k].begin = int64_t(begin + nfc_input_offset(edits, size_t(out[k].begin), false));
+    out[k].end = int64_t(begin + nfc_input_offset(edits, size_t(out[k].end), true));
+  }
 }
 
 // Pre-tokenizes text[begin, end) and encodes each piece.

@@ -15,9 +15,12 @@
 // character outside the byte table gives its own UTF-8 bytes), concatenated; special added tokens are
 // skipped when skip_special (tokenizers' default). Unlike tokenizers, invalid UTF-8 in the result is kept
 // as bytes (not replaced by U+FFFD), so decoding token by token and joining gives the same bytes.
-// Normalizer: null, or NFC (Qwen2 sets it) for text that is already in NFC, which NFC leaves unchanged
-// (the quick check of data/unicode_classes.h unicode_nfc_unsafe): encoding a text that holds a code point
-// NFC may change is an error naming it, since full NFC normalization is not implemented.
+// Normalizer: null, or NFC (Qwen2 sets it; data/unicode_nfc.h, Unicode unicode_nfc_version()): as in
+// tokenizers, each stretch of text between added tokens that are not "normalized" is put in NFC on its own
+// before the "normalized" added tokens, the pre-tokenizer and the model see it (a text already in NFC,
+// which the quick check tells, is used as it is), and "normalized" added tokens match by their NFC form.
+// Token offsets still refer to the input: a token that begins or ends inside a stretch that NFC changed
+// (e.g. "e" + U+0301 became U+00E9) covers the whole stretch. Invalid UTF-8 bytes are kept as they are.
 // Refused with "[tokenizer] NAME: <json key> ..." naming the key: a model other than BPE, dropout,
 // continuing_subword_prefix / end_of_word_suffix, byte_fallback, another normalizer, a pre_tokenizer or Split
 // pattern other than the above, a decoder other than ByteLevel, post_processors other than ByteLevel /
@@ -70,6 +73,7 @@ class ByteBpe {
  private:
   struct Added {
     std::string content;
+    std::string match;  // what it matches: content, or its NFC form when normalized by an NFC normalizer
     int32_t id = 0;
     bool special = false;
     bool normalized = false;
@@ -87,7 +91,7 @@ class ByteBpe {
   void set_token(int32_t id, const std::string& text, const std::string& key);
 
   void finish();
-  void check_nfc(std::string_view text) const;
+  void split_normalized(std::string_view text, size_t begin, size_t end, std::vector<BpeSpan>& out) const;
   void split_added(std::string_view text, size_t begin, size_t end, bool normalized_pass,
                    std::vector<BpeSpan>& out) const;
   void encode_segment(std::string_view text, size_t begin, size_t end, std::vector<BpeSpan>& out) const;
@@ -110,7 +114,7 @@ class ByteBpe {
   bool add_prefix_space_ = false;
   bool byte_level_regex_ = true;
   bool ignore_merges_ = false;
-  bool nfc_ = false;  // normalizer NFC: text must already be in NFC
+  bool nfc_ = false;  // normalizer NFC
   bool fuse_unk_ = false;
   int32_t unk_ = -1;
   int32_t bos_ = -1;

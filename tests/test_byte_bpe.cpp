@@ -4,7 +4,8 @@
 // tests/fixtures/bpe/tokenizer.json (256 byte tokens, 9 merges, "hello" reachable only through
 // ignore_merges, Llama 3's Split + ByteLevel, added and special tokens, a TemplateProcessing BOS),
 // the GPT-2 form (ByteLevel with its regex and add_prefix_space), decode(encode(x)) == x, byte offsets,
-// the Tokenizer wrapper (file, directory, checkpoint bytes) and errors naming the JSON key.
+// the Tokenizer wrapper (file, directory, checkpoint bytes), errors naming the JSON key, and the NFC
+// normalizer (the NFC fixture's texts encode as their NFC form; added tokens; offsets into the input).
 // Equality with the tokenizers library itself: tools/bpe_parity.py (on a machine that has it).
 #include <doctest/doctest.h>
 
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/json.h"
@@ -38,6 +40,22 @@ std::string fixture_path() {
 const std::string& fixture_text() {
   static const std::string text = slurp(fixture_path());
   return text;
+}
+
+// (input, its NFC form) from tests/fixtures/nfc/nfc_cases.jsonl (Python's unicodedata; its first line
+// names the Unicode version). tests/test_unicode_nfc.cpp checks data/unicode_nfc against the same file.
+std::vector<std::pair<std::string, std::string>> nfc_fixture() {
+  std::string path = "tests/fixtures/nfc/nfc_cases.jsonl";
+  if (!std::filesystem::exists(path)) path = std::string(SRA_SOURCE_DIR) + "/" + path;
+  const std::string text = slurp(path);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t pos = text.find('\n') + 1; pos < text.size();) {
+    const size_t nl = std::min(text.find('\n', pos), text.size());
+    const Json j = Json::parse(std::string_view(text).substr(pos, nl - pos));
+    out.emplace_back(j["in"].as_string(), j["nfc"].as_string());
+    pos = nl + 1;
+  }
+  return out;
 }
 
 // The fixture with `edit` applied to its JSON.
@@ -359,12 +377,11 @@ TEST_CASE("byte_bpe: bad tokenizer.json files are errors naming the key") {
         "[tokenizer] tok.json: model.dropout: BPE dropout is not supported (set it to null)");
   CHECK(err([](Json& j) { j["model"]["byte_fallback"] = true; }).find("model.byte_fallback: true") !=
         std::string::npos);
-  CHECK(
-      err([](Json& j) {
-        j["normalizer"] = Json::object({{"type", "NFKC"}});
-      }) ==
-      "[tokenizer] tok.json: normalizer.type: 'NFKC' is not supported (only null, or NFC for text already in "
-      "NFC)");
+  CHECK(err([](Json& j) {
+          j["normalizer"] = Json::object({{"type", "NFKC"}});
+        }) ==
+        "[tokenizer] tok.json: normalizer.type: 'NFKC' is not supported (only null, NFC, or a Sequence of at "
+        "most one NFC)");
   CHECK(err([](Json& j) {
           j["pre_tokenizer"] = Json::object({{"type", "Metaspace"}});
         }).find("pre_tokenizer.type: 'Metaspace' is not supported") != std::string::npos);
@@ -418,29 +435,56 @@ TEST_CASE("byte_bpe: bad tokenizer.json files are errors naming the key") {
         "[tokenizer] decode: id 269 at position 0 is out of range for vocab size 269");
 }
 
-TEST_CASE("byte_bpe: an NFC normalizer takes text already in NFC and names what it cannot normalize") {
+TEST_CASE("byte_bpe: an NFC normalizer encodes the NFC form of the text") {
   auto plain = parse(fixture_text());
   const Json nfc_alone = Json::object({{"type", "NFC"}});
   const Json nfc_seq = Json::object({{"type", "Sequence"}, {"normalizers", Json::array({nfc_alone})}});
   for (const Json& norm : {nfc_alone, nfc_seq}) {
-    auto nfc = parse(variant([&](Json& j) { j["normalizer"] = norm; }));
-    CHECK(nfc->describe().find("normalizer NFC") != std::string::npos);
-    // NFC leaves these unchanged: ASCII, precomposed letters, CJK, a Hangul syllable, emoji
-    for (const std::string t :
-         {"the hello 12345\n", "caf\xc3\xa9 na\xc3\xafve", "\xe6\x97\xa5\xed\x95\x9c", "\xf0\x9f\x98\x80!"})
-      CHECK(nfc->encode_ids(t) == plain->encode_ids(t));
-    // e + U+0301 (combining acute) would become U+00E9
-    CHECK(error_of([&] { nfc->encode_ids("cafe\xcc\x81"); }) ==
-          "[tokenizer] tok.json: normalizer NFC: the text holds U+0301 at byte 4, which NFC may change (a "
-          "combining mark, a character NFC replaces, or one unassigned in Unicode " +
-              std::string(unicode_nfc_version()) +
-              "); only text already in NFC is supported (full NFC normalization is not implemented)");
-    CHECK(error_of([&] { nfc->encode_ids("\xe2\x84\xab"); }).find("U+212B") != std::string::npos);
+    auto bpe = parse(variant([&](Json& j) { j["normalizer"] = norm; }));
+    CHECK(bpe->describe().find(std::string("normalizer NFC (Unicode ") + unicode_nfc_version() + ")") !=
+          std::string::npos);
+    // NFC leaves these unchanged: ASCII, precomposed letters, CJK, a Hangul syllable, emoji, invalid bytes
+    for (const std::string t : {"the hello 12345\n", "caf\xc3\xa9 na\xc3\xafve", "\xe6\x97\xa5\xed\x95\x9c",
+                                "\xf0\x9f\x98\x80!", "e\xff\xcc\x81"})
+      CHECK(bpe->encode_ids(t) == plain->encode_ids(t));
+    // Texts the quick check used to refuse: e + U+0301 (combining acute), U+212B ANGSTROM SIGN, Hangul jamo.
+    CHECK(bpe->encode_ids("cafe\xcc\x81") == plain->encode_ids("caf\xc3\xa9"));
+    CHECK(bpe->encode_ids("cafe\xcc\x81") != plain->encode_ids("cafe\xcc\x81"));
+    CHECK(bpe->encode_ids("\xe2\x84\xab") == std::vector<int32_t>{0xC3, 0x85});
+    CHECK(bpe->encode_ids("\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab") == plain->encode_ids("\xed\x95\x9c"));
+    // The NFC fixture's texts: the ids of the expected NFC form, and decode gives that form.
+    for (const auto& [in, want] : nfc_fixture()) {
+      INFO(in);
+      CHECK(bpe->encode_ids(in) == plain->encode_ids(want));
+      CHECK(bpe->decode(bpe->encode_ids(in)) == want);
+    }
   }
-  CHECK(!unicode_nfc_unsafe('a'));
-  CHECK(!unicode_nfc_unsafe(0xE9));
-  CHECK(unicode_nfc_unsafe(0x301));    // combining acute
-  CHECK(unicode_nfc_unsafe(0x212B));   // Angstrom sign -> U+00C5
-  CHECK(unicode_nfc_unsafe(0x1161));   // Hangul vowel jamo: composes with a leading jamo
-  CHECK(!unicode_nfc_unsafe(0xD55C));  // a syllable
+}
+
+TEST_CASE("byte_bpe: NFC keeps added tokens and maps offsets back to the input") {
+  auto bpe = parse(variant([](Json& j) {
+    j["normalizer"] = Json::object({{"type", "NFC"}});
+    j["added_tokens"][2]["content"] = "<to\xcc\x81ol>";  // "normalized": true, so it matches <t\xc3\xb3ol>
+  }));
+  // Each stretch between tokens that are not normalized is normalized on its own, as in tokenizers: the
+  // '>' of <|end_of_text|> does not compose with U+0338 (which would make U+226F) and the token is kept.
+  CHECK(bpe->encode_ids("<|end_of_text|>\xcc\xb8") == std::vector<int32_t>{267, 0xCC, 0xB8});
+  CHECK(bpe->encode_ids("a>\xcc\xb8") == std::vector<int32_t>{'a', 0xE2, 0x89, 0xAF});
+  CHECK(bpe->encode_ids("x<t\xc3\xb3ol>") == std::vector<int32_t>{'x', 268});
+  CHECK(bpe->encode_ids("x<to\xcc\x81ol>") == std::vector<int32_t>{'x', 268});
+  CHECK(bpe->token(268) == "<to\xcc\x81ol>");
+  // "cafe" + U+0301 + "!" is encoded as "caf\xc3\xa9!"; both bytes of U+00E9 cover "e" + U+0301.
+  std::vector<BpeSpan> s = bpe->encode("cafe\xcc\x81!");
+  REQUIRE(s.size() == 6);
+  const int64_t want[6][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 6}, {3, 6}, {6, 7}};
+  for (size_t i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    CHECK(s[i].begin == want[i][0]);
+    CHECK(s[i].end == want[i][1]);
+  }
+  s = bpe->encode("\xe2\x84\xabx<to\xcc\x81ol>");  // U+212B -> U+00C5, and the added token after it
+  REQUIRE(s.size() == 4);
+  CHECK((s[0].begin == 0 && s[0].end == 3 && s[1].begin == 0 && s[1].end == 3));
+  CHECK((s[2].id == 'x' && s[2].begin == 3 && s[2].end == 4));
+  CHECK((s[3].id == 268 && s[3].begin == 4 && s[3].end == 12));
 }

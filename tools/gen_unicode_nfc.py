@@ -1,65 +1,103 @@
 #!/usr/bin/env python3
-"""Writes data/unicode_nfc.cpp: the code points that can make a text differ from its NFC form (the
-normalization quick check), from Python's unicodedata, for tokenizer.json files with an NFC normalizer
-(data/byte_bpe.cpp). A code point is listed when NFC changes it alone, when its canonical combining class
-is not 0, when it can be the second half of a canonical composition (Hangul vowel and trailing jamo
-included), or when it is unassigned in this Unicode version (unknown here, so not known to be safe).
-A text without any listed code point is in NFC: normalization leaves it unchanged.
-Run from the repository root: python3 tools/gen_unicode_nfc.py"""
+"""Writes data/unicode_nfc.cpp, the tables of NFC normalization (Unicode Standard Annex #15) used by
+data/unicode_nfc_normalize.cpp for tokenizer.json files with an NFC normalizer (data/byte_bpe.cpp), from
+Python's unicodedata:
+  kNfcUnsafe  the code points that can make a text differ from its NFC form (the quick check): NFC changes
+              it alone, its canonical combining class is not 0, it can be the second half of a canonical
+              composition (Hangul vowel and trailing jamo included), or it is unassigned in this Unicode
+              version (unknown here, so not known to be safe). A text without any of them is in NFC.
+  kCombining  ranges of code points with a non-zero canonical combining class, and the class.
+  kDecompose  each canonical decomposition mapping (one level; Hangul syllables are computed instead).
+  kCompose    the primary composites, as indices into kDecompose sorted by (first, second): the 2-part
+              canonical decompositions c -> (a, b) that NFC composes back, unicodedata.normalize("NFC",
+              a + b) == c, which leaves out the composition exclusions and non-starter decompositions.
+With --fixture it writes tests/fixtures/nfc/nfc_cases.jsonl instead: tricky inputs and their
+unicodedata.normalize("NFC", ...), which tests/test_unicode_nfc.cpp compares byte for byte.
+
+The Unicode version is that of the Python running this; it must be the version of
+data/unicode_classes.cpp (Unicode 15.0.0: Python 3.12; Debian 12's Python 3.11 has 14.0.0), or the
+generator stops (--any-version writes it anyway). Run from the repository root:
+  python3 tools/gen_unicode_nfc.py             # data/unicode_nfc.cpp
+  python3 tools/gen_unicode_nfc.py --fixture   # tests/fixtures/nfc/nfc_cases.jsonl"""
+import argparse
+import json
+import os
+import random
+import re
 import sys
 import unicodedata
 
+HANGUL_V = range(0x1161, 0x1176)
+HANGUL_T = range(0x11A8, 0x11C3)
 
-def unsafe_set():
-    second = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
+
+def canonical_mapping(cp):
+    d = unicodedata.decomposition(chr(cp))
+    if not d or d.startswith("<"):
+        return None
+    return [int(x, 16) for x in d.split()]
+
+
+def tables():
+    """(unsafe set, combining ranges, decompositions, compositions) for this Unicode version."""
+    decompose, compose = [], []
     for cp in range(0x110000):
-        d = unicodedata.decomposition(chr(cp))
-        if d and not d.startswith("<"):
-            parts = [int(x, 16) for x in d.split()]
-            if len(parts) == 2 and unicodedata.normalize("NFC", chr(parts[0]) + chr(parts[1])) == chr(cp):
-                second.add(parts[1])
-    out = set()
+        parts = canonical_mapping(cp)
+        if parts is None:
+            continue
+        assert len(parts) <= 2, hex(cp)
+        decompose.append((cp, parts[0], parts[1] if len(parts) == 2 else 0))
+        if len(parts) == 2 and unicodedata.normalize("NFC", chr(parts[0]) + chr(parts[1])) == chr(cp):
+            compose.append((parts[0], parts[1], len(decompose) - 1))
+    compose.sort()
+    second = set(HANGUL_V) | set(HANGUL_T) | {b for _, b, _ in compose}
+    unsafe, combining = set(), []
     for cp in range(0x110000):
         if 0xD800 <= cp <= 0xDFFF:
             continue
         c = chr(cp)
-        if (unicodedata.category(c) == "Cn" or unicodedata.combining(c) != 0 or cp in second
-                or unicodedata.normalize("NFC", c) != c):
-            out.add(cp)
-    return out
+        ccc = unicodedata.combining(c)
+        if ccc:
+            if combining and combining[-1][1] == cp - 1 and combining[-1][2] == ccc:
+                combining[-1][1] = cp
+            else:
+                combining.append([cp, cp, ccc])
+        if unicodedata.category(c) == "Cn" or ccc != 0 or cp in second or unicodedata.normalize("NFC", c) != c:
+            unsafe.add(cp)
+    return unsafe, combining, decompose, compose
 
 
 def ranges(cps):
-    out, start, prev = [], None, None
+    out = []
     for cp in sorted(cps):
-        if start is None:
-            start = prev = cp
-        elif cp == prev + 1:
-            prev = cp
+        if out and out[-1][1] == cp - 1:
+            out[-1][1] = cp
         else:
-            out.append((start, prev))
-            start = prev = cp
-    if start is not None:
-        out.append((start, prev))
+            out.append([cp, cp])
     return out
 
 
-def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else "data/unicode_nfc.cpp"
-    rs = ranges(unsafe_set())
+def rows(items, per_line):
     lines = []
-    row = []
-    for lo, hi in rs:
-        row.append(f"{{0x{lo:X}, 0x{hi:X}}}")
-        if len(row) == 6:
-            lines.append("    " + ", ".join(row) + ",")
-            row = []
-    if row:
-        lines.append("    " + ", ".join(row) + ",")
-    body = "\n".join(lines)
-    text = f"""// GENERATED by tools/gen_unicode_nfc.py from Python's unicodedata (Unicode {unicodedata.unidata_version}); do not edit.
-// Sorted, disjoint ranges [lo, hi] of the code points that may change under NFC ({len(rs)} ranges; see
-// data/unicode_classes.h unicode_nfc_unsafe).
+    for i in range(0, len(items), per_line):
+        lines.append("    " + ", ".join(items[i:i + per_line]) + ",")
+    return "\n".join(lines)
+
+
+def write_table(path):
+    unsafe, combining, decompose, compose = tables()
+    unsafe_r = ranges(unsafe)
+    version = unicodedata.unidata_version
+    hexes = lambda *xs: "{" + ", ".join(f"0x{x:X}" for x in xs) + "}"
+    text = f"""// GENERATED by `python3 tools/gen_unicode_nfc.py` (Python 3.12) from Python's unicodedata, Unicode
+// {version}; do not edit. NFC tables (data/unicode_nfc.h; the algorithm is data/unicode_nfc_normalize.cpp):
+//   kNfcUnsafe  {len(unsafe_r)} sorted, disjoint ranges [lo, hi] of the code points that may change under NFC
+//   kCombining  {len(combining)} ranges [lo, hi] with their non-zero canonical combining class
+//   kDecompose  {len(decompose)} canonical decomposition mappings cp -> (first, second), second 0 for a singleton
+//   kCompose    {len(compose)} primary composites: indices into kDecompose, sorted by (first, second)
+// Hangul syllables are decomposed and composed algorithmically, not listed.
+#include "data/unicode_nfc.h"
+
 #include <algorithm>
 #include <iterator>
 
@@ -72,10 +110,28 @@ namespace {{
 struct NfcRange {{
   uint32_t lo, hi;
 }};
+struct ClassRange {{
+  uint32_t lo, hi, ccc;
+}};
+struct Decomposition {{
+  uint32_t cp, first, second;
+}};
 
 // clang-format off
 const NfcRange kNfcUnsafe[] = {{
-{body}
+{rows([hexes(lo, hi) for lo, hi in unsafe_r], 6)}
+}};
+
+const ClassRange kCombining[] = {{
+{rows(["{" + f"0x{lo:X}, 0x{hi:X}, {ccc}" + "}" for lo, hi, ccc in combining], 5)}
+}};
+
+const Decomposition kDecompose[] = {{
+{rows([hexes(*t) for t in decompose], 5)}
+}};
+
+const uint16_t kCompose[] = {{
+{rows([str(i) for _, _, i in compose], 16)}
 }};
 // clang-format on
 
@@ -89,14 +145,170 @@ bool unicode_nfc_unsafe(uint32_t cp) {{
 }}
 
 const char* unicode_nfc_version() {{
-  return "{unicodedata.unidata_version}";
+  return "{version}";
+}}
+
+int unicode_combining_class(uint32_t cp) {{
+  if (cp < 0x300) return 0;
+  auto it = std::upper_bound(std::begin(kCombining), std::end(kCombining), cp,
+                             [](uint32_t c, const ClassRange& r) {{ return c < r.lo; }});
+  return it != std::begin(kCombining) && cp <= std::prev(it)->hi ? int(std::prev(it)->ccc) : 0;
+}}
+
+bool unicode_canonical_mapping(uint32_t cp, uint32_t* first, uint32_t* second) {{
+  auto it = std::lower_bound(std::begin(kDecompose), std::end(kDecompose), cp,
+                             [](const Decomposition& d, uint32_t c) {{ return d.cp < c; }});
+  if (it == std::end(kDecompose) || it->cp != cp) return false;
+  *first = it->first;
+  *second = it->second;
+  return true;
+}}
+
+uint32_t unicode_primary_composite(uint32_t first, uint32_t second) {{
+  const uint64_t key = (uint64_t(first) << 32) | second;
+  auto pair_of = [](uint16_t i) {{ return (uint64_t(kDecompose[i].first) << 32) | kDecompose[i].second; }};
+  auto it = std::lower_bound(std::begin(kCompose), std::end(kCompose), key,
+                             [&](uint16_t i, uint64_t k) {{ return pair_of(i) < k; }});
+  return it != std::end(kCompose) && pair_of(*it) == key ? kDecompose[*it].cp : 0;
 }}
 
 }}  // namespace sra
 """
     with open(path, "w") as f:
         f.write(text)
-    print(f"wrote {path}: {len(rs)} ranges, Unicode {unicodedata.unidata_version}")
+    print(f"wrote {path}: Unicode {version}, {len(unsafe_r)} unsafe ranges, {len(combining)} class ranges, "
+          f"{len(decompose)} decompositions, {len(compose)} compositions")
+
+
+# ---- the test fixture ---------------------------------------------------------------------------------
+
+def hand_cases():
+    """(name, input) pairs chosen by hand."""
+    nfd = lambda s: unicodedata.normalize("NFD", s)
+    return [
+        ("ascii", "Hello, world! 123"), ("empty", ""), ("precomposed latin", "café naïve Ångström"),
+        ("cjk and emoji", "日本語 😀 👍🏽"), ("hangul syllables", "한국어 텍스트"),
+        ("compatibility characters stay (NFC, not NFKC)", "ﬁ ﬂ ² ½ Ⅻ ｶ"),
+        ("e + acute", "cafe\u0301"), ("e + acute + acute", "e\u0301\u0301"),
+        ("equal classes keep their order (acute, grave)", "a\u0301\u0300"),
+        ("equal classes keep their order (grave, acute)", "a\u0300\u0301"),
+        ("dot below before circumflex", "a\u0323\u0302"), ("circumflex before dot below", "a\u0302\u0323"),
+        ("horn and acute out of order", "o\u0301\u031b"), ("horn and acute in order", "o\u031b\u0301"),
+        ("a + ring + acute composes twice", "A\u030a\u0301"),
+        ("mark of lower class between: not blocked", "e\u0316\u0301"),
+        ("mark of the same class between: blocked", "a\u0305\u0301"),
+        ("starter between: blocked", "e\u0062\u0301"),
+        ("greek alpha psili varia ypogegrammeni", "\u03b1\u0313\u0300\u0345"),
+        ("greek marks shuffled", "\u03b1\u0345\u0300\u0313"), ("greek precomposed U+1F82", "\u1f82"),
+        ("greek iota dialytika tonos", "\u03b9\u0308\u0301"), ("U+0390 stays", "\u0390"),
+        ("greek tonos U+0344 non-starter decomposition", "\u0399\u0344"), ("U+0344 alone", "\u0344"),
+        ("U+0340 U+0341 U+0343 singletons", "a\u0340 b\u0341 c\u0343"),
+        ("U+0374 U+037E U+0387 singletons", "\u0374\u037e\u0387"),
+        ("cyrillic short i", "\u0438\u0306\u0418\u0306"), ("cyrillic yo", "\u0435\u0308"),
+        ("cyrillic yi", "\u0406\u0308"), ("cyrillic precomposed stays", "йЁЇ"),
+        ("hangul L+V", "\u1100\u1161"), ("hangul L+V+T", "\u1100\u1161\u11a8"), ("hangul LV+T", "\uac00\u11a8"),
+        ("hangul LVT+T does not compose", "\uac01\u11a8"), ("hangul last syllable", "\u1112\u1175\u11c2"),
+        ("hangul L alone", "\u1100"), ("hangul V alone", "\u1161"), ("hangul T alone", "\u11a8"),
+        ("hangul L+L+V", "\u1100\u1100\u1161"), ("hangul L+V+V", "\u1100\u1161\u1161"),
+        ("hangul U+11A7 is not a trailing consonant", "\uac00\u11a7"),
+        ("hangul old vowel U+1176 does not compose", "\u1100\u1176"),
+        ("hangul mark between L+V and T blocks", "\u1100\u1161\u0301\u11a8"),
+        ("hangul syllable NFD", nfd("한국어 텍스트")),
+        ("composition exclusion U+0958", "\u0958"), ("U+0915 U+093C stays", "\u0915\u093c"),
+        ("composition exclusion U+2ADC", "\u2adc"), ("exclusion U+FB1D hebrew", "\ufb1d"),
+        ("singleton U+212B angstrom", "\u212b"), ("singleton U+2126 ohm", "\u2126"),
+        ("singleton U+212A kelvin", "\u212a"), ("singleton U+2000 en quad", "a\u2000b"),
+        ("CJK compatibility U+F900", "\uf900"), ("CJK compatibility U+2F800", "\U0002f800"),
+        ("tibetan non-starter decompositions", "\u0f73\u0f75\u0f81"),
+        ("oriya two-part vowel", "\u0b47\u0b3e"), ("oriya blocked by a mark", "\u0b47\u0300\u0b3e"),
+        ("tamil two-part vowel", "\u0b92\u0bd7 \u0bc6\u0bbe"), ("sinhala", "\u0dd9\u0dcf\u0dca"),
+        ("vietnamese decomposed", nfd("Tiếng Việt có dấu: ước, những, ậ, ể, ỡ")),
+        ("vietnamese marks out of order", "Vie\u0302\u0323t Nam, tie\u0301\u0302ng"),
+        ("vietnamese precomposed stays", "Tiếng Việt"),
+        ("non-starter at text start", "\u0301abc"), ("two non-starters at text start", "\u0301\u0300"),
+        ("non-starters at start reordered", "\u0345\u0301"), ("mark after space", "a \u0301b"),
+        ("unassigned before a mark", "\u0378\u0301"), ("musical symbol U+1D15E (excluded)", "\U0001d15e"),
+        ("musical symbol U+1D160 (three parts)", "\U0001d160"),
+        ("kaithi U+110AB", "\U000110a5\U000110ba"), ("dives akuru U+11938 (Unicode 13)", "\U00011935\U00011930"),
+        ("long run of marks", "a" + "\u0301\u0323\u0300\u0345\u0316\u031b\u0302\u0330" * 4),
+        ("angstrom, ohm and acute in a sentence", "x e\u0301 y \u212b z \u2126 w"),
+        ("NFD of mixed text", nfd("Ærøskøbing, Ελληνικά ά ὦ, São Paulo, İstanbul, Ŵ Ǻ ǻ Ḉ")),
+    ]
+
+
+def sweep_cases():
+    """One long text per property, covering every code point that has one: each canonical decomposition
+    alone, each combining mark reordered against a class-1 and a class-240 mark, each composite's pair."""
+    decomposable = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and canonical_mapping(cp)]
+    marks = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and unicodedata.combining(chr(cp))]
+    pairs = [c for cp in decomposable if len(c := canonical_mapping(cp)) == 2]
+    return [
+        ("every canonical decomposition", " ".join(chr(cp) for cp in decomposable)),
+        ("every mark before a class-1 mark", " ".join("x" + chr(cp) + "\u0334" for cp in marks)),
+        ("every mark after a class-240 mark", " ".join("x\u0345" + chr(cp) for cp in marks)),
+        ("every 2-part decomposition's pair", " ".join(chr(a) + chr(b) for a, b in pairs)),
+        ("every hangul syllable decomposed, one in 37", unicodedata.normalize(
+            "NFD", "".join(chr(cp) for cp in range(0xAC00, 0xD7A4, 37)))),
+    ]
+
+
+def random_cases(count, seed=20):
+    rng = random.Random(seed)
+    pool = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and
+            (unicodedata.combining(chr(cp)) or canonical_mapping(cp))]
+    pool += list(range(0x1100, 0x1113)) + list(HANGUL_V) + list(HANGUL_T) + [0xAC00, 0xAC01, 0xD7A3]
+    bases = [ord(c) for c in "aeiouAEOUnscyzkαωιΑЕиу "] + [0x0B47, 0x0BC6, 0x0DD9, 0x11935]
+    out = []
+    for i in range(count):
+        n = rng.randint(1, 12)
+        s = "".join(chr(rng.choice(pool) if rng.random() < 0.7 else rng.choice(bases)) for _ in range(n))
+        if i % 3 == 1:  # decomposed and shuffled: exercises reordering and recomposition
+            d = list(unicodedata.normalize("NFD", s))
+            rng.shuffle(d)
+            s = "".join(d)
+        out.append((f"random {i}", s))
+    return out
+
+
+def write_fixture(path):
+    cases = hand_cases() + sweep_cases() + random_cases(300)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    changed = 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"unicode_version": unicodedata.unidata_version,
+                            "generator": "python3 tools/gen_unicode_nfc.py --fixture (Python 3.12)"}) + "\n")
+        for name, text in cases:
+            nfc = unicodedata.normalize("NFC", text)
+            changed += nfc != text
+            f.write(json.dumps({"name": name, "in": text, "nfc": nfc}, ensure_ascii=False) + "\n")
+    print(f"wrote {path}: {len(cases)} cases ({changed} change under NFC), Unicode {unicodedata.unidata_version}")
+
+
+def classes_version():
+    try:
+        with open("data/unicode_classes.cpp", encoding="utf-8") as f:
+            m = re.search(r"Unicode ([0-9.]+)", f.read())
+        return m.group(1) if m else None
+    except OSError:
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("path", nargs="?", help="output (default data/unicode_nfc.cpp, or the fixture)")
+    ap.add_argument("--fixture", action="store_true", help="write the test fixture instead of the table")
+    ap.add_argument("--any-version", action="store_true",
+                    help="write even when Python's Unicode version differs from data/unicode_classes.cpp's")
+    args = ap.parse_args()
+    want = classes_version()
+    if want and want != unicodedata.unidata_version and not args.any_version:
+        sys.exit(f"gen_unicode_nfc: this Python's unicodedata is Unicode {unicodedata.unidata_version}, "
+                 f"data/unicode_classes.cpp is {want}: run it with a matching Python (python3.12 for 15.0.0), "
+                 "or pass --any-version")
+    if args.fixture:
+        write_fixture(args.path or "tests/fixtures/nfc/nfc_cases.jsonl")
+    else:
+        write_table(args.path or "data/unicode_nfc.cpp")
 
 
 if __name__ == "__main__":
