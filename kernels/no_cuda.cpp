@@ -115,6 +115,9 @@ void kth_smallest_cuda(const KthSmallestArgs&, int) {
 void perturbed_scores_cuda(const PerturbedScoresArgs&, int) {
   no_cuda("router");
 }
+void router_scores_cuda(const RouterScoresArgs&, int) {
+  no_cuda("router");
+}
 void threshold_step_cuda(const ThresholdStepArgs&, int) {
   no_cuda("router");
 }

@@ -159,7 +159,7 @@ Rows decode_rows(Transformer& m, const Routing& rt_in, const std::vector<KVCache
   std::vector<Tensor> reads;  // every SRA layer's scores (B, 1), then the payload
   for (size_t i = 0; i < L; ++i) {
     const DecoderLayer& layer = *m.model->layers[i];
-    if (rt.router[i]) reads.push_back(rt.router[i]->scores(h));
+    if (rt.router[i]) reads.push_back(rt.router[i]->decode_scores(h));
     const SelfAttention& at = *layer.self_attn;
     Tensor x = layer.input_layernorm->forward(h);
     Tensor q = rope(at.q_proj->forward(x).reshape({B, 1, H, D}).transpose(1, 2), pos, c.rope_theta,

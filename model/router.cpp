@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "autograd/autocast.h"
+#include "autograd/tape.h"
 #include "kernels/router/router.h"
 
 namespace sra {
@@ -37,6 +39,27 @@ Tensor Router::scores(const Tensor& h) const {
   SRA_CHECK(h.dim() == 3, "[router] hidden states must be (B, T, C), got ", shape_str(h.shape()));
   Tensor s = down_proj->forward(silu(up_proj->forward(norm->forward(h))));  // (B, T, 1)
   return s.squeeze(-1);
+}
+
+Tensor Router::decode_scores(const Tensor& h) const {
+  SRA_CHECK(h.dim() == 3, "[router] hidden states must be (B, T, C), got ", shape_str(h.shape()));
+  const Device dev = h.device();
+  const DType dt = h.dtype();
+  const bool fused = dev.is_cuda() && !grad_enabled() && autocast_dtype() != DType::bf16 &&
+                     (dt == DType::f32 || dt == DType::f64) && up_proj->bias.defined() &&
+                     down_proj->bias.defined();
+  if (!fused) return scores(h);
+  for (const Tensor* p :
+       {&norm->weight, &up_proj->weight, &up_proj->bias, &down_proj->weight, &down_proj->bias})
+    SRA_CHECK(p->dtype() == dt && p->device() == dev && p->is_contiguous(), "[router] parameters must be ",
+              dtype_name(dt), " on ", dev.str(), " like the hidden states");
+  const int64_t B = h.size(0), T = h.size(1), C = h.size(2), hidden = up_proj->weight.size(0);
+  Tensor x = h.contiguous();
+  Tensor s = Tensor::empty({B, T}, dt, dev);
+  kern::router_scores(
+      dev, {dt, s.raw(), x.raw(), norm->weight.raw(), norm->eps(), up_proj->weight.raw(), up_proj->bias.raw(),
+            down_proj->weight.raw(), down_proj->bias.raw(), B * T, C, hidden});
+  return s;
 }
 
 double Router::threshold() const {

@@ -49,6 +49,9 @@ class Router : public Module {
   Router(int64_t d_model, const RouterConfig& c, double norm_eps, double init_std, Generator& gen,
          DType dtype = DType::f32);
   Tensor scores(const Tensor& h) const;  // (B, T, C) → (B, T)
+  // scores for generation: on CUDA without autograd or autocast, the whole MLP in one kernel
+  // (kernels/router/router.h router_scores: equal to scores up to rounding); otherwise scores.
+  Tensor decode_scores(const Tensor& h) const;
   // Training (stochastic, straight-through) when is_training(), else deterministic hard selection.
   Selection select(const Tensor& h, Generator& gen) const;
   // Given decisions z (B, T) u8 (e.g. sampled by the RL stage): scores (differentiable), selected = z,

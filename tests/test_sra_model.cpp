@@ -4,11 +4,16 @@
 
 #include <cmath>
 
+#include "autograd/tape.h"
+#include "compare_util.h"
+#include "core/cuda_runtime.h"
 #include "core/parallel.h"
+#include "kernels/router/router.h"
 #include "model/optimizer.h"
 #include "model/transformer.h"
 
 using namespace sra;
+using sra::test::rel_err;
 
 namespace {
 
@@ -212,4 +217,41 @@ TEST_CASE(
   RouterConfig bad;
   bad.threshold_lr = 1.5;
   CHECK_THROWS_WITH(bad.validate(), doctest::Contains("threshold_lr must be in [0, 1]"));
+}
+
+// The fused router MLP of generation (kernels/router/router.h router_scores) against the composite
+// Router::scores: the CPU kernel in f64 and f32; on a GPU the CUDA kernel against both and decode_scores
+// against scores (the path decode steps take).
+TEST_CASE("sra router: router_scores in one kernel equals the composite scores up to rounding") {
+  RouterConfig c;
+  c.hidden = 24;
+  for (DType dt : {DType::f64, DType::f32}) {
+    CAPTURE(dtype_name(dt));
+    Generator init(15), data(16);
+    Router r(40, c, 1e-6, 0.5, init, dt);
+    NoGradGuard ng;
+    for (Tensor* p : {&r.norm->weight, &r.up_proj->bias, &r.down_proj->bias}) {  // away from 1 and 0
+      Tensor noise = randn(p->shape(), data, dt);
+      p->add_(noise, 0.3);
+    }
+    Tensor h = randn({3, 7, 40}, data, dt);
+    const Tensor want = r.scores(h);
+    auto fused = [&](Device d) {
+      Tensor x = h.to(d).contiguous(), s = Tensor::empty({3, 7}, dt, d);
+      auto on = [&](const Tensor& t) { return t.to(d).contiguous(); };
+      Tensor g = on(r.norm->weight), uw = on(r.up_proj->weight), ub = on(r.up_proj->bias);
+      Tensor dw = on(r.down_proj->weight), db = on(r.down_proj->bias);
+      kern::router_scores(d, {dt, s.raw(), x.raw(), g.raw(), r.norm->eps(), uw.raw(), ub.raw(), dw.raw(),
+                              db.raw(), 21, 40, c.hidden});
+      return s.to(Device::cpu());
+    };
+    const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
+    const Tensor cpu = fused(Device::cpu());
+    CHECK(rel_err(cpu, want) <= tol);
+    if (!cuda::available()) continue;
+    CHECK(rel_err(fused(Device::cuda(0)), cpu) <= tol);
+    r.to(Device::cuda(0));
+    const Tensor hg = h.to(Device::cuda(0));
+    CHECK(rel_err(r.decode_scores(hg).to(Device::cpu()), r.scores(hg).to(Device::cpu())) <= tol);
+  }
 }

@@ -15,6 +15,12 @@ void perturbed_scores(Device d, const PerturbedScoresArgs& a) {
   });
 }
 
+void router_scores(Device d, const RouterScoresArgs& a) {
+  if (a.rows == 0) return;
+  if (d.is_cuda()) return router_scores_cuda(a, d.index);
+  for_float(a.dtype, "router", "cpu", [&](auto t) { router_scores_cpu<decltype(t)>(a); });
+}
+
 void threshold_step(Device d, const ThresholdStepArgs& a) {
   if (d.is_cuda()) return threshold_step_cuda(a, d.index);
   threshold_step_cpu(a);
