@@ -78,8 +78,8 @@ void router_scores_cuda(const RouterScoresArgs& a, int device) {
   for_float(a.dtype, "router", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     const size_t smem = size_t(a.c + a.hidden) * sizeof(T);
-    SRA_CHECK(smem <= 48 * 1024, "[router] d_model ", a.c, " + hidden ", a.hidden,
-              " are too large for the fused router kernel");
+    SRA_CHECK(smem + sizeof(double) * kRouterThreads <= 48 * 1024, "[router] d_model ", a.c, " + hidden ",
+              a.hidden, " are too large for the fused router kernel");
     router_scores_kernel<T>
         <<<unsigned(std::min<int64_t>(a.rows, 65535)), kRouterThreads, smem, cuda::stream(device)>>>(
             static_cast<T*>(a.s), static_cast<const T*>(a.h), static_cast<const T*>(a.norm_w), a.eps,
