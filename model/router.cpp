@@ -47,7 +47,8 @@ Tensor Router::decode_scores(const Tensor& h) const {
   const DType dt = h.dtype();
   const bool fused = dev.is_cuda() && !grad_enabled() && autocast_dtype() != DType::bf16 &&
                      (dt == DType::f32 || dt == DType::f64) && up_proj->bias.defined() &&
-                     down_proj->bias.defined();
+                     down_proj->bias.defined() &&
+                     kern::router_scores_fits_cuda(dt, h.size(2), up_proj->weight.size(0));
   if (!fused) return scores(h);
   for (const Tensor* p :
        {&norm->weight, &up_proj->weight, &up_proj->bias, &down_proj->weight, &down_proj->bias})

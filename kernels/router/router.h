@@ -54,6 +54,11 @@ struct RouterScoresArgs {  // contiguous, on the call's device
   int64_t rows, c, hidden;
 };
 
+// Whether the CUDA kernel takes these sizes (its row and activations in 48 KiB of shared memory with its
+// reduction tree); the CPU takes any.
+inline bool router_scores_fits_cuda(DType dtype, int64_t c, int64_t hidden) {
+  return size_t(c + hidden) * dtype_size(dtype) + 256 * sizeof(double) <= 48 * 1024;
+}
 void router_scores(Device device, const RouterScoresArgs& args);
 void router_scores_cuda(const RouterScoresArgs& args, int device);
 template <typename T>

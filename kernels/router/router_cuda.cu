@@ -78,8 +78,9 @@ void router_scores_cuda(const RouterScoresArgs& a, int device) {
   for_float(a.dtype, "router", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     const size_t smem = size_t(a.c + a.hidden) * sizeof(T);
-    SRA_CHECK(smem + sizeof(double) * kRouterThreads <= 48 * 1024, "[router] d_model ", a.c, " + hidden ",
+    SRA_CHECK(router_scores_fits_cuda(a.dtype, a.c, a.hidden), "[router] d_model ", a.c, " + hidden ",
               a.hidden, " are too large for the fused router kernel");
+    static_assert(kRouterThreads == 256, "router_scores_fits_cuda counts a tree of 256 doubles");
     router_scores_kernel<T>
         <<<unsigned(std::min<int64_t>(a.rows, 65535)), kRouterThreads, smem, cuda::stream(device)>>>(
             static_cast<T*>(a.s), static_cast<const T*>(a.h), static_cast<const T*>(a.norm_w), a.eps,
