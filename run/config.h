@@ -116,7 +116,7 @@ struct TrainSection {
 // Data parallel (core/dist/, docs/distributed.md): the ranks come from the launcher (--nproc-per-node,
 // torchrun, mpirun, srun), not from the config.
 struct DistributedSection {
-  std::string backend = "auto";  // "auto" | "tcp" | "nccl" | "none"
+  std::string backend = "auto";  // "auto" | "tcp" | "nccl" | "mpi" | "none"
   double timeout_s = 300;        // every collective and the rendezvous wait at most this long
   int64_t zero = 0;              // 1: ZeRO-1, AdamW state sharded over the ranks (train/zero.h)
   bool overlap = true;           // gradient all-reduces started during the backward (train/grad_sync.h)

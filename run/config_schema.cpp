@@ -282,9 +282,10 @@ std::vector<ConfigKey> build_schema() {
   s.push_back(device);
   // distributed
   s.push_back(enum_key(
-      "distributed.backend", SRA_FIELD(std::string, distributed.backend), {"auto", "tcp", "nccl", "none"},
-      "Collectives between ranks: auto = nccl on cuda (when built with NCCL), else tcp; none "
-      "refuses a multi-rank launch."));
+      "distributed.backend", SRA_FIELD(std::string, distributed.backend),
+      {"auto", "tcp", "nccl", "mpi", "none"},
+      "Collectives between ranks: auto = nccl on cuda (when built with NCCL), else tcp; mpi under mpirun "
+      "(the same bits as tcp); none refuses a multi-rank launch."));
   s.push_back(float_key("distributed.timeout_s", SRA_FIELD(double, distributed.timeout_s), gt(0), none(),
                         "Seconds a collective or the rendezvous may wait before the job fails."));
   s.push_back(

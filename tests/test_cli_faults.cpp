@@ -120,7 +120,7 @@ TEST_CASE("cli faults: usage errors exit 2 with a readable message naming the fl
        "error: --nproc-per-node: must be an integer in [1, 1024], got 0"},
       {{"eval", "--checkpoint", "c", "--dataset", "synthetic", "--nproc-per-node", "x"},
        "error: --nproc-per-node: must be an integer, got 'x'"},
-      {{"bench", "train", "--backend", "gloo"}, "error: --backend: gloo not in {auto,tcp,nccl}"},
+      {{"bench", "train", "--backend", "gloo"}, "error: --backend: gloo not in {auto,tcp,nccl,mpi}"},
       {{"eval", "--checkpoint", "c", "--dataset", "synthetic", "--dist-timeout", "0"},
        "error: --dist-timeout: must be a finite number > 0, got 0"},
   };

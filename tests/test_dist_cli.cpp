@@ -5,7 +5,7 @@
 // or stopped rank ends the job within distributed.timeout_s and the last checkpoint loads; eval over 2
 // ranks writes the samples and summary of 1 rank; a config that differs between ranks fails at start; sra rl
 // over 2 ranks keeps the ranks' routers equal (its held-out evaluation, split across them, matches a
-// one-process sra eval of its final checkpoint).
+// one-process sra eval of its final checkpoint); under mpirun, distributed.backend mpi gives tcp's bits.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,6 +18,7 @@
 
 #include "child_process.h"
 #include "cli_test_util.h"
+#include "core/dist/mpi.h"
 #include "core/dist/nccl.h"
 #include "core/dist/socket.h"
 #include "core/json.h"
@@ -76,6 +77,18 @@ void check_close(const Checkpoint& a, const Checkpoint& b, double rel) {
     ++compared;
   }
   CHECK(compared > 5);
+}
+
+// Every tensor of a and b (model, optimizer state, ...) has the same bits.
+void check_same_bits(const Checkpoint& a, const Checkpoint& b) {
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const auto& [na, ta] = a.tensors[i];
+    const auto& [nb, tb] = b.tensors[i];
+    REQUIRE(na == nb);
+    INFO(na);
+    CHECK(ta.to_vector<double>() == tb.to_vector<double>());
+  }
 }
 
 Run train(const std::string& cfg, const fs::path& out, std::vector<std::string> extra = {}) {
@@ -441,4 +454,42 @@ TEST_CASE("dist cuda: one NCCL rank (--nproc-per-node 1) trains as one plain pro
   REQUIRE_MESSAGE(z.rc == 0, z.err);
   CHECK(z.out.find("ZeRO-1: AdamW state sharded over 1 ranks") != std::string::npos);
   check_all_close(last_checkpoint(dir / "one", 6), last_checkpoint(dir / "z", 6), 1e-6);
+}
+
+// 3 ranks (with 2 the rank order of a sum changes no bit) x 2 rows, under mpirun as root in a container
+// (shared memory may be unavailable: tcp between the ranks; no binding: each rank's threads may use both
+// cores; a hang fails within 120 s).
+TEST_CASE(
+    "dist train: backend mpi under mpirun gives the bits of backend tcp; refused under --nproc-per-node" *
+    doctest::skip(!dist::mpi::built())) {
+  const fs::path dir = temp_dir("dist_mpi");
+  const std::string mpirun =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,tcp "
+      "timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 3 ";
+  std::string cfg;
+  for (const std::string zero : {"0", "1"}) {  // all-reduces overlapped with the backward; ZeRO-1
+    INFO("distributed.zero ", zero);
+    const fs::path tcp_out = dir / ("tcp" + zero), mpi_out = dir / ("mpi" + zero);
+    cfg = tiny_config(dir, "  zero: " + zero + "\n");
+    Run tcp =
+        train(cfg, tcp_out,
+              {"--nproc-per-node", "3", "--set", "distributed.backend=tcp", "--set", "train.batch_size=6"});
+    REQUIRE_MESSAGE(tcp.rc == 0, tcp.err);
+    Run mpi = run_sra({"train", "--config", cfg, "--out", mpi_out.string(), "--set",
+                       "distributed.backend=mpi", "--set", "train.batch_size=6"},
+                      mpirun);
+    REQUIRE_MESSAGE(mpi.rc == 0, mpi.out, mpi.err);
+    CHECK(mpi.out.find("data parallel: 3 ranks (mpi)") != std::string::npos);
+    CHECK(mpi.out.find("done: step 6 of 6") != std::string::npos);
+    check_same_bits(last_checkpoint(tcp_out, 3), last_checkpoint(mpi_out, 3));
+    check_same_bits(last_checkpoint(tcp_out, 6), last_checkpoint(mpi_out, 6));
+    const std::vector<Json> m1 = read_metrics(tcp_out), m2 = read_metrics(mpi_out);
+    REQUIRE(m1.size() == 6);
+    REQUIRE(m2.size() == 6);
+    for (size_t i = 0; i < 6; ++i) CHECK(m2[i]["loss"].as_double() == m1[i]["loss"].as_double());
+  }
+
+  Run refused = train(cfg, dir / "refused", {"--nproc-per-node", "2", "--set", "distributed.backend=mpi"});
+  CHECK(refused.rc != 0);
+  CHECK_MESSAGE(refused.err.find("use mpirun -np N") != std::string::npos, refused.err);
 }

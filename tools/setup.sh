@@ -3,7 +3,7 @@
 # prints the exact apt-get line and exits 1. Exits 0 when everything is already there.
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libyaml-cpp-dev libhdf5-dev libsentencepiece-dev libcli11-dev doctest-dev
-      libopenblas-dev clang-format)
+      libopenblas-dev clang-format libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

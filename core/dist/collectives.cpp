@@ -14,7 +14,9 @@
 
 #include "core/check.h"
 #include "core/crc32c.h"
+#include "core/dist/mpi.h"
 #include "core/dist/nccl.h"
+#include "core/dist/rank_sum.h"
 
 namespace sra::dist {
 
@@ -34,21 +36,6 @@ const char* op_name(uint64_t op) {
 struct Header {
   uint64_t op = 0, bytes = 0;
 };
-
-// acc[i] += x[i] for the bytes of n elements of `dtype`; acc holds f32 (f32, bf16) or f64 (f64).
-void accumulate(std::vector<double>& acc64, std::vector<float>& acc32, const char* x, int64_t n,
-                DType dtype) {
-  if (dtype == DType::f64) {
-    const double* p = reinterpret_cast<const double*>(x);
-    for (int64_t i = 0; i < n; ++i) acc64[i] += p[i];
-  } else if (dtype == DType::f32) {
-    const float* p = reinterpret_cast<const float*>(x);
-    for (int64_t i = 0; i < n; ++i) acc32[i] += p[i];
-  } else {
-    const bf16* p = reinterpret_cast<const bf16*>(x);
-    for (int64_t i = 0; i < n; ++i) acc32[i] += float(p[i]);
-  }
-}
 
 // The tcp backend's communication thread: runs the queued all-reduces one at a time, in order; started
 // with the first one. After an error it drops the rest (the ranks' exchange is broken) and wait()
@@ -282,24 +269,15 @@ class TcpCommunicator : public Communicator {
       t.bump_version();
       return;
     }
-    const int64_t n = t.numel();
-    std::vector<double> acc64(t.dtype() == DType::f64 ? size_t(n) : 0, 0.0);
-    std::vector<float> acc32(t.dtype() == DType::f64 ? 0 : size_t(n), 0.0f);
-    accumulate(acc64, acc32, data, n, t.dtype());
+    RankSum sum(t.numel(), t.dtype());
+    sum.add(data);
     std::vector<char> buf(bytes);
     for (int r = 1; r < world_; ++r) {  // in rank order: the sum does not depend on timing
       recv_header(peers_[r], {op, bytes}, deadline, r, what);
       peers_[r].recv_all(buf.data(), bytes, deadline, context(op, r, what));
-      accumulate(acc64, acc32, buf.data(), n, t.dtype());
+      sum.add(buf.data());
     }
-    if (t.dtype() == DType::f64) {
-      std::memcpy(data, acc64.data(), bytes);
-    } else if (t.dtype() == DType::f32) {
-      std::memcpy(data, acc32.data(), bytes);
-    } else {
-      bf16* p = reinterpret_cast<bf16*>(data);
-      for (int64_t i = 0; i < n; ++i) p[i] = bf16(acc32[size_t(i)]);
-    }
+    sum.write(data);
     t.bump_version();
     for (int r = 1; r < world_; ++r) {
       const size_t at = op == kAllReduce ? 0 : size_t(r) * back;
@@ -394,8 +372,9 @@ std::unique_ptr<Communicator> make_tcp_communicator(Store& store, double timeout
 
 std::unique_ptr<Communicator> make_communicator(const std::string& backend, Store& store, Device device,
                                                 double timeout_s) {
-  SRA_CHECK(backend == "auto" || backend == "tcp" || backend == "nccl", "[dist] unknown backend '", backend,
-            "' (auto, tcp, nccl)");
+  SRA_CHECK(backend == "auto" || backend == "tcp" || backend == "nccl" || backend == "mpi",
+            "[dist] unknown backend '", backend, "' (auto, tcp, nccl, mpi)");
+  if (backend == "mpi") return mpi::make_communicator(store.env());
   const bool nccl = backend == "nccl" || (backend == "auto" && device.is_cuda() && nccl::built());
   if (!nccl) return make_tcp_communicator(store, timeout_s);
   SRA_CHECK(device.is_cuda(), "[dist] distributed.backend nccl needs device cuda, got ", device.str());
@@ -421,11 +400,20 @@ std::unique_ptr<DistContext> join_job(const std::string& backend, Device device,
   if (!env.distributed()) return nullptr;
   if (backend == "none") {
     SRA_CHECK(env.world_size == 1, "[config] distributed.backend is none but the launcher (", env.launcher,
-              ") started ", env.world_size, " ranks: set distributed.backend auto, tcp or nccl");
+              ") started ", env.world_size, " ranks: set distributed.backend auto, tcp, nccl or mpi");
     return nullptr;
   }
   auto ctx = std::make_unique<DistContext>();
   ctx->env = env;
+  if (backend == "mpi") {  // MPI does its own rendezvous: no store
+    SRA_CHECK(
+        env.launcher == "mpirun", "[dist] distributed.backend mpi runs under mpirun, but the ranks were ",
+        env.launcher == "torchrun" ? "started by --nproc-per-node or torchrun" : "started by " + env.launcher,
+        ": use mpirun -np N sra ... (or distributed.backend tcp)");
+    ctx->comm = mpi::make_communicator(env);
+    check_same_config(*ctx->comm, config_text);
+    return ctx;
+  }
   ctx->store = std::make_unique<Store>(env, timeout_s);
   ctx->comm = make_communicator(backend, *ctx->store, device, timeout_s);
   check_same_config(*ctx->comm, config_text);

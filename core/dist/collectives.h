@@ -35,6 +35,8 @@
 //         thread aborts the communicator (ncclCommAbort) and ends the process with an error naming the
 //         rank and the operation when one has not completed within distributed.timeout_s or NCCL
 //         reports an asynchronous error.
+//   mpi   MPI (core/dist/mpi.h) for ranks started by mpirun: rank 0 sums in rank order as tcp does (the
+//         same bits); no store. Refused under --nproc-per-node / torchrun ("use mpirun -np N").
 //   auto  nccl on device cuda when this build has NCCL, else tcp.
 //
 // check_same_config(comm, text): all-gathers a hash of `text` (the resolved config) and throws
@@ -74,7 +76,8 @@ class Communicator {
 // The tcp backend (also the host side of nccl). Needs the store only while it connects.
 std::unique_ptr<Communicator> make_tcp_communicator(Store& store, double timeout_s);
 
-// backend: "auto" | "tcp" | "nccl". nccl needs a CUDA device and a build with NCCL.
+// backend: "auto" | "tcp" | "nccl" | "mpi". nccl needs a CUDA device and a build with NCCL, mpi a build
+// with MPI (the store is not used).
 std::unique_ptr<Communicator> make_communicator(const std::string& backend, Store& store, Device device,
                                                 double timeout_s);
 

@@ -219,8 +219,9 @@ void add_bench(CLI::App& app) {
                 "cross_entropy)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fused", "unfused"}));
-  t->add_option("--backend", topt->backend, "Under --nproc-per-node or a launcher: auto, tcp or nccl")
-      ->check(CLI::IsMember({"auto", "tcp", "nccl"}));
+  t->add_option("--backend", topt->backend,
+                "Under --nproc-per-node or a launcher: auto, tcp or nccl; mpi under mpirun")
+      ->check(CLI::IsMember({"auto", "tcp", "nccl", "mpi"}));
   auto nproc = add_nproc_option(t);
   commands().push_back({t, launched(nproc, [topt]() { return run_bench_train(*topt, std::cout); })});
 }

@@ -1,0 +1,38 @@
+// Rank-order sums for the host-side collectives: see core/dist/rank_sum.h.
+#include "core/dist/rank_sum.h"
+
+#include <cstring>
+
+namespace sra::dist {
+
+RankSum::RankSum(int64_t n, DType dtype)
+    : n_(n),
+      dtype_(dtype),
+      acc64_(dtype == DType::f64 ? size_t(n) : 0, 0.0),
+      acc32_(dtype == DType::f64 ? 0 : size_t(n), 0.0f) {}
+
+void RankSum::add(const void* x) {
+  if (dtype_ == DType::f64) {
+    const double* p = static_cast<const double*>(x);
+    for (int64_t i = 0; i < n_; ++i) acc64_[size_t(i)] += p[i];
+  } else if (dtype_ == DType::f32) {
+    const float* p = static_cast<const float*>(x);
+    for (int64_t i = 0; i < n_; ++i) acc32_[size_t(i)] += p[i];
+  } else {
+    const bf16* p = static_cast<const bf16*>(x);
+    for (int64_t i = 0; i < n_; ++i) acc32_[size_t(i)] += float(p[i]);
+  }
+}
+
+void RankSum::write(void* out) const {
+  if (dtype_ == DType::f64) {
+    std::memcpy(out, acc64_.data(), size_t(n_) * sizeof(double));
+  } else if (dtype_ == DType::f32) {
+    std::memcpy(out, acc32_.data(), size_t(n_) * sizeof(float));
+  } else {
+    bf16* p = static_cast<bf16*>(out);
+    for (int64_t i = 0; i < n_; ++i) p[i] = bf16(acc32_[size_t(i)]);
+  }
+}
+
+}  // namespace sra::dist
