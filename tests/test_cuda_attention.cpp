@@ -25,13 +25,11 @@
 
 using namespace sra;
 using sra::test::host_values;
+using sra::test::no_gpu;
 using sra::test::rel_err;
+using sra::test::same_values;
 
 namespace {
-
-bool no_gpu() {
-  return !cuda::available();
-}
 
 const Device kGpu = Device::cuda(0);
 
@@ -45,10 +43,6 @@ std::string describe(const Shape4& s) {
   return "B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) + " Hkv=" + std::to_string(s.Hkv) +
          " T=" + std::to_string(s.T) + " S=" + std::to_string(s.S) + " D=" + std::to_string(s.D) +
          (s.causal ? " causal" : " non-causal");
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return host_values(a) == host_values(b);  // f32 and f64 values convert to double exactly
 }
 
 struct Result {
@@ -87,10 +81,10 @@ void check_shape(const Shape4& s, DType dt, uint64_t seed) {
   CHECK(rel_err(a.dq, cpu.dq) <= tol);
   CHECK(rel_err(a.dk, cpu.dk) <= tol);
   CHECK(rel_err(a.dv, cpu.dv) <= tol);
-  CHECK(same_bits(a.out, b.out));
-  CHECK(same_bits(a.dq, b.dq));
-  CHECK(same_bits(a.dk, b.dk));
-  CHECK(same_bits(a.dv, b.dv));
+  CHECK(same_values(a.out, b.out));
+  CHECK(same_values(a.dq, b.dq));
+  CHECK(same_values(a.dk, b.dk));
+  CHECK(same_values(a.dv, b.dv));
 }
 
 const Shape4 kShapes[] = {
@@ -188,7 +182,7 @@ TEST_CASE("cuda: bf16 attention (tensor cores) matches the CPU under autocast an
       CHECK(got[i]->dtype() == DType::f32);
       CHECK(e <= kBf16Tol);
       CHECK(rel <= kBf16RelTol);
-      CHECK(same_bits(*got[i], *again[i]));
+      CHECK(same_values(*got[i], *again[i]));
     }
   }
 }

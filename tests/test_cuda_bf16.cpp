@@ -21,13 +21,10 @@
 #include "kernels/matmul/matmul.h"
 
 using namespace sra;
+using sra::test::no_gpu;
 using sra::test::rel_err;
 
 namespace {
-
-bool no_gpu() {
-  return !cuda::available();
-}
 
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 

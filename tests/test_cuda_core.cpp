@@ -5,17 +5,13 @@
 
 #include <vector>
 
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 #include "core/strided_copy.h"
 #include "core/tensor.h"
 
 using namespace sra;
-
-namespace {
-bool no_gpu() {
-  return !cuda::available();
-}
-}  // namespace
+using sra::test::no_gpu;
 
 TEST_CASE("cuda: size classes" * doctest::skip(!cuda::built_with_cuda())) {
   CHECK(cuda::size_class(0) == 512);

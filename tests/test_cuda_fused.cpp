@@ -25,13 +25,11 @@
 #include "model/transformer.h"
 
 using namespace sra;
+using sra::test::no_gpu;
 using sra::test::rel_err;
+using sra::test::same_values;
 
 namespace {
-
-bool no_gpu() {
-  return !cuda::available();
-}
 
 struct Result {
   Tensor loss, gx, gw;
@@ -63,10 +61,6 @@ void check_lce(const Result& got, const Result& want, double loss_tol, double gr
   CHECK(rel_err(got.loss, want.loss) <= loss_tol);
   CHECK(rel_err(got.gx, want.gx) <= grad_tol);
   CHECK(rel_err(got.gw, want.gw) <= grad_tol);
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.to(Device::cpu()).to_vector<float>() == b.to(Device::cpu()).to_vector<float>();
 }
 
 uint64_t allocations() {
@@ -140,7 +134,7 @@ TEST_CASE("cuda fused: swiglu matches the composite and the CPU, and the kept bf
     const uint64_t allocs = allocations();
     Tensor c = autocast_bf16_operand(reshape(y.detach(), {-1, y.size(-1)}));  // as a linear's GEMM asks
     CHECK(allocations() == allocs);                                           // served, not cast
-    CHECK(same_bits(c, cast(reshape(y.detach(), {-1, y.size(-1)}), DType::bf16)));
+    CHECK(same_values(c, cast(reshape(y.detach(), {-1, y.size(-1)}), DType::bf16)));
   };
   check_kept(rmsnorm(x, wn));
   check_kept(swiglu(x, randn({4, 6, 64}, gen).to(gpu)));
@@ -215,8 +209,8 @@ TEST_CASE("cuda fused: multi-tensor AdamW equals the per-tensor update and the C
   for (size_t i = 0; i < a.size(); ++i) {
     CAPTURE(i);
     for (int k : {0, 2, 3}) {
-      CHECK(same_bits(b[i][size_t(k)], a[i][size_t(k)]));
-      CHECK(same_bits(c[i][size_t(k)], a[i][size_t(k)]));
+      CHECK(same_values(b[i][size_t(k)], a[i][size_t(k)]));
+      CHECK(same_values(c[i][size_t(k)], a[i][size_t(k)]));
     }
   }
 }

@@ -14,16 +14,14 @@
 #include "autograd/module.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 #include "model/optimizer.h"
 
 using namespace sra;
+using sra::test::no_gpu;
 
 namespace {
-
-bool no_gpu() {
-  return !cuda::available();
-}
 
 struct Leaf : Module {
   Tensor w;

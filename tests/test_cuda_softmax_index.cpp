@@ -19,23 +19,13 @@
 
 using namespace sra;
 using sra::test::host_values;
+using sra::test::no_gpu;
 using sra::test::rel_err;
+using sra::test::same_values;
 
 namespace {
 
-bool no_gpu() {
-  return !cuda::available();
-}
-
 const Device kGpu = Device::cuda(0);
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = host_values(a), y = host_values(b);
-  if (x.size() != y.size()) return false;
-  for (size_t i = 0; i < x.size(); ++i)
-    if (!(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i])))) return false;
-  return true;
-}
 
 struct Result {
   Tensor y, gx;
@@ -70,11 +60,11 @@ void check_parity(const char* what, F f, const Tensor& x, double tol) {
   std::string label = std::string(what) + " " + dtype_name(x.dtype());
   INFO(label);
   CHECK(a.y.device() == kGpu);
-  CHECK(same_bits(a.y, b.y));
-  CHECK(same_bits(a.gx, b.gx));
+  CHECK(same_values(a.y, b.y));
+  CHECK(same_values(a.gx, b.gx));
   if (tol == 0) {
-    CHECK(same_bits(a.y, cpu.y));
-    CHECK(same_bits(a.gx, cpu.gx));
+    CHECK(same_values(a.y, cpu.y));
+    CHECK(same_values(a.gx, cpu.gx));
   } else {
     CHECK(rel_err(a.y, cpu.y) <= tol);
     CHECK(rel_err(a.gx, cpu.gx) <= tol);
@@ -170,7 +160,7 @@ TEST_CASE("cuda: index kernels at large shapes match the CPU bitwise and repeat"
     for (int64_t k : {int64_t(1), int64_t(37), int64_t(1000)}) {
       auto [vc, ic] = topk(tk, k, -1);
       auto [vg, ig] = topk(tk.to(kGpu), k, -1);
-      CHECK(same_bits(vg, vc));
+      CHECK(same_values(vg, vc));
       CHECK(host_values(ig) == host_values(ic));
     }
     Tensor tk0 = randn({300, 4, 5}, gen, dt);

@@ -25,12 +25,9 @@
 #include "core/cuda_runtime.h"
 
 using namespace sra;
+using sra::test::no_gpu;
 
 namespace {
-
-bool no_gpu() {
-  return !cuda::available();
-}
 
 struct Case {
   const char* name;

@@ -17,6 +17,7 @@
 
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 #include "data_test_util.h"
 #include "model/optimizer.h"
@@ -26,14 +27,11 @@
 #include "train/trainer.h"
 
 using namespace sra;
+using sra::test::no_gpu;
 namespace fs = std::filesystem;
 using sra::testing::read_metrics;
 
 namespace {
-
-bool no_gpu() {
-  return !cuda::available();
-}
 
 template <typename T>
 Tensor tensor_of(const std::vector<T>& v) {

@@ -24,7 +24,9 @@
 #include "model/transformer.h"
 
 using namespace sra;
+using sra::test::no_gpu;
 using sra::test::rel_err;
+using sra::test::same_values;
 
 namespace {
 
@@ -61,10 +63,6 @@ void check_lce(const Result& got, const Result& want, double tol) {
 
 Tensor select_first(const Tensor& x, int64_t i) {  // x[i] along dim 0, as a view
   return slice(x, 0, i, i + 1).squeeze(0);
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.to_vector<float>() == b.to_vector<float>();  // f32 / bf16 values compare exactly as floats
 }
 
 }  // namespace
@@ -186,7 +184,7 @@ TEST_CASE("fused: swiglu equals mul(silu(a), b) bit for bit in f32, forward and 
     backward(y, gy);
     out[fused] = {y.detach(), ar.grad(), br.grad()};
   }
-  for (int i = 0; i < 3; ++i) CHECK(same_bits(out[1][i], out[0][i]));
+  for (int i = 0; i < 3; ++i) CHECK(same_values(out[1][i], out[0][i]));
   CHECK_THROWS_WITH_AS(swiglu(a, randn({5, 32}, gen)),
                        "[swiglu] gate [5, 33] and up [5, 32] must have the same shape", Error);
 }
@@ -212,7 +210,7 @@ TEST_CASE("fused: add_rmsnorm equals add + rmsnorm bit for bit in f32, forward a
   }
   for (int i = 0; i < 5; ++i) {
     CAPTURE(i);
-    CHECK(same_bits(out[1][i], out[0][i]));
+    CHECK(same_values(out[1][i], out[0][i]));
   }
   CHECK_THROWS_WITH_AS(add_rmsnorm(x, randn({6, 41}, gen), w),
                        "[add_rmsnorm] x [6, 40] and delta [6, 41] must have the same shape", Error);
@@ -225,7 +223,7 @@ TEST_CASE("fused: rmsnorm, rope and swiglu hand their bf16 copies to the autocas
   auto check_kept = [](const Tensor& y) {
     Tensor c = autocast_bf16_operand(y);
     CHECK(c.dtype() == DType::bf16);
-    CHECK(same_bits(c, cast(y.detach(), DType::bf16)));
+    CHECK(same_values(c, cast(y.detach(), DType::bf16)));
     // a reshape of the same elements is served the same copy (viewed alike)
     Tensor flat = autocast_bf16_operand(reshape(y.detach(), {-1, y.size(-1)}));
     CHECK(flat.raw() == c.raw());
@@ -254,8 +252,8 @@ TEST_CASE("fused: rope reads the transposed head split in place and writes gx in
     backward(y, gy);
     out[view] = {y.detach(), p.grad()};
   }
-  CHECK(same_bits(out[1][0], out[0][0]));
-  CHECK(same_bits(out[1][1], out[0][1]));
+  CHECK(same_values(out[1][0], out[0][0]));
+  CHECK(same_values(out[1][1], out[0][1]));
   // the gradient of the view comes back in the projection's memory order (no copy on the way back)
   Tensor p = proj.detach().clone().set_requires_grad(true);
   Tensor q = transpose(p, 1, 2);
@@ -303,6 +301,6 @@ TEST_CASE("fused: attention under bf16 autocast reads strided q, k, v and dout a
     backward(y, view ? gy : contiguous(gy));
     out[view] = {y.detach(), p.grad()};
   }
-  CHECK(same_bits(out[1][0], out[0][0]));
-  CHECK(same_bits(out[1][1], out[0][1]));
+  CHECK(same_values(out[1][0], out[0][0]));
+  CHECK(same_values(out[1][1], out[0][1]));
 }

@@ -9,11 +9,13 @@
 #include <cmath>
 #include <set>
 
+#include "compare_util.h"
 #include "core/cuda_runtime.h"
 #include "model/flops.h"
 #include "model/generate.h"
 
 using namespace sra;
+using sra::test::no_gpu;
 
 namespace {
 
@@ -577,10 +579,6 @@ TEST_CASE("generate: append_prompt fills a layer cache like appending the tokens
 }
 
 namespace {
-
-bool no_gpu() {
-  return !cuda::available();
-}
 
 // ‖a − b‖ / ‖a‖
 double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
