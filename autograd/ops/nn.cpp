@@ -50,11 +50,17 @@ void* ptr(const Tensor& t) {  // null when t is undefined (an output not asked f
 // An uninitialised tensor of `shape` whose memory order follows `strides` (dims by decreasing stride):
 // dense, and laid out as the tensor those strides came from when that one was a permutation of a dense
 // layout.
-Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device) {
-  std::vector<int64_t> order(shape.size());
+// The dims by decreasing stride (ties in dim order): a permutation that makes a dense tensor contiguous.
+std::vector<int64_t> memory_order(const Shape& strides) {
+  std::vector<int64_t> order(strides.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t a, int64_t c) { return strides[size_t(a)] > strides[size_t(c)]; });
+  return order;
+}
+
+Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device) {
+  const std::vector<int64_t> order = memory_order(strides);
   Shape mem(shape.size());
   std::vector<int64_t> inverse(shape.size());
   for (size_t i = 0; i < order.size(); ++i) {
@@ -175,7 +181,16 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, const kern::
            [rotate, x_strides](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gy = g[0].stride(3) == 1 || g[0].size(3) <= 1 ? g[0] : dense(g[0]);
              Tensor gx = empty_in_order(gy.shape(), x_strides, gy.dtype(), gy.device());
-             rotate(gy, gx, true, Tensor());
+             // Under bf16 autocast the projection's backward GEMM reads gx in its memory order — the
+             // (B, T, H, D) layout when x was the head split — in bf16: the kernel writes that copy too.
+             // The cache entry is the memory-order view (contiguous), which the GEMM's operand is.
+             const std::vector<int64_t> order = memory_order(gx.strides());
+             Tensor gx_mem = gx.permute(order);
+             Tensor g16 = gx_mem.is_contiguous() && autocast_keeps_bf16(gx_mem)
+                              ? empty_in_order(gx.shape(), gx.strides(), DType::bf16, gx.device())
+                              : Tensor();
+             rotate(gy, gx, true, g16);
+             if (g16.defined()) autocast_keep_bf16(gx_mem, g16.permute(order));
              return {gx, Tensor()};
            });
   }
