@@ -139,14 +139,9 @@ class TcpCommunicator : public Communicator {
   void reduce_scatter_sum(Tensor& t, const std::string& what) override { reduce(t, kReduceScatter, what); }
 
   void all_gather_chunks(Tensor& t, const std::string& what) override {
-    check_chunked(t, "all_gather_chunks", what);
+    check_host_operand(t, "all_gather_chunks", world_, true, what);
     if (world_ == 1) return;
-    if (t.device().is_cuda()) {
-      Tensor host = t.to(Device::cpu());
-      all_gather_chunks(host, what);
-      t.copy_(host);
-      return;
-    }
+    if (via_host(t, [&](Tensor& h) { all_gather_chunks(h, what); })) return;
     const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype()), chunk = bytes / size_t(world_);
     char* data = static_cast<char*>(t.raw());
     const double deadline = steady_now() + timeout_s_;
@@ -235,27 +230,15 @@ class TcpCommunicator : public Communicator {
               op_name(h.op), " of ", h.bytes, " bytes: the ranks run different code paths or models");
   }
 
-  void check_chunked(const Tensor& t, const char* op, const std::string& what) const {
-    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()) && t.numel() % world_ == 0, "[dist] ", op, " (",
-              what, "): needs a contiguous f32, bf16 or f64 tensor of world size (", world_,
-              ") equal chunks, got ", t.numel(), " elements");
-  }
-
   // all_reduce (every rank gets the sum) or reduce_scatter (rank r gets chunk r of it): every rank sends
   // its whole buffer to rank 0, which sums in rank order and sends back the sum or its chunk.
   void reduce(Tensor& t, uint64_t op, const std::string& what) {
     if (op == kAllReduce)
-      SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
-                "): needs a contiguous f32, bf16 or f64 tensor");
+      check_host_operand(t, "all_reduce", world_, false, what);
     else
-      check_chunked(t, "reduce_scatter", what);
+      check_host_operand(t, "reduce_scatter", world_, true, what);
     if (world_ == 1) return;
-    if (t.device().is_cuda()) {
-      Tensor host = t.to(Device::cpu());
-      reduce(host, op, what);
-      t.copy_(host);
-      return;
-    }
+    if (via_host(t, [&](Tensor& h) { reduce(h, op, what); })) return;
     const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
     const size_t back = op == kAllReduce ? bytes : bytes / size_t(world_);  // what each rank gets back
     char* data = static_cast<char*>(t.raw());
@@ -309,8 +292,7 @@ class NcclCommunicator : public Communicator {
     if (!t.device().is_cuda()) return host_->all_reduce_sum(t, what);
     SRA_CHECK(t.device() == device_, "[dist] all_reduce (", what, "): tensor on ", t.device().str(),
               ", the communicator's device is ", device_.str());
-    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
-              "): needs a contiguous f32, bf16 or f64 tensor");
+    check_host_operand(t, "all_reduce", world_, false, what);
     nccl::all_reduce_sum(comm_, t.raw(), size_t(t.numel()), dtype_code(t), what);
     t.bump_version();
   }

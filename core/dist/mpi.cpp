@@ -105,11 +105,6 @@ class MpiCommunicator : public Communicator {
                 "): " + std::string(text, size_t(len)));
   }
   void same_op(uint64_t op, uint64_t bytes, const std::string& what);
-  void check_chunked(const Tensor& t, const char* op, const std::string& what) const {
-    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()) && t.numel() % world_ == 0, "[dist] ", op, " (",
-              what, "): needs a contiguous f32, bf16 or f64 tensor of world size (", world_,
-              ") equal chunks, got ", t.numel(), " elements");
-  }
   void reduce(Tensor& t, uint64_t op, const std::string& what);
   void sum_at_root(char* data, int64_t n, DType dtype, const std::string& what);
 };
@@ -147,17 +142,11 @@ void MpiCommunicator::sum_at_root(char* data, int64_t n, DType dtype, const std:
 // all_reduce (every rank gets rank 0's sum) or reduce_scatter (rank r gets chunk r of it).
 void MpiCommunicator::reduce(Tensor& t, uint64_t op, const std::string& what) {
   if (op == kAllReduce)
-    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] all_reduce (", what,
-              "): needs a contiguous f32, bf16 or f64 tensor");
+    check_host_operand(t, "all_reduce", world_, false, what);
   else
-    check_chunked(t, "reduce_scatter", what);
+    check_host_operand(t, "reduce_scatter", world_, true, what);
   if (world_ == 1) return;
-  if (t.device().is_cuda()) {
-    Tensor host = t.to(Device::cpu());
-    reduce(host, op, what);
-    t.copy_(host);
-    return;
-  }
+  if (via_host(t, [&](Tensor& h) { reduce(h, op, what); })) return;
   const size_t elem = dtype_size(t.dtype()), bytes = size_t(t.numel()) * elem;
   same_op(op, bytes, what);
   char* data = static_cast<char*>(t.raw());
@@ -184,14 +173,9 @@ void MpiCommunicator::reduce(Tensor& t, uint64_t op, const std::string& what) {
 }
 
 void MpiCommunicator::all_gather_chunks(Tensor& t, const std::string& what) {
-  check_chunked(t, "all_gather_chunks", what);
+  check_host_operand(t, "all_gather_chunks", world_, true, what);
   if (world_ == 1) return;
-  if (t.device().is_cuda()) {
-    Tensor host = t.to(Device::cpu());
-    all_gather_chunks(host, what);
-    t.copy_(host);
-    return;
-  }
+  if (via_host(t, [&](Tensor& h) { all_gather_chunks(h, what); })) return;
   const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype()), chunk = bytes / size_t(world_);
   same_op(kGatherChunks, chunk, what);
   char* data = static_cast<char*>(t.raw());

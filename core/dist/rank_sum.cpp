@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "core/check.h"
+
 namespace sra::dist {
 
 RankSum::RankSum(int64_t n, DType dtype)
@@ -33,6 +35,17 @@ void RankSum::write(void* out) const {
     bf16* p = static_cast<bf16*>(out);
     for (int64_t i = 0; i < n_; ++i) p[i] = bf16(acc32_[size_t(i)]);
   }
+}
+
+void check_host_operand(const Tensor& t, const char* op, int world, bool chunked, const std::string& what) {
+  if (!chunked) {
+    SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()), "[dist] ", op, " (", what,
+              "): needs a contiguous f32, bf16 or f64 tensor");
+    return;
+  }
+  SRA_CHECK(t.is_contiguous() && is_floating(t.dtype()) && t.numel() % world == 0, "[dist] ", op, " (", what,
+            "): needs a contiguous f32, bf16 or f64 tensor of world size (", world, ") equal chunks, got ",
+            t.numel(), " elements");
 }
 
 }  // namespace sra::dist
