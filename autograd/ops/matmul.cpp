@@ -1,4 +1,5 @@
-// matmul: (…, M, K) @ (…, K, N) → (…, M, N), batch dims broadcast. linear: x · wᵀ (+ bias).
+// matmul: (…, M, K) @ (…, K, N) → (…, M, N), batch dims broadcast. linear: x · wᵀ (+ bias), its own node
+// (dW written in w's layout, below).
 // Backward: dA = dC · Bᵀ, dB = Aᵀ · dC (summed over broadcast batch dims). Transposed operands are
 // passed to BLAS as transposes, not copied. A (…, M, K) @ B (K, N) folds the batch into M. A batch whose
 // matrices sit at equal distances in each operand (contiguous or broadcast) is one strided-batched GEMM,
@@ -118,6 +119,27 @@ Tensor matmul_bf16(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// linear's node, x (M, K) and w (N, K) → x · wᵀ (M, N): the GEMMs of matmul(x, transpose(w)) (on bf16
+// copies under autocast, as matmul_bf16), but dW is computed as dCᵀ · x, in w's own layout, so the tape
+// takes it as w's gradient as it is; through matmul and transpose it was a transposed view, copied into a
+// dense .grad for every weight of every step (x · Wᵀ: dW = (xᵀ · dC)ᵀ = dCᵀ · x, the same products).
+Tensor linear_2d(const Tensor& x, const Tensor& w) {
+  const bool bf16 = x.dtype() == DType::f32 && autocast_dtype() == DType::bf16;
+  Tensor x_op = bf16 ? autocast_bf16_operand(x) : x, w_op = bf16 ? autocast_bf16_operand(w) : w;
+  Tensor out = matmul_forward(x_op, transpose(w_op, 0, 1));
+  if (needs_grad({x, w})) {
+    Tensor keep_x = w.requires_grad() ? x_op : Tensor(), keep_w = x.requires_grad() ? w_op : Tensor();
+    record("linear", {x, w}, {out}, bf16 ? std::vector<Tensor>{} : std::vector<Tensor>{x, w},
+           [keep_x, keep_w, bf16](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor gy = bf16 ? autocast_bf16_operand(g[0]) : g[0];
+             Tensor gx = keep_w.defined() ? matmul_forward(gy, keep_w) : Tensor();
+             Tensor gw = keep_x.defined() ? matmul_forward(transpose(gy, 0, 1), keep_x) : Tensor();
+             return {gx, gw};
+           });
+  }
+  return out;
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -151,8 +173,12 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   SRA_CHECK(w.dim() == 2, "[linear] weight must be (out, in), got ", shape_str(w.shape()));
   SRA_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "[linear] input ", shape_str(x.shape()),
             " does not match weight ", shape_str(w.shape()));
-  Tensor y = matmul(x.dim() == 1 ? x.unsqueeze(0) : x, transpose(w, 0, 1));
-  if (x.dim() == 1) y = y.squeeze(0);
+  detail::require_same_float("linear", x, w);
+  detail::require_same_device("linear", {&x, &w});
+  Tensor x2 = x.dim() == 1 ? x.unsqueeze(0) : reshape(x, {-1, x.size(-1)});
+  Shape lead(x.shape().begin(), x.shape().end() - 1);
+  lead.push_back(w.size(0));
+  Tensor y = reshape(linear_2d(x2, w), lead);
   if (bias.defined()) {
     SRA_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "[linear] bias ", shape_str(bias.shape()),
               " does not match weight ", shape_str(w.shape()));
