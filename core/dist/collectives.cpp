@@ -22,21 +22,6 @@ namespace sra::dist {
 
 namespace {
 
-enum Op : uint64_t { kAllReduce = 1, kBroadcast = 2, kGather = 3, kReduceScatter = 4, kGatherChunks = 5 };
-
-const char* op_name(uint64_t op) {
-  return op == kAllReduce       ? "all_reduce"
-         : op == kBroadcast     ? "broadcast"
-         : op == kGather        ? "all_gather"
-         : op == kReduceScatter ? "reduce_scatter"
-         : op == kGatherChunks  ? "all_gather_chunks"
-                                : "?";
-}
-
-struct Header {
-  uint64_t op = 0, bytes = 0;
-};
-
 // The tcp backend's communication thread: runs the queued all-reduces one at a time, in order; started
 // with the first one. After an error it drops the rest (the ranks' exchange is broken) and wait()
 // rethrows it.

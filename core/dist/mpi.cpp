@@ -48,21 +48,6 @@ void ensure_runtime() {
   static Runtime runtime;
 }
 
-struct Header {
-  uint64_t op = 0, bytes = 0;
-};
-
-enum Op : uint64_t { kAllReduce = 1, kBroadcast = 2, kGather = 3, kReduceScatter = 4, kGatherChunks = 5 };
-
-const char* op_name(uint64_t op) {
-  return op == kAllReduce       ? "all_reduce"
-         : op == kBroadcast     ? "broadcast"
-         : op == kGather        ? "all_gather"
-         : op == kReduceScatter ? "reduce_scatter"
-         : op == kGatherChunks  ? "all_gather_chunks"
-                                : "?";
-}
-
 // The largest piece (bytes) one rank sends in one MPI call: world · piece stays within an int count.
 size_t piece_bytes(int world, size_t elem) {
   const size_t cap = std::min<size_t>(size_t(1) << 26, size_t(INT_MAX) / size_t(world));

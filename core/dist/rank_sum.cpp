@@ -48,4 +48,13 @@ void check_host_operand(const Tensor& t, const char* op, int world, bool chunked
             t.numel(), " elements");
 }
 
+const char* op_name(uint64_t op) {
+  return op == kAllReduce       ? "all_reduce"
+         : op == kBroadcast     ? "broadcast"
+         : op == kGather        ? "all_gather"
+         : op == kReduceScatter ? "reduce_scatter"
+         : op == kGatherChunks  ? "all_gather_chunks"
+                                : "?";
+}
+
 }  // namespace sra::dist

@@ -2,6 +2,7 @@
 // buffers added in rank order (r0 + r1 + ... in the dtype's accumulator: f32 for f32 and bf16, f64 for
 // f64), then written back in the tensor's dtype — one definition, so the backends give the same bits.
 // check_host_operand: their operand checks. via_host: a device tensor's collective run on a host copy.
+// Op, op_name, Header: the collectives' codes and the header the ranks compare.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,6 +11,14 @@
 #include "core/tensor.h"
 
 namespace sra::dist {
+
+// The collectives' codes and the header every rank sends first (tcp on the socket, mpi in an all-gather):
+// the op and its byte count, which must agree across ranks.
+enum Op : uint64_t { kAllReduce = 1, kBroadcast = 2, kGather = 3, kReduceScatter = 4, kGatherChunks = 5 };
+const char* op_name(uint64_t op);
+struct Header {
+  uint64_t op = 0, bytes = 0;
+};
 
 class RankSum {
  public:
