@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
+#include "autograd/fused_ops.h"
 #include "autograd/sparse_attention.h"
 #include "core/strided_copy.h"
 
@@ -155,13 +157,13 @@ Rows decode_rows(Transformer& m, const Routing& rt_in, const std::vector<KVCache
   const Tensor both = Tensor::from_vector(host, {2, B}).to(rt.device);
   const Tensor pos = both.narrow(0, 1, 1).reshape({B, 1});
   Tensor h = m.model->embed_tokens->forward(both.narrow(0, 0, 1).reshape({B, 1}));  // (B, 1, C)
+  Tensor x = m.model->layers[0]->input_layernorm->forward(h);  // each layer's normed input, h its residual
   std::vector<std::vector<int64_t>> keys(static_cast<size_t>(B), std::vector<int64_t>(L));
   std::vector<Tensor> reads;  // every SRA layer's scores (B, 1), then the payload
   for (size_t i = 0; i < L; ++i) {
     const DecoderLayer& layer = *m.model->layers[i];
     if (rt.router[i]) reads.push_back(rt.router[i]->decode_scores(h));
     const SelfAttention& at = *layer.self_attn;
-    Tensor x = layer.input_layernorm->forward(h);
     Tensor q = rope(at.q_proj->forward(x).reshape({B, 1, H, D}).transpose(1, 2), pos, c.rope_theta,
                     c.rope_scaling.kernel());
     Tensor k = rope(at.k_proj->forward(x).reshape({B, 1, Hkv, D}).transpose(1, 2), pos, c.rope_theta,
@@ -191,8 +193,17 @@ Rows decode_rows(Transformer& m, const Routing& rt_in, const std::vector<KVCache
     copy_many(dst, src);
     // every cached key of each sequence is attended, one launch for the batch: (B, H, D)
     Tensor o = decode_attention(q.reshape({B, H, D}), parts);
-    Tensor a = add(h, at.o_proj->forward(o.reshape({B, 1, C})));
-    h = add(a, layer.mlp->forward(layer.post_attention_layernorm->forward(a)));
+    // the residual adds fused with the norms after them (add_rmsnorm: add + rmsnorm's bits, one launch):
+    // the attention's with the post-attention norm, the MLP's with the next layer's input norm
+    const RMSNorm& post = *layer.post_attention_layernorm;
+    auto [a, normed] = add_rmsnorm(h, at.o_proj->forward(o.reshape({B, 1, C})), post.weight, post.eps());
+    Tensor mlp = layer.mlp->forward(normed);
+    if (i + 1 == L) {
+      h = add(a, mlp);
+    } else {
+      const RMSNorm& next = *m.model->layers[i + 1]->input_layernorm;
+      std::tie(h, x) = add_rmsnorm(a, mlp, next.weight, next.eps());
+    }
   }
   for (int64_t b = 0; b < B; ++b) {
     caches[size_t(b)]->advance();
