@@ -152,12 +152,7 @@ class TcpCommunicator : public Communicator {
   void broadcast(Tensor& t, const std::string& what) override {
     SRA_CHECK(t.is_contiguous(), "[dist] broadcast (", what, "): needs a contiguous tensor");
     if (world_ == 1) return;
-    if (t.device().is_cuda()) {
-      Tensor host = t.to(Device::cpu());
-      broadcast(host, what);
-      t.copy_(host);
-      return;
-    }
+    if (via_host(t, [&](Tensor& h) { broadcast(h, what); })) return;
     const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
     char* data = static_cast<char*>(t.raw());
     const double deadline = steady_now() + timeout_s_;

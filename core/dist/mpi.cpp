@@ -180,12 +180,7 @@ void MpiCommunicator::all_gather_chunks(Tensor& t, const std::string& what) {
 void MpiCommunicator::broadcast(Tensor& t, const std::string& what) {
   SRA_CHECK(t.is_contiguous(), "[dist] broadcast (", what, "): needs a contiguous tensor");
   if (world_ == 1) return;
-  if (t.device().is_cuda()) {
-    Tensor host = t.to(Device::cpu());
-    broadcast(host, what);
-    t.copy_(host);
-    return;
-  }
+  if (via_host(t, [&](Tensor& h) { broadcast(h, what); })) return;
   const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype()), piece = size_t(1) << 30;
   same_op(kBroadcast, bytes, what);
   char* data = static_cast<char*>(t.raw());
