@@ -4,6 +4,10 @@
 
 namespace sra::detail {
 
+Tensor bf16_copy_buffer(const Tensor& t) {
+  return t.defined() && autocast_keeps_bf16(t) ? Tensor::empty(t.shape(), DType::bf16, t.device()) : Tensor();
+}
+
 Tensor dense(const Tensor& t) {
   NoGradGuard g;
   return contiguous(t);

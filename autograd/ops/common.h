@@ -33,6 +33,16 @@ struct AttentionOperands {
 };
 AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Tensor& v, bool bf16_head_dim);
 
+// t's data pointer for a kernel's args, or null when t is undefined (an output not asked for).
+inline void* ptr(const Tensor& t) {
+  return t.defined() ? t.raw() : nullptr;
+}
+
+// The buffer for the bf16 copy of an f32 output t that a kernel writes beside it (a contiguous bf16 tensor
+// of t's shape) when bf16 autocast keeps such copies (autocast_keeps_bf16); else undefined (also for an
+// undefined t). After the kernel: autocast_keep_bf16(t, copy).
+Tensor bf16_copy_buffer(const Tensor& t);
+
 // A kernel's scratch of `bytes` bytes on `device` (the kernels' *_scratch_bytes say how many; none when
 // 0): data() is null and size() 0 then.
 struct Scratch {

@@ -24,9 +24,9 @@ std::pair<Tensor, Tensor> add_rmsnorm(const Tensor& x, const Tensor& delta, cons
   Tensor xc = detail::dense(x), dc = detail::dense(delta), wc = detail::dense(weight);
   Tensor s = Tensor::empty(x.shape(), dt, dev), y = Tensor::empty(x.shape(), dt, dev);
   Tensor rstd = Tensor::empty({n}, dt, dev);
-  Tensor y16 = autocast_keeps_bf16(y) ? Tensor::empty(x.shape(), DType::bf16, dev) : Tensor();
-  kern::rmsnorm(dev, {dt, y.raw(), rstd.raw(), xc.raw(), wc.raw(), n, c, eps,
-                      y16.defined() ? y16.raw() : nullptr, dc.raw(), s.raw()});
+  Tensor y16 = detail::bf16_copy_buffer(y);
+  kern::rmsnorm(
+      dev, {dt, y.raw(), rstd.raw(), xc.raw(), wc.raw(), n, c, eps, detail::ptr(y16), dc.raw(), s.raw()});
   if (y16.defined()) autocast_keep_bf16(y, y16);
   if (needs_grad({x, delta, weight})) {
     const bool want_x = x.requires_grad(), want_d = delta.requires_grad(), want_w = weight.requires_grad();
@@ -38,12 +38,10 @@ std::pair<Tensor, Tensor> add_rmsnorm(const Tensor& x, const Tensor& delta, cons
              Tensor gw = want_w ? Tensor::empty({c}, s.dtype(), dev) : Tensor();
              detail::Scratch scratch(want_w ? kern::rmsnorm_backward_scratch_bytes(dev, n, c) : 0, dev);
              // under bf16 autocast the projection that produced delta reads gx in bf16 in its backward
-             Tensor gx16 =
-                 want_d && autocast_keeps_bf16(gx) ? Tensor::empty(s.shape(), DType::bf16, dev) : Tensor();
+             Tensor gx16 = want_d ? detail::bf16_copy_buffer(gx) : Tensor();
              kern::rmsnorm_backward(
-                 dev, {s.dtype(), gx.defined() ? gx.raw() : nullptr, gw.defined() ? gw.raw() : nullptr,
-                       gy.raw(), s.raw(), wc.raw(), rstd.raw(), n, c, scratch.data(), scratch.size(),
-                       gs.raw(), gx16.defined() ? gx16.raw() : nullptr});
+                 dev, {s.dtype(), detail::ptr(gx), detail::ptr(gw), gy.raw(), s.raw(), wc.raw(), rstd.raw(),
+                       n, c, scratch.data(), scratch.size(), gs.raw(), detail::ptr(gx16)});
              if (gx16.defined()) autocast_keep_bf16(gx, gx16);
              return {want_x ? gx : Tensor(), want_d ? gx : Tensor(), gw};
            });

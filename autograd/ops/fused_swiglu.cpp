@@ -17,9 +17,8 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
   const Device dev = gate.device();
   Tensor a = detail::dense(gate), b = detail::dense(up);
   Tensor y = Tensor::empty(gate.shape(), gate.dtype(), dev);
-  Tensor y16 = autocast_keeps_bf16(y) ? Tensor::empty(gate.shape(), DType::bf16, dev) : Tensor();
-  kern::swiglu(dev,
-               {gate.dtype(), y.raw(), y16.defined() ? y16.raw() : nullptr, a.raw(), b.raw(), a.numel()});
+  Tensor y16 = detail::bf16_copy_buffer(y);
+  kern::swiglu(dev, {gate.dtype(), y.raw(), detail::ptr(y16), a.raw(), b.raw(), a.numel()});
   if (y16.defined()) autocast_keep_bf16(y, y16);
   if (needs_grad({gate, up})) {
     const bool want_a = gate.requires_grad(), want_b = up.requires_grad();
@@ -29,15 +28,10 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
              Tensor ga = want_a ? Tensor::empty(a.shape(), a.dtype(), a.device()) : Tensor();
              Tensor gb = want_b ? Tensor::empty(b.shape(), b.dtype(), b.device()) : Tensor();
              // under bf16 autocast, the gate and up projections' GEMMs read these gradients in bf16
-             auto copy16 = [](const Tensor& t) {
-               return t.defined() && autocast_keeps_bf16(t)
-                          ? Tensor::empty(t.shape(), DType::bf16, t.device())
-                          : Tensor();
-             };
-             Tensor ga16 = copy16(ga), gb16 = copy16(gb);
-             auto raw = [](const Tensor& t) { return t.defined() ? t.raw() : nullptr; };
-             kern::swiglu_backward(a.device(), {a.dtype(), raw(ga), raw(gb), gy.raw(), a.raw(), b.raw(),
-                                                a.numel(), raw(ga16), raw(gb16)});
+             Tensor ga16 = detail::bf16_copy_buffer(ga), gb16 = detail::bf16_copy_buffer(gb);
+             using detail::ptr;
+             kern::swiglu_backward(a.device(), {a.dtype(), ptr(ga), ptr(gb), gy.raw(), a.raw(), b.raw(),
+                                                a.numel(), ptr(ga16), ptr(gb16)});
              if (ga16.defined()) autocast_keep_bf16(ga, ga16);
              if (gb16.defined()) autocast_keep_bf16(gb, gb16);
              return {ga, gb};

@@ -22,7 +22,9 @@
 
 namespace sra {
 
+using detail::bf16_copy_buffer;
 using detail::dense;
+using detail::ptr;
 
 namespace {
 
@@ -41,10 +43,6 @@ void check_ids(const Tensor& ids, const Tensor& idx, const Tensor& weight) {
     SRA_CHECK(false, "[embedding] id ", ip[j], " at position ", shape_str(pos), " is out of range [0, ", v,
               ") for weight ", shape_str(weight.shape()));
   }
-}
-
-void* ptr(const Tensor& t) {  // null when t is undefined (an output not asked for)
-  return t.defined() ? t.raw() : nullptr;
 }
 
 // An uninitialised tensor of `shape` whose memory order follows `strides` (dims by decreasing stride):
@@ -114,7 +112,7 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
   Tensor xc = dense(x), wc = dense(weight);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
   Tensor rstd = Tensor::empty({n}, x.dtype(), dev);
-  Tensor y16 = autocast_keeps_bf16(y) ? Tensor::empty(x.shape(), DType::bf16, dev) : Tensor();
+  Tensor y16 = bf16_copy_buffer(y);
   kern::rmsnorm(dev, {x.dtype(), y.raw(), rstd.raw(), xc.raw(), wc.raw(), n, c, eps, ptr(y16)});
   if (y16.defined()) autocast_keep_bf16(y, y16);
   if (needs_grad({x, weight})) {
@@ -172,7 +170,7 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, const kern::
                              scaling});
   };
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor y16 = autocast_keeps_bf16(y) ? Tensor::empty(x.shape(), DType::bf16, x.device()) : Tensor();
+  Tensor y16 = bf16_copy_buffer(y);
   rotate(xs, y, false, y16);
   if (y16.defined()) autocast_keep_bf16(y, y16);
   if (needs_grad({x})) {
