@@ -1,7 +1,7 @@
-// Device helpers shared by the row kernels (softmax, cross_entropy, rmsnorm, adamw's sum of squares; .cu
-// files only): T-overloaded exp and log, −∞, and block-wide max / double sum over kRowThreads threads through
-// a fixed-shape tree in shared memory (the order depends only on the block size, never on timing:
-// deterministic).
+// Device helpers shared by the row kernels (softmax, cross_entropy, rmsnorm, router, adamw's sum of
+// squares; .cu files only): T-overloaded exp and log, −∞, block-wide max / double sum over kRowThreads
+// threads through a fixed-shape tree in shared memory, and a warp's double sum through a fixed shuffle
+// tree (the order depends only on the block or warp size, never on timing: deterministic).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -57,6 +57,13 @@ __device__ inline double block_sum(double v, double* part) {
   double r = part[0];
   __syncthreads();
   return r;
+}
+
+// One warp's 32 partials summed by a fixed shuffle-down tree (the order depends on nothing else); every
+// lane gets lane 0's total. All 32 lanes must call it.
+__device__ inline double warp_sum(double v) {
+  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
+  return __shfl_sync(0xffffffffu, v, 0);
 }
 
 // A row's max with −inf replaced by 0 (an all −inf row then gives NaN, 0/0, like the CPU and PyTorch).

@@ -22,6 +22,7 @@ namespace {
 
 using row_tree::block_sum;
 using row_tree::kRowThreads;
+using row_tree::warp_sum;
 
 template <typename T>
 __global__ void rmsnorm_kernel(T* y, Bf16Bits* y16, T* rstd, const T* x, const T* w, int64_t n, int64_t c,
@@ -102,12 +103,6 @@ __global__ void rmsnorm_gw_final_kernel(T* gw, const double* scratch, int64_t c,
 
 constexpr int64_t kWarpRowMaxC = 4096;
 constexpr int kWarpRows = kRowThreads / 32;  // rows per block of the warp kernels
-
-// The warp's 32 partials summed by a fixed shuffle-down tree; every lane gets lane 0's total.
-__device__ inline double warp_sum(double v) {
-  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
-  return __shfl_sync(0xffffffffu, v, 0);
-}
 
 template <typename T>
 __global__ void rmsnorm_warp_kernel(T* y, Bf16Bits* y16, T* rstd, const T* x, const T* w, int64_t n,

@@ -29,12 +29,6 @@ __global__ void threshold_step_kernel(double* theta, const double* value, double
 
 constexpr int kRouterThreads = row_tree::kRowThreads;
 
-// One warp's 32 partials by a fixed shuffle-down tree; lane 0 holds the total.
-__device__ inline double warp_total(double v) {
-  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
-  return v;
-}
-
 // router_scores (router.h), one block per row (grid-stride): the normalised row n and the activations a
 // in shared memory (c + hidden values of T); warp w computes hidden units w, w + 8, ...
 template <typename T>
@@ -57,7 +51,7 @@ __global__ void router_scores_kernel(T* out, const T* h, const T* g, double eps,
     for (int64_t j = warp; j < hidden; j += warps) {
       double acc = 0;
       for (int64_t i = lane; i < c; i += 32) acc += double(up_w[j * c + i]) * double(n[i]);
-      acc = warp_total(acc);
+      acc = row_tree::warp_sum(acc);
       if (lane == 0) {
         const T u = T(acc) + up_b[j];
         act[j] = u * (T(1) / (T(1) + exp(-u)));
