@@ -100,6 +100,11 @@ __global__ void copy_flat_kernel(D* dst, const S* src, int64_t n) {
   }
 }
 
+// Both sides dense in the same order: the collapsed geometry is one dim of stride 1 on each.
+bool flat(const CopyGeometry& g) {
+  return g.ndim == 1 && g.sd[0] == 1 && g.ss[0] == 1;
+}
+
 bool fits_u32(int64_t n) {
   return n <= int64_t(UINT32_MAX);
 }
@@ -108,7 +113,7 @@ template <typename D, typename S>
 void launch(void* dst, const void* src, const CopyGeometry& g, int64_t n, int device) {
   auto* d = static_cast<D*>(dst);
   const auto* s = static_cast<const S*>(src);
-  if (g.ndim == 1 && g.sd[0] == 1 && g.ss[0] == 1)
+  if (flat(g))
     copy_flat_kernel<D, S><<<grid_for((n + kUnroll - 1) / kUnroll), kThreads, 0, stream(device)>>>(d, s, n);
   else if (fits_u32(n))
     copy_kernel<D, S, uint32_t>
@@ -182,16 +187,6 @@ CopyGeometry collapse(const std::vector<int64_t>& shape, const std::vector<int64
   return g;
 }
 
-bool dense_same(const std::vector<int64_t>& shape, const std::vector<int64_t>& a,
-                const std::vector<int64_t>& b) {
-  int64_t expect = 1;
-  for (int d = int(shape.size()) - 1; d >= 0; --d) {
-    if (shape[size_t(d)] != 1 && (a[size_t(d)] != expect || b[size_t(d)] != expect)) return false;
-    expect *= shape[size_t(d)];
-  }
-  return true;
-}
-
 }  // namespace
 
 void copy_strided(void* dst, DType dt, const std::vector<int64_t>& ds, const void* src, DType st,
@@ -199,8 +194,8 @@ void copy_strided(void* dst, DType dt, const std::vector<int64_t>& ds, const voi
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
   if (n == 0) return;
-  if (dt == st && dense_same(shape, ds, ss)) return memcpy_d2d(dst, src, size_t(n) * dtype_size(dt), device);
   const CopyGeometry g = collapse(shape, ds, ss);
+  if (dt == st && flat(g)) return memcpy_d2d(dst, src, size_t(n) * dtype_size(dt), device);
   DeviceGuard guard(device);
   switch (dt) {
     case DType::f32:
