@@ -51,29 +51,37 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   dims.causal = causal;
   dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
 
-  // contiguous copies, not recorded (detail::dense): gradients flow to q, k, v directly
+  // copies, not recorded: gradients flow to q, k, v directly. Where the kernel takes strided rows (CUDA,
+  // bf16), q, k, v are read in their own layouts and out (B, H, T, D) is laid out (B, T, H, D), the
+  // layout its transpose back to the output projection wants; dq, dk, dv follow q, k, v.
   const Device dev = q.device();
-  const detail::AttentionOperands ops = detail::attention_operands(q, k, v, kern::attention_bf16_head_dim(D));
-  const bool cast = ops.cast;
+  const detail::AttentionOperands ops =
+      detail::attention_operands(q, k, v, kern::attention_bf16_head_dim(D),
+                                 kern::attention_takes_rows(dev, DType::bf16, D));
+  const bool cast = ops.cast, rows = ops.rows;
   const Tensor &qc = ops.q, &kc = ops.k, &vc = ops.v;
   const DType dt = q.dtype(), in_dt = qc.dtype();
-  Tensor out = Tensor::empty(q.shape(), dt, dev);
+  Tensor out = detail::attention_out(rows, q.shape(), dt, dev);
   Tensor lse = Tensor::empty({B, H, T}, dt, dev);
-  kern::attention_forward(dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims});
+  const kern::AttentionRows fwd_rows = detail::forward_rows(ops, out);
+  kern::attention_forward(dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims, fwd_rows});
 
   if (needs_grad({q, k, v})) {
+    const detail::RowsLayout lq = detail::rows_layout(q), lk = detail::rows_layout(k),
+                             lv = detail::rows_layout(v);
     record("attention", {q, k, v}, {out}, {qc, kc, vc, out, lse},
-           [qc, kc, vc, out, lse, dims, dev, dt, in_dt,
-            cast](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             Tensor gout = cast ? autocast_dense_bf16(g[0]) : detail::dense(g[0]);
+           [qc, kc, vc, out, lse, dims, dev, dt, in_dt, cast, rows, fwd_rows, lq, lk,
+            lv](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor gout = cast ? detail::attention_dout_bf16(g[0], rows) : detail::dense(g[0]);
              if (cast && in_dt == DType::f32) gout = gout.to(DType::f32);
-             Tensor dq = Tensor::empty(qc.shape(), dt, dev);
-             Tensor dk = Tensor::empty(kc.shape(), dt, dev);
-             Tensor dv = Tensor::empty(vc.shape(), dt, dev);
+             Tensor dq = rows ? detail::empty_rows(lq, dt, dev) : Tensor::empty(qc.shape(), dt, dev);
+             Tensor dk = rows ? detail::empty_rows(lk, dt, dev) : Tensor::empty(kc.shape(), dt, dev);
+             Tensor dv = rows ? detail::empty_rows(lv, dt, dev) : Tensor::empty(vc.shape(), dt, dev);
+             const kern::AttentionRows bwd_rows = detail::backward_rows(fwd_rows, rows, gout, dq, dk, dv);
              detail::Scratch scratch(kern::attention_backward_scratch_bytes(dev, dt, dims), dev);
              kern::attention_backward(
                  dev, {dt, in_dt, dq.raw(), dk.raw(), dv.raw(), gout.raw(), qc.raw(), kc.raw(), vc.raw(),
-                       out.raw(), lse.raw(), dims, scratch.data(), scratch.size()});
+                       out.raw(), lse.raw(), dims, scratch.data(), scratch.size(), bwd_rows});
              return {dq, dk, dv};
            });
   }

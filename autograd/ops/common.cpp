@@ -1,5 +1,8 @@
 #include "autograd/ops/common.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "autograd/autocast.h"
 
 namespace sra::detail {
@@ -13,12 +16,80 @@ Tensor dense(const Tensor& t) {
   return contiguous(t);
 }
 
-AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Tensor& v, bool bf16_head_dim) {
+namespace {
+
+// True when the bf16 kernels can read x (bf16, (B, heads, T, D)) in place: head dim contiguous, rows of
+// 16 bytes' alignment (cp.async).
+bool bf16_rows_readable(const Tensor& x) {
+  const kern::RowStrides r = rows_of(x);
+  return x.stride(3) == 1 && r.b % 8 == 0 && r.h % 8 == 0 && r.t % 8 == 0 &&
+         reinterpret_cast<uintptr_t>(x.raw()) % 16 == 0;
+}
+
+// x rounded to bf16 in its own layout where the kernels read that in place, else dense.
+Tensor bf16_rows(const Tensor& x) {
+  Tensor c = autocast_bf16_operand(x);
+  return bf16_rows_readable(c) ? c : autocast_dense_bf16(x);
+}
+
+}  // namespace
+
+AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Tensor& v, bool bf16_head_dim,
+                                     bool takes_rows) {
   const bool cast = q.dtype() == DType::f32 && autocast_dtype() == DType::bf16;
   if (!cast) return {dense(q), dense(k), dense(v), false};
+  if (bf16_head_dim && takes_rows) return {bf16_rows(q), bf16_rows(k), bf16_rows(v), true, true};
   AttentionOperands o{autocast_dense_bf16(q), autocast_dense_bf16(k), autocast_dense_bf16(v), true};
   if (!bf16_head_dim) o.q = o.q.to(DType::f32), o.k = o.k.to(DType::f32), o.v = o.v.to(DType::f32);
   return o;
+}
+
+kern::RowStrides rows_of(const Tensor& x) {
+  SRA_ASSERT(x.dim() == 4, "rows_of a ", x.dim(), "-d tensor");
+  return {x.stride(0), x.stride(1), x.stride(2)};
+}
+
+RowsLayout rows_layout(const Tensor& x) {
+  RowsLayout l{x.shape(), std::vector<int64_t>(size_t(x.dim()))};
+  std::iota(l.order.begin(), l.order.end(), 0);
+  std::stable_sort(l.order.begin(), l.order.end(),
+                   [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
+  if (x.stride(x.dim() - 1) != 1 || l.order.back() != x.dim() - 1 || !x.permute(l.order).is_contiguous())
+    l.order.clear();
+  return l;
+}
+
+Tensor empty_rows(const RowsLayout& l, DType dt, Device device) {
+  if (l.order.empty()) return Tensor::empty(l.shape, dt, device);
+  Shape shape;
+  for (int64_t d : l.order) shape.push_back(l.shape[size_t(d)]);
+  std::vector<int64_t> inverse(l.order.size());
+  for (size_t i = 0; i < l.order.size(); ++i) inverse[size_t(l.order[i])] = int64_t(i);
+  return Tensor::empty(shape, dt, device).permute(inverse);
+}
+
+Tensor attention_out(bool rows, const Shape& bhtd, DType dt, Device device) {
+  if (!rows) return Tensor::empty(bhtd, dt, device);
+  return Tensor::empty({bhtd[0], bhtd[2], bhtd[1], bhtd[3]}, dt, device).transpose(1, 2);
+}
+
+kern::AttentionRows forward_rows(const AttentionOperands& ops, const Tensor& out) {
+  kern::AttentionRows r;
+  if (!ops.rows) return r;
+  r.q = rows_of(ops.q), r.k = rows_of(ops.k), r.v = rows_of(ops.v), r.out = rows_of(out);
+  return r;
+}
+
+kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout, const Tensor& dq,
+                                  const Tensor& dk, const Tensor& dv) {
+  kern::AttentionRows r = fwd;
+  if (!rows) return r;
+  r.dout = rows_of(dout), r.dq = rows_of(dq), r.dk = rows_of(dk), r.dv = rows_of(dv);
+  return r;
+}
+
+Tensor attention_dout_bf16(const Tensor& g, bool rows) {
+  return rows ? bf16_rows(g) : autocast_dense_bf16(g);
 }
 
 Tensor device_targets(const char* op, const Tensor& targets, Device device, int64_t v, int64_t ignore_index) {

@@ -4,6 +4,7 @@
 
 #include "autograd/ops.h"
 #include "core/check.h"
+#include "kernels/common/row_strides.h"
 
 namespace sra::detail {
 
@@ -25,13 +26,42 @@ Tensor device_targets(const char* op, const Tensor& targets, Device device, int6
 Tensor dense(const Tensor& t);
 
 // The q, k, v an attention kernel reads, never recorded: dense copies; under bf16 autocast (f32 inputs),
-// dense bf16 copies in one kernel each (a strided v is not copied in f32 first), widened back to f32 when
-// the kernel has no bf16 path for the head dim (bf16_head_dim false). Returns {qc, kc, vc}.
+// bf16 copies in one kernel each (a strided v is not copied in f32 first), widened back to f32 when the
+// kernel has no bf16 path for the head dim (bf16_head_dim false). When the kernel takes strided rows
+// (takes_rows: kern::attention_takes_rows for bf16), the bf16 copies keep the inputs' layouts (a head
+// split of a projection is cast as the projection's dense block, no transpose), `rows` is set and the op
+// lays out its output (attention_out) and gradients (rows_layout, empty_rows) to match; else all dense.
 struct AttentionOperands {
   Tensor q, k, v;
-  bool cast;  // the bf16 autocast copies were made
+  bool cast;          // the bf16 autocast copies were made
+  bool rows = false;  // the kernels read q, k, v in the copies' layouts
 };
-AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Tensor& v, bool bf16_head_dim);
+AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Tensor& v, bool bf16_head_dim,
+                                     bool takes_rows);
+
+// The flash kernels' row strides of a (B, heads, T, D) tensor with its head dim contiguous.
+kern::RowStrides rows_of(const Tensor& x);
+// For the gradient of an attention operand x (B, heads, T, D) when the kernel takes strided rows: x's
+// shape and, when x is a permutation of a dense layout with its last dim innermost, the order of its dims
+// by decreasing stride (else empty: dense). empty_rows allocates that layout, so that the gradient of a
+// head split transposes back to the projection's layout for free. Keeps no reference to x's memory.
+struct RowsLayout {
+  Shape shape;
+  std::vector<int64_t> order;
+};
+RowsLayout rows_layout(const Tensor& x);
+Tensor empty_rows(const RowsLayout& layout, DType dt, Device device);
+// The attention output (B, H, T, D): laid out (B, T, H, D) when `rows` (its transpose back to the output
+// projection is then a view), else dense.
+Tensor attention_out(bool rows, const Shape& bhtd, DType dt, Device device);
+// The rows of a forward call (q, k, v from ops, and out) and of its backward (those plus dout and the
+// gradients): all unset (dense) unless ops.rows.
+kern::AttentionRows forward_rows(const AttentionOperands& ops, const Tensor& out);
+kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout, const Tensor& dq,
+                                  const Tensor& dk, const Tensor& dv);
+// Backward's dout operand under bf16 autocast: g rounded to bf16, laid out like g when `rows` (the
+// kernels read it in place), else dense.
+Tensor attention_dout_bf16(const Tensor& g, bool rows);
 
 // t's data pointer for a kernel's args, or null when t is undefined (an output not asked for).
 inline void* ptr(const Tensor& t) {

@@ -90,38 +90,45 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   dims.scale = scale == 0.0 ? 1.0 / std::sqrt(double(D)) : scale;
   const Device dev = q.device();
 
-  // contiguous copies, not recorded (detail::dense): gradients flow to the inputs directly
+  // copies, not recorded: gradients flow to the inputs directly. Where the kernel takes strided rows (CUDA,
+  // bf16) q, k, v are read in their own layouts, out is laid out (B, T, H, D) and dq, dk, dv follow q, k, v
+  // (as in attention).
   const detail::AttentionOperands ops =
-      detail::attention_operands(q, k, v, kern::sparse_attention_bf16_head_dim(D));
-  const bool cast = ops.cast;
+      detail::attention_operands(q, k, v, kern::sparse_attention_bf16_head_dim(D),
+                                 kern::sparse_attention_takes_rows(dev, DType::bf16, D));
+  const bool cast = ops.cast, rows = ops.rows;
   const Tensor &qc = ops.q, &kc = ops.k, &vc = ops.v;
   const DType dt = q.dtype(), in_dt = qc.dtype();
   Tensor sc = detail::dense(selected), gc = detail::dense(gate);
   // The gate check reads host memory: always on the CPU; on CUDA only in the SRA_CUDA_SYNC=1 debug mode
   // (it copies selected and gate to the host, a sync), so that a training step makes no host sync.
   if (dev.is_cpu() || cuda::sync_each_op()) check_gates(sc.to(Device::cpu()), gc.to(Device::cpu()), n_sinks);
-  Tensor out = Tensor::empty(q.shape(), dt, dev);
+  Tensor out = detail::attention_out(rows, q.shape(), dt, dev);
   Tensor lse = Tensor::empty({B, H, T}, dt, dev);
+  const kern::AttentionRows fwd_rows = detail::forward_rows(ops, out);
   detail::Scratch scratch(kern::sparse_attention_scratch(dev, dt, dims, false).bytes, dev);
   kern::sparse_attention_forward(
-      dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(),
-            static_cast<const uint8_t*>(sc.raw()), gc.raw(), dims, scratch.data(), scratch.size()});
+      dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), static_cast<const uint8_t*>(sc.raw()),
+            gc.raw(), dims, scratch.data(), scratch.size(), fwd_rows});
 
   if (needs_grad({q, k, v, gate})) {
+    const detail::RowsLayout lq = detail::rows_layout(q), lk = detail::rows_layout(k),
+                             lv = detail::rows_layout(v);
     record("sparse_attention", {q, k, v, selected, gate}, {out}, {qc, kc, vc, sc, gc, out, lse},
-           [qc, kc, vc, sc, gc, out, lse, dims, dev, dt, in_dt,
-            cast](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             Tensor gout = cast ? autocast_dense_bf16(g[0]) : detail::dense(g[0]);
+           [qc, kc, vc, sc, gc, out, lse, dims, dev, dt, in_dt, cast, rows, fwd_rows, lq, lk,
+            lv](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor gout = cast ? detail::attention_dout_bf16(g[0], rows) : detail::dense(g[0]);
              if (cast && in_dt == DType::f32) gout = gout.to(DType::f32);
-             Tensor dq = Tensor::empty(qc.shape(), dt, dev);
-             Tensor dk = Tensor::empty(kc.shape(), dt, dev);
-             Tensor dv = Tensor::empty(vc.shape(), dt, dev);
+             Tensor dq = rows ? detail::empty_rows(lq, dt, dev) : Tensor::empty(qc.shape(), dt, dev);
+             Tensor dk = rows ? detail::empty_rows(lk, dt, dev) : Tensor::empty(kc.shape(), dt, dev);
+             Tensor dv = rows ? detail::empty_rows(lv, dt, dev) : Tensor::empty(vc.shape(), dt, dev);
              Tensor dgate = Tensor::empty(gc.shape(), dt, dev);
+             const kern::AttentionRows bwd_rows = detail::backward_rows(fwd_rows, rows, gout, dq, dk, dv);
              detail::Scratch scratch(kern::sparse_attention_scratch(dev, dt, dims, true).bytes, dev);
              kern::sparse_attention_backward(
                  dev, {dt, in_dt, dq.raw(), dk.raw(), dv.raw(), dgate.raw(), gout.raw(), qc.raw(), kc.raw(),
                        vc.raw(), static_cast<const uint8_t*>(sc.raw()), gc.raw(), out.raw(), lse.raw(), dims,
-                       scratch.data(), scratch.size()});
+                       scratch.data(), scratch.size(), bwd_rows});
              return {dq, dk, dv, Tensor(), dgate};
            });
   }

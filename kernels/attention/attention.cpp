@@ -12,6 +12,8 @@ void attention_forward(Device d, const AttentionArgs& a) {
   const AttentionDims& m = a.dims;
   if (m.batch * m.heads * m.t == 0) return;  // no query rows: out and lse are empty
   SRA_ASSERT(a.in_dtype == a.dtype || (a.in_dtype == DType::bf16 && a.dtype == DType::f32));
+  SRA_ASSERT(attention_takes_rows(d, a.in_dtype, m.d) || a.rows.dense(m.heads, m.kv_heads, m.t, m.s, m.d),
+             "[attention] strided rows reach a kernel that takes dense operands");
   if (d.is_cuda()) return attention_forward_cuda(a, d.index);
   if (a.in_dtype == DType::bf16) {  // the oracle: widened inputs, the f32 kernel
     const int64_t nq = m.batch * m.heads * m.t * m.d, nk = m.batch * m.kv_heads * m.s * m.d;
@@ -34,6 +36,8 @@ void attention_backward(Device d, const AttentionBackwardArgs& a) {
     return zero_bytes(d, a.dv, bytes);
   }
   SRA_ASSERT(a.in_dtype == a.dtype || (a.in_dtype == DType::bf16 && a.dtype == DType::f32));
+  SRA_ASSERT(attention_takes_rows(d, a.in_dtype, m.d) || a.rows.dense(m.heads, m.kv_heads, m.t, m.s, m.d),
+             "[attention] strided rows reach a kernel that takes dense operands");
   if (d.is_cuda()) return attention_backward_cuda(a, d.index);
   if (a.in_dtype == DType::bf16) {  // the oracle: widened inputs, the f32 kernel
     const int64_t nq = m.batch * m.heads * m.t * m.d, nk = m.batch * m.kv_heads * m.s * m.d;

@@ -36,6 +36,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "kernels/common/row_strides.h"
 
 namespace sra::kern {
 
@@ -46,7 +47,7 @@ struct AttentionDims {
   double scale = 1.0;  // already resolved (the op maps 0 to 1/√D)
 };
 
-struct AttentionArgs {  // contiguous, on the call's device
+struct AttentionArgs {  // on the call's device; rows dense unless `rows` says otherwise
   DType dtype;          // of out, lse: f32 | f64
   DType in_dtype;       // of q, k, v: dtype, or bf16 with dtype f32 (D = 64 or 128)
   void* out;            // (B, H, T, D)
@@ -55,6 +56,7 @@ struct AttentionArgs {  // contiguous, on the call's device
   const void* k;        // (B, Hkv, S, D)
   const void* v;        // (B, Hkv, S, D)
   AttentionDims dims;
+  AttentionRows rows = {};  // q, k, v, out; unset: dense. Other than dense only where attention_takes_rows
 };
 struct AttentionBackwardArgs {
   DType dtype;     // of dq, dk, dv, out, lse
@@ -71,6 +73,7 @@ struct AttentionBackwardArgs {
   AttentionDims dims;
   void* scratch;  // CUDA: attention_backward_scratch_bytes(device, dtype, dims) bytes; CPU: unused
   size_t scratch_bytes;
+  AttentionRows rows = {};  // all eight operands (out: the forward's); unset: dense
 };
 
 void attention_forward(Device device, const AttentionArgs& args);
@@ -80,6 +83,12 @@ size_t attention_backward_scratch_bytes(Device device, DType dtype, const Attent
 // The head dims the bf16 kernels take (64, 128); the op casts the bf16-rounded inputs of others up to f32.
 constexpr bool attention_bf16_head_dim(int64_t d) {
   return d == 64 || d == 128;
+}
+
+// Whether a call's rows may be other than dense (a projection's head split read in place): the CUDA bf16
+// kernels only; the CPU oracle and the f32 kernels take dense operands.
+inline bool attention_takes_rows(Device device, DType in_dtype, int64_t d) {
+  return device.is_cuda() && in_dtype == DType::bf16 && attention_bf16_head_dim(d);
 }
 
 void attention_forward_cuda(const AttentionArgs& args, int device);

@@ -83,6 +83,7 @@ void attention_forward_bf16_cuda(const AttentionArgs& a, int device) {
   p.v = static_cast<const flash::bf16*>(a.v);
   p.out = static_cast<float*>(a.out);
   p.lse = static_cast<float*>(a.lse);
+  flash::set_rows(p, a.rows, a.dims.d);
   cuda::DeviceGuard guard(device);
   with_d(a.dims.d, [&](auto d) {
     flash::forward<decltype(d)::value, DenseQueryPlan>(p, cuda::stream(device), device, "attention");
@@ -103,6 +104,7 @@ void attention_backward_bf16_cuda(const AttentionBackwardArgs& a, int device) {
   p.dq = static_cast<float*>(a.dq);
   p.dk = static_cast<float*>(a.dk);
   p.dv = static_cast<float*>(a.dv);
+  flash::set_rows(p, a.rows, m.d);
   cuda::DeviceGuard guard(device);
   cudaStream_t stream = cuda::stream(device);
   with_d(m.d, [&](auto d) {

@@ -2,7 +2,9 @@
 // (kernels/sparse_attention); .cu files only. Each caller supplies a plan: which keys a query tile meets
 // (forward, dq) or which queries a key tile meets (dk, dv), and which (query, key) pairs are visible.
 // Inputs q (rows of BH heads × t queries), k, v (BKV heads × s keys), dout in bf16 with head dim D = 64 or
-// 128 (rows of D elements, contiguous); out, lse, dq, dk, dv, Δ in f32. With s_ij = q_i·k_j·scale + b_j
+// 128 (rows of D contiguous elements, placed by Params::rows: dense (B, heads, T, D) or a projection's
+// (B, T, heads·D) head split read and written in place); out, dq, dk, dv in f32 (rows as well); lse, Δ
+// f32 (B·heads, t) dense. With s_ij = q_i·k_j·scale + b_j
 // (b_j the plan's key bias, natural log; −inf allowed):
 //   forward  one block of 4 warps per (query tile of 64, b·h), the latest tiles first; warp w owns the
 //            query rows 16w..16w+15, its q fragments in registers. Over the plan's key tiles of 64 (k, v
@@ -31,6 +33,7 @@
 #include "core/check.h"
 #include "core/cuda_launch.h"
 #include "kernels/common/mma_bf16_cuda.cuh"
+#include "kernels/common/row_strides.h"
 
 namespace sra::kern::flash {
 
@@ -54,6 +57,7 @@ struct Params {
   int window = 1, sinks = 0;                     // sparse
   const float* gate = nullptr;                   // sparse (B, t)
   const int *fpos = nullptr, *before = nullptr;  // sparse far list
+  AttentionRows rows;                            // resolved: every entry set; t strides multiples of 8
 };
 
 template <int D>
@@ -135,7 +139,8 @@ __device__ inline void fetch_keys(KeyStage<D>& st, const Plan& plan, int tile) {
 // plain stores.
 template <int D, class Plan>
 __device__ inline void issue_keys(const KeyStage<D>& st, bf16* ks, bf16* vs, int* krow, float* kbias,
-                                  const bf16* kb, const bf16* vb, const Plan& plan, int tile) {
+                                  const bf16* kb, const bf16* vb, int64_t kst, int64_t vst, const Plan& plan,
+                                  int tile) {
   constexpr int L = ld<D>();
   const int buf = tile & 1;
 #pragma unroll
@@ -143,8 +148,8 @@ __device__ inline void issue_keys(const KeyStage<D>& st, bf16* ks, bf16* vs, int
     const int e = int(threadIdx.x) + i * kThreads, r = e / (D / 8), c = e % (D / 8);
     const int64_t pos = st.pos[i];
     const bool ok = pos >= 0;
-    mma::cp_async16(ks + (buf * kTile + r) * L + c * 8, ok ? kb + pos * D + c * 8 : kb, ok);
-    mma::cp_async16(vs + (buf * kTile + r) * L + c * 8, ok ? vb + pos * D + c * 8 : vb, ok);
+    mma::cp_async16(ks + (buf * kTile + r) * L + c * 8, ok ? kb + pos * kst + c * 8 : kb, ok);
+    mma::cp_async16(vs + (buf * kTile + r) * L + c * 8, ok ? vb + pos * vst + c * 8 : vb, ok);
   }
   if (threadIdx.x < kTile) {
     krow[buf * kTile + threadIdx.x] = st.own;
@@ -164,17 +169,18 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
   const int nqt = (p.t + kTile - 1) / kTile;
   const int64_t bh = blockIdx.x % p.bh, b = bh / p.heads;
   const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * kTile, nq = min(kTile, p.t - i0);
-  const int64_t bkv = b * p.kv_heads + bh % p.heads / p.group;
+  const int64_t h = bh % p.heads, hkv = h / p.group;
   const Plan plan(p, b, i0, nq);
-  const bf16* kb = p.k + bkv * p.s * D;
-  const bf16* vb = p.v + bkv * p.s * D;
+  const bf16* kb = p.k + p.rows.k.at(b, hkv, 0);
+  const bf16* vb = p.v + p.rows.v.at(b, hkv, 0);
+  const int64_t kst = p.rows.k.t, vst = p.rows.v.t;
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
-  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + (bh * p.t + i0) * D,
+  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + p.rows.q.at(b, h, i0), p.rows.q.t,
                                            [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); });
   KeyStage<D> st;
   if (plan.tiles > 0) {
     fetch_keys(st, plan, 0);
-    issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, 0);
+    issue_keys(st, ks, vs, krow, kbias, kb, vb, kst, vst, plan, 0);
   }
   mma::cp_async_commit();
 
@@ -191,7 +197,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
     const bool next = tile + 1 < plan.tiles;
     if (next) fetch_keys(st, plan, tile + 1);
     auto mid = [&] {
-      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, tile + 1);
+      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, kst, vst, plan, tile + 1);
       mma::cp_async_commit();
     };
     const int o = (tile & 1) * kTile;
@@ -210,9 +216,10 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
     if (r >= nq) continue;
     const float inv = total > 0.f ? 1.f / total : 0.f;
     const int64_t row = bh * p.t + i0 + r;
+    float* orow = p.out + p.rows.out.at(b, h, i0 + r);
 #pragma unroll
     for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<float2*>(p.out + row * D + dt * 8 + 2 * tq) =
+      *reinterpret_cast<float2*>(orow + dt * 8 + 2 * tq) =
           make_float2(acc[dt][2 * hr] * inv, acc[dt][2 * hr + 1] * inv);
     if (tq == 0) p.lse[row] = total > 0.f ? (m[hr] + log2f(total)) * kLn2 : -INFINITY;
   }
@@ -220,14 +227,17 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
 
 // ---- backward: Δ and dq ---------------------------------------------------------------------------------
 
-// Δ_r = Σ_c dout[r, c]·out[r, c], one warp per row.
+// Δ_r = Σ_c dout[r, c]·out[r, c], one warp per row r = (b·heads + h)·t + i.
 template <int D>
-__global__ void delta_kernel(float* delta, const bf16* dout, const float* out, int64_t rows) {
+__global__ void delta_kernel(float* delta, const bf16* dout, const float* out, Params p) {
   const int lane = threadIdx.x % 32;
-  const int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
+  const int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32), rows = p.bh * p.t;
   for (int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32; r < rows; r += warps) {
+    const int64_t bh = r / p.t, i = r % p.t, b = bh / p.heads, h = bh % p.heads;
+    const bf16* dr = dout + p.rows.dout.at(b, h, i);
+    const float* orow = out + p.rows.out.at(b, h, i);
     float s = 0.f;
-    for (int c = lane; c < D; c += 32) s += __bfloat162float(dout[r * D + c]) * out[r * D + c];
+    for (int c = lane; c < D; c += 32) s += __bfloat162float(dr[c]) * orow[c];
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
     if (lane == 0) delta[r] = s;
   }
@@ -275,18 +285,19 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
   const int nqt = (p.t + kTile - 1) / kTile;
   const int64_t bh = blockIdx.x % p.bh, b = bh / p.heads;
   const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * kTile, nq = min(kTile, p.t - i0);
-  const int64_t bkv = b * p.kv_heads + bh % p.heads / p.group;
+  const int64_t h = bh % p.heads, hkv = h / p.group;
   const Plan plan(p, b, i0, nq);
-  const bf16* kb = p.k + bkv * p.s * D;
-  const bf16* vb = p.v + bkv * p.s * D;
+  const bf16* kb = p.k + p.rows.k.at(b, hkv, 0);
+  const bf16* vb = p.v + p.rows.v.at(b, hkv, 0);
+  const int64_t kst = p.rows.k.t, vst = p.rows.v.t;
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
   auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
-  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + (bh * p.t + i0) * D, qrow);
-  mma::load_rows_async<D, kTile, kThreads>(dos, p.dout + (bh * p.t + i0) * D, qrow);
+  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + p.rows.q.at(b, h, i0), p.rows.q.t, qrow);
+  mma::load_rows_async<D, kTile, kThreads>(dos, p.dout + p.rows.dout.at(b, h, i0), p.rows.dout.t, qrow);
   KeyStage<D> st;
   if (plan.tiles > 0) {
     fetch_keys(st, plan, 0);
-    issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, 0);
+    issue_keys(st, ks, vs, krow, kbias, kb, vb, kst, vst, plan, 0);
   }
   mma::cp_async_commit();
   float lse2[2], dl[2];
@@ -306,7 +317,7 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
     const bool next = tile + 1 < plan.tiles;
     if (next) fetch_keys(st, plan, tile + 1);
     auto mid = [&] {
-      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, plan, tile + 1);
+      if (next) issue_keys(st, ks, vs, krow, kbias, kb, vb, kst, vst, plan, tile + 1);
       mma::cp_async_commit();
     };
     const int o = (tile & 1) * kTile;
@@ -322,10 +333,10 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
   for (int hr = 0; hr < 2; ++hr) {
     const int r = 16 * w + g + 8 * hr;
     if (r >= nq) continue;
-    const int64_t row = bh * p.t + i0 + r;
+    float* qrow_out = p.dq + p.rows.dq.at(b, h, i0 + r);
 #pragma unroll
     for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<float2*>(p.dq + row * D + dt * 8 + 2 * tq) =
+      *reinterpret_cast<float2*>(qrow_out + dt * 8 + 2 * tq) =
           make_float2(acc[dt][2 * hr], acc[dt][2 * hr + 1]);
   }
 }
@@ -380,8 +391,8 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
   float* dl_s = lse_s + 2 * BQ;                               // 2 × BQ
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
   auto key = [&](int r) { return int64_t(plan.key_pos(r)); };
-  mma::load_rows_async<D, kTile, kThreads>(ks, p.k + bkv * p.s * D, key);
-  mma::load_rows_async<D, kTile, kThreads>(vs, p.v + bkv * p.s * D, key);
+  mma::load_rows_async<D, kTile, kThreads>(ks, p.k + p.rows.k.at(b, hkv, 0), p.rows.k.t, key);
+  mma::load_rows_async<D, kTile, kThreads>(vs, p.v + p.rows.v.at(b, hkv, 0), p.rows.v.t, key);
   int kpos[2];
   float kb2[2], gacc[2] = {0.f, 0.f};
 #pragma unroll
@@ -394,10 +405,11 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
   // read now and stored to shared memory later (after the next score products).
   auto stage_rows = [&](int it) {
     const int buf = it & 1, i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0);
-    const int64_t row0 = (b * p.heads + hkv * p.group + it / per_head) * p.t + i0;
+    const int64_t h = hkv * p.group + it / per_head;
     auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
-    mma::load_rows_async<D, BQ, kThreads>(qs + buf * BQ * L, p.q + row0 * D, qrow);
-    mma::load_rows_async<D, BQ, kThreads>(dos + buf * BQ * L, p.dout + row0 * D, qrow);
+    mma::load_rows_async<D, BQ, kThreads>(qs + buf * BQ * L, p.q + p.rows.q.at(b, h, i0), p.rows.q.t, qrow);
+    mma::load_rows_async<D, BQ, kThreads>(dos + buf * BQ * L, p.dout + p.rows.dout.at(b, h, i0), p.rows.dout.t,
+                                          qrow);
   };
   auto fetch_vec = [&](int it) {
     const int i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0), r = threadIdx.x % BQ;
@@ -450,11 +462,12 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
     const int r = 16 * w + g + 8 * hr;
     const float gsum = mma::quad_sum(gacc[hr]);
     if (kpos[hr] < 0) continue;
-    const int64_t row = bkv * p.s + kpos[hr];
+    float* dkrow = p.dk + p.rows.dk.at(b, hkv, kpos[hr]);
+    float* dvrow = p.dv + p.rows.dv.at(b, hkv, kpos[hr]);
 #pragma unroll
     for (int dt = 0; dt < D / 8; ++dt) {
-      float2* dk = reinterpret_cast<float2*>(p.dk + row * D + dt * 8 + 2 * tq);
-      float2* dv = reinterpret_cast<float2*>(p.dv + row * D + dt * 8 + 2 * tq);
+      float2* dk = reinterpret_cast<float2*>(dkrow + dt * 8 + 2 * tq);
+      float2* dv = reinterpret_cast<float2*>(dvrow + dt * 8 + 2 * tq);
       float2 a = make_float2(dka[dt][2 * hr], dka[dt][2 * hr + 1]);
       float2 c = make_float2(dva[dt][2 * hr], dva[dt][2 * hr + 1]);
       if (Plan::kAccumulate) {
@@ -481,6 +494,20 @@ constexpr size_t dq_smem() {
 template <int D, int BQ>
 constexpr size_t dkv_smem() {
   return size_t((2 * kTile + 4 * BQ) * ld<D>()) * sizeof(bf16) + 4 * BQ * sizeof(float);
+}
+
+// Resolves p.rows from the call's (unset entries: dense) and checks what the kernels assume of the pointers
+// set before it: bf16 rows 16-byte aligned (cp.async), f32 rows 8-byte aligned (float2 stores).
+inline void set_rows(Params& p, const AttentionRows& rows, int64_t d) {
+  p.rows = rows.resolved(p.heads, p.kv_heads, p.t, p.s, d);
+  auto ok = [](const void* ptr, const RowStrides& r, int64_t elems, int64_t bytes) {
+    return ptr == nullptr || (reinterpret_cast<uintptr_t>(ptr) % bytes == 0 && r.b % elems == 0 &&
+                              r.h % elems == 0 && r.t % elems == 0);
+  };
+  SRA_ASSERT(ok(p.q, p.rows.q, 8, 16) && ok(p.k, p.rows.k, 8, 16) && ok(p.v, p.rows.v, 8, 16) &&
+                 ok(p.dout, p.rows.dout, 8, 16) && ok(p.out, p.rows.out, 2, 8) && ok(p.dq, p.rows.dq, 2, 8) &&
+                 ok(p.dk, p.rows.dk, 2, 8) && ok(p.dv, p.rows.dv, 2, 8),
+             "flash attention operands misaligned for their row strides");
 }
 
 // Checks `bytes` against the device's per-block limit and opts `kernel` in.
@@ -513,7 +540,7 @@ template <int D, class QP>
 void delta_and_dq(const Params& p, const float* out, cudaStream_t stream, int device, const char* op) {
   const int64_t rows = p.bh * p.t;
   delta_kernel<D><<<cuda::grid_for(rows * 32), cuda::kThreads, 0, stream>>>(const_cast<float*>(p.delta),
-                                                                            p.dout, out, rows);
+                                                                            p.dout, out, p);
   cuda::check_launch(op, device);
   auto kernel = dq_kernel<D, QP>;
   allow_smem(kernel, dq_smem<D>(), device, op);

@@ -157,17 +157,17 @@ __device__ inline float quad_sum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-// dst (ROWS × D, row stride D + 8) ← the rows row_of(r) of src (row stride D; −1: zeros), by `threads`
-// threads with cp.async (the caller commits and waits).
+// dst (ROWS × D, row stride D + 8) ← the rows row_of(r) of src (row stride `stride` elements, a multiple of
+// 8; −1: zeros), by `threads` threads with cp.async (the caller commits and waits).
 template <int D, int ROWS, int THREADS, typename RowOf>
-__device__ inline void load_rows_async(bf16* dst, const bf16* src, RowOf&& row_of) {
+__device__ inline void load_rows_async(bf16* dst, const bf16* src, int64_t stride, RowOf&& row_of) {
   constexpr int kChunks = D / 8, kLd = D + 8;
   static_assert(ROWS * kChunks % THREADS == 0, "whole rounds of 16-byte chunks");
 #pragma unroll
   for (int i = 0; i < ROWS * kChunks / THREADS; ++i) {
     const int e = int(threadIdx.x) + i * THREADS, r = e / kChunks, c = e % kChunks;
     const int64_t pos = row_of(r);
-    cp_async16(dst + r * kLd + c * 8, pos >= 0 ? src + pos * D + c * 8 : src, pos >= 0);
+    cp_async16(dst + r * kLd + c * 8, pos >= 0 ? src + pos * stride + c * 8 : src, pos >= 0);
   }
 }
 

@@ -36,6 +36,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "kernels/common/row_strides.h"
 
 namespace sra::kern {
 
@@ -46,7 +47,7 @@ struct SparseAttentionDims {
   double scale = 1.0;                          // already resolved (the op maps 0 to 1/√D)
 };
 
-struct SparseAttentionArgs {  // contiguous, on the call's device
+struct SparseAttentionArgs {  // on the call's device; rows dense unless `rows` says otherwise
   DType dtype;                // f32 | f64 (gate, out, lse)
   DType in_dtype;             // of q, k, v: dtype, or bf16 with dtype f32 (D = 64 or 128)
   void* out;                  // (B, H, T, D)
@@ -59,6 +60,7 @@ struct SparseAttentionArgs {  // contiguous, on the call's device
   SparseAttentionDims dims;
   void* scratch;  // CUDA: sparse_attention_scratch(device, dtype, dims, false).bytes bytes; CPU: unused
   size_t scratch_bytes;
+  AttentionRows rows = {};  // q, k, v, out; unset: dense. Other than dense only where attention_takes_rows
 };
 struct SparseAttentionBackwardArgs {  // writes (not accumulates) dq, dk, dv, dgate
   DType dtype;                        // of dq, dk, dv, dgate, gate, out, lse
@@ -78,6 +80,7 @@ struct SparseAttentionBackwardArgs {  // writes (not accumulates) dq, dk, dv, dg
   SparseAttentionDims dims;
   void* scratch;  // CUDA: sparse_attention_scratch(device, dtype, dims, true).bytes bytes; CPU: unused
   size_t scratch_bytes;
+  AttentionRows rows = {};  // all eight operands (out: the forward's); unset: dense
 };
 
 // Byte offsets of the parts of the CUDA scratch (each 256-byte aligned): fpos (B, T) i32, the far keys'
@@ -95,6 +98,11 @@ void sparse_attention_backward(Device device, const SparseAttentionBackwardArgs&
 // The head dims the bf16 kernels take (64, 128); the op casts the bf16-rounded inputs of others up to f32.
 constexpr bool sparse_attention_bf16_head_dim(int64_t d) {
   return d == 64 || d == 128;
+}
+
+// Whether a call's rows may be other than dense: as attention_takes_rows (the CUDA bf16 kernels only).
+inline bool sparse_attention_takes_rows(Device device, DType in_dtype, int64_t d) {
+  return device.is_cuda() && in_dtype == DType::bf16 && sparse_attention_bf16_head_dim(d);
 }
 
 void sparse_attention_forward_cuda(const SparseAttentionArgs& args, int device);

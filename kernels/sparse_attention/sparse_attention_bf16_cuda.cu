@@ -143,6 +143,7 @@ void sparse_attention_forward_bf16_cuda(const SparseAttentionArgs& a, const int*
   p.v = static_cast<const flash::bf16*>(a.v);
   p.out = static_cast<float*>(a.out);
   p.lse = static_cast<float*>(a.lse);
+  flash::set_rows(p, a.rows, a.dims.d);
   cuda::DeviceGuard guard(device);
   with_d(a.dims.d, [&](auto d) {
     flash::forward<decltype(d)::value, SparseQueryPlan>(p, cuda::stream(device), device, "sparse_attention");
@@ -162,6 +163,7 @@ void sparse_attention_backward_bf16_cuda(const SparseAttentionBackwardArgs& a, c
   p.dk = static_cast<float*>(a.dk);
   p.dv = static_cast<float*>(a.dv);
   p.fdg = static_cast<float*>(fdg);
+  flash::set_rows(p, a.rows, a.dims.d);
   cuda::DeviceGuard guard(device);
   cudaStream_t stream = cuda::stream(device);
   with_d(a.dims.d, [&](auto d) {
