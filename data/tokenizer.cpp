@@ -299,6 +299,7 @@ std::string train_tokenizer(const TokenizerTrainOptions& opt) {
       {"normalization_rule_name", opt.normalization},
       {"add_dummy_prefix", bool_str(opt.add_dummy_prefix)},
       {"remove_extra_whitespaces", bool_str(opt.remove_extra_whitespaces)},
+      {"split_digits", bool_str(opt.split_digits)},
       {"num_threads", std::to_string(opt.num_threads)},
       {"minloglevel", "1"},
   };

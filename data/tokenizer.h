@@ -68,6 +68,7 @@ struct TokenizerTrainOptions {
   std::string normalization = "identity";  // or "nmt_nfkc", "nfkc", ... (sentencepiece rule names)
   bool add_dummy_prefix = false;           // true: encode(s) starts as if s began with a space
   bool remove_extra_whitespaces = false;   // true: strip and collapse runs of spaces
+  bool split_digits = false;  // true: every digit 0-9 is a piece of its own ("24." is always 2, 4, .)
   int num_threads = 2;
 };
 

@@ -44,6 +44,7 @@ struct TokenizerTrainCli {
   uint32_t seed = 1;
   int threads = 2;
   bool byte_fallback = true;
+  bool split_digits = false;
   bool coverage_given = false;
   bool allow_lossy = false;
 };
@@ -78,6 +79,7 @@ int run_tokenizer_train(TokenizerTrainCli& o) {
   t.seed = o.seed;
   t.num_threads = o.threads;
   t.byte_fallback = o.byte_fallback;
+  t.split_digits = o.split_digits;
   if (!o.inputs.empty()) {
     t.inputs = o.inputs;
   } else {
@@ -189,6 +191,9 @@ void add_tokenizer(CLI::App& app) {
   c->add_flag("--byte-fallback,!--no-byte-fallback", o->byte_fallback,
               "Byte pieces for unseen characters (lossless; needs --vocab-size > 260 + characters)")
       ->capture_default_str();
+  c->add_flag("--split-digits", o->split_digits,
+              "Every digit a piece of its own, so that a number is tokenized the same way wherever it "
+              "stands (without it a unigram model learns pieces such as '▁24.' beside '▁2' '4')");
   c->add_flag("--allow-lossy", o->allow_lossy,
               "Warn instead of failing when decode(encode(x)) != x on the corpus");
   add_command(c, [o, coverage]() {
