@@ -29,8 +29,9 @@ struct RowsCase {
 };
 
 std::string describe(const RowsCase& c) {
-  return std::string(c.sparse ? "sparse" : "dense") + " B=" + std::to_string(c.B) + " H=" + std::to_string(c.H) +
-         " Hkv=" + std::to_string(c.Hkv) + " T=" + std::to_string(c.T) + " D=" + std::to_string(c.D);
+  return std::string(c.sparse ? "sparse" : "dense") + " B=" + std::to_string(c.B) +
+         " H=" + std::to_string(c.H) + " Hkv=" + std::to_string(c.Hkv) + " T=" + std::to_string(c.T) +
+         " D=" + std::to_string(c.D);
 }
 
 // (B, T, heads·D) → (B, heads, T, D), a view.
@@ -84,8 +85,10 @@ RowsResult run(const RowsCase& c, bool split, Device dev) {
   return r;
 }
 
-const RowsCase kRowsCases[] = {
-    {2, 4, 2, 200, 64, false}, {1, 2, 2, 130, 128, false}, {2, 4, 2, 200, 64, true}, {1, 2, 1, 150, 128, true}};
+const RowsCase kRowsCases[] = {{2, 4, 2, 200, 64, false},
+                               {1, 2, 2, 130, 128, false},
+                               {2, 4, 2, 200, 64, true},
+                               {1, 2, 1, 150, 128, true}};
 
 void check_rows(Device dev) {
   for (const RowsCase& c : kRowsCases) {
@@ -108,7 +111,8 @@ TEST_CASE("attention rows: head splits of projections give the dense inputs' bit
   check_rows(Device::cpu());
 }
 
-TEST_CASE("cuda: bf16 attention and SRA read head splits in place: the dense inputs' bits, out in (B, T, H, D)" *
-          doctest::skip(no_gpu())) {
+TEST_CASE(
+    "cuda: bf16 attention and SRA read head splits in place: the dense inputs' bits, out in (B, T, H, D)" *
+    doctest::skip(no_gpu())) {
   check_rows(Device::cuda(0));
 }

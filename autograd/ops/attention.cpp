@@ -55,16 +55,16 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
   // bf16), q, k, v are read in their own layouts and out (B, H, T, D) is laid out (B, T, H, D), the
   // layout its transpose back to the output projection wants; dq, dk, dv follow q, k, v.
   const Device dev = q.device();
-  const detail::AttentionOperands ops =
-      detail::attention_operands(q, k, v, kern::attention_bf16_head_dim(D),
-                                 kern::attention_takes_rows(dev, DType::bf16, D));
+  const detail::AttentionOperands ops = detail::attention_operands(
+      q, k, v, kern::attention_bf16_head_dim(D), kern::attention_takes_rows(dev, DType::bf16, D));
   const bool cast = ops.cast, rows = ops.rows;
   const Tensor &qc = ops.q, &kc = ops.k, &vc = ops.v;
   const DType dt = q.dtype(), in_dt = qc.dtype();
   Tensor out = detail::attention_out(rows, q.shape(), dt, dev);
   Tensor lse = Tensor::empty({B, H, T}, dt, dev);
   const kern::AttentionRows fwd_rows = detail::forward_rows(ops, out);
-  kern::attention_forward(dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims, fwd_rows});
+  kern::attention_forward(dev,
+                          {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims, fwd_rows});
 
   if (needs_grad({q, k, v})) {
     const detail::RowsLayout lq = detail::rows_layout(q), lk = detail::rows_layout(k),

@@ -80,8 +80,8 @@ kern::AttentionRows forward_rows(const AttentionOperands& ops, const Tensor& out
   return r;
 }
 
-kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout, const Tensor& dq,
-                                  const Tensor& dk, const Tensor& dv) {
+kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout,
+                                  const Tensor& dq, const Tensor& dk, const Tensor& dv) {
   kern::AttentionRows r = fwd;
   if (!rows) return r;
   r.dout = rows_of(dout), r.dq = rows_of(dq), r.dk = rows_of(dk), r.dv = rows_of(dv);

@@ -57,8 +57,8 @@ Tensor attention_out(bool rows, const Shape& bhtd, DType dt, Device device);
 // The rows of a forward call (q, k, v from ops, and out) and of its backward (those plus dout and the
 // gradients): all unset (dense) unless ops.rows.
 kern::AttentionRows forward_rows(const AttentionOperands& ops, const Tensor& out);
-kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout, const Tensor& dq,
-                                  const Tensor& dk, const Tensor& dv);
+kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout,
+                                  const Tensor& dq, const Tensor& dk, const Tensor& dv);
 // Backward's dout operand under bf16 autocast: g rounded to bf16, laid out like g when `rows` (the
 // kernels read it in place), else dense.
 Tensor attention_dout_bf16(const Tensor& g, bool rows);

@@ -108,8 +108,8 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   const kern::AttentionRows fwd_rows = detail::forward_rows(ops, out);
   detail::Scratch scratch(kern::sparse_attention_scratch(dev, dt, dims, false).bytes, dev);
   kern::sparse_attention_forward(
-      dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), static_cast<const uint8_t*>(sc.raw()),
-            gc.raw(), dims, scratch.data(), scratch.size(), fwd_rows});
+      dev, {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(),
+            static_cast<const uint8_t*>(sc.raw()), gc.raw(), dims, scratch.data(), scratch.size(), fwd_rows});
 
   if (needs_grad({q, k, v, gate})) {
     const detail::RowsLayout lq = detail::rows_layout(q), lk = detail::rows_layout(k),

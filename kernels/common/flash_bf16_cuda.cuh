@@ -408,8 +408,8 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
     const int64_t h = hkv * p.group + it / per_head;
     auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
     mma::load_rows_async<D, BQ, kThreads>(qs + buf * BQ * L, p.q + p.rows.q.at(b, h, i0), p.rows.q.t, qrow);
-    mma::load_rows_async<D, BQ, kThreads>(dos + buf * BQ * L, p.dout + p.rows.dout.at(b, h, i0), p.rows.dout.t,
-                                          qrow);
+    mma::load_rows_async<D, BQ, kThreads>(dos + buf * BQ * L, p.dout + p.rows.dout.at(b, h, i0),
+                                          p.rows.dout.t, qrow);
   };
   auto fetch_vec = [&](int it) {
     const int i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0), r = threadIdx.x % BQ;
@@ -539,8 +539,8 @@ void forward(const Params& p, cudaStream_t stream, int device, const char* op) {
 template <int D, class QP>
 void delta_and_dq(const Params& p, const float* out, cudaStream_t stream, int device, const char* op) {
   const int64_t rows = p.bh * p.t;
-  delta_kernel<D><<<cuda::grid_for(rows * 32), cuda::kThreads, 0, stream>>>(const_cast<float*>(p.delta),
-                                                                            p.dout, out, p);
+  delta_kernel<D>
+      <<<cuda::grid_for(rows * 32), cuda::kThreads, 0, stream>>>(const_cast<float*>(p.delta), p.dout, out, p);
   cuda::check_launch(op, device);
   auto kernel = dq_kernel<D, QP>;
   allow_smem(kernel, dq_smem<D>(), device, op);

@@ -39,7 +39,9 @@ struct AttentionRows {
   bool dense(int64_t heads, int64_t kv_heads, int64_t t, int64_t s, int64_t d) const {
     const AttentionRows r = resolved(heads, kv_heads, t, s, d);
     const RowStrides qd = dense_rows(heads, t, d), kd = dense_rows(kv_heads, s, d);
-    auto same = [](const RowStrides& a, const RowStrides& b) { return a.b == b.b && a.h == b.h && a.t == b.t; };
+    auto same = [](const RowStrides& a, const RowStrides& b) {
+      return a.b == b.b && a.h == b.h && a.t == b.t;
+    };
     return same(r.q, qd) && same(r.out, qd) && same(r.dout, qd) && same(r.dq, qd) && same(r.k, kd) &&
            same(r.v, kd) && same(r.dk, kd) && same(r.dv, kd);
   }

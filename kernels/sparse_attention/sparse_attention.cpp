@@ -78,8 +78,9 @@ void sparse_attention_backward(Device d, const SparseAttentionBackwardArgs& a) {
     return zero_bytes(d, a.dgate, gate);
   }
   SRA_ASSERT(a.in_dtype == a.dtype || (a.in_dtype == DType::bf16 && a.dtype == DType::f32));
-  SRA_ASSERT(sparse_attention_takes_rows(d, a.in_dtype, m.d) || a.rows.dense(m.heads, m.kv_heads, m.t, m.t, m.d),
-             "[sparse_attention] strided rows reach a kernel that takes dense operands");
+  SRA_ASSERT(
+      sparse_attention_takes_rows(d, a.in_dtype, m.d) || a.rows.dense(m.heads, m.kv_heads, m.t, m.t, m.d),
+      "[sparse_attention] strided rows reach a kernel that takes dense operands");
   if (d.is_cuda()) return sparse_attention_backward_cuda(a, d.index);
   if (a.in_dtype == DType::bf16) {  // the oracle: widened inputs, the f32 kernel
     const int64_t nq = m.batch * m.heads * m.t * m.d, nk = m.batch * m.kv_heads * m.t * m.d;
