@@ -24,7 +24,7 @@
 # summaries and per-problem verdicts of every run; no checkpoints). Checkpoints stay in SRA_DEMO_DIR
 # (default runs/demo_gpu; wiped first).
 # Environment: SRA_DEMO_DEVICE (cuda | cpu, default cuda), SRA_BUILD_DIR (default build-gpu on cuda,
-# build on cpu), SRA_DEMO_SKIP_BUILD=1, SRA_DEMO_EVAL (test problems, default 2000), SRA_DEMO_CALIB
+# build on cpu), SRA_DEMO_SKIP_BUILD=1, SRA_DEMO_VOCAB (tokenizer pieces, default 384), SRA_DEMO_EVAL (test problems, default 2000), SRA_DEMO_CALIB
 # (default 200), SRA_DEMO_BATCH (eval batch, default 128), SRA_DEMO_SHARES (below), SRA_DEMO_TINY=1 (a
 # tiny model and task through --set: the CPU ctest demo_gpu_cpu runs the whole script that way in about
 # a minute), SRA_DEMO_SET (extra --set k=v overrides for the models, below).
@@ -77,7 +77,7 @@ echo "budget $budget s after a $build_s s build: train $t_std / $t_cot / $t_sra 
 tok="$work/tokenizer/syn"
 common=(--set "data.tokenizer=$tok.model" --set "device=$device")
 [[ "$device" == cuda ]] || common+=(--set precision=f32)  # bf16 needs the GPU
-vocab=384 tok_problems=400 eval_extra=() rl_extra=() gen_tokens=128
+vocab="${SRA_DEMO_VOCAB:-384}" tok_problems=400 eval_extra=() rl_extra=() gen_tokens=128
 if [[ "${SRA_DEMO_TINY:-0}" == 1 ]]; then  # the CPU ctest: a tiny model, short problems, a few steps
   common+=(--set model.d_model=32 --set model.n_layers=2 --set model.n_heads=2 --set model.n_kv_heads=2
     --set model.d_ff=64 --set model.vocab_size=320 --set model.max_seq_len=512 --set data.seq_len=512
