@@ -158,9 +158,9 @@ TEST_CASE("data pipeline: sra tokenizer train --split-digits tokenizes every num
   // spelling (issue 19).
   fs::path dir = temp_dir("tok_digits");
   auto train = [&](const std::string& name, bool split) {
-    std::vector<std::string> args = {"tokenizer", "train", "--dataset", "synthetic", "--problems", "300",
-                                     "--vocab-size", "384", "--no-byte-fallback", "--out",
-                                     (dir / name).string()};
+    std::vector<std::string> args = {"tokenizer",          "train", "--dataset",          "synthetic",
+                                     "--problems",         "300",   "--vocab-size",       "384",
+                                     "--no-byte-fallback", "--out", (dir / name).string()};
     if (split) args.push_back("--split-digits");
     Run r = run_sra(args);
     INFO(r.out, r.err);
@@ -172,9 +172,7 @@ TEST_CASE("data pipeline: sra tokenizer train --split-digits tokenizes every num
     for (int32_t id : tok.encode(text)) out.push_back(tok.decode({id}));
     return out;
   };
-  auto has_digit = [](const std::string& s) {
-    return s.find_first_of("0123456789") != std::string::npos;
-  };
+  auto has_digit = [](const std::string& s) { return s.find_first_of("0123456789") != std::string::npos; };
   sra::Tokenizer split = train("split", true);
   sra::Tokenizer plain = train("plain", false);
   const std::string text = " a7 = 98 / 2 = 49. o6 = 49 + 3 = 52. Let r4 = 98. #### 52";
