@@ -1,5 +1,9 @@
 #include "autograd/module.h"
 
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "core/check.h"
+
 namespace sra {
 
 void Module::check_name(const std::string& name) const {
@@ -72,6 +76,22 @@ void move_in_place(const Tensor& t, Device device) {
   if (impl->grad) impl->grad = t.grad().to(device).impl_ptr();
 }
 }  // namespace
+
+void cast_in_place(const Tensor& t, DType dtype) {
+  SRA_CHECK(!t.requires_grad() && !t.grad().defined(),
+            "[module] cast_in_place of a tensor that trains (requires_grad or a gradient)");
+  if (t.dtype() == dtype) return;
+  Tensor c;
+  {
+    NoGradGuard g;
+    c = contiguous(cast(t, dtype));
+  }
+  TensorImpl* impl = t.impl();
+  impl->storage = c.storage();
+  impl->strides = c.strides();
+  impl->offset = c.offset();
+  impl->dtype = dtype;
+}
 
 void Module::to(Device device) {
   for (auto& [n, t] : params_) move_in_place(t, device);

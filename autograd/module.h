@@ -14,6 +14,11 @@ namespace sra {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// Points a parameter's TensorImpl at a contiguous copy of its values cast to `dtype` (to bf16: rounded to
+// nearest even), in place as Module::to moves one: its name, id and every handle to it stay valid. For
+// frozen parameters only (t must not require a gradient and must have none). Not recorded on the tape.
+void cast_in_place(const Tensor& t, DType dtype);
+
 class Module {
  public:
   virtual ~Module() = default;

@@ -308,6 +308,10 @@ bool cross_check(const RunConfig& c, Issue& issue) {
     return bad(
         {"train.freeze_base", "model.attention"},
         "train.freeze_base needs model.attention sra (only the routers train; a dense model has none)");
+  if (c.train.base_dtype == "bf16" && !c.train.freeze_base)
+    return bad({"train.base_dtype", "train.freeze_base"},
+               "train.base_dtype bf16 needs train.freeze_base true (AdamW keeps f32 master weights for what "
+               "trains)");
   if (c.train.distill_weight > 0 && m.attention != "sra")
     return bad(
         {"train.distill_weight", "model.attention"},

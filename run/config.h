@@ -106,10 +106,11 @@ struct TrainSection {
   int64_t checkpoint_every = 500;  // 0 = only at the end
   int64_t keep_last = 3;           // 0 = keep every checkpoint
   int64_t seed = 1;
-  double time_limit_s = 0;    // > 0: stop after this many seconds; lr and tau follow the elapsed fraction
-  std::string init_from;      // "" or "hf:DIR" (run/hf_import.h)
-  bool freeze_base = false;   // only the routers train
-  double distill_weight = 0;  // KL toward the dense model's logits
+  double time_limit_s = 0;   // > 0: stop after this many seconds; lr and tau follow the elapsed fraction
+  std::string init_from;     // "" or "hf:DIR" (run/hf_import.h)
+  bool freeze_base = false;  // only the routers train
+  std::string base_dtype = "f32";  // "f32" | "bf16": the frozen base's linear weights (run/model_io.h)
+  double distill_weight = 0;       // KL toward the dense model's logits
   bool operator==(const TrainSection&) const = default;
 };
 

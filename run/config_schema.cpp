@@ -270,6 +270,11 @@ std::vector<ConfigKey> build_schema() {
                          "fresh. Empty = random initialisation."));
   s.push_back(bool_key("train.freeze_base", SRA_FIELD(bool, train.freeze_base),
                        "Train only the routers (the imported or initial LM stays bitwise unchanged)."));
+  s.push_back(enum_key("train.base_dtype", SRA_FIELD(std::string, train.base_dtype), {"f32", "bf16"},
+                       "With train.freeze_base: the dtype the frozen base's linear weights are held in. bf16 "
+                       "halves their memory (an imported bf16 checkpoint's bits exactly); their GEMMs then "
+                       "take bf16 operands with fp32 accumulation on every device. Embeddings, norms and "
+                       "routers stay f32."));
   s.push_back(float_key("train.distill_weight", SRA_FIELD(double, train.distill_weight), ge(0), none(),
                         "Weight of the KL(dense || SRA) distillation term toward the same model's dense "
                         "logits (all layers dense, no gradient) on every target position (0 = off)."));

@@ -2,13 +2,30 @@
 
 #include <cstring>
 
+#include "run/hf_import.h"
+
 namespace sra {
 
 LoadedModel model_from_config(const RunConfig& cfg) {
   LoadedModel out;
   out.config = cfg;
   out.model = std::make_unique<Transformer>(to_transformer_config(cfg));
+  if (cfg.train.base_dtype == "bf16") {
+    for (const auto& [name, p] : out.model->named_parameters()) {
+      if (!is_base_matrix(name, p)) continue;
+      Tensor t = p;                // a handle on the same parameter
+      t.set_requires_grad(false);  // frozen (train.base_dtype bf16 needs train.freeze_base)
+      cast_in_place(p, DType::bf16);
+    }
+  }
   return out;
+}
+
+bool is_base_matrix(const std::string& name, const Tensor& p) {
+  const std::string embed = "embed_tokens.weight";
+  const bool is_embed =
+      name.size() >= embed.size() && name.compare(name.size() - embed.size(), embed.size(), embed) == 0;
+  return p.dim() == 2 && !is_embed && !is_router_name(name);
 }
 
 LoadedModel load_model(const std::string& path) {

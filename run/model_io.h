@@ -29,7 +29,13 @@ struct LoadedModel {
   int64_t step = 0;
 };
 
+// The model of cfg (random initialisation). With train.base_dtype bf16 the base's linear weights
+// (is_base_matrix) are frozen and held in bf16 from the start, so the model never holds them in f32 on the
+// device: the trainer moves it to the device and the importer writes the bf16 bits into them.
 LoadedModel model_from_config(const RunConfig& cfg);
+// The parameters train.base_dtype bf16 keeps in bf16: the 2-D weights outside the routers and the token
+// embedding (every attention and MLP projection, and an untied lm_head).
+bool is_base_matrix(const std::string& name, const Tensor& p);
 LoadedModel load_model(const std::string& checkpoint_path);
 // The same from a checkpoint already read from `path` (named in errors).
 LoadedModel model_from_checkpoint(const Checkpoint& ckpt, const std::string& path);

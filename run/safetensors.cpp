@@ -248,12 +248,23 @@ void SafetensorsFile::read_into(const SafetensorsEntry& e, Tensor& dst) const {
   const std::string t = head(path_) + "tensor '" + e.name + "': ";
   SRA_CHECK(e.dtype == "F64" || e.dtype == "F32" || e.dtype == "BF16" || e.dtype == "F16", t, "dtype ",
             e.dtype, " is not supported (F64, F32, BF16 or F16)");
-  SRA_CHECK(dst.dtype() == DType::f32 || dst.dtype() == DType::f64, t, "destination dtype ",
-            dtype_name(dst.dtype()), " (f32 or f64)");
+  SRA_CHECK(dst.dtype() == DType::f32 || dst.dtype() == DType::f64 || dst.dtype() == DType::bf16, t,
+            "destination dtype ", dtype_name(dst.dtype()), " (f32, f64 or bf16)");
   SRA_CHECK(dst.is_contiguous(), t, "destination is not contiguous");
   const int64_t n = shape_numel(e.shape);
   SRA_CHECK(n == dst.numel(), t, "has ", n, " elements, the destination ", dst.numel());
   const uint8_t* src = data(e);
+  if (dst.dtype() == DType::bf16) {  // a bf16 base (train.base_dtype): BF16 bits as they are, others rounded
+    if (e.dtype != "BF16") {
+      dst.copy_(read(e, DType::f32).to(dst.device()));  // rounded to nearest even by the copy
+    } else if (dst.device().is_cuda()) {
+      cuda::memcpy_h2d(dst.raw(), src, size_t(n) * 2, dst.device().index);
+    } else {
+      std::memcpy(dst.raw(), src, size_t(n) * 2);
+    }
+    dst.bump_version();
+    return;
+  }
   if (dst.device().is_cuda()) {
     const int dev = dst.device().index;
     if ((e.dtype == "F32" && dst.dtype() == DType::f32) || (e.dtype == "F64" && dst.dtype() == DType::f64)) {

@@ -459,6 +459,76 @@ logging:
                        doctest::Contains("train.init_from must be hf:DIR"), Error);
 }
 
+TEST_CASE("hf: train.base_dtype bf16 holds the frozen base's linear weights in bf16, the file's bits") {
+  TransformerConfig c = tiny_llama(false);  // untied: lm_head is a base matrix too
+  c.vocab_size = 256;
+  auto src = random_model(c);
+  const std::string dir = write_hf_dir(*src, "llama", "BF16");
+  fs::path run = temp_dir("hf_bf16");
+  const std::string yaml = std::string(R"(model:
+  attention: sra
+  dense_layers: [0]
+  window: 8
+  sinks: 2
+  max_seq_len: 64
+router:
+  hidden: 16
+data:
+  dataset: synthetic
+  seq_len: 48
+optimizer:
+  lr: 0.01
+schedule:
+  warmup_steps: 1
+train:
+  batch_size: 2
+  steps: 2
+  eval_every: 0
+  checkpoint_every: 0
+  init_from: hf:)") + dir + R"(
+  freeze_base: true
+  base_dtype: bf16
+logging:
+  log_every: 1
+)";
+  write_text(run / "run.yaml", yaml);
+  TrainOptions opt;
+  opt.config = (run / "run.yaml").string();
+  opt.out_dir = (run / "out").string();
+  std::ostringstream log;
+  REQUIRE(run_train(opt, log) == 0);
+  LoadedModel lm = load_model(checkpoint_path(opt.out_dir, 2));
+  int64_t bf16_bytes = 0, f32_bytes = 0, matrices = 0;
+  for (const auto& [name, p] : lm.model->named_parameters()) {
+    INFO(name);
+    const bool base_matrix = is_base_matrix(name, p);
+    CHECK(p.dtype() == (base_matrix ? DType::bf16 : DType::f32));
+    (base_matrix ? bf16_bytes : f32_bytes) += p.numel() * int64_t(dtype_size(p.dtype()));
+    matrices += base_matrix;
+    if (!is_router_name(name)) {  // the file's BF16 bits, unchanged by training (frozen)
+      std::vector<float> want = src->find(name).to_vector<float>();
+      for (float& f : want) f = float(bf16(f));
+      CHECK(p.to_vector<float>() == want);
+    }
+  }
+  CHECK(matrices == 7 * c.n_layers + 1);  // q, k, v, o, gate, up, down per layer, and lm_head
+  CHECK(bf16_bytes > f32_bytes);          // the matrices are most of the model, at 2 bytes a weight
+  // dense, it computes the imported model with its linear GEMMs on bf16 operands: close to the f32 import
+  lm.model->set_all_dense(true);
+  HfImport f32 = import_hf(dir);
+  const std::vector<int64_t> ids = {1, 2, 3, 4, 5, 6, 7};
+  const std::vector<float> a = logits(*lm.model, ids), b = logits(*f32.model, ids);
+  double scale = 0;
+  for (float x : b) scale = std::max(scale, std::fabs(double(x)));
+  CHECK(max_diff(a, b) <= 2e-2 * scale);
+  CHECK(max_diff(a, b) > 0);  // the bf16 path ran (x rounded to bf16)
+  // bf16 without a frozen base is a config error naming both keys
+  CHECK_THROWS_WITH_AS(load_config_string("model:\n  attention: sra\ntrain:\n  base_dtype: bf16\n", "x.yaml"),
+                       doctest::Contains("train.base_dtype bf16 needs train.freeze_base true"), Error);
+  CHECK_THROWS_WITH_AS(load_config_string("train:\n  base_dtype: f16\n", "x.yaml"),
+                       doctest::Contains("train.base_dtype"), Error);
+}
+
 TEST_CASE("hf cuda: a directory imported onto the GPU (F32, BF16, F16 files) gives the CPU's logits" *
           doctest::skip(!cuda::available())) {
   auto src = random_model(tiny_llama(false, true));
