@@ -459,7 +459,9 @@ logging:
                        doctest::Contains("train.init_from must be hf:DIR"), Error);
 }
 
-TEST_CASE("hf: train.base_dtype bf16 holds the frozen base's linear weights in bf16, the file's bits") {
+TEST_CASE(
+    "hf: train.base_dtype bf16 holds the frozen base's linear weights in bf16, the file's bits (and on a "
+    "GPU)") {
   TransformerConfig c = tiny_llama(false);  // untied: lm_head is a base matrix too
   c.vocab_size = 256;
   auto src = random_model(c);
@@ -522,6 +524,18 @@ logging:
   for (float x : b) scale = std::max(scale, std::fabs(double(x)));
   CHECK(max_diff(a, b) <= 2e-2 * scale);
   CHECK(max_diff(a, b) > 0);  // the bf16 path ran (x rounded to bf16)
+  if (cuda::available()) {    // the same bf16 weights on the GPU: the CPU's logits up to summation order
+    LoadedModel g = load_model(checkpoint_path(opt.out_dir, 2));
+    g.model->set_all_dense(true);
+    g.model->to(Device::cuda(0));
+    for (const auto& [name, p] : g.model->named_parameters())
+      CHECK(p.dtype() == (is_base_matrix(name, p) ? DType::bf16 : DType::f32));
+    NoGradGuard ng;
+    g.model->eval();
+    const Tensor in = Tensor::from_vector<int64_t>(ids, {1, int64_t(ids.size())}).to(Device::cuda(0));
+    const std::vector<float> got = g.model->forward(in).to_vector<float>();
+    CHECK(max_diff(got, a) <= 1e-4 * scale);
+  }
   // bf16 without a frozen base is a config error naming both keys
   CHECK_THROWS_WITH_AS(load_config_string("model:\n  attention: sra\ntrain:\n  base_dtype: bf16\n", "x.yaml"),
                        doctest::Contains("train.base_dtype bf16 needs train.freeze_base true"), Error);
