@@ -127,6 +127,45 @@ double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return d;
 }
 
+// The run config of the init_from tests: a small SRA model (layer 0 dense) whose routers train for `steps`
+// steps on the synthetic task over the frozen import of DIR; `train_extra` adds lines under train:.
+std::string init_from_yaml(const std::string& dir, int steps, const std::string& train_extra) {
+  return std::string(R"(model:
+  attention: sra
+  dense_layers: [0]
+  window: 8
+  sinks: 2
+  max_seq_len: 64
+router:
+  hidden: 16
+  target_ratio: 0.25
+data:
+  dataset: synthetic
+  seq_len: 48
+  synthetic:
+    min_hops: 2
+    max_hops: 2
+    min_distractors: 0
+    max_distractors: 1
+optimizer:
+  lr: 0.01
+schedule:
+  warmup_steps: 1
+train:
+  batch_size: 2
+  steps: )") +
+         std::to_string(steps) + R"(
+  eval_every: 0
+  checkpoint_every: 0
+  init_from: hf:)" +
+         dir + R"(
+  freeze_base: true
+)" + train_extra +
+         R"(logging:
+  log_every: 1
+)";
+}
+
 std::string error_of(const std::function<void()>& fn) {
   try {
     fn();
@@ -377,38 +416,7 @@ TEST_CASE("hf: init_from hf:DIR trains new routers on a frozen imported model, w
   }
   const std::string dir = write_hf_dir(*src, "llama");
   fs::path run = temp_dir("hf_run");
-  const std::string yaml = std::string(R"(model:
-  attention: sra
-  dense_layers: [0]
-  window: 8
-  sinks: 2
-  max_seq_len: 64
-router:
-  hidden: 16
-  target_ratio: 0.25
-data:
-  dataset: synthetic
-  seq_len: 48
-  synthetic:
-    min_hops: 2
-    max_hops: 2
-    min_distractors: 0
-    max_distractors: 1
-optimizer:
-  lr: 0.01
-schedule:
-  warmup_steps: 1
-train:
-  batch_size: 2
-  steps: 3
-  eval_every: 0
-  checkpoint_every: 0
-  init_from: hf:)") + dir + R"(
-  freeze_base: true
-  distill_weight: 0.5
-logging:
-  log_every: 1
-)";
+  const std::string yaml = init_from_yaml(dir, 3, "  distill_weight: 0.5\n");
   write_text(run / "run.yaml", yaml);
   std::ostringstream log;
   TrainOptions opt;
@@ -467,32 +475,7 @@ TEST_CASE(
   auto src = random_model(c);
   const std::string dir = write_hf_dir(*src, "llama", "BF16");
   fs::path run = temp_dir("hf_bf16");
-  const std::string yaml = std::string(R"(model:
-  attention: sra
-  dense_layers: [0]
-  window: 8
-  sinks: 2
-  max_seq_len: 64
-router:
-  hidden: 16
-data:
-  dataset: synthetic
-  seq_len: 48
-optimizer:
-  lr: 0.01
-schedule:
-  warmup_steps: 1
-train:
-  batch_size: 2
-  steps: 2
-  eval_every: 0
-  checkpoint_every: 0
-  init_from: hf:)") + dir + R"(
-  freeze_base: true
-  base_dtype: bf16
-logging:
-  log_every: 1
-)";
+  const std::string yaml = init_from_yaml(dir, 2, "  base_dtype: bf16\n");
   write_text(run / "run.yaml", yaml);
   TrainOptions opt;
   opt.config = (run / "run.yaml").string();
