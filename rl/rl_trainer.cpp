@@ -60,6 +60,9 @@ RunConfig merged_config(const RunConfig& init_cfg, const RlOptions& opt) {
             "log-probability has no place in the score-function gradient)");
   SRA_CHECK(rc.rl.warmup_steps <= rc.rl.steps, "[config] ", at("rl.warmup_steps"), ": rl.warmup_steps (",
             rc.rl.warmup_steps, ") must be <= rl.steps (", rc.rl.steps, ")");
+  SRA_CHECK(!rc.rl.train_lm || init_cfg.train.base_dtype != "bf16", "[config] ", at("rl.train_lm"),
+            ": rl.train_lm trains the LM, but --init ", opt.init,
+            " holds its frozen base in bf16 (train.base_dtype bf16); only its routers can train");
   RunConfig cfg = init_cfg;
   cfg.rl = rc.rl;
   cfg.optimizer = rc.optimizer;

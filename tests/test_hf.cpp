@@ -519,6 +519,13 @@ TEST_CASE(
     const std::vector<float> got = g.model->forward(in).to_vector<float>();
     CHECK(max_diff(got, a) <= 1e-4 * scale);
   }
+  // sra rl cannot train an LM held in bf16: a config error naming the key
+  write_text(run / "rl.yaml", "rl:\n  train_lm: true\n  sample_answers: true\n");
+  sra::testing::Run rl =
+      sra::testing::run_sra({"rl", "--config", (run / "rl.yaml").string(), "--init",
+                             checkpoint_path(opt.out_dir, 2), "--out", (run / "rl").string()});
+  CHECK(rl.rc != 0);
+  CHECK(rl.err.find("rl.train_lm trains the LM") != std::string::npos);
   // bf16 without a frozen base is a config error naming both keys
   CHECK_THROWS_WITH_AS(load_config_string("model:\n  attention: sra\ntrain:\n  base_dtype: bf16\n", "x.yaml"),
                        doctest::Contains("train.base_dtype bf16 needs train.freeze_base true"), Error);
