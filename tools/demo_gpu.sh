@@ -27,7 +27,8 @@
 # build on cpu), SRA_DEMO_SKIP_BUILD=1, SRA_DEMO_VOCAB (tokenizer pieces, default 384), SRA_DEMO_EVAL (test problems, default 2000), SRA_DEMO_CALIB
 # (default 200), SRA_DEMO_BATCH (eval batch, default 128), SRA_DEMO_SHARES (below), SRA_DEMO_TINY=1 (a
 # tiny model and task through --set: the CPU ctest demo_gpu_cpu runs the whole script that way in about
-# a minute), SRA_DEMO_SET (extra --set k=v overrides for the models, below).
+# a minute), SRA_DEMO_STEPS (N: every model trains N steps, the cosine over the steps, instead of its
+# time share: an equal-data comparison; the budget then bounds only RL and the rest), SRA_DEMO_SET (extra --set k=v overrides for the models, below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t_start=$SECONDS
@@ -103,15 +104,25 @@ stage "tokenizer ($vocab pieces)"
   --set data.tokenizer= --problems "$tok_problems" --vocab-size "$vocab" --no-byte-fallback --out "$tok" \
   2> >(grep -v 'LOG(INFO)' >&2)
 
-stage "Dense Standard (direct answers, ${t_std} s)"
+# a training stage's length: its time share (the cosine follows the elapsed time), or with SRA_DEMO_STEPS=N
+# N steps for every model (the same data seen; the cosine over the steps; no time limit)
+length() {
+  if [[ -n "${SRA_DEMO_STEPS:-}" ]]; then
+    len=(--set "train.steps=$SRA_DEMO_STEPS" --set train.time_limit_s=0) len_label="$SRA_DEMO_STEPS steps"
+  else
+    len=(--set "train.time_limit_s=$1") len_label="$1 s"
+  fi
+}
+length "$t_std"
+stage "Dense Standard (direct answers, $len_label)"
 "$sra" train --config configs/longsyn-dense.yaml --out "$work/dense-std" "${common[@]}" \
-  --set data.synthetic.form=direct --set "train.time_limit_s=$t_std"
-stage "Dense CoT (${t_cot} s)"
-"$sra" train --config configs/longsyn-dense.yaml --out "$work/dense-cot" "${common[@]}" \
-  --set "train.time_limit_s=$t_cot"
-stage "SRA CoT (${t_sra} s)"
-"$sra" train --config configs/longsyn-sra.yaml --out "$work/sra-cot" "${common[@]}" \
-  --set "train.time_limit_s=$t_sra"
+  --set data.synthetic.form=direct "${len[@]}"
+length "$t_cot"
+stage "Dense CoT ($len_label)"
+"$sra" train --config configs/longsyn-dense.yaml --out "$work/dense-cot" "${common[@]}" "${len[@]}"
+length "$t_sra"
+stage "SRA CoT ($len_label)"
+"$sra" train --config configs/longsyn-sra.yaml --out "$work/sra-cot" "${common[@]}" "${len[@]}"
 last_ckpt() { ls "$1"/ckpt-*.h5 | tail -1; }
 std_ckpt=$(last_ckpt "$work/dense-std") cot_ckpt=$(last_ckpt "$work/dense-cot") sra_ckpt=$(last_ckpt "$work/sra-cot")
 
