@@ -1,6 +1,8 @@
 #include "model/transformer.h"
 
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 #include "autograd/fused_ops.h"
 #include "autograd/sparse_attention.h"
@@ -114,10 +116,16 @@ DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router
 }
 
 Tensor DecoderLayer::forward(const Tensor& h, const Tensor& positions, const Selection* sel) const {
+  auto [a, d] = forward_parts(h, input_layernorm->forward(h), positions, sel);
+  return add(a, d);
+}
+
+std::pair<Tensor, Tensor> DecoderLayer::forward_parts(const Tensor& h, const Tensor& hn,
+                                                      const Tensor& positions, const Selection* sel) const {
   // the attention's residual add and the post-attention norm in one kernel (autograd/fused_ops.h)
-  auto [a, normed] = add_rmsnorm(h, self_attn->forward(input_layernorm->forward(h), positions, sel),
-                                 post_attention_layernorm->weight, post_attention_layernorm->eps());
-  return add(a, mlp->forward(normed));
+  auto [a, normed] = add_rmsnorm(h, self_attn->forward(hn, positions, sel), post_attention_layernorm->weight,
+                                 post_attention_layernorm->eps());
+  return {a, mlp->forward(normed)};
 }
 
 DecoderStack::DecoderStack(const TransformerConfig& c, Generator& gen) {
@@ -177,13 +185,21 @@ ForwardOutput Transformer::run_hidden(const Tensor& ids, const Tensor& positions
             config_.max_seq_len);
   Tensor pos = positions.defined() ? positions : default_positions(T, model->embed_tokens->weight.device());
   ForwardOutput out;
+  // The residual stream h and its norm hn for the next layer: each layer's output a + d is added in one
+  // kernel with the norm after it (add_rmsnorm: add + rmsnorm's bits), the last with the final norm.
+  const auto& layers = model->layers;
   Tensor h = model->embed_tokens->forward(ids);
+  Tensor hn = layers.empty() ? model->norm->forward(h) : layers[0]->input_layernorm->forward(h);
+  auto next_norm = [&](size_t i, const std::pair<Tensor, Tensor>& ad) {
+    const RMSNorm& n = i + 1 < layers.size() ? *layers[i + 1]->input_layernorm : *model->norm;
+    std::tie(h, hn) = add_rmsnorm(ad.first, ad.second, n.weight, n.eps());
+  };
   std::vector<ThresholdStats> stats;  // per SRA layer
   size_t sra_index = 0;
-  for (size_t i = 0; i < model->layers.size(); ++i) {
+  for (size_t i = 0; i < layers.size(); ++i) {
     Router* r = all_dense_ ? nullptr : router_of(i);
     if (!r) {
-      h = model->layers[i]->forward(h, pos);
+      next_norm(i, layers[i]->forward_parts(h, hn, pos));
       continue;
     }
     Selection sel;
@@ -195,7 +211,7 @@ ForwardOutput Transformer::run_hidden(const Tensor& ids, const Tensor& positions
       sel = r->select(h, router_gen_);
     }
     ++sra_index;
-    h = model->layers[i]->forward(h, pos, &sel);
+    next_norm(i, layers[i]->forward_parts(h, hn, pos, &sel));
     Tensor b = r->budget_loss(sel);
     out.budget_loss = out.budget_loss.defined() ? add(out.budget_loss, b) : b;
     stats.push_back({sel.ratio, sel.quantile});
@@ -204,7 +220,7 @@ ForwardOutput Transformer::run_hidden(const Tensor& ids, const Tensor& positions
   SRA_CHECK(!forced || all_dense_ || forced->size() == sra_index,
             "[model] forced selections: ", forced ? forced->size() : 0, " given for ", sra_index,
             " SRA layers");
-  out.hidden = model->norm->forward(h);
+  out.hidden = hn;  // model->norm(h)
   {
     NoGradGuard g;  // Σ ratio / L in layer order, as the host would add the doubles
     out.selected_ratio = Tensor::zeros({}, DType::f64, h.device());

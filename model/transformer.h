@@ -85,6 +85,11 @@ class DecoderLayer : public Module {
  public:
   DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen);
   Tensor forward(const Tensor& h, const Tensor& positions, const Selection* sel = nullptr) const;
+  // The same on h with its input norm hn = input_layernorm(h) given (the caller made both in one
+  // add_rmsnorm), returning the output as its two parts (a, d), output = a + d: the residual after attention
+  // and the MLP's delta, which the caller adds in one kernel with the next norm.
+  std::pair<Tensor, Tensor> forward_parts(const Tensor& h, const Tensor& hn, const Tensor& positions,
+                                          const Selection* sel = nullptr) const;
   bool is_sra() const { return sra_; }
   std::shared_ptr<RMSNorm> input_layernorm, post_attention_layernorm;
   std::shared_ptr<SelfAttention> self_attn;

@@ -174,6 +174,49 @@ TEST_CASE("fused: the Transformer's fused loss equals its unfused loss, value an
   }
 }
 
+TEST_CASE(
+    "fused: the decoder stack's add + next norm fusion equals the layer-by-layer composite bit for bit") {
+  // Transformer::run_hidden adds each layer's output parts with the next layer's input norm (or the final
+  // norm) in one add_rmsnorm; the composite runs DecoderLayer::forward (add, then the next layer's norm).
+  TransformerConfig cfg;
+  cfg.vocab_size = 40, cfg.d_model = 16, cfg.n_layers = 3, cfg.n_heads = 4, cfg.n_kv_heads = 2;
+  cfg.d_ff = 24, cfg.max_seq_len = 32, cfg.init_std = 0.3, cfg.seed = 7;
+  Transformer model(cfg);
+  Generator gen(3);
+  {  // distinct norm weights, so that a layer reading another's norm would show
+    NoGradGuard g;
+    for (auto& [name, p] : model.named_parameters())
+      if (p.dim() == 1) p.copy_(add(mul(randn(p.shape(), gen), 0.3), 1.0));
+  }
+  std::vector<int64_t> in(2 * 9);
+  for (int64_t& x : in) x = int64_t(gen.next_below(40));
+  const Tensor ids = Tensor::from_vector(in, {2, 9});
+  std::vector<std::vector<Tensor>> grads(2);
+  std::vector<Tensor> hidden(2);
+  for (int fused = 0; fused < 2; ++fused) {
+    Tensor h;
+    if (fused == 1) {
+      h = model.run_hidden(ids).hidden;
+    } else {
+      h = model.model->embed_tokens->forward(ids);
+      const Tensor pos = Tensor::arange(9);
+      for (const auto& layer : model.model->layers) h = layer->forward(h, pos);
+      h = model.model->norm->forward(h);
+    }
+    hidden[size_t(fused)] = h;
+    backward(sum(mul(h, h)));
+    for (auto& [name, p] : model.named_parameters()) {
+      grads[size_t(fused)].push_back(p.grad());
+      p.zero_grad();
+    }
+  }
+  CHECK(same_values(hidden[1], hidden[0]));
+  for (size_t i = 0; i < grads[0].size(); ++i) {
+    CAPTURE(i);
+    CHECK(same_values(grads[1][i], grads[0][i]));
+  }
+}
+
 TEST_CASE("fused: swiglu equals mul(silu(a), b) bit for bit in f32, forward and backward") {
   Generator gen(36);
   Tensor a = randn({5, 33}, gen).mul_(3.0), b = randn({5, 33}, gen), gy = randn({5, 33}, gen);
