@@ -6,7 +6,8 @@
 #   tools/gpu_prep.sh                   # here: copies ../shared/{data,bench} into .gpu/ (git-ignored)
 #   device run: tools/gpu_check.sh [steps]   with carry [".gpu"]
 #
-# steps: a comma list of info,build,test,sanitize,e2e,bench,long,dp,hf (default: all but e2e, long, dp, hf). SRA_TEST_FILTER
+# steps: a comma list of info,build,test,sanitize,e2e,bench,big,long,dp,hf (default: all but e2e, big, long, dp,
+# hf). SRA_TEST_FILTER
 # narrows the doctest cases of the test step (doctest -tc syntax). e2e: tools/gpu_e2e.sh, the 135M model
 # trained in bf16, checkpointed, resumed, evaluated on CPU and GPU, RL-tuned (a few minutes).
 # bench: `sra bench train --device cuda --precision bf16` and .gpu/bench/torch_reference.py train with
@@ -22,6 +23,9 @@
 # hf: Hugging Face interop against transformers and tokenizers on this machine (docs/hf.md,
 # docs/tokenizers.md): tools/hf_parity.py (logits f32/bf16 on CPU and CUDA, greedy 32 tokens, export round
 # trip) and tools/bpe_parity.py (byte-level BPE ids); their JSON lines in $out/hf.jsonl.
+# big: issue 16's ~1B config, ours beside torch_reference.py train --compile and eager, same model (d 2048,
+# 16 layers, 16 heads × 128, seq 2048, batch SRA_BIG_BATCH (default 8), vocab 32768, SwiGLU hidden 5504 =
+# the reference's ceil(8d/3 / 64)·64); bench_merge.py's table and $out/bench_big.jsonl.
 # long: `sra bench decode` at SRA_LONG_CONTEXTS (default 16384,65536) and the reference's decode mode, and
 # the 16k-token training step (ours dense and SRA, torch.compile dense); JSON lines in bench_long.jsonl.
 set -uo pipefail
@@ -97,6 +101,19 @@ if has bench; then
     --torch-compile "$out/bench_torch_compile.log" --torch-eager "$out/bench_torch_eager.log" \
     --attn "$out/bench_attn.log" --out "$out/bench.jsonl"
   cat "$out/bench_merge.log" >>"$summary"  # the table, printed with the summary below
+fi
+if has big; then
+  n="${SRA_BENCH_STEPS:-10}" bb="${SRA_BIG_BATCH:-8}"
+  ref=.gpu/bench/torch_reference.py
+  rm -f "$out"/big_*.log "$out/bench_big.jsonl"
+  step big_sra timeout 400 "$SRA_BUILD_DIR/sra" bench train --device cuda --precision bf16 --d-model 2048 \
+    --layers 16 --heads 16 --d-ff 5504 --seq-len 2048 --batch "$bb" --vocab 32768 --warmup 3 --steps "$n"
+  big=(--d 2048 --layers 16 --heads 16 --seq 2048 --batch "$bb" --vocab 32768 --iters "$n")
+  step big_torch_compile timeout 480 python3 "$ref" train "${big[@]}" --compile
+  step big_torch_eager timeout 300 python3 "$ref" train "${big[@]}"
+  step big_merge python3 tools/bench_merge.py --sra "$out/big_sra.log" --torch-compile \
+    "$out/big_torch_compile.log" --torch-eager "$out/big_torch_eager.log" --out "$out/bench_big.jsonl"
+  cat "$out/big_merge.log" >>"$summary"
 fi
 if has long; then
   # issue 15's long-context numbers beside the reference's, same call: decoding with a filled 16k / 64k
