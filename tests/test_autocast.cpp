@@ -21,6 +21,7 @@
 #include "compare_util.h"
 #include "core/rng.h"
 #include "model/transformer.h"
+#include "model_test_util.h"
 
 using namespace sra;
 using sra::test::rel_err;
@@ -307,9 +308,7 @@ TEST_CASE(
   // gradient of its delta (the attention's output projection) and rope's of the q and k gradients (in the
   // projections' memory order): five GEMM operands a layer that are not cast again (each was one cast
   // kernel over the activation, H200 profile 2026-12-02).
-  TransformerConfig cfg;
-  cfg.vocab_size = 40, cfg.d_model = 16, cfg.n_layers = 3, cfg.n_heads = 4, cfg.n_kv_heads = 2;
-  cfg.d_ff = 24, cfg.max_seq_len = 32, cfg.init_std = 0.3, cfg.seed = 5;
+  TransformerConfig cfg = sra::test::tiny_decoder_config(3, 5);
   Transformer model(cfg);
   Generator gen(36);
   std::vector<int64_t> in(2 * 9), tg(2 * 9);

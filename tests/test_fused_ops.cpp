@@ -22,6 +22,7 @@
 #include "compare_util.h"
 #include "core/rng.h"
 #include "model/transformer.h"
+#include "model_test_util.h"
 
 using namespace sra;
 using sra::test::no_gpu;
@@ -136,9 +137,7 @@ TEST_CASE("fused: linear_cross_entropy under bf16 autocast matches the composite
 }
 
 TEST_CASE("fused: the Transformer's fused loss equals its unfused loss, value and every gradient") {
-  TransformerConfig cfg;
-  cfg.vocab_size = 40, cfg.d_model = 16, cfg.n_layers = 2, cfg.n_heads = 4, cfg.n_kv_heads = 2;
-  cfg.d_ff = 24, cfg.max_seq_len = 32, cfg.init_std = 0.3, cfg.seed = 5;
+  TransformerConfig cfg = sra::test::tiny_decoder_config(2, 5);
   Generator gen(35);
   std::vector<int64_t> in(2 * 9), tg(2 * 9);
   for (size_t i = 0; i < in.size(); ++i) {
@@ -178,9 +177,7 @@ TEST_CASE(
     "fused: the decoder stack's add + next norm fusion equals the layer-by-layer composite bit for bit") {
   // Transformer::run_hidden adds each layer's output parts with the next layer's input norm (or the final
   // norm) in one add_rmsnorm; the composite runs DecoderLayer::forward (add, then the next layer's norm).
-  TransformerConfig cfg;
-  cfg.vocab_size = 40, cfg.d_model = 16, cfg.n_layers = 3, cfg.n_heads = 4, cfg.n_kv_heads = 2;
-  cfg.d_ff = 24, cfg.max_seq_len = 32, cfg.init_std = 0.3, cfg.seed = 7;
+  TransformerConfig cfg = sra::test::tiny_decoder_config(3, 7);
   Transformer model(cfg);
   Generator gen(3);
   {  // distinct norm weights, so that a layer reading another's norm would show
