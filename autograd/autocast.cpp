@@ -1,12 +1,11 @@
 // Autocast state and the bf16 cast cache (contract in autocast.h).
 #include "autograd/autocast.h"
 
-#include <algorithm>
 #include <memory>
-#include <numeric>
 #include <vector>
 
 #include "autograd/ops.h"
+#include "autograd/ops/common.h"
 
 namespace sra {
 
@@ -93,10 +92,7 @@ Tensor cache_find(const Tensor& x) {
 // back through the same permutation; otherwise contiguous.
 Tensor bf16_copy(const Tensor& x) {
   Tensor xd = x.detach();
-  std::vector<int64_t> order(size_t(x.dim()));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
+  const std::vector<int64_t> order = detail::memory_order(x.strides());
   Tensor p = permute(xd, order);
   if (!p.is_contiguous()) return cast(xd, DType::bf16);
   std::vector<int64_t> inverse(order.size());
@@ -127,6 +123,7 @@ AutocastStats autocast_stats() {
 }
 
 Tensor autocast_bf16_operand(const Tensor& x) {
+  if (x.dtype() == DType::bf16) return x;  // already rounded (a frozen bf16 weight): nothing to cast
   SRA_ASSERT(x.dtype() == DType::f32, "autocast operand of dtype ", dtype_name(x.dtype()));
   if (Tensor hit = t_guards > 0 ? cache_find(x) : Tensor(); hit.defined()) return hit;
   ++t_stats.casts;

@@ -47,7 +47,8 @@ class AutocastGuard {
 
 // For ops: the f32 tensor x rounded to bf16, laid out like x when x is a permutation of a dense layout
 // (a transposed weight stays transposed, so the copy is a straight conversion), else contiguous. Never
-// recorded on the tape; served from the cast cache while a guard is alive.
+// recorded on the tape; served from the cast cache while a guard is alive. A bf16 x (a frozen weight held
+// in bf16, train.base_dtype) is returned as it is.
 Tensor autocast_bf16_operand(const Tensor& x);
 
 // x rounded to bf16 as a dense (row-major contiguous) tensor, for kernels that need one (attention's q, k, v

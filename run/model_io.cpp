@@ -22,10 +22,7 @@ LoadedModel model_from_config(const RunConfig& cfg) {
 }
 
 bool is_base_matrix(const std::string& name, const Tensor& p) {
-  const std::string embed = "embed_tokens.weight";
-  const bool is_embed =
-      name.size() >= embed.size() && name.compare(name.size() - embed.size(), embed.size(), embed) == 0;
-  return p.dim() == 2 && !is_embed && !is_router_name(name);
+  return p.dim() == 2 && !name.ends_with("embed_tokens.weight") && !is_router_name(name);
 }
 
 LoadedModel load_model(const std::string& path) {

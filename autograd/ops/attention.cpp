@@ -67,17 +67,17 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                           {dt, in_dt, out.raw(), lse.raw(), qc.raw(), kc.raw(), vc.raw(), dims, fwd_rows});
 
   if (needs_grad({q, k, v})) {
-    const detail::RowsLayout lq = detail::rows_layout(q), lk = detail::rows_layout(k),
-                             lv = detail::rows_layout(v);
+    const Shape sq = detail::attention_grad_strides(q, rows), sk = detail::attention_grad_strides(k, rows),
+                sv = detail::attention_grad_strides(v, rows);
     record("attention", {q, k, v}, {out}, {qc, kc, vc, out, lse},
-           [qc, kc, vc, out, lse, dims, dev, dt, in_dt, cast, rows, fwd_rows, lq, lk,
-            lv](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+           [qc, kc, vc, out, lse, dims, dev, dt, in_dt, cast, rows, fwd_rows, sq, sk,
+            sv](const std::vector<Tensor>& g) -> std::vector<Tensor> {
              Tensor gout = cast ? detail::attention_dout_bf16(g[0], rows) : detail::dense(g[0]);
              if (cast && in_dt == DType::f32) gout = gout.to(DType::f32);
-             Tensor dq = rows ? detail::empty_rows(lq, dt, dev) : Tensor::empty(qc.shape(), dt, dev);
-             Tensor dk = rows ? detail::empty_rows(lk, dt, dev) : Tensor::empty(kc.shape(), dt, dev);
-             Tensor dv = rows ? detail::empty_rows(lv, dt, dev) : Tensor::empty(vc.shape(), dt, dev);
-             const kern::AttentionRows bwd_rows = detail::backward_rows(fwd_rows, rows, gout, dq, dk, dv);
+             Tensor dq = detail::empty_in_order(qc.shape(), sq, dt, dev);
+             Tensor dk = detail::empty_in_order(kc.shape(), sk, dt, dev);
+             Tensor dv = detail::empty_in_order(vc.shape(), sv, dt, dev);
+             const kern::AttentionRows bwd_rows = detail::backward_rows(fwd_rows, gout, dq, dk, dv);
              detail::Scratch scratch(kern::attention_backward_scratch_bytes(dev, dt, dims), dev);
              kern::attention_backward(
                  dev, {dt, in_dt, dq.raw(), dk.raw(), dv.raw(), gout.raw(), qc.raw(), kc.raw(), vc.raw(),

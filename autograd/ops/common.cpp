@@ -49,23 +49,31 @@ kern::RowStrides rows_of(const Tensor& x) {
   return {x.stride(0), x.stride(1), x.stride(2)};
 }
 
-RowsLayout rows_layout(const Tensor& x) {
-  RowsLayout l{x.shape(), std::vector<int64_t>(size_t(x.dim()))};
-  std::iota(l.order.begin(), l.order.end(), 0);
-  std::stable_sort(l.order.begin(), l.order.end(),
-                   [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
-  if (x.stride(x.dim() - 1) != 1 || l.order.back() != x.dim() - 1 || !x.permute(l.order).is_contiguous())
-    l.order.clear();
-  return l;
+std::vector<int64_t> memory_order(const Shape& strides) {
+  std::vector<int64_t> order(strides.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t c) { return strides[size_t(a)] > strides[size_t(c)]; });
+  return order;
 }
 
-Tensor empty_rows(const RowsLayout& l, DType dt, Device device) {
-  if (l.order.empty()) return Tensor::empty(l.shape, dt, device);
-  Shape shape;
-  for (int64_t d : l.order) shape.push_back(l.shape[size_t(d)]);
-  std::vector<int64_t> inverse(l.order.size());
-  for (size_t i = 0; i < l.order.size(); ++i) inverse[size_t(l.order[i])] = int64_t(i);
-  return Tensor::empty(shape, dt, device).permute(inverse);
+Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device) {
+  const std::vector<int64_t> order = memory_order(strides);
+  if (std::is_sorted(order.begin(), order.end())) return Tensor::empty(shape, dtype, device);  // dense
+  Shape mem(shape.size());
+  std::vector<int64_t> inverse(shape.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    mem[i] = shape[size_t(order[i])];
+    inverse[size_t(order[i])] = int64_t(i);
+  }
+  NoGradGuard g;
+  return permute(Tensor::empty(mem, dtype, device), inverse);
+}
+
+Shape attention_grad_strides(const Tensor& x, bool rows) {
+  if (!rows || x.stride(3) != 1) return contiguous_strides(x.shape());
+  const std::vector<int64_t> order = memory_order(x.strides());
+  return order.back() == 3 && x.permute(order).is_contiguous() ? x.strides() : contiguous_strides(x.shape());
 }
 
 Tensor attention_out(bool rows, const Shape& bhtd, DType dt, Device device) {
@@ -80,10 +88,10 @@ kern::AttentionRows forward_rows(const AttentionOperands& ops, const Tensor& out
   return r;
 }
 
-kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout,
-                                  const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, const Tensor& dout, const Tensor& dq,
+                                  const Tensor& dk, const Tensor& dv) {
   kern::AttentionRows r = fwd;
-  if (!rows) return r;
+  if (fwd.q.unset()) return r;
   r.dout = rows_of(dout), r.dq = rows_of(dq), r.dk = rows_of(dk), r.dv = rows_of(dv);
   return r;
 }
@@ -132,6 +140,14 @@ void require_same_float(const char* op, const Tensor& a, const Tensor& b) {
   require_float(op, b, "second input");
   SRA_CHECK(a.dtype() == b.dtype(), "[", op, "] dtype mismatch: ", dtype_name(a.dtype()), " and ",
             dtype_name(b.dtype()));
+}
+
+void require_linear_operands(const char* op, const Tensor& x, const Tensor& w) {
+  if (w.dtype() != DType::bf16) return require_same_float(op, x, w);
+  SRA_CHECK(x.dtype() == DType::f32 && !w.requires_grad(), "[", op,
+            "] a bf16 weight takes f32 inputs and must not require a gradient (a frozen base weight); got "
+            "input ",
+            dtype_name(x.dtype()), w.requires_grad() ? ", weight requiring a gradient" : "");
 }
 
 void require_index(const char* op, const Tensor& t, const char* what) {

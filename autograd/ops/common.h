@@ -14,6 +14,9 @@ void require_same_device(const char* op, std::initializer_list<const Tensor*> ts
 void require_float(const char* op, const Tensor& t, const char* what = "input");
 // Throws unless a and b share a floating dtype.
 void require_same_float(const char* op, const Tensor& a, const Tensor& b);
+// A GEMM's input x and weight w: of one floating dtype, or w a frozen weight held in bf16
+// (train.base_dtype: no gradient) with f32 x.
+void require_linear_operands(const char* op, const Tensor& x, const Tensor& w);
 void require_index(const char* op, const Tensor& t, const char* what = "index");
 
 // Cross-entropy targets (N) as contiguous i64 on `device` (with v classes). Targets on the CPU are
@@ -30,7 +33,7 @@ Tensor dense(const Tensor& t);
 // kernel has no bf16 path for the head dim (bf16_head_dim false). When the kernel takes strided rows
 // (takes_rows: kern::attention_takes_rows for bf16), the bf16 copies keep the inputs' layouts (a head
 // split of a projection is cast as the projection's dense block, no transpose), `rows` is set and the op
-// lays out its output (attention_out) and gradients (rows_layout, empty_rows) to match; else all dense.
+// lays out its output (attention_out) and gradients (attention_grad_strides) to match; else all dense.
 struct AttentionOperands {
   Tensor q, k, v;
   bool cast;          // the bf16 autocast copies were made
@@ -41,24 +44,24 @@ AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Ten
 
 // The flash kernels' row strides of a (B, heads, T, D) tensor with its head dim contiguous.
 kern::RowStrides rows_of(const Tensor& x);
-// For the gradient of an attention operand x (B, heads, T, D) when the kernel takes strided rows: x's
-// shape and, when x is a permutation of a dense layout with its last dim innermost, the order of its dims
-// by decreasing stride (else empty: dense). empty_rows allocates that layout, so that the gradient of a
-// head split transposes back to the projection's layout for free. Keeps no reference to x's memory.
-struct RowsLayout {
-  Shape shape;
-  std::vector<int64_t> order;
-};
-RowsLayout rows_layout(const Tensor& x);
-Tensor empty_rows(const RowsLayout& layout, DType dt, Device device);
+// The dims by decreasing stride (ties in dim order): a permutation that makes a dense tensor contiguous.
+std::vector<int64_t> memory_order(const Shape& strides);
+// An uninitialised tensor of `shape` whose memory order follows `strides` (dims by decreasing stride):
+// dense, and laid out as the tensor those strides came from when that one was a permutation of a dense
+// layout.
+Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device);
+// The strides (for empty_in_order) of the gradient of attention operand x (B, heads, T, D): with `rows`,
+// x's own when x is a permutation of a dense layout with its head dim innermost (the gradient of a head
+// split then transposes back to the projection's layout for free); else dense.
+Shape attention_grad_strides(const Tensor& x, bool rows);
 // The attention output (B, H, T, D): laid out (B, T, H, D) when `rows` (its transpose back to the output
 // projection is then a view), else dense.
 Tensor attention_out(bool rows, const Shape& bhtd, DType dt, Device device);
 // The rows of a forward call (q, k, v from ops, and out) and of its backward (those plus dout and the
-// gradients): all unset (dense) unless ops.rows.
+// gradients): all unset (dense) unless ops.rows (for backward: unless the forward's are set).
 kern::AttentionRows forward_rows(const AttentionOperands& ops, const Tensor& out);
-kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, bool rows, const Tensor& dout,
-                                  const Tensor& dq, const Tensor& dk, const Tensor& dv);
+kern::AttentionRows backward_rows(const kern::AttentionRows& fwd, const Tensor& dout, const Tensor& dq,
+                                  const Tensor& dk, const Tensor& dv);
 // Backward's dout operand under bf16 autocast: g rounded to bf16, laid out like g when `rows` (the
 // kernels read it in place), else dense.
 Tensor attention_dout_bf16(const Tensor& g, bool rows);

@@ -28,11 +28,7 @@ struct LceShapes {
 
 LceShapes check_lce(const Tensor& x, const Tensor& w, const Tensor& targets, int64_t chunk_rows) {
   const char* op = "linear_cross_entropy";
-  if (w.dtype() == DType::bf16)  // a frozen bf16 head (train.base_dtype): f32 x, no gradient for w
-    SRA_CHECK(x.dtype() == DType::f32 && !w.requires_grad(),
-              "[linear_cross_entropy] a bf16 w takes f32 x and must not require a gradient");
-  else
-    detail::require_same_float(op, x, w);
+  detail::require_linear_operands(op, x, w);
   detail::require_index(op, targets, "targets");
   detail::require_same_device(op, {&x, &w});
   SRA_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1),
@@ -62,11 +58,10 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& w, const Tensor& targ
   const Device dev = x.device();
   const DType dt = x.dtype();
   Tensor t = detail::device_targets("linear_cross_entropy", targets, dev, s.v, ignore_index);
-  const bool w16 = w.dtype() == DType::bf16;  // a frozen bf16 head: the bf16 path with or without a guard
-  const bool bf16 = w16 || (dt == DType::f32 && autocast_dtype() == DType::bf16);
+  // a frozen bf16 head (train.base_dtype) takes the bf16 path with or without a guard
+  const bool bf16 = w.dtype() == DType::bf16 || (dt == DType::f32 && autocast_dtype() == DType::bf16);
   Tensor xo = detail::dense(x), wo = detail::dense(w);
-  if (bf16)
-    xo = detail::dense(autocast_bf16_operand(xo)), wo = w16 ? wo : detail::dense(autocast_bf16_operand(wo));
+  if (bf16) xo = detail::dense(autocast_bf16_operand(xo)), wo = detail::dense(autocast_bf16_operand(wo));
   const DType op_dt = xo.dtype();  // the GEMMs' operand dtype: dt, or bf16
 
   const bool grad = needs_grad({x, w});

@@ -126,9 +126,8 @@ Tensor matmul_bf16(const Tensor& a, const Tensor& b) {
 // A bf16 w (a frozen weight held in bf16: train.base_dtype) takes the bf16 path with or without a guard,
 // as it is (x rounded to bf16; no gradient for w).
 Tensor linear_2d(const Tensor& x, const Tensor& w) {
-  const bool w16 = w.dtype() == DType::bf16;
-  const bool bf16 = w16 || (x.dtype() == DType::f32 && autocast_dtype() == DType::bf16);
-  Tensor x_op = bf16 ? autocast_bf16_operand(x) : x, w_op = w16 ? w : bf16 ? autocast_bf16_operand(w) : w;
+  const bool bf16 = w.dtype() == DType::bf16 || (x.dtype() == DType::f32 && autocast_dtype() == DType::bf16);
+  Tensor x_op = bf16 ? autocast_bf16_operand(x) : x, w_op = bf16 ? autocast_bf16_operand(w) : w;
   Tensor out = matmul_forward(x_op, transpose(w_op, 0, 1));
   if (needs_grad({x, w})) {
     Tensor keep_x = w.requires_grad() ? x_op : Tensor(), keep_w = x.requires_grad() ? w_op : Tensor();
@@ -176,14 +175,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   SRA_CHECK(w.dim() == 2, "[linear] weight must be (out, in), got ", shape_str(w.shape()));
   SRA_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "[linear] input ", shape_str(x.shape()),
             " does not match weight ", shape_str(w.shape()));
-  if (w.dtype() == DType::bf16) {  // a frozen bf16 weight: f32 inputs, no gradient for w
-    detail::require_float("linear", x, "input");
-    SRA_CHECK(x.dtype() == DType::f32 && !w.requires_grad(), "[linear] a bf16 weight takes f32 inputs and ",
-              "must not require a gradient (a frozen base weight); got input ", dtype_name(x.dtype()),
-              w.requires_grad() ? ", weight requiring a gradient" : "");
-  } else {
-    detail::require_same_float("linear", x, w);
-  }
+  detail::require_linear_operands("linear", x, w);
   detail::require_same_device("linear", {&x, &w});
   Tensor x2 = x.dim() == 1 ? x.unsqueeze(0) : reshape(x, {-1, x.size(-1)});
   Shape lead(x.shape().begin(), x.shape().end() - 1);

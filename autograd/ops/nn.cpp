@@ -11,7 +11,6 @@
 // (they must share one): outputs, saved tensors and kernel scratch are allocated there and the kernels
 // are reached through their dispatchers. Embedding ids are range-checked on the host on the CPU only
 // (kernels/embedding/embedding.h says where CUDA ids are validated).
-#include <algorithm>
 
 #include "autograd/autocast.h"
 #include "autograd/ops/common.h"
@@ -24,6 +23,8 @@ namespace sra {
 
 using detail::bf16_copy_buffer;
 using detail::dense;
+using detail::empty_in_order;
+using detail::memory_order;
 using detail::ptr;
 
 namespace {
@@ -43,30 +44,6 @@ void check_ids(const Tensor& ids, const Tensor& idx, const Tensor& weight) {
     SRA_CHECK(false, "[embedding] id ", ip[j], " at position ", shape_str(pos), " is out of range [0, ", v,
               ") for weight ", shape_str(weight.shape()));
   }
-}
-
-// An uninitialised tensor of `shape` whose memory order follows `strides` (dims by decreasing stride):
-// dense, and laid out as the tensor those strides came from when that one was a permutation of a dense
-// layout.
-// The dims by decreasing stride (ties in dim order): a permutation that makes a dense tensor contiguous.
-std::vector<int64_t> memory_order(const Shape& strides) {
-  std::vector<int64_t> order(strides.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t c) { return strides[size_t(a)] > strides[size_t(c)]; });
-  return order;
-}
-
-Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device) {
-  const std::vector<int64_t> order = memory_order(strides);
-  Shape mem(shape.size());
-  std::vector<int64_t> inverse(shape.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    mem[i] = shape[size_t(order[i])];
-    inverse[size_t(order[i])] = int64_t(i);
-  }
-  NoGradGuard g;
-  return permute(Tensor::empty(mem, dtype, device), inverse);
 }
 
 }  // namespace
