@@ -240,3 +240,38 @@ TEST_CASE("cuda: rmsnorm and add_rmsnorm rows of 768 and 5000 match the CPU" *
     }
   }
 }
+
+// Sums with few outputs and a long reduced axis (a bias gradient: (B·T, C) → (C), a whole-tensor sum), the
+// shapes the two-pass chunked CUDA sum takes (kernels/reduce/reduce.h), and one just under its threshold:
+// equal to the CPU's up to rounding in f64 and f32, and the same bits on a second GPU run. The bias
+// gradient also comes through autograd's broadcast add.
+TEST_CASE("cuda: long sums over few outputs match the CPU" * doctest::skip(!cuda::available())) {
+  const Device gpu = Device::cuda(0);
+  Generator gen(94);
+  struct SumCase {
+    std::vector<int64_t> shape, dims;
+  };
+  const std::vector<SumCase> cases = {{{4096, 96}, {0}}, {{3, 5000, 7}, {1}}, {{100003}, {0}},
+                                      {{2, 70, 5}, {1}}, {{63, 40}, {0}},     {{8, 2048, 3}, {0, 1}},
+                                      {{20000, 1}, {0}}};
+  for (DType dt : {DType::f64, DType::f32}) {
+    for (const SumCase& c : cases) {
+      CAPTURE(shape_str(c.shape));
+      Tensor x = randn(c.shape, gen, dt);
+      Tensor want = sum(x, c.dims, false);
+      Tensor a = sum(x.to(gpu), c.dims, false).to(Device::cpu());
+      Tensor b = sum(x.to(gpu), c.dims, false).to(Device::cpu());
+      CHECK(rel_err(a, want) <= (dt == DType::f64 ? 1e-12 : 1e-6));
+      CHECK(a.to(DType::f64).to_vector<double>() == b.to(DType::f64).to_vector<double>());
+    }
+  }
+  Tensor x = randn({4096, 96}, gen), bias = randn({96}, gen), gy = randn({4096, 96}, gen);
+  std::vector<Tensor> grads;
+  for (Device d : {Device::cpu(), gpu}) {
+    Tensor bi = bias.to(d).detach().set_requires_grad(true);
+    backward(sum(mul(add(x.to(d), bi), gy.to(d))));
+    grads.push_back(bi.grad().to(Device::cpu()));
+    tape_clear();
+  }
+  CHECK(rel_err(grads[1], grads[0]) <= 1e-6);
+}

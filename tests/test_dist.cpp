@@ -205,7 +205,7 @@ TEST_CASE("dist overlap: buckets all-reduced during the backward give reduce()'s
       ++reported[size_t(r)];
       hook(leaf);
     });
-    sync.finish("step 1", true);
+    sync.finish("step 1");
     overlapped[size_t(r)] = grads();
     backward(loss());
     sync.reduce("step 1", true);

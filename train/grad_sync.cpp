@@ -40,6 +40,10 @@ GradSync::GradSync(const NamedTensors& params, dist::Communicator& comm, int64_t
     : comm_(comm), buckets_(make_grad_buckets(params, bucket_bytes)) {
   for (size_t k = 0; k < buckets_.size(); ++k)
     for (const Tensor& p : buckets_[k].params) bucket_of_[p.id()] = k;
+  in_place_ = comm_.grouped_in_place();
+  for (const GradBucket& b : buckets_) in_place_ = in_place_ && b.params.front().device().is_cuda();
+  if (in_place_)
+    for (GradBucket& b : buckets_) b.flat = Tensor();  // never packed
 }
 
 void GradSync::pack(GradBucket& b) {
@@ -64,18 +68,34 @@ void GradSync::unpack(GradBucket& b, bool mean) {
 }
 
 void GradSync::launch(size_t k, const std::string& what) {
-  pack(buckets_[k]);
-  comm_.all_reduce_sum_async(buckets_[k].flat, "gradient bucket " + std::to_string(k) + " of " + what);
+  const std::string name = "gradient bucket " + std::to_string(k) + " of " + what;
+  GradBucket& b = buckets_[k];
+  if (!in_place_) {
+    pack(b);
+    return comm_.all_reduce_sum_async(b.flat, name);
+  }
+  std::vector<Tensor> grads;
+  for (const Tensor& p : b.params) {
+    Tensor g = p.grad();
+    SRA_ASSERT(!g.defined() || g.is_contiguous(), "a gradient that is not contiguous");
+    if (!g.defined()) {  // zeros in the collective, not kept (as pack does)
+      g = Tensor::zeros(p.shape(), p.dtype(), p.device());
+      zeros_.push_back(g);
+    }
+    grads.push_back(g);
+  }
+  comm_.all_reduce_group_async(grads, mean_, name);
 }
 
 // Buckets start in descending order (the backward reaches the last parameters first), each once all its
 // parameters were reported: an order that does not depend on the tape, so the ranks' collectives match
 // even if their tapes differ.
-LeafReadyFn GradSync::overlap_hook(const std::string& what) {
+LeafReadyFn GradSync::overlap_hook(const std::string& what, bool mean) {
   waiting_.assign(buckets_.size(), 0);
   for (size_t k = 0; k < buckets_.size(); ++k) waiting_[k] = int(buckets_[k].params.size());
   next_ = int64_t(buckets_.size()) - 1;
   overlapping_ = true;
+  mean_ = mean;
   if (comm_.world_size() == 1 && comm_.backend() != "nccl") return {};  // reduce() does nothing either
   return [this, what](const Tensor& leaf) {
     auto it = bucket_of_.find(leaf.id());
@@ -85,17 +105,23 @@ LeafReadyFn GradSync::overlap_hook(const std::string& what) {
   };
 }
 
-void GradSync::finish(const std::string& what, bool mean) {
+void GradSync::finish(const std::string& what) {
   SRA_ASSERT(overlapping_, "GradSync::finish without overlap_hook");
   overlapping_ = false;
   if (comm_.world_size() == 1 && comm_.backend() != "nccl") return;
   while (next_ >= 0) launch(size_t(next_--), what);  // those with a parameter the tape never reached
   comm_.wait_async();
-  for (GradBucket& b : buckets_) unpack(b, mean);
+  zeros_.clear();  // the current stream waits for the collectives that read them
+  if (!in_place_)
+    for (GradBucket& b : buckets_) unpack(b, mean_);
 }
 
 void GradSync::reduce(const std::string& what, bool mean) {
   if (comm_.world_size() == 1 && comm_.backend() != "nccl") return;  // nothing to average (nccl: measured)
+  if (in_place_) {  // the overlapped path's collectives, started here at once
+    overlap_hook(what, mean);
+    return finish(what);
+  }
   for (size_t k = 0; k < buckets_.size(); ++k) {
     GradBucket& b = buckets_[k];
     pack(b);

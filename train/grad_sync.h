@@ -10,10 +10,14 @@
 // (autograd/tape.h on_leaf_ready); once every parameter of a bucket is reported ready and every later
 // bucket has started (a fixed order, last to first, whatever the tape), its gradients are packed and its
 // all-reduce started (Communicator::all_reduce_sum_async: tcp on a communication thread, nccl on a
-// communication stream) while the backward goes on; finish(what, mean) then starts the buckets not
+// communication stream) while the backward goes on; finish(what) then starts the buckets not
 // started yet (parameters the tape never reached), waits, and scales and copies back in bucket order. Every
 // bucket is packed from the same final gradients and reduced by the same collective, so the result is
 // reduce()'s bit for bit.
+// On nccl with parameters on the GPU (Communicator::grouped_in_place) nothing is packed: a bucket's
+// all-reduce is one NCCL group of in-place all-reduces of its gradients where they lie (ncclAvg for the
+// mean), so the step does no copies in and out of a flat buffer; a parameter without a gradient joins with
+// a zero tensor that is dropped afterwards. reduce() then runs the same grouped collectives.
 //
 // average_router_thresholds(model, comm): each router's threshold θ is the mean of the ranks' θ after
 // update_thresholds(). Both updates (quantile EMA and ratio step) are affine in the batch statistic, so
@@ -51,8 +55,8 @@ class GradSync {
   void average(const std::string& what) { reduce(what, true); }
   void reduce(const std::string& what, bool mean);  // mean false: the sum (sra rl's losses carry 1/R)
   int64_t num_buckets() const { return int64_t(buckets_.size()); }
-  LeafReadyFn overlap_hook(const std::string& what);
-  void finish(const std::string& what, bool mean);
+  LeafReadyFn overlap_hook(const std::string& what, bool mean = true);  // mean false: the sum
+  void finish(const std::string& what);
 
  private:
   void pack(GradBucket& b);
@@ -61,6 +65,9 @@ class GradSync {
   std::vector<int> waiting_;                        // per bucket: parameters not reported ready yet (overlap)
   int64_t next_ = -1;                               // the next bucket to start (they start last to first)
   bool overlapping_ = false;                        // between overlap_hook and finish
+  bool mean_ = true;                                // overlap_hook's
+  bool in_place_ = false;                           // grouped in-place collectives, no flat buffers
+  std::vector<Tensor> zeros_;                       // stand-ins for missing gradients until finish
   std::unordered_map<uint64_t, size_t> bucket_of_;  // parameter id → bucket
   dist::Communicator& comm_;
   std::vector<GradBucket> buckets_;

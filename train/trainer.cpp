@@ -312,7 +312,7 @@ class StepWindow {
 // all-reduce per gradient bucket, one for the two sums), so every rank takes the same optimizer step.
 void sync_step(TrainRun& run, int64_t step, Tensor& loss_sum, Tensor& ratio_sum) {
   if (run.sync && run.cfg.distributed.overlap)
-    run.sync->finish("step " + std::to_string(step), true);  // started during the backward
+    run.sync->finish("step " + std::to_string(step));  // started during the backward
   else if (run.sync)
     run.sync->average("step " + std::to_string(step));  // ZeRO-1: in ZeroAdamW::step
   NoGradGuard g;

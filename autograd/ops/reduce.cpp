@@ -70,7 +70,9 @@ Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
   NoGradGuard inner_guard;  // the helpers below must not record
   ReduceLayout L = reduce_layout(op, x, dims, keepdim);
   Tensor out = Tensor::empty(L.out_shape, x.dtype(), x.device());
-  kern::sum(x.device(), {x.dtype(), out.raw(), L.x.raw(), L.outer, L.r, L.inner});
+  detail::Scratch scratch(kern::sum_scratch_bytes(x.device(), L.outer, L.r, L.inner), x.device());
+  kern::sum(x.device(),
+            {x.dtype(), out.raw(), L.x.raw(), L.outer, L.r, L.inner, scratch.data(), scratch.size()});
   if (is_mean) {
     SRA_CHECK(L.r > 0, "[mean] over an empty dim");
     out.mul_(1.0 / double(L.r));

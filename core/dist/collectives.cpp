@@ -289,6 +289,22 @@ class NcclCommunicator : public Communicator {
     nccl::all_reduce_sum_async(comm_, t.raw(), size_t(t.numel()), dtype_code(t), what);
     t.bump_version();
   }
+  bool grouped_in_place() const override { return true; }
+  void all_reduce_group_async(const std::vector<Tensor>& ts, bool mean, const std::string& what) override {
+    if (ts.empty()) return;
+    std::vector<void*> data;
+    std::vector<size_t> counts;
+    for (const Tensor& t : ts) {
+      SRA_CHECK(t.device() == device_ && t.is_contiguous() && t.dtype() == ts.front().dtype() &&
+                    is_floating(t.dtype()),
+                "[dist] all_reduce (", what, "): needs contiguous tensors of one float dtype on ",
+                device_.str());
+      data.push_back(t.raw());
+      counts.push_back(size_t(t.numel()));
+    }
+    nccl::all_reduce_group_async(comm_, data, counts, dtype_code(ts.front()), mean, what);
+    for (const Tensor& t : ts) t.bump_version();
+  }
   void wait_async() override {
     nccl::wait_async(comm_);
     host_->wait_async();
@@ -330,6 +346,11 @@ class NcclCommunicator : public Communicator {
 
 std::unique_ptr<Communicator> make_tcp_communicator(Store& store, double timeout_s) {
   return std::make_unique<TcpCommunicator>(store, timeout_s);
+}
+
+void Communicator::all_reduce_group_async(const std::vector<Tensor>&, bool, const std::string& what) {
+  SRA_ASSERT(false, "[dist] all_reduce (", what, "): the ", backend(),
+             " backend has no grouped in-place all-reduce");
 }
 
 std::unique_ptr<Communicator> make_communicator(const std::string& backend, Store& store, Device device,

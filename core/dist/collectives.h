@@ -66,6 +66,11 @@ class Communicator {
   virtual void reduce_scatter_sum(Tensor& flat, const std::string& what) = 0;
   virtual void all_gather_chunks(Tensor& flat, const std::string& what) = 0;
   virtual void all_reduce_sum_async(Tensor& t, const std::string& what) = 0;
+  // nccl only (grouped_in_place() true): the all-reduces of several device tensors, each in place where it
+  // lies (no packing into one buffer), as one NCCL group on the communication stream; mean: the ranks'
+  // average (ncclAvg) instead of the sum. Starts like all_reduce_sum_async and completes by wait_async.
+  virtual bool grouped_in_place() const { return false; }
+  virtual void all_reduce_group_async(const std::vector<Tensor>& ts, bool mean, const std::string& what);
   virtual void wait_async() = 0;
   virtual void barrier(const std::string& what) = 0;
 

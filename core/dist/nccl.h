@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace sra::dist::nccl {
 
@@ -27,6 +28,9 @@ void broadcast(Comm* c, void* data, size_t bytes, const std::string& what);  // 
 // all_reduce_sum on the communicator's own stream, after the work queued so far on the current stream
 // (an event between them); wait_async makes the current stream wait for everything queued there.
 void all_reduce_sum_async(Comm* c, void* data, size_t count, int dtype, const std::string& what);
+// Several in-place all-reduces (sum, or average with mean) as one ncclGroupStart/End on that same stream.
+void all_reduce_group_async(Comm* c, const std::vector<void*>& data, const std::vector<size_t>& counts,
+                            int dtype, bool mean, const std::string& what);
 void wait_async(Comm* c);
 // In place over world_size chunks of chunk_count elements (Communicator::reduce_scatter_sum): chunk rank
 // of data becomes the ranks' sum of that chunk.

@@ -181,6 +181,22 @@ void all_reduce_sum_async(Comm* c, void* data, size_t count, int dtype, const st
   c->track("all_reduce (" + what + ")", c->comm_stream);
 }
 
+void all_reduce_group_async(Comm* c, const std::vector<void*>& data, const std::vector<size_t>& counts,
+                            int dtype, bool mean, const std::string& what) {
+  SRA_ASSERT(data.size() == counts.size());
+  const ncclDataType_t t = dtype == 0 ? ncclFloat32 : dtype == 1 ? ncclBfloat16 : ncclFloat64;
+  auto compute = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
+  SRA_CUDA_CHECK(cudaEventRecord(c->queued, compute));  // the gradients, final on the compute stream
+  SRA_CUDA_CHECK(cudaStreamWaitEvent(c->comm_stream, c->queued, 0));
+  SRA_NCCL_CHECK(ncclGroupStart(), "all_reduce group (" + what + ")");
+  for (size_t i = 0; i < data.size(); ++i)
+    SRA_NCCL_CHECK(
+        ncclAllReduce(data[i], data[i], counts[i], t, mean ? ncclAvg : ncclSum, c->comm, c->comm_stream),
+        "all_reduce (" + what + ")");
+  SRA_NCCL_CHECK(ncclGroupEnd(), "all_reduce group (" + what + ")");
+  c->track("all_reduce (" + what + ")", c->comm_stream);
+}
+
 void wait_async(Comm* c) {
   auto compute = static_cast<cudaStream_t>(sra::cuda::current_stream(c->device));
   SRA_CUDA_CHECK(cudaEventRecord(c->comm_done, c->comm_stream));

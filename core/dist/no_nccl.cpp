@@ -31,6 +31,10 @@ void broadcast(Comm*, void*, size_t, const std::string&) {
 void all_reduce_sum_async(Comm*, void*, size_t, int, const std::string&) {
   missing();
 }
+void all_reduce_group_async(Comm*, const std::vector<void*>&, const std::vector<size_t>&, int, bool,
+                            const std::string&) {
+  missing();
+}
 void wait_async(Comm*) {
   missing();
 }

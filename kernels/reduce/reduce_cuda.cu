@@ -3,6 +3,7 @@
 //   sum: float inputs accumulate in double, as on the CPU. inner == 1: one block per row, each thread
 //        sums a fixed stride of r, then a fixed-shape tree in shared memory (deterministic: the order
 //        depends only on R and the block size). inner > 1: one thread per (o, i) output, r in order.
+//        Few outputs and a long R (sum_cuda_chunks > 1): two passes over fixed chunks of R (reduce.h).
 //   max: one thread per (o, i), r in order; the first index attaining the max wins, NaN wins.
 #include "core/cuda_launch.h"
 #include "kernels/common/dtype_switch.h"
@@ -41,6 +42,32 @@ __global__ void sum_inner_kernel(T* out, const T* x, int64_t outer, int64_t r, i
   }
 }
 
+// scratch[p, o, i] = Σ_{r of chunk p, in order} x[o, r, i]; chunk p holds [p·per, min(R, (p + 1)·per)).
+template <typename T>
+__global__ void sum_chunk_kernel(double* scratch, const T* x, int64_t outer, int64_t r, int64_t inner,
+                                 int64_t chunks, int64_t per) {
+  const int64_t n_out = outer * inner;
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < chunks * n_out;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t p = e / n_out, j = e % n_out, o = j / inner, i = j % inner;
+    const int64_t r0 = p * per, r1 = r0 + per < r ? r0 + per : r;
+    const T* q = x + o * r * inner + i;
+    double acc = 0;
+    for (int64_t k = r0; k < r1; ++k) acc += double(q[k * inner]);
+    scratch[e] = acc;
+  }
+}
+
+template <typename T>
+__global__ void sum_chunks_final_kernel(T* out, const double* scratch, int64_t n_out, int64_t chunks) {
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n_out;
+       j += int64_t(gridDim.x) * blockDim.x) {
+    double acc = 0;
+    for (int64_t p = 0; p < chunks; ++p) acc += scratch[p * n_out + j];
+    out[j] = T(acc);
+  }
+}
+
 template <typename T>
 __global__ void max_kernel(T* out, int64_t* idx, const T* x, int64_t outer, int64_t r, int64_t inner) {
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < outer * inner;
@@ -68,7 +95,18 @@ void sum_cuda(const ReduceArgs& a, int device) {
     using T = decltype(t);
     auto* out = static_cast<T*>(a.out);
     auto* x = static_cast<const T*>(a.x);
-    if (a.inner == 1) {
+    const int64_t chunks = sum_cuda_chunks(a.outer, a.r, a.inner);
+    if (chunks > 1) {
+      SRA_CHECK(a.scratch != nullptr && a.scratch_bytes >= size_t(chunks * n_out) * sizeof(double),
+                "[sum] scratch of ", a.scratch_bytes, " bytes is too small");
+      auto* scratch = static_cast<double*>(a.scratch);
+      const int64_t per = (a.r + chunks - 1) / chunks;
+      sum_chunk_kernel<T><<<cuda::grid_for(chunks * n_out), cuda::kThreads, 0, cuda::stream(device)>>>(
+          scratch, x, a.outer, a.r, a.inner, chunks, per);
+      cuda::check_launch("sum", device);
+      sum_chunks_final_kernel<T>
+          <<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(out, scratch, n_out, chunks);
+    } else if (a.inner == 1) {
       SRA_CHECK(a.outer <= int64_t(INT32_MAX), "[sum] too many rows for one launch: ", a.outer);
       sum_rows_kernel<T><<<unsigned(a.outer), kRowThreads, 0, cuda::stream(device)>>>(out, x, a.r);
     } else {

@@ -9,7 +9,8 @@
 // phase's median (fwd_ms, bwd_ms, opt_ms: where the time goes). Under a launcher (--nproc-per-node N,
 // torchrun, ...) the gradients are averaged over the ranks as the trainer does (train/grad_sync.h, the
 // trainer's buckets, their all-reduces started during the backward; --backend): a fourth phase,
-// comm_ms, is the wait for them, the 1/N and the copy back (the launches count in bwd_ms); the line adds
+// comm_ms, is the wait for them (tcp: also the 1/N and the copy out of the flat buckets; the launches
+// count in bwd_ms); the line adds
 // "ranks" and "backend": with N = 1 and nccl, the cost of data parallel on one GPU (tools/gpu_check.sh dp).
 // peak_mem_gib: the caching allocator's peak bytes in use (weights, AdamW moments, activations, gradients)
 // since the model and optimizer were built, in GiB (null on the CPU). Differences from the reference's step:
@@ -164,7 +165,7 @@ int run_bench_train(const BenchTrainOptions& o, std::ostream& out) {
     }
     if (sync) {
       phases[3].start();
-      sync->finish("step " + std::to_string(s), true);  // the wait for them, the 1/N and the copy back
+      sync->finish("step " + std::to_string(s));  // the wait for them (tcp: the 1/N and the copy back)
       phases[3].stop();
     }
     phases[2].start();
