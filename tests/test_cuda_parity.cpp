@@ -275,3 +275,38 @@ TEST_CASE("cuda: long sums over few outputs match the CPU" * doctest::skip(!cuda
   }
   CHECK(rel_err(grads[1], grads[0]) <= 1e-6);
 }
+
+// max / argmax along rows (the greedy decode's argmax over a 32k vocabulary: one block per row on CUDA)
+// and along a middle axis: values and indices equal the CPU's exactly, with ties (the first index wins),
+// ±inf, NaN (the first NaN wins) and a row shorter than the block.
+TEST_CASE("cuda: max and argmax over long rows match the CPU exactly" * doctest::skip(!cuda::available())) {
+  const Device gpu = Device::cuda(0);
+  Generator gen(95);
+  for (DType dt : {DType::f64, DType::f32}) {
+    Tensor x = randn({6, 32768}, gen, dt);
+    std::vector<double> v = x.to(DType::f64).to_vector<double>();
+    auto at = [&](int64_t row, int64_t col) -> double& { return v[size_t(row * 32768 + col)]; };
+    at(1, 70) = at(1, 30000) = 50;  // a tie: index 70
+    at(2, 5) = INFINITY, at(2, 6) = INFINITY;
+    at(3, 900) = NAN, at(3, 40) = NAN, at(3, 20000) = 99;  // the first NaN: index 40
+    for (int64_t c = 0; c < 32768; ++c) at(4, c) = -INFINITY;
+    at(5, 32767) = 10;  // the last element
+    x = Tensor::from_vector<double>(v, {6, 32768}).to(dt);
+    for (const Tensor& t : {x, x.narrow(1, 0, 100), x.reshape({6, 64, 512})}) {
+      for (int64_t dim : {int64_t(-1), int64_t(1)}) {
+        if (dim == 1 && t.dim() == 2) continue;
+        CAPTURE(shape_str(t.shape()));
+        CAPTURE(dim);
+        auto [cv, ci] = max(t, dim);
+        auto [gv, gi] = max(t.to(gpu), dim);
+        CHECK(gi.to(Device::cpu()).to_vector<int64_t>() == ci.to_vector<int64_t>());
+        std::vector<double> a = gv.to(Device::cpu()).to(DType::f64).to_vector<double>();
+        std::vector<double> b = cv.to(DType::f64).to_vector<double>();
+        REQUIRE(a.size() == b.size());
+        for (size_t i = 0; i < a.size(); ++i) CHECK((a[i] == b[i] || (a[i] != a[i] && b[i] != b[i])));
+      }
+    }
+    CHECK(argmax(x, 1).to_vector<int64_t>()[1] == 70);
+    CHECK(argmax(x, 1).to_vector<int64_t>()[3] == 40);
+  }
+}

@@ -4,7 +4,10 @@
 //        sums a fixed stride of r, then a fixed-shape tree in shared memory (deterministic: the order
 //        depends only on R and the block size). inner > 1: one thread per (o, i) output, r in order.
 //        Few outputs and a long R (sum_cuda_chunks > 1): two passes over fixed chunks of R (reduce.h).
-//   max: one thread per (o, i), r in order; the first index attaining the max wins, NaN wins.
+//   max: the first index attaining the max wins, NaN wins (the first NaN). inner == 1: one block per row,
+//        each thread scans a fixed stride of r, then a tree in shared memory over (value, index) pairs
+//        ordered NaN first, then by value, then by the smaller index: the sequential answer whatever the
+//        order. inner > 1: one thread per (o, i), r in order.
 #include "core/cuda_launch.h"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/reduce/reduce.h"
@@ -68,6 +71,46 @@ __global__ void sum_chunks_final_kernel(T* out, const double* scratch, int64_t n
   }
 }
 
+// Whether (va, ia) comes before (vb, ib): NaN first (the smaller index among NaNs), then the larger value,
+// then the smaller index.
+template <typename T>
+__device__ bool max_before(T va, int64_t ia, T vb, int64_t ib) {
+  const bool na = va != va, nb = vb != vb;
+  if (na || nb) return na && (!nb || ia < ib);
+  return va > vb || (va == vb && ia < ib);
+}
+
+template <typename T>
+__global__ void max_rows_kernel(T* out, int64_t* idx, const T* x, int64_t r) {  // inner == 1; grid = outer
+  __shared__ T best_v[kRowThreads];
+  __shared__ int64_t best_i[kRowThreads];
+  const T* row = x + int64_t(blockIdx.x) * r;
+  T best = T(0);
+  int64_t arg = -1;  // none yet (a thread past r)
+  for (int64_t k = threadIdx.x; k < r; k += kRowThreads) {
+    const T v = row[k];
+    if (arg < 0 || max_before(v, k, best, arg)) best = v, arg = k;
+    if (best != best) break;  // a NaN: this thread's later indexes cannot come before it
+  }
+  best_v[threadIdx.x] = best;
+  best_i[threadIdx.x] = arg;
+  __syncthreads();
+  for (int s = kRowThreads / 2; s > 0; s /= 2) {
+    if (int(threadIdx.x) < s) {
+      const int o = int(threadIdx.x) + s;
+      const bool take =
+          best_i[o] >= 0 && (best_i[threadIdx.x] < 0 ||
+                             max_before(best_v[o], best_i[o], best_v[threadIdx.x], best_i[threadIdx.x]));
+      if (take) best_v[threadIdx.x] = best_v[o], best_i[threadIdx.x] = best_i[o];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    out[blockIdx.x] = best_v[0];
+    idx[blockIdx.x] = best_i[0];
+  }
+}
+
 template <typename T>
 __global__ void max_kernel(T* out, int64_t* idx, const T* x, int64_t outer, int64_t r, int64_t inner) {
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < outer * inner;
@@ -123,8 +166,15 @@ void max_cuda(const ReduceArgs& a, int64_t* idx, int device) {
   cuda::DeviceGuard guard(device);
   for_float(a.dtype, "max", "CUDA", [&](auto t) {
     using T = decltype(t);
-    max_kernel<T><<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(
-        static_cast<T*>(a.out), idx, static_cast<const T*>(a.x), a.outer, a.r, a.inner);
+    auto* out = static_cast<T*>(a.out);
+    auto* x = static_cast<const T*>(a.x);
+    if (a.inner == 1) {
+      SRA_CHECK(a.outer <= int64_t(INT32_MAX), "[max] too many rows for one launch: ", a.outer);
+      max_rows_kernel<T><<<unsigned(a.outer), kRowThreads, 0, cuda::stream(device)>>>(out, idx, x, a.r);
+    } else {
+      max_kernel<T><<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(out, idx, x, a.outer,
+                                                                                        a.r, a.inner);
+    }
   });
   cuda::check_launch("max", device);
 }
