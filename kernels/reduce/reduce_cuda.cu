@@ -9,6 +9,7 @@
 //        ordered NaN first, then by value, then by the smaller index: the sequential answer whatever the
 //        order. inner > 1: one thread per (o, i), r in order.
 #include "core/cuda_launch.h"
+#include "kernels/common/chunk_sum_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/reduce/reduce.h"
 
@@ -58,16 +59,6 @@ __global__ void sum_chunk_kernel(double* scratch, const T* x, int64_t outer, int
     double acc = 0;
     for (int64_t k = r0; k < r1; ++k) acc += double(q[k * inner]);
     scratch[e] = acc;
-  }
-}
-
-template <typename T>
-__global__ void sum_chunks_final_kernel(T* out, const double* scratch, int64_t n_out, int64_t chunks) {
-  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n_out;
-       j += int64_t(gridDim.x) * blockDim.x) {
-    double acc = 0;
-    for (int64_t p = 0; p < chunks; ++p) acc += scratch[p * n_out + j];
-    out[j] = T(acc);
   }
 }
 
@@ -147,7 +138,7 @@ void sum_cuda(const ReduceArgs& a, int device) {
       sum_chunk_kernel<T><<<cuda::grid_for(chunks * n_out), cuda::kThreads, 0, cuda::stream(device)>>>(
           scratch, x, a.outer, a.r, a.inner, chunks, per);
       cuda::check_launch("sum", device);
-      sum_chunks_final_kernel<T>
+      chunk_sum_final_kernel<T>
           <<<cuda::grid_for(n_out), cuda::kThreads, 0, cuda::stream(device)>>>(out, scratch, n_out, chunks);
     } else if (a.inner == 1) {
       SRA_CHECK(a.outer <= int64_t(INT32_MAX), "[sum] too many rows for one launch: ", a.outer);

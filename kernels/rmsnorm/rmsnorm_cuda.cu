@@ -13,6 +13,7 @@
 #include "core/cuda_launch.h"
 #include "kernels/common/bf16_round_cuda.cuh"
 #include "kernels/common/block_tree_cuda.cuh"
+#include "kernels/common/chunk_sum_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/rmsnorm/rmsnorm.h"
 
@@ -88,16 +89,6 @@ __global__ void rmsnorm_gw_partial_kernel(double* scratch, const T* gy, const T*
     double acc = 0;
     for (int64_t r = r0; r < r1; ++r) acc += double(gy[r * c + i]) * double(x[r * c + i]) * double(rstd[r]);
     scratch[e] = acc;
-  }
-}
-
-template <typename T>
-__global__ void rmsnorm_gw_final_kernel(T* gw, const double* scratch, int64_t c, int64_t chunks) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < c;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    double acc = 0;
-    for (int64_t p = 0; p < chunks; ++p) acc += scratch[p * c + i];
-    gw[i] = T(acc);
   }
 }
 
@@ -220,7 +211,7 @@ void rmsnorm_backward_cuda(const RmsnormBackwardArgs& a, int device) {
       rmsnorm_gw_partial_kernel<T><<<cuda::grid_for(chunks * a.c), cuda::kThreads, 0, s>>>(
           scratch, gy, x, rstd, a.n, a.c, chunks, per);
       cuda::check_launch("rmsnorm_backward", device);
-      rmsnorm_gw_final_kernel<T>
+      chunk_sum_final_kernel<T>
           <<<cuda::grid_for(a.c), cuda::kThreads, 0, s>>>(static_cast<T*>(a.gw), scratch, a.c, chunks);
       cuda::check_launch("rmsnorm_backward", device);
     }
