@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Issue 19's "vary what matters" in one call on one GPU: several models of the GPU table's task, each
+# trained the same number of steps, then one `sra eval --compare` over all of them on the same held-out
+# test problems (accuracy, selected ratio, FLOPs, attention FLOPs, latency, McNemar for every pair).
+#   0. cmake --build BUILD --target sra   (as tools/demo_gpu.sh; SRA_DEMO_SKIP_BUILD=1 skips it)
+#   1. sra tokenizer train                a SRA_SWEEP_VOCAB-piece sentencepiece model on the task
+#   2. one `sra train` (or `sra rl`) per variant, in order
+#   3. sra eval --compare                 every variant trained, SRA_SWEEP_EVAL test problems
+# Variants (SRA_SWEEP_VARIANTS, one per line, fields split by '|'): LABEL|KIND|OVERRIDES (LABEL without commas)
+#   KIND dense      configs/longsyn-dense.yaml (chain-of-thought answers)
+#        dense-std  configs/longsyn-dense.yaml with data.synthetic.form=direct ("#### N" answers)
+#        sra        configs/longsyn-sra.yaml
+#        rl         `sra rl --config configs/rl-longsyn.yaml` from the first sra variant's checkpoint,
+#                   SRA_SWEEP_RL_S seconds (e.g. router-only against router + LM: rl.train_lm=true rl.sample_answers=true)
+#   OVERRIDES: space-separated k=v for --set (after SRA_SWEEP_SET, which every variant and the tokenizer get)
+# The default list varies the SRA model on one task: the target ratio ρ (0.04 / 0.08 / 0.16) and dense
+# layers or none, beside Dense CoT. A task dimension (context length, hops) is a second call with another
+# SRA_SWEEP_SET and a list of a dense and an sra row.
+# Every training variant runs SRA_SWEEP_STEPS steps (the cosine over the steps: the same data for each). A
+# variant whose training would end past SRA_SWEEP_DEADLINE_S minus SRA_SWEEP_EVAL_RESERVE_S (judged by the
+# previous variant's seconds) is skipped and named in the log and the table's notes: never a run cut by
+# the device's 10-minute limit.
+# Files under $OUT (default out/sweep_gpu): sweep.log, table.md (the comparison), summary.json (the eval's
+# summary and the stages' seconds), metrics.tar.gz (every run's config and metrics, the eval's summaries
+# and verdicts; no checkpoints). Checkpoints stay in SRA_SWEEP_DIR (default runs/sweep_gpu; wiped first).
+# Environment: SRA_DEMO_DEVICE (cuda | cpu), SRA_BUILD_DIR, SRA_DEMO_SKIP_BUILD=1, SRA_SWEEP_STEPS (3000),
+# SRA_SWEEP_EVAL (test problems, 1000), SRA_SWEEP_BATCH (eval batch, 128), SRA_SWEEP_VOCAB (256),
+# SRA_SWEEP_RL_S (90), SRA_SWEEP_DEADLINE_S (560), SRA_SWEEP_EVAL_RESERVE_S (70), SRA_SWEEP_TINY=1 (a tiny
+# model and task: the CPU ctest sweep_gpu_cpu runs the script that way, with an rl variant).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t_start=$SECONDS
+device="${SRA_DEMO_DEVICE:-cuda}"
+out="${OUT:-out/sweep_gpu}"
+work="${SRA_SWEEP_DIR:-runs/sweep_gpu}"
+steps="${SRA_SWEEP_STEPS:-3000}"
+n_eval="${SRA_SWEEP_EVAL:-1000}"
+batch="${SRA_SWEEP_BATCH:-128}"
+rl_s="${SRA_SWEEP_RL_S:-90}"
+deadline="${SRA_SWEEP_DEADLINE_S:-560}"
+reserve="${SRA_SWEEP_EVAL_RESERVE_S:-70}"
+vocab="${SRA_SWEEP_VOCAB:-256}"
+if [[ "$device" == cuda ]]; then build="${SRA_BUILD_DIR:-build-gpu}"; else build="${SRA_BUILD_DIR:-build}"; fi
+source tools/demo_gpu_lib.sh
+mkdir -p "$out"
+demo_log "$out/sweep.log"
+rm -rf "$work"
+mkdir -p "$work"
+stages="$work/stages.jsonl"
+: >"$stages"
+notes="$work/notes.txt"
+: >"$notes"
+
+default_variants='Dense CoT|dense|
+SRA CoT rho 0.08|sra|
+SRA CoT rho 0.04|sra|router.target_ratio=0.04
+SRA CoT rho 0.16|sra|router.target_ratio=0.16
+SRA CoT no dense layer|sra|model.dense_layers=[]'
+variants="${SRA_SWEEP_VARIANTS:-$default_variants}"
+# the values-<= 20 task on which the GPU table's models learn (docs/results.md, third and fourth runs)
+base_set="${SRA_SWEEP_SET-data.synthetic.form=trace data.synthetic.max_value=20 data.synthetic.min_hops=1 \
+data.synthetic.max_hops=3 data.synthetic.context_chars=600 data.synthetic.min_distractors=2 \
+data.synthetic.max_distractors=6 data.seq_len=1024 model.max_seq_len=1024 model.vocab_size=256 train.batch_size=32}"
+
+echo "== build =="
+demo_build "$build" "$device" "$work/build.log"
+sra="$build/sra"
+[[ "$device" == cuda ]] && (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true)
+
+tok="$work/tokenizer/syn"
+common=(--set "data.tokenizer=$tok.model" --set "device=$device")
+[[ "$device" == cuda ]] || common+=(--set precision=f32)
+tok_problems=400 eval_extra=() rl_extra=()
+if [[ "${SRA_SWEEP_TINY:-0}" == 1 ]]; then  # the CPU ctest: a tiny model and task, a few steps
+  base_set="data.synthetic.max_value=20 data.synthetic.max_hops=2 data.synthetic.min_distractors=2
+    data.synthetic.max_distractors=4 data.synthetic.unused_variables=2 data.synthetic.context_chars=300
+    data.synthetic.train_problems=256 model.d_model=32 model.n_layers=3 model.n_heads=2 model.n_kv_heads=2
+    model.d_ff=64 model.vocab_size=320 model.max_seq_len=512 data.seq_len=512 model.window=8
+    train.batch_size=2 train.eval_every=3 train.eval_problems=2 train.eval_batches=1
+    schedule.warmup_steps=2 logging.log_every=2"
+  vocab=300 tok_problems=100 eval_extra=(--max-new-tokens 24)
+  rl_extra=(--set rl.steps=2 --set rl.prompts_per_step=2 --set rl.group_size=2 --set rl.max_new_tokens=24
+    --set logging.log_every=1)
+fi
+for kv in $base_set; do common+=(--set "$kv"); done
+echo "task and model overrides: $(echo $base_set)"
+
+elapsed() { echo $((SECONDS - t_start)); }
+record() {  # record NAME SECONDS
+  echo "{\"stage\": \"$1\", \"seconds\": $2}" >>"$stages"
+  echo "-- $1: $2 s (total $(elapsed) s)"
+}
+
+echo "== tokenizer ($vocab pieces) =="
+t0=$SECONDS
+"$sra" tokenizer train --dataset synthetic --config configs/longsyn-sra.yaml "${common[@]}" \
+  --set data.tokenizer= --problems "$tok_problems" --vocab-size "$vocab" --no-byte-fallback --out "$tok" \
+  2> >(grep -v 'LOG(INFO)' >&2)
+record tokenizer $((SECONDS - t0))
+
+ckpts=() labels=() first_sra="" last_train_s=0 i=0
+while IFS='|' read -r label kind overrides; do
+  [[ -z "$label" ]] && continue
+  [[ "$label" == *,* ]] && { echo "error: variant label '$label' has a comma (labels are comma-separated)" >&2; exit 2; }
+  i=$((i + 1))
+  dir="$work/run$i"
+  sets=()
+  for kv in $overrides; do sets+=(--set "$kv"); done
+  if ((last_train_s > 0 && $(elapsed) + last_train_s > deadline - reserve)); then
+    echo "skipped: $label (about $last_train_s s of training would end past the ${deadline} s deadline)" |
+      tee -a "$notes"
+    continue
+  fi
+  echo "== $label ($kind${overrides:+: $overrides}) =="
+  t0=$SECONDS
+  case "$kind" in
+    dense | dense-std | sra)
+      config=configs/longsyn-dense.yaml form=()
+      [[ "$kind" == sra ]] && config=configs/longsyn-sra.yaml
+      [[ "$kind" == dense-std ]] && form=(--set data.synthetic.form=direct)
+      "$sra" train --config "$config" --out "$dir" "${common[@]}" "${form[@]}" --set "train.steps=$steps" \
+        --set train.time_limit_s=0 "${sets[@]}"
+      [[ "$kind" == sra && -z "$first_sra" ]] && first_sra=$(ls "$dir"/ckpt-*.h5 | tail -1)
+      ;;
+    rl)
+      [[ -n "$first_sra" ]] || { echo "error: variant '$label' (rl) needs an sra variant before it" >&2; exit 1; }
+      "$sra" rl --config configs/rl-longsyn.yaml --init "$first_sra" --out "$dir" --set "device=$device" \
+        --set "rl.time_limit_s=$rl_s" "${rl_extra[@]}" "${sets[@]}"
+      ;;
+    *)
+      echo "error: variant '$label': kind '$kind' is not dense, dense-std, sra or rl" >&2
+      exit 2
+      ;;
+  esac
+  ckpts+=("$(ls "$dir"/ckpt-*.h5 | tail -1)")
+  labels+=("$label")
+  last_train_s=$((SECONDS - t0))
+  record "$label" "$last_train_s"
+done <<<"$variants"
+((${#ckpts[@]} >= 2)) || { echo "error: fewer than 2 variants trained: nothing to compare" >&2; exit 1; }
+
+echo "== evaluation (${#ckpts[@]} rows x $n_eval test problems) =="
+t0=$SECONDS
+joined=$(IFS=,; echo "${labels[*]}")
+"$sra" eval --compare "${ckpts[@]}" --labels "$joined" --dataset synthetic --limit "$n_eval" --batch "$batch" \
+  --device "$device" --out "$work/eval" "${eval_extra[@]}"
+record evaluation $((SECONDS - t0))
+
+{
+  echo "# Sweep ($(date -u '+%Y-%m-%d %H:%M UTC'), $device) — $steps steps per trained variant"
+  echo
+  echo "Task and model overrides: \`$(echo $base_set)\`."
+  echo
+  cat "$work/eval/summary.md"
+  if [[ -s "$notes" ]]; then
+    echo
+    sed 's/^/- /' "$notes"
+  fi
+  echo
+  echo "Stages (seconds): $(tr '\n' ' ' <"$stages")"
+} >"$out/table.md"
+{
+  cat "$stages"
+  [[ -f "$work/eval/summary.json" ]] && cat "$work/eval/summary.json"
+} >"$out/summary.json"
+(cd "$work" && tar czf - stages.jsonl notes.txt run*/config.yaml run*/metrics.jsonl eval) >"$out/metrics.tar.gz"
+for l in "${labels[@]}"; do  # one row per trained variant, or the run failed somewhere
+  grep -qF "| $l |" "$out/table.md" || { echo "error: no row for '$l' in $out/table.md" >&2; exit 1; }
+done
+echo
+cat "$out/table.md"
+echo "total $(elapsed) s; files in $out: $(ls "$out" | tr '\n' ' ')"
