@@ -95,9 +95,7 @@ Tensor bf16_copy(const Tensor& x) {
   const std::vector<int64_t> order = detail::memory_order(x.strides());
   Tensor p = permute(xd, order);
   if (!p.is_contiguous()) return cast(xd, DType::bf16);
-  std::vector<int64_t> inverse(order.size());
-  for (size_t i = 0; i < order.size(); ++i) inverse[size_t(order[i])] = int64_t(i);
-  return permute(cast(p, DType::bf16), inverse);
+  return permute(cast(p, DType::bf16), detail::inverse_permutation(order));
 }
 
 }  // namespace

@@ -65,15 +65,20 @@ void Module::train(bool on) {
 }
 
 namespace {
-// Points t's TensorImpl at a contiguous copy of its values on `device` (its id and flags unchanged).
+// Points t's TensorImpl at c's memory, layout and dtype (c has t's shape); its id and flags stay.
+void point_at(const Tensor& t, const Tensor& c) {
+  TensorImpl* impl = t.impl();
+  impl->storage = c.storage();
+  impl->strides = c.strides();
+  impl->offset = c.offset();
+  impl->dtype = c.dtype();
+}
+
+// Points t's TensorImpl at a contiguous copy of its values on `device`.
 void move_in_place(const Tensor& t, Device device) {
   if (t.device() == device) return;
-  Tensor moved = t.to(device);
-  TensorImpl* impl = t.impl();
-  impl->storage = moved.storage();
-  impl->strides = moved.strides();
-  impl->offset = moved.offset();
-  if (impl->grad) impl->grad = t.grad().to(device).impl_ptr();
+  point_at(t, t.to(device));
+  if (t.impl()->grad) t.impl()->grad = t.grad().to(device).impl_ptr();
 }
 }  // namespace
 
@@ -86,11 +91,7 @@ void cast_in_place(const Tensor& t, DType dtype) {
     NoGradGuard g;
     c = contiguous(cast(t, dtype));
   }
-  TensorImpl* impl = t.impl();
-  impl->storage = c.storage();
-  impl->strides = c.strides();
-  impl->offset = c.offset();
-  impl->dtype = dtype;
+  point_at(t, c);
 }
 
 void Module::to(Device device) {

@@ -24,11 +24,12 @@
 # summaries and per-problem verdicts of every run; no checkpoints). Checkpoints stay in SRA_DEMO_DIR
 # (default runs/demo_gpu; wiped first).
 # Environment: SRA_DEMO_DEVICE (cuda | cpu, default cuda), SRA_BUILD_DIR (default build-gpu on cuda,
-# build on cpu), SRA_DEMO_SKIP_BUILD=1, SRA_DEMO_VOCAB (tokenizer pieces, default 384), SRA_DEMO_EVAL (test problems, default 2000), SRA_DEMO_CALIB
-# (default 200), SRA_DEMO_BATCH (eval batch, default 128), SRA_DEMO_SHARES (below), SRA_DEMO_TINY=1 (a
-# tiny model and task through --set: the CPU ctest demo_gpu_cpu runs the whole script that way in about
-# a minute), SRA_DEMO_STEPS (N: every model trains N steps, the cosine over the steps, instead of its
-# time share: an equal-data comparison; the budget then bounds only RL and the rest), SRA_DEMO_SET (extra --set k=v overrides for the models, below).
+# build on cpu), SRA_DEMO_SKIP_BUILD=1, SRA_DEMO_VOCAB (tokenizer pieces, default 384), SRA_DEMO_EVAL
+# (test problems, default 2000), SRA_DEMO_CALIB (default 200), SRA_DEMO_BATCH (eval batch, default 128),
+# SRA_DEMO_SHARES (below), SRA_DEMO_TINY=1 (a tiny model and task through --set: the CPU ctest
+# demo_gpu_cpu runs the whole script that way in about a minute), SRA_DEMO_STEPS (N: every model trains N
+# steps, the cosine over the steps, instead of its time share: an equal-data comparison; the budget then
+# bounds only RL and the rest), SRA_DEMO_SET (extra --set k=v overrides for the models, below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t_start=$SECONDS
@@ -40,12 +41,8 @@ n_calib="${SRA_DEMO_CALIB:-200}"
 batch="${SRA_DEMO_BATCH:-128}"
 budget="${SRA_DEMO_BUDGET_S:-510}"
 deadline="${SRA_DEMO_DEADLINE_S:-570}"
-if [[ "$device" == cuda ]]; then build="${SRA_BUILD_DIR:-build-gpu}"; else build="${SRA_BUILD_DIR:-build}"; fi
 source tools/demo_gpu_lib.sh
-mkdir -p "$out"
-demo_log "$out/demo_gpu.log"
-rm -rf "$work"
-mkdir -p "$work"
+demo_setup "$out" "$work" demo_gpu.log
 stages="$work/stages.jsonl"
 stage_t0=$SECONDS
 stage() {  # stage NAME: closes the previous stage's timing, prints the header
@@ -123,7 +120,6 @@ stage "Dense CoT ($len_label)"
 length "$t_sra"
 stage "SRA CoT ($len_label)"
 "$sra" train --config configs/longsyn-sra.yaml --out "$work/sra-cot" "${common[@]}" "${len[@]}"
-last_ckpt() { ls "$1"/ckpt-*.h5 | tail -1; }
 std_ckpt=$(last_ckpt "$work/dense-std") cot_ckpt=$(last_ckpt "$work/dense-cot") sra_ckpt=$(last_ckpt "$work/sra-cot")
 
 stage "RL router tuning (${t_rl} s)"

@@ -26,12 +26,8 @@ work="${SRA_DEMO_DIR:-runs/demo_gpu_gsm8k}"
 n_eval="${SRA_GSM8K_EVAL:-500}"
 budget="${SRA_GSM8K_BUDGET_S:-420}"
 share="${SRA_GSM8K_SHARE:-0.3}"
-if [[ "$device" == cuda ]]; then build="${SRA_BUILD_DIR:-build-gpu}"; else build="${SRA_BUILD_DIR:-build}"; fi
 source tools/demo_gpu_lib.sh
-mkdir -p "$out"
-demo_log "$out/gsm8k.log"
-rm -rf "$work"
-mkdir -p "$work"
+demo_setup "$out" "$work" gsm8k.log
 stage() { echo "== $1 ($((SECONDS - t_start)) s) =="; }
 
 stage build
@@ -59,7 +55,6 @@ stage "Dense CoT on GSM8K (${t_train} s)"
 "$sra" train --config configs/longsyn-dense.yaml --out "$work/dense" "${common[@]}"
 stage "SRA CoT on GSM8K (${t_train} s)"
 "$sra" train --config configs/longsyn-sra.yaml --out "$work/sra" "${common[@]}"
-last_ckpt() { ls "$1"/ckpt-*.h5 | tail -1; }
 
 stage "evaluation ($n_eval GSM8K test problems x 2 rows)"
 "$sra" eval --compare "$(last_ckpt "$work/dense")" "$(last_ckpt "$work/sra")" \

@@ -40,12 +40,8 @@ rl_s="${SRA_SWEEP_RL_S:-90}"
 deadline="${SRA_SWEEP_DEADLINE_S:-560}"
 reserve="${SRA_SWEEP_EVAL_RESERVE_S:-70}"
 vocab="${SRA_SWEEP_VOCAB:-256}"
-if [[ "$device" == cuda ]]; then build="${SRA_BUILD_DIR:-build-gpu}"; else build="${SRA_BUILD_DIR:-build}"; fi
 source tools/demo_gpu_lib.sh
-mkdir -p "$out"
-demo_log "$out/sweep.log"
-rm -rf "$work"
-mkdir -p "$work"
+demo_setup "$out" "$work" sweep.log
 stages="$work/stages.jsonl"
 : >"$stages"
 notes="$work/notes.txt"
@@ -101,7 +97,10 @@ record tokenizer $((SECONDS - t0))
 ckpts=() labels=() first_sra="" last_train_s=0 i=0
 while IFS='|' read -r label kind overrides; do
   [[ -z "$label" ]] && continue
-  [[ "$label" == *,* ]] && { echo "error: variant label '$label' has a comma (labels are comma-separated)" >&2; exit 2; }
+  if [[ "$label" == *,* ]]; then
+    echo "error: variant label '$label' has a comma (labels are comma-separated)" >&2
+    exit 2
+  fi
   i=$((i + 1))
   dir="$work/run$i"
   sets=()
@@ -120,7 +119,6 @@ while IFS='|' read -r label kind overrides; do
       [[ "$kind" == dense-std ]] && form=(--set data.synthetic.form=direct)
       "$sra" train --config "$config" --out "$dir" "${common[@]}" "${form[@]}" --set "train.steps=$steps" \
         --set train.time_limit_s=0 "${sets[@]}"
-      [[ "$kind" == sra && -z "$first_sra" ]] && first_sra=$(ls "$dir"/ckpt-*.h5 | tail -1)
       ;;
     rl)
       [[ -n "$first_sra" ]] || { echo "error: variant '$label' (rl) needs an sra variant before it" >&2; exit 1; }
@@ -132,7 +130,8 @@ while IFS='|' read -r label kind overrides; do
       exit 2
       ;;
   esac
-  ckpts+=("$(ls "$dir"/ckpt-*.h5 | tail -1)")
+  ckpts+=("$(last_ckpt "$dir")")
+  [[ "$kind" == sra && -z "$first_sra" ]] && first_sra=${ckpts[-1]}
   labels+=("$label")
   last_train_s=$((SECONDS - t0))
   record "$label" "$last_train_s"

@@ -21,9 +21,7 @@ namespace {
 // True when the bf16 kernels can read x (bf16, (B, heads, T, D)) in place: head dim contiguous, rows of
 // 16 bytes' alignment (cp.async).
 bool bf16_rows_readable(const Tensor& x) {
-  const kern::RowStrides r = rows_of(x);
-  return x.stride(3) == 1 && r.b % 8 == 0 && r.h % 8 == 0 && r.t % 8 == 0 &&
-         reinterpret_cast<uintptr_t>(x.raw()) % 16 == 0;
+  return x.stride(3) == 1 && kern::rows_aligned(x.raw(), rows_of(x), 8, 16);
 }
 
 // x rounded to bf16 in its own layout where the kernels read that in place, else dense.
@@ -57,17 +55,19 @@ std::vector<int64_t> memory_order(const Shape& strides) {
   return order;
 }
 
+std::vector<int64_t> inverse_permutation(const std::vector<int64_t>& order) {
+  std::vector<int64_t> inverse(order.size());
+  for (size_t i = 0; i < order.size(); ++i) inverse[size_t(order[i])] = int64_t(i);
+  return inverse;
+}
+
 Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device) {
   const std::vector<int64_t> order = memory_order(strides);
   if (std::is_sorted(order.begin(), order.end())) return Tensor::empty(shape, dtype, device);  // dense
   Shape mem(shape.size());
-  std::vector<int64_t> inverse(shape.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    mem[i] = shape[size_t(order[i])];
-    inverse[size_t(order[i])] = int64_t(i);
-  }
+  for (size_t i = 0; i < order.size(); ++i) mem[i] = shape[size_t(order[i])];
   NoGradGuard g;
-  return permute(Tensor::empty(mem, dtype, device), inverse);
+  return permute(Tensor::empty(mem, dtype, device), inverse_permutation(order));
 }
 
 Shape attention_grad_strides(const Tensor& x, bool rows) {

@@ -46,6 +46,8 @@ AttentionOperands attention_operands(const Tensor& q, const Tensor& k, const Ten
 kern::RowStrides rows_of(const Tensor& x);
 // The dims by decreasing stride (ties in dim order): a permutation that makes a dense tensor contiguous.
 std::vector<int64_t> memory_order(const Shape& strides);
+// The permutation that undoes `order` (permute(permute(x, order), inverse_permutation(order)) is x).
+std::vector<int64_t> inverse_permutation(const std::vector<int64_t>& order);
 // An uninitialised tensor of `shape` whose memory order follows `strides` (dims by decreasing stride):
 // dense, and laid out as the tensor those strides came from when that one was a permutation of a dense
 // layout.

@@ -500,13 +500,10 @@ constexpr size_t dkv_smem() {
 // set before it: bf16 rows 16-byte aligned (cp.async), f32 rows 8-byte aligned (float2 stores).
 inline void set_rows(Params& p, const AttentionRows& rows, int64_t d) {
   p.rows = rows.resolved(p.heads, p.kv_heads, p.t, p.s, d);
-  auto ok = [](const void* ptr, const RowStrides& r, int64_t elems, int64_t bytes) {
-    return ptr == nullptr || (reinterpret_cast<uintptr_t>(ptr) % bytes == 0 && r.b % elems == 0 &&
-                              r.h % elems == 0 && r.t % elems == 0);
-  };
-  SRA_ASSERT(ok(p.q, p.rows.q, 8, 16) && ok(p.k, p.rows.k, 8, 16) && ok(p.v, p.rows.v, 8, 16) &&
-                 ok(p.dout, p.rows.dout, 8, 16) && ok(p.out, p.rows.out, 2, 8) && ok(p.dq, p.rows.dq, 2, 8) &&
-                 ok(p.dk, p.rows.dk, 2, 8) && ok(p.dv, p.rows.dv, 2, 8),
+  SRA_ASSERT(rows_aligned(p.q, p.rows.q, 8, 16) && rows_aligned(p.k, p.rows.k, 8, 16) &&
+                 rows_aligned(p.v, p.rows.v, 8, 16) && rows_aligned(p.dout, p.rows.dout, 8, 16) &&
+                 rows_aligned(p.out, p.rows.out, 2, 8) && rows_aligned(p.dq, p.rows.dq, 2, 8) &&
+                 rows_aligned(p.dk, p.rows.dk, 2, 8) && rows_aligned(p.dv, p.rows.dv, 2, 8),
              "flash attention operands misaligned for their row strides");
 }
 

@@ -17,6 +17,14 @@ struct RowStrides {
   bool unset() const { return b == 0 && h == 0 && t == 0; }
 };
 
+// Whether rows at ptr with strides r suit a kernel that moves vectors of `elems` elements (`bytes` bytes):
+// the pointer and every stride aligned to them (bf16 rows for cp.async: 8, 16; f32 float2 stores: 2, 8).
+// A null ptr (an operand not passed) is fine.
+inline bool rows_aligned(const void* ptr, const RowStrides& r, int64_t elems, int64_t bytes) {
+  return ptr == nullptr || (reinterpret_cast<uintptr_t>(ptr) % uintptr_t(bytes) == 0 && r.b % elems == 0 &&
+                            r.h % elems == 0 && r.t % elems == 0);
+}
+
 inline RowStrides dense_rows(int64_t heads, int64_t t, int64_t d) {
   return {heads * t * d, t * d, d};
 }
