@@ -18,6 +18,10 @@ usage:
       accuracy, selected ratio, RL reward; skipped with a note when matplotlib is missing) and
       OUT_DIR/metrics.tar.gz (every run's metrics.jsonl and config.yaml, the eval summaries and each row's
       per-problem verdicts without the prompts; no checkpoints)
+  tools/demo_gpu_report.py sweep-curves WORK_DIR OUT_PNG --labels "A,B,..."
+      tools/sweep_gpu.sh's curves: WORK_DIR/run1, run2, ... (one per label, in order; a variant the sweep
+      skipped has no run directory and no label) — training loss, validation accuracy and selected ratio of
+      the training runs, reward / accuracy / selected ratio of the RL runs
   tools/demo_gpu_report.py check OUT_DIR
       fails (exit 1) unless OUT_DIR holds at most 8 files, among them demo_gpu.log, table.md, summary.json,
       audit.html and metrics.tar.gz, summary.json's lines parse, the table has its five rows and every
@@ -373,6 +377,52 @@ def curves(work, path):
     return "drawn"
 
 
+def cmd_sweep_curves(work, path, labels):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("sweep curves: not drawn (matplotlib missing)")
+        return 0
+    fig, ax = plt.subplots(2, 2, figsize=(12, 8))
+    for i, label in enumerate(labels):
+        m = read_jsonl(os.path.join(work, f"run{i + 1}", "metrics.jsonl"))
+        if not m:
+            print(f"error: {work}/run{i + 1}/metrics.jsonl (variant '{label}') is missing or empty",
+                  file=sys.stderr)
+            return 1
+        if any("reward" in r for r in m):  # an RL run
+            rl = [r for r in m if "reward" in r]
+            ax[1][1].plot([r["step"] for r in rl], [r["reward"] for r in rl], color=f"C{i}",
+                          label=f"{label}: reward")
+            ax[1][1].plot([r["step"] for r in rl], [r["selected_ratio"] for r in rl], "--", color=f"C{i}",
+                          label=f"{label}: selected ratio")
+            continue
+        t = [r for r in m if "loss" in r]
+        ax[0][0].plot([r["step"] for r in t], [r["loss"] for r in t], color=f"C{i}", label=label, lw=0.8)
+        v = [r for r in m if r.get("val_accuracy") is not None]
+        ax[0][1].plot([r["step"] for r in v], [r["val_accuracy"] for r in v], "o-", ms=3, color=f"C{i}",
+                      label=label)
+        s = [r for r in t if r.get("selected_ratio")]
+        if s:
+            ax[1][0].plot([r["step"] for r in s], [r["selected_ratio"] for r in s], color=f"C{i}", label=label,
+                          lw=0.8)
+    titles = [["training loss (answer tokens)", "validation accuracy (greedy, val split)"],
+              ["selected ratio (training)", "RL runs: reward and selected ratio per step"]]
+    for i in range(2):
+        for j in range(2):
+            ax[i][j].set_title(titles[i][j])
+            ax[i][j].set_xlabel("step")
+            if ax[i][j].lines:
+                ax[i][j].legend(fontsize=8)
+    ax[0][0].set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"sweep curves: {path}")
+    return 0
+
+
 def metrics_tar(work, path):
     with tarfile.open(path, "w:gz") as tar:
         for root, _, files in os.walk(work):
@@ -493,6 +543,10 @@ def main():
     r.add_argument("--budget", type=int, default=0)
     r.add_argument("--build-seconds", type=int, default=0)
     r.add_argument("--overrides", default="", help="the --set overrides of the run (SRA_DEMO_SET), listed")
+    w = sub.add_parser("sweep-curves")
+    w.add_argument("work")
+    w.add_argument("out_png")
+    w.add_argument("--labels", required=True, help="the variants' labels, comma-separated, in run order")
     c = sub.add_parser("check")
     c.add_argument("out")
     args = ap.parse_args()
@@ -500,6 +554,8 @@ def main():
         return cmd_solved(args.eval_dir)
     if args.cmd == "report":
         return cmd_report(args)
+    if args.cmd == "sweep-curves":
+        return cmd_sweep_curves(args.work, args.out_png, args.labels.split(","))
     return cmd_check(args.out)
 
 

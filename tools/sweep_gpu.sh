@@ -21,7 +21,8 @@
 # previous variant's seconds) is skipped and named in the log and the table's notes: never a run cut by
 # the device's 10-minute limit.
 # Files under $OUT (default out/sweep_gpu): sweep.log, table.md (the comparison), summary.json (the eval's
-# summary and the stages' seconds), metrics.tar.gz (every run's config and metrics, the eval's summaries
+# summary and the stages' seconds), curves.png (loss, validation accuracy, selected ratio, RL reward; when
+# matplotlib is there), metrics.tar.gz (every run's config and metrics, the eval's summaries
 # and verdicts; no checkpoints). Checkpoints stay in SRA_SWEEP_DIR (default runs/sweep_gpu; wiped first).
 # Environment: SRA_DEMO_DEVICE (cuda | cpu), SRA_BUILD_DIR, SRA_DEMO_SKIP_BUILD=1, SRA_SWEEP_STEPS (3000),
 # SRA_SWEEP_EVAL (test problems, 1000), SRA_SWEEP_BATCH (eval batch, 128), SRA_SWEEP_VOCAB (256),
@@ -163,6 +164,7 @@ record evaluation $((SECONDS - t0))
   [[ -f "$work/eval/summary.json" ]] && cat "$work/eval/summary.json"
 } >"$out/summary.json"
 (cd "$work" && tar czf - stages.jsonl notes.txt run*/config.yaml run*/metrics.jsonl eval) >"$out/metrics.tar.gz"
+python3 tools/demo_gpu_report.py sweep-curves "$work" "$out/curves.png" --labels "$joined"
 for l in "${labels[@]}"; do  # one row per trained variant, or the run failed somewhere
   grep -qF "| $l |" "$out/table.md" || { echo "error: no row for '$l' in $out/table.md" >&2; exit 1; }
 done

@@ -1,10 +1,14 @@
 // Dense attention on bf16 tensor cores (math in attention.h; the kernels are kernels/common/
 // flash_bf16_cuda.cuh, this file gives them the dense plans). q, k, v, dout bf16 with D = 64 or 128;
-// out, lse, dq, dk, dv f32. Query tile [i0, i0 + nq) meets the key tiles of 64 up to its causal limit
+// out, lse, dq, dk, dv f32. Query tiles of 128 rows at D = 64 (two m-tiles per warp), 64 at D = 128.
+// Query tile [i0, i0 + nq) meets the key tiles of 64 up to its causal limit
 // min(S, i0 + nq + S − T) (all S keys when not causal); a tile is partial (masked per element: key
 // j ≤ i + S − T, j < S) when it reaches past S or past the first query's causal limit. Key tile
 // [j0, j0 + 64) meets the query tiles from the first query that sees j0 (max(0, j0 − (S − T))) to T, of
 // every query head of its kv group in order. Backward: Δ, dq, then dk and dv (written, not accumulated).
+#include <cstdlib>
+#include <string>
+
 #include "core/check.h"
 #include "kernels/attention/attention.h"
 #include "kernels/common/flash_bf16_cuda.cuh"
@@ -68,6 +72,28 @@ flash::Params params(const AttentionDims& m) {
   return p;
 }
 
+// m-tiles of 16 query rows per warp in the forward and dq (flash_bf16_cuda.cuh): two at D = 64 unless
+// SRA_FLASH_QUERY_MTILES=1 (read once; for A/B timing in one call: tools/gpu_check.sh bench), one at
+// D = 128 (two would not fit the registers).
+int query_mtiles(int64_t d) {
+  static const int at64 = [] {
+    const char* v = std::getenv("SRA_FLASH_QUERY_MTILES");
+    if (v == nullptr || *v == '\0') return 2;
+    const std::string s(v);
+    SRA_CHECK(s == "1" || s == "2", "[attention] SRA_FLASH_QUERY_MTILES must be 1 or 2, got '", s, "'");
+    return s == "1" ? 1 : 2;
+  }();
+  return d == 64 ? at64 : 1;
+}
+
+template <int D, typename F>
+void with_mtiles(F&& f) {
+  if constexpr (D == 64) {
+    if (query_mtiles(D) == 2) return f(std::integral_constant<int, 2>{});
+  }
+  f(std::integral_constant<int, 1>{});
+}
+
 template <typename F>
 void with_d(int64_t d, F&& f) {
   if (d == 64) return f(std::integral_constant<int, 64>{});
@@ -86,7 +112,10 @@ void attention_forward_bf16_cuda(const AttentionArgs& a, int device) {
   flash::set_rows(p, a.rows, a.dims.d);
   cuda::DeviceGuard guard(device);
   with_d(a.dims.d, [&](auto d) {
-    flash::forward<decltype(d)::value, DenseQueryPlan>(p, cuda::stream(device), device, "attention");
+    constexpr int D = decltype(d)::value;
+    with_mtiles<D>([&](auto mt) {
+      flash::forward<D, DenseQueryPlan, decltype(mt)::value>(p, cuda::stream(device), device, "attention");
+    });
   });
 }
 
@@ -109,7 +138,10 @@ void attention_backward_bf16_cuda(const AttentionBackwardArgs& a, int device) {
   cudaStream_t stream = cuda::stream(device);
   with_d(m.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    flash::delta_and_dq<D, DenseQueryPlan>(p, static_cast<const float*>(a.out), stream, device, "attention");
+    with_mtiles<D>([&](auto mt) {
+      flash::delta_and_dq<D, DenseQueryPlan, decltype(mt)::value>(p, static_cast<const float*>(a.out), stream,
+                                                                  device, "attention");
+    });
     flash::dkv<D, DenseKeyPlan>(p, stream, device, "attention");
   });
 }

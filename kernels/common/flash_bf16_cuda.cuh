@@ -6,13 +6,14 @@
 // (B, T, heads·D) head split read and written in place); out, dq, dk, dv in f32 (rows as well); lse, Δ
 // f32 (B·heads, t) dense. With s_ij = q_i·k_j·scale + b_j
 // (b_j the plan's key bias, natural log; −inf allowed):
-//   forward  one block of 4 warps per (query tile of 64, b·h), the latest tiles first; warp w owns the
-//            query rows 16w..16w+15, its q fragments in registers. Over the plan's key tiles of 64 (k, v
-//            double-buffered in shared memory by cp.async: tile n+1's positions are read before tile n's
-//            score product and its copies issued after it, so they load while tile n computes):
-//            S = q·kᵀ (mma, f32), masked to −inf where not visible (only in tiles the plan calls partial),
-//            online softmax in f32 in base 2 (m, l per row), P rounded to bf16 for acc += P·v (mma).
-//            out = acc / l, lse = (m + log2 l)·ln 2 (out 0 and lse −inf for a row that sees nothing).
+//   forward  one block of 4 warps per (query tile of 64·MT, b·h), the latest tiles first; warp w owns the
+//            query rows 16w + 64·mt..+15 (mt < MT: MT m-tiles, each K/V fragment the warp loads from
+//            shared memory feeds MT products), its q fragments in registers. Over the plan's key tiles of 64
+//            (k, v double-buffered in shared memory by cp.async: tile n+1's positions are read before tile
+//            n's score product and its copies issued after it, so they load while tile n computes): S = q·kᵀ
+//            (mma, f32), masked to −inf where not visible (only in tiles the plan calls partial), online
+//            softmax in f32 in base 2 (m, l per row), P rounded to bf16 for acc += P·v (mma). out = acc / l,
+//            lse = (m + log2 l)·ln 2 (out 0 and lse −inf for a row that sees nothing).
 //   Δ        one warp per query row: Δ_i = Σ_c dout_ic·out_ic (dout bf16 widened, out f32).
 //   dq       the forward's blocks and key tiles: S = q·kᵀ, dP = dout·vᵀ, P = exp(S − lse) (0 where not
 //            visible), dS = P∘(dP − Δ)·scale rounded to bf16, dq += dS·k.
@@ -24,8 +25,10 @@
 // Every output element has one owning thread and a fixed summation order (no atomics): bitwise
 // repeatable. Padded rows (past t, past s, or a plan's −1) are zero in shared memory; padded queries
 // carry lse = +inf in dk/dv so their P is 0; padded keys are masked wherever a plan says partial.
-// Shared memory (bytes): forward 64·L·2·5 + 1 KiB, dq 64·L·2·6 + 1 KiB, dk/dv (2·64 + 4·BQ)·L·2 + 16·BQ,
-// L = D + 8: at D = 128 87, 105 and 105 KiB (BQ = 64), two blocks per multiprocessor.
+// Shared memory (bytes): forward 64·L·2·(MT + 4) + 1 KiB, dq 64·L·2·(2·MT + 4) + 1 KiB, dk/dv
+// (2·64 + 4·BQ)·L·2 + 16·BQ, L = D + 8: at D = 128, MT = 1 87, 105 and 105 KiB (BQ = 64), two blocks per
+// multiprocessor. MT = 2 (the dense plans at D = 64) keeps the registers of two m-tiles: at D = 128 they
+// would not fit (255 per thread).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -67,53 +70,57 @@ __host__ __device__ constexpr int ld() {
 
 // ---- forward ---------------------------------------------------------------------------------------------
 
-// One key tile of the forward for warp w: S, mask (kMasked), online softmax, acc += P·v.
-// mid() runs between the score product and the softmax (it issues the next tile's copies).
-template <int D, bool kMasked, bool kBias, class Plan, typename Mid>
-__device__ inline void forward_tile(float (&acc)[D / 8][4], float (&m)[2], float (&l)[2],
-                                    const uint32_t (&qf)[D / 16][4], const bf16* ks, const bf16* vs,
+// One key tile of the forward for warp w, its MT m-tiles (rows qrow0 + kTile·mt + 8·hr): S, mask (kMasked),
+// online softmax, acc += P·v. mid() runs between the score product and the softmax (it issues the next
+// tile's copies).
+template <int D, int MT, bool kMasked, bool kBias, class Plan, typename Mid>
+__device__ inline void forward_tile(float (&acc)[MT][D / 8][4], float (&m)[MT][2], float (&l)[MT][2],
+                                    const uint32_t (&qf)[MT][D / 16][4], const bf16* ks, const bf16* vs,
                                     const int* krow, const float* kbias, const Plan& plan, int tile,
                                     int qrow0, float sl2, Mid&& mid) {
   const int lane = threadIdx.x % 32, tq = lane % 4;
-  float s[kTile / 8][4];
+  float s[MT][kTile / 8][4];
   mma::zero(s);
-  mma::gemm_nk_reg<kTile / 8, D>(s, qf, ks, ld<D>());
+  mma::gemm_nk_reg<MT, kTile / 8, D>(s, qf, ks, ld<D>());
   mid();
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    const int qi = qrow0 + hr * 8;
-    float mx = -INFINITY;
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int nt = 0; nt < kTile / 8; ++nt)
+    for (int hr = 0; hr < 2; ++hr) {
+      const int qi = qrow0 + kTile * mt + hr * 8;
+      float mx = -INFINITY;
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int c = nt * 8 + 2 * tq + e;
-        float x = s[nt][2 * hr + e] * sl2;
-        if (kBias) x += kbias[c];
-        if (kMasked && !plan.visible(tile, qi, krow[c])) x = -INFINITY;
-        s[nt][2 * hr + e] = x;
-        mx = fmaxf(mx, x);
-      }
-    const float m_new = fmaxf(m[hr], mma::quad_max(mx));
-    const float mu = m_new == -INFINITY ? 0.f : m_new;  // nothing visible yet: P = 0, no NaN
-    const float alpha = exp2f(m[hr] - mu);
-    m[hr] = m_new;
-    float sum = 0.f;
+      for (int nt = 0; nt < kTile / 8; ++nt)
 #pragma unroll
-    for (int nt = 0; nt < kTile / 8; ++nt)
+        for (int e = 0; e < 2; ++e) {
+          const int c = nt * 8 + 2 * tq + e;
+          float x = s[mt][nt][2 * hr + e] * sl2;
+          if (kBias) x += kbias[c];
+          if (kMasked && !plan.visible(tile, qi, krow[c])) x = -INFINITY;
+          s[mt][nt][2 * hr + e] = x;
+          mx = fmaxf(mx, x);
+        }
+      const float m_new = fmaxf(m[mt][hr], mma::quad_max(mx));
+      const float mu = m_new == -INFINITY ? 0.f : m_new;  // nothing visible yet: P = 0, no NaN
+      const float alpha = exp2f(m[mt][hr] - mu);
+      m[mt][hr] = m_new;
+      float sum = 0.f;
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const float p = exp2f(s[nt][2 * hr + e] - mu);
-        s[nt][2 * hr + e] = p;
-        sum += p;
-      }
-    l[hr] = l[hr] * alpha + sum;
+      for (int nt = 0; nt < kTile / 8; ++nt)
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt) acc[dt][2 * hr] *= alpha, acc[dt][2 * hr + 1] *= alpha;
-  }
-  uint32_t pa[kTile / 16][4];
-  mma::to_a(pa, s);
-  mma::gemm_kn<D / 8, kTile / 16>(acc, pa, vs, ld<D>());
+        for (int e = 0; e < 2; ++e) {
+          const float p = exp2f(s[mt][nt][2 * hr + e] - mu);
+          s[mt][nt][2 * hr + e] = p;
+          sum += p;
+        }
+      l[mt][hr] = l[mt][hr] * alpha + sum;
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt) acc[mt][dt][2 * hr] *= alpha, acc[mt][dt][2 * hr + 1] *= alpha;
+    }
+  uint32_t pa[MT][kTile / 16][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) mma::to_a(pa[mt], s[mt]);
+  mma::gemm_kn<MT, D / 8, kTile / 16>(acc, pa, vs, ld<D>());
 }
 
 // The key rows of one tile a thread copies (its 16-byte chunks e = threadIdx.x + i·kThreads, row
@@ -157,26 +164,26 @@ __device__ inline void issue_keys(const KeyStage<D>& st, bf16* ks, bf16* vs, int
   }
 }
 
-template <int D, class Plan>
+template <int D, int MT, class Plan>
 __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
-  constexpr int L = ld<D>();
+  constexpr int L = ld<D>(), BM = kTile * MT;
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* qs = reinterpret_cast<bf16*>(smem);
-  bf16* ks = qs + kTile * L;
+  bf16* ks = qs + BM * L;
   bf16* vs = ks + 2 * kTile * L;
   int* krow = reinterpret_cast<int*>(vs + 2 * kTile * L);
   float* kbias = reinterpret_cast<float*>(krow + 2 * kTile);
-  const int nqt = (p.t + kTile - 1) / kTile;
+  const int nqt = (p.t + BM - 1) / BM;
   const int64_t bh = blockIdx.x % p.bh, b = bh / p.heads;
-  const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * kTile, nq = min(kTile, p.t - i0);
+  const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * BM, nq = min(BM, p.t - i0);
   const int64_t h = bh % p.heads, hkv = h / p.group;
   const Plan plan(p, b, i0, nq);
   const bf16* kb = p.k + p.rows.k.at(b, hkv, 0);
   const bf16* vb = p.v + p.rows.v.at(b, hkv, 0);
   const int64_t kst = p.rows.k.t, vst = p.rows.v.t;
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
-  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + p.rows.q.at(b, h, i0), p.rows.q.t,
-                                           [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); });
+  mma::load_rows_async<D, BM, kThreads>(qs, p.q + p.rows.q.at(b, h, i0), p.rows.q.t,
+                                        [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); });
   KeyStage<D> st;
   if (plan.tiles > 0) {
     fetch_keys(st, plan, 0);
@@ -184,8 +191,10 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
   }
   mma::cp_async_commit();
 
-  uint32_t qf[D / 16][4];
-  float acc[D / 8][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  uint32_t qf[MT][D / 16][4];
+  float acc[MT][D / 8][4], m[MT][2], l[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.f;
   mma::zero(acc);
   const float sl2 = p.scale * kLog2e;
   for (int tile = 0; tile < plan.tiles; ++tile) {
@@ -193,7 +202,9 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
     __syncthreads();  // tile is in place; every warp is done with the buffer tile + 1 overwrites
     if (tile == 0)
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) mma::load_a(qf[kk], qs, L, 16 * w, 16 * kk);
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk) mma::load_a(qf[mt][kk], qs, L, 16 * w + kTile * mt, 16 * kk);
     const bool next = tile + 1 < plan.tiles;
     if (next) fetch_keys(st, plan, tile + 1);
     auto mid = [&] {
@@ -202,27 +213,29 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
     };
     const int o = (tile & 1) * kTile;
     if (plan.full(tile))
-      forward_tile<D, false, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o, plan,
-                                          tile, i0 + 16 * w + g, sl2, mid);
+      forward_tile<D, MT, false, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o,
+                                              plan, tile, i0 + 16 * w + g, sl2, mid);
     else
-      forward_tile<D, true, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o, plan,
-                                         tile, i0 + 16 * w + g, sl2, mid);
+      forward_tile<D, MT, true, Plan::kBias>(acc, m, l, qf, ks + o * L, vs + o * L, krow + o, kbias + o, plan,
+                                             tile, i0 + 16 * w + g, sl2, mid);
   }
   mma::cp_async_wait_all();
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    const float total = mma::quad_sum(l[hr]);
-    const int r = 16 * w + g + 8 * hr;
-    if (r >= nq) continue;
-    const float inv = total > 0.f ? 1.f / total : 0.f;
-    const int64_t row = bh * p.t + i0 + r;
-    float* orow = p.out + p.rows.out.at(b, h, i0 + r);
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<float2*>(orow + dt * 8 + 2 * tq) =
-          make_float2(acc[dt][2 * hr] * inv, acc[dt][2 * hr + 1] * inv);
-    if (tq == 0) p.lse[row] = total > 0.f ? (m[hr] + log2f(total)) * kLn2 : -INFINITY;
-  }
+    for (int hr = 0; hr < 2; ++hr) {
+      const float total = mma::quad_sum(l[mt][hr]);
+      const int r = 16 * w + kTile * mt + g + 8 * hr;
+      if (r >= nq) continue;
+      const float inv = total > 0.f ? 1.f / total : 0.f;
+      const int64_t row = bh * p.t + i0 + r;
+      float* orow = p.out + p.rows.out.at(b, h, i0 + r);
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt)
+        *reinterpret_cast<float2*>(orow + dt * 8 + 2 * tq) =
+            make_float2(acc[mt][dt][2 * hr] * inv, acc[mt][dt][2 * hr + 1] * inv);
+      if (tq == 0) p.lse[row] = total > 0.f ? (m[mt][hr] + log2f(total)) * kLn2 : -INFINITY;
+    }
 }
 
 // ---- backward: Δ and dq ---------------------------------------------------------------------------------
@@ -243,48 +256,51 @@ __global__ void delta_kernel(float* delta, const bf16* dout, const float* out, P
   }
 }
 
-// One key tile of dq for warp w: S, dP, P, dS (bf16), dq += dS·k.
-template <int D, bool kMasked, bool kBias, class Plan, typename Mid>
-__device__ inline void dq_tile(float (&acc)[D / 8][4], const bf16* qs, const bf16* dos, const bf16* ks,
-                               const bf16* vs, const int* krow, const float* kbias, const float (&lse2)[2],
-                               const float (&dl)[2], const Plan& plan, int tile, int qrow0, float sl2,
-                               float scale, Mid&& mid) {
+// One key tile of dq for warp w, its MT m-tiles: S, dP, P, dS (bf16), dq += dS·k.
+template <int D, int MT, bool kMasked, bool kBias, class Plan, typename Mid>
+__device__ inline void dq_tile(float (&acc)[MT][D / 8][4], const bf16* qs, const bf16* dos, const bf16* ks,
+                               const bf16* vs, const int* krow, const float* kbias,
+                               const float (&lse2)[MT][2], const float (&dl)[MT][2], const Plan& plan,
+                               int tile, int qrow0, float sl2, float scale, Mid&& mid) {
   const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
-  float s[kTile / 8][4], dp[kTile / 8][4];
+  float s[MT][kTile / 8][4], dp[MT][kTile / 8][4];
   mma::zero(s);
   mma::zero(dp);
-  mma::gemm_nk<kTile / 8, D>(s, qs, ld<D>(), 16 * w, ks, ld<D>());
-  mma::gemm_nk<kTile / 8, D>(dp, dos, ld<D>(), 16 * w, vs, ld<D>());
+  mma::gemm_nk<MT, kTile / 8, D>(s, qs, ld<D>(), 16 * w, kTile, ks, ld<D>());
+  mma::gemm_nk<MT, kTile / 8, D>(dp, dos, ld<D>(), 16 * w, kTile, vs, ld<D>());
   mid();
 #pragma unroll
-  for (int nt = 0; nt < kTile / 8; ++nt)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int hr = e / 2, c = nt * 8 + 2 * tq + e % 2;
-      float x = s[nt][e] * sl2 - lse2[hr];
-      if (kBias) x += kbias[c];
-      float pr = exp2f(x);
-      if (kMasked && !plan.visible(tile, qrow0 + 8 * hr, krow[c])) pr = 0.f;
-      s[nt][e] = pr * (dp[nt][e] - dl[hr]) * scale;
-    }
-  uint32_t da[kTile / 16][4];
-  mma::to_a(da, s);
-  mma::gemm_kn<D / 8, kTile / 16>(acc, da, ks, ld<D>());
+    for (int nt = 0; nt < kTile / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int hr = e / 2, c = nt * 8 + 2 * tq + e % 2;
+        float x = s[mt][nt][e] * sl2 - lse2[mt][hr];
+        if (kBias) x += kbias[c];
+        float pr = exp2f(x);
+        if (kMasked && !plan.visible(tile, qrow0 + kTile * mt + 8 * hr, krow[c])) pr = 0.f;
+        s[mt][nt][e] = pr * (dp[mt][nt][e] - dl[mt][hr]) * scale;
+      }
+  uint32_t da[MT][kTile / 16][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) mma::to_a(da[mt], s[mt]);
+  mma::gemm_kn<MT, D / 8, kTile / 16>(acc, da, ks, ld<D>());
 }
 
-template <int D, class Plan>
+template <int D, int MT, class Plan>
 __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
-  constexpr int L = ld<D>();
+  constexpr int L = ld<D>(), BM = kTile * MT;
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* qs = reinterpret_cast<bf16*>(smem);
-  bf16* dos = qs + kTile * L;
-  bf16* ks = dos + kTile * L;
+  bf16* dos = qs + BM * L;
+  bf16* ks = dos + BM * L;
   bf16* vs = ks + 2 * kTile * L;
   int* krow = reinterpret_cast<int*>(vs + 2 * kTile * L);
   float* kbias = reinterpret_cast<float*>(krow + 2 * kTile);
-  const int nqt = (p.t + kTile - 1) / kTile;
+  const int nqt = (p.t + BM - 1) / BM;
   const int64_t bh = blockIdx.x % p.bh, b = bh / p.heads;
-  const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * kTile, nq = min(kTile, p.t - i0);
+  const int i0 = (nqt - 1 - int(blockIdx.x / p.bh)) * BM, nq = min(BM, p.t - i0);
   const int64_t h = bh % p.heads, hkv = h / p.group;
   const Plan plan(p, b, i0, nq);
   const bf16* kb = p.k + p.rows.k.at(b, hkv, 0);
@@ -292,23 +308,25 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
   const int64_t kst = p.rows.k.t, vst = p.rows.v.t;
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
   auto qrow = [&](int r) { return r < nq ? int64_t(r) : int64_t(-1); };
-  mma::load_rows_async<D, kTile, kThreads>(qs, p.q + p.rows.q.at(b, h, i0), p.rows.q.t, qrow);
-  mma::load_rows_async<D, kTile, kThreads>(dos, p.dout + p.rows.dout.at(b, h, i0), p.rows.dout.t, qrow);
+  mma::load_rows_async<D, BM, kThreads>(qs, p.q + p.rows.q.at(b, h, i0), p.rows.q.t, qrow);
+  mma::load_rows_async<D, BM, kThreads>(dos, p.dout + p.rows.dout.at(b, h, i0), p.rows.dout.t, qrow);
   KeyStage<D> st;
   if (plan.tiles > 0) {
     fetch_keys(st, plan, 0);
     issue_keys(st, ks, vs, krow, kbias, kb, vb, kst, vst, plan, 0);
   }
   mma::cp_async_commit();
-  float lse2[2], dl[2];
+  float lse2[MT][2], dl[MT][2];
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    const int r = 16 * w + g + 8 * hr;
-    lse2[hr] = r < nq ? p.lse_in[bh * p.t + i0 + r] * kLog2e : INFINITY;  // +inf: no P
-    dl[hr] = r < nq ? p.delta[bh * p.t + i0 + r] : 0.f;
-  }
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const int r = 16 * w + kTile * mt + g + 8 * hr;
+      lse2[mt][hr] = r < nq ? p.lse_in[bh * p.t + i0 + r] * kLog2e : INFINITY;  // +inf: no P
+      dl[mt][hr] = r < nq ? p.delta[bh * p.t + i0 + r] : 0.f;
+    }
 
-  float acc[D / 8][4];
+  float acc[MT][D / 8][4];
   mma::zero(acc);
   const float sl2 = p.scale * kLog2e;
   for (int tile = 0; tile < plan.tiles; ++tile) {
@@ -322,39 +340,41 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
     };
     const int o = (tile & 1) * kTile;
     if (plan.full(tile))
-      dq_tile<D, false, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl,
-                                     plan, tile, i0 + 16 * w + g, sl2, p.scale, mid);
+      dq_tile<D, MT, false, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl,
+                                         plan, tile, i0 + 16 * w + g, sl2, p.scale, mid);
     else
-      dq_tile<D, true, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl, plan,
-                                    tile, i0 + 16 * w + g, sl2, p.scale, mid);
+      dq_tile<D, MT, true, Plan::kBias>(acc, qs, dos, ks + o * L, vs + o * L, krow + o, kbias + o, lse2, dl,
+                                        plan, tile, i0 + 16 * w + g, sl2, p.scale, mid);
   }
   mma::cp_async_wait_all();
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    const int r = 16 * w + g + 8 * hr;
-    if (r >= nq) continue;
-    float* qrow_out = p.dq + p.rows.dq.at(b, h, i0 + r);
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt)
-      *reinterpret_cast<float2*>(qrow_out + dt * 8 + 2 * tq) =
-          make_float2(acc[dt][2 * hr], acc[dt][2 * hr + 1]);
-  }
+    for (int hr = 0; hr < 2; ++hr) {
+      const int r = 16 * w + kTile * mt + g + 8 * hr;
+      if (r >= nq) continue;
+      float* qrow_out = p.dq + p.rows.dq.at(b, h, i0 + r);
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt)
+        *reinterpret_cast<float2*>(qrow_out + dt * 8 + 2 * tq) =
+            make_float2(acc[mt][dt][2 * hr], acc[mt][dt][2 * hr + 1]);
+    }
 }
 
 // ---- backward: dk, dv (and the gate gradient) -----------------------------------------------------------
 
 // One query tile for warp w (its 16 keys): Sᵀ, dPᵀ, Pᵀ, dSᵀ, dv += Pᵀ·dout, dk += dSᵀ·q.
 template <int D, int BQ, bool kMasked, class Plan, typename Mid>
-__device__ inline void dkv_tile(float (&dka)[D / 8][4], float (&dva)[D / 8][4], float (&gacc)[2],
+__device__ inline void dkv_tile(float (&dka)[1][D / 8][4], float (&dva)[1][D / 8][4], float (&gacc)[2],
                                 const bf16* ks, const bf16* vs, const bf16* qs, const bf16* dos,
                                 const float* lse2, const float* dl, const Plan& plan, const int (&kpos)[2],
                                 const float (&kb2)[2], int i0, float sl2, float scale, Mid&& mid) {
   const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
-  float st[BQ / 8][4], dpt[BQ / 8][4];
+  float st[1][BQ / 8][4], dpt[1][BQ / 8][4];
   mma::zero(st);
   mma::zero(dpt);
-  mma::gemm_nk<BQ / 8, D>(st, ks, ld<D>(), 16 * w, qs, ld<D>());
-  mma::gemm_nk<BQ / 8, D>(dpt, vs, ld<D>(), 16 * w, dos, ld<D>());
+  mma::gemm_nk<1, BQ / 8, D>(st, ks, ld<D>(), 16 * w, 0, qs, ld<D>());
+  mma::gemm_nk<1, BQ / 8, D>(dpt, vs, ld<D>(), 16 * w, 0, dos, ld<D>());
   mid();
 #pragma unroll
   for (int nt = 0; nt < BQ / 8; ++nt)
@@ -362,18 +382,18 @@ __device__ inline void dkv_tile(float (&dka)[D / 8][4], float (&dva)[D / 8][4], 
     for (int e = 0; e < 4; ++e) {
       const int hr = e / 2, c = nt * 8 + 2 * tq + e % 2;
       const bool vis = !kMasked || plan.visible(i0 + c, kpos[hr]);
-      const float x = st[nt][e] * sl2 - lse2[c];
-      const float gd = vis ? dpt[nt][e] - dl[c] : 0.f;
+      const float x = st[0][nt][e] * sl2 - lse2[c];
+      const float gd = vis ? dpt[0][nt][e] - dl[c] : 0.f;
       const float pr = vis ? exp2f(x + kb2[hr]) : 0.f;
       if (Plan::kGateGrad) gacc[hr] += vis ? exp2f(x) * gd : 0.f;
-      st[nt][e] = pr;
-      dpt[nt][e] = pr * gd * scale;
+      st[0][nt][e] = pr;
+      dpt[0][nt][e] = pr * gd * scale;
     }
-  uint32_t pa[BQ / 16][4], da[BQ / 16][4];
-  mma::to_a(pa, st);
-  mma::to_a(da, dpt);
-  mma::gemm_kn<D / 8, BQ / 16>(dva, pa, dos, ld<D>());
-  mma::gemm_kn<D / 8, BQ / 16>(dka, da, qs, ld<D>());
+  uint32_t pa[1][BQ / 16][4], da[1][BQ / 16][4];
+  mma::to_a(pa[0], st[0]);
+  mma::to_a(da[0], dpt[0]);
+  mma::gemm_kn<1, D / 8, BQ / 16>(dva, pa, dos, ld<D>());
+  mma::gemm_kn<1, D / 8, BQ / 16>(dka, da, qs, ld<D>());
 }
 
 template <int D, int BQ, class Plan>
@@ -430,7 +450,7 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
   }
   mma::cp_async_commit();
 
-  float dka[D / 8][4], dva[D / 8][4];
+  float dka[1][D / 8][4], dva[1][D / 8][4];
   mma::zero(dka);
   mma::zero(dva);
   const float sl2 = p.scale * kLog2e;
@@ -468,8 +488,8 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
     for (int dt = 0; dt < D / 8; ++dt) {
       float2* dk = reinterpret_cast<float2*>(dkrow + dt * 8 + 2 * tq);
       float2* dv = reinterpret_cast<float2*>(dvrow + dt * 8 + 2 * tq);
-      float2 a = make_float2(dka[dt][2 * hr], dka[dt][2 * hr + 1]);
-      float2 c = make_float2(dva[dt][2 * hr], dva[dt][2 * hr + 1]);
+      float2 a = make_float2(dka[0][dt][2 * hr], dka[0][dt][2 * hr + 1]);
+      float2 c = make_float2(dva[0][dt][2 * hr], dva[0][dt][2 * hr + 1]);
       if (Plan::kAccumulate) {
         const float2 a0 = *dk, c0 = *dv;
         a.x += a0.x, a.y += a0.y, c.x += c0.x, c.y += c0.y;
@@ -483,13 +503,13 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
 
 // ---- host side --------------------------------------------------------------------------------------------
 
-template <int D>
+template <int D, int MT>
 constexpr size_t forward_smem() {
-  return size_t(5 * kTile * ld<D>()) * sizeof(bf16) + 4 * kTile * sizeof(float);
+  return size_t((MT + 4) * kTile * ld<D>()) * sizeof(bf16) + 4 * kTile * sizeof(float);
 }
-template <int D>
+template <int D, int MT>
 constexpr size_t dq_smem() {
-  return size_t(6 * kTile * ld<D>()) * sizeof(bf16) + 4 * kTile * sizeof(float);
+  return size_t((2 * MT + 4) * kTile * ld<D>()) * sizeof(bf16) + 4 * kTile * sizeof(float);
 }
 template <int D, int BQ>
 constexpr size_t dkv_smem() {
@@ -523,25 +543,29 @@ inline unsigned grid_of(int64_t tiles, int64_t heads, const char* op) {
   return unsigned(n);
 }
 
-// Forward over the query tiles of every (b, h) with query plan QP.
-template <int D, class QP>
+// Forward over the query tiles of kTile·MT rows of every (b, h) with query plan QP (a plan takes any
+// query tile length).
+template <int D, class QP, int MT = 1>
 void forward(const Params& p, cudaStream_t stream, int device, const char* op) {
-  auto kernel = forward_kernel<D, QP>;
-  allow_smem(kernel, forward_smem<D>(), device, op);
-  kernel<<<grid_of((p.t + kTile - 1) / kTile, p.bh, op), kThreads, forward_smem<D>(), stream>>>(p);
+  auto kernel = forward_kernel<D, MT, QP>;
+  allow_smem(kernel, forward_smem<D, MT>(), device, op);
+  const int bm = kTile * MT;
+  kernel<<<grid_of((p.t + bm - 1) / bm, p.bh, op), kThreads, forward_smem<D, MT>(), stream>>>(p);
   cuda::check_launch(op, device);
 }
 
-// Δ = rowsum(dout∘out) into p.delta (the caller's scratch), then dq with query plan QP.
-template <int D, class QP>
+// Δ = rowsum(dout∘out) into p.delta (the caller's scratch), then dq with query plan QP over query tiles of
+// kTile·MT rows.
+template <int D, class QP, int MT = 1>
 void delta_and_dq(const Params& p, const float* out, cudaStream_t stream, int device, const char* op) {
   const int64_t rows = p.bh * p.t;
   delta_kernel<D>
       <<<cuda::grid_for(rows * 32), cuda::kThreads, 0, stream>>>(const_cast<float*>(p.delta), p.dout, out, p);
   cuda::check_launch(op, device);
-  auto kernel = dq_kernel<D, QP>;
-  allow_smem(kernel, dq_smem<D>(), device, op);
-  kernel<<<grid_of((p.t + kTile - 1) / kTile, p.bh, op), kThreads, dq_smem<D>(), stream>>>(p);
+  auto kernel = dq_kernel<D, MT, QP>;
+  allow_smem(kernel, dq_smem<D, MT>(), device, op);
+  const int bm = kTile * MT;
+  kernel<<<grid_of((p.t + bm - 1) / bm, p.bh, op), kThreads, dq_smem<D, MT>(), stream>>>(p);
   cuda::check_launch(op, device);
 }
 

@@ -80,35 +80,46 @@ __device__ inline void load_b_kn(uint32_t (&b)[4], const bf16* tile, int ld, int
   ldsm_x4_trans(b, tile + (k0 + l % 8 + (m % 2) * 8) * ld + n0 + (m / 2) * 8);
 }
 
-template <int NT>
-__device__ inline void zero(float (&c)[NT][4]) {
+template <int MT, int NT>
+__device__ inline void zero(float (&c)[MT][NT][4]) {
 #pragma unroll
-  for (int n = 0; n < NT; ++n)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) c[n][e] = 0.f;
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) c[mt][n][e] = 0.f;
 }
 
-// c (16 × 8·NT) += A·Bᵀ over KD columns: A the rows r0.. of tile a, B the rows 0..8·NT−1 of tile b (both
-// row-major with KD columns): scores q·kᵀ, dout·vᵀ, k·qᵀ, v·doutᵀ.
-template <int NT, int KD>
-__device__ inline void gemm_nk(float (&c)[NT][4], const bf16* a, int lda, int r0, const bf16* b, int ldb) {
+// Products over MT m-tiles of 16 rows per warp (c[mt], a[mt]): each B fragment loaded from shared memory
+// feeds MT products, so MT = 2 halves the ldmatrix traffic per tensor-core product (the FlashAttention-2
+// warp tile of 32 rows). The m-tile mt of a shared A tile starts r0 + mt·mstride rows in.
+
+// c[mt] (16 × 8·NT) += A_mt·Bᵀ over KD columns: A_mt the rows r0 + mt·mstride.. of tile a, B the rows
+// 0..8·NT−1 of tile b (both row-major with KD columns): scores q·kᵀ, dout·vᵀ, k·qᵀ, v·doutᵀ.
+template <int MT, int NT, int KD>
+__device__ inline void gemm_nk(float (&c)[MT][NT][4], const bf16* a, int lda, int r0, int mstride,
+                               const bf16* b, int ldb) {
   static_assert(NT % 2 == 0 && KD % 16 == 0, "tile shapes");
 #pragma unroll
   for (int kk = 0; kk < KD / 16; ++kk) {
-    uint32_t af[4];
-    load_a(af, a, lda, r0, 16 * kk);
+    uint32_t af[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) load_a(af[mt], a, lda, r0 + mt * mstride, 16 * kk);
 #pragma unroll
     for (int np = 0; np < NT / 2; ++np) {
       uint32_t bf[4];
       load_b_nk(bf, b, ldb, 16 * np, 16 * kk);
-      mma16816(c[2 * np], af, bf[0], bf[1]);
-      mma16816(c[2 * np + 1], af, bf[2], bf[3]);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        mma16816(c[mt][2 * np], af[mt], bf[0], bf[1]);
+        mma16816(c[mt][2 * np + 1], af[mt], bf[2], bf[3]);
+      }
     }
   }
 }
-// The same with A already in registers (KD / 16 fragments).
-template <int NT, int KD>
-__device__ inline void gemm_nk_reg(float (&c)[NT][4], const uint32_t (&a)[KD / 16][4], const bf16* b,
+// The same with A already in registers (KD / 16 fragments per m-tile).
+template <int MT, int NT, int KD>
+__device__ inline void gemm_nk_reg(float (&c)[MT][NT][4], const uint32_t (&a)[MT][KD / 16][4], const bf16* b,
                                    int ldb) {
 #pragma unroll
   for (int kk = 0; kk < KD / 16; ++kk)
@@ -116,22 +127,29 @@ __device__ inline void gemm_nk_reg(float (&c)[NT][4], const uint32_t (&a)[KD / 1
     for (int np = 0; np < NT / 2; ++np) {
       uint32_t bf[4];
       load_b_nk(bf, b, ldb, 16 * np, 16 * kk);
-      mma16816(c[2 * np], a[kk], bf[0], bf[1]);
-      mma16816(c[2 * np + 1], a[kk], bf[2], bf[3]);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        mma16816(c[mt][2 * np], a[mt][kk], bf[0], bf[1]);
+        mma16816(c[mt][2 * np + 1], a[mt][kk], bf[2], bf[3]);
+      }
     }
 }
-// c (16 × 8·NT) += A·B: A in registers (KK k-steps of 16), B the rows 0..16·KK−1 of a row-major tile b
-// with 8·NT columns: P·v, dS·k, Pᵀ·dout, dSᵀ·q.
-template <int NT, int KK>
-__device__ inline void gemm_kn(float (&c)[NT][4], const uint32_t (&a)[KK][4], const bf16* b, int ldb) {
+// c[mt] (16 × 8·NT) += A_mt·B: A_mt in registers (KK k-steps of 16), B the rows 0..16·KK−1 of a row-major
+// tile b with 8·NT columns: P·v, dS·k, Pᵀ·dout, dSᵀ·q.
+template <int MT, int NT, int KK>
+__device__ inline void gemm_kn(float (&c)[MT][NT][4], const uint32_t (&a)[MT][KK][4], const bf16* b,
+                               int ldb) {
 #pragma unroll
   for (int kk = 0; kk < KK; ++kk)
 #pragma unroll
     for (int np = 0; np < NT / 2; ++np) {
       uint32_t bf[4];
       load_b_kn(bf, b, ldb, 16 * kk, 16 * np);
-      mma16816(c[2 * np], a[kk], bf[0], bf[1]);
-      mma16816(c[2 * np + 1], a[kk], bf[2], bf[3]);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        mma16816(c[mt][2 * np], a[mt][kk], bf[0], bf[1]);
+        mma16816(c[mt][2 * np + 1], a[mt][kk], bf[2], bf[3]);
+      }
     }
 }
 
