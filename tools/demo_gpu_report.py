@@ -344,12 +344,31 @@ def table_md(meta, rows, paired, gl, runs, stages):
     return "\n".join(out)
 
 
-def curves(work, path):
+def pyplot():  # matplotlib's pyplot on the Agg backend, or None when matplotlib is missing
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def finish_grid(fig, ax, titles, path):  # the 2 x 2 grid's titles and legends, the loss axis log, saved
+    for i in range(2):
+        for j in range(2):
+            ax[i][j].set_title(titles[i][j])
+            ax[i][j].set_xlabel("step")
+            if ax[i][j].lines:
+                ax[i][j].legend(fontsize=8)
+    ax[0][0].set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def curves(work, path):
+    plt = pyplot()
+    if plt is None:
         return "not drawn (matplotlib missing)"
     fig, ax = plt.subplots(2, 2, figsize=(12, 8))
     for name, label in RUNS[:3]:
@@ -364,25 +383,14 @@ def curves(work, path):
         ax[1][1].plot([r["step"] for r in rl], [r["reward"] for r in rl], label="reward")
         ax[1][1].plot([r["step"] for r in rl], [r["accuracy"] for r in rl], label="rollout accuracy")
         ax[1][1].plot([r["step"] for r in rl], [r["selected_ratio"] for r in rl], label="selected ratio")
-    titles = [["training loss (answer tokens)", "validation accuracy (greedy, val split)"],
-              ["SRA selected ratio (training)", "RL (router only): per step"]]
-    for i in range(2):
-        for j in range(2):
-            ax[i][j].set_title(titles[i][j])
-            ax[i][j].set_xlabel("step")
-            ax[i][j].legend(fontsize=8)
-    ax[0][0].set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    finish_grid(fig, ax, [["training loss (answer tokens)", "validation accuracy (greedy, val split)"],
+                          ["SRA selected ratio (training)", "RL (router only): per step"]], path)
     return "drawn"
 
 
 def cmd_sweep_curves(work, path, labels):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         print("sweep curves: not drawn (matplotlib missing)")
         return 0
     fig, ax = plt.subplots(2, 2, figsize=(12, 8))
@@ -408,17 +416,8 @@ def cmd_sweep_curves(work, path, labels):
         if s:
             ax[1][0].plot([r["step"] for r in s], [r["selected_ratio"] for r in s], color=f"C{i}", label=label,
                           lw=0.8)
-    titles = [["training loss (answer tokens)", "validation accuracy (greedy, val split)"],
-              ["selected ratio (training)", "RL runs: reward and selected ratio per step"]]
-    for i in range(2):
-        for j in range(2):
-            ax[i][j].set_title(titles[i][j])
-            ax[i][j].set_xlabel("step")
-            if ax[i][j].lines:
-                ax[i][j].legend(fontsize=8)
-    ax[0][0].set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    finish_grid(fig, ax, [["training loss (answer tokens)", "validation accuracy (greedy, val split)"],
+                          ["selected ratio (training)", "RL runs: reward and selected ratio per step"]], path)
     print(f"sweep curves: {path}")
     return 0
 
