@@ -1,31 +1,34 @@
 #!/usr/bin/env bash
 # Issue 19's "vary what matters" in one call on one GPU: several models of the GPU table's task, each
-# trained the same number of steps, then one `sra eval --compare` over all of them on the same held-out
-# test problems (accuracy, selected ratio, FLOPs, attention FLOPs, latency, McNemar for every pair).
+# trained the same number of steps, then one `sra eval --compare` per task group over its models on the same
+# held-out test problems (accuracy, selected ratio, FLOPs, attention FLOPs, latency, McNemar for every pair).
 #   0. cmake --build BUILD --target sra   (as tools/demo_gpu.sh; SRA_DEMO_SKIP_BUILD=1 skips it)
 #   1. sra tokenizer train                a SRA_SWEEP_VOCAB-piece sentencepiece model on the task
 #   2. one `sra train` (or `sra rl`) per variant, in order
-#   3. sra eval --compare                 every variant trained, SRA_SWEEP_EVAL test problems
-# Variants (SRA_SWEEP_VARIANTS, one per line, fields split by '|'): LABEL|KIND|OVERRIDES (LABEL without commas)
+#   3. sra eval --compare                 per group: its variants trained, SRA_SWEEP_EVAL test problems of the
+#                                         group's task (its first variant's)
+# Variants (SRA_SWEEP_VARIANTS, one per line, fields split by '|'): LABEL|KIND|OVERRIDES[|GROUP] (LABEL
+# without commas; GROUP letters, digits, '.', '_', '-', default "main")
 #   KIND dense      configs/longsyn-dense.yaml (chain-of-thought answers)
 #        dense-std  configs/longsyn-dense.yaml with data.synthetic.form=direct ("#### N" answers)
 #        sra        configs/longsyn-sra.yaml
-#        rl         `sra rl --config configs/rl-longsyn.yaml` from the first sra variant's checkpoint,
+#        rl         `sra rl --config configs/rl-longsyn.yaml` from the first sra variant's checkpoint of its group,
 #                   SRA_SWEEP_RL_S seconds (e.g. router-only against router + LM: rl.train_lm=true rl.sample_answers=true)
 #   OVERRIDES: space-separated k=v for --set (after SRA_SWEEP_SET, which every variant and the tokenizer get)
 # The default list varies the SRA model on one task: the target ratio ρ (0.04 / 0.08 / 0.16) and dense
-# layers or none, beside Dense CoT. A task dimension (context length, hops) is a second call with another
-# SRA_SWEEP_SET and a list of a dense and an sra row.
+# layers or none, beside Dense CoT. A task dimension (context length, hops) is a group per task: the same
+# task overrides on each of its variants (e.g. data.synthetic.max_hops=6) and a group name; each group is
+# compared on its own task's test problems (a group left with one trained variant is not compared: noted).
 # Every training variant runs SRA_SWEEP_STEPS steps (the cosine over the steps: the same data for each). A
 # variant whose training would end past SRA_SWEEP_DEADLINE_S minus SRA_SWEEP_EVAL_RESERVE_S (judged by the
 # previous variant's seconds) is skipped and named in the log and the table's notes: never a run cut by
 # the device's 10-minute limit.
-# Files under $OUT (default out/sweep_gpu): sweep.log, table.md (the comparison), summary.json (the eval's
-# summary and the stages' seconds), curves.png (loss, validation accuracy, selected ratio, RL reward; when
+# Files under $OUT (default out/sweep_gpu): sweep.log, table.md (a comparison per group), summary.json (the
+# stages' seconds, then each group's eval summary with "group" added), curves.png (loss, validation accuracy, selected ratio, RL reward; when
 # matplotlib is there), metrics.tar.gz (every run's config and metrics, the eval's summaries
 # and verdicts; no checkpoints). Checkpoints stay in SRA_SWEEP_DIR (default runs/sweep_gpu; wiped first).
 # Environment: SRA_DEMO_DEVICE (cuda | cpu), SRA_BUILD_DIR, SRA_DEMO_SKIP_BUILD=1, SRA_SWEEP_STEPS (3000),
-# SRA_SWEEP_EVAL (test problems, 1000), SRA_SWEEP_BATCH (eval batch, 128), SRA_SWEEP_VOCAB (256),
+# SRA_SWEEP_EVAL (test problems, 2000), SRA_SWEEP_BATCH (eval batch, 128), SRA_SWEEP_VOCAB (256),
 # SRA_SWEEP_RL_S (90), SRA_SWEEP_DEADLINE_S (560), SRA_SWEEP_EVAL_RESERVE_S (70), SRA_SWEEP_TINY=1 (a tiny
 # model and task: the CPU ctest sweep_gpu_cpu runs the script that way, with an rl variant).
 set -euo pipefail
@@ -35,7 +38,7 @@ device="${SRA_DEMO_DEVICE:-cuda}"
 out="${OUT:-out/sweep_gpu}"
 work="${SRA_SWEEP_DIR:-runs/sweep_gpu}"
 steps="${SRA_SWEEP_STEPS:-3000}"
-n_eval="${SRA_SWEEP_EVAL:-1000}"
+n_eval="${SRA_SWEEP_EVAL:-2000}"
 batch="${SRA_SWEEP_BATCH:-128}"
 rl_s="${SRA_SWEEP_RL_S:-90}"
 deadline="${SRA_SWEEP_DEADLINE_S:-560}"
@@ -95,23 +98,33 @@ t0=$SECONDS
   2> >(grep -v 'LOG(INFO)' >&2)
 record tokenizer $((SECONDS - t0))
 
-ckpts=() labels=() first_sra="" last_train_s=0 i=0
-while IFS='|' read -r label kind overrides; do
+ckpts=() labels=() groups=() group_order=() last_train_s=0 i=0
+declare -A first_sra=()
+n_groups_reserve() {  # the evaluation reserve: one per group named so far
+  echo $((reserve * (${#group_order[@]} > 0 ? ${#group_order[@]} : 1)))
+}
+while IFS='|' read -r label kind overrides group; do
   [[ -z "$label" ]] && continue
+  group="${group:-main}"
   if [[ "$label" == *,* ]]; then
     echo "error: variant label '$label' has a comma (labels are comma-separated)" >&2
     exit 2
   fi
-  i=$((i + 1))
-  dir="$work/run$i"
+  if [[ ! "$group" =~ ^[A-Za-z0-9._-]+$ ]]; then
+    echo "error: variant '$label': group '$group' is not letters, digits, '.', '_' or '-'" >&2
+    exit 2
+  fi
+  [[ " ${group_order[*]} " == *" $group "* ]] || group_order+=("$group")
   sets=()
   for kv in $overrides; do sets+=(--set "$kv"); done
-  if ((last_train_s > 0 && $(elapsed) + last_train_s > deadline - reserve)); then
+  if ((last_train_s > 0 && $(elapsed) + last_train_s > deadline - $(n_groups_reserve))); then
     echo "skipped: $label (about $last_train_s s of training would end past the ${deadline} s deadline)" |
       tee -a "$notes"
     continue
   fi
-  echo "== $label ($kind${overrides:+: $overrides}) =="
+  i=$((i + 1))  # run1, run2, ...: the trained variants in order (the curves' labels follow them)
+  dir="$work/run$i"
+  echo "== $label ($kind${overrides:+: $overrides}; group $group) =="
   t0=$SECONDS
   case "$kind" in
     dense | dense-std | sra)
@@ -122,8 +135,12 @@ while IFS='|' read -r label kind overrides; do
         --set train.time_limit_s=0 "${sets[@]}"
       ;;
     rl)
-      [[ -n "$first_sra" ]] || { echo "error: variant '$label' (rl) needs an sra variant before it" >&2; exit 1; }
-      "$sra" rl --config configs/rl-longsyn.yaml --init "$first_sra" --out "$dir" --set "device=$device" \
+      init="${first_sra[$group]:-}"
+      [[ -n "$init" ]] || {
+        echo "error: variant '$label' (rl) needs an sra variant before it in group '$group'" >&2
+        exit 1
+      }
+      "$sra" rl --config configs/rl-longsyn.yaml --init "$init" --out "$dir" --set "device=$device" \
         --set "rl.time_limit_s=$rl_s" "${rl_extra[@]}" "${sets[@]}"
       ;;
     *)
@@ -132,26 +149,43 @@ while IFS='|' read -r label kind overrides; do
       ;;
   esac
   ckpts+=("$(last_ckpt "$dir")")
-  [[ "$kind" == sra && -z "$first_sra" ]] && first_sra=${ckpts[-1]}
+  [[ "$kind" == sra && -z "${first_sra[$group]:-}" ]] && first_sra[$group]=${ckpts[-1]}
   labels+=("$label")
+  groups+=("$group")
   last_train_s=$((SECONDS - t0))
   record "$label" "$last_train_s"
 done <<<"$variants"
 ((${#ckpts[@]} >= 2)) || { echo "error: fewer than 2 variants trained: nothing to compare" >&2; exit 1; }
 
-echo "== evaluation (${#ckpts[@]} rows x $n_eval test problems) =="
-t0=$SECONDS
-joined=$(IFS=,; echo "${labels[*]}")
-"$sra" eval --compare "${ckpts[@]}" --labels "$joined" --dataset synthetic --limit "$n_eval" --batch "$batch" \
-  --device "$device" --out "$work/eval" "${eval_extra[@]}"
-record evaluation $((SECONDS - t0))
+compared=()
+for grp in "${group_order[@]}"; do
+  g_ckpts=() g_labels=()
+  for k in "${!ckpts[@]}"; do
+    [[ "${groups[$k]}" == "$grp" ]] && g_ckpts+=("${ckpts[$k]}") && g_labels+=("${labels[$k]}")
+  done
+  if ((${#g_ckpts[@]} < 2)); then
+    echo "not compared: group $grp (only ${#g_ckpts[@]} of its variants trained)" | tee -a "$notes"
+    continue
+  fi
+  echo "== evaluation, group $grp (${#g_ckpts[@]} rows x $n_eval test problems) =="
+  t0=$SECONDS
+  joined=$(IFS=,; echo "${g_labels[*]}")
+  "$sra" eval --compare "${g_ckpts[@]}" --labels "$joined" --dataset synthetic --limit "$n_eval" \
+    --batch "$batch" --device "$device" --out "$work/eval/$grp" "${eval_extra[@]}"
+  record "evaluation ($grp)" $((SECONDS - t0))
+  compared+=("$grp")
+done
+((${#compared[@]} >= 1)) || { echo "error: no group has 2 trained variants: nothing compared" >&2; exit 1; }
 
 {
   echo "# Sweep ($(date -u '+%Y-%m-%d %H:%M UTC'), $device) — $steps steps per trained variant"
   echo
   echo "Task and model overrides: \`$(echo $base_set)\`."
-  echo
-  cat "$work/eval/summary.md"
+  for grp in "${compared[@]}"; do
+    echo
+    ((${#group_order[@]} > 1)) && echo "## Group $grp" && echo
+    cat "$work/eval/$grp/summary.md"
+  done
   if [[ -s "$notes" ]]; then
     echo
     sed 's/^/- /' "$notes"
@@ -161,12 +195,17 @@ record evaluation $((SECONDS - t0))
 } >"$out/table.md"
 {
   cat "$stages"
-  [[ -f "$work/eval/summary.json" ]] && cat "$work/eval/summary.json"
+  for grp in "${compared[@]}"; do  # each eval summary on one line, with its group
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["group"] = sys.argv[2]; print(json.dumps(d))' \
+      "$work/eval/$grp/summary.json" "$grp"
+  done
 } >"$out/summary.json"
 (cd "$work" && tar czf - stages.jsonl notes.txt run*/config.yaml run*/metrics.jsonl eval) >"$out/metrics.tar.gz"
+joined=$(IFS=,; echo "${labels[*]}")
 python3 tools/demo_gpu_report.py sweep-curves "$work" "$out/curves.png" --labels "$joined"
-for l in "${labels[@]}"; do  # one row per trained variant, or the run failed somewhere
-  grep -qF "| $l |" "$out/table.md" || { echo "error: no row for '$l' in $out/table.md" >&2; exit 1; }
+for k in "${!labels[@]}"; do  # one row per trained variant of a compared group, or the run failed somewhere
+  [[ " ${compared[*]} " == *" ${groups[$k]} "* ]] || continue
+  grep -qF "| ${labels[$k]} |" "$out/table.md" || { echo "error: no row for '${labels[$k]}' in $out/table.md" >&2; exit 1; }
 done
 echo
 cat "$out/table.md"
