@@ -73,7 +73,7 @@ flash::Params params(const AttentionDims& m) {
 }
 
 // m-tiles of 16 query rows per warp in the forward and dq (flash_bf16_cuda.cuh): two at D = 64 unless
-// SRA_FLASH_QUERY_MTILES=1 (read once; for A/B timing in one call: tools/gpu_check.sh bench), one at
+// SRA_FLASH_QUERY_MTILES=1 (read once; for A/B timing in one call: tools/gpu_check.sh ab), one at
 // D = 128 (two would not fit the registers).
 int query_mtiles(int64_t d) {
   static const int at64 = [] {
