@@ -155,6 +155,9 @@ const Shape4 kBf16Shapes[] = {
     {1, 3, 3, 100, 70, 64, false, 0.3},  // non-causal, T > S, explicit scale
     {1, 2, 1, 1, 1, 64, true, 0},        // T = S = 1
     {1, 2, 2, 320, 320, 128, false, 0},  // non-causal, whole tiles and one partial
+    {1, 2, 2, 300, 450, 64, true, 0},    // D = 64 (blocks of 128 rows): S > T, causal shift, partial blocks
+    {2, 4, 1, 333, 333, 64, true, 0},    // D = 64: GQA 4:1, three blocks, the last partial
+    {1, 2, 1, 1, 700, 64, true, 0},      // D = 64 decode: one query against 700 keys
 };
 
 }  // namespace

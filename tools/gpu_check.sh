@@ -26,10 +26,11 @@
 # big: issue 16's ~1B config, ours beside torch_reference.py train --compile and eager, same model (d 2048,
 # 16 layers, 16 heads × 128, seq 2048, batch SRA_BIG_BATCH (default 8), vocab 32768, SwiGLU hidden 5504 =
 # the reference's ceil(8d/3 / 64)·64); bench_merge.py's table and $out/bench_big.jsonl.
-# ab: the dense flash kernels' query m-tiles per warp at D = 64 (SRA_FLASH_QUERY_MTILES 1 against the
-# default 2, kernels/attention/attention_bf16_cuda.cu) in one call: `sra bench attention` at the 135M
-# step's shape (B 16, 12 heads × 64, T 1024) and at B 1, T 16384, and the bench step's 135M training step,
-# each with both settings; JSON lines with "query_mtiles" added in $out/ab.jsonl.
+# ab: the flash kernels' m-tiles per warp at D = 64 (SRA_FLASH_MTILES: queries then keys; "22" all two,
+# "21" the dense default, "11" the sparse default; kernels/common/flash_bf16_cuda.cuh) in one call:
+# `sra bench attention` (dense and SRA) at the 135M step's shape (B 16, 12 heads × 64, T 1024) and at B 1,
+# T 16384, and the bench step's 135M training step, each with every setting; JSON lines with "mtiles" added
+# in $out/ab.jsonl.
 # long: `sra bench decode` at SRA_LONG_CONTEXTS (default 16384,65536) and the reference's decode mode, and
 # the 16k-token training step (ours dense and SRA, torch.compile dense); JSON lines in bench_long.jsonl.
 set -uo pipefail
@@ -109,13 +110,13 @@ fi
 if has ab; then
   n="${SRA_BENCH_STEPS:-10}"
   step ab timeout 400 bash -c 'set -o pipefail
-    for mt in 2 1; do
-      export SRA_FLASH_QUERY_MTILES=$mt
+    for mt in 22 21 11; do
+      export SRA_FLASH_MTILES=$mt
       { "$0" bench attention --json --device cuda --batch 16 --heads 12 --head-dim 64 --seqs 1024 --reps 5 &&
         "$0" bench attention --json --device cuda --batch 1 --heads 12 --head-dim 64 --seqs 16384 --reps 5 &&
         "$0" bench train --device cuda --precision bf16 --d-model 768 --layers 12 --heads 12 --d-ff 2048 \
           --seq-len 1024 --batch 16 --vocab 32768 --warmup 3 --steps "$1"; } |
-        sed -E "/^[{]/ s/[}]\$/,\"query_mtiles\":$mt}/" || exit 1
+        sed -E "/^[{]/ s/[}]\$/,\"mtiles\":\"$mt\"}/" || exit 1
     done' "$SRA_BUILD_DIR/sra" "$n"
   grep '^{' "$out/ab.log" >"$out/ab.jsonl"
 fi

@@ -1,14 +1,12 @@
 // Dense attention on bf16 tensor cores (math in attention.h; the kernels are kernels/common/
 // flash_bf16_cuda.cuh, this file gives them the dense plans). q, k, v, dout bf16 with D = 64 or 128;
-// out, lse, dq, dk, dv f32. Query tiles of 128 rows at D = 64 (two m-tiles per warp), 64 at D = 128.
+// out, lse, dq, dk, dv f32. Query tiles of 128 rows at D = 64 (two m-tiles per warp; key blocks of 128 with
+// SRA_FLASH_MTILES=22), 64 at D = 128 (the text below says 64).
 // Query tile [i0, i0 + nq) meets the key tiles of 64 up to its causal limit
 // min(S, i0 + nq + S − T) (all S keys when not causal); a tile is partial (masked per element: key
 // j ≤ i + S − T, j < S) when it reaches past S or past the first query's causal limit. Key tile
 // [j0, j0 + 64) meets the query tiles from the first query that sees j0 (max(0, j0 − (S − T))) to T, of
 // every query head of its kv group in order. Backward: Δ, dq, then dk and dv (written, not accumulated).
-#include <cstdlib>
-#include <string>
-
 #include "core/check.h"
 #include "kernels/attention/attention.h"
 #include "kernels/common/flash_bf16_cuda.cuh"
@@ -16,6 +14,10 @@
 namespace sra::kern {
 
 namespace {
+
+// m-tiles per warp at D = 64 (flash::with_mtiles): query rows in the forward and dq (two: measured faster,
+// docs/perf.md), keys in dk/dv (one until a device call measures two: SRA_FLASH_MTILES=22 against 21)
+constexpr int kQueryMtiles64 = 2, kKeyMtiles64 = 1;
 
 using flash::kTile;
 
@@ -40,20 +42,22 @@ struct DenseQueryPlan {
   __device__ bool visible(int, int i, int j) const { return j >= 0 && (!causal || j <= i + shift); }
 };
 
+template <int BN>  // keys per block: kTile or 2·kTile
 struct DenseKeyPlan {
   static constexpr bool kBias = false, kAccumulate = false, kGateGrad = false;
+  static constexpr int kKeys = BN;
   bool empty = false;
   int qt0, qt1, j0, nk, shift;
   bool causal;
   __device__ DenseKeyPlan(const flash::Params& p, int64_t, int kt, int bq)
-      : j0(kt * kTile), nk(min(kTile, p.s - kt * kTile)), shift(p.shift), causal(p.causal) {
+      : j0(kt * BN), nk(min(BN, p.s - kt * BN)), shift(p.shift), causal(p.causal) {
     const int first = causal ? max(0, j0 - shift) : 0;  // the first query that sees key j0
     qt1 = (p.t + bq - 1) / bq;
     qt0 = min(first / bq, qt1);
   }
   __device__ int key_pos(int r) const { return r < nk ? j0 + r : -1; }
   __device__ float key_bias(int) const { return 0.f; }
-  __device__ bool full(int i0, int) const { return !causal || j0 + kTile - 1 <= i0 + shift; }
+  __device__ bool full(int i0, int) const { return !causal || j0 + BN - 1 <= i0 + shift; }
   __device__ bool visible(int i, int j) const { return j >= 0 && (!causal || j <= i + shift); }
   __device__ void gate_grad(const flash::Params&, int64_t, int, float) const {}
 };
@@ -70,28 +74,6 @@ flash::Params params(const AttentionDims& m) {
   p.causal = m.causal;
   p.scale = float(m.scale);
   return p;
-}
-
-// m-tiles of 16 query rows per warp in the forward and dq (flash_bf16_cuda.cuh): two at D = 64 unless
-// SRA_FLASH_QUERY_MTILES=1 (read once; for A/B timing in one call: tools/gpu_check.sh ab), one at
-// D = 128 (two would not fit the registers).
-int query_mtiles(int64_t d) {
-  static const int at64 = [] {
-    const char* v = std::getenv("SRA_FLASH_QUERY_MTILES");
-    if (v == nullptr || *v == '\0') return 2;
-    const std::string s(v);
-    SRA_CHECK(s == "1" || s == "2", "[attention] SRA_FLASH_QUERY_MTILES must be 1 or 2, got '", s, "'");
-    return s == "1" ? 1 : 2;
-  }();
-  return d == 64 ? at64 : 1;
-}
-
-template <int D, typename F>
-void with_mtiles(F&& f) {
-  if constexpr (D == 64) {
-    if (query_mtiles(D) == 2) return f(std::integral_constant<int, 2>{});
-  }
-  f(std::integral_constant<int, 1>{});
 }
 
 template <typename F>
@@ -113,7 +95,7 @@ void attention_forward_bf16_cuda(const AttentionArgs& a, int device) {
   cuda::DeviceGuard guard(device);
   with_d(a.dims.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    with_mtiles<D>([&](auto mt) {
+    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
       flash::forward<D, DenseQueryPlan, decltype(mt)::value>(p, cuda::stream(device), device, "attention");
     });
   });
@@ -138,11 +120,13 @@ void attention_backward_bf16_cuda(const AttentionBackwardArgs& a, int device) {
   cudaStream_t stream = cuda::stream(device);
   with_d(m.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    with_mtiles<D>([&](auto mt) {
+    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
       flash::delta_and_dq<D, DenseQueryPlan, decltype(mt)::value>(p, static_cast<const float*>(a.out), stream,
                                                                   device, "attention");
     });
-    flash::dkv<D, DenseKeyPlan>(p, stream, device, "attention");
+    flash::with_mtiles<D, kKeyMtiles64, flash::kKeyRole>([&](auto mt) {
+      flash::dkv<D, DenseKeyPlan<kTile* decltype(mt)::value>>(p, stream, device, "attention");
+    });
   });
 }
 

@@ -17,7 +17,8 @@
 //   Δ        one warp per query row: Δ_i = Σ_c dout_ic·out_ic (dout bf16 widened, out f32).
 //   dq       the forward's blocks and key tiles: S = q·kᵀ, dP = dout·vᵀ, P = exp(S − lse) (0 where not
 //            visible), dS = P∘(dP − Δ)·scale rounded to bf16, dq += dS·k.
-//   dk, dv   one block per (key tile of 64, b·kv head), warp w owns the keys 16w..16w+15; over the query
+//   dk, dv   one block per (key block of 64·MT = the plan's kKeys, b·kv head), warp w owns the keys
+//            16w + 64·mt..+15; over the query
 //            heads of the group in order and the plan's query tiles of BQ in order (q, dout, lse, Δ
 //            double-buffered): Sᵀ = k·qᵀ, dPᵀ = v·doutᵀ, Pᵀ, dSᵀ as above (bf16), dv += Pᵀ·dout,
 //            dk += dSᵀ·q, and with the plan's gate gradient g_j += Σ_i exp(s_ij − b_j − lse_i)·(dP_ij − Δ_i).
@@ -26,12 +27,15 @@
 // repeatable. Padded rows (past t, past s, or a plan's −1) are zero in shared memory; padded queries
 // carry lse = +inf in dk/dv so their P is 0; padded keys are masked wherever a plan says partial.
 // Shared memory (bytes): forward 64·L·2·(MT + 4) + 1 KiB, dq 64·L·2·(2·MT + 4) + 1 KiB, dk/dv
-// (2·64 + 4·BQ)·L·2 + 16·BQ, L = D + 8: at D = 128, MT = 1 87, 105 and 105 KiB (BQ = 64), two blocks per
-// multiprocessor. MT = 2 (the dense plans at D = 64) keeps the registers of two m-tiles: at D = 128 they
-// would not fit (255 per thread).
+// (2·64·MT + 4·BQ)·L·2 + 16·BQ, L = D + 8: at D = 128, MT = 1 87, 105 and 105 KiB (BQ = 64), two blocks per
+// multiprocessor. MT = 2 (at D = 64: with_mtiles below; dk/dv then with BQ = 32) keeps the registers of two
+// m-tiles (255 per thread, a few spilled); at D = 128 they would not fit.
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <type_traits>
 
 #include "core/check.h"
 #include "core/cuda_launch.h"
@@ -363,63 +367,76 @@ __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
 
 // ---- backward: dk, dv (and the gate gradient) -----------------------------------------------------------
 
-// One query tile for warp w (its 16 keys): Sᵀ, dPᵀ, Pᵀ, dSᵀ, dv += Pᵀ·dout, dk += dSᵀ·q.
-template <int D, int BQ, bool kMasked, class Plan, typename Mid>
-__device__ inline void dkv_tile(float (&dka)[1][D / 8][4], float (&dva)[1][D / 8][4], float (&gacc)[2],
+// One query tile for warp w, its MT m-tiles of 16 keys (rows 16w + kTile·mt of the key block): Sᵀ, dPᵀ,
+// Pᵀ, dSᵀ, dv += Pᵀ·dout, dk += dSᵀ·q.
+template <int D, int BQ, int MT, bool kMasked, class Plan, typename Mid>
+__device__ inline void dkv_tile(float (&dka)[MT][D / 8][4], float (&dva)[MT][D / 8][4], float (&gacc)[MT][2],
                                 const bf16* ks, const bf16* vs, const bf16* qs, const bf16* dos,
-                                const float* lse2, const float* dl, const Plan& plan, const int (&kpos)[2],
-                                const float (&kb2)[2], int i0, float sl2, float scale, Mid&& mid) {
+                                const float* lse2, const float* dl, const Plan& plan,
+                                const int (&kpos)[MT][2], const float (&kb2)[MT][2], int i0, float sl2,
+                                float scale, Mid&& mid) {
   const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
-  float st[1][BQ / 8][4], dpt[1][BQ / 8][4];
+  float st[MT][BQ / 8][4], dpt[MT][BQ / 8][4];
   mma::zero(st);
   mma::zero(dpt);
-  mma::gemm_nk<1, BQ / 8, D>(st, ks, ld<D>(), 16 * w, 0, qs, ld<D>());
-  mma::gemm_nk<1, BQ / 8, D>(dpt, vs, ld<D>(), 16 * w, 0, dos, ld<D>());
+  mma::gemm_nk<MT, BQ / 8, D>(st, ks, ld<D>(), 16 * w, kTile, qs, ld<D>());
+  mma::gemm_nk<MT, BQ / 8, D>(dpt, vs, ld<D>(), 16 * w, kTile, dos, ld<D>());
   mid();
 #pragma unroll
-  for (int nt = 0; nt < BQ / 8; ++nt)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int hr = e / 2, c = nt * 8 + 2 * tq + e % 2;
-      const bool vis = !kMasked || plan.visible(i0 + c, kpos[hr]);
-      const float x = st[0][nt][e] * sl2 - lse2[c];
-      const float gd = vis ? dpt[0][nt][e] - dl[c] : 0.f;
-      const float pr = vis ? exp2f(x + kb2[hr]) : 0.f;
-      if (Plan::kGateGrad) gacc[hr] += vis ? exp2f(x) * gd : 0.f;
-      st[0][nt][e] = pr;
-      dpt[0][nt][e] = pr * gd * scale;
-    }
-  uint32_t pa[1][BQ / 16][4], da[1][BQ / 16][4];
-  mma::to_a(pa[0], st[0]);
-  mma::to_a(da[0], dpt[0]);
-  mma::gemm_kn<1, D / 8, BQ / 16>(dva, pa, dos, ld<D>());
-  mma::gemm_kn<1, D / 8, BQ / 16>(dka, da, qs, ld<D>());
+    for (int nt = 0; nt < BQ / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int hr = e / 2, c = nt * 8 + 2 * tq + e % 2;
+        const bool vis = !kMasked || plan.visible(i0 + c, kpos[mt][hr]);
+        const float x = st[mt][nt][e] * sl2 - lse2[c];
+        const float gd = vis ? dpt[mt][nt][e] - dl[c] : 0.f;
+        const float pr = vis ? exp2f(x + kb2[mt][hr]) : 0.f;
+        if (Plan::kGateGrad) gacc[mt][hr] += vis ? exp2f(x) * gd : 0.f;
+        st[mt][nt][e] = pr;
+        dpt[mt][nt][e] = pr * gd * scale;
+      }
+  uint32_t pa[MT][BQ / 16][4], da[MT][BQ / 16][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    mma::to_a(pa[mt], st[mt]);
+    mma::to_a(da[mt], dpt[mt]);
+  }
+  mma::gemm_kn<MT, D / 8, BQ / 16>(dva, pa, dos, ld<D>());
+  mma::gemm_kn<MT, D / 8, BQ / 16>(dka, da, qs, ld<D>());
 }
 
+// One block per (key block of Plan::kKeys = kTile·MT keys, b·kv head); warp w owns the keys 16w + kTile·mt.
 template <int D, int BQ, class Plan>
 __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
-  constexpr int L = ld<D>();
+  constexpr int L = ld<D>(), BN = Plan::kKeys, MT = BN / kTile;
+  static_assert(BN % kTile == 0 && (MT == 1 || MT == 2), "key blocks of one or two m-tiles per warp");
   const int64_t bkv = blockIdx.x % p.bkv, b = bkv / p.kv_heads, hkv = bkv % p.kv_heads;
   const Plan plan(p, b, int(blockIdx.x / p.bkv), BQ);
   if (plan.empty) return;  // the whole block: no keys
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* ks = reinterpret_cast<bf16*>(smem);
-  bf16* vs = ks + kTile * L;
-  bf16* qs = vs + kTile * L;                                  // 2 × BQ rows
+  bf16* vs = ks + BN * L;
+  bf16* qs = vs + BN * L;                                     // 2 × BQ rows
   bf16* dos = qs + 2 * BQ * L;                                // 2 × BQ rows
   float* lse_s = reinterpret_cast<float*>(dos + 2 * BQ * L);  // 2 × BQ, base 2
   float* dl_s = lse_s + 2 * BQ;                               // 2 × BQ
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
   auto key = [&](int r) { return int64_t(plan.key_pos(r)); };
-  mma::load_rows_async<D, kTile, kThreads>(ks, p.k + p.rows.k.at(b, hkv, 0), p.rows.k.t, key);
-  mma::load_rows_async<D, kTile, kThreads>(vs, p.v + p.rows.v.at(b, hkv, 0), p.rows.v.t, key);
-  int kpos[2];
-  float kb2[2], gacc[2] = {0.f, 0.f};
+  mma::load_rows_async<D, BN, kThreads>(ks, p.k + p.rows.k.at(b, hkv, 0), p.rows.k.t, key);
+  mma::load_rows_async<D, BN, kThreads>(vs, p.v + p.rows.v.at(b, hkv, 0), p.rows.v.t, key);
+  int kpos[MT][2];
+  float kb2[MT][2], gacc[MT][2];
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    kpos[hr] = plan.key_pos(16 * w + g + 8 * hr);
-    kb2[hr] = Plan::kBias ? plan.key_bias(16 * w + g + 8 * hr) * kLog2e : 0.f;
-  }
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const int r = 16 * w + kTile * mt + g + 8 * hr;
+      kpos[mt][hr] = plan.key_pos(r);
+      kb2[mt][hr] = Plan::kBias ? plan.key_bias(r) * kLog2e : 0.f;
+      gacc[mt][hr] = 0.f;
+    }
   const int per_head = plan.qt1 - plan.qt0, n = int(p.group) * per_head;
   // q, dout rows of iteration it by cp.async; its lse (base 2, +inf past t: P = 0) or Δ for this thread
   // read now and stored to shared memory later (after the next score products).
@@ -450,7 +467,7 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
   }
   mma::cp_async_commit();
 
-  float dka[1][D / 8][4], dva[1][D / 8][4];
+  float dka[MT][D / 8][4], dva[MT][D / 8][4];
   mma::zero(dka);
   mma::zero(dva);
   const float sl2 = p.scale * kLog2e;
@@ -470,35 +487,37 @@ __global__ void __launch_bounds__(kThreads) dkv_kernel(Params p) {
     const int buf = it & 1, i0 = (plan.qt0 + it % per_head) * BQ, nq = min(BQ, p.t - i0);
     const bf16 *qb = qs + buf * BQ * L, *db = dos + buf * BQ * L;
     if (plan.full(i0, nq))
-      dkv_tile<D, BQ, false>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan, kpos,
-                             kb2, i0, sl2, p.scale, mid);
+      dkv_tile<D, BQ, MT, false>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan,
+                                 kpos, kb2, i0, sl2, p.scale, mid);
     else
-      dkv_tile<D, BQ, true>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan, kpos,
-                            kb2, i0, sl2, p.scale, mid);
+      dkv_tile<D, BQ, MT, true>(dka, dva, gacc, ks, vs, qb, db, lse_s + buf * BQ, dl_s + buf * BQ, plan, kpos,
+                                kb2, i0, sl2, p.scale, mid);
   }
   mma::cp_async_wait_all();
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    const int r = 16 * w + g + 8 * hr;
-    const float gsum = mma::quad_sum(gacc[hr]);
-    if (kpos[hr] < 0) continue;
-    float* dkrow = p.dk + p.rows.dk.at(b, hkv, kpos[hr]);
-    float* dvrow = p.dv + p.rows.dv.at(b, hkv, kpos[hr]);
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt) {
-      float2* dk = reinterpret_cast<float2*>(dkrow + dt * 8 + 2 * tq);
-      float2* dv = reinterpret_cast<float2*>(dvrow + dt * 8 + 2 * tq);
-      float2 a = make_float2(dka[0][dt][2 * hr], dka[0][dt][2 * hr + 1]);
-      float2 c = make_float2(dva[0][dt][2 * hr], dva[0][dt][2 * hr + 1]);
-      if (Plan::kAccumulate) {
-        const float2 a0 = *dk, c0 = *dv;
-        a.x += a0.x, a.y += a0.y, c.x += c0.x, c.y += c0.y;
+    for (int hr = 0; hr < 2; ++hr) {
+      const int r = 16 * w + kTile * mt + g + 8 * hr;
+      const float gsum = mma::quad_sum(gacc[mt][hr]);
+      if (kpos[mt][hr] < 0) continue;
+      float* dkrow = p.dk + p.rows.dk.at(b, hkv, kpos[mt][hr]);
+      float* dvrow = p.dv + p.rows.dv.at(b, hkv, kpos[mt][hr]);
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt) {
+        float2* dk = reinterpret_cast<float2*>(dkrow + dt * 8 + 2 * tq);
+        float2* dv = reinterpret_cast<float2*>(dvrow + dt * 8 + 2 * tq);
+        float2 a = make_float2(dka[mt][dt][2 * hr], dka[mt][dt][2 * hr + 1]);
+        float2 c = make_float2(dva[mt][dt][2 * hr], dva[mt][dt][2 * hr + 1]);
+        if (Plan::kAccumulate) {
+          const float2 a0 = *dk, c0 = *dv;
+          a.x += a0.x, a.y += a0.y, c.x += c0.x, c.y += c0.y;
+        }
+        *dk = a;
+        *dv = c;
       }
-      *dk = a;
-      *dv = c;
+      if (Plan::kGateGrad && tq == 0) plan.gate_grad(p, bkv, r, gsum);
     }
-    if (Plan::kGateGrad && tq == 0) plan.gate_grad(p, bkv, r, gsum);
-  }
 }
 
 // ---- host side --------------------------------------------------------------------------------------------
@@ -511,9 +530,9 @@ template <int D, int MT>
 constexpr size_t dq_smem() {
   return size_t((2 * MT + 4) * kTile * ld<D>()) * sizeof(bf16) + 4 * kTile * sizeof(float);
 }
-template <int D, int BQ>
+template <int D, int BQ, int BN>
 constexpr size_t dkv_smem() {
-  return size_t((2 * kTile + 4 * BQ) * ld<D>()) * sizeof(bf16) + 4 * BQ * sizeof(float);
+  return size_t((2 * BN + 4 * BQ) * ld<D>()) * sizeof(bf16) + 4 * BQ * sizeof(float);
 }
 
 // Resolves p.rows from the call's (unset entries: dense) and checks what the kernels assume of the pointers
@@ -543,6 +562,33 @@ inline unsigned grid_of(int64_t tiles, int64_t heads, const char* op) {
   return unsigned(n);
 }
 
+// m-tiles of 16 rows per warp (1 or 2) for queries (forward, dq: kRole 0) and keys (dk/dv: kRole 1): the
+// caller's kAt64 at D = 64 unless SRA_FLASH_MTILES forces them ("1" or "2" for both, or two digits for
+// queries then keys, e.g. "21"; read once: A/B timing in one call, tools/gpu_check.sh ab), 1 at D = 128
+// (two would not fit the registers). Calls f(std::integral_constant<int, MT>).
+inline int forced_mtiles(int role) {
+  static const std::string forced = [] {
+    const char* v = std::getenv("SRA_FLASH_MTILES");
+    const std::string s = v == nullptr ? "" : v;
+    const bool ok =
+        s.empty() || ((s.size() == 1 || s.size() == 2) && s.find_first_not_of("12") == std::string::npos);
+    SRA_CHECK(ok, "[attention] SRA_FLASH_MTILES must be 1, 2 or two such digits (queries, keys), got '", s,
+              "'");
+    return s.size() == 1 ? s + s : s;
+  }();
+  return forced.empty() ? 0 : forced[role] - '0';
+}
+template <int D, int kAt64, int kRole, typename F>
+void with_mtiles(F&& f) {
+  static_assert(kAt64 == 1 || kAt64 == 2, "one or two m-tiles");
+  if constexpr (D == 64) {
+    const int mt = forced_mtiles(kRole) != 0 ? forced_mtiles(kRole) : kAt64;
+    if (mt == 2) return f(std::integral_constant<int, 2>{});
+  }
+  f(std::integral_constant<int, 1>{});
+}
+constexpr int kQueryRole = 0, kKeyRole = 1;  // with_mtiles's kRole
+
 // Forward over the query tiles of kTile·MT rows of every (b, h) with query plan QP (a plan takes any
 // query tile length).
 template <int D, class QP, int MT = 1>
@@ -569,19 +615,20 @@ void delta_and_dq(const Params& p, const float* out, cudaStream_t stream, int de
   cuda::check_launch(op, device);
 }
 
-// The query tile of the dk/dv pass by head dim (registers: two D-wide accumulators per warp).
-template <int D>
+// The query tile of the dk/dv pass: 64, or 32 for key blocks of two m-tiles per warp (registers: two
+// D-wide accumulators per m-tile, and the scores of BQ queries per m-tile).
+template <int BN>
 constexpr int dkv_query_tile() {
-  return 64;
+  return BN == kTile ? 64 : 32;
 }
 
-// dk, dv over the key tiles of every (b, kv head) with key plan KP.
+// dk, dv over the key blocks of KP::kKeys keys of every (b, kv head) with key plan KP.
 template <int D, class KP>
 void dkv(const Params& p, cudaStream_t stream, int device, const char* op) {
-  constexpr int BQ = dkv_query_tile<D>();
+  constexpr int BN = KP::kKeys, BQ = dkv_query_tile<BN>();
   auto kernel = dkv_kernel<D, BQ, KP>;
-  allow_smem(kernel, dkv_smem<D, BQ>(), device, op);
-  kernel<<<grid_of((p.s + kTile - 1) / kTile, p.bkv, op), kThreads, dkv_smem<D, BQ>(), stream>>>(p);
+  allow_smem(kernel, dkv_smem<D, BQ, BN>(), device, op);
+  kernel<<<grid_of((p.s + BN - 1) / BN, p.bkv, op), kThreads, dkv_smem<D, BQ, BN>(), stream>>>(p);
   cuda::check_launch(op, device);
 }
 

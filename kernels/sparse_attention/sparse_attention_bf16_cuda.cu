@@ -20,6 +20,9 @@ namespace sra::kern {
 
 namespace {
 
+// query m-tiles per warp in the forward and dq at D = 64 (flash::with_mtiles); the key passes keep one
+constexpr int kQueryMtiles64 = 1;  // two under SRA_FLASH_MTILES=22 or 21, until a device call measures them
+
 using flash::kTile;
 
 struct SparseQueryPlan {
@@ -63,6 +66,7 @@ struct SparseQueryPlan {
 
 struct WindowKeyPlan {
   static constexpr bool kBias = false, kAccumulate = false, kGateGrad = false;
+  static constexpr int kKeys = kTile;
   bool empty = false;
   int qt0, qt1, j0, jn, window;
   __device__ WindowKeyPlan(const flash::Params& p, int64_t, int kt, int bq)
@@ -80,6 +84,7 @@ struct WindowKeyPlan {
 
 struct FarKeyPlan {
   static constexpr bool kBias = true, kAccumulate = true, kGateGrad = true;
+  static constexpr int kKeys = kTile;
   const int* fp;
   const float* gate;
   bool empty;
@@ -146,7 +151,11 @@ void sparse_attention_forward_bf16_cuda(const SparseAttentionArgs& a, const int*
   flash::set_rows(p, a.rows, a.dims.d);
   cuda::DeviceGuard guard(device);
   with_d(a.dims.d, [&](auto d) {
-    flash::forward<decltype(d)::value, SparseQueryPlan>(p, cuda::stream(device), device, "sparse_attention");
+    constexpr int D = decltype(d)::value;
+    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
+      flash::forward<D, SparseQueryPlan, decltype(mt)::value>(p, cuda::stream(device), device,
+                                                              "sparse_attention");
+    });
   });
 }
 
@@ -169,7 +178,10 @@ void sparse_attention_backward_bf16_cuda(const SparseAttentionBackwardArgs& a, c
   with_d(a.dims.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
     const char* op = "sparse_attention";
-    flash::delta_and_dq<D, SparseQueryPlan>(p, static_cast<const float*>(a.out), stream, device, op);
+    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
+      flash::delta_and_dq<D, SparseQueryPlan, decltype(mt)::value>(p, static_cast<const float*>(a.out),
+                                                                   stream, device, op);
+    });
     flash::dkv<D, WindowKeyPlan>(p, stream, device, op);
     flash::dkv<D, FarKeyPlan>(p, stream, device, op);
   });
