@@ -4,7 +4,8 @@
 //     (≤ 1e-5), chunk sizes from 1 row to more than N, ignored and all-ignored rows, a scaled backward, the
 //     errors; under bf16 autocast against the composite under the guard (the same bf16 operands, f32 sums in
 //     other orders); the Transformer's fused loss against its unfused one (loss and every parameter's grad).
-//   swiglu == mul(silu(a), b), add_rmsnorm == add + rmsnorm: bitwise in f32, forward and backward.
+//   swiglu == mul(silu(a), b), add_rmsnorm == add + rmsnorm: bitwise in f32, forward and backward; under
+//     bf16 autocast swiglu's gradients are the f32 ones at its bf16-rounded inputs (what it keeps), bitwise.
 //   kept copies: each op's bf16 copy equals the rounding of its f32 output and is what the cast cache serves
 //     for it (and for a reshape of it); rope reads a transposed view in place and writes gx in its layout.
 //   attention under autocast reads strided q, k, v and dout through one strided cast each: the same bits as
@@ -13,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -227,6 +229,31 @@ TEST_CASE("fused: swiglu equals mul(silu(a), b) bit for bit in f32, forward and 
   for (int i = 0; i < 3; ++i) CHECK(same_values(out[1][i], out[0][i]));
   CHECK_THROWS_WITH_AS(swiglu(a, randn({5, 32}, gen)),
                        "[swiglu] gate [5, 33] and up [5, 32] must have the same shape", Error);
+}
+
+TEST_CASE("fused: under bf16 autocast swiglu keeps gate and up in bf16; its gradients are f32's at them") {
+  Generator gen(41);
+  Tensor a = randn({6, 40}, gen).mul_(3.0), b = randn({6, 40}, gen), gy = randn({6, 40}, gen);
+  std::vector<Tensor> out[2];  // autocast (bf16 saved), f32 at the rounded inputs
+  for (int k = 0; k < 2; ++k) {
+    std::optional<AutocastGuard> guard;
+    if (k == 0) guard.emplace(DType::bf16);
+    Tensor ain = k == 0 ? a : cast(cast(a, DType::bf16), DType::f32);
+    Tensor bin = k == 0 ? b : cast(cast(b, DType::bf16), DType::f32);
+    Tensor ar = ain.detach().clone().set_requires_grad(true),
+           br = bin.detach().clone().set_requires_grad(true);
+    Tensor y = swiglu(ar, br);
+    backward(y, gy);
+    out[k] = {y.detach(), ar.grad(), br.grad()};
+  }
+  CHECK(same_values(out[0][0], swiglu(a, b)));  // the forward reads the f32 inputs
+  CHECK(same_values(out[0][1], out[1][1]));     // the backward the rounded ones
+  CHECK(same_values(out[0][2], out[1][2]));
+  CHECK(!same_values(out[0][1], [&] {  // and that differs from the f32 backward at the f32 inputs
+    Tensor ar = a.detach().clone().set_requires_grad(true);
+    backward(swiglu(ar, b), gy);
+    return ar.grad();
+  }()));
 }
 
 TEST_CASE("fused: add_rmsnorm equals add + rmsnorm bit for bit in f32, forward and backward") {

@@ -1,7 +1,9 @@
 // swiglu(gate, up) = silu(gate) · up in one kernel each way (contract in autograd/fused_ops.h; math in
 // kernels/swiglu/swiglu.h). Saves gate and up (the composite saves gate, silu(gate) and up). Under bf16
-// autocast the forward kernel also writes y's bf16 copy into the cast cache (the down projection's operand),
-// and the backward kernel the gate and up gradients' (the operands of those projections' backward GEMMs).
+// autocast the forward kernel also writes y's bf16 copy into the cast cache (the down projection's operand)
+// and saves gate and up rounded to bf16 instead of f32 (the backward is the f32 one at those rounded
+// values: half the bytes, as PyTorch's autocast keeps its bf16 activations), and the backward kernel
+// writes the gate and up gradients' bf16 copies (the operands of those projections' backward GEMMs).
 #include "autograd/autocast.h"
 #include "autograd/fused_ops.h"
 #include "autograd/ops/common.h"
@@ -18,24 +20,34 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
   Tensor a = detail::dense(gate), b = detail::dense(up);
   Tensor y = Tensor::empty(gate.shape(), gate.dtype(), dev);
   Tensor y16 = detail::bf16_copy_buffer(y);
-  kern::swiglu(dev, {gate.dtype(), y.raw(), detail::ptr(y16), a.raw(), b.raw(), a.numel()});
+  const bool grad = needs_grad({gate, up});
+  // under bf16 autocast the backward reads gate and up rounded to bf16: half the bytes kept between passes
+  Tensor a16 = grad ? detail::bf16_copy_buffer(a) : Tensor(),
+         b16 = grad ? detail::bf16_copy_buffer(b) : Tensor();
+  using detail::ptr;
+  kern::swiglu(dev, {gate.dtype(), y.raw(), ptr(y16), a.raw(), b.raw(), a.numel(), ptr(a16), ptr(b16)});
   if (y16.defined()) autocast_keep_bf16(y, y16);
-  if (needs_grad({gate, up})) {
-    const bool want_a = gate.requires_grad(), want_b = up.requires_grad();
-    record("swiglu", {gate, up}, {y}, {a, b},
-           [a, b, want_a, want_b](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-             Tensor gy = detail::dense(g[0]);
-             Tensor ga = want_a ? Tensor::empty(a.shape(), a.dtype(), a.device()) : Tensor();
-             Tensor gb = want_b ? Tensor::empty(b.shape(), b.dtype(), b.device()) : Tensor();
-             // under bf16 autocast, the gate and up projections' GEMMs read these gradients in bf16
-             Tensor ga16 = detail::bf16_copy_buffer(ga), gb16 = detail::bf16_copy_buffer(gb);
-             using detail::ptr;
-             kern::swiglu_backward(a.device(), {a.dtype(), ptr(ga), ptr(gb), gy.raw(), a.raw(), b.raw(),
-                                                a.numel(), ptr(ga16), ptr(gb16)});
-             if (ga16.defined()) autocast_keep_bf16(ga, ga16);
-             if (gb16.defined()) autocast_keep_bf16(gb, gb16);
-             return {ga, gb};
-           });
+  if (grad) {
+    const bool want_a = gate.requires_grad(), want_b = up.requires_grad(), in16 = a16.defined();
+    Tensor sa = in16 ? a16 : a, sb = in16 ? b16 : b;
+    const Shape shape = a.shape();
+    const DType dt = a.dtype();
+    record(
+        "swiglu", {gate, up}, {y}, {sa, sb},
+        [sa, sb, in16, shape, dt, dev, want_a, want_b](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+          Tensor gy = detail::dense(g[0]);
+          Tensor ga = want_a ? Tensor::empty(shape, dt, dev) : Tensor();
+          Tensor gb = want_b ? Tensor::empty(shape, dt, dev) : Tensor();
+          // under bf16 autocast, the gate and up projections' GEMMs read these gradients in bf16
+          Tensor ga16 = detail::bf16_copy_buffer(ga), gb16 = detail::bf16_copy_buffer(gb);
+          kern::SwigluBackwardArgs args{dt,       ptr(ga),    ptr(gb),   gy.raw(), sa.raw(),
+                                        sb.raw(), gy.numel(), ptr(ga16), ptr(gb16)};
+          args.inputs_bf16 = in16;
+          kern::swiglu_backward(dev, args);
+          if (ga16.defined()) autocast_keep_bf16(ga, ga16);
+          if (gb16.defined()) autocast_keep_bf16(gb, gb16);
+          return {ga, gb};
+        });
   }
   return y;
 }
