@@ -256,6 +256,35 @@ TEST_CASE("fused: under bf16 autocast swiglu keeps gate and up in bf16; its grad
   }()));
 }
 
+TEST_CASE("fused: linear_bf16_out gives linear's output rounded to bf16; swiglu reads bf16 gate and up") {
+  Generator gen(42);
+  Tensor x = randn({2, 5, 16}, gen), wg = randn({24, 16}, gen), wu = randn({24, 16}, gen);
+  Tensor gy = randn({2, 5, 24}, gen);
+  // without a guard (and in f64) it is linear
+  CHECK(linear_bf16_out(x, wg).dtype() == DType::f32);
+  CHECK(same_values(linear_bf16_out(x, wg), linear(x, wg)));
+  std::vector<Tensor> out[2];  // bf16 outputs into swiglu; f32 outputs rounded by cast, then swiglu
+  for (int k = 0; k < 2; ++k) {
+    AutocastGuard guard(DType::bf16);
+    Tensor xr = x.detach().clone().set_requires_grad(true);
+    Tensor wgr = wg.detach().clone().set_requires_grad(true),
+           wur = wu.detach().clone().set_requires_grad(true);
+    Tensor g = k == 0 ? linear_bf16_out(xr, wgr) : cast(linear(xr, wgr), DType::bf16);
+    Tensor u = k == 0 ? linear_bf16_out(xr, wur) : cast(linear(xr, wur), DType::bf16);
+    CHECK(g.dtype() == DType::bf16);
+    Tensor y = k == 0 ? swiglu(g, u) : swiglu(cast(g, DType::f32), cast(u, DType::f32));
+    CHECK(y.dtype() == DType::f32);
+    backward(y, gy);
+    out[k] = {g.detach(), y.detach(), xr.grad(), wgr.grad(), wur.grad()};
+  }
+  for (int i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(same_values(out[0][i], out[1][i]));
+  }
+  CHECK_THROWS_WITH_AS(swiglu(cast(x, DType::bf16), x),
+                       "[swiglu] first input has dtype bf16; expected f32 or f64", Error);
+}
+
 TEST_CASE("fused: add_rmsnorm equals add + rmsnorm bit for bit in f32, forward and backward") {
   Generator gen(39);
   Tensor x = randn({6, 40}, gen), d = randn({6, 40}, gen), w = randn({40}, gen);

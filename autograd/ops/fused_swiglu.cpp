@@ -4,6 +4,8 @@
 // and saves gate and up rounded to bf16 instead of f32 (the backward is the f32 one at those rounded
 // values: half the bytes, as PyTorch's autocast keeps its bf16 activations), and the backward kernel
 // writes the gate and up gradients' bf16 copies (the operands of those projections' backward GEMMs).
+// bf16 gate and up (the model's, from linear_bf16_out under autocast) are read widened and kept as they
+// are; y and the gradients are f32.
 #include "autograd/autocast.h"
 #include "autograd/fused_ops.h"
 #include "autograd/ops/common.h"
@@ -12,26 +14,30 @@
 namespace sra {
 
 Tensor swiglu(const Tensor& gate, const Tensor& up) {
-  detail::require_same_float("swiglu", gate, up);
+  // bf16 gate and up (linear_bf16_out's, under autocast): read widened, y and the gradients f32
+  const bool bf16_in = gate.dtype() == DType::bf16 && up.dtype() == DType::bf16;
+  if (!bf16_in) detail::require_same_float("swiglu", gate, up);
   detail::require_same_device("swiglu", {&gate, &up});
   SRA_CHECK(gate.shape() == up.shape(), "[swiglu] gate ", shape_str(gate.shape()), " and up ",
             shape_str(up.shape()), " must have the same shape");
   const Device dev = gate.device();
+  const DType dt = bf16_in ? DType::f32 : gate.dtype();  // of y and the math
   Tensor a = detail::dense(gate), b = detail::dense(up);
-  Tensor y = Tensor::empty(gate.shape(), gate.dtype(), dev);
+  Tensor y = Tensor::empty(gate.shape(), dt, dev);
   Tensor y16 = detail::bf16_copy_buffer(y);
   const bool grad = needs_grad({gate, up});
-  // under bf16 autocast the backward reads gate and up rounded to bf16: half the bytes kept between passes
-  Tensor a16 = grad ? detail::bf16_copy_buffer(a) : Tensor(),
-         b16 = grad ? detail::bf16_copy_buffer(b) : Tensor();
+  // f32 inputs under bf16 autocast: the backward reads them rounded to bf16 (half the bytes kept)
+  Tensor a16 = grad && !bf16_in ? detail::bf16_copy_buffer(a) : Tensor();
+  Tensor b16 = grad && !bf16_in ? detail::bf16_copy_buffer(b) : Tensor();
   using detail::ptr;
-  kern::swiglu(dev, {gate.dtype(), y.raw(), ptr(y16), a.raw(), b.raw(), a.numel(), ptr(a16), ptr(b16)});
+  kern::SwigluArgs fw{dt, y.raw(), ptr(y16), a.raw(), b.raw(), a.numel(), ptr(a16), ptr(b16)};
+  fw.inputs_bf16 = bf16_in;
+  kern::swiglu(dev, fw);
   if (y16.defined()) autocast_keep_bf16(y, y16);
   if (grad) {
-    const bool want_a = gate.requires_grad(), want_b = up.requires_grad(), in16 = a16.defined();
-    Tensor sa = in16 ? a16 : a, sb = in16 ? b16 : b;
+    const bool want_a = gate.requires_grad(), want_b = up.requires_grad(), in16 = bf16_in || a16.defined();
+    Tensor sa = a16.defined() ? a16 : a, sb = b16.defined() ? b16 : b;
     const Shape shape = a.shape();
-    const DType dt = a.dtype();
     record(
         "swiglu", {gate, up}, {y}, {sa, sb},
         [sa, sb, in16, shape, dt, dev, want_a, want_b](const std::vector<Tensor>& g) -> std::vector<Tensor> {

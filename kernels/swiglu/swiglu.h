@@ -1,7 +1,8 @@
 // SwiGLU's gate, elementwise over n values (T = f32 | f64), with σ(a) = 1 / (1 + exp(−a)):
 //   forward   y = (a·σ(a))·b, and, when y16 is not null, y rounded to bf16 (nearest even) into y16
 //             and when a16 / b16 are set (f32), a and b rounded to bf16 (what autocast saves for the
-//             backward)
+//             backward); with inputs_bf16 (f32 y) a and b are bf16 arrays, widened (exact) before the same
+//             f32 math
 //   backward  ga = (gy·b)·(σ(a)·(1 + a·(1 − σ(a)))),  gb = gy·(a·σ(a))   (either may be null), and when
 //             ga16 / gb16 are set, ga / gb rounded to bf16 (CUDA beside them; the CPU rounds afterwards);
 //             with inputs_bf16 (f32) a and b are bf16 arrays, widened (exact) before the same f32 math
@@ -25,6 +26,7 @@ struct SwigluArgs {  // contiguous, on the call's device
   int64_t n;
   void* a16 = nullptr;  // f32 only: a and b rounded to bf16, or null
   void* b16 = nullptr;
+  bool inputs_bf16 = false;  // f32 only: a and b are bf16 (a linear_bf16_out's outputs)
 };
 
 struct SwigluBackwardArgs {

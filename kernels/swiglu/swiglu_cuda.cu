@@ -29,15 +29,16 @@ __device__ inline T widen(T x) {
   return x;
 }
 
-template <typename T>
-__global__ void swiglu_kernel(T* y, Bf16Bits* y16, Bf16Bits* a16, Bf16Bits* b16, const T* a, const T* b,
+// TI: T, or Bf16Bits for bf16 inputs a and b (widened, then T = float math)
+template <typename T, typename TI>
+__global__ void swiglu_kernel(T* y, Bf16Bits* y16, Bf16Bits* a16, Bf16Bits* b16, const TI* a, const TI* b,
                               int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll];
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k)
-      if (i0 + k * step < n) ua[k] = a[i0 + k * step], ub[k] = b[i0 + k * step];
+      if (i0 + k * step < n) ua[k] = widen(a[i0 + k * step]), ub[k] = widen(b[i0 + k * step]);
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const int64_t i = i0 + k * step;
@@ -86,12 +87,19 @@ __global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* g
 
 void swiglu_cuda(const SwigluArgs& p, int device) {
   cuda::DeviceGuard guard(device);
+  const unsigned grid = cuda::grid_for((p.n + kUnroll - 1) / kUnroll);
   for_float(p.dtype, "swiglu", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    swiglu_kernel<T>
-        <<<cuda::grid_for((p.n + kUnroll - 1) / kUnroll), cuda::kThreads, 0, cuda::stream(device)>>>(
-            static_cast<T*>(p.y), static_cast<Bf16Bits*>(p.y16), static_cast<Bf16Bits*>(p.a16),
-            static_cast<Bf16Bits*>(p.b16), static_cast<const T*>(p.a), static_cast<const T*>(p.b), p.n);
+    auto launch = [&](auto in) {
+      using TI = decltype(in);
+      swiglu_kernel<T, TI><<<grid, cuda::kThreads, 0, cuda::stream(device)>>>(
+          static_cast<T*>(p.y), static_cast<Bf16Bits*>(p.y16), static_cast<Bf16Bits*>(p.a16),
+          static_cast<Bf16Bits*>(p.b16), static_cast<const TI*>(p.a), static_cast<const TI*>(p.b), p.n);
+    };
+    if constexpr (std::is_same_v<T, float>) {
+      if (p.inputs_bf16) return launch(Bf16Bits{});
+    }
+    launch(T{});
   });
   cuda::check_launch("swiglu", device);
 }
