@@ -23,7 +23,8 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& w, const Tensor& targ
 // SwiGLU's gate (ops/fused_swiglu.cpp): silu(gate) · up for gate, up of one shape, one kernel forward and one
 // backward (ggate = gy·up·σ(gate)·(1 + gate·(1 − σ(gate))), gup = gy·silu(gate)), equal to
 // mul(silu(gate), up). Under AutocastGuard(bf16) with f32 inputs the kernel also writes the bf16 copy the
-// next GEMM reads (autocast.h: autocast_keep_bf16), so no separate cast runs.
+// next GEMM reads (autocast.h: autocast_keep_bf16), so no separate cast runs, and keeps gate and up in
+// bf16 for the backward. gate and up may both be bf16 (linear_bf16_out's): read widened; y f32.
 Tensor swiglu(const Tensor& gate, const Tensor& up);
 
 // The residual add fused with the RMSNorm after it (ops/fused_add_rmsnorm.cpp): x, delta (…, C), weight (C)

@@ -88,6 +88,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x (…, in) · wᵀ with w (out, in) [+ bias (out)] → (…, out): Hugging Face / PyTorch Linear layout.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());
+// linear(x, w) whose output is bf16 when the GEMM runs on bf16 operands (under bf16 autocast, or a bf16
+// weight): the GEMM rounds its fp32 sums (half the bytes written and read after), for consumers that read
+// bf16 (swiglu). Its gradient arrives in any float dtype. Elsewhere (no guard, f64): linear(x, w).
+Tensor linear_bf16_out(const Tensor& x, const Tensor& w);
 
 // ---- layers (ops/nn.cpp) --------------------------------------------------------------------
 // weight (V, C), ids (…) integer → (…, C); backward scatter-adds rows.

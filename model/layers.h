@@ -13,6 +13,10 @@ class Linear : public Module {
  public:
   Linear(int64_t in, int64_t out, bool bias, double init_std, Generator& gen, DType dtype = DType::f32);
   Tensor forward(const Tensor& x) const { return linear(x, weight, bias); }
+  // The output in bf16 under bf16 autocast (linear_bf16_out; a Linear with a bias takes forward).
+  Tensor forward_bf16_out(const Tensor& x) const {
+    return bias.defined() ? forward(x) : linear_bf16_out(x, weight);
+  }
   Tensor weight, bias;
 };
 

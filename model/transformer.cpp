@@ -98,7 +98,8 @@ SwiGLU::SwiGLU(const TransformerConfig& c, Generator& gen) {
 }
 
 Tensor SwiGLU::forward(const Tensor& x) const {
-  return down_proj->forward(swiglu(gate_proj->forward(x), up_proj->forward(x)));
+  // under bf16 autocast gate and up stay bf16 from their GEMMs to swiglu (which keeps them for its backward)
+  return down_proj->forward(swiglu(gate_proj->forward_bf16_out(x), up_proj->forward_bf16_out(x)));
 }
 
 DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen)

@@ -51,6 +51,8 @@ const std::vector<OpCase>& op_cases() {
       {"matmul/transposed", {F({4, 3}), F({5, 4})},
        [](V x) { return matmul(transpose(x[0], 0, 1), transpose(x[1], 0, 1)); }},
       {"linear", {F({2, 3, 4}), F({5, 4}), F({5})}, [](V x) { return linear(x[0], x[1], x[2]); }},
+      // without a bf16 autocast guard it is linear (its bf16 output: tests/test_fused_ops.cpp)
+      {"linear_bf16_out", {F({2, 3, 4}), F({5, 4})}, [](V x) { return linear_bf16_out(x[0], x[1]); }},
       // ---- shape and movement ----
       {"reshape", {F({2, 3, 4})}, [](V x) { return mul(reshape(x[0], {4, -1}), reshape(x[0], {4, 6})); }},
       {"reshape/copy", {F({3, 4})}, [](V x) { return reshape(transpose(x[0], 0, 1), {2, 6}); }},

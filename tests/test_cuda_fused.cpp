@@ -4,7 +4,9 @@
 //     last bit), against the unfused composite on the GPU; at the 135M head's shape (16384 × 768 → 32768)
 //     against the composite on the GPU, with a peak memory that never holds the (N, V) f32 logits.
 //   swiglu: GPU vs the GPU composite (≤ 1e-6) and the CPU (≤ 1e-5: the device's exp); the bf16 copies of
-//     rmsnorm, rope and swiglu equal cast()'s rounding and are served by the cast cache without allocating.
+//     rmsnorm, rope and swiglu equal cast()'s rounding and are served by the cast cache without allocating;
+//     under autocast swiglu's gradients (read from its kept bf16 gate and up) equal the CPU's (≤ 1e-5), and
+//     the MLP's linear_bf16_out (cuBLASLt writing bf16) into swiglu matches the CPU (≤ 1e-2).
 //   The Transformer's fused loss vs its unfused loss on the GPU under bf16 autocast.
 //   Multi-tensor AdamW (kernels/adamw: adamw_multi) vs the per-tensor kernel, bit for bit.
 // The op table's cases (linear_cross_entropy, swiglu, rope/strided_input) also run in tests/test_cuda_parity.
@@ -139,6 +141,38 @@ TEST_CASE("cuda fused: swiglu matches the composite and the CPU, and the kept bf
   check_kept(rmsnorm(x, wn));
   check_kept(swiglu(x, randn({4, 6, 64}, gen).to(gpu)));
   check_kept(rope(transpose(reshape(x, {4, 6, 2, 32}), 1, 2), Tensor::arange(6).to(gpu)));
+
+  // under autocast the backward reads gate and up in bf16 (kept by the forward kernel): the CPU's gradients
+  std::vector<Tensor> grads[2];
+  for (int k = 0; k < 2; ++k) {
+    const Device dev = k == 0 ? gpu : Device::cpu();
+    Tensor ar = a.to(dev).detach().clone().set_requires_grad(true);
+    Tensor br = b.to(dev).detach().clone().set_requires_grad(true);
+    backward(swiglu(ar, br), gy.to(dev));
+    grads[k] = {ar.grad(), br.grad()};
+  }
+  CHECK(rel_err(grads[0][0], grads[1][0]) <= 1e-5);
+  CHECK(rel_err(grads[0][1], grads[1][1]) <= 1e-5);
+
+  // the model's MLP under autocast: gate and up from linear_bf16_out (cuBLASLt writes bf16) into swiglu
+  Tensor xm = randn({3, 7, 64}, gen), wg = randn({96, 64}, gen), wu = randn({96, 64}, gen);
+  Tensor gm = randn({3, 7, 96}, gen);
+  std::vector<Tensor> mlp[2];
+  for (int k = 0; k < 2; ++k) {
+    const Device dev = k == 0 ? gpu : Device::cpu();
+    Tensor xr = xm.to(dev).detach().clone().set_requires_grad(true);
+    Tensor wgr = wg.to(dev).detach().clone().set_requires_grad(true);
+    Tensor wur = wu.to(dev).detach().clone().set_requires_grad(true);
+    Tensor g = linear_bf16_out(xr, wgr), u = linear_bf16_out(xr, wur);
+    CHECK(g.dtype() == DType::bf16);
+    Tensor y = swiglu(g, u);
+    backward(y, gm.to(dev));
+    mlp[k] = {cast(g.detach(), DType::f32), y.detach(), xr.grad(), wgr.grad(), wur.grad()};
+  }
+  for (int i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(rel_err(mlp[0][i], mlp[1][i]) <= 1e-2);  // fp32 sums in another order, rounded to bf16
+  }
 }
 
 TEST_CASE("cuda fused: the Transformer's fused loss equals the unfused one under bf16" *

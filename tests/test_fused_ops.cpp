@@ -4,7 +4,8 @@
 //     (≤ 1e-5), chunk sizes from 1 row to more than N, ignored and all-ignored rows, a scaled backward, the
 //     errors; under bf16 autocast against the composite under the guard (the same bf16 operands, f32 sums in
 //     other orders); the Transformer's fused loss against its unfused one (loss and every parameter's grad).
-//   swiglu == mul(silu(a), b), add_rmsnorm == add + rmsnorm: bitwise in f32, forward and backward.
+//   swiglu == mul(silu(a), b), add_rmsnorm == add + rmsnorm: bitwise in f32, forward and backward; under
+//     bf16 autocast swiglu's gradients are the f32 ones at its bf16-rounded inputs (what it keeps), bitwise.
 //   kept copies: each op's bf16 copy equals the rounding of its f32 output and is what the cast cache serves
 //     for it (and for a reshape of it); rope reads a transposed view in place and writes gx in its layout.
 //   attention under autocast reads strided q, k, v and dout through one strided cast each: the same bits as
@@ -13,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -227,6 +229,60 @@ TEST_CASE("fused: swiglu equals mul(silu(a), b) bit for bit in f32, forward and 
   for (int i = 0; i < 3; ++i) CHECK(same_values(out[1][i], out[0][i]));
   CHECK_THROWS_WITH_AS(swiglu(a, randn({5, 32}, gen)),
                        "[swiglu] gate [5, 33] and up [5, 32] must have the same shape", Error);
+}
+
+TEST_CASE("fused: under bf16 autocast swiglu keeps gate and up in bf16; its gradients are f32's at them") {
+  Generator gen(41);
+  Tensor a = randn({6, 40}, gen).mul_(3.0), b = randn({6, 40}, gen), gy = randn({6, 40}, gen);
+  std::vector<Tensor> out[2];  // autocast (bf16 saved), f32 at the rounded inputs
+  for (int k = 0; k < 2; ++k) {
+    std::optional<AutocastGuard> guard;
+    if (k == 0) guard.emplace(DType::bf16);
+    Tensor ain = k == 0 ? a : cast(cast(a, DType::bf16), DType::f32);
+    Tensor bin = k == 0 ? b : cast(cast(b, DType::bf16), DType::f32);
+    Tensor ar = ain.detach().clone().set_requires_grad(true),
+           br = bin.detach().clone().set_requires_grad(true);
+    Tensor y = swiglu(ar, br);
+    backward(y, gy);
+    out[k] = {y.detach(), ar.grad(), br.grad()};
+  }
+  CHECK(same_values(out[0][0], swiglu(a, b)));  // the forward reads the f32 inputs
+  CHECK(same_values(out[0][1], out[1][1]));     // the backward the rounded ones
+  CHECK(same_values(out[0][2], out[1][2]));
+  CHECK(!same_values(out[0][1], [&] {  // and that differs from the f32 backward at the f32 inputs
+    Tensor ar = a.detach().clone().set_requires_grad(true);
+    backward(swiglu(ar, b), gy);
+    return ar.grad();
+  }()));
+}
+
+TEST_CASE("fused: linear_bf16_out gives linear's output rounded to bf16; swiglu reads bf16 gate and up") {
+  Generator gen(42);
+  Tensor x = randn({2, 5, 16}, gen), wg = randn({24, 16}, gen), wu = randn({24, 16}, gen);
+  Tensor gy = randn({2, 5, 24}, gen);
+  // without a guard (and in f64) it is linear
+  CHECK(linear_bf16_out(x, wg).dtype() == DType::f32);
+  CHECK(same_values(linear_bf16_out(x, wg), linear(x, wg)));
+  std::vector<Tensor> out[2];  // bf16 outputs into swiglu; f32 outputs rounded by cast, then swiglu
+  for (int k = 0; k < 2; ++k) {
+    AutocastGuard guard(DType::bf16);
+    Tensor xr = x.detach().clone().set_requires_grad(true);
+    Tensor wgr = wg.detach().clone().set_requires_grad(true),
+           wur = wu.detach().clone().set_requires_grad(true);
+    Tensor g = k == 0 ? linear_bf16_out(xr, wgr) : cast(linear(xr, wgr), DType::bf16);
+    Tensor u = k == 0 ? linear_bf16_out(xr, wur) : cast(linear(xr, wur), DType::bf16);
+    CHECK(g.dtype() == DType::bf16);
+    Tensor y = k == 0 ? swiglu(g, u) : swiglu(cast(g, DType::f32), cast(u, DType::f32));
+    CHECK(y.dtype() == DType::f32);
+    backward(y, gy);
+    out[k] = {g.detach(), y.detach(), xr.grad(), wgr.grad(), wur.grad()};
+  }
+  for (int i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(same_values(out[0][i], out[1][i]));
+  }
+  CHECK_THROWS_WITH_AS(swiglu(cast(x, DType::bf16), x),
+                       "[swiglu] first input has dtype bf16; expected f32 or f64", Error);
 }
 
 TEST_CASE("fused: add_rmsnorm equals add + rmsnorm bit for bit in f32, forward and backward") {

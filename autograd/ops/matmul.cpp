@@ -44,14 +44,15 @@ int64_t uniform_step(const std::vector<int64_t>& offs) {
 }
 
 // C = A @ B for operands of one dtype: f32 or f64 (C alike), or bf16 (C in f32, fp32 accumulation).
-Tensor matmul_forward(const Tensor& a, const Tensor& b) {
+Tensor matmul_forward(const Tensor& a, const Tensor& b, bool out_bf16 = false) {
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
   Shape batch = broadcast_shapes(ba, bb, "matmul");
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  const DType out_dtype = a.dtype() == DType::bf16 ? DType::f32 : a.dtype();
+  SRA_ASSERT(!out_bf16 || a.dtype() == DType::bf16, "a bf16 product needs bf16 operands");
+  const DType out_dtype = out_bf16 ? DType::bf16 : a.dtype() == DType::bf16 ? DType::f32 : a.dtype();
   Tensor out = Tensor::empty(out_shape, out_dtype, a.device());
   if (out.numel() == 0) return out;
   if (k == 0) return out.zero_();
@@ -81,6 +82,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   char* c = static_cast<char*>(out.raw());
   kern::GemmArgs g{a.dtype(),       va.trans, vb.trans,        m,     n,   k, 1.0,
                    at(va.t, oa[0]), va.ld,    at(vb.t, ob[0]), vb.ld, 0.0, c, n};
+  g.c_bf16 = out_bf16;
   int64_t sa = uniform_step(oa), sb = uniform_step(ob);
   if (nb > 1 && sa >= 0 && sb >= 0) {  // one strided-batched GEMM
     g.batch = nb;
@@ -125,10 +127,11 @@ Tensor matmul_bf16(const Tensor& a, const Tensor& b) {
 // dense .grad for every weight of every step (x · Wᵀ: dW = (xᵀ · dC)ᵀ = dCᵀ · x, the same products).
 // A bf16 w (a frozen weight held in bf16: train.base_dtype) takes the bf16 path with or without a guard,
 // as it is (x rounded to bf16; no gradient for w).
-Tensor linear_2d(const Tensor& x, const Tensor& w) {
+// out16: under bf16 operands, the output in bf16 (linear_bf16_out)
+Tensor linear_2d(const Tensor& x, const Tensor& w, bool out16 = false) {
   const bool bf16 = w.dtype() == DType::bf16 || (x.dtype() == DType::f32 && autocast_dtype() == DType::bf16);
   Tensor x_op = bf16 ? autocast_bf16_operand(x) : x, w_op = bf16 ? autocast_bf16_operand(w) : w;
-  Tensor out = matmul_forward(x_op, transpose(w_op, 0, 1));
+  Tensor out = matmul_forward(x_op, transpose(w_op, 0, 1), bf16 && out16);
   if (needs_grad({x, w})) {
     Tensor keep_x = w.requires_grad() ? x_op : Tensor(), keep_w = x.requires_grad() ? w_op : Tensor();
     record("linear", {x, w}, {out}, bf16 ? std::vector<Tensor>{} : std::vector<Tensor>{x, w},
@@ -171,7 +174,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+namespace {
+
+Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor& bias, bool out16) {
   SRA_CHECK(w.dim() == 2, "[linear] weight must be (out, in), got ", shape_str(w.shape()));
   SRA_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "[linear] input ", shape_str(x.shape()),
             " does not match weight ", shape_str(w.shape()));
@@ -180,13 +185,23 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   Tensor x2 = x.dim() == 1 ? x.unsqueeze(0) : reshape(x, {-1, x.size(-1)});
   Shape lead(x.shape().begin(), x.shape().end() - 1);
   lead.push_back(w.size(0));
-  Tensor y = reshape(linear_2d(x2, w), lead);
+  Tensor y = reshape(linear_2d(x2, w, out16), lead);
   if (bias.defined()) {
     SRA_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "[linear] bias ", shape_str(bias.shape()),
               " does not match weight ", shape_str(w.shape()));
     y = add(y, bias);
   }
   return y;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  return linear_impl(x, w, bias, false);
+}
+
+Tensor linear_bf16_out(const Tensor& x, const Tensor& w) {
+  return linear_impl(x, w, Tensor(), true);
 }
 
 }  // namespace sra

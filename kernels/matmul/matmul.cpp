@@ -22,6 +22,8 @@ void gemm_batch_cpu(const GemmArgs& g) {
 void gemm(Device d, const GemmArgs& g) {
   SRA_ASSERT(g.batch >= 1 && g.stride_a >= 0 && g.stride_b >= 0 && (g.batch == 1 || g.stride_c > 0),
              "gemm batch ", g.batch, " strides ", g.stride_a, " ", g.stride_b, " ", g.stride_c);
+  SRA_ASSERT(!g.c_bf16 || (g.dtype == DType::bf16 && g.beta == 0.0),
+             "gemm: a bf16 C needs bf16 operands, beta 0");
   if (d.is_cuda()) {
     if (g.dtype == DType::bf16) return gemm_bf16_cuda(g, d.index);
     return gemm_cuda(g, d.index);

@@ -2,8 +2,9 @@
 // and op(B) is (K, N); ta/tb say A is stored (K, M) / B is stored (N, K). lda, ldb, ldc are row
 // strides in elements. Strided batches: matrix i of A starts stride_a elements after matrix i − 1 (0
 // reuses one matrix for the whole batch; likewise B; C's stride is never 0).
-// dtype: f32 and f64 (A, B, C all of it), or bf16: A and B in bf16, C in f32, products accumulated in
-// fp32 (mixed precision, autograd/autocast.h).
+// dtype: f32 and f64 (A, B, C all of it), or bf16: A and B in bf16, C in f32 — or in bf16 with c_bf16
+// (each element rounded to nearest even from its fp32 sum; beta 0) — products accumulated in fp32 (mixed
+// precision, autograd/autocast.h).
 // CPU: OpenBLAS cblas_sgemm / cblas_dgemm (matmul_cpu.cpp); bf16 widens A and B to f32 (exact) and runs
 // sgemm, so it differs from the GPU only in the order of the fp32 additions: the oracle.
 // CUDA: f32 / f64 through cuBLAS (matmul_cuda.cu), bf16 through cuBLASLt (matmul_bf16_cuda.cu), or
@@ -31,6 +32,7 @@ struct GemmArgs {  // pointers on the call's device
   int64_t ldc;
   int64_t batch = 1;  // strided batch: `batch` products, matrix i at a + i·stride_a (and b, c alike)
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+  bool c_bf16 = false;  // bf16 operands only: C in bf16 (beta must be 0)
 };
 
 void gemm(Device device, const GemmArgs& args);

@@ -1,6 +1,7 @@
 // Mixed-precision GEMM on CUDA through cuBLASLt (contract in matmul.h; the CPU's gemm_bf16_cpu is the
-// oracle): A and B in bf16 (CUDA_R_16BF), C in f32 (CUDA_R_32F), products accumulated in fp32
-// (CUBLAS_COMPUTE_32F), alpha and beta f32 on the host.
+// oracle): A and B in bf16 (CUDA_R_16BF), C in f32 (CUDA_R_32F) or, with c_bf16, bf16 (CUDA_R_16BF: the
+// epilogue rounds the fp32 sums), products accumulated in fp32 (CUBLAS_COMPUTE_32F), alpha and beta f32 on
+// the host.
 //
 // Layout: row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, as in matmul_cuda.cu: cuBLASLt's
 // "A" is our B, stored column-major as (N, K) (rows, cols) when B is (K, N) row-major, or (K, N) when B is
@@ -33,8 +34,8 @@ namespace {
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 constexpr int kMaxDevices = 64;
 
-// ta, tb, m, n, k, lda, ldb, ldc, batch, stride_a, stride_b, stride_c, align_a, align_b, align_c
-using PlanKey = std::array<int64_t, 15>;
+// ta, tb, m, n, k, lda, ldb, ldc, batch, stride_a, stride_b, stride_c, align_a, align_b, align_c, c_bf16
+using PlanKey = std::array<int64_t, 16>;
 
 struct Plan {
   bool lt = true;  // false: cuBLASLt has no algorithm; use cublasGemmEx
@@ -95,7 +96,7 @@ std::unique_ptr<Plan> make_plan(cublasLtHandle_t h, const GemmArgs& g, const Pla
   SRA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
   p->a = make_layout(CUDA_R_16BF, g.tb ? g.k : g.n, g.tb ? g.n : g.k, g.ldb, g.batch, g.stride_b);
   p->b = make_layout(CUDA_R_16BF, g.ta ? g.m : g.k, g.ta ? g.k : g.m, g.lda, g.batch, g.stride_a);
-  p->c = make_layout(CUDA_R_32F, g.n, g.m, g.ldc, g.batch, g.stride_c);
+  p->c = make_layout(g.c_bf16 ? CUDA_R_16BF : CUDA_R_32F, g.n, g.m, g.ldc, g.batch, g.stride_c);
 
   cublasLtMatmulPreference_t pref = nullptr;
   SRA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -143,7 +144,7 @@ void gemm_bf16_cuda(const GemmArgs& g, int device) {
   for (int64_t v : {g.m, g.n, g.k, g.batch}) check_int(v, "a GEMM size");
   cuda::DeviceGuard guard(device);
   LtDevice& d = lt_device(device);
-  const int64_t ab = int64_t(sizeof(uint16_t)), cb = int64_t(sizeof(float));
+  const int64_t ab = int64_t(sizeof(uint16_t)), cb = g.c_bf16 ? ab : int64_t(sizeof(float));
   PlanKey key{g.ta,
               g.tb,
               g.m,
@@ -158,7 +159,8 @@ void gemm_bf16_cuda(const GemmArgs& g, int device) {
               g.batch > 1 ? g.stride_c : 0,
               alignment(g.a, g.batch > 1 ? g.stride_a * ab : 0),
               alignment(g.b, g.batch > 1 ? g.stride_b * ab : 0),
-              alignment(g.c, g.batch > 1 ? g.stride_c * cb : 0)};
+              alignment(g.c, g.batch > 1 ? g.stride_c * cb : 0),
+              g.c_bf16};
   Plan* plan = nullptr;
   {
     std::lock_guard<std::mutex> lock(d.mu);

@@ -85,12 +85,19 @@ std::vector<float> widen(const void* p, int64_t rows, int64_t cols, int64_t ld) 
 void gemm_bf16_cpu(const GemmArgs& g) {
   const int64_t ra = g.ta ? g.k : g.m, ca = g.ta ? g.m : g.k;  // A as stored
   const int64_t rb = g.tb ? g.n : g.k, cb = g.tb ? g.k : g.n;  // B as stored
+  std::vector<float> c32(g.c_bf16 ? size_t(g.m * g.n) : 0);    // a bf16 C: the f32 product, then rounded
   for (int64_t i = 0; i < g.batch; ++i) {
     std::vector<float> a = widen(static_cast<const bf16*>(g.a) + i * g.stride_a, ra, ca, g.lda);
     std::vector<float> b = widen(static_cast<const bf16*>(g.b) + i * g.stride_b, rb, cb, g.ldb);
+    float* c = g.c_bf16 ? c32.data() : static_cast<float*>(g.c) + i * g.stride_c;
+    const int64_t ldc = g.c_bf16 ? std::max<int64_t>(g.n, 1) : g.ldc;
     gemm_cpu<float>(g.ta, g.tb, g.m, g.n, g.k, float(g.alpha), a.data(), std::max<int64_t>(ca, 1), b.data(),
-                    std::max<int64_t>(cb, 1), float(g.beta), static_cast<float*>(g.c) + i * g.stride_c,
-                    g.ldc);
+                    std::max<int64_t>(cb, 1), float(g.beta), c, ldc);
+    if (g.c_bf16) {
+      bf16* out = static_cast<bf16*>(g.c) + i * g.stride_c;
+      for (int64_t r = 0; r < g.m; ++r)
+        for (int64_t j = 0; j < g.n; ++j) out[r * g.ldc + j] = bf16(c32[size_t(r * g.n + j)]);
+    }
   }
 }
 

@@ -67,8 +67,9 @@ void gemm_typed(cublasHandle_t h, const GemmArgs& g) {
   }
 }
 
-// bf16 A and B, f32 C, fp32 accumulation.
+// bf16 A and B, f32 C (bf16 with c_bf16), fp32 accumulation.
 void gemm_bf16_ex(cublasHandle_t h, const GemmArgs& g) {
+  const cudaDataType_t ct = g.c_bf16 ? CUDA_R_16BF : CUDA_R_32F;
   int m = as_int(g.m, "M"), n = as_int(g.n, "N"), k = as_int(g.k, "K");
   int lda = as_int(g.lda, "lda"), ldb = as_int(g.ldb, "ldb"), ldc = as_int(g.ldc, "ldc");
   int batch = as_int(g.batch, "batch");
@@ -76,11 +77,11 @@ void gemm_bf16_ex(cublasHandle_t h, const GemmArgs& g) {
   float alpha = float(g.alpha), beta = float(g.beta);
   if (batch == 1) {
     SRA_CUBLAS_CHECK(cublasGemmEx(h, opb, opa, n, m, k, &alpha, g.b, CUDA_R_16BF, ldb, g.a, CUDA_R_16BF, lda,
-                                  &beta, g.c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                                  &beta, g.c, ct, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   } else {
     SRA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
         h, opb, opa, n, m, k, &alpha, g.b, CUDA_R_16BF, ldb, g.stride_b, g.a, CUDA_R_16BF, lda, g.stride_a,
-        &beta, g.c, CUDA_R_32F, ldc, g.stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        &beta, g.c, ct, ldc, g.stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
 }
 

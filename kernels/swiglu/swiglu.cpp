@@ -9,16 +9,34 @@ namespace sra::kern {
 
 void swiglu(Device d, const SwigluArgs& a) {
   if (a.n == 0) return;
+  SRA_CHECK((a.a16 == nullptr && a.b16 == nullptr && !a.inputs_bf16) || a.dtype == DType::f32,
+            "[swiglu] bf16 input copies and bf16 inputs need f32, got ", dtype_name(a.dtype));
+  SRA_ASSERT(!a.inputs_bf16 || (a.a16 == nullptr && a.b16 == nullptr), "swiglu: bf16 inputs need no copies");
   if (d.is_cuda()) return swiglu_cuda(a, d.index);
+  if (a.inputs_bf16) {  // the oracle: the inputs widened (exact), then the f32 kernel
+    const std::vector<float> wa = widen_bf16(a.a, a.n), wb = widen_bf16(a.b, a.n);
+    SwigluArgs f = a;
+    f.a = wa.data(), f.b = wb.data(), f.inputs_bf16 = false;
+    return swiglu_cpu<float>(f);
+  }
   for_float(a.dtype, "swiglu", "cpu", [&](auto tag) { swiglu_cpu<decltype(tag)>(a); });
+  if (a.a16 != nullptr) narrow_bf16(a.a16, static_cast<const float*>(a.a), a.n);
+  if (a.b16 != nullptr) narrow_bf16(a.b16, static_cast<const float*>(a.b), a.n);
 }
 
 void swiglu_backward(Device d, const SwigluBackwardArgs& a) {
   if (a.n == 0) return;
-  SRA_CHECK((a.ga16 == nullptr && a.gb16 == nullptr) || a.dtype == DType::f32,
-            "[swiglu] bf16 gradient copies need f32, got ", dtype_name(a.dtype));
+  SRA_CHECK((a.ga16 == nullptr && a.gb16 == nullptr && !a.inputs_bf16) || a.dtype == DType::f32,
+            "[swiglu] bf16 gradient copies and bf16 inputs need f32, got ", dtype_name(a.dtype));
   if (d.is_cuda()) return swiglu_backward_cuda(a, d.index);
-  for_float(a.dtype, "swiglu", "cpu", [&](auto tag) { swiglu_backward_cpu<decltype(tag)>(a); });
+  if (a.inputs_bf16) {  // the oracle: the inputs widened (exact), then the f32 kernel
+    const std::vector<float> wa = widen_bf16(a.a, a.n), wb = widen_bf16(a.b, a.n);
+    SwigluBackwardArgs f = a;
+    f.a = wa.data(), f.b = wb.data(), f.inputs_bf16 = false;
+    swiglu_backward_cpu<float>(f);
+  } else {
+    for_float(a.dtype, "swiglu", "cpu", [&](auto tag) { swiglu_backward_cpu<decltype(tag)>(a); });
+  }
   if (a.ga16 != nullptr && a.ga != nullptr) narrow_bf16(a.ga16, static_cast<const float*>(a.ga), a.n);
   if (a.gb16 != nullptr && a.gb != nullptr) narrow_bf16(a.gb16, static_cast<const float*>(a.gb), a.n);
 }

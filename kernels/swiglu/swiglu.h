@@ -1,7 +1,11 @@
 // SwiGLU's gate, elementwise over n values (T = f32 | f64), with σ(a) = 1 / (1 + exp(−a)):
 //   forward   y = (a·σ(a))·b, and, when y16 is not null, y rounded to bf16 (nearest even) into y16
+//             and when a16 / b16 are set (f32), a and b rounded to bf16 (what autocast saves for the
+//             backward); with inputs_bf16 (f32 y) a and b are bf16 arrays, widened (exact) before the same
+//             f32 math
 //   backward  ga = (gy·b)·(σ(a)·(1 + a·(1 − σ(a)))),  gb = gy·(a·σ(a))   (either may be null), and when
-//             ga16 / gb16 are set, ga / gb rounded to bf16 (CUDA beside them; the CPU rounds afterwards)
+//             ga16 / gb16 are set, ga / gb rounded to bf16 (CUDA beside them; the CPU rounds afterwards);
+//             with inputs_bf16 (f32) a and b are bf16 arrays, widened (exact) before the same f32 math
 // The same operations in the same order as the composite mul(silu(a), b) and its backward
 // (kernels/elementwise), so the two agree to the last bit on one device. CPU: parallel_for over elements;
 // CUDA (swiglu_cuda.cu): one thread per element, grid-stride. Callers use the dispatchers (swiglu.cpp).
@@ -20,6 +24,9 @@ struct SwigluArgs {  // contiguous, on the call's device
   const void* a;
   const void* b;
   int64_t n;
+  void* a16 = nullptr;  // f32 only: a and b rounded to bf16, or null
+  void* b16 = nullptr;
+  bool inputs_bf16 = false;  // f32 only: a and b are bf16 (a linear_bf16_out's outputs)
 };
 
 struct SwigluBackwardArgs {
@@ -32,6 +39,7 @@ struct SwigluBackwardArgs {
   int64_t n;
   void* ga16 = nullptr;  // f32 only: ga / gb rounded to bf16 (the GEMMs' operands under autocast), or null
   void* gb16 = nullptr;
+  bool inputs_bf16 = false;  // f32 only: a and b are bf16 (the forward's a16, b16)
 };
 
 void swiglu(Device device, const SwigluArgs& args);

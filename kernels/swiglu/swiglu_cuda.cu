@@ -1,7 +1,10 @@
 // SwiGLU's gate on CUDA (contract in swiglu.h; swiglu_cpu.cpp is the oracle): a grid-stride loop in which
 // each thread loads kUnroll elements (a grid stride apart) before computing them (one element in flight per
 // thread ran the 135M step's 16384 x 2048 gate at ~60% of the H200's bandwidth), the forward optionally
-// writing the bf16 copy beside y (one launch, no cast kernel).
+// writing the bf16 copy beside y (one launch, no cast kernel) and, under autocast, bf16 copies of a and b,
+// which the backward then reads (half the bytes the op keeps alive between the passes).
+#include <type_traits>
+
 #include "core/cuda_launch.h"
 #include "kernels/common/bf16_round_cuda.cuh"
 #include "kernels/common/dtype_switch.h"
@@ -18,14 +21,24 @@ __device__ inline T sigm(T x) {
 
 constexpr int kUnroll = 4;  // elements per thread and round, loaded before they are used
 
+__device__ inline float widen(Bf16Bits x) {
+  return __uint_as_float(uint32_t(x.bits) << 16);
+}
 template <typename T>
-__global__ void swiglu_kernel(T* y, Bf16Bits* y16, const T* a, const T* b, int64_t n) {
+__device__ inline T widen(T x) {
+  return x;
+}
+
+// TI: T, or Bf16Bits for bf16 inputs a and b (widened, then T = float math)
+template <typename T, typename TI>
+__global__ void swiglu_kernel(T* y, Bf16Bits* y16, Bf16Bits* a16, Bf16Bits* b16, const TI* a, const TI* b,
+                              int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll];
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k)
-      if (i0 + k * step < n) ua[k] = a[i0 + k * step], ub[k] = b[i0 + k * step];
+      if (i0 + k * step < n) ua[k] = widen(a[i0 + k * step]), ub[k] = widen(b[i0 + k * step]);
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const int64_t i = i0 + k * step;
@@ -34,19 +47,23 @@ __global__ void swiglu_kernel(T* y, Bf16Bits* y16, const T* a, const T* b, int64
       const T v = (u * sigm(u)) * ub[k];
       y[i] = v;
       if (y16) y16[i] = to_bf16(float(v));
+      if (a16) a16[i] = to_bf16(float(u));
+      if (b16) b16[i] = to_bf16(float(ub[k]));
     }
   }
 }
 
-template <typename T>
-__global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* gb16, const T* gy, const T* a,
-                                       const T* b, int64_t n) {
+// TI: T, or Bf16Bits for bf16 inputs a and b (widened, then T = float math)
+template <typename T, typename TI>
+__global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* gb16, const T* gy, const TI* a,
+                                       const TI* b, int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll], ug[kUnroll];
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k)
-      if (i0 + k * step < n) ua[k] = a[i0 + k * step], ub[k] = b[i0 + k * step], ug[k] = gy[i0 + k * step];
+      if (i0 + k * step < n)
+        ua[k] = widen(a[i0 + k * step]), ub[k] = widen(b[i0 + k * step]), ug[k] = gy[i0 + k * step];
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const int64_t i = i0 + k * step;
@@ -70,25 +87,39 @@ __global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* g
 
 void swiglu_cuda(const SwigluArgs& p, int device) {
   cuda::DeviceGuard guard(device);
+  const unsigned grid = cuda::grid_for((p.n + kUnroll - 1) / kUnroll);
   for_float(p.dtype, "swiglu", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    swiglu_kernel<T>
-        <<<cuda::grid_for((p.n + kUnroll - 1) / kUnroll), cuda::kThreads, 0, cuda::stream(device)>>>(
-            static_cast<T*>(p.y), static_cast<Bf16Bits*>(p.y16), static_cast<const T*>(p.a),
-            static_cast<const T*>(p.b), p.n);
+    auto launch = [&](auto in) {
+      using TI = decltype(in);
+      swiglu_kernel<T, TI><<<grid, cuda::kThreads, 0, cuda::stream(device)>>>(
+          static_cast<T*>(p.y), static_cast<Bf16Bits*>(p.y16), static_cast<Bf16Bits*>(p.a16),
+          static_cast<Bf16Bits*>(p.b16), static_cast<const TI*>(p.a), static_cast<const TI*>(p.b), p.n);
+    };
+    if constexpr (std::is_same_v<T, float>) {
+      if (p.inputs_bf16) return launch(Bf16Bits{});
+    }
+    launch(T{});
   });
   cuda::check_launch("swiglu", device);
 }
 
 void swiglu_backward_cuda(const SwigluBackwardArgs& p, int device) {
   cuda::DeviceGuard guard(device);
+  const unsigned grid = cuda::grid_for((p.n + kUnroll - 1) / kUnroll);
   for_float(p.dtype, "swiglu", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    swiglu_backward_kernel<T>
-        <<<cuda::grid_for((p.n + kUnroll - 1) / kUnroll), cuda::kThreads, 0, cuda::stream(device)>>>(
-            static_cast<T*>(p.ga), static_cast<T*>(p.gb), static_cast<Bf16Bits*>(p.ga16),
-            static_cast<Bf16Bits*>(p.gb16), static_cast<const T*>(p.gy), static_cast<const T*>(p.a),
-            static_cast<const T*>(p.b), p.n);
+    auto launch = [&](auto in) {
+      using TI = decltype(in);
+      swiglu_backward_kernel<T, TI><<<grid, cuda::kThreads, 0, cuda::stream(device)>>>(
+          static_cast<T*>(p.ga), static_cast<T*>(p.gb), static_cast<Bf16Bits*>(p.ga16),
+          static_cast<Bf16Bits*>(p.gb16), static_cast<const T*>(p.gy), static_cast<const TI*>(p.a),
+          static_cast<const TI*>(p.b), p.n);
+    };
+    if constexpr (std::is_same_v<T, float>) {
+      if (p.inputs_bf16) return launch(Bf16Bits{});
+    }
+    launch(T{});
   });
   cuda::check_launch("swiglu", device);
 }
