@@ -260,18 +260,27 @@ __global__ void delta_kernel(float* delta, const bf16* dout, const float* out, P
   }
 }
 
+// The backward's two score products for warp w's MT m-tiles (rows 16w + kTile·mt of a1 and a2):
+// s = a1·b1ᵀ and d = a2·b2ᵀ over D columns (dq: S = q·kᵀ, dP = dout·vᵀ; dk/dv: Sᵀ = k·qᵀ, dPᵀ = v·doutᵀ).
+template <int D, int MT, int NT>
+__device__ inline void score_pair(float (&s)[MT][NT][4], float (&d)[MT][NT][4], const bf16* a1,
+                                  const bf16* b1, const bf16* a2, const bf16* b2) {
+  const int w = threadIdx.x / 32;
+  mma::zero(s);
+  mma::zero(d);
+  mma::gemm_nk<MT, NT, D>(s, a1, ld<D>(), 16 * w, kTile, b1, ld<D>());
+  mma::gemm_nk<MT, NT, D>(d, a2, ld<D>(), 16 * w, kTile, b2, ld<D>());
+}
+
 // One key tile of dq for warp w, its MT m-tiles: S, dP, P, dS (bf16), dq += dS·k.
 template <int D, int MT, bool kMasked, bool kBias, class Plan, typename Mid>
 __device__ inline void dq_tile(float (&acc)[MT][D / 8][4], const bf16* qs, const bf16* dos, const bf16* ks,
                                const bf16* vs, const int* krow, const float* kbias,
                                const float (&lse2)[MT][2], const float (&dl)[MT][2], const Plan& plan,
                                int tile, int qrow0, float sl2, float scale, Mid&& mid) {
-  const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
+  const int tq = threadIdx.x % 4;
   float s[MT][kTile / 8][4], dp[MT][kTile / 8][4];
-  mma::zero(s);
-  mma::zero(dp);
-  mma::gemm_nk<MT, kTile / 8, D>(s, qs, ld<D>(), 16 * w, kTile, ks, ld<D>());
-  mma::gemm_nk<MT, kTile / 8, D>(dp, dos, ld<D>(), 16 * w, kTile, vs, ld<D>());
+  score_pair<D>(s, dp, qs, ks, dos, vs);
   mid();
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
@@ -375,12 +384,9 @@ __device__ inline void dkv_tile(float (&dka)[MT][D / 8][4], float (&dva)[MT][D /
                                 const float* lse2, const float* dl, const Plan& plan,
                                 const int (&kpos)[MT][2], const float (&kb2)[MT][2], int i0, float sl2,
                                 float scale, Mid&& mid) {
-  const int w = threadIdx.x / 32, tq = threadIdx.x % 4;
+  const int tq = threadIdx.x % 4;
   float st[MT][BQ / 8][4], dpt[MT][BQ / 8][4];
-  mma::zero(st);
-  mma::zero(dpt);
-  mma::gemm_nk<MT, BQ / 8, D>(st, ks, ld<D>(), 16 * w, kTile, qs, ld<D>());
-  mma::gemm_nk<MT, BQ / 8, D>(dpt, vs, ld<D>(), 16 * w, kTile, dos, ld<D>());
+  score_pair<D>(st, dpt, ks, qs, vs, dos);
   mid();
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
