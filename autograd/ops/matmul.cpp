@@ -43,7 +43,8 @@ int64_t uniform_step(const std::vector<int64_t>& offs) {
   return step;
 }
 
-// C = A @ B for operands of one dtype: f32 or f64 (C alike), or bf16 (C in f32, fp32 accumulation).
+// C = A @ B for operands of one dtype: f32 or f64 (C alike), or bf16 (C in f32, fp32 accumulation; in bf16
+// with out_bf16, each element rounded from its fp32 sum).
 Tensor matmul_forward(const Tensor& a, const Tensor& b, bool out_bf16 = false) {
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
