@@ -7,18 +7,26 @@
 
 namespace sra::kern {
 
+namespace {
+
+// The CPU oracle of bf16 inputs: args' a and b widened to f32 (exact), then run(the f32 args).
+template <typename Args, typename Run>
+void on_widened(const Args& args, Run&& run) {
+  const std::vector<float> wa = widen_bf16(args.a, args.n), wb = widen_bf16(args.b, args.n);
+  Args f = args;
+  f.a = wa.data(), f.b = wb.data(), f.inputs_bf16 = false;
+  run(f);
+}
+
+}  // namespace
+
 void swiglu(Device d, const SwigluArgs& a) {
   if (a.n == 0) return;
   SRA_CHECK((a.a16 == nullptr && a.b16 == nullptr && !a.inputs_bf16) || a.dtype == DType::f32,
             "[swiglu] bf16 input copies and bf16 inputs need f32, got ", dtype_name(a.dtype));
   SRA_ASSERT(!a.inputs_bf16 || (a.a16 == nullptr && a.b16 == nullptr), "swiglu: bf16 inputs need no copies");
   if (d.is_cuda()) return swiglu_cuda(a, d.index);
-  if (a.inputs_bf16) {  // the oracle: the inputs widened (exact), then the f32 kernel
-    const std::vector<float> wa = widen_bf16(a.a, a.n), wb = widen_bf16(a.b, a.n);
-    SwigluArgs f = a;
-    f.a = wa.data(), f.b = wb.data(), f.inputs_bf16 = false;
-    return swiglu_cpu<float>(f);
-  }
+  if (a.inputs_bf16) return on_widened(a, [](const SwigluArgs& f) { swiglu_cpu<float>(f); });
   for_float(a.dtype, "swiglu", "cpu", [&](auto tag) { swiglu_cpu<decltype(tag)>(a); });
   if (a.a16 != nullptr) narrow_bf16(a.a16, static_cast<const float*>(a.a), a.n);
   if (a.b16 != nullptr) narrow_bf16(a.b16, static_cast<const float*>(a.b), a.n);
@@ -29,11 +37,8 @@ void swiglu_backward(Device d, const SwigluBackwardArgs& a) {
   SRA_CHECK((a.ga16 == nullptr && a.gb16 == nullptr && !a.inputs_bf16) || a.dtype == DType::f32,
             "[swiglu] bf16 gradient copies and bf16 inputs need f32, got ", dtype_name(a.dtype));
   if (d.is_cuda()) return swiglu_backward_cuda(a, d.index);
-  if (a.inputs_bf16) {  // the oracle: the inputs widened (exact), then the f32 kernel
-    const std::vector<float> wa = widen_bf16(a.a, a.n), wb = widen_bf16(a.b, a.n);
-    SwigluBackwardArgs f = a;
-    f.a = wa.data(), f.b = wb.data(), f.inputs_bf16 = false;
-    swiglu_backward_cpu<float>(f);
+  if (a.inputs_bf16) {
+    on_widened(a, [](const SwigluBackwardArgs& f) { swiglu_backward_cpu<float>(f); });
   } else {
     for_float(a.dtype, "swiglu", "cpu", [&](auto tag) { swiglu_backward_cpu<decltype(tag)>(a); });
   }

@@ -83,6 +83,15 @@ __global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* g
   }
 }
 
+// launch(TI{}) with TI the inputs' element type: T, or Bf16Bits for bf16 inputs (f32 math only).
+template <typename T, typename F>
+void with_input_type(bool inputs_bf16, F&& launch) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (inputs_bf16) return launch(Bf16Bits{});
+  }
+  launch(T{});
+}
+
 }  // namespace
 
 void swiglu_cuda(const SwigluArgs& p, int device) {
@@ -96,10 +105,7 @@ void swiglu_cuda(const SwigluArgs& p, int device) {
           static_cast<T*>(p.y), static_cast<Bf16Bits*>(p.y16), static_cast<Bf16Bits*>(p.a16),
           static_cast<Bf16Bits*>(p.b16), static_cast<const TI*>(p.a), static_cast<const TI*>(p.b), p.n);
     };
-    if constexpr (std::is_same_v<T, float>) {
-      if (p.inputs_bf16) return launch(Bf16Bits{});
-    }
-    launch(T{});
+    with_input_type<T>(p.inputs_bf16, launch);
   });
   cuda::check_launch("swiglu", device);
 }
@@ -116,10 +122,7 @@ void swiglu_backward_cuda(const SwigluBackwardArgs& p, int device) {
           static_cast<Bf16Bits*>(p.gb16), static_cast<const T*>(p.gy), static_cast<const TI*>(p.a),
           static_cast<const TI*>(p.b), p.n);
     };
-    if constexpr (std::is_same_v<T, float>) {
-      if (p.inputs_bf16) return launch(Bf16Bits{});
-    }
-    launch(T{});
+    with_input_type<T>(p.inputs_bf16, launch);
   });
   cuda::check_launch("swiglu", device);
 }
