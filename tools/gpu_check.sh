@@ -27,9 +27,10 @@
 # 16 layers, 16 heads × 128, seq 2048, batch SRA_BIG_BATCH (default 8), vocab 32768, SwiGLU hidden 5504 =
 # the reference's ceil(8d/3 / 64)·64); bench_merge.py's table and $out/bench_big.jsonl.
 # ab: the flash kernels' m-tiles per warp at D = 64 (SRA_FLASH_MTILES: queries then keys; "22" all two,
-# "21" the dense default, "11" the sparse default; kernels/common/flash_bf16_cuda.cuh) in one call:
-# `sra bench attention` (dense and SRA) at the 135M step's shape (B 16, 12 heads × 64, T 1024) and at B 1,
-# T 16384, and the bench step's 135M training step, each with every setting; JSON lines with "mtiles" added
+# "21" keys one, "11" all one; the defaults: dense 2 and 2, sparse queries 2 from T = 4096; kernels/common/
+# flash_bf16_cuda.cuh) in one call: `sra bench attention` (dense and SRA) at the 135M step's shape (B 16,
+# 12 heads × 64, T 1024), at B 4, T 4096 and at B 1, T 16384, and the bench step's 135M training step,
+# each with every setting; JSON lines with "mtiles" added
 # in $out/ab.jsonl.
 # long: `sra bench decode` at SRA_LONG_CONTEXTS (default 16384,65536) and the reference's decode mode, and
 # the 16k-token training step (ours dense and SRA, torch.compile dense); JSON lines in bench_long.jsonl.
@@ -113,6 +114,7 @@ if has ab; then
     for mt in 22 21 11; do
       export SRA_FLASH_MTILES=$mt
       { "$0" bench attention --json --device cuda --batch 16 --heads 12 --head-dim 64 --seqs 1024 --reps 5 &&
+        "$0" bench attention --json --device cuda --batch 4 --heads 12 --head-dim 64 --seqs 4096 --reps 5 &&
         "$0" bench attention --json --device cuda --batch 1 --heads 12 --head-dim 64 --seqs 16384 --reps 5 &&
         "$0" bench train --device cuda --precision bf16 --d-model 768 --layers 12 --heads 12 --d-ff 2048 \
           --seq-len 1024 --batch 16 --vocab 32768 --warmup 3 --steps "$1"; } |

@@ -1,7 +1,7 @@
 // Dense attention on bf16 tensor cores (math in attention.h; the kernels are kernels/common/
 // flash_bf16_cuda.cuh, this file gives them the dense plans). q, k, v, dout bf16 with D = 64 or 128;
-// out, lse, dq, dk, dv f32. Query tiles of 128 rows at D = 64 (two m-tiles per warp; key blocks of 128 with
-// SRA_FLASH_MTILES=22), 64 at D = 128 (the text below says 64).
+// out, lse, dq, dk, dv f32. Query tiles and dk/dv key blocks of 128 rows at D = 64 (two m-tiles per warp),
+// 64 at D = 128 (the text below says 64).
 // Query tile [i0, i0 + nq) meets the key tiles of 64 up to its causal limit
 // min(S, i0 + nq + S − T) (all S keys when not causal); a tile is partial (masked per element: key
 // j ≤ i + S − T, j < S) when it reaches past S or past the first query's causal limit. Key tile
@@ -15,9 +15,9 @@ namespace sra::kern {
 
 namespace {
 
-// m-tiles per warp at D = 64 (flash::with_mtiles): query rows in the forward and dq (two: measured faster,
-// docs/perf.md), keys in dk/dv (one until a device call measures two: SRA_FLASH_MTILES=22 against 21)
-constexpr int kQueryMtiles64 = 2, kKeyMtiles64 = 1;
+// m-tiles per warp at D = 64 (flash::with_mtiles): query rows in the forward and dq, keys in dk/dv; two
+// each, measured faster (docs/perf.md "m-tiles": dense core at 16k 7.615 → 6.522 ms against one each)
+constexpr int kQueryMtiles64 = 2, kKeyMtiles64 = 2;
 
 using flash::kTile;
 
@@ -95,7 +95,7 @@ void attention_forward_bf16_cuda(const AttentionArgs& a, int device) {
   cuda::DeviceGuard guard(device);
   with_d(a.dims.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
+    flash::with_mtiles<D, flash::kQueryRole>(kQueryMtiles64, [&](auto mt) {
       flash::forward<D, DenseQueryPlan, decltype(mt)::value>(p, cuda::stream(device), device, "attention");
     });
   });
@@ -120,11 +120,11 @@ void attention_backward_bf16_cuda(const AttentionBackwardArgs& a, int device) {
   cudaStream_t stream = cuda::stream(device);
   with_d(m.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
+    flash::with_mtiles<D, flash::kQueryRole>(kQueryMtiles64, [&](auto mt) {
       flash::delta_and_dq<D, DenseQueryPlan, decltype(mt)::value>(p, static_cast<const float*>(a.out), stream,
                                                                   device, "attention");
     });
-    flash::with_mtiles<D, kKeyMtiles64, flash::kKeyRole>([&](auto mt) {
+    flash::with_mtiles<D, flash::kKeyRole>(kKeyMtiles64, [&](auto mt) {
       flash::dkv<D, DenseKeyPlan<kTile* decltype(mt)::value>>(p, stream, device, "attention");
     });
   });

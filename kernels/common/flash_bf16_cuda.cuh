@@ -569,8 +569,8 @@ inline unsigned grid_of(int64_t tiles, int64_t heads, const char* op) {
 }
 
 // m-tiles of 16 rows per warp (1 or 2) for queries (forward, dq: kRole 0) and keys (dk/dv: kRole 1): the
-// caller's kAt64 at D = 64 unless SRA_FLASH_MTILES forces them ("1" or "2" for both, or two digits for
-// queries then keys, e.g. "21"; read once: A/B timing in one call, tools/gpu_check.sh ab), 1 at D = 128
+// caller's at64 (1 or 2) at D = 64 unless SRA_FLASH_MTILES forces them ("1" or "2" for both, or two digits
+// for queries then keys, e.g. "21"; read once: A/B timing in one call, tools/gpu_check.sh ab), 1 at D = 128
 // (two would not fit the registers). Calls f(std::integral_constant<int, MT>).
 inline int forced_mtiles(int role) {
   static const std::string forced = [] {
@@ -584,11 +584,11 @@ inline int forced_mtiles(int role) {
   }();
   return forced.empty() ? 0 : forced[role] - '0';
 }
-template <int D, int kAt64, int kRole, typename F>
-void with_mtiles(F&& f) {
-  static_assert(kAt64 == 1 || kAt64 == 2, "one or two m-tiles");
+template <int D, int kRole, typename F>
+void with_mtiles(int at64, F&& f) {
+  SRA_ASSERT(at64 == 1 || at64 == 2, "one or two m-tiles, got ", at64);
   if constexpr (D == 64) {
-    const int mt = forced_mtiles(kRole) != 0 ? forced_mtiles(kRole) : kAt64;
+    const int mt = forced_mtiles(kRole) != 0 ? forced_mtiles(kRole) : at64;
     if (mt == 2) return f(std::integral_constant<int, 2>{});
   }
   f(std::integral_constant<int, 1>{});

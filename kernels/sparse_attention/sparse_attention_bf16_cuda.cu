@@ -20,8 +20,13 @@ namespace sra::kern {
 
 namespace {
 
-// query m-tiles per warp in the forward and dq at D = 64 (flash::with_mtiles); the key passes keep one
-constexpr int kQueryMtiles64 = 1;  // two under SRA_FLASH_MTILES=22 or 21, until a device call measures them
+// query m-tiles per warp in the forward and dq at D = 64 (flash::with_mtiles; the key passes keep one): two
+// pay once the far stream is long (docs/perf.md "m-tiles": fwd + bwd at T = 16384, B 1, 12 heads × 64
+// 1.857 → 1.762 ms) and cost at short ones (T = 1024, B 16: 0.707 → 0.745 ms), so two from kTwoMtilesFromT
+int query_mtiles64(int64_t t) {
+  constexpr int64_t kTwoMtilesFromT = 4096;
+  return t >= kTwoMtilesFromT ? 2 : 1;
+}
 
 using flash::kTile;
 
@@ -152,7 +157,7 @@ void sparse_attention_forward_bf16_cuda(const SparseAttentionArgs& a, const int*
   cuda::DeviceGuard guard(device);
   with_d(a.dims.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
+    flash::with_mtiles<D, flash::kQueryRole>(query_mtiles64(a.dims.t), [&](auto mt) {
       flash::forward<D, SparseQueryPlan, decltype(mt)::value>(p, cuda::stream(device), device,
                                                               "sparse_attention");
     });
@@ -178,7 +183,7 @@ void sparse_attention_backward_bf16_cuda(const SparseAttentionBackwardArgs& a, c
   with_d(a.dims.d, [&](auto d) {
     constexpr int D = decltype(d)::value;
     const char* op = "sparse_attention";
-    flash::with_mtiles<D, kQueryMtiles64, flash::kQueryRole>([&](auto mt) {
+    flash::with_mtiles<D, flash::kQueryRole>(query_mtiles64(a.dims.t), [&](auto mt) {
       flash::delta_and_dq<D, SparseQueryPlan, decltype(mt)::value>(p, static_cast<const float*>(a.out),
                                                                    stream, device, op);
     });
