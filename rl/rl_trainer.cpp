@@ -127,9 +127,11 @@ struct RlRun {
   std::string metrics_path;  // out_dir/<logging.metrics_file>
   size_t n_sra = 0;
   double tau = 0;
-  NamedTensors trainable, ref_trainable;
+  NamedTensors trainable, ref_trainable;  // trainable: the routers' parameters, then (train_lm) the LM's
+  NamedTensors router_params, lm_params;  // the two parts of trainable
   int64_t n_trained = 0;
-  std::unique_ptr<AdamW> optim;
+  std::unique_ptr<AdamW> optim;     // the routers' (optimizer.lr)
+  std::unique_ptr<AdamW> lm_optim;  // the LM's (rl.lm_lr); null without rl.train_lm
   ProblemSet train;
   eval::PromptFormat format;
   std::optional<eval::EvalTask> test;
@@ -152,13 +154,17 @@ struct RlRun {
 void choose_trainable(RlRun& run) {
   std::set<std::string> trained_names;
   for (auto& [name, p] : run.model().named_parameters()) {
-    if (run.cfg.rl.train_lm || is_router_name(name)) {
-      run.trainable.emplace_back(name, p);
-      trained_names.insert(name);
+    if (is_router_name(name)) {
+      run.router_params.emplace_back(name, p);
+    } else if (run.cfg.rl.train_lm) {
+      run.lm_params.emplace_back(name, p);
     } else {
       p.set_requires_grad(false);
     }
   }
+  run.trainable = run.router_params;
+  run.trainable.insert(run.trainable.end(), run.lm_params.begin(), run.lm_params.end());
+  for (const auto& [name, p] : run.trainable) trained_names.insert(name);
   for (auto& [name, p] : run.ref().named_parameters()) {
     p.set_requires_grad(false);
     if (trained_names.count(name)) run.ref_trainable.emplace_back(name, p);
@@ -206,6 +212,7 @@ int64_t restore(RlRun& run, const std::string& path, const Checkpoint& ck, std::
   load_module(run.ref(), ck);
   load_into(run.ref_trainable, ck, "ref/");
   load_optimizer(*run.optim, ck);
+  if (run.lm_optim) load_optimizer(*run.lm_optim, ck, "lm_optim/");
   const int64_t start = ck.step;
   SRA_CHECK(start >= 0 && start <= run.cfg.rl.steps, "[rl] ", path, ": step ", start,
             " is outside [0, rl.steps = ", run.cfg.rl.steps, "]");
@@ -241,7 +248,8 @@ RlRun start_run(const RlOptions& opt, std::ostream& log) {
   run.model().eval();
   run.ref().eval();
   choose_trainable(run);
-  run.optim = std::make_unique<AdamW>(run.trainable, to_adamw_config(run.cfg));
+  run.optim = std::make_unique<AdamW>(run.router_params, to_adamw_config(run.cfg));
+  if (!run.lm_params.empty()) run.lm_optim = std::make_unique<AdamW>(run.lm_params, to_adamw_config(run.cfg));
   load_prompts(run);
 
   // decided before anything is written: a refused run leaves out_dir as it was
@@ -273,6 +281,7 @@ void save_root(RlRun& run, int64_t step, std::ostream& log) {
   ck.step = step;
   add_module(ck, run.model());
   add_optimizer(ck, *run.optim);
+  if (run.lm_optim) add_optimizer(ck, *run.lm_optim, "lm_optim/");
   add_tensors(ck, run.ref_trainable, "ref/");
   ck.meta["config"] = run.resolved;
   ck.meta["code_version"] = kCodeVersion;
@@ -323,7 +332,7 @@ eval::EvalResult run_eval(RlRun& run, Transformer& m, int64_t step, std::ostream
 // The sums and means one step logs.
 struct StepStats {
   int64_t step = 0;
-  double lambda = 0, lr = 0, norm = 0, loss_sum = 0;
+  double lambda = 0, lr = 0, lm_lr = 0, norm = 0, loss_sum = 0;
   double reward_mean = 0, correct = 0, ratio = 0, formatted = 0, answer_tokens = 0;  // sums over rollouts
   double adv_std = 0, kl_sum = 0, entropy_sum = 0, decisions = 0;
   double t0 = 0, t1 = 0, t2 = 0;  // start, rollouts done, update done
@@ -425,6 +434,10 @@ void update(RlRun& run, const std::vector<SequenceResult>& rollouts, const std::
   st.norm = norm;
   run.optim->step(st.lr, scale);
   run.optim->zero_grad();
+  if (run.lm_optim) {  // the same clip factor: one norm over every trained parameter
+    run.lm_optim->step(st.lm_lr, scale);
+    run.lm_optim->zero_grad();
+  }
 }
 
 // Several ranks: the step's sums over every rank's rollouts (one host all-reduce); adv_std from the
@@ -454,6 +467,7 @@ StepStats rl_step(RlRun& run, int64_t s) {
                   : lambda_at(s, rc.steps, rc.lambda, rc.lambda_final);
   const double warm = rc.warmup_steps > 0 ? std::min(1.0, double(s + 1) / double(rc.warmup_steps)) : 1.0;
   st.lr = run.cfg.optimizer.lr * warm;
+  st.lm_lr = rc.train_lm ? rc.lm_lr * warm : 0.0;
   std::vector<const RlProblem*> problems;
   const std::vector<SequenceResult> rolled = rollouts(run, s, problems);
   st.t1 = now_s();
@@ -483,6 +497,7 @@ Json metrics_line(const StepStats& st, double R) {
                        {"entropy", st.entropy_sum / st.decisions},
                        {"lambda", st.lambda},
                        {"lr", st.lr},
+                       {"lm_lr", st.lm_lr},
                        {"grad_norm", st.norm},
                        {"loss", st.loss_sum},
                        {"formatted", st.formatted / R},

@@ -16,7 +16,9 @@
 // Policy τ = rl.router_temperature, or the checkpoint's router.temperature_final when 0; θ stays fixed.
 // Trained parameters: the routers' (every parameter with a "router" name component; the rest get
 //   requires_grad false and are not in the optimizer, so they stay bitwise unchanged), or all of them
-//   with rl.train_lm. The reference policy π⁰ (KL term and metric) is the initial model.
+//   with rl.train_lm: the routers then at optimizer.lr, the LM at rl.lm_lr (two AdamWs, the second's
+//   state saved under "lm_optim/"; an LM step as large as a router's wrecks the LM in a step or two).
+//   The reference policy π⁰ (KL term and metric) is the initial model.
 //
 // Step s = 0 .. rl.steps − 1 (logged and checkpointed as s + 1):
 //   prompts   rl.prompts_per_step problems from the train pool (rl/rl_data.h: the eval harness's zero-shot
@@ -30,15 +32,16 @@
 //             eval::decode_answer cut at the stop string.
 //   reward    rl/reinforce.h with λ_s; advantages per group (rl.baseline, rl.adv_clip).
 //   update    per rollout: replay (rl/policy.h), loss (1/R)(−A log π + β KL − η H), backward; then clip
-//             at optimizer.grad_clip, AdamW at lr = optimizer.lr · min(1, (s + 1)/warmup_steps).
+//             at optimizer.grad_clip (one norm over every trained parameter), AdamW at lr = optimizer.lr ·
+//             min(1, (s + 1)/warmup_steps) (the LM's, with train_lm, at rl.lm_lr times the same factor).
 //   time      with rl.time_limit_s = L > 0, λ_s follows the seconds since this process's first step over L
 //             (clamped to 1) instead of s / (steps − 1), and the run ends after the first step that finds
 //             L seconds gone (rl.steps is then a cap): that step is evaluated, checkpointed and gets the
 //             before/after table as if it were rl.steps. Not bitwise reproducible (the clock decides).
 //   metrics   one JSON line per step in out_dir/<logging.metrics_file>: {"step", "reward", "accuracy",
-//             "selected_ratio", "adv_std", "kl", "entropy" (both per decision), "lambda", "lr",
-//             "grad_norm", "loss", "formatted", "answer_tokens", "rollout_s", "update_s", "step_s"};
-//             a plain line every logging.log_every steps.
+//             "selected_ratio", "adv_std", "kl", "entropy" (both per decision), "lambda", "lr", "lm_lr"
+//             (0 without train_lm), "grad_norm", "loss", "formatted", "answer_tokens", "rollout_s",
+//             "update_s", "step_s"}; a plain line every logging.log_every steps.
 //   eval      with rl.eval_every > 0: before the first step (fresh starts; a line {"step": 0, ...}),
 //             every eval_every steps and at step rl.steps, eval::evaluate on the first rl.eval_problems
 //             test problems — what `sra eval --dataset D --limit N` does: greedy, batch 8, the harness's

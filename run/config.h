@@ -141,6 +141,7 @@ struct RlSection {
   std::string baseline = "rloo";               // "rloo" | "mean"
   std::string penalty_gradient = "reinforce";  // "reinforce" | "expected" (rl/reinforce.h)
   bool train_lm = false;
+  double lm_lr = 2e-5;  // with train_lm: the LM's (every non-router parameter's) learning rate
   double kl_weight = 0.0;
   double entropy_weight = 0.0;
   double adv_clip = 0.0;  // 0 = off

@@ -327,6 +327,8 @@ std::vector<ConfigKey> build_schema() {
                "as lambda/N times the sum of the decisions' probabilities (rl/reinforce.h)."));
   s.push_back(bool_key("rl.train_lm", SRA_FIELD(bool, rl.train_lm),
                        "Train the LM too (answer tokens' log-probs join the loss); needs sample_answers."));
+  s.push_back(float_key("rl.lm_lr", SRA_FIELD(double, rl.lm_lr), ge(0), none(),
+                        "With train_lm: the LM's learning rate (the routers train at optimizer.lr)."));
   s.push_back(float_key("rl.kl_weight", SRA_FIELD(double, rl.kl_weight), ge(0), none(),
                         "Weight of the per-decision KL to the initial router (0 = off)."));
   s.push_back(float_key("rl.entropy_weight", SRA_FIELD(double, rl.entropy_weight), ge(0), none(),

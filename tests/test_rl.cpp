@@ -508,7 +508,7 @@ TEST_CASE("rl: sra rl trains the routers only, logs metrics and writes checkpoin
     INFO("step " << i);
     CHECK(m[i]["step"].as_int() == int64_t(i));
     for (const char* k : {"reward", "accuracy", "selected_ratio", "adv_std", "kl", "entropy", "lambda", "lr",
-                          "grad_norm", "rollout_s"})
+                          "lm_lr", "grad_norm", "rollout_s"})
       CHECK(m[i].contains(k));
     CHECK(m[i]["selected_ratio"].as_double() > 0);
     CHECK(m[i]["entropy"].as_double() > 0);
@@ -548,28 +548,52 @@ TEST_CASE("rl: sra rl trains the routers only, logs metrics and writes checkpoin
   CHECK(lm.config.rl.steps == 4);
 }
 
-TEST_CASE("rl: router + LM mode trains the LM too") {
+TEST_CASE("rl: router + LM mode trains the LM too, at rl.lm_lr") {
   RlTempDir d;
   const std::string init = init_checkpoint(d);
-  std::ostringstream log;
-  rl::RlOptions o{d.write("rl.yaml", kRl),
-                  init,
-                  {"rl.train_lm=true", "rl.sample_answers=true", "rl.steps=1", "rl.eval_every=0"},
-                  d.file("run"),
-                  "",
-                  "",
-                  -1};
-  REQUIRE(rl::run_rl(o, log) == 0);
-  const Checkpoint a = load_checkpoint(init), b = load_checkpoint(checkpoint_path(d.file("run"), 1));
-  const Tensor* w0 = a.find("model/model.layers.1.mlp.up_proj.weight");
-  const Tensor* w1 = b.find("model/model.layers.1.mlp.up_proj.weight");
+  const std::string cfg = d.write("rl.yaml", kRl);
+  auto run = [&](const std::string& name, const std::string& lm_lr) {
+    std::ostringstream log;
+    rl::RlOptions o{
+        cfg,
+        init,
+        {"rl.train_lm=true", "rl.sample_answers=true", "rl.steps=1", "rl.eval_every=0", "rl.lm_lr=" + lm_lr},
+        d.file(name),
+        "",
+        "",
+        -1};
+    REQUIRE(rl::run_rl(o, log) == 0);
+    CHECK(read_metrics(d.file(name)).back()["lm_lr"].as_double() == std::stod(lm_lr));
+    return load_checkpoint(checkpoint_path(d.file(name), 1));
+  };
+  const Checkpoint a = load_checkpoint(init), b = run("run", "1e-3"), frozen = run("frozen", "0");
+  const std::string up = "model/model.layers.1.mlp.up_proj.weight";
+  const Tensor* w0 = a.find(up);
+  const Tensor* w1 = b.find(up);
   REQUIRE(w0 != nullptr);
   REQUIRE(w1 != nullptr);
   CHECK_FALSE(same_bytes(*w0, *w1));
   const Tensor* ref = b.find("ref/model.layers.1.mlp.up_proj.weight");  // the reference is the whole model
   REQUIRE(ref != nullptr);
   CHECK(same_bytes(*w0, *ref));
-  CHECK(b.find("optim/state/model.embed_tokens.weight.exp_avg") != nullptr);
+  CHECK(b.find("lm_optim/state/model.embed_tokens.weight.exp_avg") != nullptr);
+  CHECK(b.find("optim/state/model.embed_tokens.weight.exp_avg") == nullptr);  // the routers' AdamW
+  // rl.lm_lr 0: the LM stays bitwise as it was while the routers (optimizer.lr) move
+  int64_t lm = 0, routers_moved = 0;
+  for (const auto& [name, t] : a.tensors) {
+    if (name.rfind("model/", 0) != 0 || name.find("threshold") != std::string::npos) continue;
+    const Tensor* u = frozen.find(name);
+    REQUIRE(u != nullptr);
+    INFO(name);
+    if (name.find(".router.") == std::string::npos) {
+      CHECK(same_bytes(t, *u));
+      ++lm;
+    } else {
+      routers_moved += !same_bytes(t, *u);
+    }
+  }
+  CHECK(lm > 5);
+  CHECK(routers_moved > 0);
 }
 
 TEST_CASE("rl: penalty_gradient expected changes only how the penalty reaches the routers") {
@@ -636,8 +660,13 @@ TEST_CASE("rl: resume is exact (2 steps + resume auto to 4 == 4 steps)") {
   RlTempDir d;
   const std::string init = init_checkpoint(d);
   const std::string cfg = d.write("rl.yaml", kRl);
+  std::vector<std::string> sets;  // routers only; router + LM (its second AdamW's state resumes too)
+  SUBCASE("routers only") {}
+  SUBCASE("router + LM") {
+    sets = {"rl.train_lm=true", "rl.sample_answers=true", "rl.lm_lr=1e-3"};
+  }
   std::ostringstream log;
-  rl::RlOptions a{cfg, init, {}, d.file("a"), "", "", -1};
+  rl::RlOptions a{cfg, init, sets, d.file("a"), "", "", -1};
   REQUIRE(rl::run_rl(a, log) == 0);
   {  // a refused run leaves config.yaml as it was
     std::ofstream(d.file("a/config.yaml"), std::ios::app) << "# edited\n";
@@ -646,7 +675,7 @@ TEST_CASE("rl: resume is exact (2 steps + resume auto to 4 == 4 steps)") {
                          Error);
     CHECK(slurp(d.file("a/config.yaml")) == before);
   }
-  rl::RlOptions b{cfg, init, {}, d.file("b"), "auto", "", 2};
+  rl::RlOptions b{cfg, init, sets, d.file("b"), "auto", "", 2};
   REQUIRE(rl::run_rl(b, log) == 0);
   CHECK(read_metrics(d.file("b")).size() == 3);
   b.max_steps = -1;
