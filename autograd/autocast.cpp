@@ -137,6 +137,10 @@ Tensor autocast_dense_bf16(const Tensor& x) {
   return cast(x.detach(), DType::bf16);  // one strided copy with the conversion, dense result
 }
 
+Tensor autocast_find_bf16(const Tensor& x) {
+  return t_guards > 0 && x.dtype() == DType::f32 ? cache_find(x) : Tensor();
+}
+
 bool autocast_keeps_bf16(const Tensor& x) {
   return t_guards > 0 && t_autocast == DType::bf16 && x.dtype() == DType::f32;
 }

@@ -57,6 +57,10 @@ Tensor autocast_bf16_operand(const Tensor& x);
 // cached) instead of a dense f32 copy followed by a cast.
 Tensor autocast_dense_bf16(const Tensor& x);
 
+// The cast cache's bf16 copy of x (a kept copy, or an earlier cast) while a guard is alive, else an
+// undefined tensor: never casts (for an op that converts x itself when no copy exists).
+Tensor autocast_find_bf16(const Tensor& x);
+
 // This thread's counts of autocast_bf16_operand calls (tests, benchmarks): casts made (cache misses or no
 // guard), cache hits, and hits on a kept copy (one an op wrote beside its output: autocast_keep_bf16).
 struct AutocastStats {

@@ -92,6 +92,13 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());
 // weight): the GEMM rounds its fp32 sums (half the bytes written and read after), for consumers that read
 // bf16 (swiglu). Its gradient arrives in any float dtype. Elsewhere (no guard, f64): linear(x, w).
 Tensor linear_bf16_out(const Tensor& x, const Tensor& w);
+// {linear(x, w_0), …, linear(x, w_{n−1})} as one GEMM over the weights stacked along their output dim (the
+// attention's q, k and v projections): y_i (…, out_i) are column blocks of one (…, Σ out_i) result (views,
+// row stride Σ out_i). Backward: the gradients gathered into one (M, Σ out_i) matrix, then one GEMM for dx
+// (no sum of n partial dx) and one for the stacked dW, each w_i's gradient a row block of it. The same
+// products as n linears (each output element the same dot product; under bf16 autocast the same bf16
+// operands), so equal up to the order of fp32 additions the GEMM library picks.
+std::vector<Tensor> linear_stacked(const Tensor& x, const std::vector<Tensor>& ws);
 
 // ---- layers (ops/nn.cpp) --------------------------------------------------------------------
 // weight (V, C), ids (…) integer → (…, C); backward scatter-adds rows.

@@ -77,9 +77,14 @@ SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
 
 Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions, const Selection* sel) const {
   int64_t B = x.size(0), T = x.size(1);
-  Tensor q = q_proj->forward(x).reshape({B, T, n_heads_, head_dim_}).transpose(1, 2);
-  Tensor k = k_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
-  Tensor v = v_proj->forward(x).reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
+  // one GEMM for the three projections (column blocks of one result), then each head split as a view
+  std::vector<Tensor> qkv = linear_stacked(x, {q_proj->weight, k_proj->weight, v_proj->weight});
+  const Linear* projs[3] = {q_proj.get(), k_proj.get(), v_proj.get()};
+  for (size_t i = 0; i < 3; ++i)
+    if (projs[i]->bias.defined()) qkv[i] = add(qkv[i], projs[i]->bias);
+  Tensor q = qkv[0].reshape({B, T, n_heads_, head_dim_}).transpose(1, 2);
+  Tensor k = qkv[1].reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
+  Tensor v = qkv[2].reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);
   q = rope(q, positions, rope_theta_, rope_scaling_);
   k = rope(k, positions, rope_theta_, rope_scaling_);
   Tensor o = sel ? sparse_attention(q, k, v, sel->selected, sel->gate, window_, sinks_)

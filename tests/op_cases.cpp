@@ -53,6 +53,14 @@ const std::vector<OpCase>& op_cases() {
       {"linear", {F({2, 3, 4}), F({5, 4}), F({5})}, [](V x) { return linear(x[0], x[1], x[2]); }},
       // without a bf16 autocast guard it is linear (its bf16 output: tests/test_fused_ops.cpp)
       {"linear_bf16_out", {F({2, 3, 4}), F({5, 4})}, [](V x) { return linear_bf16_out(x[0], x[1]); }},
+      // three weights of 5, 5 and 2 rows: every output block (offsets 0, 5, 10) reaches the loss
+      {"linear_stacked", {F({2, 3, 4}), F({5, 4}), F({5, 4}), F({2, 4})},
+       [](V x) {
+         std::vector<Tensor> y = linear_stacked(x[0], {x[1], x[2], x[3]});
+         return add(mul(y[0], y[1]), sum(mul(y[2], y[2]), {-1}, true));
+       }},
+      {"linear_stacked/unused_output", {F({3, 4}), F({2, 4}), F({3, 4})},
+       [](V x) { return linear_stacked(x[0], {x[1], x[2]})[1]; }},
       // ---- shape and movement ----
       {"reshape", {F({2, 3, 4})}, [](V x) { return mul(reshape(x[0], {4, -1}), reshape(x[0], {4, 6})); }},
       {"reshape/copy", {F({3, 4})}, [](V x) { return reshape(transpose(x[0], 0, 1), {2, 6}); }},

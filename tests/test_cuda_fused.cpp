@@ -175,6 +175,37 @@ TEST_CASE("cuda fused: swiglu matches the composite and the CPU, and the kept bf
   }
 }
 
+TEST_CASE("cuda fused: linear_stacked's q, k, v through RoPE and attention match the CPU under bf16" *
+          doctest::skip(no_gpu())) {
+  // the attention layer's path: one GEMM for q, k, v (column blocks, row stride 128), head splits as views,
+  // RoPE reading q and k in place, attention reading v's block (a strided view) and writing dv in its
+  // memory order; the backward gathers dq, dk (kept bf16 copies) and dv into one matrix for dx and dW
+  const Device gpu = Device::cuda(0);
+  Generator gen(47);
+  Tensor x = randn({2, 40, 64}, gen), wq = randn({64, 64}, gen), wk = randn({32, 64}, gen),
+         wv = randn({32, 64}, gen), go = randn({2, 40, 64}, gen);
+  std::vector<Tensor> got[2];
+  for (int k = 0; k < 2; ++k) {
+    const Device dev = k == 0 ? gpu : Device::cpu();
+    AutocastGuard guard(DType::bf16);
+    Tensor xr = x.to(dev).detach().clone().set_requires_grad(true);
+    std::vector<Tensor> ws;
+    for (const Tensor& w : {wq, wk, wv}) ws.push_back(w.to(dev).detach().clone().set_requires_grad(true));
+    std::vector<Tensor> y = linear_stacked(xr, ws);
+    Tensor pos = Tensor::arange(40).to(dev);
+    Tensor q = rope(y[0].reshape({2, 40, 4, 16}).transpose(1, 2), pos, 10000.0);
+    Tensor kk = rope(y[1].reshape({2, 40, 2, 16}).transpose(1, 2), pos, 10000.0);
+    Tensor v = y[2].reshape({2, 40, 2, 16}).transpose(1, 2);
+    Tensor o = attention(q, kk, v, true).transpose(1, 2).reshape({2, 40, 64});
+    backward(o, go.to(dev));
+    got[k] = {o.detach(), xr.grad(), ws[0].grad(), ws[1].grad(), ws[2].grad()};
+  }
+  for (size_t i = 0; i < got[0].size(); ++i) {
+    CAPTURE(i);
+    CHECK(rel_err(got[0][i].to(Device::cpu()), got[1][i]) <= 2e-2);  // bf16 operands, other fp32 orders
+  }
+}
+
 TEST_CASE("cuda fused: the Transformer's fused loss equals the unfused one under bf16" *
           doctest::skip(no_gpu())) {
   TransformerConfig cfg;

@@ -285,6 +285,50 @@ TEST_CASE("fused: linear_bf16_out gives linear's output rounded to bf16; swiglu 
                        "[swiglu] first input has dtype bf16; expected f32 or f64", Error);
 }
 
+TEST_CASE(
+    "fused: linear_stacked equals one linear per weight (f32 and bf16 autocast), forward and backward") {
+  Generator gen(44);
+  // q, k, v of a GQA layer: 32, 16 and 16 outputs from 24 inputs; a gradient for every output block
+  Tensor x = randn({2, 5, 24}, gen), wq = randn({32, 24}, gen), wk = randn({16, 24}, gen),
+         wv = randn({16, 24}, gen);
+  Tensor gq = randn({2, 5, 32}, gen), gk = randn({2, 5, 16}, gen), gv = randn({2, 5, 16}, gen);
+  for (const bool autocast : {false, true}) {
+    CAPTURE(autocast);
+    std::vector<Tensor> out[2];
+    for (int stacked = 0; stacked < 2; ++stacked) {
+      std::optional<AutocastGuard> guard;
+      if (autocast) guard.emplace(DType::bf16);
+      Tensor xr = x.detach().clone().set_requires_grad(true);
+      std::vector<Tensor> ws = {wq.detach().clone().set_requires_grad(true),
+                                wk.detach().clone().set_requires_grad(true),
+                                wv.detach().clone().set_requires_grad(true)};
+      std::vector<Tensor> y =
+          stacked ? linear_stacked(xr, ws)
+                  : std::vector<Tensor>{linear(xr, ws[0]), linear(xr, ws[1]), linear(xr, ws[2])};
+      REQUIRE(y.size() == 3);
+      CHECK(y[1].shape() == Shape{2, 5, 16});
+      Tensor loss = add(add(sum(mul(y[0], gq)), sum(mul(y[1], gk))), sum(mul(y[2], gv)));
+      backward(loss);
+      out[stacked] = {y[0].detach(), y[1].detach(), y[2].detach(), xr.grad(),
+                      ws[0].grad(),  ws[1].grad(),  ws[2].grad()};
+    }
+    for (size_t i = 0; i < out[0].size(); ++i) {
+      CAPTURE(i);
+      CHECK(rel_err(out[1][i], out[0][i]) <= 1e-6);  // the same products; fp32 sums in the GEMM's order
+    }
+  }
+  // a frozen weight (no gradient) gets none; x still does
+  Tensor xr = x.detach().clone().set_requires_grad(true), wr = wq.detach().clone().set_requires_grad(true);
+  std::vector<Tensor> y = linear_stacked(xr, {wr, wk});
+  backward(sum(add(sum(y[0]), sum(y[1]))));
+  CHECK(xr.grad().defined());
+  CHECK(wr.grad().defined());
+  CHECK_FALSE(wk.grad().defined());
+  CHECK_THROWS_WITH_AS(linear_stacked(x, {wq, randn({4, 7}, gen)}),
+                       doctest::Contains("[linear_stacked] input [2, 5, 24] does not match weight [4, 7]"),
+                       Error);
+}
+
 TEST_CASE("fused: add_rmsnorm equals add + rmsnorm bit for bit in f32, forward and backward") {
   Generator gen(39);
   Tensor x = randn({6, 40}, gen), d = randn({6, 40}, gen), w = randn({40}, gen);

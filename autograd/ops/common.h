@@ -53,8 +53,9 @@ std::vector<int64_t> inverse_permutation(const std::vector<int64_t>& order);
 // layout.
 Tensor empty_in_order(const Shape& shape, const Shape& strides, DType dtype, Device device);
 // The strides (for empty_in_order) of the gradient of attention operand x (B, heads, T, D): with `rows`,
-// x's own when x is a permutation of a dense layout with its head dim innermost (the gradient of a head
-// split then transposes back to the projection's layout for free); else dense.
+// x's own when its head dim is innermost (empty_in_order then lays the gradient out dense in x's memory
+// order, gaps or not: the gradient of a head split transposes back to the projection's layout for free);
+// else dense.
 Shape attention_grad_strides(const Tensor& x, bool rows);
 // The attention output (B, H, T, D): laid out (B, T, H, D) when `rows` (its transpose back to the output
 // projection is then a view), else dense.

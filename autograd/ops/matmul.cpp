@@ -205,4 +205,80 @@ Tensor linear_bf16_out(const Tensor& x, const Tensor& w) {
   return linear_impl(x, w, Tensor(), true);
 }
 
+namespace {
+
+// x (M, K), ws[i] (N_i, K) → the column blocks y_i (M, N_i) of x · [w_0; …; w_{n−1}]ᵀ (linear_stacked).
+std::vector<Tensor> linear_stacked_2d(const Tensor& x, const std::vector<Tensor>& ws) {
+  const Device dev = x.device();
+  const DType wt = ws[0].dtype();
+  const bool bf16 = wt == DType::bf16 || (x.dtype() == DType::f32 && autocast_dtype() == DType::bf16);
+  const DType op_t = bf16 ? DType::bf16 : x.dtype();
+  std::vector<int64_t> offs;
+  int64_t n = 0;
+  for (const Tensor& w : ws) offs.push_back(n), n += w.size(0);
+  const int64_t m = x.size(0), k = x.size(1);
+  Tensor w_all = Tensor::empty({n, k}, op_t, dev);  // the stacked weights (rounded to bf16 under autocast)
+  {
+    NoGradGuard g;
+    for (size_t i = 0; i < ws.size(); ++i) w_all.narrow(0, offs[i], ws[i].size(0)).copy_(ws[i].detach());
+  }
+  Tensor x_op = bf16 ? autocast_bf16_operand(x) : x;
+  Tensor out = matmul_forward(x_op, transpose(w_all, 0, 1));  // (M, N), f32 (x's dtype off autocast)
+  std::vector<Tensor> ys;
+  for (size_t i = 0; i < ws.size(); ++i) ys.push_back(out.narrow(1, offs[i], ws[i].size(0)));
+  std::vector<Tensor> inputs = {x};
+  inputs.insert(inputs.end(), ws.begin(), ws.end());
+  if (!needs_grad(inputs)) return ys;
+  bool any_w = false;
+  for (const Tensor& w : ws) any_w = any_w || w.requires_grad();
+  Tensor keep_x = any_w ? x_op : Tensor(), keep_w = x.requires_grad() ? w_all : Tensor();
+  std::vector<bool> want_w;
+  for (const Tensor& w : ws) want_w.push_back(w.requires_grad());
+  record(
+      "linear_stacked", inputs, ys, bf16 ? std::vector<Tensor>{} : inputs,
+      [keep_x, keep_w, want_w, offs, m, n, op_t, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+        Tensor gy = Tensor::empty({m, n}, op_t, dev);  // the gradients side by side, in the GEMMs' dtype
+        {
+          NoGradGuard guard;
+          for (size_t i = 0; i < g.size(); ++i) {  // a kept bf16 copy when there is one (RoPE's backward)
+            Tensor kept = op_t == DType::bf16 ? autocast_find_bf16(g[i]) : Tensor();
+            gy.narrow(1, offs[i], g[i].size(1)).copy_(kept.defined() ? kept : g[i].detach());
+          }
+        }
+        std::vector<Tensor> gin(g.size() + 1);
+        if (keep_w.defined()) gin[0] = matmul_forward(gy, keep_w);
+        if (keep_x.defined()) {
+          Tensor gw = matmul_forward(transpose(gy, 0, 1), keep_x);  // (N, K): w's layout, stacked
+          for (size_t i = 0; i < g.size(); ++i)
+            if (want_w[i]) gin[i + 1] = gw.narrow(0, offs[i], g[i].size(1));
+        }
+        return gin;
+      });
+  return ys;
+}
+
+}  // namespace
+
+std::vector<Tensor> linear_stacked(const Tensor& x, const std::vector<Tensor>& ws) {
+  SRA_CHECK(!ws.empty(), "[linear_stacked] no weights");
+  for (const Tensor& w : ws) {
+    SRA_CHECK(w.dim() == 2, "[linear_stacked] weight must be (out, in), got ", shape_str(w.shape()));
+    SRA_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "[linear_stacked] input ", shape_str(x.shape()),
+              " does not match weight ", shape_str(w.shape()));
+    SRA_CHECK(w.dtype() == ws[0].dtype(), "[linear_stacked] weights of dtypes ", dtype_name(ws[0].dtype()),
+              " and ", dtype_name(w.dtype()));
+    detail::require_linear_operands("linear_stacked", x, w);
+    detail::require_same_device("linear_stacked", {&x, &w});
+  }
+  Tensor x2 = x.dim() == 1 ? x.unsqueeze(0) : reshape(x, {-1, x.size(-1)});
+  std::vector<Tensor> ys = linear_stacked_2d(x2, ws);
+  Shape lead(x.shape().begin(), x.shape().end() - 1);
+  for (size_t i = 0; i < ys.size(); ++i) {
+    Shape s = lead;
+    s.push_back(ws[i].size(0));
+    ys[i] = reshape(ys[i], s);
+  }
+  return ys;
+}
+
 }  // namespace sra
