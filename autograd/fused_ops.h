@@ -24,7 +24,8 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& w, const Tensor& targ
 // backward (ggate = gy·up·σ(gate)·(1 + gate·(1 − σ(gate))), gup = gy·silu(gate)), equal to
 // mul(silu(gate), up). Under AutocastGuard(bf16) with f32 inputs the kernel also writes the bf16 copy the
 // next GEMM reads (autocast.h: autocast_keep_bf16), so no separate cast runs, and keeps gate and up in
-// bf16 for the backward. gate and up may both be bf16 (linear_bf16_out's): read widened; y f32.
+// bf16 for the backward. gate and up may both be bf16 (linear_bf16_out's): read widened; y f32, their
+// gradients bf16 (the dtype of the inputs; what the projections' GEMMs read).
 Tensor swiglu(const Tensor& gate, const Tensor& up);
 
 // The residual add fused with the RMSNorm after it (ops/fused_add_rmsnorm.cpp): x, delta (…, C), weight (C)

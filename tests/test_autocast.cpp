@@ -302,12 +302,13 @@ TEST_CASE("autocast: f64 attention is never cast") {
 }
 
 TEST_CASE(
-    "autocast: the backward's gate, up, attention-output, q and k gradients reach their GEMMs as kept "
-    "copies") {
-  // Per layer, swiglu's backward keeps bf16 copies of the gate and up gradients, add_rmsnorm's of the
-  // gradient of its delta (the attention's output projection) and rope's of the q and k gradients (in the
-  // projections' memory order): five GEMM operands a layer that are not cast again (each was one cast
-  // kernel over the activation, H200 profile 2026-12-02).
+    "autocast: the backward's gate, up, attention-output, q and k gradients reach their GEMMs without a "
+    "cast") {
+  // Per layer, swiglu's backward writes the gate and up gradients in bf16 only (the gradients of bf16
+  // inputs: the GEMMs read them as they are), add_rmsnorm keeps a bf16 copy of the gradient of its delta
+  // (the attention's output projection) and rope of the q and k gradients (in the projections' memory
+  // order): no GEMM operand of the backward is cast (each was one cast kernel over the activation, H200
+  // profile 2026-12-02).
   TransformerConfig cfg = sra::test::tiny_decoder_config(3, 5);
   Transformer model(cfg);
   Generator gen(36);
@@ -320,7 +321,8 @@ TEST_CASE(
   const AutocastStats before = autocast_stats();
   backward(loss);
   const AutocastStats after = autocast_stats();
-  CHECK(after.kept_hits - before.kept_hits >= uint64_t(5 * cfg.n_layers));
+  CHECK(after.casts == before.casts);
+  CHECK(after.kept_hits - before.kept_hits >= uint64_t(3 * cfg.n_layers));
   for (auto& [name, p] : model.named_parameters()) {
     CAPTURE(name);
     REQUIRE(p.grad().defined());

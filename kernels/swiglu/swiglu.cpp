@@ -1,6 +1,8 @@
 // The SwiGLU dispatchers: the one switch from a device to its kernel (contract in swiglu.h).
 #include "kernels/swiglu/swiglu.h"
 
+#include <vector>
+
 #include "core/check.h"
 #include "kernels/common/dtype_switch.h"
 #include "kernels/common/widen.h"
@@ -37,13 +39,19 @@ void swiglu_backward(Device d, const SwigluBackwardArgs& a) {
   SRA_CHECK((a.ga16 == nullptr && a.gb16 == nullptr && !a.inputs_bf16) || a.dtype == DType::f32,
             "[swiglu] bf16 gradient copies and bf16 inputs need f32, got ", dtype_name(a.dtype));
   if (d.is_cuda()) return swiglu_backward_cuda(a, d.index);
-  if (a.inputs_bf16) {
-    on_widened(a, [](const SwigluBackwardArgs& f) { swiglu_backward_cpu<float>(f); });
+  // a gradient wanted in bf16 only: computed in f32 here, then rounded (as CUDA rounds in the kernel)
+  SwigluBackwardArgs c = a;
+  std::vector<float> ta(c.ga == nullptr && c.ga16 != nullptr ? size_t(a.n) : 0);
+  std::vector<float> tb(c.gb == nullptr && c.gb16 != nullptr ? size_t(a.n) : 0);
+  if (!ta.empty()) c.ga = ta.data();
+  if (!tb.empty()) c.gb = tb.data();
+  if (c.inputs_bf16) {
+    on_widened(c, [](const SwigluBackwardArgs& f) { swiglu_backward_cpu<float>(f); });
   } else {
-    for_float(a.dtype, "swiglu", "cpu", [&](auto tag) { swiglu_backward_cpu<decltype(tag)>(a); });
+    for_float(c.dtype, "swiglu", "cpu", [&](auto tag) { swiglu_backward_cpu<decltype(tag)>(c); });
   }
-  if (a.ga16 != nullptr && a.ga != nullptr) narrow_bf16(a.ga16, static_cast<const float*>(a.ga), a.n);
-  if (a.gb16 != nullptr && a.gb != nullptr) narrow_bf16(a.gb16, static_cast<const float*>(a.gb), a.n);
+  if (c.ga16 != nullptr && c.ga != nullptr) narrow_bf16(c.ga16, static_cast<const float*>(c.ga), a.n);
+  if (c.gb16 != nullptr && c.gb != nullptr) narrow_bf16(c.gb16, static_cast<const float*>(c.gb), a.n);
 }
 
 }  // namespace sra::kern

@@ -5,7 +5,9 @@
 //             f32 math
 //   backward  ga = (gy·b)·(σ(a)·(1 + a·(1 − σ(a)))),  gb = gy·(a·σ(a))   (either may be null), and when
 //             ga16 / gb16 are set, ga / gb rounded to bf16 (CUDA beside them; the CPU rounds afterwards);
-//             with inputs_bf16 (f32) a and b are bf16 arrays, widened (exact) before the same f32 math
+//             ga16 without ga (gb16 without gb): that gradient in bf16 only (the gradient of a bf16 input,
+//             whose consumer, a GEMM, reads bf16: no f32 array written); with inputs_bf16 (f32) a and b
+//             are bf16 arrays, widened (exact) before the same f32 math
 // The same operations in the same order as the composite mul(silu(a), b) and its backward
 // (kernels/elementwise), so the two agree to the last bit on one device. CPU: parallel_for over elements;
 // CUDA (swiglu_cuda.cu): one thread per element, grid-stride. Callers use the dispatchers (swiglu.cpp).
@@ -31,8 +33,8 @@ struct SwigluArgs {  // contiguous, on the call's device
 
 struct SwigluBackwardArgs {
   DType dtype;
-  void* ga;  // or null
-  void* gb;  // or null
+  void* ga;  // or null (then ga16 alone, if set)
+  void* gb;  // or null (then gb16 alone, if set)
   const void* gy;
   const void* a;
   const void* b;

@@ -69,14 +69,14 @@ __global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* g
       const int64_t i = i0 + k * step;
       if (i >= n) break;
       const T u = ua[k], sg = sigm(u), g = ug[k];
-      if (ga) {
+      if (ga || ga16) {
         const T v = (g * ub[k]) * (sg * (T(1) + u * (T(1) - sg)));
-        ga[i] = v;
+        if (ga) ga[i] = v;
         if (ga16) ga16[i] = to_bf16(float(v));
       }
-      if (gb) {
+      if (gb || gb16) {
         const T v = g * (u * sg);
-        gb[i] = v;
+        if (gb) gb[i] = v;
         if (gb16) gb16[i] = to_bf16(float(v));
       }
     }
