@@ -99,6 +99,10 @@ Tensor linear_bf16_out(const Tensor& x, const Tensor& w);
 // products as n linears (each output element the same dot product; under bf16 autocast the same bf16
 // operands), so equal up to the order of fp32 additions the GEMM library picks.
 std::vector<Tensor> linear_stacked(const Tensor& x, const std::vector<Tensor>& ws);
+// linear_stacked whose outputs are bf16 when the GEMM runs on bf16 operands (linear_bf16_out's rule): the
+// MLP's gate and up, which swiglu reads in place as the two halves of one matrix and whose bf16 gradients
+// it writes side by side, so the backward GEMMs take them with no gather.
+std::vector<Tensor> linear_stacked_bf16_out(const Tensor& x, const std::vector<Tensor>& ws);
 
 // ---- layers (ops/nn.cpp) --------------------------------------------------------------------
 // weight (V, C), ids (…) integer → (…, C); backward scatter-adds rows.

@@ -104,7 +104,9 @@ SwiGLU::SwiGLU(const TransformerConfig& c, Generator& gen) {
 
 Tensor SwiGLU::forward(const Tensor& x) const {
   // under bf16 autocast gate and up stay bf16 from their GEMMs to swiglu (which keeps them for its backward)
-  return down_proj->forward(swiglu(gate_proj->forward_bf16_out(x), up_proj->forward_bf16_out(x)));
+  // gate and up: one GEMM over the stacked weights (bf16 halves of one matrix under autocast)
+  std::vector<Tensor> gu = linear_stacked_bf16_out(x, {gate_proj->weight, up_proj->weight});
+  return down_proj->forward(swiglu(gu[0], gu[1]));
 }
 
 DecoderLayer::DecoderLayer(const TransformerConfig& c, bool sra, bool own_router, Generator& gen)

@@ -59,6 +59,12 @@ const std::vector<OpCase>& op_cases() {
          std::vector<Tensor> y = linear_stacked(x[0], {x[1], x[2], x[3]});
          return add(mul(y[0], y[1]), sum(mul(y[2], y[2]), {-1}, true));
        }},
+      // without a bf16 autocast guard it is linear_stacked (its bf16 halves: tests/test_fused_ops.cpp)
+      {"linear_stacked_bf16_out", {F({2, 3, 4}), F({5, 4}), F({5, 4})},
+       [](V x) {
+         std::vector<Tensor> y = linear_stacked_bf16_out(x[0], {x[1], x[2]});
+         return swiglu(y[0], y[1]);
+       }},
       {"linear_stacked/unused_output", {F({3, 4}), F({2, 4}), F({3, 4})},
        [](V x) { return linear_stacked(x[0], {x[1], x[2]})[1]; }},
       // ---- shape and movement ----

@@ -154,24 +154,31 @@ TEST_CASE("cuda fused: swiglu matches the composite and the CPU, and the kept bf
   CHECK(rel_err(grads[0][0], grads[1][0]) <= 1e-5);
   CHECK(rel_err(grads[0][1], grads[1][1]) <= 1e-5);
 
-  // the model's MLP under autocast: gate and up from linear_bf16_out (cuBLASLt writes bf16) into swiglu
+  // the model's MLP under autocast: gate and up from linear_bf16_out (cuBLASLt writes bf16) into swiglu, and
+  // from linear_stacked_bf16_out (one GEMM; swiglu reads the halves in place, writes their gradients side
+  // by side for the stacked backward GEMMs)
   Tensor xm = randn({3, 7, 64}, gen), wg = randn({96, 64}, gen), wu = randn({96, 64}, gen);
   Tensor gm = randn({3, 7, 96}, gen);
-  std::vector<Tensor> mlp[2];
-  for (int k = 0; k < 2; ++k) {
-    const Device dev = k == 0 ? gpu : Device::cpu();
-    Tensor xr = xm.to(dev).detach().clone().set_requires_grad(true);
-    Tensor wgr = wg.to(dev).detach().clone().set_requires_grad(true);
-    Tensor wur = wu.to(dev).detach().clone().set_requires_grad(true);
-    Tensor g = linear_bf16_out(xr, wgr), u = linear_bf16_out(xr, wur);
-    CHECK(g.dtype() == DType::bf16);
-    Tensor y = swiglu(g, u);
-    backward(y, gm.to(dev));
-    mlp[k] = {cast(g.detach(), DType::f32), y.detach(), xr.grad(), wgr.grad(), wur.grad()};
-  }
-  for (int i = 0; i < 5; ++i) {
-    CAPTURE(i);
-    CHECK(rel_err(mlp[0][i], mlp[1][i]) <= 1e-2);  // fp32 sums in another order, rounded to bf16
+  for (const bool stacked : {false, true}) {
+    CAPTURE(stacked);
+    std::vector<Tensor> mlp[2];
+    for (int k = 0; k < 2; ++k) {
+      const Device dev = k == 0 ? gpu : Device::cpu();
+      Tensor xr = xm.to(dev).detach().clone().set_requires_grad(true);
+      Tensor wgr = wg.to(dev).detach().clone().set_requires_grad(true);
+      Tensor wur = wu.to(dev).detach().clone().set_requires_grad(true);
+      std::vector<Tensor> gu = stacked
+                                   ? linear_stacked_bf16_out(xr, {wgr, wur})
+                                   : std::vector<Tensor>{linear_bf16_out(xr, wgr), linear_bf16_out(xr, wur)};
+      CHECK(gu[0].dtype() == DType::bf16);
+      Tensor y = swiglu(gu[0], gu[1]);
+      backward(y, gm.to(dev));
+      mlp[k] = {cast(gu[0].detach(), DType::f32), y.detach(), xr.grad(), wgr.grad(), wur.grad()};
+    }
+    for (int i = 0; i < 5; ++i) {
+      CAPTURE(i);
+      CHECK(rel_err(mlp[0][i], mlp[1][i]) <= 1e-2);  // fp32 sums in another order, rounded to bf16
+    }
   }
 }
 

@@ -329,6 +329,42 @@ TEST_CASE(
                        Error);
 }
 
+TEST_CASE("fused: the stacked gate and up (linear_stacked_bf16_out) into swiglu equal two linear_bf16_out") {
+  // under bf16 autocast the two halves of one bf16 GEMM output, read in place by swiglu, whose bf16
+  // gradients come back side by side for one backward GEMM pair
+  Generator gen(45);
+  Tensor x = randn({2, 7, 16}, gen), wg = randn({24, 16}, gen), wu = randn({24, 16}, gen);
+  Tensor gy = randn({2, 7, 24}, gen);
+  std::vector<Tensor> out[2];
+  for (int stacked = 0; stacked < 2; ++stacked) {
+    AutocastGuard guard(DType::bf16);
+    Tensor xr = x.detach().clone().set_requires_grad(true);
+    Tensor wgr = wg.detach().clone().set_requires_grad(true),
+           wur = wu.detach().clone().set_requires_grad(true);
+    Tensor g, u;
+    if (stacked) {
+      std::vector<Tensor> gu = linear_stacked_bf16_out(xr, {wgr, wur});
+      g = gu[0], u = gu[1];
+      CHECK(g.storage() == u.storage());
+      CHECK(u.offset() == g.offset() + 24);
+    } else {
+      g = linear_bf16_out(xr, wgr), u = linear_bf16_out(xr, wur);
+    }
+    CHECK(g.dtype() == DType::bf16);
+    Tensor y = swiglu(g, u);
+    backward(y, gy);
+    out[stacked] = {cast(g.detach(), DType::f32), y.detach(), xr.grad(), wgr.grad(), wur.grad()};
+  }
+  for (size_t i = 0; i < out[0].size(); ++i) {
+    CAPTURE(i);
+    CHECK(rel_err(out[1][i], out[0][i]) <= 1e-6);
+  }
+  // without a guard: linear_stacked's f32 outputs (swiglu copies the column blocks dense)
+  std::vector<Tensor> f = linear_stacked_bf16_out(x, {wg, wu});
+  CHECK(f[0].dtype() == DType::f32);
+  CHECK(rel_err(swiglu(f[0], f[1]), swiglu(linear(x, wg), linear(x, wu))) <= 1e-6);  // sgemm's sum order
+}
+
 TEST_CASE("fused: add_rmsnorm equals add + rmsnorm bit for bit in f32, forward and backward") {
   Generator gen(39);
   Tensor x = randn({6, 40}, gen), d = randn({6, 40}, gen), w = randn({40}, gen);

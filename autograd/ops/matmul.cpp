@@ -207,8 +207,22 @@ Tensor linear_bf16_out(const Tensor& x, const Tensor& w) {
 
 namespace {
 
-// x (M, K), ws[i] (N_i, K) → the column blocks y_i (M, N_i) of x · [w_0; …; w_{n−1}]ᵀ (linear_stacked).
-std::vector<Tensor> linear_stacked_2d(const Tensor& x, const std::vector<Tensor>& ws) {
+// The gradients g[i] (M, N_i) when they already lie side by side as one (M, N) matrix of dtype dt (swiglu's
+// bf16 gradients of a stacked gate and up): that matrix, else an undefined tensor.
+Tensor side_by_side(const std::vector<Tensor>& g, const std::vector<int64_t>& offs, int64_t m, int64_t n,
+                    DType dt) {
+  for (size_t i = 0; i < g.size(); ++i) {
+    const Tensor& t = g[i];
+    if (t.dtype() != dt || t.dim() != 2 || t.storage() != g[0].storage() || t.stride(1) != 1 ||
+        (m > 1 && t.stride(0) != n) || t.offset() != g[0].offset() + offs[i])
+      return Tensor();
+  }
+  return Tensor::make_view(g[0], {m, n}, {n, 1}, g[0].offset());
+}
+
+// x (M, K), ws[i] (N_i, K) → the column blocks y_i (M, N_i) of x · [w_0; …; w_{n−1}]ᵀ (linear_stacked; in
+// bf16 with out16 when the GEMM runs on bf16 operands).
+std::vector<Tensor> linear_stacked_2d(const Tensor& x, const std::vector<Tensor>& ws, bool out16) {
   const Device dev = x.device();
   const DType wt = ws[0].dtype();
   const bool bf16 = wt == DType::bf16 || (x.dtype() == DType::f32 && autocast_dtype() == DType::bf16);
@@ -223,7 +237,7 @@ std::vector<Tensor> linear_stacked_2d(const Tensor& x, const std::vector<Tensor>
     for (size_t i = 0; i < ws.size(); ++i) w_all.narrow(0, offs[i], ws[i].size(0)).copy_(ws[i].detach());
   }
   Tensor x_op = bf16 ? autocast_bf16_operand(x) : x;
-  Tensor out = matmul_forward(x_op, transpose(w_all, 0, 1));  // (M, N), f32 (x's dtype off autocast)
+  Tensor out = matmul_forward(x_op, transpose(w_all, 0, 1), bf16 && out16);  // (M, N), f32 or bf16
   std::vector<Tensor> ys;
   for (size_t i = 0; i < ws.size(); ++i) ys.push_back(out.narrow(1, offs[i], ws[i].size(0)));
   std::vector<Tensor> inputs = {x};
@@ -237,9 +251,10 @@ std::vector<Tensor> linear_stacked_2d(const Tensor& x, const std::vector<Tensor>
   record(
       "linear_stacked", inputs, ys, bf16 ? std::vector<Tensor>{} : inputs,
       [keep_x, keep_w, want_w, offs, m, n, op_t, dev](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-        Tensor gy = Tensor::empty({m, n}, op_t, dev);  // the gradients side by side, in the GEMMs' dtype
-        {
+        Tensor gy = side_by_side(g, offs, m, n, op_t);  // the gradients as one matrix, in the GEMMs' dtype
+        if (!gy.defined()) {
           NoGradGuard guard;
+          gy = Tensor::empty({m, n}, op_t, dev);
           for (size_t i = 0; i < g.size(); ++i) {  // a kept bf16 copy when there is one (RoPE's backward)
             Tensor kept = op_t == DType::bf16 ? autocast_find_bf16(g[i]) : Tensor();
             gy.narrow(1, offs[i], g[i].size(1)).copy_(kept.defined() ? kept : g[i].detach());
@@ -257,9 +272,7 @@ std::vector<Tensor> linear_stacked_2d(const Tensor& x, const std::vector<Tensor>
   return ys;
 }
 
-}  // namespace
-
-std::vector<Tensor> linear_stacked(const Tensor& x, const std::vector<Tensor>& ws) {
+std::vector<Tensor> linear_stacked_impl(const Tensor& x, const std::vector<Tensor>& ws, bool out16) {
   SRA_CHECK(!ws.empty(), "[linear_stacked] no weights");
   for (const Tensor& w : ws) {
     SRA_CHECK(w.dim() == 2, "[linear_stacked] weight must be (out, in), got ", shape_str(w.shape()));
@@ -271,7 +284,7 @@ std::vector<Tensor> linear_stacked(const Tensor& x, const std::vector<Tensor>& w
     detail::require_same_device("linear_stacked", {&x, &w});
   }
   Tensor x2 = x.dim() == 1 ? x.unsqueeze(0) : reshape(x, {-1, x.size(-1)});
-  std::vector<Tensor> ys = linear_stacked_2d(x2, ws);
+  std::vector<Tensor> ys = linear_stacked_2d(x2, ws, out16);
   Shape lead(x.shape().begin(), x.shape().end() - 1);
   for (size_t i = 0; i < ys.size(); ++i) {
     Shape s = lead;
@@ -279,6 +292,16 @@ std::vector<Tensor> linear_stacked(const Tensor& x, const std::vector<Tensor>& w
     ys[i] = reshape(ys[i], s);
   }
   return ys;
+}
+
+}  // namespace
+
+std::vector<Tensor> linear_stacked(const Tensor& x, const std::vector<Tensor>& ws) {
+  return linear_stacked_impl(x, ws, false);
+}
+
+std::vector<Tensor> linear_stacked_bf16_out(const Tensor& x, const std::vector<Tensor>& ws) {
+  return linear_stacked_impl(x, ws, true);
 }
 
 }  // namespace sra

@@ -8,6 +8,9 @@
 //             ga16 without ga (gb16 without gb): that gradient in bf16 only (the gradient of a bf16 input,
 //             whose consumer, a GEMM, reads bf16: no f32 array written); with inputs_bf16 (f32) a and b
 //             are bf16 arrays, widened (exact) before the same f32 math
+// Rows (inputs_bf16 only; ld > 0): a and b — and in the backward the bf16-only gradients ga16 / gb16 —
+// are rows of `cols` elements `ld` apart (element i at (i / cols)·ld + i % cols: the gate and up halves of
+// one stacked (rows, 2·cols) GEMM output, read and written in place); y, gy and the other arrays dense.
 // The same operations in the same order as the composite mul(silu(a), b) and its backward
 // (kernels/elementwise), so the two agree to the last bit on one device. CPU: parallel_for over elements;
 // CUDA (swiglu_cuda.cu): one thread per element, grid-stride. Callers use the dispatchers (swiglu.cpp).
@@ -29,6 +32,7 @@ struct SwigluArgs {  // contiguous, on the call's device
   void* a16 = nullptr;  // f32 only: a and b rounded to bf16, or null
   void* b16 = nullptr;
   bool inputs_bf16 = false;  // f32 only: a and b are bf16 (a linear_bf16_out's outputs)
+  int64_t cols = 0, ld = 0;  // with inputs_bf16: a and b as rows (above); ld 0: dense
 };
 
 struct SwigluBackwardArgs {
@@ -42,6 +46,7 @@ struct SwigluBackwardArgs {
   void* ga16 = nullptr;  // f32 only: ga / gb rounded to bf16 (the GEMMs' operands under autocast), or null
   void* gb16 = nullptr;
   bool inputs_bf16 = false;  // f32 only: a and b are bf16 (the forward's a16, b16)
+  int64_t cols = 0, ld = 0;  // with inputs_bf16: a, b and the bf16-only ga16 / gb16 as rows; ld 0: dense
 };
 
 void swiglu(Device device, const SwigluArgs& args);

@@ -21,6 +21,13 @@ __device__ inline T sigm(T x) {
 
 constexpr int kUnroll = 4;  // elements per thread and round, loaded before they are used
 
+// element i of the row-laid arrays (swiglu.h: rows of cols elements ld apart; ld 0: dense)
+__device__ inline int64_t row_at(int64_t i, int64_t cols, int64_t ld) {
+  if (ld == 0) return i;
+  const int64_t r = i / cols;
+  return r * ld + (i - r * cols);
+}
+
 __device__ inline float widen(Bf16Bits x) {
   return __uint_as_float(uint32_t(x.bits) << 16);
 }
@@ -32,13 +39,16 @@ __device__ inline T widen(T x) {
 // TI: T, or Bf16Bits for bf16 inputs a and b (widened, then T = float math)
 template <typename T, typename TI>
 __global__ void swiglu_kernel(T* y, Bf16Bits* y16, Bf16Bits* a16, Bf16Bits* b16, const TI* a, const TI* b,
-                              int64_t n) {
+                              int64_t n, int64_t cols, int64_t ld) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll];
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k)
-      if (i0 + k * step < n) ua[k] = widen(a[i0 + k * step]), ub[k] = widen(b[i0 + k * step]);
+      if (i0 + k * step < n) {
+        const int64_t j = row_at(i0 + k * step, cols, ld);
+        ua[k] = widen(a[j]), ub[k] = widen(b[j]);
+      }
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const int64_t i = i0 + k * step;
@@ -56,28 +66,31 @@ __global__ void swiglu_kernel(T* y, Bf16Bits* y16, Bf16Bits* a16, Bf16Bits* b16,
 // TI: T, or Bf16Bits for bf16 inputs a and b (widened, then T = float math)
 template <typename T, typename TI>
 __global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* gb16, const T* gy, const TI* a,
-                                       const TI* b, int64_t n) {
+                                       const TI* b, int64_t n, int64_t cols, int64_t ld) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll], ug[kUnroll];
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k)
-      if (i0 + k * step < n)
-        ua[k] = widen(a[i0 + k * step]), ub[k] = widen(b[i0 + k * step]), ug[k] = gy[i0 + k * step];
+      if (i0 + k * step < n) {
+        const int64_t j = row_at(i0 + k * step, cols, ld);
+        ua[k] = widen(a[j]), ub[k] = widen(b[j]), ug[k] = gy[i0 + k * step];
+      }
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const int64_t i = i0 + k * step;
       if (i >= n) break;
+      const int64_t j = row_at(i, cols, ld);  // where a bf16-only gradient goes: a and b's rows
       const T u = ua[k], sg = sigm(u), g = ug[k];
       if (ga || ga16) {
         const T v = (g * ub[k]) * (sg * (T(1) + u * (T(1) - sg)));
         if (ga) ga[i] = v;
-        if (ga16) ga16[i] = to_bf16(float(v));
+        if (ga16) ga16[ga ? i : j] = to_bf16(float(v));
       }
       if (gb || gb16) {
         const T v = g * (u * sg);
         if (gb) gb[i] = v;
-        if (gb16) gb16[i] = to_bf16(float(v));
+        if (gb16) gb16[gb ? i : j] = to_bf16(float(v));
       }
     }
   }
@@ -103,7 +116,8 @@ void swiglu_cuda(const SwigluArgs& p, int device) {
       using TI = decltype(in);
       swiglu_kernel<T, TI><<<grid, cuda::kThreads, 0, cuda::stream(device)>>>(
           static_cast<T*>(p.y), static_cast<Bf16Bits*>(p.y16), static_cast<Bf16Bits*>(p.a16),
-          static_cast<Bf16Bits*>(p.b16), static_cast<const TI*>(p.a), static_cast<const TI*>(p.b), p.n);
+          static_cast<Bf16Bits*>(p.b16), static_cast<const TI*>(p.a), static_cast<const TI*>(p.b), p.n,
+          p.cols, p.ld);
     };
     with_input_type<T>(p.inputs_bf16, launch);
   });
@@ -120,7 +134,7 @@ void swiglu_backward_cuda(const SwigluBackwardArgs& p, int device) {
       swiglu_backward_kernel<T, TI><<<grid, cuda::kThreads, 0, cuda::stream(device)>>>(
           static_cast<T*>(p.ga), static_cast<T*>(p.gb), static_cast<Bf16Bits*>(p.ga16),
           static_cast<Bf16Bits*>(p.gb16), static_cast<const T*>(p.gy), static_cast<const TI*>(p.a),
-          static_cast<const TI*>(p.b), p.n);
+          static_cast<const TI*>(p.b), p.n, p.cols, p.ld);
     };
     with_input_type<T>(p.inputs_bf16, launch);
   });
