@@ -1,6 +1,9 @@
 #include "model/transformer.h"
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -75,10 +78,33 @@ SelfAttention::SelfAttention(const TransformerConfig& c, Generator& gen)
       register_module("o_proj", std::make_shared<Linear>(c.d_model, c.d_model, false, out_std, gen, c.dtype));
 }
 
+namespace {
+
+std::atomic<bool>& stacked_flag() {
+  static std::atomic<bool> on = [] {
+    const char* v = std::getenv("SRA_STACKED_PROJ");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return on;
+}
+
+}  // namespace
+
+void set_stacked_projections(bool on) {
+  stacked_flag().store(on);
+}
+
+bool stacked_projections() {
+  return stacked_flag().load();
+}
+
 Tensor SelfAttention::forward(const Tensor& x, const Tensor& positions, const Selection* sel) const {
   int64_t B = x.size(0), T = x.size(1);
-  // one GEMM for the three projections (column blocks of one result), then each head split as a view
-  std::vector<Tensor> qkv = linear_stacked(x, {q_proj->weight, k_proj->weight, v_proj->weight});
+  // one GEMM per projection, or one for the three (column blocks of one result); each head split a view
+  std::vector<Tensor> qkv = stacked_projections()
+                                ? linear_stacked(x, {q_proj->weight, k_proj->weight, v_proj->weight})
+                                : std::vector<Tensor>{linear(x, q_proj->weight), linear(x, k_proj->weight),
+                                                      linear(x, v_proj->weight)};
   const Linear* projs[3] = {q_proj.get(), k_proj.get(), v_proj.get()};
   for (size_t i = 0; i < 3; ++i)
     if (projs[i]->bias.defined()) qkv[i] = add(qkv[i], projs[i]->bias);
@@ -103,8 +129,10 @@ SwiGLU::SwiGLU(const TransformerConfig& c, Generator& gen) {
 }
 
 Tensor SwiGLU::forward(const Tensor& x) const {
-  // under bf16 autocast gate and up stay bf16 from their GEMMs to swiglu (which keeps them for its backward)
-  // gate and up: one GEMM over the stacked weights (bf16 halves of one matrix under autocast)
+  // under bf16 autocast gate and up stay bf16 from their GEMM(s) to swiglu (which keeps them for its
+  // backward); stacked: one GEMM, their two halves of one matrix
+  if (!stacked_projections())
+    return down_proj->forward(swiglu(gate_proj->forward_bf16_out(x), up_proj->forward_bf16_out(x)));
   std::vector<Tensor> gu = linear_stacked_bf16_out(x, {gate_proj->weight, up_proj->weight});
   return down_proj->forward(swiglu(gu[0], gu[1]));
 }

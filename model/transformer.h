@@ -61,6 +61,14 @@ struct TransformerConfig {
   bool operator==(const TransformerConfig&) const = default;
 };
 
+// The attention's q/k/v and the MLP's gate/up projections as one stacked GEMM each (linear_stacked,
+// linear_stacked_bf16_out) instead of one GEMM per projection: the same products, other fp32 sum orders.
+// Off by default: the 135M step on an H200 took 46.8 ms stacked against 44.6 ms per projection
+// (docs/perf.md, 2026-12-02). SRA_STACKED_PROJ=1 in the environment turns it on at start-up (A/B runs);
+// set_stacked_projections for tests. Process-wide.
+void set_stacked_projections(bool on);
+bool stacked_projections();
+
 class SelfAttention : public Module {
  public:
   SelfAttention(const TransformerConfig& c, Generator& gen);

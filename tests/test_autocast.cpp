@@ -307,8 +307,9 @@ TEST_CASE(
   // Per layer, swiglu's backward writes the gate and up gradients in bf16 only (the gradients of bf16
   // inputs: the GEMMs read them as they are), add_rmsnorm keeps a bf16 copy of the gradient of its delta
   // (the attention's output projection) and rope of the q and k gradients (in the projections' memory
-  // order): no GEMM operand of the backward is cast (each was one cast kernel over the activation, H200
-  // profile 2026-12-02).
+  // order): the one GEMM operand of the backward cast is the v projection's gradient (attention's dv, f32),
+  // none with the stacked projections (linear_stacked converts dv as it gathers the three gradients).
+  // Each cast was one kernel over the activation (H200 profile 2026-12-02).
   TransformerConfig cfg = sra::test::tiny_decoder_config(3, 5);
   Transformer model(cfg);
   Generator gen(36);
@@ -316,16 +317,22 @@ TEST_CASE(
   for (size_t i = 0; i < in.size(); ++i)
     in[i] = int64_t(gen.next_below(40)), tg[i] = int64_t(gen.next_below(40));
   Tensor inputs = Tensor::from_vector(in, {2, 9}), tgts = Tensor::from_vector(tg, {2, 9});
-  AutocastGuard guard(DType::bf16);
-  Tensor loss = model.loss(inputs, tgts);
-  const AutocastStats before = autocast_stats();
-  backward(loss);
-  const AutocastStats after = autocast_stats();
-  CHECK(after.casts == before.casts);
-  CHECK(after.kept_hits - before.kept_hits >= uint64_t(3 * cfg.n_layers));
-  for (auto& [name, p] : model.named_parameters()) {
-    CAPTURE(name);
-    REQUIRE(p.grad().defined());
-    for (float v : p.grad().to_vector<float>()) CHECK(std::isfinite(v));
+  for (const bool stacked : {false, true}) {
+    CAPTURE(stacked);
+    set_stacked_projections(stacked);
+    model.zero_grad();
+    AutocastGuard guard(DType::bf16);
+    Tensor loss = model.loss(inputs, tgts);
+    const AutocastStats before = autocast_stats();
+    backward(loss);
+    const AutocastStats after = autocast_stats();
+    set_stacked_projections(false);
+    CHECK(after.casts - before.casts == uint64_t(stacked ? 0 : cfg.n_layers));
+    CHECK(after.kept_hits - before.kept_hits >= uint64_t(3 * cfg.n_layers));
+    for (auto& [name, p] : model.named_parameters()) {
+      CAPTURE(name);
+      REQUIRE(p.grad().defined());
+      for (float v : p.grad().to_vector<float>()) CHECK(std::isfinite(v));
+    }
   }
 }

@@ -22,9 +22,10 @@ namespace {
 
 // query m-tiles per warp in the forward and dq at D = 64 (flash::with_mtiles; the key passes keep one): two
 // pay once the far stream is long (docs/perf.md "m-tiles": fwd + bwd at T = 16384, B 1, 12 heads × 64
-// 1.857 → 1.762 ms) and cost at short ones (T = 1024, B 16: 0.707 → 0.745 ms), so two from kTwoMtilesFromT
+// 1.86 → 1.73–1.76 ms) and cost at shorter ones (T = 1024, B 16: 0.70–0.71 → 0.74–0.75 ms; T = 4096, B 4:
+// 0.96 → 0.98–0.99 ms), so two from kTwoMtilesFromT, between the measured 4096 and 16384
 int query_mtiles64(int64_t t) {
-  constexpr int64_t kTwoMtilesFromT = 4096;
+  constexpr int64_t kTwoMtilesFromT = 8192;
   return t >= kTwoMtilesFromT ? 2 : 1;
 }
 

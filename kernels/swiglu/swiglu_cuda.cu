@@ -21,12 +21,22 @@ __device__ inline T sigm(T x) {
 
 constexpr int kUnroll = 4;  // elements per thread and round, loaded before they are used
 
-// element i of the row-laid arrays (swiglu.h: rows of cols elements ld apart; ld 0: dense)
-__device__ inline int64_t row_at(int64_t i, int64_t cols, int64_t ld) {
-  if (ld == 0) return i;
-  const int64_t r = i / cols;
-  return r * ld + (i - r * cols);
-}
+// Where elements i0, i0 + step, i0 + 2·step, … of the grid-stride loop sit in the row-laid arrays (swiglu.h:
+// rows of cols elements ld apart; ld 0: dense): one division per thread, then additions (a 64-bit
+// division per element made the 135M step's SwiGLU kernels several times slower, H200 2026-12-02).
+struct RowWalk {
+  int64_t r = 0, c = 0, dq = 0, dr = 0, cols = 0, ld = 0;
+  __device__ RowWalk(int64_t i0, int64_t step, int64_t cols_, int64_t ld_) : cols(cols_), ld(ld_) {
+    if (ld == 0) return;
+    r = i0 / cols, c = i0 - r * cols, dq = step / cols, dr = step - dq * cols;
+  }
+  __device__ int64_t at(int64_t i) const { return ld == 0 ? i : r * ld + c; }  // i: the dense index
+  __device__ void next() {                                                     // to i + step
+    if (ld == 0) return;
+    r += dq, c += dr;
+    if (c >= cols) c -= cols, ++r;
+  }
+};
 
 __device__ inline float widen(Bf16Bits x) {
   return __uint_as_float(uint32_t(x.bits) << 16);
@@ -41,12 +51,14 @@ template <typename T, typename TI>
 __global__ void swiglu_kernel(T* y, Bf16Bits* y16, Bf16Bits* a16, Bf16Bits* b16, const TI* a, const TI* b,
                               int64_t n, int64_t cols, int64_t ld) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
+  const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  RowWalk w(first, step, cols, ld);
+  for (int64_t i0 = first; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll];
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k)
+    for (int k = 0; k < kUnroll; ++k, w.next())
       if (i0 + k * step < n) {
-        const int64_t j = row_at(i0 + k * step, cols, ld);
+        const int64_t j = w.at(i0 + k * step);
         ua[k] = widen(a[j]), ub[k] = widen(b[j]);
       }
 #pragma unroll
@@ -68,19 +80,21 @@ template <typename T, typename TI>
 __global__ void swiglu_backward_kernel(T* ga, T* gb, Bf16Bits* ga16, Bf16Bits* gb16, const T* gy, const TI* a,
                                        const TI* b, int64_t n, int64_t cols, int64_t ld) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i0 < n; i0 += step * kUnroll) {
+  const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  RowWalk w(first, step, cols, ld);
+  for (int64_t i0 = first; i0 < n; i0 += step * kUnroll) {
     T ua[kUnroll], ub[kUnroll], ug[kUnroll];
+    int64_t at[kUnroll];  // where element k sits in a, b and the bf16-only gradients
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k)
-      if (i0 + k * step < n) {
-        const int64_t j = row_at(i0 + k * step, cols, ld);
-        ua[k] = widen(a[j]), ub[k] = widen(b[j]), ug[k] = gy[i0 + k * step];
-      }
+    for (int k = 0; k < kUnroll; ++k, w.next()) {
+      at[k] = w.at(i0 + k * step);
+      if (i0 + k * step < n) ua[k] = widen(a[at[k]]), ub[k] = widen(b[at[k]]), ug[k] = gy[i0 + k * step];
+    }
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const int64_t i = i0 + k * step;
       if (i >= n) break;
-      const int64_t j = row_at(i, cols, ld);  // where a bf16-only gradient goes: a and b's rows
+      const int64_t j = at[k];  // where a bf16-only gradient goes: a and b's rows
       const T u = ua[k], sg = sigm(u), g = ug[k];
       if (ga || ga16) {
         const T v = (g * ub[k]) * (sg * (T(1) + u * (T(1) - sg)));
