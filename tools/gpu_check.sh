@@ -27,7 +27,7 @@
 # 16 layers, 16 heads × 128, seq 2048, batch SRA_BIG_BATCH (default 8), vocab 32768, SwiGLU hidden 5504 =
 # the reference's ceil(8d/3 / 64)·64); bench_merge.py's table and $out/bench_big.jsonl.
 # ab: the flash kernels' m-tiles per warp at D = 64 (SRA_FLASH_MTILES: queries then keys; "22" all two,
-# "21" keys one, "11" all one; the defaults: dense 2 and 2, sparse queries 2 from T = 4096; kernels/common/
+# "21" keys one, "11" all one; the defaults: dense 2 and 2, sparse queries 2 from T = 8192; kernels/common/
 # flash_bf16_cuda.cuh) in one call: `sra bench attention` (dense and SRA) at the 135M step's shape (B 16,
 # 12 heads × 64, T 1024), at B 4, T 4096 and at B 1, T 16384, and the bench step's 135M training step,
 # each with every setting; JSON lines with "mtiles" added
