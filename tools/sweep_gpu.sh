@@ -19,6 +19,11 @@
 # layers or none, beside Dense CoT. A task dimension (context length, hops) is a group per task: the same
 # task overrides on each of its variants (e.g. data.synthetic.max_hops=6) and a group name; each group is
 # compared on its own task's test problems (a group left with one trained variant is not compared: noted).
+# Seeds (SRA_SWEEP_SEEDS, e.g. "1 2 3"): every training variant runs once per seed, labelled "LABEL sN", with
+# model.seed and train.seed = N (the initialisation and the router noise; data.seed, hence the data and the
+# test problems, stay); an rl variant tunes its group's first seed's model. table.md then also gets, per
+# group, each variant's accuracy over its seeds (mean, min, max): one training trajectory's jump can move
+# by thousands of steps with the seed or a numeric change (docs/results.md, sixth session).
 # Every training variant runs SRA_SWEEP_STEPS steps (the cosine over the steps: the same data for each). A
 # variant whose training would end past SRA_SWEEP_DEADLINE_S minus SRA_SWEEP_EVAL_RESERVE_S (judged by the
 # previous variant's seconds) is skipped and named in the log and the table's notes: never a run cut by
@@ -57,6 +62,22 @@ SRA CoT rho 0.04|sra|router.target_ratio=0.04
 SRA CoT rho 0.16|sra|router.target_ratio=0.16
 SRA CoT no dense layer|sra|model.dense_layers=[]'
 variants="${SRA_SWEEP_VARIANTS:-$default_variants}"
+seeds="${SRA_SWEEP_SEEDS:-}"
+if [[ -n "$seeds" ]]; then  # one training variant per seed (rl variants as they are)
+  for sd in $seeds; do
+    [[ "$sd" =~ ^[0-9]+$ ]] || { echo "error: SRA_SWEEP_SEEDS: '$sd' is not a non-negative integer" >&2; exit 2; }
+  done
+  expanded=""
+  while IFS='|' read -r label kind overrides group; do
+    [[ -z "$label" ]] && continue
+    if [[ "$kind" == rl ]]; then
+      expanded+="$label|$kind|$overrides|$group"$'\n'
+      continue
+    fi
+    for sd in $seeds; do expanded+="$label s$sd|$kind|model.seed=$sd train.seed=$sd $overrides|$group"$'\n'; done
+  done <<<"$variants"
+  variants="$expanded"
+fi
 # the values-<= 20 task on which the GPU table's models learn (docs/results.md, third and fourth runs)
 base_set="${SRA_SWEEP_SET-data.synthetic.form=trace data.synthetic.max_value=20 data.synthetic.min_hops=1 \
 data.synthetic.max_hops=3 data.synthetic.context_chars=600 data.synthetic.min_distractors=2 \
@@ -185,6 +206,20 @@ done
     echo
     ((${#group_order[@]} > 1)) && echo "## Group $grp" && echo
     cat "$work/eval/$grp/summary.md"
+    if [[ -n "$seeds" ]]; then  # each variant over its seeds
+      echo
+      python3 - "$work/eval/$grp/summary.json" <<'PY'
+import json, re, statistics, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+by = {}
+for r in rows:
+    m = re.fullmatch(r"(.*) s(\d+)", r["label"])
+    by.setdefault(m.group(1) if m else r["label"], []).append(100 * r["strict"]["accuracy"])
+print("Accuracy over seeds:\n\n| Variant | seeds | mean | min | max |\n|---|---|---|---|---|")
+for label, acc in by.items():
+    print(f"| {label} | {len(acc)} | {statistics.mean(acc):.1f}% | {min(acc):.1f}% | {max(acc):.1f}% |")
+PY
+    fi
   done
   if [[ -s "$notes" ]]; then
     echo
@@ -207,6 +242,10 @@ for k in "${!labels[@]}"; do  # one row per trained variant of a compared group,
   [[ " ${compared[*]} " == *" ${groups[$k]} "* ]] || continue
   grep -qF "| ${labels[$k]} |" "$out/table.md" || { echo "error: no row for '${labels[$k]}' in $out/table.md" >&2; exit 1; }
 done
+if [[ -n "$seeds" ]] && ! grep -q "^Accuracy over seeds" "$out/table.md"; then
+  echo "error: no accuracy over seeds in $out/table.md" >&2
+  exit 1
+fi
 echo
 cat "$out/table.md"
 echo "total $(elapsed) s; files in $out: $(ls "$out" | tr '\n' ' ')"
