@@ -22,7 +22,7 @@
 
 namespace sra::kern {
 
-struct SwigluArgs {  // contiguous, on the call's device
+struct SwigluArgs {  // on the call's device; contiguous, or a and b as rows (above)
   DType dtype;
   void* y;
   void* y16;  // bf16 copy of y, or null
